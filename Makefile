@@ -1,0 +1,37 @@
+# cityos — the two commands of the quick start are `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= var
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test bench lint lock clean
+
+$(BIN)/cityos: pyproject.toml requirements.lock
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(BIN)/cityos
+
+run: $(BIN)/cityos
+	$(BIN)/cityos demo --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
+
+test: $(BIN)/cityos
+	$(BIN)/python -m pytest -q
+
+bench: $(BIN)/cityos
+	$(BIN)/python -m bench
+
+lint: $(BIN)/cityos
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy src/cityos
+
+# Regenerate the lock file from pyproject.toml (needs the package registry).
+lock:
+	$(PY) -m venv .venv-lock && .venv-lock/bin/pip install --quiet pip-tools
+	.venv-lock/bin/pip-compile --quiet --strip-extras --extra dev -o requirements.lock pyproject.toml
+	rm -rf .venv-lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
