@@ -1,0 +1,149 @@
+"""DARP optimiser entry point: regret construction, then ALNS in parallel independent runs.
+
+Ropke & Pisinger (2006) ALNS with Cordeau & Laporte (2003) exact schedule evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from cityos.services.ondemand._insert import make_scratch
+from cityos.services.ondemand._route import make_problem
+from cityos.services.ondemand._ruin import relatedness_order
+from cityos.services.ondemand._search import (
+    N_REPAIR,
+    N_RUIN,
+    construct,
+    objective,
+    run_chunk,
+    seed_rng,
+)
+from cityos.services.ondemand.model import Instance, Solution, solution_cost
+
+START_ACCEPT = 0.01  # a solution this much worse is accepted with probability 1/2 at the start
+END_RATIO = 0.002  # final temperature as a fraction of the start
+
+
+def _state(k: int, n_nodes: int, n: int) -> tuple:
+    return (
+        np.zeros((k, n_nodes + 2), dtype=np.int64),
+        np.zeros(k, dtype=np.int64),
+        np.zeros(k, dtype=np.float64),
+        np.full(n + 1, -1, dtype=np.int64),
+    )
+
+
+def _copy(src: tuple, dst: tuple) -> None:
+    for a, b in zip(src, dst, strict=True):
+        b[...] = a
+
+
+def _routes(state: tuple) -> list[list[int]]:
+    routes, rlen, _, _ = state
+    return [list(map(int, routes[r, 1 : rlen[r] - 1])) for r in range(len(rlen)) if rlen[r] > 2]
+
+
+def search(
+    inst: Instance,
+    seed: int = 0,
+    time_limit: float = 10.0,
+    iterations: int | None = None,
+    start: list[list[int]] | None = None,
+) -> Solution:
+    """One ALNS run. With `iterations` set the run is deterministic for the seed and ignores time.
+
+    Blocking and CPU-bound: run it in a worker process or thread.
+    """
+    t0 = time.perf_counter()
+    n, k = inst.requests, inst.vehicles
+    n_nodes = 2 * n + 2
+    problem = make_problem(inst)
+    scratch = make_scratch(n_nodes + 2)
+    order = relatedness_order(inst)
+    cur, best, back = (_state(k, n_nodes, n) for _ in range(3))
+    seed_rng(seed)
+    if start is None:
+        construct(*cur, problem, scratch)
+    else:
+        _load(inst, cur, start)
+    obj = float(objective(cur[2], cur[3], n))
+    _copy(cur, best)
+    st = np.array([obj, obj, 0.0])
+    ops = (np.ones(N_RUIN + N_REPAIR), np.zeros(N_RUIN + N_REPAIR), np.zeros(N_RUIN + N_REPAIR))
+    qmin, qmax = 2, max(4, min(int(0.3 * n), 30))
+    served_cost = float(cur[2].sum())
+    t_start = START_ACCEPT * served_cost / math.log(2)
+    chunk = 20
+    while True:
+        elapsed = time.perf_counter() - t0
+        if iterations is not None:
+            done = st[2] / iterations
+            step = min(chunk, iterations - int(st[2]))
+        else:
+            done = elapsed / time_limit
+            step = chunk
+        if done >= 1.0 or step <= 0:
+            break
+        temp = t_start * END_RATIO**done
+        c0 = time.perf_counter()
+        run_chunk(cur, best, back, problem, scratch, order, ops, st, step, temp, qmin, qmax)
+        if iterations is None and time.perf_counter() - c0 < 0.05:
+            chunk = min(chunk * 2, 2000)
+        elif iterations is None and time.perf_counter() - c0 > 0.2:
+            chunk = max(chunk // 2, 1)
+    routes = _routes(best)
+    unserved = [i for i in range(1, n + 1) if best[3][i] < 0]
+    return Solution(
+        routes=routes,
+        cost=solution_cost(inst, routes),
+        unserved=unserved,
+        seconds=time.perf_counter() - t0,
+        iterations=int(st[2]),
+    )
+
+
+def _load(inst: Instance, state: tuple, routes_in: list[list[int]]) -> None:
+    routes, rlen, rcost, where = state
+    n, end = inst.requests, inst.end_depot
+    where[:] = -1
+    for r in range(len(rlen)):
+        path = [0, *(routes_in[r] if r < len(routes_in) else []), end]
+        routes[r, : len(path)] = path
+        rlen[r] = len(path)
+        rcost[r] = 0.0 if len(path) == 2 else sum(inst.dist[a, b] for a, b in zip(path, path[1:]))
+        for v in path[1:-1]:
+            if v <= n:
+                where[v] = r
+
+
+def _rank(sol: Solution) -> tuple[int, float]:
+    return (len(sol.unserved), sol.cost)
+
+
+def solve(
+    inst: Instance,
+    time_limit: float = 10.0,
+    seed: int = 0,
+    workers: int = 2,
+    iterations: int | None = None,
+) -> Solution:
+    """Best of `workers` independent ALNS runs (seeds seed, seed+1, ...), one process each."""
+    t0 = time.perf_counter()
+    if workers <= 1:
+        sol = search(inst, seed, time_limit, iterations)
+    else:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [
+                pool.submit(search, inst, seed + w, time_limit, iterations) for w in range(workers)
+            ]
+            sols = [f.result() for f in futures]
+        sol = min(sols, key=_rank)
+        sol.iterations = sum(s.iterations for s in sols)
+    sol.seconds = time.perf_counter() - t0
+    return sol
