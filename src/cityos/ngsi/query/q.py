@@ -9,14 +9,20 @@ import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Union
 
 from lark import Lark, Token, Transformer
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
-from lark.exceptions import UnexpectedToken, VisitError
+from lark.exceptions import (
+    LarkError,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from cityos.ngsi.errors import BadRequestData, NgsiError
 
@@ -360,7 +366,7 @@ class _Ctx:
 
 _NO = object()  # "type mismatch": compares unequal to everything
 _NUM = (int, float)
-_UTC = timezone.utc
+_UTC = UTC
 
 
 @lru_cache(maxsize=65536)
@@ -603,8 +609,5 @@ def _compile(node: QExpr, ctx: _Ctx) -> Predicate:
     targets, test = _compile_path(node.path, ctx), _compile_test(node, ctx)
 
     def pred(e: Entity) -> bool:
-        for xs, rel in targets(e):
-            if test(xs, rel):
-                return True
-        return False
+        return any(test(xs, rel) for xs, rel in targets(e))
     return pred
