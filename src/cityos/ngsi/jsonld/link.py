@@ -10,12 +10,12 @@ from cityos.ngsi.errors import BadRequestData
 JSONLD_CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
 
 
-def format_link(url: str) -> str:
+def format_link_header(url: str) -> str:
     """`<url>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"`."""
     return f'<{url}>; rel="{JSONLD_CONTEXT_REL}"; type="application/ld+json"'
 
 
-def parse_link(header: str | None) -> str | None:
+def parse_link_header(header: str | None) -> str | None:
     """The @context URL of a Link header value, or None when it has no JSON-LD context link.
 
     Links with other relations are ignored; more than one JSON-LD context link is an error

@@ -166,8 +166,9 @@ class ContextRegistry:
         """GET /jsonldContexts (§5.13.3): URLs, or detail objects, optionally of one kind."""
         if kind is not None and kind != "" and kind not in KINDS:
             raise BadRequestData(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        records = [self._core_record()] + sorted(
-            (self._flush(r) for r in self.backend.list()), key=lambda r: r["createdAt"])
+        stored = sorted((self._flush(r) for r in self.backend.list()),
+                        key=lambda r: r["createdAt"])
+        records = [self._core_record(), *stored]
         records = [r for r in records if not kind or r["kind"] == kind]
         if details:
             return [self._details(r) for r in records]
