@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import shapely
-from shapely.errors import GEOSException
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
@@ -196,7 +196,8 @@ def parse_geoq(georel: str, geometry: str, coordinates: str | list[Any],
 
 # --------------------------------------------------------------------------- evaluation
 
-_FAILURES = (TypeError, ValueError, KeyError, IndexError, AttributeError, GEOSException)
+_FAILURES = (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError,
+             ShapelyError)
 
 
 class GeoQuery:
