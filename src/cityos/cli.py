@@ -5,9 +5,120 @@ Sub-commands of other parts (e.g. `cityos darp`) are mounted from their own modu
 
 from __future__ import annotations
 
-import typer
+import asyncio
+import logging
+from pathlib import Path
+from typing import Annotated
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="cityos — 都市OS")
+import typer
+from rich.console import Console
+
+from cityos import __version__
+from cityos.settings import Settings, load_settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="cityos — 都市OS: a smart city platform anyone can start.")
+console = Console()
+
+DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
+Host = Annotated[str | None, typer.Option("--host", help="address to listen on (127.0.0.1)")]
+Port = Annotated[int | None, typer.Option("--port", help="port to listen on (8000)")]
+OpenNgsi = Annotated[bool, typer.Option(
+    "--open-ngsi", help="serve the NGSI-LD API WITHOUT tokens (conformance runs only)")]
+ContextDir = Annotated[Path | None, typer.Option(
+    "--context-dir", help="preloaded @context files: a folder with contexts.json {url: file}")]
+AllowContexts = Annotated[str | None, typer.Option(
+    "--allow-remote-contexts", help="comma-separated URL prefixes whose @contexts may be fetched")]
+
+
+def _settings(data_dir: Path, host: str | None, port: int | None, open_ngsi: bool,
+              context_dir: Path | None, allow_remote: str | None) -> Settings:
+    return load_settings(
+        data_dir, host=host, port=port, open_ngsi=True if open_ngsi else None,
+        context_dir=str(context_dir) if context_dir else None,
+        allow_remote_contexts=tuple(p for p in allow_remote.split(",") if p) if allow_remote
+        else None)
+
+
+def _init(settings: Settings) -> str | None:
+    """Create the database and the first admin token if this data dir is new."""
+    from cityos.access.gate import TOKEN_FILE, create_admin_token
+    from cityos.storage import open_store
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+
+    async def make_db() -> None:
+        store = open_store(settings.database_url)
+        await store.open()
+        await store.close()
+
+    asyncio.run(make_db())
+    if (settings.data_dir / TOKEN_FILE).exists():
+        return None
+    return create_admin_token(settings.data_dir)
+
+
+@app.command()
+def init(data_dir: DataDir = Path("var")) -> None:
+    """Create a platform: database and the first admin's token (printed once)."""
+    settings = load_settings(data_dir)
+    token = _init(settings)
+    if token is None:
+        console.print(f"[yellow]{data_dir} already holds a platform; nothing changed.[/]")
+        return
+    console.print(f"Platform created in [bold]{data_dir}[/] (database {settings.database_url}).")
+    console.print("Admin token — shown only now, keep it safe / 管理者トークン(再表示されません):")
+    print(token)
+
+
+@app.command()
+def serve(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None,
+          open_ngsi: OpenNgsi = False, context_dir: ContextDir = None,
+          allow_remote_contexts: AllowContexts = None) -> None:
+    """Serve the platform over HTTP."""
+    settings = _settings(data_dir, host, port, open_ngsi, context_dir, allow_remote_contexts)
+    if not (settings.data_dir / "cityos.db").exists() and not settings.storage.database_url:
+        token = _init(settings)
+        if token:
+            console.print("New platform. Admin token (shown once) / 管理者トークン:")
+            print(token, flush=True)
+    _run(settings)
+
+
+@app.command()
+def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) -> None:
+    """Start the demo town (init if needed) and serve it."""
+    settings = _settings(data_dir, host, port, False, None, None)
+    token = _init(settings)
+    url = settings.public_url
+    console.print(f"[bold green]cityos {__version__}[/] — 都市OS")
+    console.print(f"  API:      {url}/ngsi-ld/v1/entities   (NGSI-LD v1.8)")
+    console.print(f"  OpenAPI:  {url}/openapi.json")
+    console.print(f"  Version:  {url}/version")
+    if token:
+        console.print("  Admin token (shown once; use as 'Authorization: Bearer …') / 管理者トークン:")
+        print(f"    {token}", flush=True)
+    else:
+        console.print(f"  Log in with the admin token printed when {data_dir} was created.")
+    console.print("  The Toyono demo town arrives with the IoT / demo issue; the platform is empty.")
+    _run(settings)
+
+
+@app.command("version")
+def version_cmd() -> None:
+    """Print the version."""
+    print(__version__)
+
+
+def _run(settings: Settings) -> None:
+    import uvicorn
+
+    from cityos.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level="warning", access_log=False, loop="auto", http="auto",
+                limit_concurrency=None, timeout_keep_alive=30)
 
 
 def _mount_parts() -> None:

@@ -1,0 +1,1 @@
+"""Access control: who may call which operation (deny by default)."""

@@ -1,0 +1,137 @@
+"""Assemble the cityos ASGI app from its parts' declared operations.
+
+Routing, OpenAPI, error rendering and the deny-by-default gate all read `OPERATIONS`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from cityos import __version__
+from cityos.access.gate import Gate
+from cityos.ngsi.api import routes as ngsi_routes
+from cityos.ngsi.api.respond import plain_json, problem_response
+from cityos.ngsi.broker import Broker
+from cityos.ngsi.errors import InternalError, MethodNotAllowed, NgsiError, ResourceNotFound
+from cityos.openapi import build_openapi
+from cityos.operations import Operation
+from cityos.settings import Settings
+from cityos.storage import open_store
+
+log = logging.getLogger("cityos")
+
+
+async def version(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    return plain_json({
+        "name": "cityos", "version": __version__,
+        "ngsi-ld": {"apiVersion": "1.8.1", "spec": "ETSI GS CIM 009 V1.8.1",
+                    "coreContext": "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"},
+        "storage": settings.database_url.split(":", 1)[0],
+        "openNgsi": settings.ngsi.open_ngsi,
+    })
+
+
+async def healthz(request: Request) -> Response:
+    broker: Broker = request.app.state.broker
+    ok = await broker.store.tenant_exists("")
+    return plain_json({"status": "ok" if ok else "degraded"}, status=200 if ok else 503)
+
+
+async def openapi(request: Request) -> Response:
+    return plain_json(request.app.state.openapi)
+
+
+PLATFORM = [
+    Operation("GET", "/version", version, "Describe this platform", "platform", public=True),
+    Operation("GET", "/healthz", healthz, "Liveness and readiness", "platform", public=True,
+              responses={200: "healthy", 503: "not ready"}),
+    Operation("GET", "/openapi.json", openapi, "This API description", "platform", public=True),
+]
+
+
+def all_operations() -> list[Operation]:
+    return [*PLATFORM, *ngsi_routes.OPERATIONS]
+
+
+class TolerantPaths:
+    """Accept what common clients send: a trailing slash on any path, `//` doubled."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                scope = dict(scope, path=path.rstrip("/") or "/")
+        await self.app(scope, receive, send)
+
+
+async def _ngsi_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, NgsiError)
+    return problem_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return problem_response(ResourceNotFound(f"no resource at {request.url.path}"))
+    if exc.status_code == 405:
+        return problem_response(MethodNotAllowed(
+            f"{request.method} is not allowed on {request.url.path}"), exc.headers)
+    error = NgsiError(str(exc.detail))
+    error.status = exc.status_code
+    return problem_response(error, exc.headers)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem_response(InternalError("the platform failed to process the request; "
+                                          "the error was logged"))
+
+
+def create_app(settings: Settings) -> Starlette:
+    operations = all_operations()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        store = open_store(settings.database_url,
+                           synchronous=settings.storage.sqlite_synchronous,
+                           group_commit_max=settings.storage.group_commit_max)
+        await store.open()
+        broker = Broker.create(store, settings.ngsi, base_url=settings.public_url)
+        app.state.broker = broker
+        if settings.ngsi.open_ngsi:
+            log.warning("*** OPEN NGSI-LD: the NGSI-LD API accepts requests WITHOUT tokens "
+                        "(conformance mode). Never run a town like this. ***")
+        try:
+            yield {}
+        finally:
+            await broker.aclose()
+            await store.close()
+
+    gate = Gate(settings)
+    routes = [Route(op.path, gate.wrap(op), methods=[op.method], name=op.operation_id)
+              for op in operations]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={NgsiError: _ngsi_error, HTTPException: _http_error,
+                            Exception: _unexpected},
+    )
+    app.router.redirect_slashes = False
+    app.state.settings = settings
+    app.state.openapi = build_openapi(operations, __version__)
+    app.add_middleware(TolerantPaths)
+    return app

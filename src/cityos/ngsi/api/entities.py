@@ -1,0 +1,356 @@
+"""HTTP routes for entities and their attributes under /ngsi-ld/v1/entities.
+
+ETSI GS CIM 009 v1.8 §5.6 (provision), §5.7 (consumption), §6.4–6.7 (HTTP binding).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityos.ngsi.api.request import (
+    GEOJSON,
+    JSON,
+    JSONLD,
+    MERGE_PATCH,
+    accept_of,
+    bool_param,
+    int_param,
+    link_context,
+    options_of,
+    read_body,
+    tenant_of,
+    view_of,
+)
+from cityos.ngsi.api.respond import ngsi_response, no_content, plain_json
+from cityos.ngsi.api.selection import selection_from_params, to_store_query
+from cityos.ngsi.broker import Broker
+from cityos.ngsi.errors import BadRequestData, NonexistentTenant, ResourceNotFound
+from cityos.ngsi.model import change
+from cityos.ngsi.model.read import attribute_iri, read_attribute, read_attributes, read_entity
+from cityos.ngsi.model.terms import ENTITY_RESERVED, is_uri, now_iso
+from cityos.ngsi.model.write import render_entity, render_feature, render_feature_collection
+from cityos.storage.base import DELETE, KEEP
+
+BASE = "/ngsi-ld/v1"
+
+
+def broker_of(request: Request) -> Broker:
+    return request.app.state.broker  # type: ignore[no-any-return]
+
+
+def _entity_id(request: Request) -> str:
+    entity_id: str = request.path_params["entityId"]
+    if not is_uri(entity_id):
+        raise BadRequestData(f"entity id {entity_id[:200]!r} is not a URI")
+    return entity_id
+
+
+def _raise(result: Any) -> Any:
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def update_result(outcome: change.AttrOutcome, ctx: Any) -> dict[str, Any]:
+    return {
+        "updated": [ctx.compact_iri(i) for i in dict.fromkeys(outcome.updated)],
+        "notUpdated": [{"attributeName": ctx.compact_iri(i), "reason": r}
+                       for i, r in outcome.not_updated],
+    }
+
+
+# /entities -------------------------------------------------------------------------------
+async def create_entity(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    body = await read_body(request, broker.settings.max_body_bytes)
+    ctx = await broker.context(body.context)
+    now = now_iso()
+    entity = read_entity(body.data, ctx, now)
+    [result] = await broker.store.mutate(
+        tenant, [(entity["id"], lambda cur: (change.create(cur, entity, now), None))])
+    _raise(result)
+    return Response(status_code=201,
+                    headers={"Location": f"{BASE}/entities/{quote(entity['id'], safe=':')}"})
+
+
+async def query_entities(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    media = accept_of(request, geo=True)
+    ctx = await broker.context(link_context(request))
+    options = options_of(request)
+    view = view_of(request, ctx, options)
+    sel = selection_from_params(request.query_params)
+    if sel.is_empty() and not bool_param(request, "local"):
+        # v1.8 allows listing everything; keep the result bounded by limit like any query
+        pass
+    settings = broker.settings
+    limit = int_param(request, "limit", settings.default_limit, maximum=settings.max_limit)
+    offset = int_param(request, "offset", 0)
+    count = bool_param(request, "count")
+    if limit == 0 and not count:
+        raise BadRequestData("limit=0 is only allowed with count=true")
+    if not await broker.store.tenant_exists(tenant):
+        raise NonexistentTenant(f"tenant {tenant!r} does not exist")
+    query = to_store_query(sel, ctx, limit=limit + 1 if limit else 0, offset=offset, count=count)
+    result = await broker.store.query_entities(tenant, query)
+    entities = result.entities
+    has_next = limit > 0 and len(entities) > limit
+    entities = entities[:limit]
+    headers: dict[str, str] = {}
+    if count and result.count is not None:
+        headers["NGSILD-Results-Count"] = str(result.count)
+    links = _page_links(request, limit, offset, has_next)
+    if links:
+        headers["Link"] = links
+    if media == GEOJSON:
+        data: Any = render_feature_collection(entities, ctx, view)
+        return _with_link(ngsi_response(data, ctx, GEOJSON, headers=headers), headers)
+    data = [render_entity(e, ctx, view) for e in entities]
+    return _with_link(ngsi_response(data, ctx, media, headers=headers), headers)
+
+
+def _with_link(response: Response, headers: dict[str, str]) -> Response:
+    """Keep both the pagination links and the @context link (several Link values)."""
+    if "Link" in headers and "link" in response.headers:
+        ctx_link = response.headers["link"]
+        if ctx_link != headers["Link"]:
+            del response.headers["link"]
+            response.headers.append("Link", ctx_link)
+            response.headers.append("Link", headers["Link"])
+    return response
+
+
+def _page_links(request: Request, limit: int, offset: int, has_next: bool) -> str:
+    if limit == 0:
+        return ""
+    params = dict(request.query_params)
+    links = []
+    if offset > 0:
+        params.update(offset=str(max(0, offset - limit)), limit=str(limit))
+        links.append(f'<{request.url.path}?{urlencode(params)}>; rel="prev"; type="{JSON}"')
+    if has_next:
+        params.update(offset=str(offset + limit), limit=str(limit))
+        links.append(f'<{request.url.path}?{urlencode(params)}>; rel="next"; type="{JSON}"')
+    return ", ".join(links)
+
+
+async def purge_entities(request: Request) -> Response:
+    """DELETE /entities with a selection (v1.8 §5.6.21 purge)."""
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    ctx = await broker.context(link_context(request))
+    sel = selection_from_params(request.query_params)
+    if sel.is_empty():
+        raise BadRequestData("purging entities needs type, id, idPattern, attrs, q or scopeQ")
+    query = to_store_query(sel, ctx, limit=1 << 62, offset=0, count=False)
+    await broker.store.purge_entities(tenant, query)
+    return no_content()
+
+
+# /entities/{entityId} ----------------------------------------------------------------------
+async def retrieve_entity(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    entity_id = _entity_id(request)
+    media = accept_of(request, geo=True)
+    ctx = await broker.context(link_context(request))
+    view = view_of(request, ctx)
+    entity = await broker.store.get_entity(tenant, entity_id)
+    if entity is None:
+        if not await broker.store.tenant_exists(tenant):
+            raise NonexistentTenant(f"tenant {tenant!r} does not exist")
+        raise ResourceNotFound(f"entity {entity_id} not found")
+    type_filter = request.query_params.get("type")
+    if type_filter is not None:
+        wanted = {ctx.expand_term(t) for t in type_filter.split(",")}
+        if wanted.isdisjoint(entity["type"]):
+            raise ResourceNotFound(f"entity {entity_id} of type {type_filter} not found")
+    if media == GEOJSON:
+        return ngsi_response(render_feature(entity, ctx, view), ctx, GEOJSON)
+    return ngsi_response(render_entity(entity, ctx, view), ctx, media)
+
+
+async def replace_entity(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    entity_id = _entity_id(request)
+    body = await read_body(request, broker.settings.max_body_bytes)
+    ctx = await broker.context(body.context)
+    now = now_iso()
+    data = dict(body.data)
+    if data.get("id", entity_id) != entity_id:
+        raise BadRequestData("the id in the body differs from the id in the path")
+    data["id"] = entity_id
+    entity = read_entity(data, ctx, now, require_type=False)
+    [result] = await broker.store.mutate(
+        tenant, [(entity_id, lambda cur: (change.replace(cur, entity, now), None))])
+    _raise(result)
+    return no_content()
+
+
+async def merge_entity(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    entity_id = _entity_id(request)
+    body = await read_body(request, broker.settings.max_body_bytes,
+                           allow=(JSON, JSONLD, MERGE_PATCH))
+    ctx = await broker.context(body.context)
+    now = now_iso()
+    data = dict(body.data)
+    if data.get("id", entity_id) != entity_id:
+        raise BadRequestData("the id in the body differs from the id in the path")
+    data["id"] = entity_id
+    patch = read_entity(data, ctx, now, require_type=False, allow_null=True)
+    [result] = await broker.store.mutate(
+        tenant, [(entity_id, lambda cur: (change.merge(cur, patch, now), None))])
+    _raise(result)
+    return no_content()
+
+
+async def delete_entity(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    entity_id = _entity_id(request)
+
+    def remove(cur: dict[str, Any] | None) -> tuple[Any, Any]:
+        if cur is None:
+            raise ResourceNotFound(f"entity {entity_id} not found")
+        return DELETE, None
+
+    [result] = await broker.store.mutate(tenant, [(entity_id, remove)])
+    _raise(result)
+    return no_content()
+
+
+# /entities/{entityId}/attrs ----------------------------------------------------------------
+async def append_attrs(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    entity_id = _entity_id(request)
+    body = await read_body(request, broker.settings.max_body_bytes)
+    ctx = await broker.context(body.context)
+    no_overwrite = "noOverwrite" in options_of(request)
+    now = now_iso()
+    data = body.data
+    if data.get("id", entity_id) != entity_id:
+        raise BadRequestData("the id in the body differs from the id in the path")
+    types = None
+    if "type" in data:
+        from cityos.ngsi.model.read import read_types
+
+        types = read_types(data["type"], ctx)
+    members = {k: v for k, v in data.items() if k not in ENTITY_RESERVED}
+    attrs = read_attributes(members, ctx, now)
+
+    def apply(cur: dict[str, Any] | None) -> tuple[Any, Any]:
+        entity, outcome = change.append(cur, entity_id, attrs, now, no_overwrite=no_overwrite,
+                                        types=types)
+        return (entity if outcome.updated or types else KEEP), outcome
+
+    [result] = await broker.store.mutate(tenant, [(entity_id, apply)])
+    outcome = _raise(result)
+    if outcome.not_updated:
+        return plain_json(update_result(outcome, ctx), status=207)
+    return no_content()
+
+
+async def update_attrs(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    entity_id = _entity_id(request)
+    body = await read_body(request, broker.settings.max_body_bytes)
+    ctx = await broker.context(body.context)
+    now = now_iso()
+    members = {k: v for k, v in body.data.items() if k not in ENTITY_RESERVED}
+    if not members:
+        raise BadRequestData("the body names no attribute to update")
+    attrs = read_attributes(members, ctx, now)
+
+    def apply(cur: dict[str, Any] | None) -> tuple[Any, Any]:
+        entity, outcome = change.update(cur, entity_id, attrs, now)
+        return (entity if outcome.updated else KEEP), outcome
+
+    [result] = await broker.store.mutate(tenant, [(entity_id, apply)])
+    outcome = _raise(result)
+    if outcome.not_updated:
+        return plain_json(update_result(outcome, ctx), status=207)
+    return no_content()
+
+
+async def patch_attr(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    entity_id = _entity_id(request)
+    name = request.path_params["attrId"]
+    body = await read_body(request, broker.settings.max_body_bytes)
+    ctx = await broker.context(body.context)
+    now = now_iso()
+    iri = attribute_iri(name, ctx)
+    fragment = _read_fragment(name, body.data, ctx, now)
+    [result] = await broker.store.mutate(
+        tenant, [(entity_id, lambda cur: (change.partial_update(cur, entity_id, iri, fragment,
+                                                                 now), None))])
+    _raise(result)
+    return no_content()
+
+
+def _read_fragment(name: str, data: Any, ctx: Any, now: str) -> dict[str, Any]:
+    """A partial attribute: may omit `type` and even the value (only sub-attributes)."""
+    from cityos.ngsi.model.read import read_instance
+
+    if not isinstance(data, dict):
+        raise BadRequestData("the attribute fragment must be a JSON object")
+    if any(k in data for k in ("value", "object", "languageMap", "vocab", "json", "valueList",
+                               "objectList")) or "type" in data:
+        return read_instance(name, data, ctx, now, allow_null=True)
+    fragment: dict[str, Any] = {}
+    for key in ("datasetId", "observedAt", "unitCode"):
+        if key in data:
+            fragment[key] = data[key]
+    subs = {k: v for k, v in data.items() if k not in fragment}
+    if subs:
+        fragment["subattrs"] = read_attributes(subs, ctx, now, allow_null=True, depth=1)
+    return fragment
+
+
+async def replace_attr(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    entity_id = _entity_id(request)
+    name = request.path_params["attrId"]
+    body = await read_body(request, broker.settings.max_body_bytes)
+    ctx = await broker.context(body.context)
+    now = now_iso()
+    iri = attribute_iri(name, ctx)
+    data = {k: v for k, v in body.data.items() if k != "@context"}
+    instances = read_attribute(name, data, ctx, now)
+    [result] = await broker.store.mutate(
+        tenant, [(entity_id, lambda cur: (change.replace_attribute(cur, entity_id, iri,
+                                                                    instances, now), None))])
+    _raise(result)
+    return no_content()
+
+
+async def delete_attr(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    entity_id = _entity_id(request)
+    name = request.path_params["attrId"]
+    ctx = await broker.context(link_context(request))
+    iri = attribute_iri(name, ctx)
+    dataset_id = request.query_params.get("datasetId")
+    if dataset_id is not None and not is_uri(dataset_id):
+        raise BadRequestData("datasetId must be a URI")
+    delete_all = bool_param(request, "deleteAll")
+    now = now_iso()
+    [result] = await broker.store.mutate(
+        tenant, [(entity_id, lambda cur: (change.delete_attribute(
+            cur, entity_id, iri, dataset_id, delete_all, now), None))])
+    _raise(result)
+    return no_content()

@@ -1,0 +1,204 @@
+"""Reading an NGSI-LD HTTP request: tenant, media types, body limits, @context, common options.
+
+ETSI GS CIM 009 v1.8 §6.3 (HTTP binding: content negotiation, Link header, tenant header).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from cityos.ngsi.errors import (
+    BadRequestData,
+    InvalidRequest,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+from cityos.ngsi.jsonld.context import ActiveContext
+from cityos.ngsi.jsonld.link import parse_link_header
+from cityos.ngsi.model.write import View
+
+JSON = "application/json"
+JSONLD = "application/ld+json"
+GEOJSON = "application/geo+json"
+MERGE_PATCH = "application/merge-patch+json"
+_TENANT = re.compile(r"^[A-Za-z0-9_\-.]{1,64}$")
+
+
+def tenant_of(request: Request) -> str:
+    tenant = request.headers.get("ngsild-tenant")
+    if tenant is None:
+        return ""
+    if not _TENANT.match(tenant):
+        raise BadRequestData("NGSILD-Tenant must be 1-64 letters, digits, '-', '_' or '.'")
+    return tenant
+
+
+def accept_of(request: Request, *, geo: bool = False) -> str:
+    """The representation to answer with (§6.3.6): JSON by default, JSON-LD or GeoJSON if asked."""
+    header = request.headers.get("accept")
+    if not header:
+        return JSON
+    best, best_q = None, -1.0
+    for part in header.split(","):
+        fields = part.strip().split(";")
+        media = fields[0].strip().lower()
+        q = 1.0
+        for f in fields[1:]:
+            name, _, val = f.strip().partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(val)
+                except ValueError:
+                    q = 0.0
+        if media in (JSON, "application/*", "*/*"):
+            cand = JSON
+        elif media == JSONLD:
+            cand = JSONLD
+        elif media == GEOJSON and geo:
+            cand = GEOJSON
+        else:
+            continue
+        if q > best_q and q > 0:
+            best, best_q = cand, q
+    if best is None:
+        raise NotAcceptable(f"cannot produce any of {header[:200]!r}: "
+                            "use application/json or application/ld+json")
+    return best
+
+
+@dataclass
+class Body:
+    data: Any
+    context: Any  # what the request says the @context is (None = core only)
+
+
+def content_type_of(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+
+
+async def read_body(request: Request, limit: int, *, allow: tuple[str, ...] = (JSON, JSONLD),
+                    expect: type | tuple[type, ...] = dict) -> Body:
+    """Parse a JSON body within `limit` bytes and find its @context (body or Link header)."""
+    media = content_type_of(request)
+    if media not in allow:
+        raise UnsupportedMediaType(
+            f"Content-Type {media or '(none)'!r} is not supported here: use {' or '.join(allow)}")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    raw = await request.body()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is larger than {limit} bytes")
+    if not raw:
+        raise InvalidRequest("the request has no body")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, expect):
+        kind = "an object" if expect is dict else "an array" if expect is list else "JSON"
+        raise BadRequestData(f"the body must be {kind}")
+    link = request.headers.get("link")
+    if media == JSONLD:
+        if link is not None and "json-ld#context" in link:
+            raise BadRequestData("with application/ld+json the @context goes in the body, "
+                                 "not in a Link header")
+        items = data if isinstance(data, list) else [data]
+        contexts = [item.get("@context") if isinstance(item, dict) else None for item in items]
+        if any(c is None for c in contexts):
+            raise BadRequestData("an application/ld+json body must carry an @context")
+        return Body(data, contexts[0])
+    if isinstance(data, dict) and "@context" in data:
+        raise BadRequestData("an application/json body must not carry an @context: "
+                             "send it in a Link header or use application/ld+json")
+    if isinstance(data, list) and any(isinstance(i, dict) and "@context" in i for i in data):
+        raise BadRequestData("an application/json body must not carry an @context")
+    return Body(data, parse_link_header(link) if link else None)
+
+
+def link_context(request: Request) -> Any:
+    link = request.headers.get("link")
+    return parse_link_header(link) if link else None
+
+
+def split_list(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def int_param(request: Request, name: str, default: int, *, minimum: int = 0,
+              maximum: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequestData(f"{name} must be an integer, not {raw[:50]!r}") from None
+    if value < minimum:
+        raise BadRequestData(f"{name} must be at least {minimum}")
+    if maximum is not None and value > maximum:
+        raise BadRequestData(f"{name} must be at most {maximum}")
+    return value
+
+
+def bool_param(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return False
+    if raw in ("true", "false"):
+        return raw == "true"
+    raise BadRequestData(f"{name} must be true or false")
+
+
+OPTIONS = frozenset({"keyValues", "concise", "normalized", "sysAttrs", "noOverwrite", "replace",
+                     "update", "simplified"})
+FORMATS = {"keyValues": "keyValues", "simplified": "keyValues", "concise": "concise",
+           "normalized": "normalized"}
+
+
+def options_of(request: Request) -> set[str]:
+    raw = split_list(request.query_params.get("options")) or []
+    unknown = [o for o in raw if o not in OPTIONS]
+    if unknown:
+        raise BadRequestData(f"unknown options {', '.join(unknown)[:200]}")
+    return set(raw)
+
+
+def view_of(request: Request, ctx: ActiveContext, options: set[str] | None = None) -> View:
+    """The representation asked by `options`, `format`, `attrs`, `pick`, `omit`, `lang`."""
+    params = request.query_params
+    options = options_of(request) if options is None else options
+    formats = {FORMATS[o] for o in options if o in FORMATS}
+    fmt_param = params.get("format")
+    if fmt_param is not None:
+        if fmt_param not in FORMATS:
+            raise BadRequestData("format must be normalized, concise or keyValues")
+        formats = {FORMATS[fmt_param]}
+    if len(formats) > 1:
+        raise BadRequestData("options ask for more than one representation")
+    fmt = formats.pop() if formats else "normalized"
+    attrs = split_list(params.get("attrs"))
+    pick = split_list(params.get("pick"))
+    omit = split_list(params.get("omit"))
+    if pick is not None and omit is not None:
+        raise BadRequestData("pick and omit cannot be used together")
+    if (pick is not None and not pick) or (omit is not None and not omit):
+        raise BadRequestData("pick and omit need at least one name")
+    geometry = params.get("geometryProperty", "location")
+    return View(
+        format=fmt,
+        sys_attrs="sysAttrs" in options,
+        attrs=frozenset(ctx.expand_term(a) for a in attrs) if attrs else None,
+        pick=frozenset(pick) if pick else None,
+        omit=frozenset(omit) if omit else None,
+        lang=params.get("lang"),
+        geometry_property=geometry,
+    )

@@ -1,0 +1,95 @@
+"""The NGSI-LD operations of cityos (ETSI GS CIM 009 v1.8 §6), declared for routing and OpenAPI.
+
+Paths, parameters and responses follow the spec's resource names exactly.
+"""
+
+from __future__ import annotations
+
+from cityos.ngsi.api import contexts, entities
+from cityos.operations import Operation, Param
+
+V1 = "/ngsi-ld/v1"
+TAG = "NGSI-LD"
+
+ENTITY = {"type": "object"}
+TENANT = Param("NGSILD-Tenant", "header", description="municipality (tenant)")
+ENTITY_ID = Param("entityId", "path", required=True, description="entity id (a URI)")
+ATTR_ID = Param("attrId", "path", required=True, description="attribute name")
+LINK = Param("Link", "header", description="JSON-LD @context link")
+OPTIONS = Param("options", description="keyValues, concise, sysAttrs, noOverwrite, replace, update")
+VIEW = (
+    OPTIONS,
+    Param("format", schema={"type": "string", "enum": ["normalized", "concise", "keyValues",
+                                                        "simplified"]}),
+    Param("attrs"), Param("pick"), Param("omit"), Param("lang"), Param("geometryProperty"),
+)
+SELECT = (
+    Param("type", description="type names or a type expression"),
+    Param("id", description="comma-separated entity ids"),
+    Param("idPattern", description="regular expression over ids"),
+    Param("q", description="NGSI-LD query language"),
+    Param("georel"), Param("geometry"), Param("coordinates"), Param("geoproperty"),
+    Param("scopeQ"),
+)
+PAGE = (
+    Param("limit", schema={"type": "integer", "minimum": 0}),
+    Param("offset", schema={"type": "integer", "minimum": 0}),
+    Param("count", schema={"type": "boolean"}),
+    Param("local", schema={"type": "boolean"}),
+)
+ERRORS = {400: "BadRequestData / InvalidRequest", 404: "ResourceNotFound"}
+
+OPERATIONS: list[Operation] = [
+    Operation("POST", f"{V1}/entities", entities.create_entity, "Create an entity", TAG,
+              (TENANT, LINK), body=ENTITY,
+              responses={201: "Created", 400: "BadRequestData", 409: "AlreadyExists"}),
+    Operation("GET", f"{V1}/entities", entities.query_entities, "Query entities", TAG,
+              (TENANT, LINK, *SELECT, *VIEW, *PAGE), responses={200: "Entities", **ERRORS}),
+    Operation("DELETE", f"{V1}/entities", entities.purge_entities, "Purge entities", TAG,
+              (TENANT, LINK, *SELECT), responses={204: "Deleted", **ERRORS}),
+    Operation("GET", f"{V1}/entities/{{entityId}}", entities.retrieve_entity,
+              "Retrieve an entity", TAG, (ENTITY_ID, TENANT, LINK, Param("type"), *VIEW),
+              responses={200: "Entity", **ERRORS}),
+    Operation("PUT", f"{V1}/entities/{{entityId}}", entities.replace_entity, "Replace an entity",
+              TAG, (ENTITY_ID, TENANT, LINK), body=ENTITY, responses={204: "Replaced", **ERRORS}),
+    Operation("PATCH", f"{V1}/entities/{{entityId}}", entities.merge_entity, "Merge an entity",
+              TAG, (ENTITY_ID, TENANT, LINK), body=ENTITY,
+              body_types=("application/json", "application/ld+json",
+                          "application/merge-patch+json"),
+              responses={204: "Merged", **ERRORS}),
+    Operation("DELETE", f"{V1}/entities/{{entityId}}", entities.delete_entity,
+              "Delete an entity", TAG, (ENTITY_ID, TENANT, Param("type")),
+              responses={204: "Deleted", **ERRORS}),
+    Operation("POST", f"{V1}/entities/{{entityId}}/attrs", entities.append_attrs,
+              "Append attributes", TAG, (ENTITY_ID, TENANT, LINK, OPTIONS), body=ENTITY,
+              responses={204: "Appended", 207: "Partly appended", **ERRORS}),
+    Operation("PATCH", f"{V1}/entities/{{entityId}}/attrs", entities.update_attrs,
+              "Update attributes", TAG, (ENTITY_ID, TENANT, LINK), body=ENTITY,
+              responses={204: "Updated", 207: "Partly updated", **ERRORS}),
+    Operation("PATCH", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}", entities.patch_attr,
+              "Partially update an attribute", TAG, (ENTITY_ID, ATTR_ID, TENANT, LINK),
+              body=ENTITY, responses={204: "Updated", **ERRORS}),
+    Operation("PUT", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}", entities.replace_attr,
+              "Replace an attribute", TAG, (ENTITY_ID, ATTR_ID, TENANT, LINK), body=ENTITY,
+              responses={204: "Replaced", **ERRORS}),
+    Operation("DELETE", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}", entities.delete_attr,
+              "Delete an attribute", TAG,
+              (ENTITY_ID, ATTR_ID, TENANT, LINK, Param("datasetId"),
+               Param("deleteAll", schema={"type": "boolean"})),
+              responses={204: "Deleted", **ERRORS}),
+    Operation("POST", f"{V1}/jsonldContexts", contexts.add_context, "Add an @context", TAG,
+              body={"type": "object"}, responses={201: "Created", 400: "BadRequestData"}),
+    Operation("GET", f"{V1}/jsonldContexts", contexts.list_contexts, "List @contexts", TAG,
+              (Param("details", schema={"type": "boolean"}), Param("kind")),
+              responses={200: "Contexts", 400: "BadRequestData"}),
+    Operation("GET", f"{V1}/jsonldContexts/{{contextId}}", contexts.get_context,
+              "Serve an @context", TAG,
+              (Param("contextId", "path", required=True),
+               Param("details", schema={"type": "boolean"})),
+              responses={200: "Context", 404: "ResourceNotFound"}),
+    Operation("DELETE", f"{V1}/jsonldContexts/{{contextId}}", contexts.delete_context,
+              "Delete or reload an @context", TAG,
+              (Param("contextId", "path", required=True),
+               Param("reload", schema={"type": "boolean"})),
+              responses={204: "Deleted", 400: "BadRequestData", 404: "ResourceNotFound"}),
+]

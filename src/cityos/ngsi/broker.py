@@ -1,0 +1,46 @@
+"""The NGSI-LD broker's shared state: the store, the @context resolver and the settings.
+
+One `Broker` per app; handlers reach it through `request.app.state.broker`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cityos.ngsi.jsonld.context import ActiveContext, ContextResolver
+from cityos.ngsi.jsonld.registry import ContextRegistry
+from cityos.settings import NgsiSettings
+from cityos.storage.base import Store
+
+
+@dataclass
+class Broker:
+    store: Store
+    resolver: ContextResolver
+    settings: NgsiSettings
+    registry: ContextRegistry
+    base_url: str = ""
+
+    @classmethod
+    def create(cls, store: Store, settings: NgsiSettings, base_url: str = "") -> Broker:
+        registry = ContextRegistry(base_url=base_url)
+        resolver = ContextResolver(
+            allow_remote=settings.allow_remote_contexts,
+            preload_dir=Path(settings.context_dir) if settings.context_dir else None,
+            timeout=settings.context_timeout,
+            registry=registry,
+        )
+        return cls(store=store, resolver=resolver, settings=settings, registry=registry,
+                   base_url=base_url)
+
+    async def context(self, value: Any) -> ActiveContext:
+        """The active context for a request's @context value (fast path when seen before)."""
+        cached = self.resolver.resolve_cached(value)
+        if cached is not None:
+            return cached
+        return await self.resolver.resolve(value)
+
+    async def aclose(self) -> None:
+        await self.resolver.aclose()

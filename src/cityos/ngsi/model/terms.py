@@ -1,0 +1,83 @@
+"""Names the NGSI-LD information model reserves (ETSI GS CIM 009 v1.8 §4.5, §5.2).
+
+One place for the attribute kinds, their value keys and the reserved member names.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Protocol
+
+# attribute kind -> the member that holds its value
+VALUE_KEY = {
+    "Property": "value",
+    "GeoProperty": "value",
+    "Relationship": "object",
+    "LanguageProperty": "languageMap",
+    "VocabProperty": "vocab",
+    "JsonProperty": "json",
+    "ListProperty": "valueList",
+    "ListRelationship": "objectList",
+}
+# the member that, in concise form, tells the kind
+KIND_OF_KEY = {
+    "object": "Relationship",
+    "languageMap": "LanguageProperty",
+    "vocab": "VocabProperty",
+    "json": "JsonProperty",
+    "valueList": "ListProperty",
+    "objectList": "ListRelationship",
+    "value": "Property",
+}
+VALUE_KEYS = frozenset(VALUE_KEY.values())
+SYSTEM_ATTRS = ("createdAt", "modifiedAt", "deletedAt")
+INSTANCE_META = frozenset({"datasetId", "observedAt", "unitCode", "objectType", "lang",
+                           "instanceId", "previousValue", "previousObject", "previousLanguageMap",
+                           "previousVocab", "previousJson", "previousValueList",
+                           "previousObjectList", *SYSTEM_ATTRS})
+INSTANCE_RESERVED = frozenset({"type", "@type", *VALUE_KEYS, *INSTANCE_META})
+ENTITY_RESERVED = frozenset({"id", "@id", "type", "@type", "scope", "@context", *SYSTEM_ATTRS})
+GEOJSON_TYPES = frozenset({"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon",
+                           "MultiPolygon"})
+GEO_ATTRIBUTES = frozenset({"location", "observationSpace", "operationSpace"})
+NGSI_NULL = "urn:ngsi-ld:null"
+
+_FORBIDDEN_NAME = re.compile(r"[\s<>\"'=;()\\\x00-\x1f]")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
+
+
+class Context(Protocol):
+    """What the model needs of a resolved @context (see ngsi.jsonld.context.ActiveContext)."""
+
+    def expand_term(self, term: str) -> str: ...
+
+    def compact_iri(self, iri: str) -> str: ...
+
+    def expand_vocab_value(self, v: str) -> str: ...
+
+    def compact_vocab_value(self, iri: str) -> str: ...
+
+
+def is_uri(value: object) -> bool:
+    return isinstance(value, str) and len(value) < 2048 and _URI.match(value) is not None
+
+
+def is_valid_name(name: object) -> bool:
+    return isinstance(name, str) and 0 < len(name) <= 512 and not _FORBIDDEN_NAME.search(name)
+
+
+def now_iso() -> str:
+    """The current time as NGSI-LD writes system attributes: UTC, milliseconds, `Z`."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """An ISO 8601 date-time with a zone (or naive = UTC); None if it is not one."""
+    if not isinstance(value, str) or len(value) < 16 or "T" not in value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

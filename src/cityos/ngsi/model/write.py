@@ -1,0 +1,130 @@
+"""Write internal entities out as NGSI-LD JSON: normalized, concise, keyValues, GeoJSON.
+
+ETSI GS CIM 009 v1.8 §4.5 (representations), §4.15 (lang), §5.7.2 (pick/omit), §4.5.16 (GeoJSON).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cityos.ngsi.model.terms import SYSTEM_ATTRS, VALUE_KEY, Context
+
+Entity = dict[str, Any]
+Instance = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class View:
+    """How the caller asked to see entities."""
+
+    format: str = "normalized"  # normalized | concise | keyValues
+    sys_attrs: bool = False
+    attrs: frozenset[str] | None = None  # expanded attribute IRIs to keep
+    pick: frozenset[str] | None = None  # terms (incl. id, type) to keep
+    omit: frozenset[str] | None = None  # terms to drop
+    lang: str | None = None
+    geometry_property: str = "location"  # term, for GeoJSON
+
+
+def render_entity(entity: Entity, ctx: Context, view: View) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    keep = _keeper(view)
+    if keep("id"):
+        out["id"] = entity["id"]
+    if keep("type"):
+        types = [ctx.compact_iri(t) for t in entity["type"]]
+        out["type"] = types[0] if len(types) == 1 else types
+    if "scope" in entity and keep("scope"):
+        scope = entity["scope"]
+        out["scope"] = scope[0] if len(scope) == 1 and view.format != "keyValues" else scope
+    if view.sys_attrs and view.format != "keyValues":
+        for key in SYSTEM_ATTRS:
+            if key in entity:
+                out[key] = entity[key]
+    for iri, instances in entity.get("attrs", {}).items():
+        if view.attrs is not None and iri not in view.attrs:
+            continue
+        term = ctx.compact_iri(iri)
+        if not keep(term):
+            continue
+        rendered = [_render_instance(inst, ctx, view) for inst in instances]
+        out[term] = rendered[0] if len(rendered) == 1 else rendered
+    return out
+
+
+def _keeper(view: View) -> Any:
+    pick, omit = view.pick, view.omit
+    if pick is None and omit is None:
+        return lambda name: True
+    return lambda name: (pick is None or name in pick) and (omit is None or name not in omit)
+
+
+def _language_value(inst: Instance, lang: str) -> tuple[Any, str]:
+    lmap: dict[str, Any] = inst["languageMap"]
+    for tag in [t.strip().split(";")[0] for t in lang.split(",")]:
+        if tag == "*":
+            break
+        if tag in lmap:
+            return lmap[tag], tag
+    if "@none" in lmap:
+        return lmap["@none"], "@none"
+    tag = next(iter(lmap))
+    return lmap[tag], tag
+
+
+def _render_instance(inst: Instance, ctx: Context, view: View) -> Any:
+    kind = inst["type"]
+    value_key = VALUE_KEY[kind]
+    value = inst[value_key]
+    if kind == "VocabProperty":
+        value = ([ctx.compact_vocab_value(v) for v in value] if isinstance(value, list)
+                 else ctx.compact_vocab_value(value))
+    lang_tag = None
+    if kind == "LanguageProperty" and view.lang is not None:
+        value, lang_tag = _language_value(inst, view.lang)
+        kind, value_key = "Property", "value"
+    if view.format == "keyValues":
+        return value
+    out: dict[str, Any] = {"type": kind, value_key: value}
+    if lang_tag is not None:
+        out["lang"] = lang_tag
+    for key in ("datasetId", "observedAt", "unitCode"):
+        if key in inst:
+            out[key] = inst[key]
+    if "objectType" in inst:
+        ot = inst["objectType"]
+        out["objectType"] = [ctx.compact_iri(t) for t in ot] if isinstance(ot, list) \
+            else ctx.compact_iri(ot)
+    if view.sys_attrs:
+        for key in ("createdAt", "modifiedAt"):
+            if key in inst:
+                out[key] = inst[key]
+    for sub_iri, subs in inst.get("subattrs", {}).items():
+        rendered = [_render_instance(s, ctx, view) for s in subs]
+        out[ctx.compact_iri(sub_iri)] = rendered[0] if len(rendered) == 1 else rendered
+    if view.format == "concise":
+        del out["type"]
+        if kind == "Property" and len(out) == 1 and not isinstance(value, dict):
+            return value
+        if kind == "GeoProperty" and len(out) == 1:
+            return value
+    return out
+
+
+def render_feature(entity: Entity, ctx: Context, view: View) -> dict[str, Any]:
+    """One entity as a GeoJSON Feature (§4.5.16)."""
+    properties = render_entity(entity, ctx, view)
+    entity_id = properties.pop("id", entity["id"])
+    geometry = None
+    geo_iri = ctx.expand_term(view.geometry_property)
+    for inst in entity.get("attrs", {}).get(geo_iri, ()):
+        if inst["type"] == "GeoProperty":
+            geometry = inst["value"]
+            break
+    return {"id": entity_id, "type": "Feature", "geometry": geometry, "properties": properties}
+
+
+def render_feature_collection(entities: list[Entity], ctx: Context, view: View) -> dict[str, Any]:
+    return {"type": "FeatureCollection",
+            "features": [render_feature(e, ctx, view) for e in entities]}

@@ -1,0 +1,132 @@
+"""One settings object, read in one place: defaults < `cityos.toml` < `CITYOS_*` environment < CLI.
+
+Each part gets a small typed dataclass; `Settings` groups them.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "CITYOS_"
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    database_url: str = ""  # empty → sqlite file under data_dir
+    sqlite_synchronous: str = "FULL"  # FULL (durable, default) or NORMAL
+    read_connections: int = 4
+    group_commit_max: int = 512  # jobs per transaction at most
+
+
+@dataclass(frozen=True)
+class NgsiSettings:
+    open_ngsi: bool = False  # conformance runs only: NGSI-LD API without tokens
+    max_body_bytes: int = 1_048_576  # larger bodies → 413
+    max_nesting: int = 32
+    default_limit: int = 20
+    max_limit: int = 1000
+    allow_remote_contexts: tuple[str, ...] = ()  # URL prefixes that may be fetched
+    context_dir: str = ""  # preloaded @context files for offline sites
+    context_timeout: float = 5.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    base_url: str = ""  # public URL of the platform; default http://host:port
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    ngsi: NgsiSettings = field(default_factory=NgsiSettings)
+
+    @property
+    def public_url(self) -> str:
+        return self.base_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def database_url(self) -> str:
+        return self.storage.database_url or f"sqlite:///{(self.data_dir / 'cityos.db').resolve()}"
+
+
+_SECTIONS = {"storage": StorageSettings, "ngsi": NgsiSettings}
+
+
+def _coerce(kind: Any, raw: Any) -> Any:
+    text = kind if isinstance(kind, str) else getattr(kind, "__name__", str(kind))
+    if isinstance(raw, str):
+        if "bool" in text:
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if "int" in text:
+            return int(raw)
+        if "float" in text:
+            return float(raw)
+        if "tuple" in text:
+            return tuple(p.strip() for p in raw.split(",") if p.strip())
+        if "Path" in text:
+            return Path(raw)
+    if "tuple" in text and isinstance(raw, list):
+        return tuple(raw)
+    if "Path" in text and isinstance(raw, str):
+        return Path(raw)
+    return raw
+
+
+def _apply(obj: Any, values: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(obj)}
+    changes: dict[str, Any] = {}
+    for key, raw in values.items():
+        if key in _SECTIONS and isinstance(raw, dict):
+            changes[key] = _apply(getattr(obj, key), raw)
+        elif key in known:
+            changes[key] = _coerce(known[key].type, raw)
+        else:
+            raise ValueError(f"unknown setting {key!r}")
+    return replace(obj, **changes)
+
+
+def _from_env(environ: dict[str, str]) -> dict[str, Any]:
+    """CITYOS_PORT=8001, CITYOS_NGSI_OPEN_NGSI=1, and short aliases for the common ones."""
+    aliases = {"OPEN_NGSI": ("ngsi", "open_ngsi"), "DATABASE_URL": ("storage", "database_url")}
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        key = name[len(ENV_PREFIX):]
+        if key in aliases:
+            section, attr = aliases[key]
+            out.setdefault(section, {})[attr] = raw
+            continue
+        lowered = key.lower()
+        for section in _SECTIONS:
+            if lowered.startswith(section + "_"):
+                out.setdefault(section, {})[lowered[len(section) + 1:]] = raw
+                break
+        else:
+            if lowered in {f.name for f in fields(Settings)}:
+                out[lowered] = raw
+    return out
+
+
+def load_settings(data_dir: Path | str | None = None, environ: dict[str, str] | None = None,
+                  **overrides: Any) -> Settings:
+    """Build the settings; `overrides` are CLI values (None means "not given")."""
+    environ = dict(os.environ) if environ is None else environ
+    settings = Settings()
+    env_values = _from_env(environ)
+    root = Path(data_dir) if data_dir else Path(env_values.get("data_dir", "var"))
+    for candidate in (Path("cityos.toml"), root / "cityos.toml"):
+        if candidate.is_file():
+            settings = _apply(settings, tomllib.loads(candidate.read_text("utf-8")))
+    settings = _apply(settings, env_values)
+    if data_dir is not None:
+        settings = replace(settings, data_dir=Path(data_dir))
+    top = {k: v for k, v in overrides.items() if v is not None and k in {f.name for f in fields(Settings)}}
+    ngsi = {k: v for k, v in overrides.items() if v is not None and k in {f.name for f in fields(NgsiSettings)}}
+    storage = {k: v for k, v in overrides.items()
+               if v is not None and k in {f.name for f in fields(StorageSettings)}}
+    return _apply(settings, {**top, **({"ngsi": ngsi} if ngsi else {}),
+                             **({"storage": storage} if storage else {})})

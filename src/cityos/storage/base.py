@@ -1,0 +1,90 @@
+"""The `Store` interface every engine implements (SQLite now, PostgreSQL later).
+
+Engine-neutral: callers pass plain Python (entities in the internal form of decision 0001,
+mutation functions, query specs); only `storage/<engine>/` writes SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+Entity = dict[str, Any]
+
+
+class _Keep:
+    """Returned by a mutation to leave the stored entity as it is (a no-op write)."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Any = _Keep()
+DELETE: Any = type("_Delete", (), {"__repr__": lambda self: "DELETE"})()
+
+# A mutation gets the current entity (None if absent) and returns (new entity | KEEP | DELETE,
+# result for the caller). It runs inside the engine's transaction, so read-modify-write is
+# atomic; raising an exception leaves the entity untouched and is returned as that item's result.
+Mutation = Callable[[Entity | None], tuple[Any, Any]]
+
+
+@dataclass
+class EntityQuery:
+    """What to select; the engine uses its indexes for ids/types/geo and `predicate` for the rest."""
+
+    ids: list[str] | None = None
+    id_pattern: str | None = None  # regular expression over the whole id
+    types: list[str] | None = None  # expanded type IRIs, OR; None = any type
+    attrs_any: list[str] | None = None  # expanded attribute IRIs; entity must have one of them
+    geo_attr: str | None = None  # expanded GeoProperty IRI used for the bbox prefilter
+    geo_bbox: tuple[float, float, float, float] | None = None  # lon/lat box (min x, min y, max x, max y)
+    predicate: Callable[[Entity], bool] | None = None  # exact filter, evaluated in the engine
+    limit: int = 20
+    offset: int = 0
+    count: bool = False
+
+
+@dataclass
+class QueryResult:
+    entities: list[Entity]
+    count: int | None = None
+
+
+@dataclass
+class TypeInfo:
+    type: str
+    attrs: dict[str, set[str]] = field(default_factory=dict)  # attr IRI -> attribute kinds
+    count: int = 0
+
+
+class Store(Protocol):
+    """Persistent state of the platform. All methods are coroutines."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    # entities -------------------------------------------------------------------------
+    async def get_entity(self, tenant: str, entity_id: str) -> Entity | None: ...
+
+    async def mutate(self, tenant: str, items: list[tuple[str, Mutation]]) -> list[Any]:
+        """Apply mutations in one transaction; one item's failure never touches another's."""
+        ...
+
+    async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult: ...
+
+    async def entity_types(self, tenant: str) -> list[TypeInfo]: ...
+
+    async def tenant_exists(self, tenant: str) -> bool: ...
+
+    async def purge_entities(self, tenant: str, query: EntityQuery) -> int: ...
+
+    # small key/value documents (contexts, settings of parts) ------------------------------
+    async def kv_get(self, space: str, key: str) -> Any | None: ...
+
+    async def kv_put(self, space: str, key: str, value: Any) -> None: ...
+
+    async def kv_delete(self, space: str, key: str) -> bool: ...
+
+    async def kv_list(self, space: str) -> list[tuple[str, Any]]: ...

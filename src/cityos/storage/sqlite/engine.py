@@ -1,0 +1,249 @@
+"""The SQLite engine of `Store`: WAL, `synchronous=FULL`, one writer thread, inline readers.
+
+Point reads run on the event loop's own read-only connection (microseconds; WAL readers never
+wait for the writer); writes go through `Writer` with group commit.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from cityos.storage.base import DELETE, KEEP, Entity, EntityQuery, Mutation, QueryResult, TypeInfo
+from cityos.storage.sqlite import _geo
+from cityos.storage.sqlite.schema import migrate
+from cityos.storage.sqlite.writer import Writer
+
+_loads = orjson.loads
+_dumps = orjson.dumps
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _regexp(pattern: str, value: str) -> bool:
+    try:
+        return _compiled(pattern).fullmatch(value) is not None
+    except re.error:
+        return False
+
+
+class SqliteStore:
+    """A cityos database in one SQLite file."""
+
+    def __init__(self, path: str, synchronous: str = "FULL", read_connections: int = 4,
+                 group_commit_max: int = 512) -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous.upper()
+        if self.synchronous not in {"FULL", "NORMAL", "EXTRA", "OFF"}:
+            raise ValueError(f"sqlite synchronous must be FULL or NORMAL, not {synchronous!r}")
+        self._writer = Writer(self._connect_writer, max_batch=group_commit_max)
+        self._reader: sqlite3.Connection | None = None
+        self._read_lock = threading.Lock()
+
+    # life cycle ---------------------------------------------------------------------------
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+        migrate(conn)
+        return conn
+
+    def _connect_reader(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                               check_same_thread=False, cached_statements=256)
+        conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA query_only=ON")
+        conn.create_function("regexp", 2, _regexp, deterministic=True)
+        return conn
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer.start()
+        self._reader = self._connect_reader()
+
+    async def close(self) -> None:
+        self._writer.stop()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    @property
+    def _r(self) -> sqlite3.Connection:
+        if self._reader is None:
+            raise RuntimeError("store is not open")
+        return self._reader
+
+    # entities -----------------------------------------------------------------------------
+    async def get_entity(self, tenant: str, entity_id: str) -> Entity | None:
+        row = self._r.execute("SELECT doc FROM entities WHERE tenant = ? AND id = ?",
+                              (tenant, entity_id)).fetchone()
+        return None if row is None else _loads(row[0])
+
+    async def tenant_exists(self, tenant: str) -> bool:
+        if tenant == "":
+            return True
+        row = self._r.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone()
+        return row is not None
+
+    async def mutate(self, tenant: str, items: list[tuple[str, Mutation]]) -> list[Any]:
+        def job(conn: sqlite3.Connection) -> list[Any]:
+            return [_apply_mutation(conn, tenant, entity_id, fn) for entity_id, fn in items]
+
+        return await self._writer.submit(job)  # type: ignore[no-any-return]
+
+    async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
+        sql, params = _select_sql(tenant, query)
+        post = query.predicate is not None or query.attrs_any is not None
+        if not post:
+            if query.count:
+                total = self._r.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+            else:
+                total = None
+            rows = self._r.execute(f"{sql} LIMIT ? OFFSET ?",
+                                   [*params, query.limit, query.offset]).fetchall()
+            return QueryResult([_loads(r[1]) for r in rows], total)
+        matched = 0
+        out: list[Entity] = []
+        predicate = query.predicate
+        wanted = set(query.attrs_any) if query.attrs_any is not None else None
+        stop_at = query.offset + query.limit
+        for _rid, doc in self._r.execute(sql, params):
+            entity = _loads(doc)
+            if wanted is not None and wanted.isdisjoint(entity.get("attrs", ())):
+                continue
+            if predicate is not None and not predicate(entity):
+                continue
+            if query.offset <= matched < stop_at:
+                out.append(entity)
+            matched += 1
+            if matched >= stop_at and not query.count:
+                break
+        return QueryResult(out, matched if query.count else None)
+
+    async def purge_entities(self, tenant: str, query: EntityQuery) -> int:
+        everything = EntityQuery(**{**query.__dict__, "limit": 1 << 62, "offset": 0, "count": False})
+        found = await self.query_entities(tenant, everything)
+        ids = [e["id"] for e in found.entities]
+        if not ids:
+            return 0
+        results = await self.mutate(tenant, [(i, lambda cur: (DELETE, cur is not None)) for i in ids])
+        return sum(1 for r in results if r is True)
+
+    async def entity_types(self, tenant: str) -> list[TypeInfo]:
+        infos: dict[str, TypeInfo] = {}
+        for (doc,) in self._r.execute("SELECT doc FROM entities WHERE tenant = ? ORDER BY rid",
+                                      (tenant,)):
+            entity = _loads(doc)
+            for type_iri in entity["type"]:
+                info = infos.setdefault(type_iri, TypeInfo(type_iri))
+                info.count += 1
+                for attr, instances in entity.get("attrs", {}).items():
+                    kinds = info.attrs.setdefault(attr, set())
+                    for inst in instances:
+                        kinds.add(inst.get("type", "Property"))
+        return list(infos.values())
+
+    # key/value ----------------------------------------------------------------------------
+    async def kv_get(self, space: str, key: str) -> Any | None:
+        row = self._r.execute("SELECT value FROM kv WHERE space = ? AND key = ?",
+                              (space, key)).fetchone()
+        return None if row is None else _loads(row[0])
+
+    async def kv_put(self, space: str, key: str, value: Any) -> None:
+        blob = _dumps(value)
+        await self._writer.submit(lambda conn: conn.execute(
+            "INSERT INTO kv (space, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (space, key) DO UPDATE SET value = excluded.value", (space, key, blob)))
+
+    async def kv_delete(self, space: str, key: str) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            return conn.execute("DELETE FROM kv WHERE space = ? AND key = ?",
+                                (space, key)).rowcount > 0
+
+        return await self._writer.submit(job)  # type: ignore[no-any-return]
+
+    async def kv_list(self, space: str) -> list[tuple[str, Any]]:
+        rows = self._r.execute("SELECT key, value FROM kv WHERE space = ? ORDER BY key", (space,))
+        return [(k, _loads(v)) for k, v in rows]
+
+    # statistics ---------------------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        return {"commits": self._writer.commits, "jobs": self._writer.jobs}
+
+
+def _select_sql(tenant: str, query: EntityQuery) -> tuple[str, list[Any]]:
+    where = ["e.tenant = ?"]
+    params: list[Any] = [tenant]
+    if query.ids is not None:
+        where.append(f"e.id IN ({','.join('?' * len(query.ids))})")
+        params.extend(query.ids)
+    if query.id_pattern is not None:
+        where.append("regexp(?, e.id)")
+        params.append(query.id_pattern)
+    if query.types is not None:
+        where.append(
+            f"e.rid IN (SELECT rid FROM entity_types WHERE tenant = ? AND type IN "
+            f"({','.join('?' * len(query.types))}))")
+        params.append(tenant)
+        params.extend(query.types)
+    if query.geo_bbox is not None:
+        clause, geo_params = _geo.bbox_clause(query.geo_bbox, query.geo_attr)
+        where.append(clause)
+        params.extend(geo_params)
+    return f"SELECT e.rid, e.doc FROM entities e WHERE {' AND '.join(where)} ORDER BY e.rid", params
+
+
+def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: Mutation) -> Any:
+    row = conn.execute("SELECT rid, doc FROM entities WHERE tenant = ? AND id = ?",
+                       (tenant, entity_id)).fetchone()
+    current = None if row is None else _loads(row[1])
+    try:
+        new, result = fn(current)
+    except Exception as exc:  # the caller's verdict on this item (e.g. BadRequestData)
+        return exc
+    if new is KEEP:
+        return result
+    if new is DELETE:
+        if row is not None:
+            rid = row[0]
+            conn.execute("DELETE FROM entities WHERE rid = ?", (rid,))
+            conn.execute("DELETE FROM entity_types WHERE rid = ?", (rid,))
+            _geo.unindex(conn, rid, current)
+        return result
+    doc = _dumps(new)
+    if row is None:
+        _ensure_tenant(conn, tenant)
+        rid = conn.execute("INSERT INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
+                           (tenant, entity_id, doc)).lastrowid
+        conn.executemany("INSERT INTO entity_types (tenant, type, rid) VALUES (?, ?, ?)",
+                         [(tenant, t, rid) for t in new["type"]])
+        _geo.index(conn, rid, new)
+        return result
+    rid = row[0]
+    conn.execute("UPDATE entities SET doc = ? WHERE rid = ?", (doc, rid))
+    if new["type"] != current["type"]:  # type: ignore[index]
+        conn.execute("DELETE FROM entity_types WHERE rid = ?", (rid,))
+        conn.executemany("INSERT INTO entity_types (tenant, type, rid) VALUES (?, ?, ?)",
+                         [(tenant, t, rid) for t in new["type"]])
+    _geo.reindex(conn, rid, current, new)
+    return result
+
+
+
+def _ensure_tenant(conn: sqlite3.Connection, tenant: str) -> None:
+    if tenant == "":
+        return
+    conn.execute("INSERT OR IGNORE INTO tenants (name, created_at) VALUES (?, ?)",
+                 (tenant, datetime.now(UTC).isoformat()))
