@@ -19,6 +19,7 @@ _E2 = _F * (2 - _F)
 # shorter than this many metres / (180/pi), so growing a box by it never under-covers.
 MIN_RADIUS = _A * (1 - _E2)
 _DEG = math.pi / 180.0
+_ORIGIN = shapely.Point(0.0, 0.0)
 
 
 def _radii(lat_rad: float) -> tuple[float, float]:
@@ -82,8 +83,13 @@ def geometry_distance(a: BaseGeometry, b: BaseGeometry) -> float:
     distances near the centre are accurate; the centre is refined once, because the first guess
     (closest points in degrees) can be far off at high latitude.
     """
-    if isinstance(a, shapely.Point) and isinstance(b, shapely.Point):
+    a_point, b_point = isinstance(a, shapely.Point), isinstance(b, shapely.Point)
+    if a_point and b_point:
         return point_distance(a.x, a.y, b.x, b.y)
+    if a_point or b_point:
+        # Centred on the point, the projection keeps every vertex at its true distance from it.
+        p, other = (a, b) if a_point else (b, a)
+        return float(_metric(other, p.x, p.y).distance(_ORIGIN))
     if a.intersects(b):
         return 0.0
     pa, pb = nearest_points(a, b)

@@ -69,8 +69,9 @@ def reindex(conn: sqlite3.Connection, rid: int, old: dict[str, Any] | None,
 
 def bbox_clause(box: tuple[float, float, float, float], attr: str | None) -> tuple[str, list[Any]]:
     minx, miny, maxx, maxy = box
-    clause = ("e.rid IN (SELECT gid / %d FROM geo_rtree WHERE minx <= ? AND maxx >= ? "
-              "AND miny <= ? AND maxy >= ?%s)") % (GEO_SLOTS, " AND attr = ?" if attr else "")
+    attr_clause = " AND attr = ?" if attr else ""
+    clause = (f"e.rid IN (SELECT gid / {GEO_SLOTS} FROM geo_rtree WHERE minx <= ? AND maxx >= ? "
+              f"AND miny <= ? AND maxy >= ?{attr_clause})")
     params: list[Any] = [maxx, minx, maxy, miny]
     if attr:
         params.append(attr)

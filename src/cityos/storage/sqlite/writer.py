@@ -7,6 +7,7 @@ each job runs in its own savepoint so that one job's failure never undoes anothe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -106,10 +107,8 @@ class Writer:
         for (_, future, loop), (ok, value) in zip(batch, outcomes, strict=True):
             by_loop.setdefault(loop, []).append((future, ok, value))
         for loop, items in by_loop.items():
-            try:
+            with contextlib.suppress(RuntimeError):  # loop closed: nobody is waiting any more
                 loop.call_soon_threadsafe(_deliver, items)
-            except RuntimeError:  # loop closed: nobody is waiting any more
-                pass
 
 
 def _deliver(items: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
