@@ -259,8 +259,8 @@ class _ToAst(Transformer[Token, QExpr]):
                 members += x
             elif isinstance(x, Linked):
                 linked = x
-        if len(names) > 1 and any(":" in n for n in names[1:]):
-            raise BadRequestData(f"Invalid q: prefixed name after '.' in {'.'.join(names)}")
+        if any(":" in n for n in names[1:]):
+            raise BadRequestData(f"Invalid q: unexpected ':' in {'.'.join(names)}")
         return AttrPath(names, members, linked)
 
     def members(self, c: list[Token]) -> tuple[str, ...]:
@@ -269,7 +269,7 @@ class _ToAst(Transformer[Token, QExpr]):
     def linked(self, c: list[AttrPath]) -> Linked:
         p = c[0]
         head = p.names[0]
-        if ":" in head:  # {Building:name}: an entity type hint (EXAMPLE 14)
+        if ":" in head:  # {Building:name}, {Building:ex:name}: a type hint (EXAMPLE 14)
             hint, _, name = head.partition(":")
             return Linked(AttrPath((name, *p.names[1:]), p.members, p.linked), hint)
         return Linked(p)
@@ -295,21 +295,26 @@ class _ToAst(Transformer[Token, QExpr]):
             _require_comparable(v, "..")
         return Range(c[0], c[1])
 
+    def _outer(self, p: AttrPath) -> AttrPath:
+        if p.names[0].count(":") > 1:  # Type:prefix:term is only meaningful inside {}
+            raise BadRequestData(f"Invalid q: unexpected ':' in {p.names[0]}")
+        return p
+
     def exists(self, c: list[AttrPath]) -> Exists:
-        return Exists(c[0])
+        return Exists(self._outer(c[0]))
 
     def not_exists(self, c: list[AttrPath]) -> Exists:
-        return Exists(c[0], negated=True)
+        return Exists(self._outer(c[0]), negated=True)
 
     def compare(self, c: list[Any]) -> Comparison:
         _require_comparable(c[2], str(c[1]))
-        return Comparison(c[0], str(c[1]), c[2])
+        return Comparison(self._outer(c[0]), str(c[1]), c[2])
 
     def equal(self, c: list[Any]) -> Comparison:
-        return Comparison(c[0], str(c[1]), c[2])
+        return Comparison(self._outer(c[0]), str(c[1]), c[2])
 
     def match(self, c: list[Any]) -> Comparison:
-        return Comparison(c[0], str(c[1]), c[2])
+        return Comparison(self._outer(c[0]), str(c[1]), c[2])
 
 
 def _require_comparable(v: Scalar, op: str) -> None:
