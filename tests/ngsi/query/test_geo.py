@@ -222,6 +222,13 @@ def test_suite_019_30_semantics() -> None:
     east = pt(10.0, 60.009)
     assert parse_geoq("near;maxDistance==2000", "LineString", "[[0,60],[10,60]]").matches(east)
     assert not parse_geoq("near;maxDistance==2000", "LineString", "[[0,61],[10,61]]").matches(east)
+    # the reference edge is straight in lon/lat (RFC 7946): the probe is 0.009 deg of latitude
+    # (1002.7 m at 60 N) above it, not closer to a projected chord
+    assert abs(vincenty(10, 60, 10, 60.009) - 1002.7) < 0.1
+    for lon in (10.0, 5.0, 2.37):
+        probe = pt(lon, 60.009)
+        assert parse_geoq("near;maxDistance==1003.5", "LineString", "[[0,60],[10,60]]").matches(probe)
+        assert not parse_geoq("near;maxDistance==1001.5", "LineString", "[[0,60],[10,60]]").matches(probe)
     highlat = {"type": "LineString", "coordinates": [[0.0, 85.6], [1.0, 85.0]]}
     assert parse_geoq("near;maxDistance==20000", "Point", "[0,85]").matches(highlat)
     assert not parse_geoq("near;maxDistance==5000", "Point", "[0,85]").matches(highlat)

@@ -20,6 +20,7 @@ _E2 = _F * (2 - _F)
 MIN_RADIUS = _A * (1 - _E2)
 _DEG = math.pi / 180.0
 _ORIGIN = shapely.Point(0.0, 0.0)
+DENSIFY_DEGREES = 0.05
 
 
 def _radii(lat_rad: float) -> tuple[float, float]:
@@ -76,14 +77,28 @@ def _metric(geom: BaseGeometry, lon0: float, lat0: float) -> BaseGeometry:
     return shapely.transform(geom, lambda xy: _project(xy, lon0, lat0, m, n))
 
 
+def densify(geom: BaseGeometry) -> BaseGeometry:
+    """Split edges longer than DENSIFY_DEGREES, so that projected chords follow the lon/lat edges.
+
+    RFC 7946 edges are straight in lon/lat; a projected edge is a chord of the projected curve,
+    which a few kilometres of edge keep within centimetres.
+    """
+    if isinstance(geom, (shapely.Point, shapely.MultiPoint)):
+        return geom
+    return shapely.segmentize(geom, DENSIFY_DEGREES)
+
+
 def geometry_distance(a: BaseGeometry, b: BaseGeometry) -> float:
     """Shortest distance in metres between two lon/lat geometries (0 if they intersect).
 
+    `a` must already be densified (the query geometry, once); `b` is densified here.
     Both are projected onto a local metric plane centred between their closest points, where
     distances near the centre are accurate; the centre is refined once, because the first guess
     (closest points in degrees) can be far off at high latitude.
     """
     a_point, b_point = isinstance(a, shapely.Point), isinstance(b, shapely.Point)
+    if not b_point:
+        b = densify(b)
     if a_point and b_point:
         return point_distance(a.x, a.y, b.x, b.y)
     if a_point or b_point:

@@ -18,7 +18,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from cityos.ngsi.errors import BadRequestData
-from cityos.ngsi.query._geodesy import MIN_RADIUS, geometry_distance, point_distance
+from cityos.ngsi.query._geodesy import MIN_RADIUS, densify, geometry_distance, point_distance
 
 GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
 GEORELS = ("near", "within", "contains", "intersects", "disjoint", "equals", "overlaps")
@@ -207,7 +207,7 @@ class GeoQuery:
     so `matches` only converts the candidate geometry.
     """
 
-    __slots__ = ("_bbox", "_point", "_shape", "distance", "geometry", "geoproperty", "georel",
+    __slots__ = ("_bbox", "_dense", "_point", "_shape", "distance", "geometry", "geoproperty", "georel",
                  "relation", "value")
 
     def __init__(self, georel: str, relation: str, distance: float | None,
@@ -223,6 +223,8 @@ class GeoQuery:
             geom = shapely.make_valid(geom)
         shapely.prepare(geom)
         self._shape = geom
+        # near: distances are measured on a densified copy (see _geodesy.densify)
+        self._dense = densify(geom) if relation in ("maxDistance", "minDistance") else geom
         c = value["coordinates"]
         self._point = (float(c[0]), float(c[1])) if self.geometry == "Point" else None
         self._bbox = self._compute_bbox()
@@ -309,7 +311,7 @@ class GeoQuery:
                     bx0, by0, bx1, by1 = self._bbox
                     if not (bx0 <= x <= bx1 and by0 <= y <= by1):
                         return False
-                d = geometry_distance(q, shapely.Point(x, y))
+                d = geometry_distance(self._dense, shapely.Point(x, y))
             return d <= self.distance if rel == "maxDistance" else d >= self.distance  # type: ignore[operator]
         if rel == "within":
             return bool(shapely.contains_xy(q, x, y))
@@ -333,5 +335,10 @@ class GeoQuery:
             return bool(shapely.overlaps(q, g))
         if rel == "equals":
             return bool(shapely.equals(q, g))
-        d = geometry_distance(q, g)
+        if rel == "maxDistance":
+            x0, y0, x1, y1 = g.bounds
+            bx0, by0, bx1, by1 = self._bbox
+            if x0 > bx1 or x1 < bx0 or y0 > by1 or y1 < by0:
+                return False
+        d = geometry_distance(self._dense, g)
         return d <= self.distance if rel == "maxDistance" else d >= self.distance  # type: ignore[operator]
