@@ -112,6 +112,13 @@ class PayloadTooLarge(NgsiError):
     status = 413
 
 
+class LengthRequired(NgsiError):
+    """A body was sent without Content-Length or chunked encoding (HTTP 411)."""
+
+    title = "LengthRequired"
+    status = 411
+
+
 class MethodNotAllowed(NgsiError):
     title = "MethodNotAllowed"
     status = 405

@@ -55,7 +55,8 @@ class QueryResult:
 class TypeInfo:
     type: str
     attrs: dict[str, set[str]] = field(default_factory=dict)  # attr IRI -> attribute kinds
-    count: int = 0
+    count: int = 0  # entities of this type
+    attr_counts: dict[str, int] = field(default_factory=dict)  # attr IRI -> instances
 
 
 class Store(Protocol):

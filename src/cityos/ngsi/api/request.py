@@ -15,6 +15,7 @@ from starlette.requests import Request
 from cityos.ngsi.errors import (
     BadRequestData,
     InvalidRequest,
+    LengthRequired,
     NotAcceptable,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -90,6 +91,8 @@ async def read_body(request: Request, limit: int, *, allow: tuple[str, ...] = (J
         raise UnsupportedMediaType(
             f"Content-Type {media or '(none)'!r} is not supported here: use {' or '.join(allow)}")
     declared = request.headers.get("content-length")
+    if declared is None and "transfer-encoding" not in request.headers:
+        raise LengthRequired("the request needs a Content-Length header")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLarge(f"the body is larger than {limit} bytes")
     raw = await request.body()

@@ -5,7 +5,7 @@ Paths, parameters and responses follow the spec's resource names exactly.
 
 from __future__ import annotations
 
-from cityos.ngsi.api import contexts, entities
+from cityos.ngsi.api import batch, contexts, discovery, entities
 from cityos.operations import Operation, Param
 
 V1 = "/ngsi-ld/v1"
@@ -77,6 +77,27 @@ OPERATIONS: list[Operation] = [
               (ENTITY_ID, ATTR_ID, TENANT, LINK, Param("datasetId"),
                Param("deleteAll", schema={"type": "boolean"})),
               responses={204: "Deleted", **ERRORS}),
+    *[Operation("POST", f"{V1}/entityOperations/{name}", fn, f"Batch {name}", TAG,
+                (TENANT, LINK, OPTIONS), body={"type": "array"},
+                responses={201: "Created", 204: "Done", 207: "Partly done", 400: "BadRequestData"})
+      for name, fn in (("create", batch.batch_create), ("upsert", batch.batch_upsert),
+                       ("update", batch.batch_update), ("delete", batch.batch_delete),
+                       ("merge", batch.batch_merge))],
+    Operation("POST", f"{V1}/entityOperations/query", batch.batch_query, "Query entities (POST)",
+              TAG, (TENANT, LINK, *VIEW, *PAGE), body={"type": "object"},
+              responses={200: "Entities", **ERRORS}),
+    Operation("GET", f"{V1}/types", discovery.list_types, "List entity types", TAG,
+              (TENANT, LINK, Param("details", schema={"type": "boolean"})),
+              responses={200: "Types", **ERRORS}),
+    Operation("GET", f"{V1}/types/{{type}}", discovery.type_info, "Entity type information",
+              TAG, (Param("type", "path", required=True), TENANT, LINK),
+              responses={200: "EntityTypeInfo", **ERRORS}),
+    Operation("GET", f"{V1}/attributes", discovery.list_attributes, "List attributes", TAG,
+              (TENANT, LINK, Param("details", schema={"type": "boolean"})),
+              responses={200: "Attributes", **ERRORS}),
+    Operation("GET", f"{V1}/attributes/{{attrId}}", discovery.attribute_info,
+              "Attribute information", TAG, (ATTR_ID, TENANT, LINK),
+              responses={200: "Attribute", **ERRORS}),
     Operation("POST", f"{V1}/jsonldContexts", contexts.add_context, "Add an @context", TAG,
               body={"type": "object"}, responses={201: "Created", 400: "BadRequestData"}),
     Operation("GET", f"{V1}/jsonldContexts", contexts.list_contexts, "List @contexts", TAG,

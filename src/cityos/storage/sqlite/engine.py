@@ -151,6 +151,7 @@ class SqliteStore:
                 info.count += 1
                 for attr, instances in entity.get("attrs", {}).items():
                     kinds = info.attrs.setdefault(attr, set())
+                    info.attr_counts[attr] = info.attr_counts.get(attr, 0) + len(instances)
                     for inst in instances:
                         kinds.add(inst.get("type", "Property"))
         return list(infos.values())

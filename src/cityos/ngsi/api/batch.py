@@ -1,0 +1,268 @@
+"""HTTP routes for batch operations under /ngsi-ld/v1/entityOperations.
+
+ETSI GS CIM 009 v1.8 §5.6.7–5.6.10, §5.6.20 (batch create/upsert/update/delete/merge) and
+§5.7.2 via POST /entityOperations/query; per-entity results as BatchOperationResult (§5.2.16).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityos.ngsi.api.entities import broker_of, update_result
+from cityos.ngsi.api.request import (
+    JSON,
+    JSONLD,
+    accept_of,
+    bool_param,
+    int_param,
+    link_context,
+    options_of,
+    read_body,
+    tenant_of,
+    view_of,
+)
+from cityos.ngsi.api.respond import ngsi_response, no_content, plain_json
+from cityos.ngsi.api.selection import Selection, to_store_query
+from cityos.ngsi.errors import BadRequestData, NgsiError, ResourceNotFound
+from cityos.ngsi.model import change
+from cityos.ngsi.model.read import read_entity
+from cityos.ngsi.model.terms import is_uri, now_iso
+from cityos.ngsi.model.write import render_entity
+from cityos.storage.base import DELETE
+
+
+class _Results:
+    def __init__(self) -> None:
+        self.success: list[str] = []
+        self.errors: list[dict[str, Any]] = []
+
+    def fail(self, entity_id: Any, error: Exception) -> None:
+        problem = error.problem() if isinstance(error, NgsiError) else \
+            {"type": "https://uri.etsi.org/ngsi-ld/errors/InternalError", "title": "InternalError",
+             "status": 500, "detail": "the entity could not be written"}
+        self.errors.append({"entityId": entity_id if isinstance(entity_id, str) else "",
+                            "error": problem})
+
+    def body(self) -> dict[str, Any]:
+        return {"success": self.success, "errors": self.errors}
+
+
+async def _read_entities(request: Request, *, require_type: bool = True,
+                         allow_null: bool = False) -> tuple[list[tuple[Any, Any]], _Results, str]:
+    """Each element read on its own: a bad one is reported, the others go on."""
+    broker = broker_of(request)
+    body = await read_body(request, broker.settings.max_body_bytes, expect=list)
+    if not body.data:
+        raise BadRequestData("the batch is empty")
+    now = now_iso()
+    results = _Results()
+    entities = []
+    media = request.headers.get("content-type", "").split(";")[0].strip()
+    for item in body.data:
+        raw_id = item.get("id", item.get("@id")) if isinstance(item, dict) else None
+        try:
+            ctx_value = item.get("@context") if media == JSONLD and isinstance(item, dict) \
+                else body.context
+            ctx = await broker.context(ctx_value)
+            entities.append((read_entity(item, ctx, now, require_type=require_type,
+                                         allow_null=allow_null), ctx))
+        except NgsiError as exc:
+            results.fail(raw_id, exc)
+    return entities, results, now
+
+
+def _reply(results: _Results, *, created: list[str] | None = None) -> Response:
+    if results.errors:
+        return plain_json(results.body(), status=207)
+    if created:
+        return plain_json(created, status=201)
+    return no_content()
+
+
+def _collect(results: _Results, ids: list[str], outcomes: list[Any]) -> None:
+    for entity_id, outcome in zip(ids, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            results.fail(entity_id, outcome)
+        else:
+            results.success.append(entity_id)
+
+
+async def batch_create(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    entities, results, now = await _read_entities(request)
+    items = [(e["id"], lambda cur, e=e: (change.create(cur, e, now), None)) for e, _ in entities]
+    outcomes = await broker.store.mutate(tenant, items) if items else []
+    _collect(results, [e["id"] for e, _ in entities], outcomes)
+    if results.errors:
+        return plain_json(results.body(), status=207)
+    return plain_json(results.success, status=201)
+
+
+async def batch_upsert(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    options = options_of(request)
+    if "update" in options and "replace" in options:
+        raise BadRequestData("options update and replace exclude each other")
+    mode_update = "update" in options
+    entities, results, now = await _read_entities(request)
+    created: list[str] = []
+
+    def upsert(entity: dict[str, Any]) -> Any:
+        def fn(cur: dict[str, Any] | None) -> tuple[Any, Any]:
+            if cur is None:
+                return change.new_entity(entity, now), "created"
+            if mode_update:
+                updated, _ = change.append(cur, entity["id"], entity["attrs"], now,
+                                           types=entity.get("type"), scope=entity.get("scope"))
+                return updated, "updated"
+            return change.replace(cur, entity, now), "updated"
+        return fn
+
+    items = [(e["id"], upsert(e)) for e, _ in entities]
+    outcomes = await broker.store.mutate(tenant, items) if items else []
+    for (e, _), outcome in zip(entities, outcomes, strict=True):
+        if outcome == "created":
+            created.append(e["id"])
+    _collect(results, [e["id"] for e, _ in entities], outcomes)
+    if results.errors:
+        return plain_json(results.body(), status=207)
+    return plain_json(created, status=201) if created else no_content()
+
+
+async def batch_update(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    no_overwrite = "noOverwrite" in options_of(request)
+    entities, results, now = await _read_entities(request, require_type=False)
+
+    def update(entity: dict[str, Any], ctx: Any) -> Any:
+        def fn(cur: dict[str, Any] | None) -> tuple[Any, Any]:
+            updated, outcome = change.append(cur, entity["id"], entity["attrs"], now,
+                                             no_overwrite=no_overwrite, types=entity.get("type"))
+            if outcome.not_updated and not outcome.updated:
+                raise BadRequestData(f"no attribute of {entity['id']} was updated: "
+                                     f"{update_result(outcome, ctx)['notUpdated']}")
+            return updated, None
+        return fn
+
+    items = [(e["id"], update(e, ctx)) for e, ctx in entities]
+    outcomes = await broker.store.mutate(tenant, items) if items else []
+    _collect(results, [e["id"] for e, _ in entities], outcomes)
+    return _reply(results)
+
+
+async def batch_merge(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    entities, results, now = await _read_entities(request, require_type=False, allow_null=True)
+    items = [(e["id"], lambda cur, e=e: (change.merge(cur, e, now), None)) for e, _ in entities]
+    outcomes = await broker.store.mutate(tenant, items) if items else []
+    _collect(results, [e["id"] for e, _ in entities], outcomes)
+    return _reply(results)
+
+
+async def batch_delete(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    body = await read_body(request, broker.settings.max_body_bytes, allow=(JSON, JSONLD),
+                           expect=list)
+    if not body.data:
+        raise BadRequestData("the batch is empty")
+    results = _Results()
+    ids: list[str] = []
+    for raw in body.data:
+        if not is_uri(raw):
+            results.fail(raw, BadRequestData(f"{str(raw)[:200]!r} is not an entity id"))
+        else:
+            ids.append(raw)
+
+    def remove(entity_id: str) -> Any:
+        def fn(cur: dict[str, Any] | None) -> tuple[Any, Any]:
+            if cur is None:
+                raise ResourceNotFound(f"entity {entity_id} not found")
+            return DELETE, None
+        return fn
+
+    outcomes = await broker.store.mutate(tenant, [(i, remove(i)) for i in ids]) if ids else []
+    _collect(results, ids, outcomes)
+    return _reply(results)
+
+
+async def batch_query(request: Request) -> Response:
+    """POST /entityOperations/query: a Query object in the body (§5.2.23)."""
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    body = await read_body(request, broker.settings.max_body_bytes)
+    media = accept_of(request)
+    ctx = await broker.context(body.context if body.context is not None
+                               else link_context(request))
+    data = body.data
+    if data.get("type") != "Query":
+        raise BadRequestData("the body must be a Query object with \"type\": \"Query\"")
+    sel = _selection(data)
+    settings = broker.settings
+    limit = int_param(request, "limit", settings.default_limit, maximum=settings.max_limit)
+    offset = int_param(request, "offset", 0)
+    count = bool_param(request, "count")
+    if limit == 0 and not count:
+        raise BadRequestData("limit=0 is only allowed with count=true")
+    view = view_of(request, ctx)
+    if "lang" in data and view.lang is None:
+        from dataclasses import replace
+
+        view = replace(view, lang=str(data["lang"]))
+    query = to_store_query(sel, ctx, limit=limit, offset=offset, count=count)
+    result = await broker.store.query_entities(tenant, query)
+    headers = {"NGSILD-Results-Count": str(result.count)} if count and result.count is not None \
+        else None
+    return ngsi_response([render_entity(e, ctx, view) for e in result.entities], ctx, media,
+                         headers=headers)
+
+
+def _selection(data: dict[str, Any]) -> Selection:
+    sel = Selection()
+    selectors = data.get("entities")
+    if selectors is not None:
+        if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
+            raise BadRequestData("entities must be a list of {id, idPattern, type} selectors")
+        if len(selectors) > 1:
+            raise BadRequestData("only one entity selector per query is supported")
+        if selectors:
+            s = selectors[0]
+            sel.type = _text(s.get("type"), "entities.type")
+            if "id" in s:
+                sel.ids = [_text(s["id"], "entities.id") or ""]
+            sel.id_pattern = _text(s.get("idPattern"), "entities.idPattern")
+    attrs = data.get("attrs")
+    if attrs is not None:
+        if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
+            raise BadRequestData("attrs must be a list of attribute names")
+        sel.attrs = attrs
+    sel.q = _text(data.get("q"), "q")
+    sel.scope_q = _text(data.get("scopeQ"), "scopeQ")
+    geo = data.get("geoQ")
+    if geo is not None:
+        if not isinstance(geo, dict):
+            raise BadRequestData("geoQ must be an object")
+        sel.georel = _text(geo.get("georel"), "geoQ.georel")
+        sel.geometry = _text(geo.get("geometry"), "geoQ.geometry")
+        sel.coordinates = geo.get("coordinates")
+        sel.geoproperty = _text(geo.get("geoproperty"), "geoQ.geoproperty")
+        if sel.georel is None or sel.geometry is None or sel.coordinates is None:
+            raise BadRequestData("geoQ needs georel, geometry and coordinates")
+    return sel
+
+
+def _text(value: Any, name: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadRequestData(f"{name} must be a string")
+    return value
+
+
