@@ -446,16 +446,19 @@ def _scalar_key(v: Scalar, attr: str, ctx: _Ctx) -> tuple[Callable[[Any], Any], 
     return _key_str, s
 
 
-# A target is (candidates, is_relationship): candidates are the scalar values one instance
-# offers (array elements, languageMap values); None when the target element does not exist.
-Target = tuple[list[Any], bool]
+# A target is (value, is_relationship) for one instance: value is a scalar or a list of
+# candidate scalars (array elements, languageMap values); None when the element does not exist.
+Target = tuple[Any, bool]
 Targets = Callable[[Entity], Iterator[Target]]
+Test = Callable[[Any, bool], bool]
 
 
 def _instance_target(inst: dict[str, Any], members: tuple[str, ...]) -> Target | None:
     t = inst.get("type")
     rel = False
-    if t == "Relationship":
+    if t == "Property" or t == "GeoProperty":
+        v = inst.get("value")
+    elif t == "Relationship":
         v, rel = inst.get("object"), True
     elif t == "ListRelationship":
         v, rel = inst.get("objectList"), True
@@ -479,9 +482,11 @@ def _instance_target(inst: dict[str, Any], members: tuple[str, ...]) -> Target |
             v = v[int(m)]
         else:
             return None
-    if v is None:
-        return None
-    return (v if type(v) is list else [v]), rel
+    return None if v is None else (v, rel)
+
+
+def _timestamp(v: str) -> dict[str, str]:
+    return {"@type": "DateTime", "@value": v}
 
 
 def _compile_path(path: AttrPath, ctx: _Ctx) -> Targets:
@@ -491,7 +496,7 @@ def _compile_path(path: AttrPath, ctx: _Ctx) -> Targets:
         def entity_ts(e: Entity) -> Iterator[Target]:
             v = e.get(head)
             if v is not None:
-                yield [{"@type": "DateTime", "@value": v}], False
+                yield _timestamp(v), False
         return entity_ts
     iri = ctx.expand(head)
     steps: list[tuple[bool, str]] = []  # (is_metadata, name or IRI)
@@ -510,7 +515,7 @@ def _compile_path(path: AttrPath, ctx: _Ctx) -> Targets:
             target = _instance_target(inst, ())
             if resolve is None or target is None or not target[1]:
                 return
-            for obj in target[0]:
+            for obj in target[0] if type(target[0]) is list else (target[0],):
                 other = resolve(obj) if type(obj) is str else None
                 if other is None or (type_iri and type_iri not in other.get("type", ())):
                     continue
@@ -531,8 +536,7 @@ def _compile_path(path: AttrPath, ctx: _Ctx) -> Targets:
             if is_meta:
                 v = inst.get(name)
                 if v is not None:
-                    yield ([{"@type": "DateTime", "@value": v}] if name in _TIMESTAMP_META
-                           else [v]), False
+                    yield (_timestamp(v) if name in _TIMESTAMP_META else v), False
             else:
                 sub = (inst.get("subattrs") or {}).get(name)
                 if sub:
@@ -548,71 +552,115 @@ def _compile_path(path: AttrPath, ctx: _Ctx) -> Targets:
 _ORDER = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 
-def _compile_test(c: Comparison, ctx: _Ctx) -> Callable[[list[Any], bool], bool]:
-    attr, op, v = c.path.names[-1], c.op, c.value
+def _scalar_hit(op: str, v: Scalar, attr: str, ctx: _Ctx) -> Callable[[Any], bool]:
+    """hit(x): does one candidate scalar satisfy `op v`? (== for the equality family)"""
+    key, q = _scalar_key(v, attr, ctx)
+    cmp = _ORDER.get(op, operator.eq)
+    # the common kinds get closures without the key indirection (the hot path)
+    if key is _key_num:
+        return lambda x: type(x) in _NUM and cmp(x, q)
+    if key is _key_str:
+        return lambda x: type(x) is str and cmp(x, q)
+    if key is _key_bool:
+        return lambda x: type(x) is bool and cmp(x, q)
+
+    def hit(x: Any) -> bool:
+        k = key(x)
+        return k is not _NO and cmp(k, q)
+    return hit
+
+
+def _compile_test(c: Comparison, ctx: _Ctx) -> Test:
+    p = c.path
+    while p.linked is not None:
+        p = p.linked.path
+    attr, op, v = p.names[-1], c.op, c.value
     if op in ("~=", "!~="):
         rx = _regex(v).search  # type: ignore[arg-type]
         if op == "~=":
-            return lambda xs, rel: any(type(x) is str and rx(x) is not None for x in xs)
+            return _any(lambda x: type(x) is str and rx(x) is not None)
 
-        def no_match(xs: list[Any], rel: bool) -> bool:
-            strs = [x for x in xs if type(x) is str]
+        def no_match(xs: Any, rel: bool) -> bool:
+            strs = [x for x in (xs if type(xs) is list else (xs,)) if type(x) is str]
             return bool(strs) and not any(rx(x) for x in strs)
         return no_match
     if op in _ORDER:
-        cmp, (key, q) = _ORDER[op], _scalar_key(v, attr, ctx)  # type: ignore[arg-type]
-
-        def order(xs: list[Any], rel: bool) -> bool:
-            if rel:  # §4.9: a Relationship only takes == and !=
-                return False
-            for x in xs:
-                k = key(x)
-                if k is not _NO and cmp(k, q):
-                    return True
-            return False
-        return order
+        return _any(_scalar_hit(op, v, attr, ctx), relationships=False)  # type: ignore[arg-type]
     if isinstance(v, Range):
-        (klo, lo), (khi, hi) = _scalar_key(v.low, attr, ctx), _scalar_key(v.high, attr, ctx)
-
-        def hit(x: Any) -> bool:
-            a, b = klo(x), khi(x)
-            return a is not _NO and b is not _NO and lo <= a and b <= hi
+        ge, le = _scalar_hit(">=", v.low, attr, ctx), _scalar_hit("<=", v.high, attr, ctx)
+        hit: Callable[[Any], bool] = lambda x: ge(x) and le(x)  # noqa: E731
     elif isinstance(v, tuple):
-        keyed = [_scalar_key(x, attr, ctx) for x in v]
-
-        def hit(x: Any) -> bool:
-            for key, q in keyed:
-                k = key(x)
-                if k is not _NO and k == q:
-                    return True
-            return False
+        hits = [_scalar_hit("==", x, attr, ctx) for x in v]
+        hit = lambda x: any(h(x) for h in hits)  # noqa: E731
     else:
-        key, q = _scalar_key(v, attr, ctx)
-
-        def hit(x: Any) -> bool:
-            k = key(x)
-            return k is not _NO and k == q
+        hit = _scalar_hit("==", v, attr, ctx)
+    test = _any(hit)
     if op == "==":
-        return lambda xs, rel: any(hit(x) for x in xs)
+        return test
     # != : the element exists and none of its values equals (differing types are unequal)
-    return lambda xs, rel: not any(hit(x) for x in xs)
+    return lambda xs, rel: not test(xs, rel)
+
+
+def _any(hit: Callable[[Any], bool], relationships: bool = True) -> Test:
+    def test(xs: Any, rel: bool) -> bool:
+        if rel and not relationships:  # §4.9: a Relationship only takes == and !=
+            return False
+        if type(xs) is list:
+            return any(hit(x) for x in xs)
+        return hit(xs)
+    return test
+
+
+def _all_of(preds: list[Predicate]) -> Predicate:
+    if len(preds) == 2:
+        a, b = preds
+        return lambda e: a(e) and b(e)
+    if len(preds) == 3:
+        a, b, c = preds
+        return lambda e: a(e) and b(e) and c(e)
+    return lambda e: all(p(e) for p in preds)
+
+
+def _any_of(preds: list[Predicate]) -> Predicate:
+    if len(preds) == 2:
+        a, b = preds
+        return lambda e: a(e) or b(e)
+    return lambda e: any(p(e) for p in preds)
 
 
 def _compile(node: QExpr, ctx: _Ctx) -> Predicate:
     if isinstance(node, And):
-        preds = [_compile(i, ctx) for i in node.items]
-        return lambda e: all(p(e) for p in preds)
+        return _all_of([_compile(i, ctx) for i in node.items])
     if isinstance(node, Or):
-        preds = [_compile(i, ctx) for i in node.items]
-        return lambda e: any(p(e) for p in preds)
+        return _any_of([_compile(i, ctx) for i in node.items])
+    path = node.path  # type: ignore[attr-defined]
+    simple = (len(path.names) == 1 and path.linked is None
+              and path.names[0] not in _ENTITY_TIMESTAMPS)
     if isinstance(node, Exists):
-        targets = _compile_path(node.path, ctx)
+        if simple:  # existence of a plain attribute: a dictionary lookup
+            iri, members, neg = ctx.expand(path.names[0]), path.members, node.negated
+
+            def has(e: Entity) -> bool:
+                for inst in e.get("attrs", {}).get(iri) or ():
+                    if _instance_target(inst, members) is not None:
+                        return not neg
+                return neg
+            return has
+        targets = _compile_path(path, ctx)
         if node.negated:
             return lambda e: next(targets(e), None) is None
         return lambda e: next(targets(e), None) is not None
     assert isinstance(node, Comparison)
-    targets, test = _compile_path(node.path, ctx), _compile_test(node, ctx)
+    test = _compile_test(node, ctx)
+    if simple:
+        iri, members = ctx.expand(path.names[0]), path.members
 
-    def pred(e: Entity) -> bool:
-        return any(test(xs, rel) for xs, rel in targets(e))
-    return pred
+        def simple_pred(e: Entity) -> bool:
+            for inst in e.get("attrs", {}).get(iri) or ():
+                target = _instance_target(inst, members)
+                if target is not None and test(target[0], target[1]):
+                    return True
+            return False
+        return simple_pred
+    targets = _compile_path(path, ctx)
+    return lambda e: any(test(xs, rel) for xs, rel in targets(e))
