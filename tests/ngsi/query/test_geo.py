@@ -411,3 +411,15 @@ def test_junk_query_raises_only_ngsi_errors(georel: str, geometry: str, coordina
 def test_matches_never_raises_on_junk(value: Any, georel: str) -> None:
     gq = parse_geoq(georel, "Polygon", [SQUARE])
     assert gq.matches(value) in (True, False)
+
+
+def test_matches_from_many_threads_agree() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ring = [[135.40 + 0.05 * math.cos(t / 20), 34.90 + 0.05 * math.sin(t / 20)] for t in range(126)]
+    gq = parse_geoq("intersects", "Polygon", [[*ring, ring[0]]])
+    probes = [pt(135.35 + i * 0.001, 34.90) for i in range(100)]
+    expected = [gq.matches(p) for p in probes]
+    with ThreadPoolExecutor(8) as pool:
+        runs = list(pool.map(lambda _: [gq.matches(p) for p in probes], range(32)))
+    assert all(r == expected for r in runs) and any(expected) and not all(expected)

@@ -5,10 +5,12 @@ ETSI GS CIM 009 v1.8 §4.10 (geo-query language), §4.7 / §4.6.3 (GeoProperty v
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import re
 from collections.abc import Callable
+from threading import get_ident
 from typing import Any
 from urllib.parse import unquote
 
@@ -203,12 +205,13 @@ _FAILURES = (TypeError, ValueError, KeyError, IndexError, AttributeError, Recurs
 class GeoQuery:
     """A parsed §4.10 geo-query; `matches` tests one GeoProperty value against it.
 
-    The reference geometry is built, repaired (if self-intersecting) and prepared once here,
-    so `matches` only converts the candidate geometry.
+    The reference geometry is built and repaired (if self-intersecting) once here, and prepared
+    once per thread (GEOS prepared geometries are not thread-safe, libgeos/geos#825, and shapely
+    releases the GIL), so `matches` only converts the candidate geometry.
     """
 
-    __slots__ = ("_bbox", "_dense", "_point", "_shape", "distance", "geometry", "geoproperty", "georel",
-                 "relation", "value")
+    __slots__ = ("_base", "_bbox", "_dense", "_point", "_prepared", "distance", "geometry",
+                 "geoproperty", "georel", "relation", "value")
 
     def __init__(self, georel: str, relation: str, distance: float | None,
                  value: dict[str, Any], geoproperty: str) -> None:
@@ -221,13 +224,22 @@ class GeoQuery:
         geom = shape(value)
         if not geom.is_valid:
             geom = shapely.make_valid(geom)
-        shapely.prepare(geom)
-        self._shape = geom
+        self._base = geom
+        self._prepared: dict[int, BaseGeometry] = {}
         # near: distances are measured on a densified copy (see _geodesy.densify)
         self._dense = densify(geom) if relation in ("maxDistance", "minDistance") else geom
         c = value["coordinates"]
         self._point = (float(c[0]), float(c[1])) if self.geometry == "Point" else None
         self._bbox = self._compute_bbox()
+
+    def _reference(self) -> BaseGeometry:
+        """The prepared reference geometry owned by the calling thread."""
+        geom = self._prepared.get(get_ident())
+        if geom is None:
+            geom = shapely.from_wkb(shapely.to_wkb(self._base))
+            shapely.prepare(geom)
+            self._prepared[get_ident()] = geom
+        return geom
 
     @property
     def coordinates(self) -> Any:
@@ -245,7 +257,7 @@ class GeoQuery:
     def to_dict(self) -> dict[str, Any]:
         """The subscription-body form (§5.2.13 GeoQuery); coordinates as a JSON array."""
         return {"georel": self.georel, "geometry": self.geometry,
-                "coordinates": self.coordinates, "geoproperty": self.geoproperty}
+                "coordinates": copy.deepcopy(self.coordinates), "geoproperty": self.geoproperty}
 
     def bbox(self) -> tuple[float, float, float, float]:
         """A lon/lat box that every matching geometry intersects (R*Tree prefilter).
@@ -302,7 +314,7 @@ class GeoQuery:
             return False
 
     def _match_point(self, x: float, y: float) -> bool:
-        rel, q = self.relation, self._shape
+        rel, q = self.relation, self._reference()
         if rel == "maxDistance" or rel == "minDistance":
             if self._point is not None:
                 d = point_distance(self._point[0], self._point[1], x, y)
@@ -322,7 +334,7 @@ class GeoQuery:
         return self._relate(shapely.Point(x, y))
 
     def _relate(self, g: BaseGeometry) -> bool:
-        rel, q = self.relation, self._shape
+        rel, q = self.relation, self._reference()
         if rel == "within":
             return bool(shapely.contains(q, g))
         if rel == "contains":
