@@ -115,7 +115,7 @@ class _ToAst(Transformer[Token, ScopeNode]):
         return c[0] if len(c) == 1 else ScopeAnd(_flat(ScopeAnd, c))
 
     def any_scope(self, c: list[Token]) -> ScopePattern:
-        return ScopePattern(())
+        return ScopePattern((), descendants=True)
 
     def scope_path(self, c: list[Token]) -> ScopePattern:
         levels = tuple(str(t) for t in c if t.type == "LEVEL")
