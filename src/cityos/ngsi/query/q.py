@@ -576,7 +576,7 @@ def _compile_test(c: Comparison, ctx: _Ctx) -> Test:
         p = p.linked.path
     attr, op, v = p.names[-1], c.op, c.value
     if op in ("~=", "!~="):
-        rx = _regex(v).search  # type: ignore[arg-type]
+        rx = _regex(v).search
         if op == "~=":
             return _any(lambda x: type(x) is str and rx(x) is not None)
 

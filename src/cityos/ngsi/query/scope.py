@@ -51,7 +51,7 @@ class ScopePattern:
 
 @dataclass(frozen=True)
 class ScopeAnd:
-    items: tuple[ScopeQuery, ...]
+    items: tuple[ScopeNode, ...]
 
     def __str__(self) -> str:
         return ";".join(f"({i})" if isinstance(i, ScopeOr) else str(i) for i in self.items)
@@ -59,7 +59,7 @@ class ScopeAnd:
 
 @dataclass(frozen=True)
 class ScopeOr:
-    items: tuple[ScopeQuery, ...]
+    items: tuple[ScopeNode, ...]
 
     def __str__(self) -> str:
         # parenthesised although `;` binds tighter: readers (and other brokers) need not know
@@ -98,7 +98,7 @@ def _compile(node: ScopeNode) -> Callable[[list[str]], bool]:
             return lambda scopes: any(s == exact or "/" + s.strip("/") == exact for s in scopes)
         m = node.matches
         return lambda scopes: any(m(s) for s in scopes)
-    preds = [_compile(i) for i in node.items]  # type: ignore[arg-type]
+    preds = [_compile(i) for i in node.items]
     if isinstance(node, ScopeAnd):
         return lambda scopes: all(p(scopes) for p in preds)
     return lambda scopes: any(p(scopes) for p in preds)
