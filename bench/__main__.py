@@ -1,0 +1,28 @@
+"""`python -m bench [ngsi|darp] [options]`: the NGSI-LD broker figures by default.
+
+`ngsi` is bench/ngsi.py (issue 2's figures); `darp` is bench/darp.py (dial-a-ride solver).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+
+def main(argv: list[str]) -> int:
+    which = "ngsi"
+    if argv and argv[0] in ("ngsi", "darp"):
+        which, argv = argv[0], argv[1:]
+    try:
+        module = importlib.import_module(f"bench.{which}")
+    except ImportError as exc:
+        if exc.name == f"bench.{which}":
+            print(f"bench: no {which} benchmark in this checkout", file=sys.stderr)
+            return 2
+        raise
+    result = module.main(argv)
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

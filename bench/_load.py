@@ -1,0 +1,66 @@
+"""Load generation: `wrk` with the Lua scripts in bench/lua, or a Python client if wrk is absent.
+
+Both print one `BENCH_JSON {...}` line (requests, duration, latency percentiles in µs) that
+`run` parses; the client runs in its own process pinned to the client core.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench._server import CLIENT_CORE, pinned
+
+LUA = Path(__file__).with_name("lua")
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    errors: int
+    tool: str
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def tool() -> str:
+    return "wrk" if shutil.which("wrk") else "python"
+
+
+def run(workload: str, url: str, args: list[str], *, connections: int, seconds: float,
+        threads: int = 1, timeout_s: int = 5) -> LoadResult:
+    """Drive `url` with `workload` (get, patch, query, upsert) for `seconds`."""
+    if tool() == "wrk":
+        script = LUA / f"{workload}.lua"
+        combined = script.read_text() + "\n" + (LUA / "common.lua").read_text()
+        tmp = Path(f"/tmp/cityos-bench-{workload}.lua")
+        tmp.write_text(combined)
+        argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
+                "--timeout", f"{timeout_s}s", "--latency", "-s", str(tmp), url, "--", *args]
+    else:
+        argv = [sys.executable, "-m", "bench._pyload", workload, url, str(connections),
+                str(seconds), *args]
+    out = subprocess.run(pinned(argv, CLIENT_CORE), capture_output=True, text=True,
+                         timeout=seconds + 60, cwd=Path(__file__).resolve().parents[1])
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            data = json.loads(line[len("BENCH_JSON "):])
+            break
+    else:
+        raise RuntimeError(f"load generator failed ({out.returncode}): {out.stdout[-2000:]} "
+                           f"{out.stderr[-2000:]}")
+    errors = sum(data[k] for k in ("connect_errors", "read_errors", "write_errors",
+                                   "status_errors", "timeouts"))
+    return LoadResult(requests=data["requests"], seconds=data["duration_us"] / 1e6,
+                      p50_ms=data["p50"] / 1000, p95_ms=data["p95"] / 1000,
+                      p99_ms=data["p99"] / 1000, errors=errors, tool=tool())
