@@ -451,3 +451,9 @@ def test_evaluation_agrees_with_a_brute_force_reference(q: QExpr, entities: list
     pred = parse_q(str(q)).bind(expand)
     for e in entities:
         assert pred(e) == _reference(q, e), (str(q), e["attrs"])
+
+
+def test_conjuncts_expose_what_every_match_satisfies() -> None:
+    q = parse_q('a>1;(b|c);d=="x"')
+    assert [str(t) for t in q.conjuncts()] == ["a>1", "b|c", 'd=="x"']
+    assert parse_q("a>1").conjuncts() == (Comparison(AttrPath(("a",)), ">", 1),)

@@ -116,6 +116,10 @@ class QExpr:
     def _names(self, out: set[str]) -> None:
         raise NotImplementedError
 
+    def conjuncts(self) -> tuple[QExpr, ...]:
+        """Terms every match satisfies (the top-level AND): what storage may pre-filter on."""
+        return self.items if isinstance(self, And) else (self,)
+
     def bind(self, expand: Expand, *, expand_value: Callable[[str, str], str] | None = None,
              resolve: Resolve | None = None) -> Predicate:
         """Compile to `pred(entity) -> bool`.
@@ -335,6 +339,11 @@ def parse_q(text: str) -> QExpr:
     """Parse a `q` string; raise BadRequestData naming the position of a syntax error."""
     if not isinstance(text, str) or not text:
         raise BadRequestData("Invalid q: empty query")
+    return _parse_cached(text)
+
+
+@lru_cache(maxsize=1024)  # ASTs are immutable; subscriptions and pages repeat the same q
+def _parse_cached(text: str) -> QExpr:
     try:
         tree = _PARSER.parse(text)
         return _ToAst().transform(tree)
@@ -371,6 +380,7 @@ class _Ctx:
 
 _NO = object()  # "type mismatch": compares unequal to everything
 _NUM = (int, float)
+_EMPTY: dict[str, Any] = {}
 _UTC = UTC
 
 
@@ -543,7 +553,7 @@ def _compile_path(path: AttrPath, ctx: _Ctx) -> Targets:
                     yield from walk(sub, depth + 1)
 
     def targets(e: Entity) -> Iterator[Target]:
-        insts = e.get("attrs", {}).get(iri)
+        insts = e.get("attrs", _EMPTY).get(iri)
         if insts:
             yield from walk(insts, 0)
     return targets
@@ -641,7 +651,7 @@ def _compile(node: QExpr, ctx: _Ctx) -> Predicate:
             iri, members, neg = ctx.expand(path.names[0]), path.members, node.negated
 
             def has(e: Entity) -> bool:
-                for inst in e.get("attrs", {}).get(iri) or ():
+                for inst in e.get("attrs", _EMPTY).get(iri) or ():
                     if _instance_target(inst, members) is not None:
                         return not neg
                 return neg
@@ -656,7 +666,7 @@ def _compile(node: QExpr, ctx: _Ctx) -> Predicate:
         iri, members = ctx.expand(path.names[0]), path.members
 
         def simple_pred(e: Entity) -> bool:
-            for inst in e.get("attrs", {}).get(iri) or ():
+            for inst in e.get("attrs", _EMPTY).get(iri) or ():
                 target = _instance_target(inst, members)
                 if target is not None and test(target[0], target[1]):
                     return True
