@@ -22,9 +22,16 @@ from cityos.access.gate import Gate
 from cityos.ngsi.api import routes as ngsi_routes
 from cityos.ngsi.api.respond import plain_json, problem_response
 from cityos.ngsi.broker import Broker
-from cityos.ngsi.errors import InternalError, MethodNotAllowed, NgsiError, ResourceNotFound
+from cityos.ngsi.errors import (
+    BadRequestData,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NgsiError,
+    ResourceNotFound,
+)
 from cityos.openapi import build_openapi
-from cityos.operations import Operation
+from cityos.operations import Endpoint, Operation
 from cityos.settings import Settings
 from cityos.storage import open_store
 
@@ -85,9 +92,17 @@ async def _ngsi_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    path = request.url.path
+    ngsi = path.startswith(ngsi_routes.V1 + "/")
     if exc.status_code == 404:
-        return problem_response(ResourceNotFound(f"no resource at {request.url.path}"))
+        if ngsi and "//" in path:  # e.g. /entities//attrs/x: the id is missing
+            return problem_response(BadRequestData(f"{path} has an empty path segment: "
+                                                   "an id is missing"))
+        return problem_response(ResourceNotFound(f"no resource at {path}"))
     if exc.status_code == 405:
+        if ngsi and request.method in ("PUT", "PATCH") and path.rstrip("/").endswith("/entities"):
+            return problem_response(BadRequestData(f"{request.method} needs an entity id "
+                                                   "in the path"))
         return problem_response(MethodNotAllowed(
             f"{request.method} is not allowed on {request.url.path}"), exc.headers)
     error = NgsiError(str(exc.detail))
@@ -99,6 +114,28 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return problem_response(InternalError("the platform failed to process the request; "
                                           "the error was logged"))
+
+
+def _strict(op: Operation, endpoint: Endpoint) -> Endpoint:
+    """NGSI-LD operations refuse query parameters they do not declare (§6.3.20 InvalidRequest)
+    and echo the tenant they served (§6.3.14)."""
+    if not op.path.startswith(ngsi_routes.V1):
+        return endpoint
+    known = frozenset(p.name for p in op.params if p.where == "query")
+
+    async def strict(request: Request) -> Response:
+        unknown = [name for name in request.query_params if name not in known]
+        if unknown:
+            raise InvalidRequest(f"unknown query parameter {unknown[0][:100]!r} for "
+                                 f"{op.method} {op.path}")
+        response = await endpoint(request)
+        tenant = request.headers.get("ngsild-tenant")
+        if tenant is not None and response.status_code < 400:
+            response.headers["NGSILD-Tenant"] = tenant
+        return response
+
+    strict.__name__ = endpoint.__name__
+    return strict
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -122,8 +159,8 @@ def create_app(settings: Settings) -> Starlette:
             await store.close()
 
     gate = Gate(settings)
-    routes = [Route(op.path, gate.wrap(op), methods=[op.method], name=op.operation_id)
-              for op in operations]
+    routes = [Route(op.path, _strict(op, gate.wrap(op)), methods=[op.method],
+                    name=op.operation_id) for op in operations]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -30,7 +30,14 @@ from cityos.ngsi.api.selection import selection_from_params, to_store_query
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import BadRequestData, NonexistentTenant, ResourceNotFound
 from cityos.ngsi.model import change
-from cityos.ngsi.model.read import attribute_iri, read_attribute, read_attributes, read_entity
+from cityos.ngsi.model.read import (
+    attribute_iri,
+    read_attribute,
+    read_attributes,
+    read_entity,
+    read_scope,
+    read_types,
+)
 from cityos.ngsi.model.terms import ENTITY_RESERVED, is_uri, now_iso
 from cityos.ngsi.model.write import render_entity, render_feature, render_feature_collection
 from cityos.storage.base import DELETE, KEEP
@@ -240,18 +247,15 @@ async def append_attrs(request: Request) -> Response:
     data = body.data
     if data.get("id", entity_id) != entity_id:
         raise BadRequestData("the id in the body differs from the id in the path")
-    types = None
-    if "type" in data:
-        from cityos.ngsi.model.read import read_types
-
-        types = read_types(data["type"], ctx)
+    types = read_types(data["type"], ctx) if "type" in data else None
+    scope = read_scope(data["scope"]) if "scope" in data else None
     members = {k: v for k, v in data.items() if k not in ENTITY_RESERVED}
     attrs = read_attributes(members, ctx, now)
 
     def apply(cur: dict[str, Any] | None) -> tuple[Any, Any]:
         entity, outcome = change.append(cur, entity_id, attrs, now, no_overwrite=no_overwrite,
-                                        types=types)
-        return (entity if outcome.updated or types else KEEP), outcome
+                                        types=types, scope=scope)
+        return (entity if outcome.updated or types or scope else KEEP), outcome
 
     [result] = await broker.store.mutate(tenant, [(entity_id, apply)])
     outcome = _raise(result)
@@ -267,13 +271,16 @@ async def update_attrs(request: Request) -> Response:
     body = await read_body(request, broker.settings.max_body_bytes)
     ctx = await broker.context(body.context)
     now = now_iso()
-    members = {k: v for k, v in body.data.items() if k not in ENTITY_RESERVED}
-    if not members:
+    data = body.data
+    members = {k: v for k, v in data.items() if k not in ENTITY_RESERVED}
+    types = read_types(data["type"], ctx) if "type" in data else None
+    scope = read_scope(data["scope"]) if "scope" in data else None
+    if not members and types is None and scope is None:
         raise BadRequestData("the body names no attribute to update")
-    attrs = read_attributes(members, ctx, now)
+    attrs = read_attributes(members, ctx, now, allow_null=True)
 
     def apply(cur: dict[str, Any] | None) -> tuple[Any, Any]:
-        entity, outcome = change.update(cur, entity_id, attrs, now)
+        entity, outcome = change.update(cur, entity_id, attrs, now, types=types, scope=scope)
         return (entity if outcome.updated else KEEP), outcome
 
     [result] = await broker.store.mutate(tenant, [(entity_id, apply)])
@@ -292,7 +299,8 @@ async def patch_attr(request: Request) -> Response:
     ctx = await broker.context(body.context)
     now = now_iso()
     iri = attribute_iri(name, ctx)
-    fragment = _read_fragment(name, body.data, ctx, now)
+    data = {k: v for k, v in body.data.items() if k != "@context"}
+    fragment = _read_fragment(name, data, ctx, now)
     [result] = await broker.store.mutate(
         tenant, [(entity_id, lambda cur: (change.partial_update(cur, entity_id, iri, fragment,
                                                                  now), None))])
@@ -343,6 +351,12 @@ async def delete_attr(request: Request) -> Response:
     entity_id = _entity_id(request)
     name = request.path_params["attrId"]
     ctx = await broker.context(link_context(request))
+    if name == "scope":
+        [result] = await broker.store.mutate(
+            tenant, [(entity_id, lambda cur: (change.delete_scope(cur, entity_id, now_iso()),
+                                              None))])
+        _raise(result)
+        return no_content()
     iri = attribute_iri(name, ctx)
     dataset_id = request.query_params.get("datasetId")
     if dataset_id is not None and not is_uri(dataset_id):

@@ -171,7 +171,7 @@ def options_of(request: Request) -> set[str]:
     raw = split_list(request.query_params.get("options")) or []
     unknown = [o for o in raw if o not in OPTIONS]
     if unknown:
-        raise BadRequestData(f"unknown options {', '.join(unknown)[:200]}")
+        raise InvalidRequest(f"unknown options {', '.join(unknown)[:200]}")
     return set(raw)
 
 
@@ -183,7 +183,7 @@ def view_of(request: Request, ctx: ActiveContext, options: set[str] | None = Non
     fmt_param = params.get("format")
     if fmt_param is not None:
         if fmt_param not in FORMATS:
-            raise BadRequestData("format must be normalized, concise or keyValues")
+            raise InvalidRequest("format must be normalized, concise, keyValues or simplified")
         formats = {FORMATS[fmt_param]}
     if len(formats) > 1:
         raise BadRequestData("options ask for more than one representation")

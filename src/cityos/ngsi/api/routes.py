@@ -22,7 +22,13 @@ VIEW = (
     Param("format", schema={"type": "string", "enum": ["normalized", "concise", "keyValues",
                                                         "simplified"]}),
     Param("attrs"), Param("pick"), Param("omit"), Param("lang"), Param("geometryProperty"),
+    Param("datasetId", description="keep only these attribute instances (comma-separated)"),
+    Param("join", schema={"type": "string", "enum": ["flat", "inline", "@none"]},
+          description="linked entity retrieval"),
+    Param("joinLevel", schema={"type": "integer", "minimum": 0}),
+    Param("local", schema={"type": "boolean"}),
 )
+LOCAL = Param("local", schema={"type": "boolean"})
 SELECT = (
     Param("type", description="type names or a type expression"),
     Param("id", description="comma-separated entity ids"),
@@ -35,18 +41,17 @@ PAGE = (
     Param("limit", schema={"type": "integer", "minimum": 0}),
     Param("offset", schema={"type": "integer", "minimum": 0}),
     Param("count", schema={"type": "boolean"}),
-    Param("local", schema={"type": "boolean"}),
 )
 ERRORS = {400: "BadRequestData / InvalidRequest", 404: "ResourceNotFound"}
 
 OPERATIONS: list[Operation] = [
     Operation("POST", f"{V1}/entities", entities.create_entity, "Create an entity", TAG,
-              (TENANT, LINK), body=ENTITY,
+              (TENANT, LINK, LOCAL), body=ENTITY,
               responses={201: "Created", 400: "BadRequestData", 409: "AlreadyExists"}),
     Operation("GET", f"{V1}/entities", entities.query_entities, "Query entities", TAG,
               (TENANT, LINK, *SELECT, *VIEW, *PAGE), responses={200: "Entities", **ERRORS}),
     Operation("DELETE", f"{V1}/entities", entities.purge_entities, "Purge entities", TAG,
-              (TENANT, LINK, *SELECT), responses={204: "Deleted", **ERRORS}),
+              (TENANT, LINK, *SELECT, LOCAL), responses={204: "Deleted", **ERRORS}),
     Operation("GET", f"{V1}/entities/{{entityId}}", entities.retrieve_entity,
               "Retrieve an entity", TAG, (ENTITY_ID, TENANT, LINK, Param("type"), *VIEW),
               responses={200: "Entity", **ERRORS}),
@@ -58,7 +63,7 @@ OPERATIONS: list[Operation] = [
                           "application/merge-patch+json"),
               responses={204: "Merged", **ERRORS}),
     Operation("DELETE", f"{V1}/entities/{{entityId}}", entities.delete_entity,
-              "Delete an entity", TAG, (ENTITY_ID, TENANT, Param("type")),
+              "Delete an entity", TAG, (ENTITY_ID, TENANT, LINK, Param("type"), LOCAL),
               responses={204: "Deleted", **ERRORS}),
     Operation("POST", f"{V1}/entities/{{entityId}}/attrs", entities.append_attrs,
               "Append attributes", TAG, (ENTITY_ID, TENANT, LINK, OPTIONS), body=ENTITY,

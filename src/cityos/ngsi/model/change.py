@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
-from cityos.ngsi.model.terms import NGSI_NULL, VALUE_KEY
+from cityos.ngsi.model.terms import NGSI_NULL, VALUE_KEY, is_null_instance
 
 Entity = dict[str, Any]
 Instance = dict[str, Any]
@@ -84,7 +84,9 @@ def append(current: Entity | None, entity_id: str, attrs: dict[str, list[Instanc
     if types:
         _add_types(entity, {"type": types})
     if scope is not None:
-        entity["scope"] = list(dict.fromkeys([*entity.get("scope", []), *scope]))
+        # noOverwrite keeps the scopes there are and adds these; otherwise these replace them
+        entity["scope"] = list(dict.fromkeys([*entity.get("scope", []), *scope])) \
+            if no_overwrite else scope
     for iri, instances in attrs.items():
         existing = entity["attrs"].setdefault(iri, [])
         for inst in instances:
@@ -99,19 +101,38 @@ def append(current: Entity | None, entity_id: str, attrs: dict[str, list[Instanc
 
 
 def update(current: Entity | None, entity_id: str, attrs: dict[str, list[Instance]],
-           now: str) -> tuple[Entity, AttrOutcome]:
-    """Replace existing attributes only; absent ones are reported as not updated (§5.6.2)."""
+           now: str, *, types: list[str] | None = None,
+           scope: list[str] | None = None) -> tuple[Entity, AttrOutcome]:
+    """Replace existing attributes only; absent ones are reported as not updated (§5.6.2).
+
+    NGSI-LD Null deletes the instance it names; `type` adds types; `scope` replaces an
+    existing scope (an entity without scope reports it as not updated).
+    """
     if current is None:
         raise ResourceNotFound(f"entity {entity_id} not found")
     entity = copy.deepcopy(current)
     outcome = AttrOutcome()
+    if types:
+        _add_types(entity, {"type": types})
+        outcome.updated.append("type")
+    if scope is not None:
+        if "scope" in entity:
+            entity["scope"] = scope
+            outcome.updated.append("scope")
+        else:
+            outcome.not_updated.append(("scope", "the entity has no scope to update"))
     for iri, instances in attrs.items():
         existing = entity["attrs"].get(iri)
         for inst in instances:
             if not existing or not any(_key(o) == _key(inst) for o in existing):
                 outcome.not_updated.append((iri, "attribute does not exist"))
                 continue
-            _put_instance(existing, inst, now)
+            if is_null_instance(inst):
+                existing[:] = [o for o in existing if _key(o) != _key(inst)]
+                if not existing:
+                    del entity["attrs"][iri]
+            else:
+                _put_instance(existing, inst, now)
             outcome.updated.append(iri)
     if outcome.updated:
         entity["modifiedAt"] = now
@@ -131,6 +152,14 @@ def partial_update(current: Entity | None, entity_id: str, iri: str, fragment: I
             target = inst
     if target is None:
         raise ResourceNotFound(f"attribute not found in entity {entity_id}")
+    if is_null_instance(fragment):
+        remaining = [o for o in instances or () if o is not target]
+        if remaining:
+            entity["attrs"][iri] = remaining
+        else:
+            del entity["attrs"][iri]
+        entity["modifiedAt"] = now
+        return entity
     _merge_instance(target, fragment, now)
     entity["modifiedAt"] = now
     return entity
@@ -190,7 +219,7 @@ def merge(current: Entity | None, patch: Entity, now: str) -> Entity:
     for iri, instances in patch.get("attrs", {}).items():
         for inst in instances:
             existing = entity["attrs"].get(iri, [])
-            if inst.get(VALUE_KEY[inst["type"]]) == NGSI_NULL:
+            if is_null_instance(inst):
                 remaining = [o for o in existing if _key(o) != _key(inst)]
                 if remaining:
                     entity["attrs"][iri] = remaining
@@ -240,6 +269,18 @@ def delete_attribute(current: Entity | None, entity_id: str, iri: str, dataset_i
         entity["attrs"][iri] = remaining
     else:
         del entity["attrs"][iri]
+    entity["modifiedAt"] = now
+    return entity
+
+
+def delete_scope(current: Entity | None, entity_id: str, now: str) -> Entity:
+    """DELETE …/attrs/scope (§4.18): scope is deleted like an attribute."""
+    if current is None:
+        raise ResourceNotFound(f"entity {entity_id} not found")
+    if "scope" not in current:
+        raise ResourceNotFound(f"entity {entity_id} has no scope")
+    entity = copy.deepcopy(current)
+    del entity["scope"]
     entity["modifiedAt"] = now
     return entity
 

@@ -59,6 +59,17 @@ class Context(Protocol):
     def compact_vocab_value(self, iri: str) -> str: ...
 
 
+def is_null_instance(inst: dict[str, object]) -> bool:
+    """An instance that asks to delete what it names (NGSI-LD Null, §4.5.0)."""
+    kind = inst.get("type")
+    value = inst.get(VALUE_KEY.get(kind, "value") if isinstance(kind, str) else "value")
+    if value == NGSI_NULL:
+        return True
+    if kind == "LanguageProperty" and isinstance(value, dict):
+        return value == {"@none": NGSI_NULL}
+    return isinstance(value, list) and value == [NGSI_NULL]
+
+
 def is_uri(value: object) -> bool:
     return isinstance(value, str) and len(value) < 2048 and _URI.match(value) is not None
 
