@@ -457,3 +457,17 @@ def test_conjuncts_expose_what_every_match_satisfies() -> None:
     q = parse_q('a>1;(b|c);d=="x"')
     assert [str(t) for t in q.conjuncts()] == ["a>1", "b|c", 'd=="x"']
     assert parse_q("a>1").conjuncts() == (Comparison(AttrPath(("a",)), ">", 1),)
+
+
+@pytest.mark.parametrize("text", ["(" * 5000 + "a" + ")" * 5000, "a;(b|" * 40 + "c" + ")" * 40,
+                                  "r{" * 40 + "x" + "}" * 40])
+def test_deep_nesting_is_refused_not_a_crash(text: str) -> None:
+    with pytest.raises(BadRequestData, match="nested deeper"):
+        parse_q(text)
+
+
+def test_nesting_within_the_limit_round_trips() -> None:
+    q = parse_q("a;(b|" * 15 + "c" + ")" * 15)
+    assert parse_q(str(q)) == q
+    assert not q.bind(expand)(entity(a=prop(1)))
+    assert q.bind(expand)(entity(a=prop(1), b=prop(2)))

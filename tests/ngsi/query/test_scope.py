@@ -118,3 +118,8 @@ def _reference(pattern: ScopePattern, scope: str) -> bool:
 def test_matching_agrees_with_a_reference(pattern: ScopePattern, scopes: list[str]) -> None:
     sq = parse_scope_q(str(pattern))
     assert sq(scopes) == any(_reference(pattern, s) for s in scopes)
+
+
+def test_deep_nesting_is_refused_not_a_crash() -> None:
+    with pytest.raises(BadRequestData, match="nested deeper"):
+        parse_scope_q("(" * 5000 + "/a" + ")" * 5000)

@@ -120,3 +120,8 @@ def _reference(node: object, types: set[str]) -> bool:
 def test_matching_agrees_with_a_reference(node: object, types: set[str]) -> None:
     te = parse_type_expr(str(node))
     assert te.bind(expand)(sorted(types)) == _reference(node, types)
+
+
+def test_deep_nesting_is_refused_not_a_crash() -> None:
+    with pytest.raises(BadRequestData, match="nested deeper"):
+        parse_type_expr("A;(B," * 100 + "C" + ")" * 100)

@@ -342,11 +342,40 @@ def parse_q(text: str) -> QExpr:
     return _parse_cached(text)
 
 
+MAX_DEPTH = 32  # nesting of (), {} in canonical text; deeper could exhaust the stack
+
+
+def nesting_depth(text: str) -> int:
+    """Deepest nesting of () and {} outside quoted strings (shared by scopeQ and type selection)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "({":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in ")}":
+            depth -= 1
+    return deepest
+
+
 @lru_cache(maxsize=1024)  # ASTs are immutable; subscriptions and pages repeat the same q
 def _parse_cached(text: str) -> QExpr:
+    if nesting_depth(text) > 2 * MAX_DEPTH:  # before lark recurses over it
+        raise BadRequestData(f"Invalid q: nested deeper than {MAX_DEPTH} levels")
     try:
-        tree = _PARSER.parse(text)
-        return _ToAst().transform(tree)
+        ast = _ToAst().transform(_PARSER.parse(text))
+        if nesting_depth(str(ast)) > MAX_DEPTH:  # so the canonical text always parses back
+            raise BadRequestData(f"Invalid q: nested deeper than {MAX_DEPTH} levels")
+        return ast
     except VisitError as exc:
         if isinstance(exc.orig_exc, NgsiError):
             raise exc.orig_exc from None

@@ -12,6 +12,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
 from cityos.ngsi.errors import BadRequestData, NgsiError
+from cityos.ngsi.query.q import MAX_DEPTH, nesting_depth
 
 # `;` AND binds tighter than `|` / `,` (both OR, as in the ETSI test-suite's 019_01_06).
 _GRAMMAR = r"""
@@ -133,6 +134,8 @@ def parse_scope_q(text: str) -> ScopeQuery:
     """Parse a scopeQ; raise BadRequestData naming the position of a syntax error."""
     if not isinstance(text, str) or not text:
         raise BadRequestData("Invalid scopeQ: empty query")
+    if nesting_depth(text) > 2 * MAX_DEPTH:
+        raise BadRequestData(f"Invalid scopeQ: nested deeper than {MAX_DEPTH} levels")
     try:
         tree = _PARSER.parse(text)
         node = _ToAst().transform(tree)
@@ -149,4 +152,6 @@ def parse_scope_q(text: str) -> ScopeQuery:
         raise BadRequestData(f"Invalid scopeQ at {where}: {text!r}") from None
     except (LarkError, RecursionError) as exc:
         raise BadRequestData(f"Invalid scopeQ: {type(exc).__name__}") from None
+    if nesting_depth(str(node)) > MAX_DEPTH:
+        raise BadRequestData(f"Invalid scopeQ: nested deeper than {MAX_DEPTH} levels")
     return ScopeQuery(node)

@@ -12,6 +12,7 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
 
 from cityos.ngsi.errors import BadRequestData, NgsiError
+from cityos.ngsi.query.q import MAX_DEPTH, nesting_depth
 
 # `;` AND binds tighter than `|` and `,` (both OR). A type is a term, a prefix:term or an IRI.
 _GRAMMAR = r"""
@@ -139,6 +140,8 @@ def parse_type_expr(text: str) -> TypeExpr:
     """Parse an entity type selection; raise BadRequestData naming the error position."""
     if not isinstance(text, str) or not text:
         raise BadRequestData("Invalid type selection: empty")
+    if nesting_depth(text) > 2 * MAX_DEPTH:
+        raise BadRequestData(f"Invalid type selection: nested deeper than {MAX_DEPTH} levels")
     try:
         node = _ToAst().transform(_PARSER.parse(text))
     except VisitError as exc:
@@ -153,4 +156,6 @@ def parse_type_expr(text: str) -> TypeExpr:
         raise BadRequestData(f"Invalid type selection at position {pos}: {text!r}") from None
     except (LarkError, RecursionError) as exc:
         raise BadRequestData(f"Invalid type selection: {type(exc).__name__}") from None
+    if nesting_depth(str(node)) > MAX_DEPTH:
+        raise BadRequestData(f"Invalid type selection: nested deeper than {MAX_DEPTH} levels")
     return TypeExpr(node)
