@@ -113,10 +113,10 @@ async def read_body(request: Request, limit: int, *, allow: tuple[str, ...] = (J
             raise BadRequestData("with application/ld+json the @context goes in the body, "
                                  "not in a Link header")
         items = data if isinstance(data, list) else [data]
-        contexts = [item.get("@context") if isinstance(item, dict) else None for item in items]
-        if any(c is None for c in contexts):
+        objects = [item for item in items if isinstance(item, dict)]  # batch delete sends ids
+        if any(item.get("@context") is None for item in objects):
             raise BadRequestData("an application/ld+json body must carry an @context")
-        return Body(data, contexts[0])
+        return Body(data, objects[0]["@context"] if objects else None)
     if isinstance(data, dict) and "@context" in data:
         raise BadRequestData("an application/json body must not carry an @context: "
                              "send it in a Link header or use application/ld+json")
