@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from cityos.storage.base import DELETE, KEEP, Entity, EntityQuery, Mutation, QueryResult, TypeInfo
-from cityos.storage.sqlite import _geo
+from cityos.storage.sqlite import _geo, _select
 from cityos.storage.sqlite.schema import migrate
 from cityos.storage.sqlite.writer import Writer
 
@@ -104,22 +104,18 @@ class SqliteStore:
         return await self._writer.submit(job)  # type: ignore[no-any-return]
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
-        sql, params = _select_sql(tenant, query)
+        plan = _select.plan(tenant, query)
         post = query.predicate is not None or query.attrs_any is not None
         if not post:
-            if query.count:
-                total = self._r.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
-            else:
-                total = None
-            rows = self._r.execute(f"{sql} LIMIT ? OFFSET ?",
-                                   [*params, query.limit, query.offset]).fetchall()
+            total = plan.total(self._r) if query.count else None
+            rows = plan.page(self._r, query.limit, query.offset)
             return QueryResult([_loads(r[1]) for r in rows], total)
         matched = 0
         out: list[Entity] = []
         predicate = query.predicate
         wanted = set(query.attrs_any) if query.attrs_any is not None else None
         stop_at = query.offset + query.limit
-        for _rid, doc in self._r.execute(sql, params):
+        for _rid, doc in plan.rows(self._r):
             entity = _loads(doc)
             if wanted is not None and wanted.isdisjoint(entity.get("attrs", ())):
                 continue
@@ -184,28 +180,6 @@ class SqliteStore:
         return {"commits": self._writer.commits, "jobs": self._writer.jobs}
 
 
-def _select_sql(tenant: str, query: EntityQuery) -> tuple[str, list[Any]]:
-    where = ["e.tenant = ?"]
-    params: list[Any] = [tenant]
-    if query.ids is not None:
-        where.append(f"e.id IN ({','.join('?' * len(query.ids))})")
-        params.extend(query.ids)
-    if query.id_pattern is not None:
-        where.append("regexp(?, e.id)")
-        params.append(query.id_pattern)
-    if query.types is not None:
-        where.append(
-            f"e.rid IN (SELECT rid FROM entity_types WHERE tenant = ? AND type IN "
-            f"({','.join('?' * len(query.types))}))")
-        params.append(tenant)
-        params.extend(query.types)
-    if query.geo_bbox is not None:
-        clause, geo_params = _geo.bbox_clause(query.geo_bbox, query.geo_attr)
-        where.append(clause)
-        params.extend(geo_params)
-    return f"SELECT e.rid, e.doc FROM entities e WHERE {' AND '.join(where)} ORDER BY e.rid", params
-
-
 def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: Mutation) -> Any:
     row = conn.execute("SELECT rid, doc FROM entities WHERE tenant = ? AND id = ?",
                        (tenant, entity_id)).fetchone()
@@ -226,8 +200,8 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
     doc = _dumps(new)
     if row is None:
         _ensure_tenant(conn, tenant)
-        rid = conn.execute("INSERT INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
-                           (tenant, entity_id, doc)).lastrowid
+        rid: int = conn.execute("INSERT INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
+                                (tenant, entity_id, doc)).lastrowid  # type: ignore[assignment]
         conn.executemany("INSERT INTO entity_types (tenant, type, rid) VALUES (?, ?, ?)",
                          [(tenant, t, rid) for t in new["type"]])
         _geo.index(conn, rid, new)

@@ -36,6 +36,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (space, key)
     ) WITHOUT ROWID;
     """,
+    # 2: entities in creation order per tenant (the (tenant, id) index orders by id)
+    """
+    CREATE INDEX entities_by_tenant ON entities (tenant);
+    """,
 ]
 
 

@@ -1,0 +1,111 @@
+"""SQL for `EntityQuery`: index-driven, in rowid (creation) order, never sorting the documents.
+
+Each shape gets a driver the planner cannot get wrong: the ids' unique index, the R*Tree, the
+(tenant, type, rid) primary key of `entity_types` (one stream per type, merged by rid) or the
+(tenant, rid) index; other conditions filter the driver's rows.
+"""
+
+from __future__ import annotations
+
+import heapq
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from cityos.storage.base import EntityQuery
+from cityos.storage.sqlite import _geo
+
+Row = tuple[int, bytes]
+
+
+@dataclass
+class Plan:
+    streams: list[tuple[str, list[Any]]]  # each ordered by rid; several are merged
+    count: tuple[str, list[Any]]  # the number of rows all streams yield together
+
+    def rows(self, conn: sqlite3.Connection) -> Iterator[Row]:
+        if len(self.streams) == 1:
+            sql, params = self.streams[0]
+            return conn.execute(sql, params)  # type: ignore[return-value]
+        return _merged([conn.execute(sql, params) for sql, params in self.streams])
+
+    def page(self, conn: sqlite3.Connection, limit: int, offset: int) -> list[Row]:
+        if len(self.streams) == 1:
+            sql, params = self.streams[0]
+            return conn.execute(f"{sql} LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
+        out = []
+        for n, row in enumerate(self.rows(conn)):
+            if n >= offset + limit:
+                break
+            if n >= offset:
+                out.append(row)
+        return out
+
+    def total(self, conn: sqlite3.Connection) -> int:
+        sql, params = self.count
+        return int(conn.execute(sql, params).fetchone()[0])
+
+
+def _merged(cursors: list[sqlite3.Cursor]) -> Iterator[Row]:
+    last = None
+    for row in heapq.merge(*cursors, key=lambda r: r[0]):
+        if row[0] != last:  # an entity with several of the asked types comes once
+            last = row[0]
+            yield row
+
+
+def plan(tenant: str, query: EntityQuery) -> Plan:
+    filters: list[str] = []
+    params: list[Any] = []
+    if query.id_pattern is not None:
+        filters.append("regexp(?, e.id)")
+        params.append(query.id_pattern)
+    types = query.types
+    if query.ids is not None or query.geo_bbox is not None:
+        where = ["+e.tenant = ?"]
+        wparams: list[Any] = [tenant]
+        if query.ids is not None:
+            where.append(f"e.rid IN (SELECT rid FROM entities WHERE tenant = ? AND id IN "
+                         f"({','.join('?' * len(query.ids))}))")
+            wparams += [tenant, *query.ids]
+        if query.geo_bbox is not None:
+            clause, geo_params = _geo.bbox_clause(query.geo_bbox, query.geo_attr)
+            where.append(clause)
+            wparams += geo_params
+        if types is not None:
+            where.append(_types_exist(len(types)))
+            wparams += [tenant, *types]
+        sql = _sql("entities e", [*where, *filters])
+        return Plan([(sql, [*wparams, *params])], _count(sql, [*wparams, *params]))
+    if types is not None:
+        streams = []
+        for type_iri in dict.fromkeys(types):
+            streams.append((
+                "SELECT e.rid, e.doc FROM entity_types t CROSS JOIN entities e ON e.rid = t.rid "
+                f"WHERE {' AND '.join(['t.tenant = ?', 't.type = ?', *filters])} ORDER BY t.rid",
+                [tenant, type_iri, *params]))
+        in_types = f"type IN ({','.join('?' * len(types))})"
+        if not filters:  # the index alone
+            count = (f"SELECT count(DISTINCT rid) FROM entity_types WHERE tenant = ? AND {in_types}",
+                     [tenant, *types])
+        else:
+            count = (f"SELECT count(*) FROM entities e WHERE +e.tenant = ? AND e.rid IN "
+                     f"(SELECT rid FROM entity_types WHERE tenant = ? AND {in_types}) AND "
+                     f"{' AND '.join(filters)}", [tenant, tenant, *types, *params])
+        return Plan(streams, count)
+    sql = _sql("entities e", ["e.tenant = ?", *filters])
+    return Plan([(sql, [tenant, *params])], _count(sql, [tenant, *params]))
+
+
+def _types_exist(n: int) -> str:
+    return (f"EXISTS (SELECT 1 FROM entity_types t WHERE t.tenant = ? AND t.type IN "
+            f"({','.join('?' * n)}) AND t.rid = e.rid)")
+
+
+def _sql(source: str, where: list[str]) -> str:
+    return f"SELECT e.rid, e.doc FROM {source} WHERE {' AND '.join(where)} ORDER BY e.rid"
+
+
+def _count(sql: str, params: list[Any]) -> tuple[str, list[Any]]:
+    return f"SELECT count(*) FROM ({sql.replace('e.rid, e.doc', 'e.rid', 1)})", params
