@@ -200,8 +200,8 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
     doc = _dumps(new)
     if row is None:
         _ensure_tenant(conn, tenant)
-        rid: int = conn.execute("INSERT INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
-                                (tenant, entity_id, doc)).lastrowid  # type: ignore[assignment]
+        rid = conn.execute("INSERT INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
+                                (tenant, entity_id, doc)).lastrowid or 0
         conn.executemany("INSERT INTO entity_types (tenant, type, rid) VALUES (?, ?, ?)",
                          [(tenant, t, rid) for t in new["type"]])
         _geo.index(conn, rid, new)
