@@ -131,6 +131,9 @@ def _define(active: Compiled, local: dict[str, Any], term: str, defined: dict[st
         if not isinstance(t, str):
             raise invalid(f"@type of {term!r} must be a string")
         d.type = expand_iri(active, t, vocab=True, local=local, defined=defined)
+        if d.type is None or not (d.type in ("@id", "@json", "@none", "@vocab")
+                                  or _ABSOLUTE_IRI.match(d.type)):
+            raise invalid(f"@type of {term!r} must be an IRI, @id, @json, @none or @vocab")
     if "@reverse" in spec:
         rev = spec["@reverse"]
         if not isinstance(rev, str) or "@id" in spec:
