@@ -54,7 +54,7 @@ class Server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"cityos serve exited: {self.proc.stdout.read()}")  # type: ignore[union-attr]
+                raise RuntimeError(f"cityos serve exited: {self.stop()}")
             try:
                 if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return
@@ -71,7 +71,11 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        return self.proc.stdout.read() if self.proc.stdout else ""  # type: ignore[union-attr]
+        if self.proc.stdout is None or self.proc.stdout.closed:
+            return ""
+        output = self.proc.stdout.read()
+        self.proc.stdout.close()
+        return output
 
 
 @pytest.fixture
