@@ -18,7 +18,6 @@ ENV_PREFIX = "CITYOS_"
 class StorageSettings:
     database_url: str = ""  # empty → sqlite file under data_dir
     sqlite_synchronous: str = "FULL"  # FULL (durable, default) or NORMAL
-    read_connections: int = 4
     group_commit_max: int = 512  # jobs per transaction at most
 
 
@@ -26,7 +25,6 @@ class StorageSettings:
 class NgsiSettings:
     open_ngsi: bool = False  # conformance runs only: NGSI-LD API without tokens
     max_body_bytes: int = 1_048_576  # larger bodies → 413
-    max_nesting: int = 32
     default_limit: int = 20
     max_limit: int = 1000
     allow_remote_contexts: tuple[str, ...] = ()  # URL prefixes that may be fetched
