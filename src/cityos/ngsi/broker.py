@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cityos.ngsi.jsonld.context import ActiveContext, ContextResolver
+from cityos.ngsi.jsonld.persist import StoreBackend
 from cityos.ngsi.jsonld.registry import ContextRegistry
 from cityos.settings import NgsiSettings
 from cityos.storage.base import Store
@@ -25,7 +26,7 @@ class Broker:
 
     @classmethod
     def create(cls, store: Store, settings: NgsiSettings, base_url: str = "") -> Broker:
-        registry = ContextRegistry(base_url=base_url)
+        registry = ContextRegistry(StoreBackend(store), base_url=base_url)
         resolver = ContextResolver(
             allow_remote=settings.allow_remote_contexts,
             preload_dir=Path(settings.context_dir) if settings.context_dir else None,
@@ -35,6 +36,18 @@ class Broker:
         return cls(store=store, resolver=resolver, settings=settings, registry=registry,
                    base_url=base_url)
 
+    async def open(self) -> None:
+        """Load what the broker keeps in the store (hosted @contexts)."""
+        backend = self.registry.backend
+        if isinstance(backend, StoreBackend):
+            await backend.load()
+
+    async def flush(self) -> None:
+        """Wait until registry changes made by this request are durable."""
+        backend = self.registry.backend
+        if isinstance(backend, StoreBackend):
+            await backend.flush()
+
     async def context(self, value: Any) -> ActiveContext:
         """The active context for a request's @context value (fast path when seen before)."""
         cached = self.resolver.resolve_cached(value)
@@ -43,4 +56,5 @@ class Broker:
         return await self.resolver.resolve(value)
 
     async def aclose(self) -> None:
+        await self.flush()
         await self.resolver.aclose()
