@@ -95,7 +95,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     path = request.url.path
     ngsi = path.startswith(ngsi_routes.V1 + "/")
     if exc.status_code == 404:
-        if ngsi and "//" in path:  # e.g. /entities//attrs/x: the id is missing
+        raw = request.scope.get("raw_path", b"").split(b"?")[0]
+        if ngsi and b"//" in raw:  # e.g. /entities//attrs/x: the id is missing
             return problem_response(BadRequestData(f"{path} has an empty path segment: "
                                                    "an id is missing"))
         return problem_response(ResourceNotFound(f"no resource at {path}"))
@@ -129,6 +130,7 @@ def _strict(op: Operation, endpoint: Endpoint) -> Endpoint:
             raise InvalidRequest(f"unknown query parameter {unknown[0][:100]!r} for "
                                  f"{op.method} {op.path}")
         response = await endpoint(request)
+        await request.app.state.broker.flush()  # hosted/cached @contexts durable before answering
         tenant = request.headers.get("ngsild-tenant")
         if tenant is not None and response.status_code < 400:
             response.headers["NGSILD-Tenant"] = tenant
@@ -148,6 +150,7 @@ def create_app(settings: Settings) -> Starlette:
                            group_commit_max=settings.storage.group_commit_max)
         await store.open()
         broker = Broker.create(store, settings.ngsi, base_url=settings.public_url)
+        await broker.open()
         app.state.broker = broker
         if settings.ngsi.open_ngsi:
             log.warning("*** OPEN NGSI-LD: the NGSI-LD API accepts requests WITHOUT tokens "
@@ -159,8 +162,10 @@ def create_app(settings: Settings) -> Starlette:
             await store.close()
 
     gate = Gate(settings)
-    routes = [Route(op.path, _strict(op, gate.wrap(op)), methods=[op.method],
-                    name=op.operation_id) for op in operations]
+    # an @context id may be its URL, and clients do not always percent-encode its slashes
+    routes = [Route(op.path.replace("{contextId}", "{contextId:path}"),
+                    _strict(op, gate.wrap(op)), methods=[op.method], name=op.operation_id)
+              for op in operations]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

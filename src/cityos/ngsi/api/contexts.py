@@ -11,6 +11,7 @@ from starlette.responses import Response
 from cityos.ngsi.api.request import JSON, JSONLD, read_body
 from cityos.ngsi.api.respond import no_content, plain_json
 from cityos.ngsi.broker import Broker
+from cityos.ngsi.errors import InvalidRequest
 from cityos.ngsi.jsonld.registry import parse_flag
 
 
@@ -20,9 +21,13 @@ def _broker(request: Request) -> Broker:
 
 async def add_context(request: Request) -> Response:
     broker = _broker(request)
-    body = await read_body(request, broker.settings.max_body_bytes, allow=(JSON, JSONLD))
+    body = await read_body(request, broker.settings.max_body_bytes, allow=(JSON, JSONLD),
+                           plain=True)
+    if not isinstance(body.data, dict) or "@context" not in body.data:
+        raise InvalidRequest("the payload must be a JSON object with an @context member")
     record = broker.registry.add_context(body.data)
-    return Response(status_code=201, headers={"Location": record["url"]})
+    return Response(status_code=201,
+                    headers={"Location": f"/ngsi-ld/v1/jsonldContexts/{record['id']}"})
 
 
 async def list_contexts(request: Request) -> Response:
@@ -34,7 +39,7 @@ async def list_contexts(request: Request) -> Response:
 async def get_context(request: Request) -> Response:
     details = parse_flag(request.query_params.get("details"), "details")
     body = _broker(request).registry.get_context(request.path_params["contextId"], details)
-    return Response(plain_json(body).body, media_type=JSONLD if not details else JSON)
+    return Response(plain_json(body).body, media_type=JSON)
 
 
 async def delete_context(request: Request) -> Response:

@@ -84,8 +84,11 @@ def content_type_of(request: Request) -> str:
 
 
 async def read_body(request: Request, limit: int, *, allow: tuple[str, ...] = (JSON, JSONLD),
-                    expect: type | tuple[type, ...] = dict) -> Body:
-    """Parse a JSON body within `limit` bytes and find its @context (body or Link header)."""
+                    expect: type | tuple[type, ...] = dict, plain: bool = False) -> Body:
+    """Parse a JSON body within `limit` bytes and find its @context (body or Link header).
+
+    `plain` bodies (an @context document itself) are taken as they are, @context included.
+    """
     media = content_type_of(request)
     if media not in allow:
         raise UnsupportedMediaType(
@@ -107,6 +110,8 @@ async def read_body(request: Request, limit: int, *, allow: tuple[str, ...] = (J
     if not isinstance(data, expect):
         kind = "an object" if expect is dict else "an array" if expect is list else "JSON"
         raise BadRequestData(f"the body must be {kind}")
+    if plain:
+        return Body(data, None)
     link = request.headers.get("link")
     if media == JSONLD:
         if link is not None and "json-ld#context" in link:
