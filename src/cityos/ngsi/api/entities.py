@@ -11,6 +11,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.ngsi.api.linked import Linker, join_of
 from cityos.ngsi.api.request import (
     GEOJSON,
     JSON,
@@ -118,7 +119,14 @@ async def query_entities(request: Request) -> Response:
     if media == GEOJSON:
         data: Any = render_feature_collection(entities, ctx, view)
         return _with_link(ngsi_response(data, ctx, GEOJSON, headers=headers), headers)
-    data = [render_entity(e, ctx, view) for e in entities]
+    join, level = join_of(request)
+    linker = Linker(broker.store, tenant, ctx)
+    if join == "flat":
+        data = await linker.flat(entities, view, level)
+    elif join == "inline":
+        data = [await linker.inline(e, view, level) for e in entities]
+    else:
+        data = [render_entity(e, ctx, view) for e in entities]
     return _with_link(ngsi_response(data, ctx, media, headers=headers), headers)
 
 
@@ -180,7 +188,18 @@ async def retrieve_entity(request: Request) -> Response:
             raise ResourceNotFound(f"entity {entity_id} of type {type_filter} not found")
     if media == GEOJSON:
         return ngsi_response(render_feature(entity, ctx, view), ctx, GEOJSON)
-    return ngsi_response(render_entity(entity, ctx, view), ctx, media)
+    join, level = join_of(request)
+    linker = Linker(broker.store, tenant, ctx)
+    if join == "flat":
+        flat = await linker.flat([entity], view, level)
+        data: Any = flat[0] if len(flat) == 1 else flat
+    elif join == "inline":
+        data = await linker.inline(entity, view, level)
+    else:
+        data = render_entity(entity, ctx, view)
+    if not data and (view.pick is not None or view.omit is not None):
+        raise ResourceNotFound(f"pick and omit leave nothing of entity {entity_id}")
+    return ngsi_response(data, ctx, media)
 
 
 async def replace_entity(request: Request) -> Response:

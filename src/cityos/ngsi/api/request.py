@@ -22,6 +22,7 @@ from cityos.ngsi.errors import (
 )
 from cityos.ngsi.jsonld.context import ActiveContext
 from cityos.ngsi.jsonld.link import parse_link_header
+from cityos.ngsi.model.projection import parse_projection
 from cityos.ngsi.model.write import View
 
 JSON = "application/json"
@@ -194,19 +195,22 @@ def view_of(request: Request, ctx: ActiveContext, options: set[str] | None = Non
         raise BadRequestData("options ask for more than one representation")
     fmt = formats.pop() if formats else "normalized"
     attrs = split_list(params.get("attrs"))
-    pick = split_list(params.get("pick"))
-    omit = split_list(params.get("omit"))
-    if pick is not None and omit is not None:
-        raise BadRequestData("pick and omit cannot be used together")
-    if (pick is not None and not pick) or (omit is not None and not omit):
-        raise BadRequestData("pick and omit need at least one name")
+    pick = parse_projection(params["pick"], "pick") if "pick" in params else None
+    omit = parse_projection(params["omit"], "omit") if "omit" in params else None
+    if (pick is not None or omit is not None) and attrs is not None:
+        raise BadRequestData("pick and omit cannot be used together with attrs")
+    if pick is not None and omit is not None and not pick.keys().isdisjoint(omit.keys()):
+        raise BadRequestData("a member cannot be both in pick and in omit")
+    dataset_ids = split_list(params.get("datasetId"))
     geometry = params.get("geometryProperty", "location")
     return View(
         format=fmt,
         sys_attrs="sysAttrs" in options,
         attrs=frozenset(ctx.expand_term(a) for a in attrs) if attrs else None,
-        pick=frozenset(pick) if pick else None,
-        omit=frozenset(omit) if omit else None,
+        pick=pick,
+        omit=omit,
         lang=params.get("lang"),
         geometry_property=geometry,
+        dataset_ids=frozenset(None if d == "@none" else d for d in dataset_ids)
+        if dataset_ids else None,
     )

@@ -37,7 +37,10 @@ def link_header(ctx: ActiveContext) -> str:
 def ngsi_response(data: Any, ctx: ActiveContext, media: str, *, status: int = 200,
                   headers: dict[str, str] | None = None) -> Response:
     hdrs = dict(headers) if headers else {}
-    if media == JSONLD:
+    if media == GEOJSON and isinstance(data, dict):
+        # GeoJSON carries the @context in the body like JSON-LD (§4.5.16.1)
+        data = {**data, "@context": context_value(ctx)}
+    elif media == JSONLD:
         ctx_value = context_value(ctx)
         if isinstance(data, dict):
             data = {"@context": ctx_value, **data}

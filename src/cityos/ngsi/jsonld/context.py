@@ -58,8 +58,8 @@ class ActiveContext:
         self._exp: dict[str, str] = {}
         self._cmp: dict[str, str] = {}
         for term, d in compiled.terms.items():
-            if d.iri is not None and not d.reverse:
-                self._exp[term] = d.iri
+            if d.iri is not None and not d.reverse and not d.iri.startswith("@"):
+                self._exp[term] = d.iri  # keyword aliases (id, type) are not names
 
     def expand_term(self, term: str) -> str:
         """Attribute name or entity type → IRI (terms, compact IRIs, absolute IRIs, @vocab)."""
@@ -111,7 +111,7 @@ def context_key(ctx: ContextValue) -> Hashable:
 def user_context(ctx: ContextValue) -> list[Any]:
     """The context as a list of items, with any core context URL removed."""
     items = [] if ctx is None else ctx if isinstance(ctx, list) else [ctx]
-    out = []
+    out: list[Any] = []
     for item in items:
         if isinstance(item, str):
             if not is_core_url(item):

@@ -43,7 +43,9 @@ def parse_link_header(header: str | None) -> str | None:
 
 def _split(value: str, sep: str) -> list[str]:
     """Split on `sep` outside <…> and "…" (RFC 8288 link-values may contain both)."""
-    parts, cur, in_url, in_quote = [], [], False, False
+    parts: list[str] = []
+    cur: list[str] = []
+    in_url = in_quote = False
     for ch in value:
         if ch == "<" and not in_quote:
             in_url = True

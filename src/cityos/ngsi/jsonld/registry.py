@@ -179,10 +179,10 @@ class ContextRegistry:
         if is_core_url(id):
             record = self._core_record()
             return self._details(record) if details else CORE_DOCUMENT
-        record = self._find(id)
-        if record is None:
+        found = self._find(id)
+        if found is None:
             raise ResourceNotFound(f"no @context {id}")
-        record = self._flush(record)
+        record = self._flush(found)
         out = self._details(record) if details else record["body"]
         self.count_hits((record["id"],))  # serving is a use; counted after it is reported
         return out

@@ -5,9 +5,10 @@ ETSI GS CIM 009 v1.8 §4.5 (representations), §4.15 (lang), §5.7.2 (pick/omit)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from cityos.ngsi.model.projection import Projection
 from cityos.ngsi.model.terms import SYSTEM_ATTRS, VALUE_KEY, Context
 
 Entity = dict[str, Any]
@@ -21,10 +22,17 @@ class View:
     format: str = "normalized"  # normalized | concise | keyValues
     sys_attrs: bool = False
     attrs: frozenset[str] | None = None  # expanded attribute IRIs to keep
-    pick: frozenset[str] | None = None  # terms (incl. id, type) to keep
-    omit: frozenset[str] | None = None  # terms to drop
+    pick: Projection | None = None  # terms (incl. id, type) to keep, nested for linked entities
+    omit: Projection | None = None  # terms to drop (a nested one keeps the member)
     lang: str | None = None
     geometry_property: str = "location"  # term, for GeoJSON
+    dataset_ids: frozenset[str | None] | None = None  # instances to keep (None: default one)
+
+    def linked(self, term: str) -> View:
+        """The view of the entities that relationship `term` links to (§4.5.23, §4.21)."""
+        pick = self.pick.get(term) if self.pick is not None else None
+        omit = self.omit.get(term) if self.omit is not None else None
+        return replace(self, attrs=None, pick=pick, omit=omit, dataset_ids=None)
 
 
 def render_entity(entity: Entity, ctx: Context, view: View) -> dict[str, Any]:
@@ -48,6 +56,10 @@ def render_entity(entity: Entity, ctx: Context, view: View) -> dict[str, Any]:
         term = ctx.compact_iri(iri)
         if not keep(term):
             continue
+        if view.dataset_ids is not None:
+            instances = [i for i in instances if i.get("datasetId") in view.dataset_ids]
+            if not instances:
+                continue
         rendered = [_render_instance(inst, ctx, view) for inst in instances]
         out[term] = rendered[0] if len(rendered) == 1 else rendered
     return out
@@ -57,7 +69,9 @@ def _keeper(view: View) -> Any:
     pick, omit = view.pick, view.omit
     if pick is None and omit is None:
         return lambda name: True
-    return lambda name: (pick is None or name in pick) and (omit is None or name not in omit)
+    # omit `a{b}` drops b from what `a` links to, not `a` itself
+    return lambda name: (pick is None or name in pick) and \
+        (omit is None or name not in omit or omit[name] is not None)
 
 
 def _language_value(inst: Instance, lang: str) -> tuple[Any, str]:
