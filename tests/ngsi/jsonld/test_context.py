@@ -108,6 +108,13 @@ def test_inline_context_and_core_applies_last() -> None:
     assert ctx.compact_iri("https://example.org/ns#capacity") == "ex:capacity"
 
 
+def test_keywords_are_not_names() -> None:
+    ctx = run(ContextResolver().resolve(None))
+    for name in ("id", "type", "@id", "@context"):
+        with pytest.raises(BadRequestData):
+            ctx.expand_term(name)
+
+
 def test_later_user_context_overrides_earlier() -> None:
     ctx = run(ContextResolver().resolve([{"a": "https://one/a"}, {"a": "https://two/a"}]))
     assert ctx.expand_term("a") == "https://two/a"
