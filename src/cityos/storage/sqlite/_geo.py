@@ -52,19 +52,20 @@ def index(conn: sqlite3.Connection, rid: int, entity: dict[str, Any]) -> None:
             "INSERT INTO geo_rtree (gid, minx, maxx, miny, maxy, attr) VALUES (?, ?, ?, ?, ?, ?)", rows)
 
 
-def unindex(conn: sqlite3.Connection, rid: int, entity: dict[str, Any] | None) -> None:
-    count = len(_entries(entity))
+def geo_values(entity: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The GeoProperty values of an entity: when equal, its index entries are unchanged."""
+    return [(attr, inst.get("value")) for attr, instances in entity.get("attrs", {}).items()
+            for inst in instances if inst.get("type") == "GeoProperty"]
+
+
+def unindex_first(conn: sqlite3.Connection, rid: int, count: int) -> None:
+    """Remove entity `rid`'s entries, of which there are at most `count` (its GeoProperties).
+
+    By entry id, not by a range: the R*Tree answers rowid equality from its index only.
+    """
     if count:
         conn.executemany("DELETE FROM geo_rtree WHERE gid = ?",
-                         [(rid * GEO_SLOTS + n,) for n in range(count)])
-
-
-def reindex(conn: sqlite3.Connection, rid: int, old: dict[str, Any] | None,
-            new: dict[str, Any]) -> None:
-    if _entries(old) == _entries(new):
-        return
-    unindex(conn, rid, old)
-    index(conn, rid, new)
+                         [(rid * GEO_SLOTS + n,) for n in range(min(count, GEO_SLOTS))])
 
 
 def bbox_clause(box: tuple[float, float, float, float], attr: str | None) -> tuple[str, list[Any]]:
