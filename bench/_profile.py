@@ -6,6 +6,7 @@ and the collapsed stacks (profile-<figure>.folded, for flamegraph tools / speeds
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from bench._server import CLIENT_CORE, pinned
+
+_LINE = re.compile(r":\d+\)$")
 
 
 def py_spy() -> str | None:
@@ -51,6 +54,11 @@ class Profiler:
         print(f"profile {name}: {self.out / f'profile-{name}.txt'}")
 
 
+def _function(frame: str) -> str:
+    """`name (file.py:123)` -> `name (file.py)`: lines of one function counted together."""
+    return _LINE.sub(")", frame)
+
+
 def summarise(folded: str, top: int = 25) -> str:
     """Own and inclusive sample counts per function, per thread, from collapsed stacks."""
     own: dict[str, Counter[str]] = {}
@@ -61,7 +69,7 @@ def summarise(folded: str, top: int = 25) -> str:
         if not stack:
             continue
         count = int(count_s)
-        frames = stack.split(";")
+        frames = [_function(f) for f in stack.split(";")]
         thread = frames[0]
         totals[thread] += count
         own.setdefault(thread, Counter())[frames[-1]] += count

@@ -135,8 +135,28 @@ def _machine() -> dict[str, Any]:
             "load_generator": _load.tool()}
 
 
+def _cpu_times() -> list[int]:
+    """Aggregate jiffies from /proc/stat: user nice system idle iowait irq softirq steal."""
+    try:
+        return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except OSError:
+        return [0] * 8
+
+
+def _contention(before: list[int], after: list[int]) -> dict[str, float]:
+    delta = [b - a for a, b in zip(before, after, strict=True)]
+    total = sum(delta) or 1
+    return {"busy_pct": 100 * (total - delta[3] - delta[4]) / total,
+            "steal_pct": 100 * delta[7] / total}
+
+
 def run(seconds: float, n: int, profile: bool) -> dict[str, Any]:
     pin_self()
+    load_before = os.getloadavg()[0]
+    if load_before > 1.0:
+        print(f"warning: load average {load_before:.1f} before the run: other work shares "
+              "these cores, the figures will be low and noisy")
+    cpu_before = _cpu_times()
     tmp = Path(tempfile.mkdtemp(prefix="cityos-bench-"))
     RESULTS.mkdir(exist_ok=True)
     profiler = Profiler(RESULTS, seconds) if profile else None
@@ -241,6 +261,9 @@ def run(seconds: float, n: int, profile: bool) -> dict[str, Any]:
         f"raw SQLite upsert ({BATCH}/txn)", "entities/s", raw["upsert_rate"], raw["txn_p50_ms"],
         None, raw["txn_p99_ms"], "", None, "(baseline)", None, 0,
         ["latency is per transaction"]))
+    info["machine"]["loadavg_before"] = load_before
+    info["machine"]["loadavg_after"] = os.getloadavg()[0]
+    info["machine"].update(_contention(cpu_before, _cpu_times()))
     return {"when": datetime.now(UTC).isoformat(timespec="seconds"), **info,
             "figures": [{**asdict(f), "ratio": f.ratio} for f in figures]}
 
@@ -275,7 +298,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     m = report["machine"]
     print(f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, SQLite {m['sqlite']}, "
-          f"{m['server_stack']}, load by {m['load_generator']}")
+          f"{m['server_stack']}, load by {m['load_generator']}; load average "
+          f"{m['loadavg_before']:.1f} before, {m['loadavg_after']:.1f} after, "
+          f"CPU steal {m['steal_pct']:.0f}%")
     print(table(report))
     stamp = report["when"].replace(":", "").replace("-", "")
     for name in (f"ngsi-{stamp}.json", "ngsi-latest.json"):
