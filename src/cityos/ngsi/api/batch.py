@@ -6,13 +6,16 @@ ETSI GS CIM 009 v1.8 §5.6.7–5.6.10, §5.6.20 (batch create/upsert/update/dele
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.ngsi.api.entities import broker_of, update_result
+from cityos.ngsi.api.linked import join_of, render_all
 from cityos.ngsi.api.request import (
+    GEOJSON,
     JSON,
     JSONLD,
     accept_of,
@@ -30,7 +33,7 @@ from cityos.ngsi.errors import BadRequestData, NgsiError, ResourceNotFound
 from cityos.ngsi.model import change
 from cityos.ngsi.model.read import read_entity
 from cityos.ngsi.model.terms import is_uri, now_iso
-from cityos.ngsi.model.write import render_entity
+from cityos.ngsi.model.write import render_feature_collection
 from cityos.storage.base import DELETE
 
 
@@ -198,7 +201,7 @@ async def batch_query(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
     body = await read_body(request, broker.settings.max_body_bytes)
-    media = accept_of(request)
+    media = accept_of(request, geo=True)
     ctx = await broker.context(body.context if body.context is not None
                                else link_context(request))
     data = body.data
@@ -213,15 +216,29 @@ async def batch_query(request: Request) -> Response:
         raise BadRequestData("limit=0 is only allowed with count=true")
     view = view_of(request, ctx)
     if "lang" in data and view.lang is None:
-        from dataclasses import replace
-
         view = replace(view, lang=str(data["lang"]))
+    if "geometryProperty" in data:
+        view = replace(view, geometry_property=_text(data["geometryProperty"],
+                                                     "geometryProperty") or "location")
     query = to_store_query(sel, ctx, limit=limit, offset=offset, count=count)
     result = await broker.store.query_entities(tenant, query)
     headers = {"NGSILD-Results-Count": str(result.count)} if count and result.count is not None \
         else None
-    return ngsi_response([render_entity(e, ctx, view) for e in result.entities], ctx, media,
-                         headers=headers)
+    if media == GEOJSON:
+        return ngsi_response(render_feature_collection(result.entities, ctx, view), ctx, media,
+                             headers=headers)
+    join, level = join_of(request)
+    if "join" in data:  # the Query object's own join members win (§5.2.23)
+        join = _text(data["join"], "join")
+        if join not in ("inline", "flat", "@none"):
+            raise BadRequestData("join must be inline, flat or @none")
+        join = None if join == "@none" else join
+    if "joinLevel" in data:
+        level = data["joinLevel"]
+        if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 16:
+            raise BadRequestData("joinLevel must be an integer from 0 to 16")
+    entities = await render_all(broker.store, tenant, result.entities, ctx, view, join, level)
+    return ngsi_response(entities, ctx, media, headers=headers)
 
 
 def _selection(data: dict[str, Any]) -> Selection:
@@ -230,14 +247,11 @@ def _selection(data: dict[str, Any]) -> Selection:
     if selectors is not None:
         if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
             raise BadRequestData("entities must be a list of {id, idPattern, type} selectors")
-        if len(selectors) > 1:
-            raise BadRequestData("only one entity selector per query is supported")
-        if selectors:
-            s = selectors[0]
-            sel.type = _text(s.get("type"), "entities.type")
-            if "id" in s:
-                sel.ids = [_text(s["id"], "entities.id") or ""]
-            sel.id_pattern = _text(s.get("idPattern"), "entities.idPattern")
+        parsed = [_selector(s) for s in selectors]
+        if len(parsed) == 1:
+            sel = parsed[0]
+        elif parsed:
+            sel.any_of = parsed
     attrs = data.get("attrs")
     if attrs is not None:
         if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
@@ -255,6 +269,14 @@ def _selection(data: dict[str, Any]) -> Selection:
         sel.geoproperty = _text(geo.get("geoproperty"), "geoQ.geoproperty")
         if sel.georel is None or sel.geometry is None or sel.coordinates is None:
             raise BadRequestData("geoQ needs georel, geometry and coordinates")
+    return sel
+
+
+def _selector(s: dict[str, Any]) -> Selection:
+    sel = Selection(type=_text(s.get("type"), "entities.type"),
+                    id_pattern=_text(s.get("idPattern"), "entities.idPattern"))
+    if "id" in s:
+        sel.ids = [_text(s["id"], "entities.id") or ""]
     return sel
 
 

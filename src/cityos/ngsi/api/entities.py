@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.ngsi.api.linked import Linker, join_of
+from cityos.ngsi.api.linked import Linker, join_of, render_all
 from cityos.ngsi.api.request import (
     GEOJSON,
     JSON,
@@ -120,13 +120,7 @@ async def query_entities(request: Request) -> Response:
         data: Any = render_feature_collection(entities, ctx, view)
         return _with_link(ngsi_response(data, ctx, GEOJSON, headers=headers), headers)
     join, level = join_of(request)
-    linker = Linker(broker.store, tenant, ctx)
-    if join == "flat":
-        data = await linker.flat(entities, view, level)
-    elif join == "inline":
-        data = [await linker.inline(e, view, level) for e in entities]
-    else:
-        data = [render_entity(e, ctx, view) for e in entities]
+    data = await render_all(broker.store, tenant, entities, ctx, view, join, level)
     return _with_link(ngsi_response(data, ctx, media, headers=headers), headers)
 
 
@@ -181,6 +175,8 @@ async def retrieve_entity(request: Request) -> Response:
         if not await broker.store.tenant_exists(tenant):
             raise NonexistentTenant(f"tenant {tenant!r} does not exist")
         raise ResourceNotFound(f"entity {entity_id} not found")
+    if view.attrs is not None and view.attrs.isdisjoint(entity.get("attrs", {})):
+        raise ResourceNotFound(f"entity {entity_id} has none of the attributes asked for")
     type_filter = request.query_params.get("type")
     if type_filter is not None:
         wanted = {ctx.expand_term(t) for t in type_filter.split(",")}

@@ -99,3 +99,18 @@ class Linker:
                     if linked is not None and target not in seen:
                         queue.append((linked, v.linked(term), left - 1))
         return list(seen.values())
+
+
+async def render_all(store: Store, tenant: str, entities: list[Entity], ctx: Context,
+                     view: View, join: str | None, level: int) -> list[dict[str, Any]]:
+    """Query results as asked: joined or not; entities that pick/omit empty are left out."""
+    linker = Linker(store, tenant, ctx)
+    if join == "flat":
+        data = await linker.flat(entities, view, level)
+    elif join == "inline":
+        data = [await linker.inline(e, view, level) for e in entities]
+    else:
+        data = [render_entity(e, ctx, view) for e in entities]
+    if view.pick is not None or view.omit is not None:
+        data = [d for d in data if d]
+    return data

@@ -12,7 +12,7 @@ from typing import Any
 
 from cityos.ngsi.errors import BadRequestData
 from cityos.ngsi.jsonld.context import ActiveContext
-from cityos.ngsi.model.terms import is_uri
+from cityos.ngsi.model.terms import ENTITY_RESERVED, is_uri, is_valid_name
 from cityos.ngsi.query.geo import parse_geoq
 from cityos.ngsi.query.q import parse_q
 from cityos.ngsi.query.scope import parse_scope_q
@@ -36,10 +36,11 @@ class Selection:
     coordinates: Any = None
     geoproperty: str | None = None
     scope_q: str | None = None
+    any_of: list[Selection] | None = None  # several entity selectors (POST query): OR
 
     def is_empty(self) -> bool:
         return not (self.type or self.ids or self.id_pattern or self.attrs or self.q
-                    or self.georel or self.scope_q)
+                    or self.georel or self.scope_q or self.any_of)
 
 
 def selection_from_params(params: Any) -> Selection:
@@ -52,6 +53,7 @@ def selection_from_params(params: Any) -> Selection:
             raise BadRequestData(f"{name} must not be empty")
         return items
 
+    check_attr_names(listed("attrs"))
     geo = [params.get(k) for k in ("georel", "geometry", "coordinates")]
     if any(g is not None for g in geo) and not all(g is not None for g in geo):
         raise BadRequestData("a geo-query needs georel, geometry and coordinates together")
@@ -60,6 +62,13 @@ def selection_from_params(params: Any) -> Selection:
         attrs=listed("attrs"), q=params.get("q"), georel=geo[0], geometry=geo[1],
         coordinates=geo[2], geoproperty=params.get("geoproperty"), scope_q=params.get("scopeQ"),
     )
+
+
+def check_attr_names(names: list[str] | None) -> None:
+    """`attrs` names attributes: core members such as id or type are not attributes."""
+    for name in names or ():
+        if name in ENTITY_RESERVED or not is_valid_name(name):
+            raise BadRequestData(f"attrs: {name[:100]!r} is not an attribute name")
 
 
 def to_store_query(sel: Selection, ctx: ActiveContext, *, limit: int, offset: int,
@@ -86,6 +95,9 @@ def to_store_query(sel: Selection, ctx: ActiveContext, *, limit: int, offset: in
         else:
             type_pred = expr.bind(ctx.expand_term)
             predicates.append(lambda e: type_pred(e["type"]))
+    if sel.any_of:
+        matchers = [_selector(alt, ctx) for alt in sel.any_of]
+        predicates.append(lambda e: any(m(e) for m in matchers))
     if sel.attrs is not None:
         query.attrs_any = [ctx.expand_term(a) for a in sel.attrs]
     if sel.q is not None:
@@ -113,3 +125,25 @@ def to_store_query(sel: Selection, ctx: ActiveContext, *, limit: int, offset: in
             preds = tuple(predicates)
             query.predicate = lambda e: all(p(e) for p in preds)
     return query
+
+
+def _selector(sel: Selection, ctx: ActiveContext) -> Callable[[Entity], bool]:
+    """One EntitySelector {id, idPattern, type} as a predicate (§5.2.33)."""
+    ids = set(sel.ids) if sel.ids else None
+    for entity_id in ids or ():
+        if not is_uri(entity_id):
+            raise BadRequestData(f"id {entity_id[:200]!r} is not a URI")
+    pattern = None
+    if sel.id_pattern is not None:
+        try:
+            pattern = re.compile(sel.id_pattern)
+        except re.error as exc:
+            raise BadRequestData(f"idPattern is not a valid regular expression: {exc}") from None
+    type_pred = parse_type_expr(sel.type).bind(ctx.expand_term) if sel.type else None
+
+    def match(e: Entity) -> bool:
+        return ((ids is None or e["id"] in ids)
+                and (pattern is None or pattern.fullmatch(e["id"]) is not None)
+                and (type_pred is None or type_pred(e["type"])))
+
+    return match
