@@ -64,3 +64,17 @@ def run(workload: str, url: str, args: list[str], *, connections: int, seconds: 
     return LoadResult(requests=data["requests"], seconds=data["duration_us"] / 1e6,
                       p50_ms=data["p50"] / 1000, p95_ms=data["p95"] / 1000,
                       p99_ms=data["p99"] / 1000, errors=errors, tool=tool())
+
+
+def pooled(results: list[LoadResult]) -> LoadResult:
+    """Several slices of one workload as one: total rate; the slices' median percentiles."""
+    def median(values: list[float]) -> float:
+        values = sorted(values)
+        return values[len(values) // 2]
+
+    return LoadResult(requests=sum(r.requests for r in results),
+                      seconds=sum(r.seconds for r in results),
+                      p50_ms=median([r.p50_ms for r in results]),
+                      p95_ms=median([r.p95_ms for r in results]),
+                      p99_ms=median([r.p99_ms for r in results]),
+                      errors=sum(r.errors for r in results), tool=results[0].tool)
