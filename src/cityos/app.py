@@ -117,6 +117,15 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
                                           "the error was logged"))
 
 
+def _route_path(path: str) -> str:
+    """A trailing {contextId}, {type} or {attrId} may be a full IRI whose slashes clients do not
+    always percent-encode: let it span segments."""
+    for name in ("{contextId}", "{type}", "{attrId}"):
+        if path.endswith(name):
+            return path[: -len(name)] + name[:-1] + ":path}"
+    return path
+
+
 def _strict(op: Operation, endpoint: Endpoint) -> Endpoint:
     """NGSI-LD operations refuse query parameters they do not declare (§6.3.20 InvalidRequest)
     and echo the tenant they served (§6.3.14)."""
@@ -162,10 +171,8 @@ def create_app(settings: Settings) -> Starlette:
             await store.close()
 
     gate = Gate(settings)
-    # an @context id may be its URL, and clients do not always percent-encode its slashes
-    routes = [Route(op.path.replace("{contextId}", "{contextId:path}"),
-                    _strict(op, gate.wrap(op)), methods=[op.method], name=op.operation_id)
-              for op in operations]
+    routes = [Route(_route_path(op.path), _strict(op, gate.wrap(op)), methods=[op.method],
+                    name=op.operation_id) for op in operations]
     app = Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -21,6 +21,7 @@ from cityos.ngsi.api.request import (
     accept_of,
     bool_param,
     int_param,
+    item_context,
     link_context,
     options_of,
     read_body,
@@ -34,7 +35,7 @@ from cityos.ngsi.model import change
 from cityos.ngsi.model.read import read_entity
 from cityos.ngsi.model.terms import is_uri, now_iso
 from cityos.ngsi.model.write import render_feature_collection
-from cityos.storage.base import DELETE
+from cityos.storage.base import DELETE, KEEP
 
 
 class _Results:
@@ -67,9 +68,7 @@ async def _read_entities(request: Request, *, require_type: bool = True,
     for item in body.data:
         raw_id = item.get("id", item.get("@id")) if isinstance(item, dict) else None
         try:
-            ctx_value = item.get("@context") if media == JSONLD and isinstance(item, dict) \
-                else body.context
-            ctx = await broker.context(ctx_value)
+            ctx = await broker.context(item_context(item, body, media))
             entities.append((read_entity(item, ctx, now, require_type=require_type,
                                          allow_null=allow_null), ctx))
         except NgsiError as exc:
@@ -138,24 +137,32 @@ async def batch_upsert(request: Request) -> Response:
 
 
 async def batch_update(request: Request) -> Response:
+    """Append Entity Attributes (§5.6.3) for each entity (§5.6.9); with noOverwrite the
+    attributes that exist are kept and the entity is reported among the errors."""
     broker = broker_of(request)
     tenant = tenant_of(request)
     no_overwrite = "noOverwrite" in options_of(request)
     entities, results, now = await _read_entities(request, require_type=False)
 
-    def update(entity: dict[str, Any], ctx: Any) -> Any:
+    def update(entity: dict[str, Any]) -> Any:
         def fn(cur: dict[str, Any] | None) -> tuple[Any, Any]:
             updated, outcome = change.append(cur, entity["id"], entity["attrs"], now,
                                              no_overwrite=no_overwrite, types=entity.get("type"))
-            if outcome.not_updated and not outcome.updated:
-                raise BadRequestData(f"no attribute of {entity['id']} was updated: "
-                                     f"{update_result(outcome, ctx)['notUpdated']}")
-            return updated, None
+            if not entity["attrs"] and not entity.get("type"):
+                outcome.not_updated.append(("", "the entity names no attribute"))
+            return (updated if outcome.updated or entity.get("type") else KEEP), outcome
         return fn
 
-    items = [(e["id"], update(e, ctx)) for e, ctx in entities]
+    items = [(e["id"], update(e)) for e, _ in entities]
     outcomes = await broker.store.mutate(tenant, items) if items else []
-    _collect(results, [e["id"] for e, _ in entities], outcomes)
+    for (entity, ctx), outcome in zip(entities, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            results.fail(entity["id"], outcome)
+        elif outcome.not_updated:
+            results.fail(entity["id"], BadRequestData(
+                f"not updated: {update_result(outcome, ctx)['notUpdated']}"[:500]))
+        else:
+            results.success.append(entity["id"])
     return _reply(results)
 
 

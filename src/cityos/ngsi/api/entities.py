@@ -310,7 +310,8 @@ async def patch_attr(request: Request) -> Response:
     tenant = tenant_of(request)
     entity_id = _entity_id(request)
     name = request.path_params["attrId"]
-    body = await read_body(request, broker.settings.max_body_bytes)
+    body = await read_body(request, broker.settings.max_body_bytes,
+                           allow=(JSON, JSONLD, MERGE_PATCH))
     ctx = await broker.context(body.context)
     now = now_iso()
     iri = attribute_iri(name, ctx)

@@ -110,7 +110,7 @@ async def read_body(request: Request, limit: int, *, allow: tuple[str, ...] = (J
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, expect):
         kind = "an object" if expect is dict else "an array" if expect is list else "JSON"
-        raise BadRequestData(f"the body must be {kind}")
+        raise InvalidRequest(f"the body must be {kind}")
     if plain:
         return Body(data, None)
     link = request.headers.get("link")
@@ -118,17 +118,26 @@ async def read_body(request: Request, limit: int, *, allow: tuple[str, ...] = (J
         if link is not None and "json-ld#context" in link:
             raise BadRequestData("with application/ld+json the @context goes in the body, "
                                  "not in a Link header")
-        items = data if isinstance(data, list) else [data]
-        objects = [item for item in items if isinstance(item, dict)]  # batch delete sends ids
-        if any(item.get("@context") is None for item in objects):
+        if isinstance(data, list):  # batches: each element is checked on its own
+            return Body(data, None)
+        if "@context" not in data:
             raise BadRequestData("an application/ld+json body must carry an @context")
-        return Body(data, objects[0]["@context"] if objects else None)
+        return Body(data, data["@context"])
     if isinstance(data, dict) and "@context" in data:
         raise BadRequestData("an application/json body must not carry an @context: "
                              "send it in a Link header or use application/ld+json")
-    if isinstance(data, list) and any(isinstance(i, dict) and "@context" in i for i in data):
-        raise BadRequestData("an application/json body must not carry an @context")
     return Body(data, parse_link_header(link) if link else None)
+
+
+def item_context(item: Any, body: Body, media: str) -> Any:
+    """The @context of one entity in a batch body (§6.3.5), checked like a whole body."""
+    if media == JSONLD:
+        if not isinstance(item, dict) or "@context" not in item:
+            raise BadRequestData("an application/ld+json entity must carry an @context")
+        return item["@context"]
+    if isinstance(item, dict) and "@context" in item:
+        raise BadRequestData("an application/json entity must not carry an @context")
+    return body.context
 
 
 def link_context(request: Request) -> Any:

@@ -152,6 +152,8 @@ def partial_update(current: Entity | None, entity_id: str, iri: str, fragment: I
             target = inst
     if target is None:
         raise ResourceNotFound(f"attribute not found in entity {entity_id}")
+    if "type" in fragment and fragment["type"] != target["type"]:
+        raise BadRequestData(f"the attribute is a {target['type']}, not a {fragment['type']}")
     if is_null_instance(fragment):
         remaining = [o for o in instances or () if o is not target]
         if remaining:

@@ -180,8 +180,7 @@ def _read_object_type(member: Any, ctx: Context) -> Any:
 
 def _check_value(name: str, kind: str, value: Any, ctx: Context, allow_null: bool) -> Any:
     if value is None or (value == NGSI_NULL and not allow_null and kind != "Property"):
-        if allow_null and value is None:
-            return NGSI_NULL
+        # JSON null is never a value; deleting needs NGSI-LD Null (urn:ngsi-ld:null, §4.5.0)
         raise BadRequestData(f"attribute {name!r} has a null {VALUE_KEY[kind]}")
     if allow_null and value == NGSI_NULL:
         return value

@@ -6,6 +6,7 @@ One place for the attribute kinds, their value keys and the reserved member name
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -70,8 +71,27 @@ def is_null_instance(inst: dict[str, object]) -> bool:
     return isinstance(value, list) and value == [NGSI_NULL]
 
 
+# invisible code points no reader can tell apart (RFC 3987 §4.1 bidi controls, §8 spoofing)
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp"})
+_INVISIBLE = frozenset({0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800})
+
+
+def _visible(value: str) -> bool:
+    for ch in value:
+        cp = ord(ch)
+        if cp < 0x80:
+            continue
+        if (cp in _INVISIBLE or 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF
+                or 0xFDD0 <= cp <= 0xFDEF or (cp & 0xFFFE) == 0xFFFE
+                or unicodedata.category(ch) in _INVISIBLE_CATEGORIES):
+            return False
+    return True
+
+
 def is_uri(value: object) -> bool:
-    return isinstance(value, str) and len(value) < 2048 and _URI.match(value) is not None
+    """An absolute URI or IRI (RFC 3987) without invisible or non-character code points."""
+    return (isinstance(value, str) and len(value) < 2048 and _URI.match(value) is not None
+            and (value.isascii() or _visible(value)))
 
 
 def is_valid_name(name: object) -> bool:
