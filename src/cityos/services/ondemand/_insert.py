@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cityos.services.ondemand._route import EPS, build_inserted, eval_path
+from cityos.services.ondemand._route import EPS, build_inserted, eval_path, remove_request
 
 INF = 1e18
 
@@ -17,10 +17,13 @@ def make_scratch(n_nodes: int) -> tuple:
     """Work arrays shared by the kernels (one set per search)."""
     f = np.zeros(n_nodes, dtype=np.float64)
     return (
-        f.copy(), f.copy(), f.copy(),  # B, W, D
+        f.copy(),
+        f.copy(),
+        f.copy(),  # B, W, D
         np.zeros(n_nodes, dtype=np.int64),  # pos
         np.zeros(n_nodes + 2, dtype=np.int64),  # tmp path
-        f.copy(), f.copy(),  # E (earliest), Lt (latest)
+        f.copy(),
+        f.copy(),  # E (earliest), Lt (latest)
         np.zeros(n_nodes, dtype=np.int64),  # load after each position
         np.zeros(n_nodes * n_nodes, dtype=np.float64),  # candidate deltas
         np.zeros(n_nodes * n_nodes, dtype=np.int64),  # candidate a
@@ -29,9 +32,12 @@ def make_scratch(n_nodes: int) -> tuple:
 
 
 @njit(cache=True)
-def best_insertion(path, m, req, P, S, bound):
-    """Cheapest feasible insertion of request `req` into `path`: (delta, a, b) or (INF, -1, -1)."""
-    dist, e, l, s, q, n, Q, L, T = P
+def best_insertion(path, m, req, P, S, bound, amin):
+    """Cheapest feasible insertion of `req` into `path` after position `amin`: (delta, a, b).
+
+    (INF, -1, -1) if there is none cheaper than `bound`.
+    """
+    dist, e, l, s, q, n, Q, L, _, _ = P
     B, W, D, pos, tmp, E, Lt, ld, cd, ca, cb = S
     p = req
     d = req + n
@@ -49,7 +55,7 @@ def best_insertion(path, m, req, P, S, bound):
         Lt[k] = min(l[v], Lt[k + 1] - s[v] - dist[v, path[k + 1]])
     qp = q[p]
     cnt = 0
-    for a in range(m - 1):
+    for a in range(amin, m - 1):
         va = path[a]
         vn = path[a + 1]
         if ld[a] + qp > Q:
@@ -109,7 +115,7 @@ def _eval_cell(routes, rlen, r, req, P, S, ic, ia, ib, u, noise, maxd, empty_see
     if rlen[r] == 2 and empty_seen:
         ic[u, r] = INF
         return
-    c, a, b = best_insertion(routes[r], rlen[r], req, P, S, INF)
+    c, a, b = best_insertion(routes[r], rlen[r], req, P, S, INF, 0)
     if c < INF and noise > 0.0:
         c = max(0.0, c + noise * maxd * (2.0 * np.random.random() - 1.0))
     ic[u, r] = c
@@ -184,8 +190,66 @@ def repair(routes, rlen, rcost, where, bank, nbank, P, S, k_regret, noise):
                 seen = False
                 for rr in range(nr):
                     if rlen[rr] == 2 and ic[v, rr] >= INF and not seen:
-                        _eval_cell(routes, rlen, rr, bank[v], P, S, ic, ia, ib, v, noise, maxd, False)
+                        _eval_cell(
+                            routes, rlen, rr, bank[v], P, S, ic, ia, ib, v, noise, maxd, False
+                        )
                     if rlen[rr] == 2:
                         seen = True
             _eval_cell(routes, rlen, r, bank[v], P, S, ic, ia, ib, v, noise, maxd, False)
     return nbank
+
+
+@njit(cache=True)
+def relocate_descent(routes, rlen, rcost, where, P, S):
+    """Move single requests to their best position while that shortens the plan (first improvement)."""
+    dist, n, fixed = P[0], P[5], P[9]
+    nr = routes.shape[0]
+    tmp = S[4]
+    work = np.empty(routes.shape[1], dtype=np.int64)
+    improved = True
+    gained = 0.0
+    while improved:
+        improved = False
+        for i in np.random.permutation(n) + 1:
+            r = where[i]
+            if r < 0 or fixed[i]:
+                continue
+            m = rlen[r]
+            work[:m] = routes[r, :m]
+            mm = remove_request(work, m, i, i + n)
+            cut = 0.0
+            for k in range(mm - 1):
+                cut += dist[work[k], work[k + 1]]
+            if mm == 2:
+                cut = 0.0
+            saving = rcost[r] - cut
+            best, ba, bb, br = saving - 1e-7, -1, -1, -1
+            for rr in range(nr):
+                if rr == r:
+                    c, a, b = best_insertion(work, mm, i, P, S, best, 0)
+                else:
+                    c, a, b = best_insertion(routes[rr], rlen[rr], i, P, S, best, 0)
+                if c < best:
+                    best, ba, bb, br = c, a, b, rr
+            if br < 0:
+                continue
+            if br != r:
+                routes[r, :mm] = work[:mm]
+                rlen[r] = mm
+                rcost[r] = cut
+                src = routes[br]
+                ms = rlen[br]
+            else:
+                src = work
+                ms = mm
+            k = build_inserted(src, ms, i, i + n, ba, bb, tmp)
+            routes[br, :k] = tmp[:k]
+            rlen[br] = k
+            c = 0.0
+            for t in range(k - 1):
+                c += dist[tmp[t], tmp[t + 1]]
+            rcost[br] = c
+            where[i] = br
+            gained += saving - best
+            improved = True
+    return gained

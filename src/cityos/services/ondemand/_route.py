@@ -9,7 +9,7 @@ import numpy as np
 from numba import njit
 
 EPS = 1e-7
-# P, the instance as the kernels see it: (dist, e, l, s, q, n, Q, L, T)
+# P, the instance as the kernels see it: (dist, e, l, s, q, n, Q, L, T, fixed)
 
 
 @njit(cache=True)
@@ -62,7 +62,7 @@ def _limits_ok(path, m, n, L, T, B, D, pos):
 @njit(cache=True)
 def eval_path(path, m, P, B, W, D, pos):
     """True if the path (depot first and last) has a feasible schedule; B then holds it."""
-    dist, e, l, s, q, n, Q, L, T = P
+    dist, e, l, s, q, n, Q, L, T, _ = P
     load = 0
     for k in range(1, m - 1):
         v = path[k]
@@ -148,8 +148,10 @@ def remove_request(path, m, p, d):
     return j
 
 
-def make_problem(inst) -> tuple:
-    """Pack an Instance into the tuple the kernels take."""
+def make_problem(inst, fixed: np.ndarray | None = None) -> tuple:
+    """Pack an Instance into the tuple the kernels take; `fixed` marks requests never moved."""
+    if fixed is None:
+        fixed = np.zeros(inst.requests + 1, dtype=np.bool_)
     return (
         np.ascontiguousarray(inst.dist, dtype=np.float64),
         np.ascontiguousarray(inst.tw_start, dtype=np.float64),
@@ -160,4 +162,5 @@ def make_problem(inst) -> tuple:
         np.int64(inst.capacity),
         np.float64(inst.max_ride_time),
         np.float64(inst.max_route_duration),
+        fixed,
     )

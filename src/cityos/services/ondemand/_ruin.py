@@ -1,6 +1,6 @@
-"""Removal (ruin) operators for the DARP ALNS: random, related (Shaw) and worst removal.
+"""Removal (ruin) operators for the DARP ALNS: random, related (Shaw), worst and string removal.
 
-Ropke & Pisinger (2006) "An ALNS heuristic for the pickup and delivery problem with time windows".
+Ropke & Pisinger (2006) ALNS for the PDPTW; string removal of Christiaens & Vanden Berghe (2020).
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ def relatedness_order(inst) -> np.ndarray:
         (e[drop] + l[drop]) / 2 - dist[pick, drop] - inst.service[pick],
     )
     del x, y
-    rel = dist[np.ix_(pick, pick)] + dist[np.ix_(drop, drop)] + 0.5 * np.abs(t[:, None] - t[None, :])
+    rel = (
+        dist[np.ix_(pick, pick)] + dist[np.ix_(drop, drop)] + 0.5 * np.abs(t[:, None] - t[None, :])
+    )
     return np.argsort(rel, axis=1, kind="stable").astype(np.int64)
 
 
@@ -44,11 +46,11 @@ def _take(routes, rlen, rcost, where, req, n, dist, bank, nbank):
 
 
 @njit(cache=True)
-def _served(where, n):
+def _served(where, n, fixed):
     out = np.empty(n, dtype=np.int64)
     c = 0
     for i in range(1, n + 1):
-        if where[i] >= 0:
+        if where[i] >= 0 and not fixed[i]:
             out[c] = i
             c += 1
     return out[:c]
@@ -57,7 +59,7 @@ def _served(where, n):
 @njit(cache=True)
 def ruin_random(routes, rlen, rcost, where, bank, nbank, count, P):
     dist, n = P[0], P[5]
-    served = _served(where, n)
+    served = _served(where, n, P[9])
     np.random.shuffle(served)
     for k in range(min(count, served.shape[0])):
         nbank = _take(routes, rlen, rcost, where, served[k], n, dist, bank, nbank)
@@ -67,7 +69,7 @@ def ruin_random(routes, rlen, rcost, where, bank, nbank, count, P):
 @njit(cache=True)
 def ruin_related(routes, rlen, rcost, where, bank, nbank, count, P, order, power):
     dist, n = P[0], P[5]
-    served = _served(where, n)
+    served = _served(where, n, P[9])
     if served.shape[0] == 0:
         return nbank
     start = nbank
@@ -77,7 +79,7 @@ def ruin_related(routes, rlen, rcost, where, bank, nbank, count, P, order, power
         ref = bank[start + np.random.randint(nbank - start)]
         left = 0
         for j in range(n):
-            if where[order[ref - 1, j] + 1] >= 0:
+            if where[order[ref - 1, j] + 1] >= 0 and not P[9][order[ref - 1, j] + 1]:
                 left += 1
         if left == 0:
             break
@@ -85,7 +87,7 @@ def ruin_related(routes, rlen, rcost, where, bank, nbank, count, P, order, power
         c = 0
         for j in range(n):
             cand = order[ref - 1, j] + 1
-            if where[cand] >= 0:
+            if where[cand] >= 0 and not P[9][cand]:
                 if c == pick:
                     nbank = _take(routes, rlen, rcost, where, cand, n, dist, bank, nbank)
                     break
@@ -97,7 +99,7 @@ def ruin_related(routes, rlen, rcost, where, bank, nbank, count, P, order, power
 def ruin_worst(routes, rlen, rcost, where, bank, nbank, count, P, power):
     dist, n = P[0], P[5]
     for _ in range(count):
-        served = _served(where, n)
+        served = _served(where, n, P[9])
         if served.shape[0] == 0:
             break
         gain = np.empty(served.shape[0], dtype=np.float64)
@@ -118,4 +120,49 @@ def ruin_worst(routes, rlen, rcost, where, bank, nbank, count, P, power):
         order = np.argsort(gain)
         pick = int(np.random.random() ** power * served.shape[0])
         nbank = _take(routes, rlen, rcost, where, served[order[pick]], n, dist, bank, nbank)
+    return nbank
+
+
+@njit(cache=True)
+def ruin_strings(routes, rlen, rcost, where, bank, nbank, count, P, order):
+    """Remove strings of consecutive visits from routes near a seed request (Christiaens 2020)."""
+    dist, n = P[0], P[5]
+    served = _served(where, n, P[9])
+    if served.shape[0] == 0:
+        return nbank
+    seed = served[np.random.randint(served.shape[0])]
+    nr = routes.shape[0]
+    touched = np.zeros(nr, dtype=np.bool_)
+    routes_left = 1 + np.random.randint(min(3, nr))
+    removed = 0
+    victims = np.empty(2 * n + 2, dtype=np.int64)
+    for j in range(-1, n):
+        if removed >= count or routes_left == 0:
+            break
+        req = seed if j < 0 else order[seed - 1, j] + 1
+        if where[req] < 0 or P[9][req]:
+            continue
+        r = where[req]
+        if touched[r]:
+            continue
+        touched[r] = True
+        routes_left -= 1
+        m = rlen[r]
+        k0 = 1
+        for k in range(1, m - 1):
+            if routes[r, k] == req:
+                k0 = k
+                break
+        length = 2 + np.random.randint(max(1, min(2 * (count - removed), m - 2)))
+        start = max(1, k0 - np.random.randint(length))
+        nv = 0
+        for k in range(start, min(start + length, m - 1)):
+            v = routes[r, k]
+            victims[nv] = v if v <= n else v - n
+            nv += 1
+        for t in range(nv):
+            v = victims[t]
+            if where[v] >= 0 and not P[9][v] and removed < count:
+                nbank = _take(routes, rlen, rcost, where, v, n, dist, bank, nbank)
+                removed += 1
     return nbank

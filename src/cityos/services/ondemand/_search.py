@@ -8,11 +8,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from cityos.services.ondemand._insert import repair
-from cityos.services.ondemand._ruin import ruin_random, ruin_related, ruin_worst
+from cityos.services.ondemand._insert import relocate_descent, repair
+from cityos.services.ondemand._ruin import ruin_random, ruin_related, ruin_strings, ruin_worst
 
 PENALTY = 1e4  # per unserved request
-N_RUIN = 3
+N_RUIN = 4
 N_REPAIR = 6  # (greedy, regret-2, regret-3) x (no noise, noise)
 SEGMENT = 100
 
@@ -59,7 +59,7 @@ def _roulette(w):
     return w.shape[0] - 1
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def run_chunk(cur, best, back, P, S, order, ops, st, iters, temp, qmin, qmax):
     """Run `iters` ALNS iterations; `cur`, `best`, `back` are (routes, rlen, rcost, where).
 
@@ -86,8 +86,10 @@ def run_chunk(cur, best, back, P, S, order, ops, st, iters, temp, qmin, qmax):
             nbank = ruin_random(routes, rlen, rcost, where, bank, nbank, count, P)
         elif dop == 1:
             nbank = ruin_related(routes, rlen, rcost, where, bank, nbank, count, P, order, 6.0)
-        else:
+        elif dop == 2:
             nbank = ruin_worst(routes, rlen, rcost, where, bank, nbank, count, P, 3.0)
+        else:
+            nbank = ruin_strings(routes, rlen, rcost, where, bank, nbank, count, P, order)
         noise = 0.025 if rop >= 3 else 0.0
         repair(routes, rlen, rcost, where, bank, nbank, P, S, (rop % 3) + 1, noise)
         for r in range(routes.shape[0]):
@@ -96,6 +98,11 @@ def run_chunk(cur, best, back, P, S, order, ops, st, iters, temp, qmin, qmax):
         new = objective(rcost, where, n)
         score = 0.0
         if new < st[1] - 1e-9:
+            relocate_descent(routes, rlen, rcost, where, P, S)
+            for r in range(routes.shape[0]):
+                if rlen[r] == 2:
+                    rcost[r] = 0.0
+            new = objective(rcost, where, n)
             st[1] = new
             best[0][:, :] = routes
             best[1][:] = rlen

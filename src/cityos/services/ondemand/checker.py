@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from cityos.services.ondemand.model import Instance
 
@@ -29,9 +30,7 @@ def _travel(inst: Instance, a: int, b: int) -> float:
     return math.hypot(float(inst.x[a] - inst.x[b]), float(inst.y[a] - inst.y[b]))
 
 
-def _schedule(
-    inst: Instance, path: list[int], ride: bool, duration: bool
-) -> list[float] | None:
+def _schedule(inst: Instance, path: list[int], ride: bool, duration: bool) -> list[float] | None:
     """Latest start times satisfying the chosen constraints, or None if there are none."""
     m = len(path)
     n = inst.requests
@@ -74,7 +73,7 @@ def check_solution(inst: Instance, routes: list[list[int]]) -> CheckResult:
     schedules: list[list[float]] = []
     for ri, route in enumerate(used):
         path = [0, *route, inst.end_depot]
-        cost += sum(_travel(inst, a, b) for a, b in zip(path, path[1:], strict=False))
+        cost += sum(_travel(inst, a, b) for a, b in pairwise(path))
         load = 0
         ok = True
         for k, v in enumerate(route):
@@ -95,12 +94,18 @@ def check_solution(inst: Instance, routes: list[list[int]]) -> CheckResult:
                 ok = False
         if not ok:
             continue
-        checks = (("time_window", False, False), ("ride_time", True, False), ("route_duration", True, True))
+        checks = (
+            ("time_window", False, False),
+            ("ride_time", True, False),
+            ("route_duration", True, True),
+        )
         sched = None
         for kind, ride, duration in checks:
             sched = _schedule(inst, path, ride, duration)
             if sched is None:
-                bad.append(f"{kind}: route {ri} has no schedule meeting its {kind.replace('_', ' ')}s")
+                bad.append(
+                    f"{kind}: route {ri} has no schedule meeting its {kind.replace('_', ' ')}s"
+                )
                 break
         if sched is not None:
             schedules.append(sched)

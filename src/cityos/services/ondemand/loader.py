@@ -59,14 +59,22 @@ def parse_json(data: dict, name: str = "instance") -> Instance:
     try:
         depot = data["depot"]
         reqs = data["requests"]
-        dep = (float(depot["x"]), float(depot["y"]), 0.0, 0, *map(float, depot.get("tw", [0, 1440])))
+        dep = (
+            float(depot["x"]),
+            float(depot["y"]),
+            0.0,
+            0,
+            *map(float, depot.get("tw", [0, 1440])),
+        )
         picks, drops = [], []
         for r in reqs:
             seats, svc = int(r.get("seats", 1)), float(r.get("service", 0))
             for key, sign, out in (("pickup", 1, picks), ("dropoff", -1, drops)):
                 s = r[key]
                 tw = s.get("tw", depot.get("tw", [0, 1440]))
-                out.append((float(s["x"]), float(s["y"]), svc, sign * seats, float(tw[0]), float(tw[1])))
+                out.append(
+                    (float(s["x"]), float(s["y"]), svc, sign * seats, float(tw[0]), float(tw[1]))
+                )
         rows = [dep, *picks, *drops, dep]
         return Instance.build(
             str(data.get("name", name)),

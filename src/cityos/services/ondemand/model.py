@@ -6,6 +6,7 @@ Follows the DARP definition of Cordeau (2006) "A branch-and-cut algorithm for th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class Instance:
         rows: list[tuple[float, float, float, int, float, float]],
     ) -> Instance:
         """Build from node rows (x, y, service, load, tw_start, tw_end) incl. both depots."""
-        arr = np.array([r[:3] + (float(r[3]),) + r[4:] for r in rows], dtype=np.float64)
+        arr = np.array([(*r[:3], float(r[3]), *r[4:]) for r in rows], dtype=np.float64)
         x, y = arr[:, 0].copy(), arr[:, 1].copy()
         dist = np.sqrt((x[:, None] - x[None, :]) ** 2 + (y[:, None] - y[None, :]) ** 2)
         return Instance(
@@ -81,7 +82,7 @@ class Solution:
 def route_cost(inst: Instance, route: list[int]) -> float:
     """Total distance of one vehicle's route from the start depot to the end depot."""
     path = [0, *route, inst.end_depot]
-    return float(sum(inst.dist[a, b] for a, b in zip(path, path[1:], strict=False)))
+    return float(sum(inst.dist[a, b] for a, b in pairwise(path)))
 
 
 def solution_cost(inst: Instance, routes: list[list[int]]) -> float:

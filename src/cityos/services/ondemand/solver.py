@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from itertools import pairwise
 
 import numpy as np
 
@@ -25,8 +27,10 @@ from cityos.services.ondemand._search import (
 )
 from cityos.services.ondemand.model import Instance, Solution, solution_cost
 
-START_ACCEPT = 0.01  # a solution this much worse is accepted with probability 1/2 at the start
-END_RATIO = 0.002  # final temperature as a fraction of the start
+START_ACCEPT = float(os.environ.get("DARP_START", 0.03))  # accepted w.p. 1/2 at the start
+END_RATIO = float(os.environ.get("DARP_END", 0.002))  # final temperature / start temperature
+Q_FRAC = float(os.environ.get("DARP_QFRAC", 0.3))
+Q_CAP = int(os.environ.get("DARP_QCAP", 30))
 
 
 def _state(k: int, n_nodes: int, n: int) -> tuple:
@@ -54,6 +58,7 @@ def search(
     time_limit: float = 10.0,
     iterations: int | None = None,
     start: list[list[int]] | None = None,
+    fixed: np.ndarray | None = None,
 ) -> Solution:
     """One ALNS run. With `iterations` set the run is deterministic for the seed and ignores time.
 
@@ -62,7 +67,7 @@ def search(
     t0 = time.perf_counter()
     n, k = inst.requests, inst.vehicles
     n_nodes = 2 * n + 2
-    problem = make_problem(inst)
+    problem = make_problem(inst, fixed)
     scratch = make_scratch(n_nodes + 2)
     order = relatedness_order(inst)
     cur, best, back = (_state(k, n_nodes, n) for _ in range(3))
@@ -75,7 +80,7 @@ def search(
     _copy(cur, best)
     st = np.array([obj, obj, 0.0])
     ops = (np.ones(N_RUIN + N_REPAIR), np.zeros(N_RUIN + N_REPAIR), np.zeros(N_RUIN + N_REPAIR))
-    qmin, qmax = 2, max(4, min(int(0.3 * n), 30))
+    qmin, qmax = 2, max(4, min(int(Q_FRAC * n), Q_CAP))
     served_cost = float(cur[2].sum())
     t_start = START_ACCEPT * served_cost / math.log(2)
     chunk = 20
@@ -115,10 +120,25 @@ def _load(inst: Instance, state: tuple, routes_in: list[list[int]]) -> None:
         path = [0, *(routes_in[r] if r < len(routes_in) else []), end]
         routes[r, : len(path)] = path
         rlen[r] = len(path)
-        rcost[r] = 0.0 if len(path) == 2 else sum(inst.dist[a, b] for a, b in zip(path, path[1:]))
+        rcost[r] = 0.0 if len(path) == 2 else sum(inst.dist[a, b] for a, b in pairwise(path))
         for v in path[1:-1]:
             if v <= n:
                 where[v] = r
+
+
+_WARM = False
+
+
+def warm_up() -> None:
+    """Compile (or load from numba's cache) every kernel on a tiny instance, once per process."""
+    global _WARM
+    if _WARM:
+        return
+    rows = [(0.0, 0.0, 0.0, 0, 0.0, 100.0), (1.0, 0.0, 1.0, 1, 0.0, 100.0)]
+    rows += [(2.0, 1.0, 1.0, 1, 0.0, 100.0), (3.0, 0.0, 1.0, -1, 0.0, 100.0)]
+    rows += [(2.0, 2.0, 1.0, -1, 0.0, 100.0), rows[0]]
+    search(Instance.build("warm-up", 2, 2, 100.0, 30.0, rows), iterations=3)
+    _WARM = True
 
 
 def _rank(sol: Solution) -> tuple[int, float]:
@@ -134,6 +154,7 @@ def solve(
 ) -> Solution:
     """Best of `workers` independent ALNS runs (seeds seed, seed+1, ...), one process each."""
     t0 = time.perf_counter()
+    warm_up()
     if workers <= 1:
         sol = search(inst, seed, time_limit, iterations)
     else:

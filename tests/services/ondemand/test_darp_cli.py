@@ -1,0 +1,28 @@
+"""`cityos darp solve --json` prints one JSON object with the documented keys (issue 11).
+
+Runs the real command in a subprocess on the smallest Cordeau (2006) instance.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "darp-cordeau"
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
+def test_solve_json() -> None:
+    cmd = [sys.executable, "-c", "from cityos.cli import main; main()", "darp", "solve"]
+    args = [str(DATA / "a2-16.txt"), "--time-limit", "2", "--seed", "3", "--json"]
+    out = subprocess.run(cmd + args, capture_output=True, text=True, timeout=120, check=True)
+    result = json.loads(out.stdout)
+    assert {"cost", "served", "requests", "feasible", "seconds", "routes"} <= result.keys()
+    assert result["feasible"] is True
+    assert result["served"] == result["requests"] == 16
+    assert sorted(v for r in result["routes"] for v in r) == list(range(1, 33))
+    assert result["cost"] < 294.25 * 1.05
