@@ -149,19 +149,6 @@ def _page_links(request: Request, limit: int, offset: int, has_next: bool) -> st
     return ", ".join(links)
 
 
-async def purge_entities(request: Request) -> Response:
-    """DELETE /entities with a selection (v1.8 §5.6.21 purge)."""
-    broker = broker_of(request)
-    tenant = tenant_of(request)
-    ctx = await broker.context(link_context(request))
-    sel = selection_from_params(request.query_params)
-    if sel.is_empty():
-        raise BadRequestData("purging entities needs type, id, idPattern, attrs, q or scopeQ")
-    query = to_store_query(sel, ctx, limit=1 << 62, offset=0, count=False)
-    await broker.store.purge_entities(tenant, query)
-    return no_content()
-
-
 # /entities/{entityId} ----------------------------------------------------------------------
 async def retrieve_entity(request: Request) -> Response:
     broker = broker_of(request)

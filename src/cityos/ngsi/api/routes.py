@@ -5,7 +5,7 @@ Paths, parameters and responses follow the spec's resource names exactly.
 
 from __future__ import annotations
 
-from cityos.ngsi.api import batch, contexts, discovery, entities
+from cityos.ngsi.api import batch, contexts, discovery, entities, purge
 from cityos.operations import Operation, Param
 
 V1 = "/ngsi-ld/v1"
@@ -50,8 +50,10 @@ OPERATIONS: list[Operation] = [
               responses={201: "Created", 400: "BadRequestData", 409: "AlreadyExists"}),
     Operation("GET", f"{V1}/entities", entities.query_entities, "Query entities", TAG,
               (TENANT, LINK, *SELECT, *VIEW, *PAGE), responses={200: "Entities", **ERRORS}),
-    Operation("DELETE", f"{V1}/entities", entities.purge_entities, "Purge entities", TAG,
-              (TENANT, LINK, *SELECT, LOCAL), responses={204: "Deleted", **ERRORS}),
+    Operation("DELETE", f"{V1}/entities", purge.purge_entities, "Purge entities", TAG,
+              (TENANT, LINK, *SELECT, Param("attrs"), LOCAL,
+               Param("keep", description="purge all attributes but these"),
+               Param("drop", description="purge these attributes")), responses={204: "Deleted", **ERRORS}),
     Operation("GET", f"{V1}/entities/{{entityId}}", entities.retrieve_entity,
               "Retrieve an entity", TAG, (ENTITY_ID, TENANT, LINK, Param("type"), *VIEW),
               responses={200: "Entity", **ERRORS}),
