@@ -18,6 +18,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cityos import __version__
+from cityos.access import routes as access_routes
 from cityos.access.gate import Gate
 from cityos.ngsi.api import routes as ngsi_routes
 from cityos.ngsi.api.respond import plain_json, problem_response
@@ -68,7 +69,7 @@ PLATFORM = [
 
 
 def all_operations() -> list[Operation]:
-    return [*PLATFORM, *ngsi_routes.OPERATIONS]
+    return [*PLATFORM, *access_routes.OPERATIONS, *ngsi_routes.OPERATIONS]
 
 
 class TolerantPaths:

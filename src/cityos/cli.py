@@ -47,12 +47,21 @@ def _init(settings: Settings) -> str | None:
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
-    async def make_db() -> None:
+    async def make_db() -> tuple[str, str] | None:
+        from cityos.access.cli import create_first_admin
+        from cityos.access.service import Access
+
         store = open_store(settings.database_url)
         await store.open()
-        await store.close()
+        try:
+            return await create_first_admin(await Access.create(store, settings.access))
+        finally:
+            await store.close()
 
-    asyncio.run(make_db())
+    login = asyncio.run(make_db())
+    if login is not None:
+        console.print("First admin login for POST /auth/login — shown once / 管理者ログイン:")
+        print(f"username={login[0]}\npassword={login[1]}", flush=True)
     if (settings.data_dir / TOKEN_FILE).exists():
         return None
     return create_admin_token(settings.data_dir)
@@ -122,6 +131,11 @@ def _run(settings: Settings) -> None:
 
 
 def _mount_parts() -> None:
+    from cityos.access.cli import org_app, staff_app, token
+
+    app.add_typer(org_app, name="org", help="organisations and their client credentials")
+    app.add_typer(staff_app, name="staff", help="staff accounts (admin, operator, viewer)")
+    app.command("token")(token)
     try:
         from cityos.services.ondemand.cli import darp_app
     except ImportError:  # the on-demand transport engine is optional while it is being built

@@ -15,6 +15,30 @@ from starlette.responses import Response
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
+STAFF_ROLES = ("admin", "operator", "viewer")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Who may call an operation. Staff with the role `admin` may call every operation that is
+    not public; organisations need one of `scopes` (and, for entities, a per-type grant)."""
+
+    roles: tuple[str, ...] = ()  # staff roles allowed besides admin
+    scopes: tuple[str, ...] = ()  # organisation token scopes, any of them
+    public: bool = False  # no token needed (the operation authenticates by its own means)
+
+    def allows(self, roles: tuple[str, ...] | list[str], scopes: tuple[str, ...] | list[str]) -> bool:
+        if self.public or "admin" in roles:
+            return True
+        return any(r in self.roles for r in roles) or any(s in self.scopes for s in scopes)
+
+
+PUBLIC = Policy(public=True)
+ADMIN = Policy()  # platform administration: staff admins only
+NGSI_READ = Policy(roles=("operator", "viewer"), scopes=("ngsi:read",))
+NGSI_WRITE = Policy(roles=("operator",), scopes=("ngsi:write",))
+STAFF_WRITE = Policy(roles=("operator",))  # platform-wide changes: staff only, never companies
+
 
 @dataclass(frozen=True)
 class Param:
@@ -36,7 +60,13 @@ class Operation:
     body: dict[str, Any] | None = None  # JSON schema of the request body
     body_types: tuple[str, ...] = ("application/json", "application/ld+json")
     responses: dict[int, str] = field(default_factory=lambda: {200: "OK"})
-    public: bool = False  # reachable without a token (access control reads this)
+    public: bool = False  # reachable without a token: shorthand for policy=PUBLIC
+    policy: Policy | None = None  # who may call it; None and not public → create_app refuses
+
+    @property
+    def access(self) -> Policy | None:
+        """The declared policy (`public=True` is `PUBLIC`); None when nothing was declared."""
+        return PUBLIC if self.public else self.policy
 
     @property
     def operation_id(self) -> str:

@@ -33,6 +33,17 @@ class NgsiSettings:
 
 
 @dataclass(frozen=True)
+class AccessSettings:
+    token_ttl: int = 900  # seconds an access token lives
+    key_rotation_days: float = 30.0  # a new token signing key after this many days
+    secret_overlap_hours: float = 168.0  # an old client secret keeps working after rotation
+    rate_per_second: float = 50.0  # requests per client and second (0 = unlimited)
+    rate_burst: int = 100  # requests a client may send at once
+    lockout_after: int = 10  # failed logins before an account is locked
+    lockout_seconds: float = 60.0  # first lock; doubles with every further failure
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
@@ -40,6 +51,7 @@ class Settings:
     base_url: str = ""  # public URL of the platform; default http://host:port
     storage: StorageSettings = field(default_factory=StorageSettings)
     ngsi: NgsiSettings = field(default_factory=NgsiSettings)
+    access: AccessSettings = field(default_factory=AccessSettings)
 
     @property
     def public_url(self) -> str:
@@ -50,7 +62,7 @@ class Settings:
         return self.storage.database_url or f"sqlite:///{(self.data_dir / 'cityos.db').resolve()}"
 
 
-_SECTIONS = {"storage": StorageSettings, "ngsi": NgsiSettings}
+_SECTIONS = {"storage": StorageSettings, "ngsi": NgsiSettings, "access": AccessSettings}
 
 
 def _coerce(kind: Any, raw: Any) -> Any:

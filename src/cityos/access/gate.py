@@ -1,29 +1,49 @@
-"""The deny-by-default gate in front of every operation.
+"""The deny-by-default gate in front of every operation: token, account, rate, role, tenant, grants.
 
-Until accounts and OAuth 2.0 land (access issue), a non-public operation needs the platform
-admin's bearer token, created by `cityos init`; `--open-ngsi` opens the NGSI-LD API only.
+RFC 6750 bearer tokens (401 + `WWW-Authenticate`), 403 for what the caller may not do, 429 +
+`Retry-After` over the rate. An operation without a declared policy cannot be served at all.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.access import grants
+from cityos.access.service import Access, access_of
+from cityos.access.tokens import Principal, TokenError
+from cityos.ngsi.api.respond import problem_response
 from cityos.ngsi.errors import NgsiError
-from cityos.operations import Endpoint, Operation
+from cityos.operations import Endpoint, Operation, Policy
 from cityos.settings import Settings
 
 TOKEN_FILE = Path("access") / "admin-token.sha256"
+ADMIN_TOKEN_PREFIX = "cityos_"
 
 
 class Unauthorized(NgsiError):
     title = "Unauthorized"
     status = 401
+
+
+class Forbidden(NgsiError):
+    title = "Forbidden"
+    status = 403
+
+
+class TooManyRequests(NgsiError):
+    title = "TooManyRequests"
+    status = 429
+
+
+class UndeclaredPolicy(RuntimeError):
+    """An operation declares no policy: the app refuses to start rather than serve it."""
 
 
 def _digest(token: str) -> str:
@@ -32,7 +52,7 @@ def _digest(token: str) -> str:
 
 def create_admin_token(data_dir: Path) -> str:
     """Make a new admin token, keep only its hash, and return it (shown once)."""
-    token = "cityos_" + secrets.token_urlsafe(32)
+    token = ADMIN_TOKEN_PREFIX + secrets.token_urlsafe(32)
     path = data_dir / TOKEN_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(_digest(token) + "\n", encoding="ascii")
@@ -40,35 +60,99 @@ def create_admin_token(data_dir: Path) -> str:
     return token
 
 
+def _unauthorized(detail: str, error: str = "invalid_token") -> Response:
+    challenge = 'Bearer realm="cityos"' + (f', error="{error}"' if error else "")
+    return problem_response(Unauthorized(detail), {"WWW-Authenticate": challenge})
+
+
 class Gate:
-    """Wraps each operation's endpoint with the check its declaration asks for."""
+    """Wraps each operation's endpoint with the check its declared policy asks for."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._digest: str | None = None
+        self._admin: Principal | None = None  # whom the admin token stands for
         path = settings.data_dir / TOKEN_FILE
         if path.is_file():
             self._digest = path.read_text(encoding="ascii").strip()
 
     def is_open(self, op: Operation) -> bool:
-        return op.public or (self.settings.ngsi.open_ngsi and op.path.startswith("/ngsi-ld/"))
+        policy = op.access
+        return (policy is not None and policy.public) or (
+            self.settings.ngsi.open_ngsi and op.path.startswith("/ngsi-ld/"))
 
     def wrap(self, op: Operation) -> Endpoint:
+        policy = op.access
+        if policy is None:
+            raise UndeclaredPolicy(f"{op.method} {op.path} declares no access policy: add "
+                                   "policy=… (or public=True) to its Operation")
         if self.is_open(op):
             return op.endpoint
         endpoint = op.endpoint
 
         async def guarded(request: Request) -> Response:
-            self.check(request)
+            refused = await self.check(op, policy, request)
+            if refused is not None:
+                return refused
             return await endpoint(request)
 
         guarded.__name__ = endpoint.__name__
         return guarded
 
-    def check(self, request: Request) -> None:
+    async def check(self, op: Operation, policy: Policy, request: Request) -> Response | None:
+        """None when the request may go on; otherwise the refusal to send."""
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
+        token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("this operation needs a bearer token (Authorization: Bearer …)")
-        if self._digest is None or not hmac.compare_digest(_digest(token.strip()), self._digest):
-            raise Unauthorized("the bearer token is not valid")
+            return _unauthorized("this operation needs a bearer token (Authorization: Bearer …)",
+                                 error="")
+        access = await access_of(request.app)
+        principal = await self._principal(access, token, request)
+        if isinstance(principal, Response):
+            return principal
+        wait = access.limiter.take(principal.sub)
+        if wait:
+            return problem_response(
+                TooManyRequests(f"over the rate of {access.settings.rate_per_second:g} "
+                                "requests per second; retry later"),
+                {"Retry-After": str(math.ceil(wait))})
+        if not policy.allows(principal.roles, principal.scopes):
+            return problem_response(Forbidden(f"{principal.sub} may not call {op.method} "
+                                              f"{op.path}"))
+        tenant = request.headers.get("ngsild-tenant", "")
+        if not principal.may_use_tenant(tenant):
+            await access.monitor.alert("tenant-probe", principal.sub, tenant=tenant[:64],
+                                       own_tenant=principal.tenant, path=request.url.path[:200])
+            return problem_response(Forbidden(f"this token is bound to another tenant than "
+                                              f"{tenant[:64]!r}"))
+        if principal.kind == "org":
+            account = await access.account_of(principal)
+            why = await grants.refusal(op, request, (account or {}).get("grants", {}),
+                                       access.store, tenant, self.settings.ngsi.max_body_bytes)
+            if why is not None:
+                return problem_response(Forbidden(why))
+        request.state.principal = principal
+        return None
+
+    async def _principal(self, access: Access, token: str,
+                         request: Request) -> Principal | Response:
+        if token.startswith(ADMIN_TOKEN_PREFIX):
+            if self._digest is None or not hmac.compare_digest(_digest(token), self._digest):
+                return _unauthorized("the bearer token is not valid")
+            if self._admin is None:
+                admin = await access.book.first_admin()
+                self._admin = Principal(sub=f"staff:{admin['username'] if admin else 'admin'}",
+                                        tenant="*", roles=("admin",))
+            return self._admin
+        try:
+            principal = await access.verifier.verify(token)
+        except TokenError as exc:
+            if exc.reason == "forged":
+                host = request.client.host if request.client else "?"
+                await access.monitor.alert("token-misuse", host, reason=exc.reason,
+                                           path=request.url.path[:200])
+            return _unauthorized(str(exc))
+        if await access.account_of(principal) is None:
+            return _unauthorized("the account behind this token is disabled or removed")
+        return principal

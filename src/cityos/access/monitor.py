@@ -1,0 +1,69 @@
+"""Security monitor: lockout with back-off after repeated failed logins, and stored alerts.
+
+MIC Smart City Security Guideline v2.0 都市OS①-4 (monitoring) and ①-3 (authentication).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from cityos.storage.base import Store
+
+ALERTS = "audit.alerts"
+MAX_LOCK_SECONDS = 86_400.0
+_DEDUP_SECONDS = 60.0
+
+log = logging.getLogger("cityos.security")
+
+
+def locked_for(record: dict[str, Any], now: float) -> float:
+    """Seconds the account stays locked (0 when it is not)."""
+    return max(0.0, float(record.get("locked_until", 0.0)) - now)
+
+
+def register_failure(record: dict[str, Any], now: float, after: int, base_seconds: float) -> bool:
+    """Count a failed attempt; from the `after`-th one on, lock for base × 2^(extra failures).
+
+    Returns True when this failure locked the account."""
+    failures = int(record.get("failures", 0)) + 1
+    record["failures"] = failures
+    if failures < after:
+        return False
+    record["locked_until"] = now + min(MAX_LOCK_SECONDS, base_seconds * 2 ** (failures - after))
+    return True
+
+
+def register_success(record: dict[str, Any], now: float) -> None:
+    record["failures"] = 0
+    record["locked_until"] = 0.0
+    record["last_used"] = now
+
+
+class Monitor:
+    """Records alerts in the store (and the log), at most one per kind and subject a minute."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._recent: dict[tuple[str, str], float] = {}
+
+    async def alert(self, kind: str, subject: str, **detail: Any) -> bool:
+        """Record an alert; returns False when an identical one was recorded within a minute."""
+        now = time.time()
+        if now - self._recent.get((kind, subject), -_DEDUP_SECONDS) < _DEDUP_SECONDS:
+            return False
+        if len(self._recent) > 10_000:
+            self._recent.clear()
+        self._recent[(kind, subject)] = now
+        log.warning("security alert %s: %s %s", kind, subject, detail)
+        key = f"{now:017.6f}-{secrets.token_hex(4)}"
+        await self.store.kv_put(ALERTS, key, {"at": now, "kind": kind, "subject": subject,
+                                              "detail": detail})
+        return True
+
+
+async def list_alerts(store: Store, kind: str | None = None) -> list[dict[str, Any]]:
+    """Every stored alert, oldest first (optionally of one kind)."""
+    return [a for _, a in await store.kv_list(ALERTS) if kind is None or a.get("kind") == kind]

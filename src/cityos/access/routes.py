@@ -1,0 +1,164 @@
+"""The access HTTP operations: OAuth 2.0 token endpoint, staff login, JWKS, security alerts.
+
+RFC 6749 §4.4 (client credentials), §5.1–5.2 (token and error responses), RFC 7517 (JWKS).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from urllib.parse import parse_qs, unquote_plus
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityos.access.accounts import BadCredentials, Locked
+from cityos.access.monitor import list_alerts
+from cityos.access.service import Access, access_of, org_principal, staff_principal
+from cityos.access.tokens import Principal
+from cityos.ngsi.api.respond import plain_json
+from cityos.operations import ADMIN, PUBLIC, Operation, Param
+
+TAG = "access"
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_MAX_FORM = 4096
+
+
+def _oauth_error(status: int, error: str, description: str,
+                 headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps({"error": error, "error_description": description}),
+                    status_code=status, media_type="application/json",
+                    headers={**_NO_STORE, **(headers or {})})
+
+
+async def _form(request: Request) -> dict[str, str] | None:
+    raw = await request.body()
+    if len(raw) > _MAX_FORM:
+        return None
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if media == "application/json":
+            data = orjson.loads(raw)
+            return {k: v for k, v in data.items() if isinstance(v, str)} \
+                if isinstance(data, dict) else None
+        if media == "application/x-www-form-urlencoded":
+            return {k: v[0] for k, v in parse_qs(raw.decode("utf-8"), strict_parsing=False).items()}
+    except (orjson.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return None
+
+
+def _throttled(access: Access, request: Request) -> Response | None:
+    host = request.client.host if request.client else "?"
+    wait = access.login_limiter.take("ip:" + host)
+    if wait:
+        return _oauth_error(429, "slow_down", "too many attempts from this address",
+                            {"Retry-After": str(math.ceil(wait))})
+    return None
+
+
+async def _token_response(access: Access, principal: Principal) -> Response:
+    token = await access.issue(principal)
+    return Response(orjson.dumps({"access_token": token, "token_type": "Bearer",
+                                  "expires_in": access.settings.token_ttl}),
+                    media_type="application/json", headers=_NO_STORE)
+
+
+def _basic(request: Request) -> tuple[str, str] | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return unquote_plus(user), unquote_plus(password)  # RFC 6749 §2.3.1 form-encodes both
+
+
+async def issue_client_token(request: Request) -> Response:
+    """OAuth 2.0 client credentials grant: an organisation trades its secret for a token."""
+    access = await access_of(request.app)
+    if (slow := _throttled(access, request)) is not None:
+        return slow
+    form = await _form(request)
+    if form is None:
+        return _oauth_error(400, "invalid_request",
+                            "send application/x-www-form-urlencoded parameters")
+    if form.get("grant_type") != "client_credentials":
+        return _oauth_error(400, "unsupported_grant_type", "only client_credentials is offered")
+    client_id, secret = _basic(request) or (form.get("client_id", ""), form.get("client_secret", ""))
+    if not client_id or not secret:
+        return _oauth_error(400, "invalid_request", "client_id and client_secret are needed")
+    try:
+        org = await access.book.authenticate_client(client_id, secret)
+    except Locked as exc:
+        return _oauth_error(429, "invalid_client", "too many failures: this client is locked",
+                            {"Retry-After": str(math.ceil(exc.seconds))})
+    except BadCredentials:
+        return _oauth_error(401, "invalid_client", "unknown client or wrong secret",
+                            {"WWW-Authenticate": 'Basic realm="cityos"'})
+    principal = org_principal(org)
+    asked = form.get("scope")
+    if asked is not None:
+        wanted = tuple(asked.split())
+        if any(s not in principal.scopes for s in wanted):
+            return _oauth_error(400, "invalid_scope", f"granted scopes: {principal.scopes}")
+        principal = Principal(principal.sub, principal.tenant, (), wanted, principal.org)
+    return await _token_response(access, principal)
+
+
+async def staff_login(request: Request) -> Response:
+    """Staff sign in with user name and password (form or JSON) and get an access token."""
+    access = await access_of(request.app)
+    if (slow := _throttled(access, request)) is not None:
+        return slow
+    form = await _form(request)
+    if form is None or not form.get("username") or not form.get("password"):
+        return _oauth_error(400, "invalid_request", "username and password are needed")
+    try:
+        member = await access.book.authenticate_staff(form["username"], form["password"])
+    except Locked as exc:
+        return _oauth_error(429, "access_denied", "too many failed logins: the account is "
+                            "locked", {"Retry-After": str(math.ceil(exc.seconds))})
+    except BadCredentials:
+        return _oauth_error(401, "access_denied", "unknown user or wrong password")
+    return await _token_response(access, staff_principal(member))
+
+
+async def jwks(request: Request) -> Response:
+    """The public keys that verify access tokens (a JWK Set)."""
+    access = await access_of(request.app)
+    if access.ring.newest is None:
+        await access.ring.signing_key()
+    return plain_json(access.ring.jwks())
+
+
+async def security_alerts(request: Request) -> Response:
+    """Security alerts (lockouts, token misuse, tenant probing), oldest first."""
+    access = await access_of(request.app)
+    return plain_json(await list_alerts(access.store, request.query_params.get("kind")))
+
+
+FORM = {"type": "object", "properties": {"grant_type": {"type": "string"},
+                                         "client_id": {"type": "string"},
+                                         "client_secret": {"type": "string"},
+                                         "scope": {"type": "string"}}}
+LOGIN = {"type": "object", "properties": {"username": {"type": "string"},
+                                          "password": {"type": "string"}}}
+OPERATIONS: list[Operation] = [
+    Operation("POST", "/auth/token", issue_client_token, "OAuth 2.0 token (client credentials)",
+              TAG, body=FORM, body_types=("application/x-www-form-urlencoded",),
+              responses={200: "Token", 400: "invalid_request", 401: "invalid_client",
+                         429: "locked or too many attempts"}, policy=PUBLIC),
+    Operation("POST", "/auth/login", staff_login, "Staff login", TAG, body=LOGIN,
+              body_types=("application/x-www-form-urlencoded", "application/json"),
+              responses={200: "Token", 400: "invalid_request", 401: "access_denied",
+                         429: "locked or too many attempts"}, policy=PUBLIC),
+    Operation("GET", "/auth/jwks.json", jwks, "Token signing keys (JWKS)", TAG,
+              responses={200: "JWK Set"}, policy=PUBLIC),
+    Operation("GET", "/auth/v1/alerts", security_alerts, "Security alerts", TAG,
+              (Param("kind", description="brute-force, token-misuse or tenant-probe"),),
+              responses={200: "Alerts"}, policy=ADMIN),
+]

@@ -1,0 +1,89 @@
+"""The access-control state of one running platform: accounts, keys, verifier, limits, monitor.
+
+Made lazily on first use from the app's store, so the app's lifespan needs no extra step.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from cityos.access.accounts import AccountBook
+from cityos.access.keys import KeyRing
+from cityos.access.monitor import Monitor
+from cityos.access.ratelimit import RateLimiter
+from cityos.access.tokens import Principal, TokenVerifier, issue_token
+from cityos.settings import AccessSettings
+from cityos.storage.base import Store
+
+_ACCOUNT_CACHE_SECONDS = 2.0  # a disabled account stops working within this time
+
+
+@dataclass
+class Access:
+    settings: AccessSettings
+    store: Store
+    book: AccountBook
+    ring: KeyRing
+    verifier: TokenVerifier
+    limiter: RateLimiter
+    login_limiter: RateLimiter
+    monitor: Monitor
+    _accounts: dict[str, tuple[float, dict[str, Any] | None]] = field(default_factory=dict)
+
+    @classmethod
+    async def create(cls, store: Store, settings: AccessSettings) -> Access:
+        ring = KeyRing(store, settings.key_rotation_days * 86_400.0, settings.token_ttl)
+        await ring.load()
+        book = AccountBook(store, lockout_after=settings.lockout_after,
+                           lockout_seconds=settings.lockout_seconds,
+                           secret_overlap=settings.secret_overlap_hours * 3600.0)
+        return cls(settings, store, book, ring, TokenVerifier(ring),
+                     RateLimiter(settings.rate_per_second, settings.rate_burst),
+                     RateLimiter(1.0, 20.0), book.monitor)
+
+    async def issue(self, principal: Principal) -> str:
+        return await issue_token(self.ring, principal, self.settings.token_ttl)
+
+    async def account_of(self, principal: Principal) -> dict[str, Any] | None:
+        """The live account behind a token (cached briefly); None if gone or disabled."""
+        now = time.monotonic()
+        cached = self._accounts.get(principal.sub)
+        if cached is not None and now - cached[0] < _ACCOUNT_CACHE_SECONDS:
+            return cached[1]
+        if principal.kind == "org":
+            account = await self.book.org_by_client(principal.name)
+        else:
+            account = await self.store.kv_get("access.staff", principal.name)
+        if account is not None and account.get("disabled"):
+            account = None
+        if len(self._accounts) > 10_000:
+            self._accounts.clear()
+        self._accounts[principal.sub] = (now, account)
+        return account
+
+
+def org_principal(org: dict[str, Any]) -> Principal:
+    grants = org.get("grants", {})
+    scopes = tuple(f"ngsi:{mode}" for mode in ("read", "write") if grants.get(mode))
+    return Principal(sub=f"org:{org['client_id']}", tenant=org["tenant"], scopes=scopes,
+                     org=org["name"])
+
+
+def staff_principal(member: dict[str, Any]) -> Principal:
+    return Principal(sub=f"staff:{member['username']}", tenant=member["tenant"],
+                     roles=tuple(member["roles"]))
+
+
+async def access_of(app: Any) -> Access:
+    """The app's `Access`, made on first use (needs the broker's store to be open)."""
+    store = app.state.broker.store
+    access: Access | None = getattr(app.state, "access", None)
+    if access is None or access.store is not store:  # first use, or the app was restarted
+        access = await Access.create(store, app.state.settings.access)
+        current: Access | None = getattr(app.state, "access", None)
+        if current is not None and current.store is store:
+            return current  # a concurrent first request won
+        app.state.access = access
+    return access

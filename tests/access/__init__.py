@@ -1,0 +1,1 @@
+"""Tests of access control (accounts, tokens, policy, limits)."""

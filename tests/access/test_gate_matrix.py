@@ -1,0 +1,117 @@
+"""Every route of /openapi.json × every kind of caller: only a valid token passes the gate.
+
+Acceptance test of the access issue; a route without a policy makes the app refuse to start.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from cityos import app as app_module
+from cityos.access.gate import UndeclaredPolicy
+from cityos.app import all_operations, create_app
+from cityos.operations import Operation
+
+from .secured import Platform
+
+PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.json"),
+                 ("POST", "/auth/token"), ("POST", "/auth/login"), ("GET", "/auth/jwks.json")}
+SAMPLE = {"entityId": "urn:ngsi-ld:Shelter:001", "attrId": "name", "type": "Shelter",
+          "contextId": "urn:x:ctx"}
+CASES = ("none", "malformed", "expired", "forged", "other tenant", "insufficient role", "valid")
+
+
+def _request(platform: Platform, method: str, path: str, item: dict[str, Any],
+             token: str | None, tenant: str | None = None) -> int:
+    url = path.format(**SAMPLE)
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    if tenant is not None:
+        headers["NGSILD-Tenant"] = tenant
+    kwargs: dict[str, Any] = {}
+    if "requestBody" in item:
+        schema = next(iter(item["requestBody"]["content"].values()))["schema"]
+        kwargs["json"] = [] if schema.get("type") == "array" else {}
+    return platform.client.request(method, url, headers=headers, **kwargs).status_code
+
+
+def _insufficient(op: Operation) -> str:
+    """An account whose roles and scopes the operation's policy does not allow."""
+    policy = op.access
+    assert policy is not None
+    for label, roles, scopes in (("viewer", ("viewer",), ()), ("operator", ("operator",), ()),
+                                 ("Reader", (), ("ngsi:read",)), ("Writer", (), ("ngsi:write",))):
+        if not policy.allows(roles, scopes):
+            return label
+    return "Nobody"  # an organisation without any grant
+
+
+def test_every_route_every_caller(platform: Platform) -> None:
+    spec = platform.client.get("/openapi.json").json()
+    ops = {(op.method, op.path): op for op in all_operations()}
+    routes = [(m.upper(), p, item) for p, items in spec["paths"].items() for m, item in items.items()]
+    assert {(m, p) for m, p, _ in routes} == set(ops), "openapi.json and the routes disagree"
+    assert len(routes) >= 30
+    public = {(m, p) for m, p, _ in routes if ops[(m, p)].access.public}  # type: ignore[union-attr]
+    assert public == PUBLIC_ROUTES, "a route became public: review it and list it here"
+    failures: list[str] = []
+    for method, path, item in routes:
+        if (method, path) in public:
+            continue
+        assert item.get("security") == [{"bearer": []}], f"{method} {path} not marked secured"
+        t = platform.tokens
+        statuses = {
+            "none": _request(platform, method, path, item, None),
+            "malformed": _request(platform, method, path, item, t["malformed"]),
+            "expired": _request(platform, method, path, item, t["expired"]),
+            "forged": _request(platform, method, path, item, t["forged"]),
+            "other tenant": _request(platform, method, path, item, t["admin-a"], "town-b"),
+            "insufficient role": _request(platform, method, path, item,
+                                          t[_insufficient(ops[(method, path)])]),
+            "valid": _request(platform, method, path, item, t["admin"]),
+        }
+        expected = {"none": 401, "malformed": 401, "expired": 401, "forged": 401,
+                    "other tenant": 403, "insufficient role": 403}
+        for case, status in statuses.items():
+            if case == "valid":
+                if status in (401, 403, 429):
+                    failures.append(f"{method} {path} valid → {status}")
+            elif status != expected[case]:
+                failures.append(f"{method} {path} {case} → {status}, not {expected[case]}")
+    assert not failures, "\n".join(failures)
+
+
+def test_the_init_admin_token_is_a_valid_admin_credential(platform: Platform) -> None:
+    auth = {"Authorization": f"Bearer {platform.admin_token}"}
+    assert platform.client.get("/auth/v1/alerts", headers=auth).status_code == 200
+    r = platform.client.get("/ngsi-ld/v1/types", headers={**auth, "NGSILD-Tenant": "any-town"})
+    assert r.status_code == 404  # every tenant is open to it; this one does not exist yet
+    bad = {"Authorization": f"Bearer {platform.admin_token}x"}
+    assert platform.client.get("/auth/v1/alerts", headers=bad).status_code == 401
+
+
+def test_a_route_without_policy_stops_the_app(platform: Platform,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    async def sneaky(request: Any) -> Any:
+        raise AssertionError("never served")
+
+    undeclared = Operation("GET", "/sneaky", sneaky, "no policy", "test")
+    monkeypatch.setattr(app_module, "all_operations", lambda: [*all_operations(), undeclared])
+    with pytest.raises(UndeclaredPolicy, match="/sneaky"):
+        create_app(platform.settings)
+
+
+def test_open_ngsi_opens_only_the_ngsi_ld_api(platform: Platform) -> None:
+    from starlette.testclient import TestClient
+
+    settings = dataclasses.replace(platform.settings, ngsi=dataclasses.replace(
+        platform.settings.ngsi, open_ngsi=True))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        assert client.get("/ngsi-ld/v1/types").status_code == 200
+        assert client.get("/auth/v1/alerts").status_code == 401
+
+
+def test_cases_cover_the_acceptance_list() -> None:
+    assert len(CASES) == 7
