@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 
-MIGRATIONS: list[str] = [
+MIGRATIONS: list[str | tuple[str, ...]] = [
     # 1: entities, their types, the geo index, tenants, small documents
     """
     CREATE TABLE tenants (
@@ -40,6 +40,27 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX entities_by_tenant ON entities (tenant);
     """,
+    # 3: append-only hash-chained logs (audit trail); statements listed one by one because
+    # the triggers hold semicolons
+    (
+        """
+        CREATE TABLE logs (
+            log TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            hash TEXT NOT NULL,
+            PRIMARY KEY (log, seq)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TRIGGER logs_no_update BEFORE UPDATE ON logs
+        BEGIN SELECT RAISE(ABORT, 'logs are append-only'); END
+        """,
+        """
+        CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs
+        BEGIN SELECT RAISE(ABORT, 'logs are append-only'); END
+        """,
+    ),
 ]
 
 
@@ -52,7 +73,9 @@ def migrate(conn: sqlite3.Connection) -> int:
     for number in range(version, len(MIGRATIONS)):
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[number].split(";"):
+            migration = MIGRATIONS[number]
+            statements = migration.split(";") if isinstance(migration, str) else migration
+            for statement in statements:
                 if statement.strip():
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {number + 1}")
