@@ -19,6 +19,7 @@ import orjson
 
 from cityos.storage.base import DELETE, KEEP, Entity, EntityQuery, Mutation, QueryResult, TypeInfo
 from cityos.storage.sqlite import _geo, _select
+from cityos.storage.sqlite.logs import LogTables
 from cityos.storage.sqlite.schema import migrate
 from cityos.storage.sqlite.writer import Writer
 
@@ -41,7 +42,7 @@ def _regexp(pattern: str, value: str) -> bool:
         return False
 
 
-class SqliteStore:
+class SqliteStore(LogTables):
     """A cityos database in one SQLite file."""
 
     def __init__(self, path: str, synchronous: str = "FULL", read_connections: int = 4,
@@ -53,6 +54,7 @@ class SqliteStore:
         self._writer = Writer(self._connect_writer, max_batch=group_commit_max)
         self._reader: sqlite3.Connection | None = None
         self._read_lock = threading.Lock()
+        self._switch_set = False
 
     # life cycle ---------------------------------------------------------------------------
     def _connect_writer(self) -> sqlite3.Connection:
@@ -81,11 +83,15 @@ class SqliteStore:
             # the default 5 ms interval it then queues behind a busy event loop for up to 5 ms
             # each time. 1 ms measured +25% batch upserts, lower PATCH tail (docs/performance.md).
             sys.setswitchinterval(_WRITER_SWITCH)
+            self._switch_set = True
         self._writer.start()
         self._reader = self._connect_reader()
 
     async def close(self) -> None:
         self._writer.stop()
+        if self._switch_set:
+            sys.setswitchinterval(_DEFAULT_SWITCH)
+            self._switch_set = False
         if self._reader is not None:
             self._reader.close()
             self._reader = None
