@@ -41,7 +41,7 @@ def run_one(name: str, time_limit: float, seed: int, workers: int, data: Path = 
 
 
 def _row(r: dict, bks: float, markdown: bool) -> str:
-    gap = 100.0 * (r["cost"] - bks) / bks
+    gap = round(100.0 * (r["cost"] - bks) / bks, 2) + 0.0  # no "-0.00"
     cells = [
         r["instance"],
         f"{r['cost']:.2f}",
