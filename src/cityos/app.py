@@ -134,7 +134,12 @@ def _strict(op: Operation, endpoint: Endpoint) -> Endpoint:
         return endpoint
     known = frozenset(p.name for p in op.params if p.where == "query")
 
+    needs_length = op.method in ("POST", "PATCH", "PUT")
+
     async def strict(request: Request) -> Response:
+        if needs_length and "content-length" not in request.headers:
+            # §6.3.4: a body must announce its length (chunked uploads are refused), bare 411
+            return Response(status_code=411)
         unknown = [name for name in request.query_params if name not in known]
         if unknown:
             raise InvalidRequest(f"unknown query parameter {unknown[0][:100]!r} for "
@@ -168,6 +173,7 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield {}
         finally:
+            await close_trail(app)
             await broker.aclose()
             await store.close()
 
