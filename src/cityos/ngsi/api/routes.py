@@ -5,7 +5,7 @@ Paths, parameters and responses follow the spec's resource names exactly.
 
 from __future__ import annotations
 
-from cityos.ngsi.api import batch, contexts, discovery, entities, purge
+from cityos.ngsi.api import batch, contexts, discovery, entities, purge, subscriptions
 from cityos.operations import NGSI_READ, NGSI_WRITE, STAFF_WRITE, Operation, Param
 
 V1 = "/ngsi-ld/v1"
@@ -14,6 +14,8 @@ TAG = "NGSI-LD"
 ENTITY = {"type": "object"}
 TENANT = Param("NGSILD-Tenant", "header", description="municipality (tenant)")
 ENTITY_ID = Param("entityId", "path", required=True, description="entity id (a URI)")
+SUBSCRIPTION_ID = Param("subscriptionId", "path", required=True,
+                        description="subscription id (a URI)")
 ATTR_ID = Param("attrId", "path", required=True, description="attribute name")
 LINK = Param("Link", "header", description="JSON-LD @context link")
 OPTIONS = Param("options", description="keyValues, concise, sysAttrs, noOverwrite, replace, update")
@@ -93,6 +95,24 @@ OPERATIONS: list[Operation] = [
     Operation("POST", f"{V1}/entityOperations/query", batch.batch_query, "Query entities (POST)",
               TAG, (TENANT, LINK, *VIEW, *PAGE), body={"type": "object"},
               responses={200: "Entities", **ERRORS}, policy=NGSI_READ),
+    Operation("POST", f"{V1}/subscriptions", subscriptions.create_subscription,
+              "Create a subscription", TAG, (TENANT, LINK), body={"type": "object"},
+              responses={201: "Created", 400: "BadRequestData", 409: "AlreadyExists"}),
+    Operation("GET", f"{V1}/subscriptions", subscriptions.query_subscriptions,
+              "Query subscriptions", TAG, (TENANT, LINK, *PAGE),
+              responses={200: "Subscriptions", **ERRORS}),
+    Operation("GET", f"{V1}/subscriptions/{{subscriptionId}}",
+              subscriptions.retrieve_subscription, "Retrieve a subscription", TAG,
+              (SUBSCRIPTION_ID, TENANT, LINK), responses={200: "Subscription", **ERRORS}),
+    Operation("PATCH", f"{V1}/subscriptions/{{subscriptionId}}",
+              subscriptions.update_subscription, "Update a subscription", TAG,
+              (SUBSCRIPTION_ID, TENANT, LINK), body={"type": "object"},
+              body_types=("application/json", "application/ld+json",
+                          "application/merge-patch+json"),
+              responses={204: "Updated", **ERRORS}),
+    Operation("DELETE", f"{V1}/subscriptions/{{subscriptionId}}",
+              subscriptions.delete_subscription, "Delete a subscription", TAG,
+              (SUBSCRIPTION_ID, TENANT), responses={204: "Deleted", **ERRORS}),
     Operation("GET", f"{V1}/types", discovery.list_types, "List entity types", TAG,
               (TENANT, LINK, Param("details", schema={"type": "boolean"})),
               responses={200: "Types", **ERRORS}, policy=NGSI_READ),

@@ -1,0 +1,143 @@
+"""HTTP routes for /ngsi-ld/v1/subscriptions: create, query, retrieve, update, delete.
+
+ETSI GS CIM 009 v1.8 §5.8.1–5.8.5, §6.10–6.11. Subscriptions are kept per tenant in the
+store's key/value space; `ngsi.subscriptions.notifier` sends what they ask for.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityos.ngsi.api.entities import broker_of
+from cityos.ngsi.api.request import (
+    JSON,
+    JSONLD,
+    MERGE_PATCH,
+    accept_of,
+    bool_param,
+    int_param,
+    link_context,
+    read_body,
+    tenant_of,
+)
+from cityos.ngsi.api.respond import ngsi_response, no_content
+from cityos.ngsi.broker import Broker
+from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from cityos.ngsi.jsonld.context import CORE_CONTEXT_URL
+from cityos.ngsi.model.subscription import SYSTEM, check_subscription, with_status
+from cityos.ngsi.model.terms import is_uri, now_iso
+
+BASE = "/ngsi-ld/v1/subscriptions"
+
+
+def space(tenant: str) -> str:
+    return f"ngsi.subscriptions/{tenant}"
+
+
+def _subscription_id(request: Request) -> str:
+    sub_id: str = request.path_params["subscriptionId"]
+    if not is_uri(sub_id):
+        raise BadRequestData(f"subscription id {sub_id[:200]!r} is not a URI")
+    return sub_id
+
+
+async def _context_url(broker: Broker, value: Any) -> str:
+    """The @context the subscription was written in, as one URL (§5.2.12 jsonldContext).
+
+    A single URL is kept; anything else becomes an ImplicitlyCreated @context (§5.13).
+    """
+    await broker.context(value)  # resolvable now, or LdContextNotAvailable
+    if value is None:
+        return CORE_CONTEXT_URL
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+        return value[0]
+    return str(broker.registry.add_implicit(value)["url"])
+
+
+async def create_subscription(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    body = await read_body(request, broker.settings.max_body_bytes)
+    sub = {k: v for k, v in body.data.items() if k != "@context" and k not in SYSTEM}
+    sub.setdefault("id", f"urn:ngsi-ld:Subscription:{uuid.uuid4()}")
+    check_subscription(sub)
+    if await broker.store.kv_get(space(tenant), sub["id"]) is not None:
+        raise AlreadyExists(f"subscription {sub['id']} already exists")
+    sub["jsonldContext"] = await _context_url(broker, body.context)
+    sub["createdAt"] = sub["modifiedAt"] = now_iso()
+    await broker.store.kv_put(space(tenant), sub["id"], sub)
+    return Response(status_code=201,
+                    headers={"Location": f"{BASE}/{quote(sub['id'], safe=':')}"})
+
+
+async def query_subscriptions(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    media = accept_of(request)
+    ctx = await broker.context(link_context(request))
+    settings = broker.settings
+    limit = int_param(request, "limit", settings.default_limit, maximum=settings.max_limit)
+    offset = int_param(request, "offset", 0)
+    count = bool_param(request, "count")
+    subs = [with_status(v) for _, v in await broker.store.kv_list(space(tenant))]
+    headers = {"NGSILD-Results-Count": str(len(subs))} if count else None
+    return ngsi_response(subs[offset:offset + limit], ctx, media, headers=headers)
+
+
+async def _stored(broker: Broker, tenant: str, sub_id: str) -> dict[str, Any]:
+    sub = await broker.store.kv_get(space(tenant), sub_id)
+    if sub is None:
+        raise ResourceNotFound(f"subscription {sub_id} not found")
+    return sub  # type: ignore[no-any-return]
+
+
+async def retrieve_subscription(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    sub_id = _subscription_id(request)
+    media = accept_of(request)
+    ctx = await broker.context(link_context(request))
+    sub = await _stored(broker, tenant, sub_id)
+    return ngsi_response(with_status(sub), ctx, media)
+
+
+async def update_subscription(request: Request) -> Response:
+    """PATCH: the members given replace the stored ones; NGSI-LD Null removes one (§5.8.2)."""
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    sub_id = _subscription_id(request)
+    body = await read_body(request, broker.settings.max_body_bytes,
+                           allow=(JSON, JSONLD, MERGE_PATCH))
+    sub = dict(await _stored(broker, tenant, sub_id))
+    patch = {k: v for k, v in body.data.items() if k != "@context" and k not in SYSTEM}
+    if patch.get("id", sub_id) != sub_id:
+        raise BadRequestData("the id of a subscription cannot change")
+    if not patch:
+        raise BadRequestData("the body names nothing to update")
+    for key, value in patch.items():
+        if value is None or value == "urn:ngsi-ld:null":
+            sub.pop(key, None)
+        else:
+            sub[key] = value
+    check_subscription(sub)
+    if body.context is not None:
+        sub["jsonldContext"] = await _context_url(broker, body.context)
+    sub["modifiedAt"] = now_iso()
+    await broker.store.kv_put(space(tenant), sub_id, sub)
+    return no_content()
+
+
+async def delete_subscription(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    sub_id = _subscription_id(request)
+    if not await broker.store.kv_delete(space(tenant), sub_id):
+        raise ResourceNotFound(f"subscription {sub_id} not found")
+    return no_content()

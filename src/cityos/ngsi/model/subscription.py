@@ -1,0 +1,111 @@
+"""Subscriptions as data: validating a Subscription body and its status (no delivery here).
+
+ETSI GS CIM 009 v1.8 §5.2.12 (Subscription), §5.2.14 (NotificationParams), §5.8 (operations).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from cityos.ngsi.errors import BadRequestData
+from cityos.ngsi.model.terms import is_uri, is_valid_name, parse_datetime
+from cityos.ngsi.query.geo import parse_geoq
+from cityos.ngsi.query.q import parse_q
+from cityos.ngsi.query.scope import parse_scope_q
+
+FORMATS = ("normalized", "concise", "keyValues", "simplified")
+ACCEPTS = ("application/json", "application/ld+json", "application/geo+json")
+# members the broker writes itself: never taken from a request
+SYSTEM = frozenset({"status", "createdAt", "modifiedAt", "notification.status",
+                    "timesSent", "timesFailed", "lastNotification", "lastSuccess",
+                    "lastFailure"})
+
+
+def check_subscription(sub: dict[str, Any]) -> None:
+    """Raise BadRequestData unless `sub` (compacted, without @context) is a valid Subscription."""
+    if sub.get("type") != "Subscription":
+        raise BadRequestData('a subscription needs "type": "Subscription"')
+    if "id" in sub and not is_uri(sub["id"]):
+        raise BadRequestData("the subscription id must be a URI")
+    entities, watched = sub.get("entities"), sub.get("watchedAttributes")
+    if entities is None and watched is None:
+        raise BadRequestData("a subscription needs entities or watchedAttributes")
+    if entities is not None:
+        _check_selectors(entities)
+    if watched is not None:
+        if not isinstance(watched, list) or not watched or not all(
+                is_valid_name(w) for w in watched):
+            raise BadRequestData("watchedAttributes must be a non-empty list of names")
+        if "timeInterval" in sub:
+            raise BadRequestData("timeInterval and watchedAttributes exclude each other")
+    if "timeInterval" in sub and not _positive(sub["timeInterval"]):
+        raise BadRequestData("timeInterval must be a positive number of seconds")
+    if "throttling" in sub and not _positive(sub["throttling"]):
+        raise BadRequestData("throttling must be a positive number of seconds")
+    if "expiresAt" in sub and parse_datetime(sub["expiresAt"]) is None:
+        raise BadRequestData("expiresAt must be an ISO 8601 date-time")
+    if "isActive" in sub and not isinstance(sub["isActive"], bool):
+        raise BadRequestData("isActive must be true or false")
+    for name in ("q", "scopeQ", "description", "subscriptionName", "lang"):
+        if name in sub and not isinstance(sub[name], str):
+            raise BadRequestData(f"{name} must be a string")
+    if "q" in sub:
+        parse_q(sub["q"])
+    if "scopeQ" in sub:
+        parse_scope_q(sub["scopeQ"])
+    if "geoQ" in sub:
+        geo = sub["geoQ"]
+        if not isinstance(geo, dict):
+            raise BadRequestData("geoQ must be an object")
+        parse_geoq(str(geo.get("georel", "")), str(geo.get("geometry", "")),
+                   geo.get("coordinates"), geo.get("geoproperty"))
+    _check_notification(sub.get("notification"))
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _check_selectors(entities: Any) -> None:
+    if not isinstance(entities, list) or not entities:
+        raise BadRequestData("entities must be a non-empty list of entity selectors")
+    for sel in entities:
+        if not isinstance(sel, dict) or not isinstance(sel.get("type"), str):
+            raise BadRequestData("each entity selector needs a type")
+        if "id" in sel and not is_uri(sel["id"]):
+            raise BadRequestData("an entity selector id must be a URI")
+        if "idPattern" in sel:
+            try:
+                re.compile(str(sel["idPattern"]))
+            except re.error:
+                raise BadRequestData("idPattern is not a valid regular expression") from None
+
+
+def _check_notification(notification: Any) -> None:
+    if not isinstance(notification, dict):
+        raise BadRequestData("a subscription needs notification parameters")
+    endpoint = notification.get("endpoint")
+    if not isinstance(endpoint, dict) or not is_uri(endpoint.get("uri")):
+        raise BadRequestData("notification.endpoint.uri must be a URI")
+    if endpoint.get("accept", ACCEPTS[0]) not in ACCEPTS:
+        raise BadRequestData(f"notification.endpoint.accept must be one of {', '.join(ACCEPTS)}")
+    if notification.get("format", "normalized") not in FORMATS:
+        raise BadRequestData("notification.format must be normalized, concise or keyValues")
+    attrs = notification.get("attributes")
+    if attrs is not None and (not isinstance(attrs, list) or not all(
+            is_valid_name(a) for a in attrs)):
+        raise BadRequestData("notification.attributes must be a list of names")
+
+
+def with_status(sub: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """The subscription as read: `isActive` and `status` (active, paused or expired)."""
+    out = dict(sub)
+    active = out.setdefault("isActive", True)
+    expires = parse_datetime(out.get("expiresAt"))
+    if expires is not None and expires <= (now or datetime.now(UTC)):
+        out["status"] = "expired"
+    else:
+        out["status"] = "active" if active else "paused"
+    return out
