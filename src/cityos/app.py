@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from cityos import __version__
 from cityos.access import routes as access_routes
 from cityos.access.gate import Gate
+from cityos.audit.trail import audited, close_trail
 from cityos.ngsi.api import routes as ngsi_routes
 from cityos.ngsi.api.respond import plain_json, problem_response
 from cityos.ngsi.broker import Broker
@@ -178,7 +179,7 @@ def create_app(settings: Settings) -> Starlette:
             await store.close()
 
     gate = Gate(settings)
-    routes = [Route(_route_path(op.path), _strict(op, gate.wrap(op)), methods=[op.method],
+    routes = [Route(_route_path(op.path), audited(op, _strict(op, gate.wrap(op))), methods=[op.method],
                     name=op.operation_id) for op in operations]
     app = Starlette(
         routes=routes,

@@ -136,6 +136,10 @@ def _mount_parts() -> None:
     app.add_typer(org_app, name="org", help="organisations and their client credentials")
     app.add_typer(staff_app, name="staff", help="staff accounts (admin, operator, viewer)")
     app.command("token")(token)
+    from cityos.audit.cli import audit_app, verify_cmd
+
+    app.add_typer(audit_app, name="audit", help="the audit trail of every request")
+    app.command("verify")(verify_cmd)
     try:
         from cityos.services.ondemand.cli import darp_app
     except ImportError:  # the on-demand transport engine is optional while it is being built

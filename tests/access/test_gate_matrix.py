@@ -19,14 +19,21 @@ from .secured import Platform
 
 PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.json"),
                  ("POST", "/auth/token"), ("POST", "/auth/login"), ("GET", "/auth/jwks.json")}
-SAMPLE = {"entityId": "urn:ngsi-ld:Shelter:001", "attrId": "name", "type": "Shelter",
-          "contextId": "urn:x:ctx"}
+class _Sample(dict[str, str]):
+    """Path parameters: known ones get a fitting value, any new one an id-like value."""
+
+    def __missing__(self, key: str) -> str:
+        return f"urn:ngsi-ld:{key}:001"
+
+
+SAMPLE = _Sample(entityId="urn:ngsi-ld:Shelter:001", attrId="name", type="Shelter",
+                 contextId="urn:x:ctx")
 CASES = ("none", "malformed", "expired", "forged", "other tenant", "insufficient role", "valid")
 
 
 def _request(platform: Platform, method: str, path: str, item: dict[str, Any],
              token: str | None, tenant: str | None = None) -> int:
-    url = path.format(**SAMPLE)
+    url = path.format_map(SAMPLE)
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}
     if tenant is not None:
         headers["NGSILD-Tenant"] = tenant

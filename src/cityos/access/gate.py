@@ -86,9 +86,9 @@ class Gate:
         if policy is None:
             raise UndeclaredPolicy(f"{op.method} {op.path} declares no access policy: add "
                                    "policy=… (or public=True) to its Operation")
-        if self.is_open(op):
-            return op.endpoint
         endpoint = op.endpoint
+        if self.is_open(op):
+            return endpoint
 
         async def guarded(request: Request) -> Response:
             refused = await self.check(op, policy, request)
@@ -111,6 +111,7 @@ class Gate:
         principal = await self._principal(access, token, request)
         if isinstance(principal, Response):
             return principal
+        request.state.principal = principal
         wait = access.limiter.take(principal.sub)
         if wait:
             return problem_response(
@@ -132,7 +133,6 @@ class Gate:
                                        access.store, tenant, self.settings.ngsi.max_body_bytes)
             if why is not None:
                 return problem_response(Forbidden(why))
-        request.state.principal = principal
         return None
 
     async def _principal(self, access: Access, token: str,

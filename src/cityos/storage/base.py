@@ -28,6 +28,20 @@ DELETE: Any = type("_Delete", (), {"__repr__": lambda self: "DELETE"})()
 # atomic; raising an exception leaves the entity untouched and is returned as that item's result.
 Mutation = Callable[[Entity | None], tuple[Any, Any]]
 
+# Links an append-only log: gets the previous entry's hash (None for the first entry) and the
+# new entry's bytes, returns the new entry's hash. Runs in the engine's transaction.
+Chain = Callable[[str | None, bytes], str]
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One entry of an append-only log, as stored."""
+
+    seq: int  # 1, 2, 3 … in append order
+    body: bytes
+    prev: str | None  # hash of the entry before (None for the first)
+    hash: str
+
 
 @dataclass
 class EntityQuery:
@@ -89,3 +103,13 @@ class Store(Protocol):
     async def kv_delete(self, space: str, key: str) -> bool: ...
 
     async def kv_list(self, space: str) -> list[tuple[str, Any]]: ...
+
+    # append-only, hash-chained logs (audit trail) -----------------------------------------
+    async def append_log(self, log: str, bodies: list[bytes], chain: Chain) -> int:
+        """Append entries in order, each hashed by `chain` after the log's last one, in one
+        transaction; returns the last sequence number. Entries are never updated or deleted."""
+        ...
+
+    async def read_log(self, log: str, after: int = 0, limit: int = 1000) -> list[LogEntry]:
+        """Entries with sequence number > `after`, in order, at most `limit`."""
+        ...

@@ -61,6 +61,11 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
         BEGIN SELECT RAISE(ABORT, 'logs are append-only'); END
         """,
     ),
+    # 4: each log entry names its predecessor's hash, so that verification can tell a deleted
+    # record from a reordered one
+    """
+    ALTER TABLE logs ADD COLUMN prev TEXT;
+    """,
 ]
 
 

@@ -1,0 +1,1 @@
+"""Audit trail: every request recorded, hash-chained and append-only (guideline 都市OS③-3)."""

@@ -1,0 +1,74 @@
+"""`cityos audit export` (JSON Lines) and `cityos verify` (the audit trail's hash chain).
+
+Exit status 0 when intact; 1 with one line per problem, each with its error code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cityos.access.cli import run
+from cityos.access.service import Access
+from cityos.audit.chain import Entry, Problem, from_lines, to_line, verify
+from cityos.audit.trail import HEAD, LOG
+
+audit_app = typer.Typer(no_args_is_help=True, help="the audit trail of every request")
+console = Console(stderr=True)
+DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
+_PAGE = 5000
+
+
+async def _entries(access: Access) -> list[Entry]:
+    entries: list[Entry] = []
+    while True:
+        page = await access.store.read_log(LOG, after=entries[-1].seq if entries else 0,
+                                           limit=_PAGE)
+        entries += [Entry(e.seq, e.body, e.prev, e.hash) for e in page]
+        if len(page) < _PAGE:
+            return entries
+
+
+@audit_app.command("export")
+def export(data_dir: DataDir = Path("var"),
+           output: Annotated[Path | None, typer.Option(
+               "--output", help="file to write (default: standard output)")] = None) -> None:
+    """Export the audit trail as JSON Lines (one record with its chain fields a line)."""
+    entries = run(data_dir, _entries)
+    lines = b"".join(to_line(e) for e in entries)
+    if output is None:
+        sys.stdout.buffer.write(lines)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(lines)
+        console.print(f"{len(entries)} audit records written to {output}")
+
+
+def verify_cmd(data_dir: DataDir = Path("var"),
+               file: Annotated[Path | None, typer.Option(
+                   "--file", help="verify a JSON Lines export instead of the database")] = None
+               ) -> None:
+    """Verify the audit trail's hash chain: edits, deletions and reorderings are reported."""
+    problems: list[Problem]
+    if file is not None:
+        with file.open("rb") as lines:
+            entries, problems = from_lines(lines)
+        problems += verify(entries)
+    else:
+        async def check(access: Access) -> tuple[list[Entry], list[Problem]]:
+            entries = await _entries(access)
+            head = await access.store.kv_get(*HEAD)
+            anchored = None if head is None else (int(head["seq"]), str(head["hash"]))
+            return entries, verify(entries, anchored)
+
+        entries, problems = run(data_dir, check)
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise typer.Exit(1)
+    head = entries[-1].hash if entries else "-"
+    print(f"OK: {len(entries)} audit records, chain intact, head {head}")

@@ -1,0 +1,150 @@
+"""The audit trail of every request: who, organisation, IP, tenant, operation, entity ids,
+outcome and sizes — never secrets, query values or attribute values (guideline 都市OS③-3).
+
+Records are buffered and appended in batches (one durable transaction every few hundred ms),
+so answering a request never waits for the log; `close` flushes what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityos.audit.chain import canonical, link
+from cityos.operations import Endpoint, Operation
+from cityos.storage.base import Store
+
+LOG = "audit"
+HEAD = ("audit.head", "audit")  # kv space and key of the last anchored (seq, hash)
+FLUSH_SECONDS = 0.25
+MAX_IDS = 100  # entity ids kept per record
+
+log = logging.getLogger("cityos.audit")
+
+
+class AuditTrail:
+    """Buffers records and appends them to the store's `audit` log in the background."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pending: list[bytes] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, record: dict[str, Any]) -> None:
+        self._pending.append(canonical(record))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(FLUSH_SECONDS)
+        await self.flush()
+
+    async def flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                seq = await self.store.append_log(LOG, batch, link)
+                [last] = await self.store.read_log(LOG, after=seq - 1, limit=1)
+                await self.store.kv_put(*HEAD, {"seq": last.seq, "hash": last.hash})
+            except Exception:  # the store is gone: say so loudly, never fail the requests
+                log.exception("could not append %d audit records", len(batch))
+                return
+
+    async def close(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()
+
+
+UNAUDITED = {("GET", "/healthz")}  # polled by load balancers every few seconds
+
+
+def audited(op: Operation, endpoint: Endpoint) -> Endpoint:
+    """Record every call of `endpoint` in the audit trail, whatever its outcome."""
+    if (op.method, op.path) in UNAUDITED:
+        return endpoint
+
+    async def call(request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            response = await endpoint(request)
+        except Exception as exc:
+            status = int(getattr(exc, "status", 0) or getattr(exc, "status_code", 0) or 500)
+            trail_of(request.app).record(await build_record(op, request, status, 0, started))
+            raise
+        size = response.headers.get("content-length", "0")
+        trail_of(request.app).record(await build_record(
+            op, request, response.status_code, int(size) if size.isdigit() else 0, started))
+        return response
+
+    call.__name__ = endpoint.__name__
+    return call
+
+
+def trail_of(app: Any) -> AuditTrail:
+    """The app's trail, made on first use (for the store the app has open now)."""
+    store = app.state.broker.store
+    trail: AuditTrail | None = getattr(app.state, "audit", None)
+    if trail is None or trail.store is not store:
+        trail = AuditTrail(store)
+        app.state.audit = trail
+    return trail
+
+
+async def close_trail(app: Any) -> None:
+    """Flush the app's trail before its store closes (called from the app's lifespan)."""
+    trail: AuditTrail | None = getattr(app.state, "audit", None)
+    if trail is not None:
+        await trail.close()
+
+
+def _entity_ids(op: Operation, request: Request, body: bytes) -> list[str]:
+    ids: list[str] = []
+    if "entityId" in request.path_params:
+        ids.append(str(request.path_params["entityId"]))
+    if body and op.body is not None and op.path.startswith("/ngsi-ld/v1/entit"):
+        with contextlib.suppress(orjson.JSONDecodeError):
+            data = orjson.loads(body)
+            for item in data if isinstance(data, list) else [data]:
+                value = item.get("id") if isinstance(item, dict) else item
+                if isinstance(value, str) and value not in ids:
+                    ids.append(value)
+    return [i[:256] for i in ids[:MAX_IDS]]
+
+
+def _declared_length(request: Request) -> int:
+    declared = request.headers.get("content-length", "")
+    return int(declared) if declared.isdigit() else 0
+
+
+async def build_record(op: Operation, request: Request, status: int, bytes_out: int,
+                       started: float) -> dict[str, Any]:
+    """What the trail keeps of one request (ids and sizes, never values or secrets)."""
+    principal = getattr(request.state, "principal", None)
+    body = b""
+    if op.body is not None and op.path.startswith("/ngsi-ld/"):
+        with contextlib.suppress(Exception):  # a body the handler never read stays unread
+            body = await request.body()
+    return {
+        "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "who": principal.sub if principal is not None else "anonymous",
+        "org": principal.org if principal is not None else "",
+        "ip": request.client.host if request.client else "",
+        "tenant": request.headers.get("ngsild-tenant", "")[:64],
+        "op": op.operation_id, "method": op.method, "path": request.url.path[:512],
+        "entities": _entity_ids(op, request, body),
+        "status": status,
+        "bytes_in": len(body) or _declared_length(request),
+        "bytes_out": bytes_out,
+        "ms": round((time.perf_counter() - started) * 1000, 3),
+    }

@@ -1,0 +1,47 @@
+"""Append-only, hash-chained logs in SQLite (the `logs` table; triggers refuse UPDATE/DELETE).
+
+The `Store` methods `append_log` and `read_log`; the chain itself is computed by the caller's
+`Chain` function inside the writer's transaction, so sequence and links always agree.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING
+
+from cityos.storage.base import Chain, LogEntry
+
+if TYPE_CHECKING:
+    from cityos.storage.sqlite.writer import Writer
+
+
+class LogTables:
+    """Mixed into `SqliteStore`: needs its `_writer` and read connection `_r`."""
+
+    _writer: Writer
+
+    @property
+    def _r(self) -> sqlite3.Connection:
+        raise NotImplementedError
+
+    async def append_log(self, log: str, bodies: list[bytes], chain: Chain) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT seq, hash FROM logs WHERE log = ? ORDER BY seq DESC "
+                               "LIMIT 1", (log,)).fetchone()
+            seq, previous = (0, None) if row is None else (row[0], row[1])
+            for body in bodies:
+                seq += 1
+                link = chain(previous, body)
+                conn.execute("INSERT INTO logs (log, seq, body, prev, hash) VALUES (?, ?, ?, ?, ?)",
+                             (log, seq, body, previous, link))
+                previous = link
+            return int(seq)
+
+        return await self._writer.submit(job)  # type: ignore[no-any-return]
+
+    async def read_log(self, log: str, after: int = 0, limit: int = 1000) -> list[LogEntry]:
+        rows = self._r.execute("SELECT seq, body, prev, hash FROM logs WHERE log = ? AND seq > ? "
+                               "ORDER BY seq LIMIT ?", (log, after, limit))
+        # a body edited by hand in SQL may come back as TEXT: verification must still see it
+        return [LogEntry(seq, body if isinstance(body, bytes) else str(body).encode(), prev, hash_)
+                for seq, body, prev, hash_ in rows]
