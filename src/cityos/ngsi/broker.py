@@ -5,13 +5,14 @@ One `Broker` per app; handlers reach it through `request.app.state.broker`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cityos.ngsi.jsonld.context import ActiveContext, ContextResolver
 from cityos.ngsi.jsonld.persist import StoreBackend
 from cityos.ngsi.jsonld.registry import ContextRegistry
+from cityos.ngsi.notifier import Notifier
 from cityos.settings import NgsiSettings
 from cityos.storage.base import Store
 
@@ -23,6 +24,14 @@ class Broker:
     settings: NgsiSettings
     registry: ContextRegistry
     base_url: str = ""
+    notifier: Notifier = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.notifier = Notifier(self.store, self.context)
+
+    async def changed(self, tenant: str, entity_ids: list[str]) -> None:
+        """Entities were written: let the subscriptions that match them notify."""
+        await self.notifier.changed(tenant, entity_ids)
 
     @classmethod
     def create(cls, store: Store, settings: NgsiSettings, base_url: str = "") -> Broker:

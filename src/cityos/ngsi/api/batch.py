@@ -98,6 +98,8 @@ async def batch_create(request: Request) -> Response:
     entities, results, now = await _read_entities(request)
     items = [(e["id"], lambda cur, e=e: (change.create(cur, e, now), None)) for e, _ in entities]
     outcomes = await broker.store.mutate(tenant, items) if items else []
+    await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
+                                  if not isinstance(o, Exception)])
     _collect(results, [e["id"] for e, _ in entities], outcomes)
     if results.errors:
         return plain_json(results.body(), status=207)
@@ -127,6 +129,8 @@ async def batch_upsert(request: Request) -> Response:
 
     items = [(e["id"], upsert(e)) for e, _ in entities]
     outcomes = await broker.store.mutate(tenant, items) if items else []
+    await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
+                                  if not isinstance(o, Exception)])
     for (e, _), outcome in zip(entities, outcomes, strict=True):
         if outcome == "created":
             created.append(e["id"])
@@ -155,6 +159,8 @@ async def batch_update(request: Request) -> Response:
 
     items = [(e["id"], update(e)) for e, _ in entities]
     outcomes = await broker.store.mutate(tenant, items) if items else []
+    await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
+                                  if not isinstance(o, Exception)])
     for (entity, ctx), outcome in zip(entities, outcomes, strict=True):
         if isinstance(outcome, Exception):
             results.fail(entity["id"], outcome)
@@ -172,6 +178,8 @@ async def batch_merge(request: Request) -> Response:
     entities, results, now = await _read_entities(request, require_type=False, allow_null=True)
     items = [(e["id"], lambda cur, e=e: (change.merge(cur, e, now), None)) for e, _ in entities]
     outcomes = await broker.store.mutate(tenant, items) if items else []
+    await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
+                                  if not isinstance(o, Exception)])
     _collect(results, [e["id"] for e, _ in entities], outcomes)
     return _reply(results)
 

@@ -82,6 +82,7 @@ async def create_entity(request: Request) -> Response:
     [result] = await broker.store.mutate(
         tenant, [(entity["id"], lambda cur: (change.create(cur, entity, now), None))])
     _raise(result)
+    await broker.changed(tenant, [entity["id"]])
     return Response(status_code=201,
                     headers={"Location": f"{BASE}/entities/{quote(entity['id'], safe=':')}"})
 
@@ -200,6 +201,7 @@ async def replace_entity(request: Request) -> Response:
     [result] = await broker.store.mutate(
         tenant, [(entity_id, lambda cur: (change.replace(cur, entity, now), None))])
     _raise(result)
+    await broker.changed(tenant, [entity_id])
     return no_content()
 
 
@@ -219,6 +221,7 @@ async def merge_entity(request: Request) -> Response:
     [result] = await broker.store.mutate(
         tenant, [(entity_id, lambda cur: (change.merge(cur, patch, now), None))])
     _raise(result)
+    await broker.changed(tenant, [entity_id])
     return no_content()
 
 
@@ -261,6 +264,7 @@ async def append_attrs(request: Request) -> Response:
 
     [result] = await broker.store.mutate(tenant, [(entity_id, apply)])
     outcome = _raise(result)
+    await broker.changed(tenant, [entity_id])
     if outcome.not_updated:
         return plain_json(update_result(outcome, ctx), status=207)
     return no_content()
@@ -287,6 +291,7 @@ async def update_attrs(request: Request) -> Response:
 
     [result] = await broker.store.mutate(tenant, [(entity_id, apply)])
     outcome = _raise(result)
+    await broker.changed(tenant, [entity_id])
     if outcome.not_updated:
         return plain_json(update_result(outcome, ctx), status=207)
     return no_content()
@@ -308,6 +313,7 @@ async def patch_attr(request: Request) -> Response:
         tenant, [(entity_id, lambda cur: (change.partial_update(cur, entity_id, iri, fragment,
                                                                  now), None))])
     _raise(result)
+    await broker.changed(tenant, [entity_id])
     return no_content()
 
 
@@ -345,6 +351,7 @@ async def replace_attr(request: Request) -> Response:
         tenant, [(entity_id, lambda cur: (change.replace_attribute(cur, entity_id, iri,
                                                                     instances, now), None))])
     _raise(result)
+    await broker.changed(tenant, [entity_id])
     return no_content()
 
 
@@ -359,6 +366,7 @@ async def delete_attr(request: Request) -> Response:
             tenant, [(entity_id, lambda cur: (change.delete_scope(cur, entity_id, now_iso()),
                                               None))])
         _raise(result)
+        await broker.changed(tenant, [entity_id])
         return no_content()
     iri = attribute_iri(name, ctx)
     dataset_id = request.query_params.get("datasetId")
@@ -370,4 +378,5 @@ async def delete_attr(request: Request) -> Response:
         tenant, [(entity_id, lambda cur: (change.delete_attribute(
             cur, entity_id, iri, dataset_id, delete_all, now), None))])
     _raise(result)
+    await broker.changed(tenant, [entity_id])
     return no_content()

@@ -1,7 +1,7 @@
 """HTTP routes for /ngsi-ld/v1/subscriptions: create, query, retrieve, update, delete.
 
 ETSI GS CIM 009 v1.8 §5.8.1–5.8.5, §6.10–6.11. Subscriptions are kept per tenant in the
-store's key/value space; `ngsi.subscriptions.notifier` sends what they ask for.
+store's key/value space; `ngsi.notifier` sends what they ask for.
 """
 
 from __future__ import annotations
@@ -31,12 +31,9 @@ from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from cityos.ngsi.jsonld.context import CORE_CONTEXT_URL
 from cityos.ngsi.model.subscription import SYSTEM, check_subscription, with_status
 from cityos.ngsi.model.terms import is_uri, now_iso
+from cityos.ngsi.notifier import space
 
 BASE = "/ngsi-ld/v1/subscriptions"
-
-
-def space(tenant: str) -> str:
-    return f"ngsi.subscriptions/{tenant}"
 
 
 def _subscription_id(request: Request) -> str:
@@ -46,12 +43,14 @@ def _subscription_id(request: Request) -> str:
     return sub_id
 
 
-async def _context_url(broker: Broker, value: Any) -> str:
+async def _context_url(broker: Broker, tenant: str, sub_id: str, value: Any) -> str:
     """The @context the subscription was written in, as one URL (§5.2.12 jsonldContext).
 
     A single URL is kept; anything else becomes an ImplicitlyCreated @context (§5.13).
+    The notifier keeps the resolved context, so notifying does not count as using it.
     """
-    await broker.context(value)  # resolvable now, or LdContextNotAvailable
+    ctx = await broker.context(value)  # resolvable now, or LdContextNotAvailable
+    broker.notifier.remember(tenant, sub_id, ctx)
     if value is None:
         return CORE_CONTEXT_URL
     if isinstance(value, str):
@@ -70,9 +69,10 @@ async def create_subscription(request: Request) -> Response:
     check_subscription(sub)
     if await broker.store.kv_get(space(tenant), sub["id"]) is not None:
         raise AlreadyExists(f"subscription {sub['id']} already exists")
-    sub["jsonldContext"] = await _context_url(broker, body.context)
+    sub["jsonldContext"] = await _context_url(broker, tenant, sub["id"], body.context)
     sub["createdAt"] = sub["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), sub["id"], sub)
+    broker.notifier.forget(tenant)
     return Response(status_code=201,
                     headers={"Location": f"{BASE}/{quote(sub['id'], safe=':')}"})
 
@@ -128,9 +128,10 @@ async def update_subscription(request: Request) -> Response:
             sub[key] = value
     check_subscription(sub)
     if body.context is not None:
-        sub["jsonldContext"] = await _context_url(broker, body.context)
+        sub["jsonldContext"] = await _context_url(broker, tenant, sub["id"], body.context)
     sub["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), sub_id, sub)
+    broker.notifier.forget(tenant)
     return no_content()
 
 
@@ -140,4 +141,5 @@ async def delete_subscription(request: Request) -> Response:
     sub_id = _subscription_id(request)
     if not await broker.store.kv_delete(space(tenant), sub_id):
         raise ResourceNotFound(f"subscription {sub_id} not found")
+    broker.notifier.forget(tenant)
     return no_content()
