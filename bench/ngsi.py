@@ -143,7 +143,16 @@ def _machine() -> dict[str, Any]:
             loops.append(mod)
         except ImportError:
             pass
-    return {"cpu": model, "cores": os.cpu_count(), "kernel": platform.release(),
+    root = Path(__file__).resolve().parents[1]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "src"],
+                               capture_output=True, text=True, timeout=10).stdout.splitlines()
+    except (OSError, subprocess.SubprocessError):
+        commit, dirty = "", []
+    return {"commit": commit, "uncommitted_src_files": len(dirty),
+            "cpu": model, "cores": os.cpu_count(), "kernel": platform.release(),
             "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
             "server_stack": "uvicorn " + "+".join(loops or ["asyncio", "h11"]),
             "load_generator": _load.tool()}
@@ -312,7 +321,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, SQLite {m['sqlite']}, "
           f"{m['server_stack']}, load by {m['load_generator']}; load average "
           f"{m['loadavg_before']:.1f} before, {m['loadavg_after']:.1f} after, "
-          f"CPU steal {m['steal_pct']:.0f}%")
+          f"CPU steal {m['steal_pct']:.0f}%; commit {m['commit']}"
+          + (f" + {m['uncommitted_src_files']} uncommitted files under src/"
+             if m["uncommitted_src_files"] else ""))
     print(table(report))
     stamp = report["when"].replace(":", "").replace("-", "")
     for name in (f"ngsi-{stamp}.json", "ngsi-latest.json"):
