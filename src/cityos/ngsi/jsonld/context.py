@@ -207,6 +207,9 @@ class ContextResolver:
         path = self._preload.get(url)
         if path is not None:
             doc = _read_json(path, url)
+            if reg is not None:  # preloaded stands in for downloaded: a Cached @context
+                record = reg.add_cached(url, doc)
+                return doc, record["id"]
             self._docs[url] = doc
             return doc, None
         if not url.startswith(self.allow_remote) or not self.allow_remote:
