@@ -7,6 +7,7 @@ Both print one `BENCH_JSON {...}` line (requests, duration, latency percentiles 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,9 @@ class LoadResult:
 
 
 def tool() -> str:
+    """`wrk` if installed; BENCH_LOAD=python forces the fallback client."""
+    if os.environ.get("BENCH_LOAD") == "python":
+        return "python"
     return "wrk" if shutil.which("wrk") else "python"
 
 
