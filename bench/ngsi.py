@@ -59,6 +59,7 @@ class Figure:
     met: bool | None
     errors: int = 0
     notes: list[str] = field(default_factory=list)
+    cpu_us: float | None = None  # CPU per request (per entity for upserts), in process
 
     @property
     def ratio(self) -> float | None:
@@ -127,6 +128,19 @@ def _alternate(url: str, bare_url: str, n: int, seconds: float,
     return _load.pooled(runs[url]), _load.pooled(runs[bare_url])
 
 
+def _inproc(tmp: Path, n: int) -> dict[str, float]:
+    """CPU µs per request of the app called in process (bench/inproc.py), on the server core."""
+    out = subprocess.run(
+        pinned([sys.executable, "-m", "bench.inproc", str(tmp / "data" / "cityos.db"),
+                str(tmp / "inproc"), str(n), str(tmp / "doc.json")], SERVER_CORE),
+        capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")]
+    if not line:
+        print(f"in-process measurement failed: {out.stderr[-1000:]}", file=sys.stderr)
+        return {}
+    return json.loads(line[0][len("BENCH_JSON "):])  # type: ignore[no-any-return]
+
+
 def _machine() -> dict[str, Any]:
     model = ""
     try:
@@ -189,6 +203,7 @@ def run(seconds: float, n: int, profile: bool) -> dict[str, Any]:
     tool = info["machine"]["load_generator"]
     print(f"load generator: {tool}" + ("" if tool == "wrk" else
                                        " (wrk not installed: Python client, slower)"))
+    cpu: dict[str, float] = {}
     try:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -243,6 +258,11 @@ def run(seconds: float, n: int, profile: bool) -> dict[str, Any]:
         print(f"raw SQLite upsert {raw['upsert_rate']:9,.0f} entities/s, "
               f"point read+decode {raw['read_rate']:9,.0f}/s")
         info["raw_sqlite"] = raw
+        cpu = _inproc(tmp, n)
+        info["cpu_us_in_process"] = cpu
+        if cpu:
+            print("CPU per request in process: " + ", ".join(
+                f"{k} {v:.1f} µs" for k, v in cpu.items()))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -285,6 +305,11 @@ def run(seconds: float, n: int, profile: bool) -> dict[str, Any]:
     info["machine"]["loadavg_before"] = load_before
     info["machine"]["loadavg_after"] = os.getloadavg()[0]
     info["machine"].update(_contention(cpu_before, _cpu_times()))
+    cpu_of = {"single-entity GET": "get", "bare endpoint (raw HTTP cost)": "bare",
+              "PATCH /entities/{id}/attrs/{attr}": "patch", "query type+q, page of 20": "query",
+              f"batch upsert ({BATCH}/request)": "upsert_per_entity"}
+    for f in figures:
+        f.cpu_us = cpu.get(cpu_of.get(f.name, ""))
     return {"when": datetime.now(UTC).isoformat(timespec="seconds"), **info,
             "figures": [{**asdict(f), "ratio": f.ratio} for f in figures]}
 
@@ -294,15 +319,17 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def table(report: dict[str, Any]) -> str:
-    lines = ["| figure | rate | p50 ms | p95 ms | p99 ms | ratio to raw | target | met |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
+    lines = ["| figure | rate | p50 ms | p95 ms | p99 ms | ratio to raw | target | met "
+             "| CPU µs in process |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: |"]
     for f in report["figures"]:
         met = "–" if f["met"] is None else ("yes" if f["met"] else "**no**")
         ratio = "–" if f["ratio"] is None else f"{f['ratio']:.0%} of {f['baseline_name']}"
         errors = f" ({f['errors']} errors)" if f["errors"] else ""
         lines.append(f"| {f['name']} | {f['rate']:,.0f} {f['unit']}{errors} | "
                      f"{_fmt(f['p50_ms'], '.2f')} | {_fmt(f['p95_ms'], '.2f')} | "
-                     f"{_fmt(f['p99_ms'], '.2f')} | {ratio} | {f['target']} | {met} |")
+                     f"{_fmt(f['p99_ms'], '.2f')} | {ratio} | {f['target']} | {met} | "
+                     f"{_fmt(f['cpu_us'], '.1f')} |")
     return "\n".join(lines)
 
 

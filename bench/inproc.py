@@ -1,0 +1,135 @@
+"""CPU time per request of the ASGI app called in process (no sockets): stable on a shared machine.
+
+`python -m bench.inproc SOURCE_DB WORK_DIR N DOC` copies the server's database, builds the cityos
+app on it (open NGSI-LD) and the bare endpoint (returning DOC), and measures `time.process_time` per
+request, best of 3 rounds, for the bench's workloads. Prints one BENCH_JSON line.
+Run it pinned to the server's core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sqlite3
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.bare import make_app
+from bench.data import sensor
+
+ENTITY = "/ngsi-ld/v1/entities/urn:ngsi-ld:Sensor:"
+App = Callable[..., Awaitable[None]]
+
+
+async def call(app: App, method: str, path: str, body: bytes = b"", query: bytes = b"") -> int:
+    headers = [(b"host", b"bench")]
+    if body:
+        headers += [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode())]
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": method, "path": path, "raw_path": path.encode(), "root_path": "",
+             "scheme": "http", "query_string": query, "headers": headers,
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await asyncio.sleep(3600)
+        return {"type": "http.disconnect"}
+
+    status: list[int] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    await app(scope, receive, send)
+    return status[0]
+
+
+async def measure(make: Callable[[int], Awaitable[int]], n: int, *, concurrent: bool) -> float:
+    """Best of 3 rounds of n requests: CPU µs per request (all threads of this process)."""
+    for i in range(max(1, n // 5)):  # warm up
+        if await make(i) >= 300:
+            raise RuntimeError("the warm-up request failed")
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        if concurrent:  # writes: many in flight, as over HTTP, so group commit works
+            await asyncio.gather(*(make(i) for i in range(n)))
+        else:
+            for i in range(n):
+                await make(i)
+        best = min(best, (time.process_time() - start) / n * 1e6)
+    return best
+
+
+async def run(source: str, work: Path, n: int, doc: Any) -> dict[str, float]:
+    from cityos.app import create_app
+    from cityos.settings import load_settings
+
+    work.mkdir(parents=True, exist_ok=True)
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(work / "cityos.db")
+    src.backup(dst)
+    src.close()
+    dst.close()
+    app = create_app(load_settings(work, open_ngsi=True))
+    out: dict[str, float] = {}
+    async with app.router.lifespan_context(app):
+        status = await call(app, "GET", f"{ENTITY}000042")
+        if status != 200:
+            raise RuntimeError(f"GET answered {status}")
+
+        def get(i: int) -> Awaitable[int]:
+            return call(app, "GET", f"{ENTITY}{random.randrange(n):06d}")
+
+        def patch(i: int) -> Awaitable[int]:
+            return call(app, "PATCH", f"{ENTITY}{random.randrange(n):06d}/attrs/temperature",
+                        b'{"value": %d.5}' % (i % 40))
+
+        def query(i: int) -> Awaitable[int]:
+            return call(app, "GET", "/ngsi-ld/v1/entities",
+                        query=b"type=Sensor&q=temperature%3E20")
+
+        def upsert(i: int) -> Awaitable[int]:
+            first = (i * 100) % n
+            body = orjson.dumps([sensor(k, (i + k) % 40 + 0.5) for k in range(first, first + 100)])
+            return call(app, "POST", "/ngsi-ld/v1/entityOperations/upsert", body)
+
+        out["get"] = await measure(get, 3000, concurrent=False)
+        out["patch"] = await measure(patch, 2000, concurrent=True)
+        out["query"] = await measure(query, 1000, concurrent=False)
+        out["upsert_per_entity"] = await measure(upsert, 40, concurrent=True) / 100
+    bare = make_app(doc)
+
+    def bare_get(i: int) -> Awaitable[int]:
+        return call(bare, "GET", f"{ENTITY}{i:06d}")
+
+    out["bare"] = await measure(bare_get, 3000, concurrent=False)
+    return out
+
+
+def main(argv: list[str]) -> None:
+    source, work, n = argv[0], Path(argv[1]), int(argv[2])
+    doc = orjson.loads(Path(argv[3]).read_bytes())
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    print("BENCH_JSON " + json.dumps(asyncio.run(run(source, work, n, doc))))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
