@@ -17,6 +17,7 @@ from cityos.ngsi.model.terms import (
     NGSI_NULL,
     SYSTEM_ATTRS,
     VALUE_KEY,
+    VALUE_KEYS,
     Context,
     is_uri,
     is_valid_name,
@@ -26,6 +27,10 @@ from cityos.ngsi.query.geo import validate_geometry
 
 Instance = dict[str, Any]
 MAX_SUBATTR_DEPTH = 8
+# members the broker writes in notifications and temporal answers, never read from clients
+OUTPUT_ONLY = frozenset({"previousValue", "previousObject", "previousLanguageMap",
+                         "previousVocab", "previousJson", "previousValueList",
+                         "previousObjectList"})
 
 
 def read_entity(body: Any, ctx: Context, now: str, *, require_type: bool = True,
@@ -36,7 +41,7 @@ def read_entity(body: Any, ctx: Context, now: str, *, require_type: bool = True,
     entity_id = body.get("id", body.get("@id"))
     if entity_id is None:
         raise BadRequestData("the entity has no 'id'")
-    if not is_uri(entity_id):
+    if not is_uri(entity_id) or entity_id == NGSI_NULL:
         raise BadRequestData(f"entity id {str(entity_id)[:200]!r} is not a URI")
     entity: dict[str, Any] = {"id": entity_id}
     raw_type = body.get("type", body.get("@type"))
@@ -142,6 +147,11 @@ def read_instance(name: str, raw: Any, ctx: Context, now: str, *, allow_null: bo
     value_key = VALUE_KEY[kind]
     if value_key not in raw:
         raise BadRequestData(f"attribute {name!r} of type {kind} has no {value_key!r}")
+    foreign = [k for k in raw if (k in VALUE_KEYS and k != value_key) or k in OUTPUT_ONLY]
+    if foreign:  # e.g. a Property with an object, or previousValue sent by a client (§4.5)
+        raise BadRequestData(f"a {kind} such as {name!r} cannot have {foreign[0]!r}")
+    if "unitCode" in raw and kind not in ("Property", "ListProperty"):
+        raise BadRequestData(f"a {kind} such as {name!r} has no unitCode")
     value = raw[value_key]
     inst: Instance = {"type": kind, value_key: _check_value(name, kind, value, ctx, allow_null)}
     for key, member in raw.items():
@@ -178,8 +188,21 @@ def _read_object_type(member: Any, ctx: Context) -> Any:
     return expanded if isinstance(member, list) else expanded[0]
 
 
+def _has_null(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_has_null(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_null(v) for v in value)
+    return value == NGSI_NULL
+
+
 def _check_value(name: str, kind: str, value: Any, ctx: Context, allow_null: bool) -> Any:
-    if value is None or (value == NGSI_NULL and not allow_null and kind != "Property"):
+    if not allow_null and kind != "JsonProperty" and _has_null(value):
+        # NGSI-LD Null only means something in an update: nothing can be created null (§5.5.4)
+        raise BadRequestData(f"attribute {name!r} holds urn:ngsi-ld:null")
+    if kind == "JsonProperty" and not isinstance(value, dict | list) and value != NGSI_NULL:
+        raise BadRequestData(f"the json of {name!r} must be a JSON object or array")
+    if value is None or (value == NGSI_NULL and not allow_null):
         # JSON null is never a value; deleting needs NGSI-LD Null (urn:ngsi-ld:null, §4.5.0)
         raise BadRequestData(f"attribute {name!r} has a null {VALUE_KEY[kind]}")
     if allow_null and value == NGSI_NULL:
