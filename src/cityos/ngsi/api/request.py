@@ -42,11 +42,16 @@ def tenant_of(request: Request) -> str:
 
 
 def accept_of(request: Request, *, geo: bool = False) -> str:
-    """The representation to answer with (§6.3.6): JSON by default, JSON-LD or GeoJSON if asked."""
+    """The representation to answer with (§6.3.4, RFC 9110 §12.5.1).
+
+    Each representation takes the weight of the most specific media range naming it; the
+    heaviest wins, and among equals the order JSON, JSON-LD, GeoJSON. Weight 0 refuses.
+    """
     header = request.headers.get("accept")
     if not header:
         return JSON
-    best, best_q = None, -1.0
+    offered = (JSON, JSONLD, GEOJSON) if geo else (JSON, JSONLD)
+    weights: dict[str, tuple[int, float]] = {}  # representation -> (specificity, q)
     for part in header.split(","):
         fields = part.strip().split(";")
         media = fields[0].strip().lower()
@@ -55,20 +60,22 @@ def accept_of(request: Request, *, geo: bool = False) -> str:
             name, _, val = f.strip().partition("=")
             if name.strip() == "q":
                 try:
-                    q = float(val)
+                    q = min(max(float(val), 0.0), 1.0)
                 except ValueError:
-                    q = 0.0
-        if media in (JSON, "application/*", "*/*"):
-            cand = JSON
-        elif media == JSONLD:
-            cand = JSONLD
-        elif media == GEOJSON and geo:
-            cand = GEOJSON
-        else:
-            continue
-        if q > best_q and q > 0:
-            best, best_q = cand, q
-    if best is None:
+                    q = 1.0  # an unreadable weight does not decide anything
+        for rep in offered:
+            if media == rep:
+                specificity = 2
+            elif media == "application/*":
+                specificity = 1
+            elif media == "*/*":
+                specificity = 0
+            else:
+                continue
+            if rep not in weights or specificity > weights[rep][0]:
+                weights[rep] = (specificity, q)
+    best = max(offered, key=lambda rep: (weights.get(rep, (0, 0.0))[1], -offered.index(rep)))
+    if weights.get(best, (0, 0.0))[1] <= 0:
         raise NotAcceptable(f"cannot produce any of {header[:200]!r}: "
                             "use application/json or application/ld+json")
     return best
