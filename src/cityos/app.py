@@ -89,7 +89,11 @@ class TolerantPaths:
 
 async def _ngsi_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NgsiError)
-    return problem_response(exc)
+    response = problem_response(exc)
+    tenant = request.headers.get("ngsild-tenant")
+    if tenant is not None and request.url.path.startswith(ngsi_routes.V1):
+        response.headers["NGSILD-Tenant"] = tenant  # the tenant the answer is about (§6.3.14)
+    return response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -148,7 +152,7 @@ def _strict(op: Operation, endpoint: Endpoint) -> Endpoint:
         response = await endpoint(request)
         await request.app.state.broker.flush()  # hosted/cached @contexts durable before answering
         tenant = request.headers.get("ngsild-tenant")
-        if tenant is not None and response.status_code < 400:
+        if tenant is not None:
             response.headers["NGSILD-Tenant"] = tenant
         return response
 
