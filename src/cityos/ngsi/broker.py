@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cityos.ngsi.jsonld.context import ActiveContext, ContextResolver
+from cityos.ngsi.jsonld.context import CORE_CONTEXT_URL, ActiveContext, ContextResolver
 from cityos.ngsi.jsonld.persist import StoreBackend
 from cityos.ngsi.jsonld.registry import ContextRegistry
 from cityos.ngsi.notifier import Notifier
@@ -63,6 +63,18 @@ class Broker:
         if cached is not None:
             return cached
         return await self.resolver.resolve(value)
+
+    async def context_url(self, value: Any) -> tuple[str, ActiveContext]:
+        """A request's @context as one URL, for what keeps it (jsonldContext of subscriptions
+        and registrations): a single URL as is, anything else an ImplicitlyCreated @context."""
+        ctx = await self.context(value)  # resolvable now, or LdContextNotAvailable
+        if value is None:
+            return CORE_CONTEXT_URL, ctx
+        if isinstance(value, str):
+            return value, ctx
+        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
+            return value[0], ctx
+        return str(self.registry.add_implicit(value)["url"]), ctx
 
     async def aclose(self) -> None:
         await self.flush()

@@ -5,7 +5,15 @@ Paths, parameters and responses follow the spec's resource names exactly.
 
 from __future__ import annotations
 
-from cityos.ngsi.api import batch, contexts, discovery, entities, purge, subscriptions
+from cityos.ngsi.api import (
+    batch,
+    contexts,
+    discovery,
+    entities,
+    purge,
+    registrations,
+    subscriptions,
+)
 from cityos.operations import NGSI_READ, NGSI_WRITE, STAFF_WRITE, Operation, Param
 
 V1 = "/ngsi-ld/v1"
@@ -14,6 +22,8 @@ TAG = "NGSI-LD"
 ENTITY = {"type": "object"}
 TENANT = Param("NGSILD-Tenant", "header", description="municipality (tenant)")
 ENTITY_ID = Param("entityId", "path", required=True, description="entity id (a URI)")
+REGISTRATION_ID = Param("registrationId", "path", required=True,
+                        description="registration id (a URI)")
 SUBSCRIPTION_ID = Param("subscriptionId", "path", required=True,
                         description="subscription id (a URI)")
 ATTR_ID = Param("attrId", "path", required=True, description="attribute name")
@@ -113,6 +123,28 @@ OPERATIONS: list[Operation] = [
     Operation("DELETE", f"{V1}/subscriptions/{{subscriptionId}}",
               subscriptions.delete_subscription, "Delete a subscription", TAG,
               (SUBSCRIPTION_ID, TENANT), responses={204: "Deleted", **ERRORS}, policy=NGSI_WRITE),
+    Operation("POST", f"{V1}/csourceRegistrations", registrations.create_registration,
+              "Register a context source", TAG, (TENANT, LINK), body={"type": "object"},
+              responses={201: "Created", 400: "BadRequestData", 409: "AlreadyExists"},
+              policy=NGSI_WRITE),
+    Operation("GET", f"{V1}/csourceRegistrations", registrations.query_registrations,
+              "Discover context sources", TAG,
+              (TENANT, LINK, Param("type"), Param("id"), Param("idPattern"), Param("attrs"),
+               *PAGE), responses={200: "Registrations", **ERRORS}, policy=NGSI_READ),
+    Operation("GET", f"{V1}/csourceRegistrations/{{registrationId}}",
+              registrations.retrieve_registration, "Retrieve a registration", TAG,
+              (REGISTRATION_ID, TENANT, LINK), responses={200: "Registration", **ERRORS},
+              policy=NGSI_READ),
+    Operation("PATCH", f"{V1}/csourceRegistrations/{{registrationId}}",
+              registrations.update_registration, "Update a registration", TAG,
+              (REGISTRATION_ID, TENANT, LINK), body={"type": "object"},
+              body_types=("application/json", "application/ld+json",
+                          "application/merge-patch+json"),
+              responses={204: "Updated", **ERRORS}, policy=NGSI_WRITE),
+    Operation("DELETE", f"{V1}/csourceRegistrations/{{registrationId}}",
+              registrations.delete_registration, "Delete a registration", TAG,
+              (REGISTRATION_ID, TENANT), responses={204: "Deleted", **ERRORS},
+              policy=NGSI_WRITE),
     Operation("GET", f"{V1}/types", discovery.list_types, "List entity types", TAG,
               (TENANT, LINK, Param("details", schema={"type": "boolean"})),
               responses={200: "Types", **ERRORS}, policy=NGSI_READ),

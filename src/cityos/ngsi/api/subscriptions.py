@@ -28,7 +28,6 @@ from cityos.ngsi.api.request import (
 from cityos.ngsi.api.respond import ngsi_response, no_content
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
-from cityos.ngsi.jsonld.context import CORE_CONTEXT_URL
 from cityos.ngsi.model.subscription import SYSTEM, check_subscription, with_status
 from cityos.ngsi.model.terms import is_uri, now_iso
 from cityos.ngsi.notifier import space
@@ -44,20 +43,11 @@ def _subscription_id(request: Request) -> str:
 
 
 async def _context_url(broker: Broker, tenant: str, sub_id: str, value: Any) -> str:
-    """The @context the subscription was written in, as one URL (§5.2.12 jsonldContext).
-
-    A single URL is kept; anything else becomes an ImplicitlyCreated @context (§5.13).
-    The notifier keeps the resolved context, so notifying does not count as using it.
-    """
-    ctx = await broker.context(value)  # resolvable now, or LdContextNotAvailable
+    """The subscription's jsonldContext; the notifier keeps the resolved context, so that
+    notifying does not count as a use of it."""
+    url, ctx = await broker.context_url(value)
     broker.notifier.remember(tenant, sub_id, ctx)
-    if value is None:
-        return CORE_CONTEXT_URL
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], str):
-        return value[0]
-    return str(broker.registry.add_implicit(value)["url"])
+    return url
 
 
 async def create_subscription(request: Request) -> Response:
