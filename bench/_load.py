@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,21 +42,26 @@ def tool() -> str:
     return "wrk" if shutil.which("wrk") else "python"
 
 
+def _client(argv: list[str], seconds: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(pinned(argv, CLIENT_CORE), capture_output=True, text=True,
+                          timeout=seconds + 60, cwd=Path(__file__).resolve().parents[1])
+
+
 def run(workload: str, url: str, args: list[str], *, connections: int, seconds: float,
         threads: int = 1, timeout_s: int = 5) -> LoadResult:
     """Drive `url` with `workload` (get, patch, query, upsert) for `seconds`."""
     if tool() == "wrk":
         script = LUA / f"{workload}.lua"
         combined = script.read_text() + "\n" + (LUA / "common.lua").read_text()
-        tmp = Path(f"/tmp/cityos-bench-{workload}.lua")
-        tmp.write_text(combined)
-        argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
-                "--timeout", f"{timeout_s}s", "--latency", "-s", str(tmp), url, "--", *args]
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="cityos-bench-") as tmp:
+            tmp.write(combined)
+            tmp.flush()
+            argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
+                    "--timeout", f"{timeout_s}s", "--latency", "-s", tmp.name, url, "--", *args]
+            out = _client(argv, seconds)
     else:
-        argv = [sys.executable, "-m", "bench._pyload", workload, url, str(connections),
-                str(seconds), *args]
-    out = subprocess.run(pinned(argv, CLIENT_CORE), capture_output=True, text=True,
-                         timeout=seconds + 60, cwd=Path(__file__).resolve().parents[1])
+        out = _client([sys.executable, "-m", "bench._pyload", workload, url, str(connections),
+                       str(seconds), *args], seconds)
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             data = json.loads(line[len("BENCH_JSON "):])
