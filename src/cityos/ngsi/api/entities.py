@@ -229,9 +229,14 @@ async def delete_entity(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
     entity_id = _entity_id(request)
+    type_filter = request.query_params.get("type")
+    wanted = None
+    if type_filter is not None:  # only an entity of one of these types is deleted
+        ctx = await broker.context(link_context(request))
+        wanted = {ctx.expand_term(t) for t in type_filter.split(",") if t.strip()}
 
     def remove(cur: dict[str, Any] | None) -> tuple[Any, Any]:
-        if cur is None:
+        if cur is None or (wanted is not None and wanted.isdisjoint(cur["type"])):
             raise ResourceNotFound(f"entity {entity_id} not found")
         return DELETE, None
 
