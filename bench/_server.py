@@ -63,8 +63,9 @@ class Process:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.argv} exited with {self.proc.returncode}; "
-                                   f"see {self.log_path}")
+                self._log.close()
+                tail = self.log_path.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"{self.argv} exited with {self.proc.returncode}:\n{tail}")
             try:
                 with urllib.request.urlopen(url, timeout=1) as resp:
                     if resp.status < 500:
@@ -82,7 +83,8 @@ class Process:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
 
     def __enter__(self) -> Process:
         return self
