@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -36,8 +37,11 @@ def space(tenant: str) -> str:
 class Notifier:
     """Keeps each tenant's subscriptions in memory (reloaded when they change) and sends."""
 
-    def __init__(self, store: Store, context: Callable[[Any], Any], timeout: float = 5.0) -> None:
+    def __init__(self, store: Store, context: Callable[[Any], Any], timeout: float = 5.0,
+                 refresh: float = 5.0) -> None:
         self.store = store
+        self.refresh = refresh
+        self._read_at: dict[str, float] = {}
         self.context = context  # async: @context value -> ActiveContext
         self.timeout = timeout
         self._subs: dict[str, list[dict[str, Any]]] = {}
@@ -54,8 +58,11 @@ class Notifier:
         self._subs.pop(tenant, None)
 
     async def _subscriptions(self, tenant: str) -> list[dict[str, Any]]:
-        if tenant not in self._subs:
+        # re-read now and then: other cityos processes sharing the store change them too
+        now = time.monotonic()
+        if tenant not in self._subs or now - self._read_at.get(tenant, 0.0) > self.refresh:
             self._subs[tenant] = [v for _, v in await self.store.kv_list(space(tenant))]
+            self._read_at[tenant] = now
         return self._subs[tenant]
 
     async def changed(self, tenant: str, entity_ids: list[str]) -> None:
