@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
@@ -130,6 +131,7 @@ def _flat(kind: type, items: list[ScopeNode]) -> tuple[ScopeNode, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=1024)  # immutable results; queries and pages repeat the same text
 def parse_scope_q(text: str) -> ScopeQuery:
     """Parse a scopeQ; raise BadRequestData naming the position of a syntax error."""
     if not isinstance(text, str) or not text:

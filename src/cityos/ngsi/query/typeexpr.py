@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import LarkError, UnexpectedInput, VisitError
@@ -136,6 +137,7 @@ def _flat(kind: type, items: list[TypeNode]) -> tuple[TypeNode, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=1024)  # immutable results; queries and pages repeat the same text
 def parse_type_expr(text: str) -> TypeExpr:
     """Parse an entity type selection; raise BadRequestData naming the error position."""
     if not isinstance(text, str) or not text:
