@@ -6,6 +6,7 @@ ETSI GS CIM 009 v1.8 §5.6.7–5.6.10, §5.6.20 (batch create/upsert/update/dele
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -35,7 +36,7 @@ from cityos.ngsi.model import change
 from cityos.ngsi.model.read import read_entity
 from cityos.ngsi.model.terms import is_uri, now_iso
 from cityos.ngsi.model.write import render_feature_collection
-from cityos.storage.base import DELETE, KEEP
+from cityos.storage.base import DELETE, KEEP, Mutation
 
 
 class _Results:
@@ -76,6 +77,11 @@ async def _read_entities(request: Request, *, require_type: bool = True,
     return entities, results, now
 
 
+def _write(fn: Callable[[Any, Any, str], Any], entity: dict[str, Any], now: str) -> Mutation:
+    """The mutation writing `entity` with `fn` (change.create, change.merge)."""
+    return lambda cur: (fn(cur, entity, now), None)
+
+
 def _reply(results: _Results, *, created: list[str] | None = None) -> Response:
     if results.errors:
         return plain_json(results.body(), status=207)
@@ -96,7 +102,8 @@ async def batch_create(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
     entities, results, now = await _read_entities(request)
-    items = [(e["id"], lambda cur, e=e: (change.create(cur, e, now), None)) for e, _ in entities]
+    items: list[tuple[str, Mutation]] = [(e["id"], _write(change.create, e, now))
+                                          for e, _ in entities]
     outcomes = await broker.store.mutate(tenant, items) if items else []
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -176,7 +183,8 @@ async def batch_merge(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
     entities, results, now = await _read_entities(request, require_type=False, allow_null=True)
-    items = [(e["id"], lambda cur, e=e: (change.merge(cur, e, now), None)) for e, _ in entities]
+    items: list[tuple[str, Mutation]] = [(e["id"], _write(change.merge, e, now))
+                                          for e, _ in entities]
     outcomes = await broker.store.mutate(tenant, items) if items else []
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])

@@ -127,7 +127,7 @@ async def read_body(request: Request, limit: int, *, allow: tuple[str, ...] = (J
                                  "not in a Link header")
         if isinstance(data, list):  # batches: each element is checked on its own
             return Body(data, None)
-        if "@context" not in data:
+        if not isinstance(data, dict) or "@context" not in data:
             raise BadRequestData("an application/ld+json body must carry an @context")
         return Body(data, data["@context"])
     if isinstance(data, dict) and "@context" in data:

@@ -5,6 +5,7 @@ ETSI GS CIM 009 v1.8 §6.3.5 (JSON-LD @context in responses), RFC 7807 ProblemDe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -57,7 +58,7 @@ def plain_json(data: Any, *, status: int = 200, headers: dict[str, str] | None =
                     media_type=JSON)
 
 
-def problem_response(error: NgsiError, headers: dict[str, str] | None = None) -> Response:
+def problem_response(error: NgsiError, headers: Mapping[str, str] | None = None) -> Response:
     return Response(_dumps(error.problem()), status_code=error.status, headers=headers,
                     media_type=JSON)
 

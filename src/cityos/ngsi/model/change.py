@@ -168,7 +168,7 @@ def partial_update(current: Entity | None, entity_id: str, iri: str, fragment: I
 
 
 def _merge_instance(target: Instance, fragment: Instance, now: str) -> None:
-    kind = fragment.get("type", target["type"])
+    kind: str = fragment.get("type") or target["type"]
     if kind != target["type"]:
         old_value_key = VALUE_KEY[target["type"]]
         target.pop(old_value_key, None)

@@ -59,8 +59,11 @@ def check_subscription(sub: dict[str, Any]) -> None:
         geo = sub["geoQ"]
         if not isinstance(geo, dict):
             raise BadRequestData("geoQ must be an object")
-        parse_geoq(str(geo.get("georel", "")), str(geo.get("geometry", "")),
-                   geo.get("coordinates"), geo.get("geoproperty"))
+        coordinates = geo.get("coordinates")
+        if not isinstance(coordinates, str | list):
+            raise BadRequestData("geoQ.coordinates must be a string or an array")
+        parse_geoq(str(geo.get("georel", "")), str(geo.get("geometry", "")), coordinates,
+                   geo.get("geoproperty"))
     _check_notification(sub.get("notification"))
 
 
