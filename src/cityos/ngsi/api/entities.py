@@ -137,16 +137,18 @@ def _with_link(response: Response, headers: dict[str, str]) -> Response:
 
 
 def _page_links(request: Request, limit: int, offset: int, has_next: bool) -> str:
+    """prev/next links (§5.5.9): the same query, parameters in name order, one page over."""
     if limit == 0:
         return ""
     params = dict(request.query_params)
+    path = request.url.path.rstrip("/")
     links = []
-    if offset > 0:
-        params.update(offset=str(max(0, offset - limit)), limit=str(limit))
-        links.append(f'<{request.url.path}?{urlencode(params)}>; rel="prev"; type="{JSON}"')
-    if has_next:
-        params.update(offset=str(offset + limit), limit=str(limit))
-        links.append(f'<{request.url.path}?{urlencode(params)}>; rel="next"; type="{JSON}"')
+    pages = ((offset > 0, max(0, offset - limit), "prev"), (has_next, offset + limit, "next"))
+    for wanted, page_offset, rel in pages:
+        if wanted:
+            params.update(offset=str(page_offset), limit=str(limit))
+            query = urlencode(sorted(params.items()), safe=":*,/")
+            links.append(f'<{path}?{query}>; rel="{rel}"; type="{JSON}"')
     return ", ".join(links)
 
 
