@@ -43,6 +43,21 @@ class LogEntry:
     hash: str
 
 
+@dataclass(frozen=True)
+class AttrFilter:
+    """A necessary condition on one attribute that an engine may check before `predicate`.
+
+    Some instance of attribute `attr` must exist (`op` "exists") or, for "==", "<", "<=", ">",
+    ">=", "in" (a tuple) and "range" (low, high), some instance's `value` must satisfy it —
+    where a value that is not a scalar (array, object) or absent (a Relationship, a
+    LanguageProperty …) is left to `predicate`. Engines may ignore filters; never exclude more.
+    """
+
+    attr: str  # expanded attribute IRI
+    op: str
+    value: Any = None
+
+
 @dataclass
 class EntityQuery:
     """What to select; the engine uses its indexes for ids/types/geo and `predicate` for the rest."""
@@ -54,6 +69,7 @@ class EntityQuery:
     geo_attr: str | None = None  # expanded GeoProperty IRI used for the bbox prefilter
     geo_bbox: tuple[float, float, float, float] | None = None  # lon/lat box (min x, min y, max x, max y)
     predicate: Callable[[Entity], bool] | None = None  # exact filter, evaluated in the engine
+    attr_filters: list[AttrFilter] | None = None  # implied by predicate; lets engines skip rows
     limit: int = 20
     offset: int = 0
     count: bool = False

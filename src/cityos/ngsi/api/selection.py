@@ -14,6 +14,7 @@ from cityos.ngsi.errors import BadRequestData
 from cityos.ngsi.jsonld.context import ActiveContext
 from cityos.ngsi.model.terms import ENTITY_RESERVED, is_uri, is_valid_name
 from cityos.ngsi.query.geo import parse_geoq
+from cityos.ngsi.query.prefilter import attr_filters
 from cityos.ngsi.query.q import parse_q
 from cityos.ngsi.query.scope import parse_scope_q
 from cityos.ngsi.query.typeexpr import parse_type_expr
@@ -101,7 +102,9 @@ def to_store_query(sel: Selection, ctx: ActiveContext, *, limit: int, offset: in
     if sel.attrs is not None:
         query.attrs_any = [ctx.expand_term(a) for a in sel.attrs]
     if sel.q is not None:
-        predicates.append(parse_q(sel.q).bind(ctx.expand_term))
+        q = parse_q(sel.q)
+        predicates.append(q.bind(ctx.expand_term))
+        query.attr_filters = attr_filters(q, ctx.expand_term)
     if sel.scope_q is not None:
         scope_pred = parse_scope_q(sel.scope_q)
         predicates.append(lambda e: scope_pred(e.get("scope")))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cityos.storage.base import EntityQuery
-from cityos.storage.sqlite import _geo
+from cityos.storage.sqlite import _filters, _geo
 
 Row = tuple[int, bytes]
 
@@ -61,6 +61,13 @@ def plan(tenant: str, query: EntityQuery) -> Plan:
     if query.id_pattern is not None:
         filters.append("regexp(?, e.id)")
         params.append(query.id_pattern)
+    clauses = [_filters.filter_sql(f) for f in query.attr_filters or ()]
+    if query.attrs_any:
+        clauses.append(_filters.any_attr_sql(query.attrs_any))
+    for clause in clauses:
+        if clause is not None:
+            filters.append(clause[0])
+            params.extend(clause[1])
     types = query.types
     if query.ids is not None or query.geo_bbox is not None:
         where = ["+e.tenant = ?"]
