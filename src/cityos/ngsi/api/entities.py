@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.ngsi.api.linked import Linker, join_of, render_all
+from cityos.ngsi.api.linked import Linker, check_reach, join_of, render_all
 from cityos.ngsi.api.request import (
     GEOJSON,
     JSON,
@@ -175,6 +175,7 @@ async def retrieve_entity(request: Request) -> Response:
     if media == GEOJSON:
         return ngsi_response(render_feature(entity, ctx, view), ctx, GEOJSON)
     join, level = join_of(request)
+    check_reach(view, join, level)
     linker = Linker(broker.store, tenant, ctx)
     if join == "flat":
         flat = await linker.flat([entity], view, level)

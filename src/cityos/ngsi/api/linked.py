@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from cityos.ngsi.api.request import int_param
 from cityos.ngsi.errors import BadRequestData
+from cityos.ngsi.model.projection import nesting
 from cityos.ngsi.model.terms import Context
 from cityos.ngsi.model.write import View, render_entity
 from cityos.storage.base import Store
@@ -28,6 +29,15 @@ def join_of(request: Request) -> tuple[str | None, int]:
         raise BadRequestData("join must be inline, flat or @none")
     level = int_param(request, "joinLevel", 1, minimum=0, maximum=16)
     return (None if join in (None, "@none") else join), level
+
+
+def check_reach(view: View, join: str | None, level: int) -> None:
+    """pick/omit cannot address linked entities the join does not bring (§4.21)."""
+    reach = level if join else 0
+    for name, projection in (("pick", view.pick), ("omit", view.omit)):
+        if nesting(projection) > reach:
+            raise BadRequestData(f"{name} reaches deeper into linked entities than "
+                                 f"{'joinLevel ' + str(level) if join else 'no join'} allows")
 
 
 class Linker:
@@ -104,6 +114,7 @@ class Linker:
 async def render_all(store: Store, tenant: str, entities: list[Entity], ctx: Context,
                      view: View, join: str | None, level: int) -> list[dict[str, Any]]:
     """Query results as asked: joined or not; entities that pick/omit empty are left out."""
+    check_reach(view, join, level)
     linker = Linker(store, tenant, ctx)
     if join == "flat":
         data = await linker.flat(entities, view, level)

@@ -44,3 +44,10 @@ def _parse_list(text: str, pos: int, param: str) -> tuple[Projection, int]:
             pos += 1
             continue
         return items, pos
+
+
+def nesting(projection: Projection | None) -> int:
+    """How many relationship hops a projection reaches into linked entities."""
+    if not projection:
+        return 0
+    return max((1 + nesting(sub) for sub in projection.values() if sub is not None), default=0)
