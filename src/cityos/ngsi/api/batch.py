@@ -296,10 +296,15 @@ def _selection(data: dict[str, Any]) -> Selection:
 
 
 def _selector(s: dict[str, Any]) -> Selection:
-    sel = Selection(type=_text(s.get("type"), "entities.type"),
-                    id_pattern=_text(s.get("idPattern"), "entities.idPattern"))
+    """An EntitySelector (§5.2.33): type is mandatory; with an id, idPattern is ignored."""
+    if "type" not in s:
+        raise BadRequestData("each entity selector needs a type")
+    sel = Selection(type=_text(s["type"], "entities.type"))
     if "id" in s:
-        sel.ids = [_text(s["id"], "entities.id") or ""]
+        ids = s["id"] if isinstance(s["id"], list) else [s["id"]]
+        sel.ids = [_text(i, "entities.id") or "" for i in ids]
+    else:
+        sel.id_pattern = _text(s.get("idPattern"), "entities.idPattern")
     return sel
 
 
