@@ -70,7 +70,7 @@ PLATFORM = [
 
 
 def all_operations() -> list[Operation]:
-    return [*PLATFORM, *access_routes.OPERATIONS, *ngsi_routes.OPERATIONS]
+    return [*PLATFORM, *ngsi_routes.OPERATIONS, *access_routes.OPERATIONS]
 
 
 class TolerantPaths:

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from cityos.access import grants
 from cityos.access.service import Access, access_of
 from cityos.access.tokens import Principal, TokenError
+from cityos.audit.trail import PRINCIPAL
 from cityos.ngsi.api.respond import problem_response
 from cityos.ngsi.errors import NgsiError
 from cityos.operations import Endpoint, Operation, Policy
@@ -72,6 +73,7 @@ class Gate:
         self.settings = settings
         self._digest: str | None = None
         self._admin: Principal | None = None  # whom the admin token stands for
+        self._access: Access | None = None  # the running app's, for the store it has open
         path = settings.data_dir / TOKEN_FILE
         if path.is_file():
             self._digest = path.read_text(encoding="ascii").strip()
@@ -107,11 +109,16 @@ class Gate:
         if scheme.lower() != "bearer" or not token:
             return _unauthorized("this operation needs a bearer token (Authorization: Bearer …)",
                                  error="")
-        access = await access_of(request.app)
-        principal = await self._principal(access, token, request)
-        if isinstance(principal, Response):
-            return principal
-        request.state.principal = principal
+        access = self._access
+        if access is None or access.store is not request.app.state.broker.store:
+            access = self._access = await access_of(request.app)
+        principal = access.verifier.known(token)
+        if principal is None or not access.live_account(principal.sub)[1]:  # not the hot path
+            found = await self._principal(access, token, request)
+            if isinstance(found, Response):
+                return found
+            principal = found
+        request.scope[PRINCIPAL] = principal
         wait = access.limiter.take(principal.sub)
         if wait:
             return problem_response(

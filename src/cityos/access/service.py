@@ -46,12 +46,19 @@ class Access:
     async def issue(self, principal: Principal) -> str:
         return await issue_token(self.ring, principal, self.settings.token_ttl)
 
+    def live_account(self, sub: str) -> tuple[bool, dict[str, Any] | None]:
+        """(True, account) when the account of `sub` was looked up less than two seconds ago."""
+        cached = self._accounts.get(sub)
+        if cached is not None and time.monotonic() - cached[0] < _ACCOUNT_CACHE_SECONDS:
+            return True, cached[1]
+        return False, None
+
     async def account_of(self, principal: Principal) -> dict[str, Any] | None:
         """The live account behind a token (cached briefly); None if gone or disabled."""
+        known, cached = self.live_account(principal.sub)
+        if known:
+            return cached
         now = time.monotonic()
-        cached = self._accounts.get(principal.sub)
-        if cached is not None and now - cached[0] < _ACCOUNT_CACHE_SECONDS:
-            return cached[1]
         if principal.kind == "org":
             account = await self.book.org_by_client(principal.name)
         else:

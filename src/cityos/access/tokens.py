@@ -72,6 +72,11 @@ class TokenVerifier:
         self.ring = ring
         self._good: dict[str, Principal] = {}
 
+    def known(self, token: str) -> Principal | None:
+        """The principal of a token verified before and not yet expired (no await: hot path)."""
+        principal = self._good.get(token)
+        return principal if principal is not None and principal.exp > time.time() else None
+
     async def verify(self, token: str) -> Principal:
         known = self._good.get(token)
         now = time.time()

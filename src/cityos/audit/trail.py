@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -23,6 +22,7 @@ from cityos.operations import Endpoint, Operation
 from cityos.storage.base import Store
 
 LOG = "audit"
+PRINCIPAL = "cityos.principal"  # scope key where the gate leaves who is calling
 HEAD = ("audit.head", "audit")  # kv space and key of the last anchored (seq, hash)
 FLUSH_SECONDS = 0.25
 MAX_IDS = 100  # entity ids kept per record
@@ -80,10 +80,10 @@ def audited(op: Operation, endpoint: Endpoint) -> Endpoint:
             response = await endpoint(request)
         except Exception as exc:
             status = int(getattr(exc, "status", 0) or getattr(exc, "status_code", 0) or 500)
-            trail_of(request.app).record(await build_record(op, request, status, 0, started))
+            trail_of(request.app).record(build_record(op, request, status, 0, started))
             raise
         size = response.headers.get("content-length", "0")
-        trail_of(request.app).record(await build_record(
+        trail_of(request.app).record(build_record(
             op, request, response.status_code, int(size) if size.isdigit() else 0, started))
         return response
 
@@ -108,10 +108,8 @@ async def close_trail(app: Any) -> None:
         await trail.close()
 
 
-def _entity_ids(op: Operation, request: Request, body: bytes) -> list[str]:
-    ids: list[str] = []
-    if "entityId" in request.path_params:
-        ids.append(str(request.path_params["entityId"]))
+def _entity_ids(op: Operation, entity_id: str | None, body: bytes) -> list[str]:
+    ids = [] if entity_id is None else [entity_id]
     if body and op.body is not None and op.path.startswith("/ngsi-ld/v1/entit"):
         with contextlib.suppress(orjson.JSONDecodeError):
             data = orjson.loads(body)
@@ -122,29 +120,39 @@ def _entity_ids(op: Operation, request: Request, body: bytes) -> list[str]:
     return [i[:256] for i in ids[:MAX_IDS]]
 
 
-def _declared_length(request: Request) -> int:
-    declared = request.headers.get("content-length", "")
-    return int(declared) if declared.isdigit() else 0
+_second: tuple[int, str] = (0, "")
 
 
-async def build_record(op: Operation, request: Request, status: int, bytes_out: int,
-                       started: float) -> dict[str, Any]:
+def _timestamp(at: float) -> str:
+    """ISO 8601 UTC with milliseconds; the formatted second is reused (this is per request)."""
+    global _second
+    whole = int(at)
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((at - whole) * 1000):03d}Z"
+
+
+def build_record(op: Operation, request: Request, status: int, bytes_out: int,
+                 started: float) -> dict[str, Any]:
     """What the trail keeps of one request (ids and sizes, never values or secrets)."""
-    principal = getattr(request.state, "principal", None)
-    body = b""
-    if op.body is not None and op.path.startswith("/ngsi-ld/"):
-        with contextlib.suppress(Exception):  # a body the handler never read stays unread
-            body = await request.body()
+    scope = request.scope
+    principal = scope.get(PRINCIPAL)
+    client = scope.get("client")
+    headers = request.headers
+    # only a body the operation already read (Starlette keeps it on the request) is looked at
+    body: bytes = getattr(request, "_body", b"") if op.body is not None else b""
+    declared = headers.get("content-length", "")
+    entity_id = scope.get("path_params", {}).get("entityId")
     return {
-        "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "at": _timestamp(time.time()),
         "who": principal.sub if principal is not None else "anonymous",
         "org": principal.org if principal is not None else "",
-        "ip": request.client.host if request.client else "",
-        "tenant": request.headers.get("ngsild-tenant", "")[:64],
-        "op": op.operation_id, "method": op.method, "path": request.url.path[:512],
-        "entities": _entity_ids(op, request, body),
+        "ip": client[0] if client else "",
+        "tenant": headers.get("ngsild-tenant", "")[:64],
+        "op": op.operation_id, "method": op.method, "path": scope["path"][:512],
+        "entities": _entity_ids(op, None if entity_id is None else str(entity_id), body),
         "status": status,
-        "bytes_in": len(body) or _declared_length(request),
+        "bytes_in": len(body) or (int(declared) if declared.isdigit() else 0),
         "bytes_out": bytes_out,
         "ms": round((time.perf_counter() - started) * 1000, 3),
     }

@@ -29,12 +29,14 @@ class LogTables:
             row = conn.execute("SELECT seq, hash FROM logs WHERE log = ? ORDER BY seq DESC "
                                "LIMIT 1", (log,)).fetchone()
             seq, previous = (0, None) if row is None else (row[0], row[1])
+            rows = []
             for body in bodies:
                 seq += 1
                 link = chain(previous, body)
-                conn.execute("INSERT INTO logs (log, seq, body, prev, hash) VALUES (?, ?, ?, ?, ?)",
-                             (log, seq, body, previous, link))
+                rows.append((log, seq, body, previous, link))
                 previous = link
+            conn.executemany("INSERT INTO logs (log, seq, body, prev, hash) VALUES (?, ?, ?, ?, ?)",
+                             rows)
             return int(seq)
 
         return await self._writer.submit(job)  # type: ignore[no-any-return]
