@@ -13,6 +13,7 @@ from cityos.ngsi.model.terms import SYSTEM_ATTRS, VALUE_KEY, Context
 
 Entity = dict[str, Any]
 Instance = dict[str, Any]
+_WRAPPED = frozenset({"LanguageProperty", "JsonProperty", "VocabProperty"})
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,11 @@ def render_entity(entity: Entity, ctx: Context, view: View) -> dict[str, Any]:
             if not instances:
                 continue
         rendered = [_render_instance(inst, ctx, view) for inst in instances]
-        out[term] = rendered[0] if len(rendered) == 1 else rendered
+        if len(rendered) > 1 and view.format == "keyValues":  # §4.5.4 dataset map
+            out[term] = {"dataset": {inst.get("datasetId", "@none"): r
+                                     for inst, r in zip(instances, rendered, strict=True)}}
+        else:
+            out[term] = rendered[0] if len(rendered) == 1 else rendered
     return out
 
 
@@ -99,7 +104,8 @@ def _render_instance(inst: Instance, ctx: Context, view: View) -> Any:
         value, lang_tag = _language_value(inst, view.lang)
         kind, value_key = "Property", "value"
     if view.format == "keyValues":
-        return value
+        # §4.5.4: members that are not plain values keep their key so they stay readable
+        return {value_key: value} if kind in _WRAPPED else value
     out: dict[str, Any] = {"type": kind, value_key: value}
     if lang_tag is not None:
         out["lang"] = lang_tag
@@ -132,10 +138,11 @@ def render_feature(entity: Entity, ctx: Context, view: View) -> dict[str, Any]:
     entity_id = properties.pop("id", entity["id"])
     geometry = None
     geo_iri = ctx.expand_term(view.geometry_property)
-    for inst in entity.get("attrs", {}).get(geo_iri, ()):
-        if inst["type"] == "GeoProperty":
-            geometry = inst["value"]
-            break
+    candidates = [i for i in entity.get("attrs", {}).get(geo_iri, ()) if i["type"] == "GeoProperty"]
+    # the default instance (no datasetId) is the entity's geometry; else the first one
+    for inst in sorted(candidates, key=lambda i: "datasetId" in i):
+        geometry = inst["value"]
+        break
     return {"id": entity_id, "type": "Feature", "geometry": geometry, "properties": properties}
 
 
