@@ -12,6 +12,7 @@ from cityos.ngsi.model.terms import (
     ENTITY_RESERVED,
     GEO_ATTRIBUTES,
     GEOJSON_TYPES,
+    INSTANCE_META,
     INSTANCE_RESERVED,
     KIND_OF_KEY,
     NGSI_NULL,
@@ -90,7 +91,7 @@ def read_attributes(members: dict[str, Any], ctx: Context, now: str, *,
 
 
 def attribute_iri(name: str, ctx: Context) -> str:
-    if name in SYSTEM_ATTRS or name in ENTITY_RESERVED:
+    if name in ENTITY_RESERVED or name in INSTANCE_META:  # core terms are not attributes
         raise BadRequestData(f"{name!r} cannot be used as an attribute name")
     if not is_valid_name(name):
         raise BadRequestData(f"attribute name {name[:200]!r} is not valid")
