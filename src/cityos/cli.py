@@ -131,11 +131,12 @@ def _run(settings: Settings) -> None:
 
 
 def _mount_parts() -> None:
-    from cityos.access.cli import org_app, staff_app, token
+    from cityos.access.cli import accounts_app, org_app, staff_app, token
 
     app.add_typer(org_app, name="org", help="organisations and their client credentials")
     app.add_typer(staff_app, name="staff", help="staff accounts (admin, operator, viewer)")
     app.command("token")(token)
+    app.add_typer(accounts_app, name="accounts", help="the account inventory (棚卸し)")
     from cityos.audit.cli import audit_app, verify_cmd
 
     app.add_typer(audit_app, name="audit", help="the audit trail of every request")

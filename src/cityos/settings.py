@@ -41,6 +41,8 @@ class AccessSettings:
     rate_burst: int = 100  # requests a client may send at once
     lockout_after: int = 10  # failed logins before an account is locked
     lockout_seconds: float = 60.0  # first lock; doubles with every further failure
+    review_unused_days: int = 90  # account review flags accounts unused this long
+    secret_max_age_days: int = 365  # account review flags client secrets older than this
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,8 @@ def test_org_staff_and_token_commands(serve: Any, tmp_path: Path) -> None:
     password = cityos("staff", "add", "tanaka", "--role", "viewer", "--data-dir", data
                       ).stdout.strip().splitlines()[-1]
     assert "tanaka" in cityos("staff", "list", "--data-dir", data).stdout
+    review = cityos("accounts", "review", "--data-dir", data, "--json").stdout
+    assert "admin-without-second-factor" in review and "Toyono Mobility" in review
     admin_jwt = cityos("token", "--data-dir", data).stdout.strip().splitlines()[-1]
     org_jwt = cityos("token", "--data-dir", data, "--org", "Toyono Mobility"
                      ).stdout.strip().splitlines()[-1]

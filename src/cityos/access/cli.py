@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -25,6 +26,7 @@ T = TypeVar("T")
 console = Console()
 org_app = typer.Typer(no_args_is_help=True, help="organisations (service companies) and their "
                       "OAuth 2.0 client credentials")
+accounts_app = typer.Typer(no_args_is_help=True, help="the account inventory (棚卸し)")
 staff_app = typer.Typer(no_args_is_help=True, help="staff accounts (admin, operator, viewer)")
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
@@ -166,6 +168,31 @@ def staff_enable(username: str, data_dir: DataDir = Path("var")) -> None:
     """Enable a disabled staff account again."""
     run(data_dir, lambda a: a.book.set_staff_disabled(username, False))
     console.print(f"Staff member {username} enabled.")
+
+
+@accounts_app.command("review")
+def accounts_review(data_dir: DataDir = Path("var"),
+                    json_out: Annotated[bool, typer.Option(
+                        "--json", help="print JSON instead of a table")] = False) -> None:
+    """List every account with roles, grants, last use and flags to act on."""
+    from cityos.access.review import review_accounts
+
+    rows = run(data_dir, lambda a: review_accounts(
+        a.book, unused_days=a.settings.review_unused_days,
+        secret_max_age_days=a.settings.secret_max_age_days))
+    if json_out:
+        print(orjson.dumps(rows, option=orjson.OPT_INDENT_2).decode())
+        return
+    table = Table("kind", "name", "roles / grants", "tenant", "last used", "flags")
+    for row in rows:
+        rights = ",".join(row["roles"]) if row["kind"] == "staff" else (
+            f"read {','.join(row['grants']['read']) or '-'}; "
+            f"write {','.join(row['grants']['write']) or '-'}")
+        table.add_row(row["kind"], row["name"], rights, row["tenant"] or "(default)",
+                      _when(row["last_used"]), ", ".join(row["flags"]) or "ok")
+    console.print(table)
+    flagged = sum(1 for row in rows if row["flags"])
+    console.print(f"{len(rows)} accounts, {flagged} flagged.")
 
 
 def token(data_dir: DataDir = Path("var"),

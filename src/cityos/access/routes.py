@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from cityos.access.accounts import BadCredentials, Locked
 from cityos.access.monitor import list_alerts
+from cityos.access.review import review_accounts
 from cityos.access.service import Access, access_of, org_principal, staff_principal
 from cityos.access.tokens import Principal
 from cityos.ngsi.api.respond import plain_json
@@ -141,6 +142,14 @@ async def security_alerts(request: Request) -> Response:
     return plain_json(await list_alerts(access.store, request.query_params.get("kind")))
 
 
+async def account_inventory(request: Request) -> Response:
+    """Every account with roles, grants, last use and review flags (棚卸し)."""
+    access = await access_of(request.app)
+    return plain_json(await review_accounts(
+        access.book, unused_days=access.settings.review_unused_days,
+        secret_max_age_days=access.settings.secret_max_age_days))
+
+
 FORM = {"type": "object", "properties": {"grant_type": {"type": "string"},
                                          "client_id": {"type": "string"},
                                          "client_secret": {"type": "string"},
@@ -161,4 +170,6 @@ OPERATIONS: list[Operation] = [
     Operation("GET", "/auth/v1/alerts", security_alerts, "Security alerts", TAG,
               (Param("kind", description="brute-force, token-misuse or tenant-probe"),),
               responses={200: "Alerts"}, policy=ADMIN),
+    Operation("GET", "/auth/v1/accounts", account_inventory, "Account inventory (review)", TAG,
+              responses={200: "Accounts with flags"}, policy=ADMIN),
 ]
