@@ -41,11 +41,16 @@ def build_openapi(operations: list[Operation], version: str) -> dict[str, Any]:
             elif status in (200, 207):
                 response["content"] = {"application/json": {"schema": {}}}
             item["responses"][str(status)] = response
-        if not op.public:
+        policy = op.access
+        if policy is not None and not policy.public:
             item["security"] = [{"bearer": []}]
-            item["responses"].setdefault(
-                "401", {"description": "Unauthorized",
-                        "content": {"application/json": {"schema": PROBLEM}}})
+            item["x-cityos-policy"] = {"roles": ["admin", *policy.roles],
+                                       "scopes": list(policy.scopes)}
+            for status, text in ((401, "Unauthorized"), (403, "Forbidden"),
+                                 (429, "TooManyRequests (see Retry-After)")):
+                item["responses"].setdefault(
+                    str(status), {"description": text,
+                                  "content": {"application/json": {"schema": PROBLEM}}})
         paths.setdefault(op.path, {})[op.method.lower()] = item
     return {
         "openapi": "3.1.0",

@@ -66,7 +66,12 @@ def test_every_route_every_caller(platform: Platform) -> None:
     failures: list[str] = []
     for method, path, item in routes:
         if (method, path) in public:
+            assert "security" not in item, f"{method} {path} is public but marked secured"
             continue
+        policy = ops[(method, path)].access
+        assert policy is not None
+        assert item["x-cityos-policy"]["scopes"] == list(policy.scopes)
+        assert {"401", "403", "429"} <= set(item["responses"])
         assert item.get("security") == [{"bearer": []}], f"{method} {path} not marked secured"
         t = platform.tokens
         statuses = {
