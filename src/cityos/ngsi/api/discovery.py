@@ -16,6 +16,7 @@ from cityos.ngsi.api.entities import broker_of
 from cityos.ngsi.api.request import accept_of, bool_param, link_context, tenant_of
 from cityos.ngsi.api.respond import ngsi_response
 from cityos.ngsi.errors import NonexistentTenant, ResourceNotFound
+from cityos.ngsi.model.terms import ENTITY_RESERVED
 from cityos.storage.base import TypeInfo
 
 
@@ -80,7 +81,10 @@ async def list_attributes(request: Request) -> Response:
 
 async def attribute_info(request: Request) -> Response:
     infos, ctx, media = await _infos(request)
-    wanted = ctx.expand_term(request.path_params["attrId"])
+    name = request.path_params["attrId"]
+    if name in ENTITY_RESERVED:
+        raise ResourceNotFound(f"{name!r} is an entity member, not an attribute")
+    wanted = ctx.expand_term(name)
     entry = _attributes(infos).get(wanted)
     if entry is None:
         raise ResourceNotFound(f"no attribute {request.path_params['attrId']}")

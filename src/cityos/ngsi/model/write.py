@@ -80,16 +80,38 @@ def _keeper(view: View) -> Any:
 
 
 def _language_value(inst: Instance, lang: str) -> tuple[Any, str]:
+    """The value for the best language (§4.15): weights first, then RFC 4647 lookup both ways
+    (nl-BE finds nl, en finds en-US), then @none, then any language."""
     lmap: dict[str, Any] = inst["languageMap"]
-    for tag in [t.strip().split(";")[0] for t in lang.split(",")]:
+    by_lower = {k.lower(): k for k in lmap}
+    ranges: list[tuple[float, int, str]] = []
+    for pos, part in enumerate(lang.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 1.0
+        if tag and q > 0:
+            ranges.append((-q, pos, tag.strip().lower()))
+    for _, _, tag in sorted(ranges):
         if tag == "*":
             break
-        if tag in lmap:
-            return lmap[tag], tag
+        if tag in by_lower:
+            return lmap[by_lower[tag]], by_lower[tag]
+        prefix = tag
+        while "-" in prefix:  # truncate the range onto a shorter tag
+            prefix = prefix.rsplit("-", 1)[0]
+            if prefix in by_lower:
+                return lmap[by_lower[prefix]], by_lower[prefix]
+        longer = next((k for k in by_lower if k.startswith(tag + "-")), None)
+        if longer is not None:
+            return lmap[by_lower[longer]], by_lower[longer]
     if "@none" in lmap:
         return lmap["@none"], "@none"
-    tag = next(iter(lmap))
-    return lmap[tag], tag
+    first = next(iter(lmap))
+    return lmap[first], first
 
 
 def _render_instance(inst: Instance, ctx: Context, view: View) -> Any:
