@@ -26,22 +26,17 @@ from cityos.ngsi.api.request import (
     tenant_of,
     view_of,
 )
-from cityos.ngsi.api.respond import ngsi_response, no_content, plain_json
+from cityos.ngsi.api.respond import ngsi_response, no_content
 from cityos.ngsi.api.selection import selection_from_params, to_store_query
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import BadRequestData, NonexistentTenant, ResourceNotFound
 from cityos.ngsi.model import change
 from cityos.ngsi.model.read import (
-    attribute_iri,
-    read_attribute,
-    read_attributes,
     read_entity,
-    read_scope,
-    read_types,
 )
-from cityos.ngsi.model.terms import ENTITY_RESERVED, is_uri, now_iso
+from cityos.ngsi.model.terms import is_uri, now_iso
 from cityos.ngsi.model.write import render_entity, render_feature, render_feature_collection
-from cityos.storage.base import DELETE, KEEP
+from cityos.storage.base import DELETE
 
 BASE = "/ngsi-ld/v1"
 
@@ -50,14 +45,14 @@ def broker_of(request: Request) -> Broker:
     return request.app.state.broker  # type: ignore[no-any-return]
 
 
-def _entity_id(request: Request) -> str:
+def path_entity_id(request: Request) -> str:
     entity_id: str = request.path_params["entityId"]
     if not is_uri(entity_id):
         raise BadRequestData(f"entity id {entity_id[:200]!r} is not a URI")
     return entity_id
 
 
-def _raise(result: Any) -> Any:
+def unwrap(result: Any) -> Any:
     if isinstance(result, BaseException):
         raise result
     return result
@@ -81,7 +76,7 @@ async def create_entity(request: Request) -> Response:
     entity = read_entity(body.data, ctx, now)
     [result] = await broker.store.mutate(
         tenant, [(entity["id"], lambda cur: (change.create(cur, entity, now), None))])
-    _raise(result)
+    unwrap(result)
     await broker.changed(tenant, [entity["id"]])
     return Response(status_code=201,
                     headers={"Location": f"{BASE}/entities/{quote(entity['id'], safe=':')}"})
@@ -156,7 +151,7 @@ def _page_links(request: Request, limit: int, offset: int, has_next: bool) -> st
 async def retrieve_entity(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
-    entity_id = _entity_id(request)
+    entity_id = path_entity_id(request)
     media = accept_of(request, geo=True)
     ctx = await broker.context(link_context(request))
     view = view_of(request, ctx)
@@ -192,7 +187,7 @@ async def retrieve_entity(request: Request) -> Response:
 async def replace_entity(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
-    entity_id = _entity_id(request)
+    entity_id = path_entity_id(request)
     body = await read_body(request, broker.settings.max_body_bytes)
     ctx = await broker.context(body.context)
     now = now_iso()
@@ -203,7 +198,7 @@ async def replace_entity(request: Request) -> Response:
     entity = read_entity(data, ctx, now, require_type=False)
     [result] = await broker.store.mutate(
         tenant, [(entity_id, lambda cur: (change.replace(cur, entity, now), None))])
-    _raise(result)
+    unwrap(result)
     await broker.changed(tenant, [entity_id])
     return no_content()
 
@@ -211,7 +206,7 @@ async def replace_entity(request: Request) -> Response:
 async def merge_entity(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
-    entity_id = _entity_id(request)
+    entity_id = path_entity_id(request)
     body = await read_body(request, broker.settings.max_body_bytes,
                            allow=(JSON, JSONLD, MERGE_PATCH))
     ctx = await broker.context(body.context)
@@ -223,7 +218,7 @@ async def merge_entity(request: Request) -> Response:
     patch = read_entity(data, ctx, now, require_type=False, allow_null=True)
     [result] = await broker.store.mutate(
         tenant, [(entity_id, lambda cur: (change.merge(cur, patch, now), None))])
-    _raise(result)
+    unwrap(result)
     await broker.changed(tenant, [entity_id])
     return no_content()
 
@@ -231,7 +226,7 @@ async def merge_entity(request: Request) -> Response:
 async def delete_entity(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
-    entity_id = _entity_id(request)
+    entity_id = path_entity_id(request)
     type_filter = request.query_params.get("type")
     wanted = None
     if type_filter is not None:  # only an entity of one of these types is deleted
@@ -244,147 +239,5 @@ async def delete_entity(request: Request) -> Response:
         return DELETE, None
 
     [result] = await broker.store.mutate(tenant, [(entity_id, remove)])
-    _raise(result)
-    return no_content()
-
-
-# /entities/{entityId}/attrs ----------------------------------------------------------------
-async def append_attrs(request: Request) -> Response:
-    broker = broker_of(request)
-    tenant = tenant_of(request)
-    entity_id = _entity_id(request)
-    body = await read_body(request, broker.settings.max_body_bytes)
-    ctx = await broker.context(body.context)
-    no_overwrite = "noOverwrite" in options_of(request)
-    now = now_iso()
-    data = body.data
-    if data.get("id", entity_id) != entity_id:
-        raise BadRequestData("the id in the body differs from the id in the path")
-    types = read_types(data["type"], ctx) if "type" in data else None
-    scope = read_scope(data["scope"]) if "scope" in data else None
-    members = {k: v for k, v in data.items() if k not in ENTITY_RESERVED}
-    attrs = read_attributes(members, ctx, now)
-
-    def apply(cur: dict[str, Any] | None) -> tuple[Any, Any]:
-        entity, outcome = change.append(cur, entity_id, attrs, now, no_overwrite=no_overwrite,
-                                        types=types, scope=scope)
-        return (entity if outcome.updated or types or scope else KEEP), outcome
-
-    [result] = await broker.store.mutate(tenant, [(entity_id, apply)])
-    outcome = _raise(result)
-    await broker.changed(tenant, [entity_id])
-    if outcome.not_updated:
-        return plain_json(update_result(outcome, ctx), status=207)
-    return no_content()
-
-
-async def update_attrs(request: Request) -> Response:
-    broker = broker_of(request)
-    tenant = tenant_of(request)
-    entity_id = _entity_id(request)
-    body = await read_body(request, broker.settings.max_body_bytes)
-    ctx = await broker.context(body.context)
-    now = now_iso()
-    data = body.data
-    members = {k: v for k, v in data.items() if k not in ENTITY_RESERVED}
-    types = read_types(data["type"], ctx) if "type" in data else None
-    scope = read_scope(data["scope"]) if "scope" in data else None
-    if not members and types is None and scope is None:
-        raise BadRequestData("the body names no attribute to update")
-    attrs = read_attributes(members, ctx, now, allow_null=True)
-
-    def apply(cur: dict[str, Any] | None) -> tuple[Any, Any]:
-        entity, outcome = change.update(cur, entity_id, attrs, now, types=types, scope=scope)
-        return (entity if outcome.updated else KEEP), outcome
-
-    [result] = await broker.store.mutate(tenant, [(entity_id, apply)])
-    outcome = _raise(result)
-    await broker.changed(tenant, [entity_id])
-    if outcome.not_updated:
-        return plain_json(update_result(outcome, ctx), status=207)
-    return no_content()
-
-
-async def patch_attr(request: Request) -> Response:
-    broker = broker_of(request)
-    tenant = tenant_of(request)
-    entity_id = _entity_id(request)
-    name = request.path_params["attrId"]
-    body = await read_body(request, broker.settings.max_body_bytes,
-                           allow=(JSON, JSONLD, MERGE_PATCH))
-    ctx = await broker.context(body.context)
-    now = now_iso()
-    iri = attribute_iri(name, ctx)
-    data = {k: v for k, v in body.data.items() if k != "@context"}
-    fragment = _read_fragment(name, data, ctx, now)
-    [result] = await broker.store.mutate(
-        tenant, [(entity_id, lambda cur: (change.partial_update(cur, entity_id, iri, fragment,
-                                                                 now), None))])
-    _raise(result)
-    await broker.changed(tenant, [entity_id])
-    return no_content()
-
-
-def _read_fragment(name: str, data: Any, ctx: Any, now: str) -> dict[str, Any]:
-    """A partial attribute: may omit `type` and even the value (only sub-attributes)."""
-    from cityos.ngsi.model.read import read_instance
-
-    if not isinstance(data, dict):
-        raise BadRequestData("the attribute fragment must be a JSON object")
-    if any(k in data for k in ("value", "object", "languageMap", "vocab", "json", "valueList",
-                               "objectList")) or "type" in data:
-        return read_instance(name, data, ctx, now, allow_null=True)
-    fragment: dict[str, Any] = {}
-    for key in ("datasetId", "observedAt", "unitCode"):
-        if key in data:
-            fragment[key] = data[key]
-    subs = {k: v for k, v in data.items() if k not in fragment}
-    if subs:
-        fragment["subattrs"] = read_attributes(subs, ctx, now, allow_null=True, depth=1)
-    return fragment
-
-
-async def replace_attr(request: Request) -> Response:
-    broker = broker_of(request)
-    tenant = tenant_of(request)
-    entity_id = _entity_id(request)
-    name = request.path_params["attrId"]
-    body = await read_body(request, broker.settings.max_body_bytes)
-    ctx = await broker.context(body.context)
-    now = now_iso()
-    iri = attribute_iri(name, ctx)
-    data = {k: v for k, v in body.data.items() if k != "@context"}
-    instances = read_attribute(name, data, ctx, now)
-    [result] = await broker.store.mutate(
-        tenant, [(entity_id, lambda cur: (change.replace_attribute(cur, entity_id, iri,
-                                                                    instances, now), None))])
-    _raise(result)
-    await broker.changed(tenant, [entity_id])
-    return no_content()
-
-
-async def delete_attr(request: Request) -> Response:
-    broker = broker_of(request)
-    tenant = tenant_of(request)
-    entity_id = _entity_id(request)
-    name = request.path_params["attrId"]
-    ctx = await broker.context(link_context(request))
-    if name == "scope":
-        [result] = await broker.store.mutate(
-            tenant, [(entity_id, lambda cur: (change.delete_scope(cur, entity_id, now_iso()),
-                                              None))])
-        _raise(result)
-        await broker.changed(tenant, [entity_id])
-        return no_content()
-    iri = attribute_iri(name, ctx)
-    dataset_id = request.query_params.get("datasetId")
-    if dataset_id is not None and not is_uri(dataset_id):
-        raise BadRequestData("datasetId must be a URI")
-    delete_all = bool_param(request, "deleteAll")
-    now = now_iso()
-    [result] = await broker.store.mutate(
-        tenant, [(entity_id, lambda cur: (change.delete_attribute(
-            cur, entity_id, iri, dataset_id, delete_all, now), None))])
-    _raise(result)
-    await broker.changed(tenant, [entity_id])
+    unwrap(result)
     return no_content()

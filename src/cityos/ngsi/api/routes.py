@@ -6,6 +6,7 @@ Paths, parameters and responses follow the spec's resource names exactly.
 from __future__ import annotations
 
 from cityos.ngsi.api import (
+    attributes,
     batch,
     contexts,
     discovery,
@@ -27,6 +28,7 @@ REGISTRATION_ID = Param("registrationId", "path", required=True,
 SUBSCRIPTION_ID = Param("subscriptionId", "path", required=True,
                         description="subscription id (a URI)")
 ATTR_ID = Param("attrId", "path", required=True, description="attribute name")
+TYPE_SELECTOR = Param("type", description="act only on an entity of these types")
 LINK = Param("Link", "header", description="JSON-LD @context link")
 OPTIONS = Param("options", description="keyValues, concise, sysAttrs, noOverwrite, replace, update")
 VIEW = (
@@ -79,21 +81,22 @@ OPERATIONS: list[Operation] = [
     Operation("DELETE", f"{V1}/entities/{{entityId}}", entities.delete_entity,
               "Delete an entity", TAG, (ENTITY_ID, TENANT, LINK, Param("type"), LOCAL),
               responses={204: "Deleted", **ERRORS}, policy=NGSI_WRITE),
-    Operation("POST", f"{V1}/entities/{{entityId}}/attrs", entities.append_attrs,
-              "Append attributes", TAG, (ENTITY_ID, TENANT, LINK, OPTIONS), body=ENTITY,
+    Operation("POST", f"{V1}/entities/{{entityId}}/attrs", attributes.append_attrs,
+              "Append attributes", TAG, (ENTITY_ID, TENANT, LINK, OPTIONS, TYPE_SELECTOR), body=ENTITY,
               responses={204: "Appended", 207: "Partly appended", **ERRORS}, policy=NGSI_WRITE),
-    Operation("PATCH", f"{V1}/entities/{{entityId}}/attrs", entities.update_attrs,
-              "Update attributes", TAG, (ENTITY_ID, TENANT, LINK), body=ENTITY,
+    Operation("PATCH", f"{V1}/entities/{{entityId}}/attrs", attributes.update_attrs,
+              "Update attributes", TAG, (ENTITY_ID, TENANT, LINK, TYPE_SELECTOR), body=ENTITY,
               responses={204: "Updated", 207: "Partly updated", **ERRORS}, policy=NGSI_WRITE),
-    Operation("PATCH", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}", entities.patch_attr,
-              "Partially update an attribute", TAG, (ENTITY_ID, ATTR_ID, TENANT, LINK),
+    Operation("PATCH", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}", attributes.patch_attr,
+              "Partially update an attribute", TAG,
+              (ENTITY_ID, ATTR_ID, TENANT, LINK, TYPE_SELECTOR),
               body=ENTITY, responses={204: "Updated", **ERRORS}, policy=NGSI_WRITE),
-    Operation("PUT", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}", entities.replace_attr,
-              "Replace an attribute", TAG, (ENTITY_ID, ATTR_ID, TENANT, LINK), body=ENTITY,
+    Operation("PUT", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}", attributes.replace_attr,
+              "Replace an attribute", TAG, (ENTITY_ID, ATTR_ID, TENANT, LINK, TYPE_SELECTOR), body=ENTITY,
               responses={204: "Replaced", **ERRORS}, policy=NGSI_WRITE),
-    Operation("DELETE", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}", entities.delete_attr,
+    Operation("DELETE", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}", attributes.delete_attr,
               "Delete an attribute", TAG,
-              (ENTITY_ID, ATTR_ID, TENANT, LINK, Param("datasetId"),
+              (ENTITY_ID, ATTR_ID, TENANT, LINK, TYPE_SELECTOR, Param("datasetId"),
                Param("deleteAll", schema={"type": "boolean"})),
               responses={204: "Deleted", **ERRORS}, policy=NGSI_WRITE),
     *[Operation("POST", f"{V1}/entityOperations/{name}", fn, f"Batch {name}", TAG,
