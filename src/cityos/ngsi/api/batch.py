@@ -62,6 +62,8 @@ async def _read_entities(request: Request, *, require_type: bool = True,
     body = await read_body(request, broker.settings.max_body_bytes, expect=list)
     if not body.data:
         raise BadRequestData("the batch is empty")
+    if any(item is None for item in body.data):  # not an entity at all: the array is malformed
+        raise BadRequestData("a batch cannot hold null items")
     now = now_iso()
     results = _Results()
     entities = []
