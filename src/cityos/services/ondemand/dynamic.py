@@ -109,9 +109,8 @@ def insert_trip(
     if ri < 0:
         return None
     r = full[ri]
-    path = [0, *r, inst.end_depot]
     out: list[int] = []
-    for k, v in enumerate(path):
+    for k, v in enumerate([0, *r, inst.end_depot]):
         out.append(v)
         if k == a:
             out.append(request)

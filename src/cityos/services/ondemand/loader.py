@@ -66,7 +66,8 @@ def parse_json(data: dict, name: str = "instance") -> Instance:
             0,
             *map(float, depot.get("tw", [0, 1440])),
         )
-        picks, drops = [], []
+        picks: list[tuple] = []
+        drops: list[tuple] = []
         for r in reqs:
             seats, svc = int(r.get("seats", 1)), float(r.get("service", 0))
             for key, sign, out in (("pickup", 1, picks), ("dropoff", -1, drops)):

@@ -73,7 +73,7 @@ def search(
     cur, best, back = (_state(k, n_nodes, n) for _ in range(3))
     seed_rng(seed)
     if start is None:
-        construct(*cur, problem, scratch)
+        construct(cur[0], cur[1], cur[2], cur[3], problem, scratch)
     else:
         _load(inst, cur, start)
     obj = float(objective(cur[2], cur[3], n))
