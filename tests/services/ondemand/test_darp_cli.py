@@ -19,7 +19,7 @@ DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "darp-co
 def test_solve_json() -> None:
     cmd = [sys.executable, "-c", "from cityos.cli import main; main()", "darp", "solve"]
     args = [str(DATA / "a2-16.txt"), "--time-limit", "2", "--seed", "3", "--json"]
-    out = subprocess.run(cmd + args, capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(cmd + args, capture_output=True, text=True, timeout=300, check=True)
     result = json.loads(out.stdout)
     assert {"cost", "served", "requests", "feasible", "seconds", "routes"} <= result.keys()
     assert result["feasible"] is True
