@@ -43,6 +43,8 @@ class AccessSettings:
     lockout_seconds: float = 60.0  # first lock; doubles with every further failure
     review_unused_days: int = 90  # account review flags accounts unused this long
     secret_max_age_days: int = 365  # account review flags client secrets older than this
+    alert_webhook: str = ""  # URL that receives every security alert as a JSON POST
+    scan_404_per_minute: int = 100  # not-found answers to one client a minute → id-scan alert
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,10 @@ class AccountBook:
     """Creates, finds and authenticates accounts. One per store."""
 
     def __init__(self, store: Store, *, lockout_after: int = 10, lockout_seconds: float = 60.0,
-                 secret_overlap: float = 7 * 86_400.0) -> None:
+                 secret_overlap: float = 7 * 86_400.0,
+                 alerts: monitor.Monitor | None = None) -> None:
         self.store = store
-        self.monitor = monitor.Monitor(store)
+        self.monitor = alerts or monitor.Monitor(store)
         self.lockout_after = lockout_after
         self.lockout_seconds = lockout_seconds
         self.secret_overlap = secret_overlap

@@ -96,7 +96,15 @@ class Gate:
             refused = await self.check(op, policy, request)
             if refused is not None:
                 return refused
-            return await endpoint(request)
+            try:
+                response = await endpoint(request)
+            except NgsiError as exc:
+                if exc.status == 404:
+                    await self._not_found(request)
+                raise
+            if response.status_code == 404:
+                await self._not_found(request)
+            return response
 
         guarded.__name__ = endpoint.__name__
         return guarded
@@ -141,6 +149,16 @@ class Gate:
             if why is not None:
                 return problem_response(Forbidden(why))
         return None
+
+    async def _not_found(self, request: Request) -> None:
+        """Many not-found answers to one client: someone may be scanning ids."""
+        principal = request.scope.get(PRINCIPAL)
+        access = self._access
+        if principal is None or access is None:
+            return
+        if access.monitor.count("id-scan", principal.sub, access.settings.scan_404_per_minute):
+            await access.monitor.alert("id-scan", principal.sub, path=request.url.path[:200],
+                                       per_minute=access.settings.scan_404_per_minute)
 
     async def _principal(self, access: Access, token: str,
                          request: Request) -> Principal | Response:

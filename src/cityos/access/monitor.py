@@ -5,10 +5,13 @@ MIC Smart City Security Guideline v2.0 都市OS①-4 (monitoring) and ①-3 (aut
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
 from typing import Any
+
+import httpx
 
 from cityos.storage.base import Store
 
@@ -43,11 +46,26 @@ def register_success(record: dict[str, Any], now: float) -> None:
 
 
 class Monitor:
-    """Records alerts in the store (and the log), at most one per kind and subject a minute."""
+    """Records alerts in the store (and the log), at most one per kind and subject a minute,
+    and posts each to the webhook when one is set."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, webhook: str = "") -> None:
         self.store = store
+        self.webhook = webhook
         self._recent: dict[tuple[str, str], float] = {}
+        self._counts: dict[tuple[str, str], tuple[float, int]] = {}
+        self._posts: set[asyncio.Task[None]] = set()
+
+    def count(self, kind: str, subject: str, limit: int, window: float = 60.0) -> bool:
+        """Count an event; True once `limit` events fell within one window (no await: hot path)."""
+        now = time.monotonic()
+        start, seen = self._counts.get((kind, subject), (now, 0))
+        if now - start > window:
+            start, seen = now, 0
+        if len(self._counts) > 10_000:
+            self._counts.clear()
+        self._counts[(kind, subject)] = (start, seen + 1)
+        return seen + 1 == limit
 
     async def alert(self, kind: str, subject: str, **detail: Any) -> bool:
         """Record an alert; returns False when an identical one was recorded within a minute."""
@@ -59,9 +77,21 @@ class Monitor:
         self._recent[(kind, subject)] = now
         log.warning("security alert %s: %s %s", kind, subject, detail)
         key = f"{now:017.6f}-{secrets.token_hex(4)}"
-        await self.store.kv_put(ALERTS, key, {"at": now, "kind": kind, "subject": subject,
-                                              "detail": detail})
+        alert = {"at": now, "kind": kind, "subject": subject, "detail": detail}
+        await self.store.kv_put(ALERTS, key, alert)
+        if self.webhook:
+            task = asyncio.get_running_loop().create_task(self._post(alert))
+            self._posts.add(task)
+            task.add_done_callback(self._posts.discard)
         return True
+
+    async def _post(self, alert: dict[str, Any]) -> None:
+        try:
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                response = await client.post(self.webhook, json={"cityos_alert": alert})
+                response.raise_for_status()
+        except httpx.HTTPError as exc:
+            log.warning("security alert webhook failed: %s", exc)
 
 
 async def list_alerts(store: Store, kind: str | None = None) -> list[dict[str, Any]]:

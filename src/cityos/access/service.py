@@ -38,7 +38,8 @@ class Access:
         await ring.load()
         book = AccountBook(store, lockout_after=settings.lockout_after,
                            lockout_seconds=settings.lockout_seconds,
-                           secret_overlap=settings.secret_overlap_hours * 3600.0)
+                           secret_overlap=settings.secret_overlap_hours * 3600.0,
+                           alerts=Monitor(store, webhook=settings.alert_webhook))
         return cls(settings, store, book, ring, TokenVerifier(ring),
                      RateLimiter(settings.rate_per_second, settings.rate_burst),
                      RateLimiter(1.0, 20.0), book.monitor)
