@@ -26,6 +26,7 @@ DELETE: Any = type("_Delete", (), {"__repr__": lambda self: "DELETE"})()
 # A mutation gets the current entity (None if absent) and returns (new entity | KEEP | DELETE,
 # result for the caller). It runs inside the engine's transaction, so read-modify-write is
 # atomic; raising an exception leaves the entity untouched and is returned as that item's result.
+# The entity passed in is the mutation's own freshly decoded copy: it may change it in place.
 Mutation = Callable[[Entity | None], tuple[Any, Any]]
 
 # Links an append-only log: gets the previous entry's hash (None for the first entry) and the

@@ -6,7 +6,6 @@ form; the API layer wraps them into store mutations so each runs atomically.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,7 +78,7 @@ def append(current: Entity | None, entity_id: str, attrs: dict[str, list[Instanc
     """Add attributes, replacing same-datasetId instances unless `no_overwrite` (§5.6.3)."""
     if current is None:
         raise ResourceNotFound(f"entity {entity_id} not found")
-    entity = copy.deepcopy(current)
+    entity = current  # the store hands each mutation its own decoded copy
     outcome = AttrOutcome()
     if types:
         _add_types(entity, {"type": types})
@@ -110,7 +109,7 @@ def update(current: Entity | None, entity_id: str, attrs: dict[str, list[Instanc
     """
     if current is None:
         raise ResourceNotFound(f"entity {entity_id} not found")
-    entity = copy.deepcopy(current)
+    entity = current  # the store hands each mutation its own decoded copy
     outcome = AttrOutcome()
     if types:
         _add_types(entity, {"type": types})
@@ -144,7 +143,7 @@ def partial_update(current: Entity | None, entity_id: str, iri: str, fragment: I
     """Merge a fragment into one attribute instance (PATCH …/attrs/{attrId}, §5.6.4)."""
     if current is None:
         raise ResourceNotFound(f"entity {entity_id} not found")
-    entity = copy.deepcopy(current)
+    entity = current  # the store hands each mutation its own decoded copy
     instances = entity["attrs"].get(iri)
     target = None
     for inst in instances or ():
@@ -199,7 +198,7 @@ def replace_attribute(current: Entity | None, entity_id: str, iri: str,
     """PUT …/attrs/{attrId} (§5.6.19): the attribute must exist."""
     if current is None:
         raise ResourceNotFound(f"entity {entity_id} not found")
-    entity = copy.deepcopy(current)
+    entity = current  # the store hands each mutation its own decoded copy
     existing = entity["attrs"].get(iri)
     if not existing:
         raise ResourceNotFound(f"attribute not found in entity {entity_id}")
@@ -213,7 +212,7 @@ def merge(current: Entity | None, patch: Entity, now: str) -> Entity:
     """Merge-patch an entity (PATCH /entities/{id}, §5.6.17): urn:ngsi-ld:null deletes."""
     if current is None:
         raise ResourceNotFound(f"entity {patch['id']} not found")
-    entity = copy.deepcopy(current)
+    entity = current  # the store hands each mutation its own decoded copy
     if patch.get("type"):
         _add_types(entity, patch)
     if "scope" in patch:
@@ -256,7 +255,7 @@ def delete_attribute(current: Entity | None, entity_id: str, iri: str, dataset_i
     """DELETE …/attrs/{attrId} with datasetId / deleteAll (§5.6.5)."""
     if current is None:
         raise ResourceNotFound(f"entity {entity_id} not found")
-    entity = copy.deepcopy(current)
+    entity = current  # the store hands each mutation its own decoded copy
     existing = entity["attrs"].get(iri)
     if not existing:
         raise ResourceNotFound(f"attribute not found in entity {entity_id}")
@@ -281,7 +280,7 @@ def delete_scope(current: Entity | None, entity_id: str, now: str) -> Entity:
         raise ResourceNotFound(f"entity {entity_id} not found")
     if "scope" not in current:
         raise ResourceNotFound(f"entity {entity_id} has no scope")
-    entity = copy.deepcopy(current)
+    entity = current  # the store hands each mutation its own decoded copy
     del entity["scope"]
     entity["modifiedAt"] = now
     return entity
