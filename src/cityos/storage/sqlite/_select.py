@@ -64,10 +64,10 @@ def plan(tenant: str, query: EntityQuery) -> Plan:
     clauses = [_filters.filter_sql(f) for f in query.attr_filters or ()]
     if query.attrs_any:
         clauses.append(_filters.any_attr_sql(query.attrs_any))
-    for clause in clauses:
-        if clause is not None:
-            filters.append(clause[0])
-            params.extend(clause[1])
+    for found in clauses:
+        if found is not None:
+            filters.append(found[0])
+            params.extend(found[1])
     types = query.types
     if query.ids is not None or query.geo_bbox is not None:
         where = ["+e.tenant = ?"]
