@@ -31,10 +31,17 @@ AllowContexts = Annotated[str | None, typer.Option(
     "--allow-remote-contexts", help="comma-separated URL prefixes whose @contexts may be fetched")]
 
 
+TlsCert = Annotated[Path | None, typer.Option(
+    "--tls-cert", help="PEM certificate: serve HTTPS only (plain HTTP refused), with HSTS")]
+TlsKey = Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert")]
+
+
 def _settings(data_dir: Path, host: str | None, port: int | None, open_ngsi: bool,
-              context_dir: Path | None, allow_remote: str | None) -> Settings:
+              context_dir: Path | None, allow_remote: str | None,
+              tls_cert: Path | None = None, tls_key: Path | None = None) -> Settings:
     return load_settings(
         data_dir, host=host, port=port, open_ngsi=True if open_ngsi else None,
+        tls_cert=str(tls_cert) if tls_cert else None, tls_key=str(tls_key) if tls_key else None,
         context_dir=str(context_dir) if context_dir else None,
         allow_remote_contexts=tuple(p for p in allow_remote.split(",") if p) if allow_remote
         else None)
@@ -83,9 +90,11 @@ def init(data_dir: DataDir = Path("var")) -> None:
 @app.command()
 def serve(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None,
           open_ngsi: OpenNgsi = False, context_dir: ContextDir = None,
-          allow_remote_contexts: AllowContexts = None) -> None:
-    """Serve the platform over HTTP."""
-    settings = _settings(data_dir, host, port, open_ngsi, context_dir, allow_remote_contexts)
+          allow_remote_contexts: AllowContexts = None, tls_cert: TlsCert = None,
+          tls_key: TlsKey = None) -> None:
+    """Serve the platform over HTTP (HTTPS only with --tls-cert and --tls-key)."""
+    settings = _settings(data_dir, host, port, open_ngsi, context_dir, allow_remote_contexts,
+                         tls_cert, tls_key)
     if not (settings.data_dir / "cityos.db").exists() and not settings.storage.database_url:
         token = _init(settings)
         if token:
@@ -122,12 +131,19 @@ def version_cmd() -> None:
 def _run(settings: Settings) -> None:
     import uvicorn
 
+    from cityos.access.tls import StrictTransport, TlsSettingsError, tls_options
     from cityos.app import create_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+    try:
+        tls = tls_options(settings)
+    except TlsSettingsError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    asgi = create_app(settings)
+    uvicorn.run(StrictTransport(asgi) if tls else asgi, host=settings.host, port=settings.port,
                 log_level="warning", access_log=False, loop="auto", http="auto",
-                limit_concurrency=None, timeout_keep_alive=30)
+                limit_concurrency=None, timeout_keep_alive=30, **tls)
 
 
 def _mount_parts() -> None:

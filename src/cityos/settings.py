@@ -52,14 +52,17 @@ class Settings:
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
     port: int = 8000
-    base_url: str = ""  # public URL of the platform; default http://host:port
+    base_url: str = ""  # public URL of the platform; default http(s)://host:port
+    tls_cert: str = ""  # PEM certificate (chain): serve HTTPS only, with HSTS
+    tls_key: str = ""  # PEM private key of tls_cert
     storage: StorageSettings = field(default_factory=StorageSettings)
     ngsi: NgsiSettings = field(default_factory=NgsiSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
 
     @property
     def public_url(self) -> str:
-        return self.base_url.rstrip("/") or f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls_cert else "http"
+        return self.base_url.rstrip("/") or f"{scheme}://{self.host}:{self.port}"
 
     @property
     def database_url(self) -> str:
