@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from itertools import pairwise
@@ -27,10 +26,9 @@ from cityos.services.ondemand._search import (
 )
 from cityos.services.ondemand.model import Instance, Solution, solution_cost
 
-START_ACCEPT = float(os.environ.get("DARP_START", 0.03))  # accepted w.p. 1/2 at the start
-END_RATIO = float(os.environ.get("DARP_END", 0.002))  # final temperature / start temperature
-Q_FRAC = float(os.environ.get("DARP_QFRAC", 0.3))
-Q_CAP = int(os.environ.get("DARP_QCAP", 30))
+START_ACCEPT = 0.03  # a solution this much worse is accepted with probability 1/2 at the start
+END_RATIO = 0.002  # final temperature / start temperature
+Q_FRAC, Q_CAP = 0.3, 30  # at most this share of the requests (and this many) removed per iteration
 
 
 def _state(k: int, n_nodes: int, n: int) -> tuple:
