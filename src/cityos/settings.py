@@ -45,6 +45,8 @@ class AccessSettings:
     secret_max_age_days: int = 365  # account review flags client secrets older than this
     alert_webhook: str = ""  # URL that receives every security alert as a JSON POST
     scan_404_per_minute: int = 100  # not-found answers to one client a minute → id-scan alert
+    volume_factor: float = 10.0  # a client's minute above this × its own baseline → alert
+    volume_floor: int = 600  # … and above this many requests (small clients stay quiet)
 
 
 @dataclass(frozen=True)

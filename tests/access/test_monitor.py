@@ -59,3 +59,20 @@ def test_id_scans_raise_an_alert_sent_to_the_webhook(watched: Platform) -> None:
         time.sleep(0.05)
     assert [h["cityos_alert"]["kind"] for h in _Hook.received] == ["id-scan"]
     assert _Hook.received[0]["cityos_alert"]["subject"] == "staff:viewer"
+
+
+def test_unusual_volume_against_the_clients_own_baseline() -> None:
+    from cityos.access.monitor import Monitor
+
+    monitor = Monitor(store=None)  # type: ignore[arg-type]  # counting needs no store
+    found = []
+    minute = 60.0
+    for m in range(8):
+        per_minute = 400 if m == 5 else 20
+        for i in range(per_minute):
+            result = monitor.volume("org:a", factor=5.0, floor=100, now=m * minute + i * 0.01)
+            if result is not None:
+                found.append((m, result))
+    assert found == [(6, (400, 20.0))]  # seen when the busy minute is over
+    quiet = [monitor.volume("org:b", 5.0, 100, now=m * minute) for m in range(10)]
+    assert quiet == [None] * 10

@@ -133,6 +133,12 @@ class Gate:
                 TooManyRequests(f"over the rate of {access.settings.rate_per_second:g} "
                                 "requests per second; retry later"),
                 {"Retry-After": str(math.ceil(wait))})
+        settings = access.settings
+        unusual = access.monitor.volume(principal.sub, settings.volume_factor,
+                                        settings.volume_floor)
+        if unusual is not None:
+            await access.monitor.alert("unusual-volume", principal.sub, requests=unusual[0],
+                                       baseline=unusual[1])
         if not policy.allows(principal.roles, principal.scopes):
             return problem_response(Forbidden(f"{principal.sub} may not call {op.method} "
                                               f"{op.path}"))

@@ -54,7 +54,28 @@ class Monitor:
         self.webhook = webhook
         self._recent: dict[tuple[str, str], float] = {}
         self._counts: dict[tuple[str, str], tuple[float, int]] = {}
+        self._volumes: dict[str, tuple[int, int, float, int]] = {}  # minute, count, baseline, n
         self._posts: set[asyncio.Task[None]] = set()
+
+    def volume(self, subject: str, factor: float, floor: int,
+               now: float | None = None) -> tuple[int, float] | None:
+        """Count a request of `subject`; when a minute ends with more than `factor` × its own
+        baseline (an average of its past minutes) and more than `floor` requests, return
+        (that minute's count, the baseline). No await: hot path."""
+        now = time.monotonic() if now is None else now
+        minute = int(now // 60)
+        current, count, baseline, minutes = self._volumes.get(subject, (minute, 0, 0.0, 0))
+        if current == minute:
+            self._volumes[subject] = (minute, count + 1, baseline, minutes)
+            return None
+        unusual = minutes >= 3 and count > floor and count > factor * baseline
+        before = baseline
+        baseline = float(count) if minutes == 0 else 0.8 * baseline + 0.2 * count
+        baseline *= 0.8 ** min(minute - current - 1, 60)  # idle minutes count as zeros
+        if len(self._volumes) > 10_000:
+            self._volumes.clear()
+        self._volumes[subject] = (minute, 1, baseline, minutes + 1)
+        return (count, round(before, 1)) if unusual else None
 
     def count(self, kind: str, subject: str, limit: int, window: float = 60.0) -> bool:
         """Count an event; True once `limit` events fell within one window (no await: hot path)."""
