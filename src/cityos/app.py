@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cityos import __version__
 from cityos.access import routes as access_routes
+from cityos.access.cors import add_cors
 from cityos.access.gate import Gate
 from cityos.audit.trail import audited, close_trail
 from cityos.ngsi.api import routes as ngsi_routes
@@ -194,5 +195,6 @@ def create_app(settings: Settings) -> Starlette:
     app.router.redirect_slashes = False
     app.state.settings = settings
     app.state.openapi = build_openapi(operations, __version__)
+    add_cors(app, settings)
     app.add_middleware(TolerantPaths)
     return app

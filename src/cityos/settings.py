@@ -47,6 +47,7 @@ class AccessSettings:
     scan_404_per_minute: int = 100  # not-found answers to one client a minute → id-scan alert
     volume_factor: float = 10.0  # a client's minute above this × its own baseline → alert
     volume_floor: int = 600  # … and above this many requests (small clients stay quiet)
+    cors_origins: tuple[str, ...] = ()  # web origins whose browsers may call the API
 
 
 @dataclass(frozen=True)
