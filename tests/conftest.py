@@ -51,7 +51,7 @@ class Server:
         self.proc = subprocess.Popen(
             [CITYOS, "serve", "--data-dir", str(data_dir), "--port", str(self.port), *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded CI machine starts slowly
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"cityos serve exited: {self.stop()}")
@@ -61,7 +61,7 @@ class Server:
             except httpx.HTTPError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError("cityos serve did not become healthy in 30 s")
+        raise RuntimeError("cityos serve did not become healthy in 90 s")
 
     def stop(self) -> str:
         if self.proc.poll() is None:
