@@ -90,6 +90,34 @@ class TypeInfo:
     attr_counts: dict[str, int] = field(default_factory=dict)  # attr IRI -> instances
 
 
+@dataclass
+class TemporalQuery:
+    """Which attribute history to read (§5.7.3–5.7.4); times in epoch milliseconds."""
+
+    entity_ids: list[str]
+    attrs: list[str] | None = None  # expanded attribute IRIs; None = all
+    timeproperty: str = "observedAt"  # observedAt (else modifiedAt) | createdAt | modifiedAt
+    timerel: str | None = None  # before | after | between (start inclusive, end exclusive)
+    time_at: int | None = None
+    end_time_at: int | None = None
+    last_n: int | None = None  # only the newest n instances of each attribute
+
+
+@dataclass
+class Aggregation:
+    """Aggregate each attribute's instances per period (§4.5.19), in the engine."""
+
+    methods: list[str]  # totalCount distinctCount sum avg min max stddev sumsq
+    period_ms: int | None = None  # None: one period over the whole range
+    start_ms: int | None = None  # first period's start; None: the first instance's time
+
+
+# entity id -> attribute IRI -> instances oldest first (each with instanceId, createdAt,
+# modifiedAt); aggregated: attribute IRI -> {"type": kind, method: [[value, start, end], ...]}
+History = dict[str, dict[str, list[dict[str, Any]]]]
+Aggregated = dict[str, dict[str, dict[str, Any]]]
+
+
 class Store(Protocol):
     """Persistent state of the platform. All methods are coroutines."""
 
@@ -129,4 +157,29 @@ class Store(Protocol):
 
     async def read_log(self, log: str, after: int = 0, limit: int = 1000) -> list[LogEntry]:
         """Entries with sequence number > `after`, in order, at most `limit`."""
+        ...
+
+    # attribute history (temporal API) -----------------------------------------------------
+    async def temporal_query(self, tenant: str, query: TemporalQuery) -> History: ...
+
+    async def temporal_aggregate(self, tenant: str, query: TemporalQuery,
+                                 aggregation: Aggregation) -> Aggregated: ...
+
+    async def add_instances(self, tenant: str, entity_id: str, fn: Mutation,
+                            instances: list[tuple[str, dict[str, Any]]]) -> Any:
+        """Apply `fn` (not recorded itself) and add `instances` (attribute IRI, instance) to the
+        history, in one transaction; `fn`'s result, or its exception returned."""
+        ...
+
+    async def delete_instances(self, tenant: str, entity_id: str, attr: str | None = None,
+                               instance_id: str | None = None, dataset_id: str | None = None,
+                               fn: Mutation | None = None) -> Any:
+        """Delete history rows (all of the entity, of one attribute — of one dataset, "@none" the
+        default one — or one instance) and apply `fn` in the same transaction; (rows deleted,
+        fn's result), or fn's exception returned."""
+        ...
+
+    async def replace_instance(self, tenant: str, entity_id: str, attr: str, instance_id: str,
+                               instance: dict[str, Any], now: str) -> bool:
+        """Replace one history instance, keeping its instanceId; False when there is none."""
         ...

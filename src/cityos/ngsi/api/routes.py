@@ -14,6 +14,7 @@ from cityos.ngsi.api import (
     purge,
     registrations,
     subscriptions,
+    temporal,
 )
 from cityos.operations import NGSI_READ, NGSI_WRITE, STAFF_WRITE, Operation, Param
 
@@ -57,6 +58,21 @@ PAGE = (
     Param("count", schema={"type": "boolean"}),
 )
 ERRORS = {400: "BadRequestData / InvalidRequest", 404: "ResourceNotFound"}
+TEMPORAL = f"{V1}/temporal/entities"
+INSTANCE_ID = Param("instanceId", "path", required=True, description="attribute instance id (a URI)")
+TIME = (
+    Param("timerel", schema={"type": "string", "enum": ["before", "after", "between"]}),
+    Param("timeAt", description="ISO 8601 date-time"),
+    Param("endTimeAt", description="ISO 8601 date-time (timerel=between)"),
+    Param("timeproperty", schema={"type": "string",
+                                  "enum": ["observedAt", "createdAt", "modifiedAt"]}),
+    Param("lastN", schema={"type": "integer", "minimum": 1}),
+    Param("attrs"),
+    Param("options", description="temporalValues, aggregatedValues, sysAttrs"),
+    Param("format", schema={"type": "string", "enum": ["normalized", "temporalValues"]}),
+    Param("aggrMethods", description="totalCount, distinctCount, sum, avg, min, max, stddev, sumsq"),
+    Param("aggrPeriodDuration", description="ISO 8601 duration, e.g. PT1H (default P0D: all)"),
+)
 
 OPERATIONS: list[Operation] = [
     Operation("POST", f"{V1}/entities", entities.create_entity, "Create an entity", TAG,
@@ -108,6 +124,40 @@ OPERATIONS: list[Operation] = [
     Operation("POST", f"{V1}/entityOperations/query", batch.batch_query, "Query entities (POST)",
               TAG, (TENANT, LINK, *VIEW, *PAGE), body={"type": "object"},
               responses={200: "Entities", **ERRORS}, policy=NGSI_READ),
+    Operation("GET", TEMPORAL, temporal.query_temporal, "Query temporal evolution of entities",
+              TAG, (TENANT, LINK, Param("type"), Param("id"), Param("idPattern"), Param("q"),
+                    *TIME, *PAGE), responses={200: "Temporal entities", **ERRORS},
+              policy=NGSI_READ),
+    Operation("POST", TEMPORAL, temporal.create_temporal,
+              "Create or update a temporal entity", TAG, (TENANT, LINK), body=ENTITY,
+              responses={201: "Created", 204: "Instances added", 400: "BadRequestData"},
+              policy=NGSI_WRITE),
+    Operation("GET", f"{TEMPORAL}/{{entityId}}", temporal.retrieve_temporal,
+              "Retrieve the temporal evolution of an entity", TAG,
+              (ENTITY_ID, TENANT, LINK, *TIME), responses={200: "Temporal entity", **ERRORS},
+              policy=NGSI_READ),
+    Operation("DELETE", f"{TEMPORAL}/{{entityId}}", temporal.delete_temporal,
+              "Delete a temporal entity", TAG, (ENTITY_ID, TENANT, LINK),
+              responses={204: "Deleted", **ERRORS}, policy=NGSI_WRITE),
+    Operation("POST", f"{TEMPORAL}/{{entityId}}/attrs", temporal.append_temporal,
+              "Add attribute instances", TAG, (ENTITY_ID, TENANT, LINK), body=ENTITY,
+              responses={204: "Added", **ERRORS}, policy=NGSI_WRITE),
+    Operation("PATCH", f"{TEMPORAL}/{{entityId}}/attrs/{{attrId}}/{{instanceId}}",
+              temporal.modify_instance, "Modify an attribute instance", TAG,
+              (ENTITY_ID, ATTR_ID, INSTANCE_ID, TENANT, LINK), body=ENTITY,
+              body_types=("application/json", "application/ld+json",
+                          "application/merge-patch+json"),
+              responses={204: "Modified", **ERRORS}, policy=NGSI_WRITE),
+    Operation("DELETE", f"{TEMPORAL}/{{entityId}}/attrs/{{attrId}}/{{instanceId}}",
+              temporal.delete_instance, "Delete an attribute instance", TAG,
+              (ENTITY_ID, ATTR_ID, INSTANCE_ID, TENANT, LINK),
+              responses={204: "Deleted", **ERRORS}, policy=NGSI_WRITE),
+    # after the instance routes: a trailing {attrId} also matches "attr/instanceId"
+    Operation("DELETE", f"{TEMPORAL}/{{entityId}}/attrs/{{attrId}}", temporal.delete_temporal_attr,
+              "Delete an attribute's history", TAG,
+              (ENTITY_ID, ATTR_ID, TENANT, LINK, Param("datasetId"),
+               Param("deleteAll", schema={"type": "boolean"})),
+              responses={204: "Deleted", **ERRORS}, policy=NGSI_WRITE),
     Operation("POST", f"{V1}/subscriptions", subscriptions.create_subscription,
               "Create a subscription", TAG, (TENANT, LINK), body={"type": "object"},
               responses={201: "Created", 400: "BadRequestData", 409: "AlreadyExists"}, policy=NGSI_WRITE),

@@ -18,9 +18,10 @@ from typing import Any
 import orjson
 
 from cityos.storage.base import DELETE, KEEP, Entity, EntityQuery, Mutation, QueryResult, TypeInfo
-from cityos.storage.sqlite import _geo, _select
+from cityos.storage.sqlite import _geo, _history, _select
 from cityos.storage.sqlite.logs import LogTables
 from cityos.storage.sqlite.schema import migrate
+from cityos.storage.sqlite.temporal import TemporalTables
 from cityos.storage.sqlite.writer import Writer
 
 _loads = orjson.loads
@@ -42,12 +43,13 @@ def _regexp(pattern: str, value: str) -> bool:
         return False
 
 
-class SqliteStore(LogTables):
+class SqliteStore(LogTables, TemporalTables):
     """A cityos database in one SQLite file."""
 
     def __init__(self, path: str, synchronous: str = "FULL", read_connections: int = 4,
-                 group_commit_max: int = 512) -> None:
+                 group_commit_max: int = 512, keep_history_on_delete: bool = True) -> None:
         self.path = Path(path)
+        self.keep_history_on_delete = keep_history_on_delete  # entity deletion keeps its history
         self.synchronous = synchronous.upper()
         if self.synchronous not in {"FULL", "NORMAL", "EXTRA", "OFF"}:
             raise ValueError(f"sqlite synchronous must be FULL or NORMAL, not {synchronous!r}")
@@ -118,9 +120,12 @@ class SqliteStore(LogTables):
         def job(conn: sqlite3.Connection) -> list[Any]:
             if len(items) == 1:
                 [(entity_id, fn)] = items
-                return [_apply_mutation(conn, tenant, entity_id, fn)]
+                return [_apply_mutation(conn, tenant, entity_id, fn, keep=keep)]
             rows = _prefetch(conn, tenant, list(dict.fromkeys(i for i, _ in items)))
-            return [_apply_mutation(conn, tenant, entity_id, fn, rows) for entity_id, fn in items]
+            return [_apply_mutation(conn, tenant, entity_id, fn, rows, keep=keep)
+                    for entity_id, fn in items]
+
+        keep = self.keep_history_on_delete
 
         return await self._writer.submit(job)  # type: ignore[no-any-return]
 
@@ -218,8 +223,11 @@ def _prefetch(conn: sqlite3.Connection, tenant: str, ids: list[str]) -> _Rows:
 
 
 def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: Mutation,
-                    rows: _Rows | None = None) -> Any:
-    """Run one item's mutation and write its outcome; `rows` (prefetched) is kept current."""
+                    rows: _Rows | None = None, *, record: bool = True, keep: bool = True) -> Any:
+    """Run one item's mutation and write its outcome; `rows` (prefetched) is kept current.
+
+    The instances it changes go to the history (`record`); deleting the entity drops its
+    history unless `keep`."""
     if rows is None:
         row = conn.execute("SELECT rid, doc FROM entities WHERE tenant = ? AND id = ?",
                            (tenant, entity_id)).fetchone()
@@ -243,6 +251,8 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
             _geo.unindex_first(conn, rid, len(old_geo or ()))
             if rows is not None:
                 rows[entity_id] = None
+        if not keep:
+            _history.forget(conn, tenant, entity_id)
         return result
     doc = _dumps(new)
     if row is None:
@@ -262,6 +272,8 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
         if _geo.geo_values(new) != old_geo:
             _geo.unindex_first(conn, rid, len(old_geo or ()))
             _geo.index(conn, rid, new)
+    if record:
+        _history.record(conn, tenant, entity_id, None if row is None else row[1], new)
     if rows is not None:
         rows[entity_id] = (rid, doc)
     return result

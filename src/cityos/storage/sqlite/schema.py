@@ -66,6 +66,31 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
     """
     ALTER TABLE logs ADD COLUMN prev TEXT;
     """,
+    # 5: attribute history for the temporal API: one row per attribute instance ever written;
+    # times in epoch milliseconds (observed_at = observedAt, else modifiedAt) so that
+    # aggregation buckets are integer arithmetic; num = the value when it is a number (in the
+    # observed_at index, so that numeric aggregation reads the index alone)
+    """
+    CREATE TABLE attr_instances (
+        iid INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        attr TEXT NOT NULL,
+        dataset_id TEXT,
+        instance_id TEXT NOT NULL,
+        observed_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        modified_at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        num REAL,
+        value_json BLOB,
+        doc BLOB NOT NULL
+    );
+    CREATE INDEX attr_instances_by_observed
+        ON attr_instances (tenant, entity_id, attr, observed_at, num, kind);
+    CREATE INDEX attr_instances_by_modified ON attr_instances (tenant, entity_id, attr, modified_at);
+    CREATE UNIQUE INDEX attr_instances_by_id ON attr_instances (tenant, entity_id, instance_id);
+    """,
 ]
 
 

@@ -1,0 +1,91 @@
+"""Attribute history rows for the temporal API: which instances a write changed, as table rows.
+
+ETSI GS CIM 009 v1.8 §4.5.8 (temporal representation): each change is an instance with its own
+instanceId, timed by observedAt when given, else modifiedAt.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+Instance = dict[str, Any]
+_INSERT = ("INSERT INTO attr_instances (tenant, entity_id, attr, dataset_id, instance_id, "
+           "observed_at, created_at, modified_at, kind, num, value_json, doc) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_VALUE_KEYS = ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
+
+
+def to_ms(iso: str) -> int:
+    """Epoch milliseconds of an ISO 8601 date-time (naive = UTC)."""
+    moment = datetime.fromisoformat(iso)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def ms_iso(ms: int) -> str:
+    """The NGSI-LD form of epoch milliseconds: UTC, `Z`, milliseconds only when not zero."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{ms % 1000:03d}Z" if ms % 1000 else f"{text}Z"
+
+
+def new_instance_id() -> str:
+    return f"urn:ngsi-ld:attribute:instance:{uuid.uuid4()}"
+
+
+def changed(old_doc: bytes | None, new: dict[str, Any]) -> list[tuple[str, Instance]]:
+    """The (attribute, instance) pairs of `new` that differ from the stored entity `old_doc`."""
+    old_attrs = orjson.loads(old_doc).get("attrs", {}) if old_doc is not None else {}
+    out: list[tuple[str, Instance]] = []
+    for attr, instances in new.get("attrs", {}).items():
+        before = {i.get("datasetId"): i for i in old_attrs.get(attr, ())}
+        for inst in instances:
+            if before.get(inst.get("datasetId")) != inst:
+                out.append((attr, inst))
+    return out
+
+
+def row(tenant: str, entity_id: str, attr: str, inst: Instance, now: str) -> tuple[Any, ...]:
+    """One attr_instances row; the instance gets an instanceId and the recording times."""
+    doc = {k: v for k, v in inst.items() if k not in ("createdAt", "modifiedAt")}
+    doc["instanceId"] = inst.get("instanceId") or new_instance_id()
+    stamp = inst.get("modifiedAt") or now
+    doc["createdAt"] = doc["modifiedAt"] = stamp
+    stamp_ms = to_ms(stamp)
+    observed = inst.get("observedAt")
+    kind = inst.get("type", "Property")
+    value = next((inst[k] for k in _VALUE_KEYS if k in inst), None)
+    num = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    value_json = None if num is not None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return (tenant, entity_id, attr, inst.get("datasetId"), doc["instanceId"],
+            to_ms(observed) if observed else stamp_ms, stamp_ms, stamp_ms, kind, num, value_json,
+            orjson.dumps(doc))
+
+
+def insert(conn: sqlite3.Connection, tenant: str, entity_id: str,
+           pairs: list[tuple[str, Instance]], now: str) -> None:
+    if pairs:
+        conn.executemany(_INSERT, [row(tenant, entity_id, a, i, now) for a, i in pairs])
+
+
+def record(conn: sqlite3.Connection, tenant: str, entity_id: str, old_doc: bytes | None,
+           new: dict[str, Any]) -> None:
+    """Keep every instance a write changed, in the write's own transaction."""
+    pairs = changed(old_doc, new)
+    if pairs:
+        insert(conn, tenant, entity_id, pairs, new.get("modifiedAt") or now_iso())
+
+
+def forget(conn: sqlite3.Connection, tenant: str, entity_id: str) -> None:
+    conn.execute("DELETE FROM attr_instances WHERE tenant = ? AND entity_id = ?",
+                 (tenant, entity_id))
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -1,0 +1,211 @@
+"""Attribute history in SQLite (`attr_instances`): the temporal API's reads, writes, aggregation.
+
+ETSI GS CIM 009 v1.8 §5.6.11–5.6.18, §5.7.3–5.7.4; aggregation (§4.5.19) is one GROUP BY over
+integer period buckets, so it never decodes an instance.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from cityos.storage.base import Aggregated, Aggregation, History, Mutation, TemporalQuery
+from cityos.storage.sqlite import _history
+
+if TYPE_CHECKING:
+    from cityos.storage.sqlite.writer import Writer
+
+_COLUMN = {"observedAt": "observed_at", "createdAt": "created_at", "modifiedAt": "modified_at"}
+
+
+def _where(tenant: str, q: TemporalQuery) -> tuple[str, list[Any]]:
+    col = _COLUMN[q.timeproperty]
+    sql = f"tenant = ? AND entity_id IN ({','.join('?' * len(q.entity_ids))})"
+    args: list[Any] = [tenant, *q.entity_ids]
+    if q.attrs is not None:
+        sql += f" AND attr IN ({','.join('?' * len(q.attrs))})"
+        args += q.attrs
+    if q.timerel == "before":
+        sql += f" AND {col} < ?"
+        args.append(q.time_at)
+    elif q.timerel == "after":
+        sql += f" AND {col} >= ?"
+        args.append(q.time_at)
+    elif q.timerel == "between":
+        sql += f" AND {col} >= ? AND {col} < ?"
+        args += [q.time_at, q.end_time_at]
+    return sql, args
+
+
+class TemporalTables:
+    """Mixed into `SqliteStore`: needs its `_writer` and read connection `_r`."""
+
+    _writer: Writer
+
+    @property
+    def _r(self) -> sqlite3.Connection:
+        raise NotImplementedError
+
+    async def temporal_query(self, tenant: str, query: TemporalQuery) -> History:
+        out: History = {}
+        if not query.entity_ids or query.attrs == []:
+            return out
+        where, args = _where(tenant, query)
+        col = _COLUMN[query.timeproperty]
+        loads = orjson.loads
+        if query.last_n is not None:  # newest n per attribute: one index seek each
+            for entity_id in query.entity_ids:
+                for attr in query.attrs or self._attrs_of(tenant, entity_id):
+                    one = TemporalQuery(**{**query.__dict__, "entity_ids": [entity_id],
+                                           "attrs": [attr]})
+                    where, args = _where(tenant, one)
+                    rows = self._r.execute(
+                        f"SELECT doc FROM attr_instances WHERE {where} "
+                        f"ORDER BY {col} DESC, iid DESC LIMIT ?", [*args, query.last_n]).fetchall()
+                    if rows:
+                        out.setdefault(entity_id, {})[attr] = [loads(r[0]) for r in reversed(rows)]
+            return out
+        sql = (f"SELECT entity_id, attr, doc FROM attr_instances WHERE {where} "
+               f"ORDER BY entity_id, attr, {col}, iid")
+        for entity_id, attr, doc in self._r.execute(sql, args):
+            out.setdefault(entity_id, {}).setdefault(attr, []).append(loads(doc))
+        return out
+
+    def _attrs_of(self, tenant: str, entity_id: str) -> list[str]:
+        """The attributes with history, by index seeks (a DISTINCT would read every row)."""
+        attrs: list[str] = []
+        sql = ("SELECT min(attr) FROM attr_instances WHERE tenant = ? AND entity_id = ? "
+               "AND attr > ?")
+        while (row := self._r.execute(sql, (tenant, entity_id, attrs[-1] if attrs else ""))
+               .fetchone()) and row[0] is not None:
+            attrs.append(row[0])
+        return attrs
+
+    async def temporal_aggregate(self, tenant: str, query: TemporalQuery,
+                                 aggregation: Aggregation) -> Aggregated:
+        out: Aggregated = {}
+        if not query.entity_ids or query.attrs == []:
+            return out
+        col = _COLUMN[query.timeproperty]
+        # value_json is outside the covering index: read it only for distinctCount
+        distinct = ("count(DISTINCT coalesce(num, value_json))"
+                    if "distinctCount" in aggregation.methods else "0")
+        for entity_id in query.entity_ids:
+            # one attribute at a time: the sorter then holds small integers, not IRIs
+            for attr in query.attrs or self._attrs_of(tenant, entity_id):
+                one = TemporalQuery(**{**query.__dict__, "entity_ids": [entity_id],
+                                       "attrs": [attr]})
+                where, args = _where(tenant, one)
+                low, high, kind = self._r.execute(
+                    f"SELECT min({col}), max({col}), min(kind) FROM attr_instances "
+                    f"WHERE {where}", args).fetchone()
+                if low is None:
+                    continue
+                start = aggregation.start_ms if aggregation.start_ms is not None else low
+                period = aggregation.period_ms
+                if period is None:  # one period: the asked range, else the data's own
+                    period = max((query.end_time_at or high + 1) - start, 1)
+                attr_out: dict[str, Any] = {"type": kind}
+                for row in self._r.execute(
+                        f"SELECT ({col} - ?) / ? AS b, count(*), {distinct}, count(num), "
+                        f"sum(num), min(num), max(num), sum(num * num) FROM attr_instances "
+                        f"WHERE {where} GROUP BY b ORDER BY b", [start, period, *args]):
+                    bucket_start = start + row[0] * period
+                    for method in aggregation.methods:
+                        value = _method_value(method, row[1:])
+                        if value is not None:
+                            attr_out.setdefault(method, []).append(
+                                [value, bucket_start, bucket_start + period])
+                out.setdefault(entity_id, {})[attr] = attr_out
+        return out
+
+    async def add_instances(self, tenant: str, entity_id: str, fn: Mutation,
+                            instances: list[tuple[str, dict[str, Any]]]) -> Any:
+        from cityos.storage.sqlite.engine import _apply_mutation  # the engine imports us
+
+        def job(conn: sqlite3.Connection) -> Any:
+            result = _apply_mutation(conn, tenant, entity_id, fn, record=False)
+            if isinstance(result, BaseException):
+                return result
+            _history.insert(conn, tenant, entity_id, instances, _history.now_iso())
+            return result
+
+        return await self._writer.submit(job)
+
+    async def delete_instances(self, tenant: str, entity_id: str, attr: str | None = None,
+                               instance_id: str | None = None, dataset_id: str | None = None,
+                               fn: Mutation | None = None) -> Any:
+        from cityos.storage.sqlite.engine import _apply_mutation
+
+        sql = "DELETE FROM attr_instances WHERE tenant = ? AND entity_id = ?"
+        args: list[Any] = [tenant, entity_id]
+        if attr is not None:
+            sql += " AND attr = ?"
+            args.append(attr)
+        if instance_id is not None:
+            sql += " AND instance_id = ?"
+            args.append(instance_id)
+        if dataset_id == "@none":
+            sql += " AND dataset_id IS NULL"
+        elif dataset_id is not None:
+            sql += " AND dataset_id = ?"
+            args.append(dataset_id)
+
+        def job(conn: sqlite3.Connection) -> Any:
+            result = None
+            if fn is not None:
+                result = _apply_mutation(conn, tenant, entity_id, fn, record=False)
+                if isinstance(result, BaseException):
+                    return result
+            return conn.execute(sql, args).rowcount, result
+
+        return await self._writer.submit(job)
+
+    async def replace_instance(self, tenant: str, entity_id: str, attr: str, instance_id: str,
+                               instance: dict[str, Any], now: str) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            found = conn.execute("SELECT iid, doc FROM attr_instances WHERE tenant = ? AND "
+                                 "entity_id = ? AND attr = ? AND instance_id = ?",
+                                 (tenant, entity_id, attr, instance_id)).fetchone()
+            if found is None:
+                return False
+            created = orjson.loads(found[1]).get("createdAt", now)
+            row = _history.row(tenant, entity_id, attr,
+                               {**instance, "instanceId": instance_id, "modifiedAt": now}, now)
+            doc = orjson.loads(row[-1])
+            doc["createdAt"] = created
+            conn.execute("UPDATE attr_instances SET dataset_id = ?, observed_at = ?, "
+                         "modified_at = ?, kind = ?, num = ?, value_json = ?, doc = ? "
+                         "WHERE iid = ?", (row[3], row[5], row[7], *row[8:11],
+                                           orjson.dumps(doc), found[0]))
+            return True
+
+        return await self._writer.submit(job)  # type: ignore[no-any-return]
+
+
+def _method_value(method: str, stats: tuple[Any, ...]) -> Any:
+    total, distinct, n, total_sum, low, high, sumsq = stats
+    if method == "totalCount":
+        return total
+    if method == "distinctCount":
+        return distinct
+    if n == 0:
+        return None
+    if method == "sum":
+        return total_sum
+    if method == "avg":
+        return total_sum / n
+    if method == "min":
+        return low
+    if method == "max":
+        return high
+    if method == "sumsq":
+        return sumsq
+    if method == "stddev":  # sample standard deviation, as PostgreSQL's stddev
+        if n < 2:
+            return 0.0
+        return math.sqrt(max(sumsq - total_sum * total_sum / n, 0.0) / (n - 1))
+    return None
