@@ -145,7 +145,8 @@ def test_instance_modify_and_delete(client: TestClient) -> None:
     assert client.delete(f"{T}/{EID}/attrs/speed/{first}").status_code == 404
     assert client.patch(f"{T}/{EID}/attrs/speed/{first}", json={"value": 1}).status_code == 404
     assert client.delete(f"{T}/{EID}/attrs/speed").status_code == 204
-    assert history(client) == []
+    # asking for attributes without history: 404 (§5.7.3)
+    assert client.get(f"{T}/{EID}", params={"attrs": "speed"}).status_code == 404
     assert client.delete(f"{T}/{EID}/attrs/speed").status_code == 404
 
 
@@ -198,3 +199,17 @@ def test_bad_temporal_parameters(client: TestClient, params: dict[str, str]) -> 
 
 def test_temporal_query_needs_a_selector(client: TestClient) -> None:
     assert client.get(T).status_code == 400
+    assert client.get(T, params={"id": EID}).status_code == 400  # type or attrs needed
+
+
+def test_simplified_keeps_keys_and_dataset_filter(client: TestClient) -> None:
+    body = {"id": EID, "type": "Vehicle",
+            "note": [{"type": "JsonProperty", "json": {"a": 1}, "observedAt": "2020-08-01T12:00:00Z"}],
+            "speed": [{"type": "Property", "value": 1, "observedAt": "2020-08-01T12:00:00Z"},
+                      {"type": "Property", "value": 2, "datasetId": "urn:ds:1",
+                       "observedAt": "2020-08-01T12:00:00Z"}]}
+    assert client.post(T, json=body).status_code == 201
+    r = client.get(f"{T}/{EID}", params={"options": "temporalValues", "attrs": "note"})
+    assert r.json()["note"]["jsons"] == [[{"json": {"a": 1}}, "2020-08-01T12:00:00Z"]]
+    assert [i["value"] for i in history(client, datasetId="urn:ds:1")] == [2]
+    assert [i["value"] for i in history(client, datasetId="@none")] == [1]

@@ -72,6 +72,7 @@ TIME = (
     Param("format", schema={"type": "string", "enum": ["normalized", "temporalValues"]}),
     Param("aggrMethods", description="totalCount, distinctCount, sum, avg, min, max, stddev, sumsq"),
     Param("aggrPeriodDuration", description="ISO 8601 duration, e.g. PT1H (default P0D: all)"),
+    Param("datasetId", description="keep only these attribute instances (comma-separated)"),
 )
 
 OPERATIONS: list[Operation] = [
@@ -125,8 +126,8 @@ OPERATIONS: list[Operation] = [
               TAG, (TENANT, LINK, *VIEW, *PAGE), body={"type": "object"},
               responses={200: "Entities", **ERRORS}, policy=NGSI_READ),
     Operation("GET", TEMPORAL, temporal.query_temporal, "Query temporal evolution of entities",
-              TAG, (TENANT, LINK, Param("type"), Param("id"), Param("idPattern"), Param("q"),
-                    *TIME, *PAGE), responses={200: "Temporal entities", **ERRORS},
+              TAG, (TENANT, LINK, *SELECT, *TIME, *PAGE, LOCAL),
+              responses={200: "Temporal entities", **ERRORS},
               policy=NGSI_READ),
     Operation("POST", TEMPORAL, temporal.create_temporal,
               "Create or update a temporal entity", TAG, (TENANT, LINK), body=ENTITY,

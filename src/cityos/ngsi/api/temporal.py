@@ -129,6 +129,12 @@ async def _render(request: Request, tenant: str, entities: list[dict[str, Any]],
         aggregated = await broker.store.temporal_aggregate(tenant, query, aggregation)
         return [render_aggregated(e, aggregated.get(e["id"], {}), ctx) for e in entities]
     history = await broker.store.temporal_query(tenant, query)
+    datasets = split_list(request.query_params.get("datasetId"))
+    if datasets:  # only these instances; "@none" is the default one
+        wanted = {None if d == "@none" else d for d in datasets}
+        history = {eid: {a: kept for a, insts in attrs.items()
+                         if (kept := [i for i in insts if i.get("datasetId") in wanted])}
+                   for eid, attrs in history.items()}
     return [render_temporal(e, history.get(e["id"], {}), ctx, sys_attrs="sysAttrs" in options,
                             simplified="temporalValues" in options,
                             timeproperty=query.timeproperty) for e in entities]
@@ -141,8 +147,8 @@ async def query_temporal(request: Request) -> Response:
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
     sel = selection_from_params(request.query_params)
-    if sel.is_empty():
-        raise BadRequestData("a temporal query needs type, id, idPattern, attrs or q")
+    if not (sel.type or sel.attrs or sel.q or sel.georel or sel.scope_q):
+        raise BadRequestData("a temporal query needs type, attrs, q, a geo-query or scopeQ")
     settings = broker.settings
     limit = int_param(request, "limit", settings.default_limit, maximum=settings.max_limit)
     offset = int_param(request, "offset", 0)
@@ -172,6 +178,8 @@ async def retrieve_temporal(request: Request) -> Response:
     if entity is None:
         raise ResourceNotFound(f"entity {entity_id} not found")
     [data] = await _render(request, tenant, [entity], ctx)
+    if "attrs" in request.query_params and data.keys() <= {"id", "type", "scope"}:
+        raise ResourceNotFound(f"entity {entity_id} has no history of these attributes")
     return ngsi_response(data, ctx, media)
 
 

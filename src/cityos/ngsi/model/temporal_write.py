@@ -19,6 +19,7 @@ VALUES_KEY = {"Property": "values", "GeoProperty": "values", "Relationship": "ob
               "LanguageProperty": "languageMaps", "VocabProperty": "vocabs",
               "JsonProperty": "jsons", "ListProperty": "valueLists",
               "ListRelationship": "objectLists"}
+_WRAPPED = frozenset({"LanguageProperty", "JsonProperty", "VocabProperty"})
 
 
 def ms_iso(ms: int) -> str:
@@ -87,9 +88,10 @@ def _simplified(instances: list[Instance], ctx: Context, timeproperty: str) -> A
 def _value(inst: Instance, key: str, ctx: Context) -> Any:
     value = inst.get(key)
     if inst.get("type") == "VocabProperty" and isinstance(value, str | list):
-        return [ctx.compact_vocab_value(v) for v in value] if isinstance(value, list) \
+        value = [ctx.compact_vocab_value(v) for v in value] if isinstance(value, list) \
             else ctx.compact_vocab_value(value)
-    return value
+    # as in keyValues (§4.5.4): members that are not plain values keep their key
+    return {key: value} if inst.get("type") in _WRAPPED else value
 
 
 def render_aggregated(entity: Entity, aggregated: dict[str, dict[str, Any]],
