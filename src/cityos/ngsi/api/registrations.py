@@ -30,6 +30,7 @@ from cityos.ngsi.api.request import (
 from cityos.ngsi.api.respond import ngsi_response, no_content
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from cityos.ngsi.model.patch import patch_members
 from cityos.ngsi.model.registration import (
     SYSTEM,
     check_registration,
@@ -129,17 +130,8 @@ async def update_registration(request: Request) -> Response:
     reg_id = _registration_id(request)
     body = await read_body(request, broker.settings.max_body_bytes,
                            allow=(JSON, JSONLD, MERGE_PATCH))
-    reg = dict(await _stored(broker, tenant, reg_id))
-    patch = {k: v for k, v in body.data.items() if k != "@context" and k not in SYSTEM}
-    if patch.get("id", reg_id) != reg_id:
-        raise BadRequestData("the id of a registration cannot change")
-    if not patch:
-        raise BadRequestData("the body names nothing to update")
-    for key, value in patch.items():
-        if value is None or value == "urn:ngsi-ld:null":
-            reg.pop(key, None)
-        else:
-            reg[key] = value
+    reg = patch_members(await _stored(broker, tenant, reg_id), body.data, reg_id, "registration",
+                        SYSTEM)
     check_registration(reg)
     if body.context is not None:
         reg["jsonldContext"], _ = await broker.context_url(body.context)

@@ -28,6 +28,7 @@ from cityos.ngsi.api.request import (
 from cityos.ngsi.api.respond import ngsi_response, no_content
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from cityos.ngsi.model.patch import patch_members
 from cityos.ngsi.model.subscription import SYSTEM, check_subscription, with_status
 from cityos.ngsi.model.terms import is_uri, now_iso
 from cityos.ngsi.notifier import space
@@ -105,17 +106,8 @@ async def update_subscription(request: Request) -> Response:
     sub_id = _subscription_id(request)
     body = await read_body(request, broker.settings.max_body_bytes,
                            allow=(JSON, JSONLD, MERGE_PATCH))
-    sub = dict(await _stored(broker, tenant, sub_id))
-    patch = {k: v for k, v in body.data.items() if k != "@context" and k not in SYSTEM}
-    if patch.get("id", sub_id) != sub_id:
-        raise BadRequestData("the id of a subscription cannot change")
-    if not patch:
-        raise BadRequestData("the body names nothing to update")
-    for key, value in patch.items():
-        if value is None or value == "urn:ngsi-ld:null":
-            sub.pop(key, None)
-        else:
-            sub[key] = value
+    sub = patch_members(await _stored(broker, tenant, sub_id), body.data, sub_id, "subscription",
+                        SYSTEM)
     check_subscription(sub)
     if body.context is not None:
         sub["jsonldContext"] = await _context_url(broker, tenant, sub["id"], body.context)
