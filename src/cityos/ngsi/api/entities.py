@@ -22,6 +22,7 @@ from cityos.ngsi.api.request import (
     int_param,
     link_context,
     options_of,
+    path_uri,
     read_body,
     tenant_of,
     view_of,
@@ -34,7 +35,7 @@ from cityos.ngsi.model import change
 from cityos.ngsi.model.read import (
     read_entity,
 )
-from cityos.ngsi.model.terms import is_uri, now_iso
+from cityos.ngsi.model.terms import now_iso
 from cityos.ngsi.model.write import render_entity, render_feature, render_feature_collection
 from cityos.storage.base import DELETE
 
@@ -46,10 +47,7 @@ def broker_of(request: Request) -> Broker:
 
 
 def path_entity_id(request: Request) -> str:
-    entity_id: str = request.path_params["entityId"]
-    if not is_uri(entity_id):
-        raise BadRequestData(f"entity id {entity_id[:200]!r} is not a URI")
-    return entity_id
+    return path_uri(request, "entityId", "entity")
 
 
 def unwrap(result: Any) -> Any:

@@ -23,13 +23,15 @@ from cityos.ngsi.api.request import (
     bool_param,
     int_param,
     link_context,
+    path_uri,
     read_body,
     split_list,
     tenant_of,
 )
 from cityos.ngsi.api.respond import ngsi_response, no_content
+from cityos.ngsi.api.stored import stored_document
 from cityos.ngsi.broker import Broker
-from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from cityos.ngsi.errors import AlreadyExists, ResourceNotFound
 from cityos.ngsi.model.patch import patch_members
 from cityos.ngsi.model.registration import (
     SYSTEM,
@@ -37,7 +39,7 @@ from cityos.ngsi.model.registration import (
     registered_attrs,
     registered_types,
 )
-from cityos.ngsi.model.terms import is_uri, now_iso
+from cityos.ngsi.model.terms import now_iso
 
 BASE = "/ngsi-ld/v1/csourceRegistrations"
 
@@ -47,10 +49,7 @@ def space(tenant: str) -> str:
 
 
 def _registration_id(request: Request) -> str:
-    reg_id: str = request.path_params["registrationId"]
-    if not is_uri(reg_id):
-        raise BadRequestData(f"registration id {reg_id[:200]!r} is not a URI")
-    return reg_id
+    return path_uri(request, "registrationId", "registration")
 
 
 async def create_registration(request: Request) -> Response:
@@ -109,10 +108,7 @@ def _may_hold(sel: dict[str, Any], ids: set[str], pattern: str | None) -> bool:
 
 
 async def _stored(broker: Broker, tenant: str, reg_id: str) -> dict[str, Any]:
-    reg = await broker.store.kv_get(space(tenant), reg_id)
-    if reg is None:
-        raise ResourceNotFound(f"registration {reg_id} not found")
-    return reg  # type: ignore[no-any-return]
+    return await stored_document(broker.store, space(tenant), reg_id, "registration")
 
 
 async def retrieve_registration(request: Request) -> Response:

@@ -23,6 +23,7 @@ from cityos.ngsi.errors import (
 from cityos.ngsi.jsonld.context import ActiveContext
 from cityos.ngsi.jsonld.link import parse_link_header
 from cityos.ngsi.model.projection import parse_projection
+from cityos.ngsi.model.terms import is_uri
 from cityos.ngsi.model.write import View
 
 JSON = "application/json"
@@ -150,6 +151,14 @@ def item_context(item: Any, body: Body, media: str) -> Any:
 def link_context(request: Request) -> Any:
     link = request.headers.get("link")
     return parse_link_header(link) if link else None
+
+
+def path_uri(request: Request, param: str, what: str) -> str:
+    """A path parameter that names a resource by URI (entity, subscription, registration)."""
+    value: str = request.path_params[param]
+    if not is_uri(value):
+        raise BadRequestData(f"{what} id {value[:200]!r} is not a URI")
+    return value
 
 
 def split_list(value: str | None) -> list[str] | None:

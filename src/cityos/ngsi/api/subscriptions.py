@@ -22,25 +22,24 @@ from cityos.ngsi.api.request import (
     bool_param,
     int_param,
     link_context,
+    path_uri,
     read_body,
     tenant_of,
 )
 from cityos.ngsi.api.respond import ngsi_response, no_content
+from cityos.ngsi.api.stored import stored_document
 from cityos.ngsi.broker import Broker
-from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from cityos.ngsi.errors import AlreadyExists, ResourceNotFound
 from cityos.ngsi.model.patch import patch_members
 from cityos.ngsi.model.subscription import SYSTEM, check_subscription, with_status
-from cityos.ngsi.model.terms import is_uri, now_iso
+from cityos.ngsi.model.terms import now_iso
 from cityos.ngsi.notifier import space
 
 BASE = "/ngsi-ld/v1/subscriptions"
 
 
 def _subscription_id(request: Request) -> str:
-    sub_id: str = request.path_params["subscriptionId"]
-    if not is_uri(sub_id):
-        raise BadRequestData(f"subscription id {sub_id[:200]!r} is not a URI")
-    return sub_id
+    return path_uri(request, "subscriptionId", "subscription")
 
 
 async def _context_url(broker: Broker, tenant: str, sub_id: str, value: Any) -> str:
@@ -83,10 +82,7 @@ async def query_subscriptions(request: Request) -> Response:
 
 
 async def _stored(broker: Broker, tenant: str, sub_id: str) -> dict[str, Any]:
-    sub = await broker.store.kv_get(space(tenant), sub_id)
-    if sub is None:
-        raise ResourceNotFound(f"subscription {sub_id} not found")
-    return sub  # type: ignore[no-any-return]
+    return await stored_document(broker.store, space(tenant), sub_id, "subscription")
 
 
 async def retrieve_subscription(request: Request) -> Response:
