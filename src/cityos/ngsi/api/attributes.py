@@ -11,7 +11,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.ngsi.api.entities import broker_of, path_entity_id, unwrap, update_result
+from cityos.ngsi.api.entities import (
+    broker_of,
+    path_entity_id,
+    unwrap,
+    update_result,
+    with_path_id,
+)
 from cityos.ngsi.api.request import (
     JSON,
     JSONLD,
@@ -70,9 +76,7 @@ async def append_attrs(request: Request) -> Response:
     ctx = await broker.context(body.context)
     no_overwrite = "noOverwrite" in options_of(request)
     now = now_iso()
-    data = body.data
-    if data.get("id", entity_id) != entity_id:
-        raise BadRequestData("the id in the body differs from the id in the path")
+    data = with_path_id(body.data, entity_id)
     types = read_types(data["type"], ctx) if "type" in data else None
     scope = read_scope(data["scope"]) if "scope" in data else None
     members = {k: v for k, v in data.items() if k not in ENTITY_RESERVED}

@@ -50,6 +50,13 @@ def path_entity_id(request: Request) -> str:
     return path_uri(request, "entityId", "entity")
 
 
+def with_path_id(data: dict[str, Any], entity_id: str) -> dict[str, Any]:
+    """The body with the path's entity id; a body naming another id is refused."""
+    if data.get("id", entity_id) != entity_id:
+        raise BadRequestData("the id in the body differs from the id in the path")
+    return {**data, "id": entity_id}
+
+
 def unwrap(result: Any) -> Any:
     if isinstance(result, BaseException):
         raise result
@@ -189,10 +196,7 @@ async def replace_entity(request: Request) -> Response:
     body = await read_body(request, broker.settings.max_body_bytes)
     ctx = await broker.context(body.context)
     now = now_iso()
-    data = dict(body.data)
-    if data.get("id", entity_id) != entity_id:
-        raise BadRequestData("the id in the body differs from the id in the path")
-    data["id"] = entity_id
+    data = with_path_id(body.data, entity_id)
     entity = read_entity(data, ctx, now, require_type=False)
     [result] = await broker.store.mutate(
         tenant, [(entity_id, lambda cur: (change.replace(cur, entity, now), None))])
@@ -209,10 +213,7 @@ async def merge_entity(request: Request) -> Response:
                            allow=(JSON, JSONLD, MERGE_PATCH))
     ctx = await broker.context(body.context)
     now = now_iso()
-    data = dict(body.data)
-    if data.get("id", entity_id) != entity_id:
-        raise BadRequestData("the id in the body differs from the id in the path")
-    data["id"] = entity_id
+    data = with_path_id(body.data, entity_id)
     patch = read_entity(data, ctx, now, require_type=False, allow_null=True)
     [result] = await broker.store.mutate(
         tenant, [(entity_id, lambda cur: (change.merge(cur, patch, now), None))])
