@@ -16,15 +16,14 @@ from typing import Any, Union
 
 from lark import Lark, Token, Transformer
 from lark.exceptions import (
-    LarkError,
     UnexpectedCharacters,
     UnexpectedEOF,
     UnexpectedInput,
     UnexpectedToken,
-    VisitError,
 )
 
-from cityos.ngsi.errors import BadRequestData, NgsiError
+from cityos.ngsi.errors import BadRequestData
+from cityos.ngsi.query._lark import parse_text
 
 Entity = dict[str, Any]
 Expand = Callable[[str], str]
@@ -342,48 +341,10 @@ def parse_q(text: str) -> QExpr:
     return _parse_cached(text)
 
 
-MAX_DEPTH = 32  # nesting of (), {} in canonical text; deeper could exhaust the stack
-
-
-def nesting_depth(text: str) -> int:
-    """Deepest nesting of () and {} outside quoted strings (shared by scopeQ and type selection)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "({":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in ")}":
-            depth -= 1
-    return deepest
-
-
 @lru_cache(maxsize=1024)  # ASTs are immutable; subscriptions and pages repeat the same q
 def _parse_cached(text: str) -> QExpr:
-    if nesting_depth(text) > 2 * MAX_DEPTH:  # before lark recurses over it
-        raise BadRequestData(f"Invalid q: nested deeper than {MAX_DEPTH} levels")
-    try:
-        ast = _ToAst().transform(_PARSER.parse(text))
-        if nesting_depth(str(ast)) > MAX_DEPTH:  # so the canonical text always parses back
-            raise BadRequestData(f"Invalid q: nested deeper than {MAX_DEPTH} levels")
-        return ast
-    except VisitError as exc:
-        if isinstance(exc.orig_exc, NgsiError):
-            raise exc.orig_exc from None
-        raise BadRequestData(f"Invalid q: {exc.orig_exc}") from None
-    except UnexpectedInput as exc:
-        raise BadRequestData(_describe(text, exc)) from None
-    except (LarkError, RecursionError) as exc:
-        raise BadRequestData(f"Invalid q: {type(exc).__name__}") from None
+    ast: QExpr = parse_text(_PARSER, _ToAst(), text, "q", _describe)
+    return ast
 
 
 def _describe(text: str, exc: UnexpectedInput) -> str:

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer
-from lark.exceptions import LarkError, UnexpectedInput, VisitError
+from lark.exceptions import UnexpectedInput
 
-from cityos.ngsi.errors import BadRequestData, NgsiError
-from cityos.ngsi.query.q import MAX_DEPTH, nesting_depth
+from cityos.ngsi.errors import BadRequestData
+from cityos.ngsi.query._lark import error_position, parse_text
 
 # `;` AND binds tighter than `|` / `,` (both OR, as in the ETSI test-suite's 019_01_06).
 _GRAMMAR = r"""
@@ -136,24 +136,11 @@ def parse_scope_q(text: str) -> ScopeQuery:
     """Parse a scopeQ; raise BadRequestData naming the position of a syntax error."""
     if not isinstance(text, str) or not text:
         raise BadRequestData("Invalid scopeQ: empty query")
-    if nesting_depth(text) > 2 * MAX_DEPTH:
-        raise BadRequestData(f"Invalid scopeQ: nested deeper than {MAX_DEPTH} levels")
-    try:
-        tree = _PARSER.parse(text)
-        node = _ToAst().transform(tree)
-    except VisitError as exc:
-        if isinstance(exc.orig_exc, NgsiError):
-            raise exc.orig_exc from None
-        raise BadRequestData(f"Invalid scopeQ: {exc.orig_exc}") from None
-    except UnexpectedInput as exc:
-        pos = getattr(exc, "pos_in_stream", None)
-        token = getattr(exc, "token", None)
-        if pos is None or pos >= len(text) or (token is not None and token.type == "$END"):
-            pos = len(text)
-        where = f"position {pos}" if pos < len(text) else f"position {pos} (end of query)"
-        raise BadRequestData(f"Invalid scopeQ at {where}: {text!r}") from None
-    except (LarkError, RecursionError) as exc:
-        raise BadRequestData(f"Invalid scopeQ: {type(exc).__name__}") from None
-    if nesting_depth(str(node)) > MAX_DEPTH:
-        raise BadRequestData(f"Invalid scopeQ: nested deeper than {MAX_DEPTH} levels")
+    node = parse_text(_PARSER, _ToAst(), text, "scopeQ", _describe)
     return ScopeQuery(node)
+
+
+def _describe(text: str, exc: UnexpectedInput) -> str:
+    pos = error_position(text, exc)
+    where = f"position {pos}" if pos < len(text) else f"position {pos} (end of query)"
+    return f"Invalid scopeQ at {where}: {text!r}"

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from lark import Lark, Token, Transformer
-from lark.exceptions import LarkError, UnexpectedInput, VisitError
+from lark.exceptions import UnexpectedInput
 
-from cityos.ngsi.errors import BadRequestData, NgsiError
-from cityos.ngsi.query.q import MAX_DEPTH, nesting_depth
+from cityos.ngsi.errors import BadRequestData
+from cityos.ngsi.query._lark import error_position, parse_text
 
 # `;` AND binds tighter than `|` and `,` (both OR). A type is a term, a prefix:term or an IRI.
 _GRAMMAR = r"""
@@ -142,22 +142,9 @@ def parse_type_expr(text: str) -> TypeExpr:
     """Parse an entity type selection; raise BadRequestData naming the error position."""
     if not isinstance(text, str) or not text:
         raise BadRequestData("Invalid type selection: empty")
-    if nesting_depth(text) > 2 * MAX_DEPTH:
-        raise BadRequestData(f"Invalid type selection: nested deeper than {MAX_DEPTH} levels")
-    try:
-        node = _ToAst().transform(_PARSER.parse(text))
-    except VisitError as exc:
-        if isinstance(exc.orig_exc, NgsiError):
-            raise exc.orig_exc from None
-        raise BadRequestData(f"Invalid type selection: {exc.orig_exc}") from None
-    except UnexpectedInput as exc:
-        pos = getattr(exc, "pos_in_stream", None)
-        token = getattr(exc, "token", None)
-        if pos is None or pos >= len(text) or (token is not None and token.type == "$END"):
-            pos = len(text)
-        raise BadRequestData(f"Invalid type selection at position {pos}: {text!r}") from None
-    except (LarkError, RecursionError) as exc:
-        raise BadRequestData(f"Invalid type selection: {type(exc).__name__}") from None
-    if nesting_depth(str(node)) > MAX_DEPTH:
-        raise BadRequestData(f"Invalid type selection: nested deeper than {MAX_DEPTH} levels")
+    node = parse_text(_PARSER, _ToAst(), text, "type selection", _describe)
     return TypeExpr(node)
+
+
+def _describe(text: str, exc: UnexpectedInput) -> str:
+    return f"Invalid type selection at position {error_position(text, exc)}: {text!r}"
