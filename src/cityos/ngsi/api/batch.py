@@ -20,8 +20,7 @@ from cityos.ngsi.api.request import (
     JSON,
     JSONLD,
     accept_of,
-    bool_param,
-    int_param,
+    entity_page,
     item_context,
     link_context,
     options_of,
@@ -233,12 +232,7 @@ async def batch_query(request: Request) -> Response:
     if data.get("type") != "Query":
         raise BadRequestData("the body must be a Query object with \"type\": \"Query\"")
     sel = _selection(data)
-    settings = broker.settings
-    limit = int_param(request, "limit", settings.default_limit, maximum=settings.max_limit)
-    offset = int_param(request, "offset", 0)
-    count = bool_param(request, "count")
-    if limit == 0 and not count:
-        raise BadRequestData("limit=0 is only allowed with count=true")
+    limit, offset, count = entity_page(request, broker.settings)
     view = view_of(request, ctx)
     if "lang" in data and view.lang is None:
         view = replace(view, lang=str(data["lang"]))

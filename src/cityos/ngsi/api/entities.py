@@ -19,7 +19,7 @@ from cityos.ngsi.api.request import (
     MERGE_PATCH,
     accept_of,
     bool_param,
-    int_param,
+    entity_page,
     link_context,
     options_of,
     path_uri,
@@ -95,15 +95,8 @@ async def query_entities(request: Request) -> Response:
     options = options_of(request)
     view = view_of(request, ctx, options)
     sel = selection_from_params(request.query_params)
-    if sel.is_empty() and not bool_param(request, "local"):
-        # v1.8 allows listing everything; keep the result bounded by limit like any query
-        pass
-    settings = broker.settings
-    limit = int_param(request, "limit", settings.default_limit, maximum=settings.max_limit)
-    offset = int_param(request, "offset", 0)
-    count = bool_param(request, "count")
-    if limit == 0 and not count:
-        raise BadRequestData("limit=0 is only allowed with count=true")
+    bool_param(request, "local")  # checked; without federation every query is local
+    limit, offset, count = entity_page(request, broker.settings)
     if not await broker.store.tenant_exists(tenant):
         raise NonexistentTenant(f"tenant {tenant!r} does not exist")
     query = to_store_query(sel, ctx, limit=limit + 1 if limit else 0, offset=offset, count=count)

@@ -20,9 +20,8 @@ from cityos.ngsi.api.request import (
     JSONLD,
     MERGE_PATCH,
     accept_of,
-    bool_param,
-    int_param,
     link_context,
+    page_params,
     path_uri,
     read_body,
     split_list,
@@ -78,10 +77,7 @@ async def query_registrations(request: Request) -> Response:
     ids = set(split_list(params.get("id")) or ())
     pattern = params.get("idPattern")
     attrs = {ctx.expand_term(a) for a in split_list(params.get("attrs")) or ()}
-    settings = broker.settings
-    limit = int_param(request, "limit", settings.default_limit, maximum=settings.max_limit)
-    offset = int_param(request, "offset", 0)
-    count = bool_param(request, "count")
+    limit, offset, count = page_params(request, broker.settings)
     found = []
     for _, reg in await broker.store.kv_list(space(tenant)):
         reg_ctx = await broker.context(reg.get("jsonldContext"))

@@ -153,6 +153,20 @@ def link_context(request: Request) -> Any:
     return parse_link_header(link) if link else None
 
 
+def page_params(request: Request, settings: Any) -> tuple[int, int, bool]:
+    """`limit` (default and maximum from the NGSI settings), `offset` and `count`."""
+    limit = int_param(request, "limit", settings.default_limit, maximum=settings.max_limit)
+    return limit, int_param(request, "offset", 0), bool_param(request, "count")
+
+
+def entity_page(request: Request, settings: Any) -> tuple[int, int, bool]:
+    """Page parameters of an entity query, where `limit=0` only makes sense to count."""
+    limit, offset, count = page_params(request, settings)
+    if limit == 0 and not count:
+        raise BadRequestData("limit=0 is only allowed with count=true")
+    return limit, offset, count
+
+
 def path_uri(request: Request, param: str, what: str) -> str:
     """A path parameter that names a resource by URI (entity, subscription, registration)."""
     value: str = request.path_params[param]

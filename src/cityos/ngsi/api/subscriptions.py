@@ -19,9 +19,8 @@ from cityos.ngsi.api.request import (
     JSONLD,
     MERGE_PATCH,
     accept_of,
-    bool_param,
-    int_param,
     link_context,
+    page_params,
     path_uri,
     read_body,
     tenant_of,
@@ -72,10 +71,7 @@ async def query_subscriptions(request: Request) -> Response:
     tenant = tenant_of(request)
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
-    settings = broker.settings
-    limit = int_param(request, "limit", settings.default_limit, maximum=settings.max_limit)
-    offset = int_param(request, "offset", 0)
-    count = bool_param(request, "count")
+    limit, offset, count = page_params(request, broker.settings)
     subs = [with_status(v) for _, v in await broker.store.kv_list(space(tenant))]
     headers = {"NGSILD-Results-Count": str(len(subs))} if count else None
     return ngsi_response(subs[offset:offset + limit], ctx, media, headers=headers)

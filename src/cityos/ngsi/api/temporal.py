@@ -20,6 +20,7 @@ from cityos.ngsi.api.request import (
     MERGE_PATCH,
     accept_of,
     bool_param,
+    entity_page,
     int_param,
     link_context,
     read_body,
@@ -149,12 +150,7 @@ async def query_temporal(request: Request) -> Response:
     sel = selection_from_params(request.query_params)
     if not (sel.type or sel.attrs or sel.q or sel.georel or sel.scope_q):
         raise BadRequestData("a temporal query needs type, attrs, q, a geo-query or scopeQ")
-    settings = broker.settings
-    limit = int_param(request, "limit", settings.default_limit, maximum=settings.max_limit)
-    offset = int_param(request, "offset", 0)
-    count = bool_param(request, "count")
-    if limit == 0 and not count:
-        raise BadRequestData("limit=0 is only allowed with count=true")
+    limit, offset, count = entity_page(request, broker.settings)
     temporal_query_of(request, [], ctx)  # parameters checked before any work
     _aggregation(request, _options(request), TemporalQuery([]))
     if not await broker.store.tenant_exists(tenant):
