@@ -30,7 +30,7 @@ from cityos.ngsi.api.request import (
 )
 from cityos.ngsi.api.respond import ngsi_response, no_content, plain_json
 from cityos.ngsi.api.selection import Selection, to_store_query
-from cityos.ngsi.errors import BadRequestData, NgsiError, ResourceNotFound
+from cityos.ngsi.errors import BadRequestData, NgsiError
 from cityos.ngsi.model import change
 from cityos.ngsi.model.read import read_entity
 from cityos.ngsi.model.terms import is_uri, now_iso
@@ -210,8 +210,7 @@ async def batch_delete(request: Request) -> Response:
 
     def remove(entity_id: str) -> Any:
         def fn(cur: dict[str, Any] | None) -> tuple[Any, Any]:
-            if cur is None:
-                raise ResourceNotFound(f"entity {entity_id} not found")
+            change.must_exist(cur, entity_id)
             return DELETE, None
         return fn
 

@@ -270,10 +270,9 @@ async def append_temporal(request: Request) -> Response:
     latest = _latest(instances)
 
     def apply(cur: dict[str, Any] | None) -> tuple[Any, Any]:
-        if cur is None:
-            raise ResourceNotFound(f"entity {entity_id} not found")
-        _merge_latest(cur, latest, now)
-        return cur, None
+        entity = change.must_exist(cur, entity_id)
+        _merge_latest(entity, latest, now)
+        return entity, None
 
     unwrap(await broker.store.add_instances(tenant, entity_id, apply, instances))
     await broker.changed(tenant, [entity_id])
@@ -293,8 +292,7 @@ async def delete_temporal(request: Request) -> Response:
 
 def _exists(entity_id: str) -> Any:
     def check(cur: dict[str, Any] | None) -> tuple[Any, Any]:
-        if cur is None:
-            raise ResourceNotFound(f"entity {entity_id} not found")
+        change.must_exist(cur, entity_id)
         return KEEP, None
 
     return check

@@ -24,6 +24,14 @@ class AttrOutcome:
     not_updated: list[tuple[str, str]] = field(default_factory=list)
 
 
+
+def must_exist(current: Entity | None, entity_id: str) -> Entity:
+    """The entity a write changes; it must exist. The store hands each mutation its own
+    decoded copy, so changing it in place is safe."""
+    if current is None:
+        raise ResourceNotFound(f"entity {entity_id} not found")
+    return current
+
 def new_entity(entity: Entity, now: str) -> Entity:
     entity["createdAt"] = now
     entity["modifiedAt"] = now
@@ -39,8 +47,7 @@ def create(current: Entity | None, entity: Entity, now: str) -> Entity:
 
 def replace(current: Entity | None, entity: Entity, now: str) -> Entity:
     """Replace all attributes (PUT /entities/{id}, upsert with options=replace)."""
-    if current is None:
-        raise ResourceNotFound(f"entity {entity['id']} not found")
+    current = must_exist(current, entity["id"])
     entity["createdAt"] = current.get("createdAt", now)
     entity["modifiedAt"] = now
     entity.setdefault("attrs", {})
@@ -76,9 +83,7 @@ def append(current: Entity | None, entity_id: str, attrs: dict[str, list[Instanc
            *, no_overwrite: bool = False, types: list[str] | None = None,
            scope: list[str] | None = None) -> tuple[Entity, AttrOutcome]:
     """Add attributes, replacing same-datasetId instances unless `no_overwrite` (§5.6.3)."""
-    if current is None:
-        raise ResourceNotFound(f"entity {entity_id} not found")
-    entity = current  # the store hands each mutation its own decoded copy
+    entity = must_exist(current, entity_id)
     outcome = AttrOutcome()
     if types:
         _add_types(entity, {"type": types})
@@ -107,9 +112,7 @@ def update(current: Entity | None, entity_id: str, attrs: dict[str, list[Instanc
     NGSI-LD Null deletes the instance it names; `type` adds types; `scope` replaces an
     existing scope (an entity without scope reports it as not updated).
     """
-    if current is None:
-        raise ResourceNotFound(f"entity {entity_id} not found")
-    entity = current  # the store hands each mutation its own decoded copy
+    entity = must_exist(current, entity_id)
     outcome = AttrOutcome()
     if types:
         _add_types(entity, {"type": types})
@@ -141,9 +144,7 @@ def update(current: Entity | None, entity_id: str, attrs: dict[str, list[Instanc
 def partial_update(current: Entity | None, entity_id: str, iri: str, fragment: Instance,
                    now: str) -> Entity:
     """Merge a fragment into one attribute instance (PATCH …/attrs/{attrId}, §5.6.4)."""
-    if current is None:
-        raise ResourceNotFound(f"entity {entity_id} not found")
-    entity = current  # the store hands each mutation its own decoded copy
+    entity = must_exist(current, entity_id)
     instances = entity["attrs"].get(iri)
     target = None
     for inst in instances or ():
@@ -196,9 +197,7 @@ def _merge_instance(target: Instance, fragment: Instance, now: str) -> None:
 def replace_attribute(current: Entity | None, entity_id: str, iri: str,
                       instances: list[Instance], now: str) -> Entity:
     """PUT …/attrs/{attrId} (§5.6.19): the attribute must exist."""
-    if current is None:
-        raise ResourceNotFound(f"entity {entity_id} not found")
-    entity = current  # the store hands each mutation its own decoded copy
+    entity = must_exist(current, entity_id)
     existing = entity["attrs"].get(iri)
     if not existing:
         raise ResourceNotFound(f"attribute not found in entity {entity_id}")
@@ -210,9 +209,7 @@ def replace_attribute(current: Entity | None, entity_id: str, iri: str,
 
 def merge(current: Entity | None, patch: Entity, now: str) -> Entity:
     """Merge-patch an entity (PATCH /entities/{id}, §5.6.17): urn:ngsi-ld:null deletes."""
-    if current is None:
-        raise ResourceNotFound(f"entity {patch['id']} not found")
-    entity = current  # the store hands each mutation its own decoded copy
+    entity = must_exist(current, patch["id"])
     if patch.get("type"):
         _add_types(entity, patch)
     if "scope" in patch:
@@ -253,9 +250,7 @@ def _drop_nulls(inst: Instance) -> Instance:
 def delete_attribute(current: Entity | None, entity_id: str, iri: str, dataset_id: str | None,
                      delete_all: bool, now: str) -> Entity:
     """DELETE …/attrs/{attrId} with datasetId / deleteAll (§5.6.5)."""
-    if current is None:
-        raise ResourceNotFound(f"entity {entity_id} not found")
-    entity = current  # the store hands each mutation its own decoded copy
+    entity = must_exist(current, entity_id)
     existing = entity["attrs"].get(iri)
     if not existing:
         raise ResourceNotFound(f"attribute not found in entity {entity_id}")
@@ -276,11 +271,9 @@ def delete_attribute(current: Entity | None, entity_id: str, iri: str, dataset_i
 
 def delete_scope(current: Entity | None, entity_id: str, now: str) -> Entity:
     """DELETE …/attrs/scope (§4.18): scope is deleted like an attribute."""
-    if current is None:
-        raise ResourceNotFound(f"entity {entity_id} not found")
-    if "scope" not in current:
+    entity = must_exist(current, entity_id)
+    if "scope" not in entity:
         raise ResourceNotFound(f"entity {entity_id} has no scope")
-    entity = current  # the store hands each mutation its own decoded copy
     del entity["scope"]
     entity["modifiedAt"] = now
     return entity
