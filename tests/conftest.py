@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,6 +21,22 @@ from cityos.settings import load_settings
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CITYOS = str(Path(sys.executable).with_name("cityos"))
+
+
+def system_binary(name: str) -> str:
+    """The path of a system program a test talks to (mosquitto, chromium, openssl ...).
+
+    `.ci/run` installs every one of them, so under CI a missing program fails the test.
+    On a developer's machine without it the test is skipped and says what to install.
+    """
+    for candidate in (name, f"/usr/sbin/{name}", f"/usr/bin/{name}"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    message = f"{name} is not installed (apt-get install {name}; .ci/run installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 @pytest.fixture
