@@ -91,6 +91,27 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
     CREATE INDEX attr_instances_by_modified ON attr_instances (tenant, entity_id, attr, modified_at);
     CREATE UNIQUE INDEX attr_instances_by_id ON attr_instances (tenant, entity_id, instance_id);
     """,
+    # 6: the change log (outbox) a write appends to in its own transaction, one row per entity
+    # (AUTOINCREMENT: a sequence is never reused once pruned), and each subscription's cursor
+    # into it with its delivery counters
+    """
+    CREATE TABLE changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        tenant TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        types BLOB NOT NULL,
+        attrs BLOB NOT NULL,
+        op TEXT NOT NULL,
+        at INTEGER NOT NULL
+    );
+    CREATE TABLE deliveries (
+        tenant TEXT NOT NULL,
+        subscription TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        state BLOB NOT NULL,
+        PRIMARY KEY (tenant, subscription)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 
