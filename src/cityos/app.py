@@ -37,6 +37,8 @@ from cityos.openapi import build_openapi
 from cityos.operations import Endpoint, Operation
 from cityos.settings import Settings
 from cityos.storage import open_store
+from cityos.trust import routes as trust_routes
+from cityos.trust.service import Trust
 
 log = logging.getLogger("cityos")
 
@@ -71,7 +73,8 @@ PLATFORM = [
 
 
 def all_operations() -> list[Operation]:
-    return [*PLATFORM, *ngsi_routes.OPERATIONS, *access_routes.OPERATIONS]
+    return [*PLATFORM, *ngsi_routes.OPERATIONS, *access_routes.OPERATIONS,
+            *trust_routes.OPERATIONS]
 
 
 class TolerantPaths:
@@ -173,6 +176,8 @@ def create_app(settings: Settings) -> Starlette:
         broker = Broker.create(store, settings.ngsi, base_url=settings.public_url)
         await broker.open()
         app.state.broker = broker
+        app.state.trust = await Trust.open(store, settings.trust, settings.public_url)
+        app.state.trust.start()
         if settings.ngsi.open_ngsi:
             log.warning("*** OPEN NGSI-LD: the NGSI-LD API accepts requests WITHOUT tokens "
                         "(conformance mode). Never run a town like this. ***")
@@ -180,6 +185,7 @@ def create_app(settings: Settings) -> Starlette:
             yield {}
         finally:
             await close_trail(app)
+            await app.state.trust.close()  # the last audit records into the log
             await broker.aclose()
             await store.close()
 

@@ -30,6 +30,9 @@ class NgsiSettings:
     allow_remote_contexts: tuple[str, ...] = ()  # URL prefixes that may be fetched
     context_dir: str = ""  # preloaded @context files for offline sites
     context_timeout: float = 5.0
+    # a temporal response holds at most this many attribute instances; a longer history is
+    # cut along the time axis and answered 206 with Content-Range (§6.3.10); 0 = no cut
+    temporal_max_instances: int = 10_000
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,27 @@ class AccessSettings:
     volume_factor: float = 10.0  # a client's minute above this × its own baseline → alert
     volume_floor: int = 600  # … and above this many requests (small clients stay quiet)
     cors_origins: tuple[str, ...] = ()  # web origins whose browsers may call the API
+    resident_signup: bool = True  # residents may open their own accounts (password or passkey)
+    resident_tenant: str = ""  # the tenant (municipality) residents who sign up belong to
+    passkey_rp_id: str = ""  # WebAuthn RP ID; default: the host of base_url
+    passkey_rp_name: str = "cityos"  # the name a browser shows when making a passkey
+    passkey_origins: tuple[str, ...] = ()  # pages allowed to run passkey ceremonies; default base_url
+    oidc_issuer: str = ""  # the municipality's OIDC provider for staff sign-in (off when empty)
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid email profile"
+    oidc_staff_claim: str = "email"  # ID-token claim whose value is the staff user name
+    oidc_default_role: str = ""  # role for unknown staff; empty = no access unless mapped
+    oidc_default_tenant: str = ""  # tenant of staff accounts made at their first OIDC sign-in
+    audit_retention_days: int = 0  # audit records older than this are pruned (0 = keep all)
+
+
+@dataclass(frozen=True)
+class TrustSettings:
+    checkpoint_seconds: float = 10.0  # a signed, time-stamped tree head this often (if new leaves)
+    origin: str = ""  # the log's name in its checkpoints; default host:port/trust/v1/log
+    tsa_url: str = ""  # external RFC 3161 TSA (production); empty = the built-in TSA
+    tsa_max_outage_seconds: float = 300.0  # TSA unreachable this long → writes refused
 
 
 @dataclass(frozen=True)
@@ -61,6 +85,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     ngsi: NgsiSettings = field(default_factory=NgsiSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
+    trust: TrustSettings = field(default_factory=TrustSettings)
 
     @property
     def public_url(self) -> str:
@@ -72,7 +97,8 @@ class Settings:
         return self.storage.database_url or f"sqlite:///{(self.data_dir / 'cityos.db').resolve()}"
 
 
-_SECTIONS = {"storage": StorageSettings, "ngsi": NgsiSettings, "access": AccessSettings}
+_SECTIONS = {"storage": StorageSettings, "ngsi": NgsiSettings, "access": AccessSettings,
+             "trust": TrustSettings}
 
 
 def _coerce(kind: Any, raw: Any) -> Any:

@@ -1,0 +1,111 @@
+"""The trust HTTP operations under /trust/v1: tree heads, proofs and leaves of the log.
+
+RFC 9162 §4 (log client messages) in JSON: hashes in hex, proofs leaf to root.
+"""
+
+from __future__ import annotations
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityos.ngsi.api.respond import plain_json
+from cityos.ngsi.errors import BadRequestData, ResourceNotFound
+from cityos.operations import ADMIN, Operation, Param, Policy
+from cityos.trust.merkle import ProofError
+from cityos.trust.service import trust_of
+
+TAG = "trust"
+V1 = "/trust/v1"
+# tree heads and proofs hold hashes only: every staff member and organisation may check them
+TRUST_READ = Policy(roles=("operator", "viewer"), scopes=("ngsi:read", "ngsi:write"))
+_INT = {"type": "integer", "minimum": 0}
+
+
+def _int(request: Request, name: str, default: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        if default is None:
+            raise BadRequestData(f"the query parameter {name!r} is needed / {name} が必要です")
+        return default
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        raise BadRequestData(f"{name} must be a non-negative integer / {name} は 0 以上の整数")
+    return int(raw)
+
+
+async def tree_head(request: Request) -> Response:
+    """The newest signed tree head (checkpoint) and the key that verifies it."""
+    trust = trust_of(request.app)
+    sth = await trust.log.latest_head()
+    if sth is None:
+        sth = await trust.checkpoint() or await trust.log.latest_head()
+    assert sth is not None
+    return plain_json({**sth.to_json(), "publicKey": trust.public_key})
+
+
+async def checkpoints(request: Request) -> Response:
+    """Signed tree heads in the order they were made (for monitors and auditors)."""
+    trust = trust_of(request.app)
+    heads = await trust.log.heads(after=_int(request, "after", 0),
+                                  limit=min(_int(request, "limit", 100), 1000))
+    return plain_json([h.to_json() for h in heads])
+
+
+async def inclusion(request: Request) -> Response:
+    """An inclusion proof of one leaf in a tree of `treeSize` leaves (RFC 9162 §2.1.3)."""
+    trust = trust_of(request.app)
+    index = _int(request, "leafIndex")
+    size = _int(request, "treeSize", trust.log.size)
+    try:
+        path = await trust.log.inclusion(index, size)
+    except ProofError as exc:
+        raise BadRequestData(str(exc)) from None
+    return plain_json({"leafIndex": index, "treeSize": size, "inclusionPath": [h.hex() for h in path]})
+
+
+async def consistency(request: Request) -> Response:
+    """A consistency proof between two tree sizes (RFC 9162 §2.1.4)."""
+    trust = trust_of(request.app)
+    first = _int(request, "first")
+    second = _int(request, "second", trust.log.size)
+    try:
+        path = await trust.log.consistency(first, second)
+    except ProofError as exc:
+        raise BadRequestData(str(exc)) from None
+    return plain_json({"first": first, "second": second, "consistencyPath": [h.hex() for h in path]})
+
+
+async def leaf(request: Request) -> Response:
+    """One leaf of the log (audit references and write records: staff admins only)."""
+    trust = trust_of(request.app)
+    raw = str(request.path_params["leafIndex"])
+    entry = await trust.log.leaf(int(raw)) if raw.isdigit() and len(raw) < 19 else None
+    if entry is None:
+        raise ResourceNotFound(f"no leaf {raw[:20]} in the log / ログにありません")
+    try:
+        data = orjson.loads(entry.body)
+    except orjson.JSONDecodeError:
+        data = None
+    return plain_json({"leafIndex": entry.seq - 1, "leafHash": entry.hash, "leaf": data})
+
+
+OPERATIONS: list[Operation] = [
+    Operation("GET", f"{V1}/log/tree-head", tree_head, "Newest signed tree head", TAG,
+              responses={200: "Signed tree head (C2SP checkpoint) and the log's public key"},
+              policy=TRUST_READ),
+    Operation("GET", f"{V1}/log/checkpoints", checkpoints, "Signed tree heads, oldest first", TAG,
+              (Param("after", schema=_INT, description="skip this many checkpoints"),
+               Param("limit", schema=_INT, description="at most this many (≤ 1000)")),
+              responses={200: "Signed tree heads"}, policy=TRUST_READ),
+    Operation("GET", f"{V1}/log/proof/inclusion", inclusion, "Inclusion proof of a leaf", TAG,
+              (Param("leafIndex", schema=_INT, required=True, description="0-based leaf index"),
+               Param("treeSize", schema=_INT, description="tree size (default: the log's)")),
+              responses={200: "Inclusion path", 400: "not in that tree"}, policy=TRUST_READ),
+    Operation("GET", f"{V1}/log/proof/consistency", consistency, "Consistency proof", TAG,
+              (Param("first", schema=_INT, required=True, description="older tree size"),
+               Param("second", schema=_INT, description="newer tree size (default: the log's)")),
+              responses={200: "Consistency path", 400: "sizes out of range"}, policy=TRUST_READ),
+    Operation("GET", f"{V1}/log/leaves/{{leafIndex}}", leaf, "One leaf of the log", TAG,
+              (Param("leafIndex", "path", _INT, "0-based leaf index", True),),
+              responses={200: "Leaf", 404: "no such leaf"}, policy=ADMIN),
+]

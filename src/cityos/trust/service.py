@@ -1,0 +1,117 @@
+"""The trust state of one running platform: the log signing key, the transparency log and the
+periodic checkpoint (feed the audit trail in, sign a tree head, time-stamp it).
+
+Made in the app's lifespan; `run` is its background task, `close` takes a last checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cityos.settings import TrustSettings
+from cityos.storage.base import Store
+from cityos.trust.feed import audit_leaf, new_audit_entries
+from cityos.trust.log import TransparencyLog
+from cityos.trust.treehead import SignedTreeHead, public_key_text
+
+KEYS = "trust.keys"  # kv space of the platform's trust keys (private: the store is a secret)
+log = logging.getLogger("cityos.trust")
+
+
+async def log_key(store: Store) -> Ed25519PrivateKey:
+    """The platform's tree-head signing key, made on first use."""
+    doc = await store.kv_get(KEYS, "log")
+    if doc is None:
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        await store.kv_put(KEYS, "log", {"pem": pem.decode("ascii"), "created": time.time()})
+        return key
+    loaded = serialization.load_pem_private_key(doc["pem"].encode("ascii"), password=None)
+    assert isinstance(loaded, Ed25519PrivateKey)
+    return loaded
+
+
+def default_origin(public_url: str) -> str:
+    return f"{urlsplit(public_url).netloc or 'cityos'}/trust/v1/log"
+
+
+@dataclass
+class Trust:
+    settings: TrustSettings
+    store: Store
+    log: TransparencyLog
+    _task: asyncio.Task[None] | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @classmethod
+    async def open(cls, store: Store, settings: TrustSettings, public_url: str) -> Trust:
+        key = await log_key(store)
+        tlog = TransparencyLog(store, settings.origin or default_origin(public_url), key)
+        await tlog.open()
+        return cls(settings, store, tlog)
+
+    @property
+    def public_key(self) -> str:
+        """The log's verifier key in signed-note form (pin it to verify offline)."""
+        return public_key_text(self.log.origin, self.log.key.public_key())
+
+    async def feed(self) -> int:
+        """Append the audit records not yet in the log; returns how many."""
+        added = 0
+        while True:
+            entries = await new_audit_entries(self.store, self.log.cursors.get("audit", 0))
+            if not entries:
+                return added
+            await self.log.append([audit_leaf(e) for e in entries],
+                                  cursors={"audit": entries[-1].seq})
+            added += len(entries)
+
+    async def checkpoint(self) -> SignedTreeHead | None:
+        """Feed, then sign (and keep) a tree head if the log grew since the last one."""
+        async with self._lock:
+            await self.feed()
+            latest = await self.log.latest_head()
+            await self.log.catch_up()
+            if latest is not None and latest.size == self.log.size:
+                return None
+            sth = await self.log.sign()
+            await self.log.checkpoint(sth)
+            return sth
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.checkpoint_seconds)
+            try:
+                await self.checkpoint()
+            except Exception:  # keep checkpointing; the next period retries
+                log.exception("trust checkpoint failed")
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        try:
+            await self.checkpoint()
+        except Exception:
+            log.exception("last trust checkpoint failed")
+
+
+def trust_of(app: Any) -> Trust:
+    trust: Trust | None = getattr(app.state, "trust", None)
+    if trust is None:
+        raise RuntimeError("the trust part is not running")
+    return trust
