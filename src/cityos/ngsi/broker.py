@@ -12,7 +12,7 @@ from typing import Any
 from cityos.ngsi.jsonld.context import CORE_CONTEXT_URL, ActiveContext, ContextResolver
 from cityos.ngsi.jsonld.persist import StoreBackend
 from cityos.ngsi.jsonld.registry import ContextRegistry
-from cityos.ngsi.notifier import Notifier
+from cityos.ngsi.notify import Notifier
 from cityos.settings import NgsiSettings
 from cityos.storage.base import Store
 
@@ -46,10 +46,11 @@ class Broker:
                    base_url=base_url)
 
     async def open(self) -> None:
-        """Load what the broker keeps in the store (hosted @contexts)."""
+        """Load what the broker keeps in the store (hosted @contexts); resume deliveries."""
         backend = self.registry.backend
         if isinstance(backend, StoreBackend):
             await backend.load()
+        await self.notifier.start()
 
     async def flush(self) -> None:
         """Wait until registry changes made by this request are durable."""
@@ -77,5 +78,6 @@ class Broker:
         return str(self.registry.add_implicit(value)["url"]), ctx
 
     async def aclose(self) -> None:
+        await self.notifier.aclose()
         await self.flush()
         await self.resolver.aclose()

@@ -45,6 +45,31 @@ class LogEntry:
 
 
 @dataclass(frozen=True)
+class Change:
+    """One row of the change log (outbox): an entity a committed write created, changed or
+    deleted. Appended in the write's own transaction; subscriptions deliver from it."""
+
+    seq: int  # increasing, never reused
+    tenant: str
+    entity_id: str
+    types: list[str]  # expanded type IRIs (as before the deletion, for a deletion)
+    attrs: dict[str, str]  # attribute IRI -> "c" created, "u" updated, "d" deleted
+    op: str  # "c" created, "u" updated, "d" deleted; a compacted row holds several letters
+    at: int  # epoch milliseconds of the write
+
+
+@dataclass
+class Delivery:
+    """Where a subscription's deliveries stand: the last change sequence delivered (its
+    durable cursor) and its counters (timesSent, lastSuccess …) as a small document."""
+
+    tenant: str
+    subscription_id: str
+    seq: int
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class AttrFilter:
     """A necessary condition on one attribute that an engine may check before `predicate`.
 
@@ -157,6 +182,34 @@ class Store(Protocol):
 
     async def read_log(self, log: str, after: int = 0, limit: int = 1000) -> list[LogEntry]:
         """Entries with sequence number > `after`, in order, at most `limit`."""
+        ...
+
+    # change log (outbox) and delivery cursors of subscriptions ----------------------------
+    async def changes_after(self, tenant: str, after: int, limit: int = 500) -> list[Change]:
+        """`tenant`'s change-log rows with sequence > `after`, in order, at most `limit`."""
+        ...
+
+    async def backlog(self, tenant: str, after: int) -> int:
+        """How many change-log rows of `tenant` come after `after`."""
+        ...
+
+    async def start_delivery(self, tenant: str, subscription_id: str) -> int:
+        """Create the subscription's cursor at the newest change (kept if it exists)."""
+        ...
+
+    async def save_delivery(self, delivery: Delivery) -> None:
+        """Store the cursor (never moved back) and state of an existing delivery."""
+        ...
+
+    async def get_delivery(self, tenant: str, subscription_id: str) -> Delivery | None: ...
+
+    async def list_deliveries(self) -> list[Delivery]: ...
+
+    async def drop_delivery(self, tenant: str, subscription_id: str) -> None: ...
+
+    async def prune_changes(self, compact_over: int = 50_000) -> tuple[int, int]:
+        """Drop rows every delivery is past; past `compact_over` pending rows keep only the
+        newest row per entity. Returns (rows pruned, rows compacted)."""
         ...
 
     # attribute history (temporal API) -----------------------------------------------------

@@ -1,7 +1,7 @@
 """HTTP routes for /ngsi-ld/v1/subscriptions: create, query, retrieve, update, delete.
 
 ETSI GS CIM 009 v1.8 §5.8.1–5.8.5, §6.10–6.11. Subscriptions are kept per tenant in the
-store's key/value space; `ngsi.notifier` sends what they ask for.
+store's key/value space; `ngsi.notify` delivers what they ask for.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from cityos.ngsi.errors import AlreadyExists, ResourceNotFound
 from cityos.ngsi.model.patch import patch_members
 from cityos.ngsi.model.subscription import SYSTEM, check_subscription, with_status
 from cityos.ngsi.model.terms import now_iso
-from cityos.ngsi.notifier import space
+from cityos.ngsi.notify import space
 
 BASE = "/ngsi-ld/v1/subscriptions"
 
@@ -60,8 +60,9 @@ async def create_subscription(request: Request) -> Response:
         raise AlreadyExists(f"subscription {sub['id']} already exists")
     sub["jsonldContext"] = await _context_url(broker, tenant, sub["id"], body.context)
     sub["createdAt"] = sub["modifiedAt"] = now_iso()
+    await broker.notifier.prepare(tenant, sub["id"])  # owed every change from now on
     await broker.store.kv_put(space(tenant), sub["id"], sub)
-    broker.notifier.forget(tenant)
+    await broker.notifier.subscribed(tenant, sub)
     return Response(status_code=201,
                     headers={"Location": f"{BASE}/{quote(sub['id'], safe=':')}"})
 
@@ -72,9 +73,10 @@ async def query_subscriptions(request: Request) -> Response:
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
     limit, offset, count = page_params(request, broker.settings)
-    subs = [with_status(v) for _, v in await broker.store.kv_list(space(tenant))]
+    subs = [v for _, v in await broker.store.kv_list(space(tenant))]
     headers = {"NGSILD-Results-Count": str(len(subs))} if count else None
-    return ngsi_response(subs[offset:offset + limit], ctx, media, headers=headers)
+    page = [with_status(await broker.notifier.status(tenant, s)) for s in subs[offset:offset + limit]]
+    return ngsi_response(page, ctx, media, headers=headers)
 
 
 async def _stored(broker: Broker, tenant: str, sub_id: str) -> dict[str, Any]:
@@ -88,7 +90,7 @@ async def retrieve_subscription(request: Request) -> Response:
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
     sub = await _stored(broker, tenant, sub_id)
-    return ngsi_response(with_status(sub), ctx, media)
+    return ngsi_response(with_status(await broker.notifier.status(tenant, sub)), ctx, media)
 
 
 async def update_subscription(request: Request) -> Response:
@@ -105,7 +107,7 @@ async def update_subscription(request: Request) -> Response:
         sub["jsonldContext"] = await _context_url(broker, tenant, sub["id"], body.context)
     sub["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), sub_id, sub)
-    broker.notifier.forget(tenant)
+    await broker.notifier.subscribed(tenant, sub)
     return no_content()
 
 
@@ -115,5 +117,5 @@ async def delete_subscription(request: Request) -> Response:
     sub_id = _subscription_id(request)
     if not await broker.store.kv_delete(space(tenant), sub_id):
         raise ResourceNotFound(f"subscription {sub_id} not found")
-    broker.notifier.forget(tenant)
+    await broker.notifier.unsubscribed(tenant, sub_id)
     return no_content()

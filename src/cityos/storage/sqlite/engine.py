@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 
 from cityos.storage.base import DELETE, KEEP, Entity, EntityQuery, Mutation, QueryResult, TypeInfo
-from cityos.storage.sqlite import _geo, _history, _select
+from cityos.storage.sqlite import _geo, _history, _select, changes
+from cityos.storage.sqlite.changes import ChangeTables
 from cityos.storage.sqlite.logs import LogTables
 from cityos.storage.sqlite.schema import migrate
 from cityos.storage.sqlite.temporal import TemporalTables
@@ -43,7 +44,7 @@ def _regexp(pattern: str, value: str) -> bool:
         return False
 
 
-class SqliteStore(LogTables, TemporalTables):
+class SqliteStore(LogTables, TemporalTables, ChangeTables):
     """A cityos database in one SQLite file."""
 
     def __init__(self, path: str, synchronous: str = "FULL", read_connections: int = 4,
@@ -118,12 +119,17 @@ class SqliteStore(LogTables, TemporalTables):
 
     async def mutate(self, tenant: str, items: list[tuple[str, Mutation]]) -> list[Any]:
         def job(conn: sqlite3.Connection) -> list[Any]:
+            log: list[tuple[Any, ...]] = []  # change-log rows, one statement for the job
             if len(items) == 1:
                 [(entity_id, fn)] = items
-                return [_apply_mutation(conn, tenant, entity_id, fn, keep=keep)]
-            rows = _prefetch(conn, tenant, list(dict.fromkeys(i for i, _ in items)))
-            return [_apply_mutation(conn, tenant, entity_id, fn, rows, keep=keep)
-                    for entity_id, fn in items]
+                out = [_apply_mutation(conn, tenant, entity_id, fn, keep=keep, log=log)]
+            else:
+                rows = _prefetch(conn, tenant, list(dict.fromkeys(i for i, _ in items)))
+                out = [_apply_mutation(conn, tenant, entity_id, fn, rows, keep=keep, log=log)
+                       for entity_id, fn in items]
+            if log:
+                conn.executemany(changes.INSERT, log)
+            return out
 
         keep = self.keep_history_on_delete
 
@@ -223,11 +229,13 @@ def _prefetch(conn: sqlite3.Connection, tenant: str, ids: list[str]) -> _Rows:
 
 
 def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: Mutation,
-                    rows: _Rows | None = None, *, record: bool = True, keep: bool = True) -> Any:
+                    rows: _Rows | None = None, *, record: bool = True, keep: bool = True,
+                    log: list[tuple[Any, ...]] | None = None) -> Any:
     """Run one item's mutation and write its outcome; `rows` (prefetched) is kept current.
 
     The instances it changes go to the history (`record`); deleting the entity drops its
-    history unless `keep`."""
+    history unless `keep`. The change-log row goes to `log` (the caller inserts it), else
+    straight to the table."""
     if rows is None:
         row = conn.execute("SELECT rid, doc FROM entities WHERE tenant = ? AND id = ?",
                            (tenant, entity_id)).fetchone()
@@ -237,6 +245,7 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
     # what the indexes hold, taken before `fn` (which may change `current` in place)
     old_types = None if current is None else list(current["type"])
     old_geo = None if current is None else _geo.geo_values(current)
+    old_attrs = None if current is None else list(current.get("attrs", ()))
     try:
         new, result = fn(current)
     except Exception as exc:  # the caller's verdict on this item (e.g. BadRequestData)
@@ -251,6 +260,7 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
             _geo.unindex_first(conn, rid, len(old_geo or ()))
             if rows is not None:
                 rows[entity_id] = None
+            _log_change(conn, log, changes.entry(tenant, entity_id, old_types, old_attrs, None))
         if not keep:
             _history.forget(conn, tenant, entity_id)
         return result
@@ -276,7 +286,16 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
         _history.record(conn, tenant, entity_id, None if row is None else row[1], new)
     if rows is not None:
         rows[entity_id] = (rid, doc)
+    _log_change(conn, log, changes.entry(tenant, entity_id, old_types, old_attrs, new))
     return result
+
+
+def _log_change(conn: sqlite3.Connection, log: list[tuple[Any, ...]] | None,
+                row: tuple[Any, ...]) -> None:
+    if log is None:
+        conn.execute(changes.INSERT, row)
+    else:
+        log.append(row)
 
 
 def _ensure_tenant(conn: sqlite3.Connection, tenant: str) -> None:

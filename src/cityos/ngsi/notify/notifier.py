@@ -1,0 +1,196 @@
+"""Runs a delivery worker per subscription, wakes them after writes, prunes the change log.
+
+ETSI GS CIM 009 v1.8 §5.8.6. Writes never wait for delivery: `changed` only sets events; the
+change itself is already in the durable change log (the store's outbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cityos.ngsi.notify.http import HttpSender
+from cityos.ngsi.notify.worker import Worker
+from cityos.storage.base import Delivery, Store
+
+log = logging.getLogger("cityos.ngsi.notify")
+HOUSEKEEPING = 5.0  # seconds between prunes of the change log
+COMPACT_OVER = 50_000  # undelivered rows past which the log keeps one row per entity
+
+
+def space(tenant: str) -> str:
+    """The key/value space holding `tenant`'s subscriptions."""
+    return f"ngsi.subscriptions/{tenant}"
+
+
+class Notifier:
+    def __init__(self, store: Store, context: Callable[[Any], Awaitable[Any]],
+                 timeout: float = 5.0) -> None:
+        self.store = store
+        self.context = context  # async: @context value -> ActiveContext
+        self.timeout = timeout
+        self.workers: dict[tuple[str, str], Worker] = {}
+        self._contexts: dict[tuple[str, str], Any] = {}
+        self._senders: dict[str, Any] = {}
+        self._housekeeper: asyncio.Task[None] | None = None
+        self.pruned = 0
+        self.compacted = 0
+
+    def remember(self, tenant: str, sub_id: str, ctx: Any) -> None:
+        """The resolved @context of a subscription, as it was written."""
+        self._contexts[(tenant, sub_id)] = ctx
+
+    async def start(self) -> None:
+        """Resume every subscription from its durable cursor (after a restart or a crash)."""
+        subs: dict[str, dict[str, Any]] = {}
+        deliveries = await self.store.list_deliveries()
+        for tenant in {d.tenant for d in deliveries}:
+            subs.update({f"{tenant}\n{k}": v for k, v in await self.store.kv_list(space(tenant))})
+        for delivery in deliveries:
+            sub = subs.get(f"{delivery.tenant}\n{delivery.subscription_id}")
+            if sub is None:  # deleted while its cursor was being created: let the log go
+                await self.store.drop_delivery(delivery.tenant, delivery.subscription_id)
+            else:
+                await self._start_worker(delivery.tenant, sub, delivery)
+        self._housekeeper = asyncio.create_task(self._housekeeping(), name="notify housekeeping")
+
+    async def prepare(self, tenant: str, sub_id: str) -> None:
+        """Before a new subscription is stored: its cursor, at the newest change, so that every
+        change committed after it is owed a notification."""
+        await self.store.start_delivery(tenant, sub_id)
+
+    async def subscribed(self, tenant: str, sub: dict[str, Any]) -> None:
+        """A subscription was created or updated: (re)start its worker with the new document."""
+        worker = self.workers.get((tenant, sub["id"]))
+        if worker is not None:
+            worker.update(sub, await self._context(tenant, sub))
+            return
+        delivery = await self.store.get_delivery(tenant, sub["id"])
+        if delivery is None:
+            await self.prepare(tenant, sub["id"])
+            delivery = await self.store.get_delivery(tenant, sub["id"])
+        assert delivery is not None
+        await self._start_worker(tenant, sub, delivery)
+
+    async def unsubscribed(self, tenant: str, sub_id: str) -> None:
+        worker = self.workers.pop((tenant, sub_id), None)
+        if worker is not None:
+            await worker.stop()
+        self._contexts.pop((tenant, sub_id), None)
+        await self.store.drop_delivery(tenant, sub_id)
+
+    async def changed(self, tenant: str, entity_ids: list[str]) -> None:
+        """Entities of `tenant` were written: wake its workers (they read the change log)."""
+        if not entity_ids:
+            return
+        for (t, _), worker in self.workers.items():
+            if t == tenant:
+                worker.wake()
+
+    async def status(self, tenant: str, sub: dict[str, Any]) -> dict[str, Any]:
+        """`sub` with its delivery state: notification.timesSent … status, and the backlog of
+        change-log rows its worker has still to look at (cityos extension, when not zero)."""
+        delivery = await self.store.get_delivery(tenant, sub["id"])
+        if delivery is None:
+            return sub
+        notification = dict(sub.get("notification") or {})
+        state = delivery.state
+        for key in ("timesSent", "timesFailed", "lastNotification", "lastSuccess",
+                    "lastFailure", "status"):
+            if key in state:
+                notification[key] = state[key]
+        backlog = await self.store.backlog(tenant, delivery.seq)
+        if backlog:
+            notification["backlog"] = backlog
+        return {**sub, "notification": notification}
+
+    def metrics(self) -> dict[str, int]:
+        """Counters over this process's workers, for whoever exposes metrics."""
+        out = {"subscriptions": len(self.workers), "notificationsSent": 0,
+               "notificationsFailed": 0, "failing": 0, "pruned": self.pruned,
+               "compacted": self.compacted}
+        for worker in self.workers.values():
+            out["notificationsSent"] += worker.delivery.state.get("timesSent", 0)
+            out["notificationsFailed"] += worker.delivery.state.get("timesFailed", 0)
+            out["failing"] += worker.failures > 0
+        return out
+
+    async def _context(self, tenant: str, sub: dict[str, Any]) -> Any:
+        ctx = self._contexts.get((tenant, sub["id"]))
+        if ctx is None:  # e.g. after a restart
+            ctx = await self.context(sub.get("jsonldContext"))
+            self._contexts[(tenant, sub["id"])] = ctx
+        return ctx
+
+    def _sender(self, sub: dict[str, Any]) -> Any:
+        scheme = str(sub["notification"]["endpoint"]["uri"]).split(":", 1)[0].lower()
+        kind = "mqtt" if scheme in ("mqtt", "mqtts") else "http"
+        if kind not in self._senders:
+            if kind == "mqtt":
+                from cityos.ngsi.notify.mqtt import MqttSender
+
+                self._senders[kind] = MqttSender(timeout=self.timeout)
+            else:
+                self._senders[kind] = HttpSender(timeout=self.timeout)
+        return self._senders[kind]
+
+    async def _start_worker(self, tenant: str, sub: dict[str, Any], delivery: Delivery) -> None:
+        if (tenant, sub["id"]) in self.workers:
+            return
+        try:
+            ctx = await self._context(tenant, sub)
+        except Exception:  # an @context that cannot be fetched now: housekeeping retries
+            log.exception("subscription %s: its @context is not available", sub["id"])
+            return
+        if (tenant, sub["id"]) in self.workers:  # started meanwhile
+            return
+        worker = Worker(self.store, _Dispatch(self), sub, ctx, delivery)
+        self.workers[(tenant, sub["id"])] = worker
+        worker.start()
+
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING)
+            try:
+                pruned, compacted = await self.store.prune_changes(COMPACT_OVER)
+                self.pruned += pruned
+                self.compacted += compacted
+                if compacted:
+                    log.warning("change log compacted: %d rows merged into newer rows of the "
+                                "same entity (receivers behind)", compacted)
+                await self._adopt()
+            except Exception:
+                log.exception("notification housekeeping failed")
+
+    async def _adopt(self) -> None:
+        """Start workers for subscriptions this process does not run yet (a failed start)."""
+        for delivery in await self.store.list_deliveries():
+            if (delivery.tenant, delivery.subscription_id) in self.workers:
+                continue
+            sub = await self.store.kv_get(space(delivery.tenant), delivery.subscription_id)
+            if sub is not None:
+                await self._start_worker(delivery.tenant, sub, delivery)
+
+    async def aclose(self) -> None:
+        if self._housekeeper is not None:
+            self._housekeeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeper
+        for worker in list(self.workers.values()):
+            await worker.stop()
+        self.workers.clear()
+        for sender in self._senders.values():
+            await sender.aclose()
+
+
+class _Dispatch:
+    """Sends through the sender of the subscription's endpoint scheme (it may be PATCHed)."""
+
+    def __init__(self, notifier: Notifier) -> None:
+        self.notifier = notifier
+
+    async def send(self, sub: dict[str, Any], body: dict[str, Any]) -> None:
+        await self.notifier._sender(sub).send(sub, body)
