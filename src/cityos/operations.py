@@ -38,6 +38,8 @@ ADMIN = Policy()  # platform administration: staff admins only
 NGSI_READ = Policy(roles=("operator", "viewer"), scopes=("ngsi:read",))
 NGSI_WRITE = Policy(roles=("operator",), scopes=("ngsi:write",))
 STAFF_WRITE = Policy(roles=("operator",))  # platform-wide changes: staff only, never companies
+RESIDENT_ROLE = "resident"  # the only role of residents' tokens; no staff policy lists it
+RESIDENT = Policy(roles=(RESIDENT_ROLE,))  # a resident's own account (admins may call it too)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.testclient import TestClient
 
 from cityos.access.gate import create_admin_token
-from cityos.access.service import Access, access_of, org_principal, staff_principal
+from cityos.access.service import (
+    Access,
+    access_of,
+    org_principal,
+    resident_principal,
+    staff_principal,
+)
 from cityos.access.tokens import issue_token
 from cityos.app import create_app
 from cityos.settings import Settings, load_settings
@@ -56,6 +62,7 @@ STAFF = {"admin": (["admin"], "*"), "admin-a": (["admin"], "town-a"),
 ORGS = {"Reader": ("*", ""), "Writer": ("", "*"), "Nobody": ("", ""),
         "ShelterCo": ("Shelter", "Shelter")}
 CORPORATE = "7000012050002"  # 国税庁
+RESIDENT_PASSWORD = "hanako-no-himitsu"
 
 
 async def _populate(settings: Settings) -> dict[str, Any]:
@@ -74,6 +81,10 @@ async def _populate(settings: Settings) -> dict[str, Any]:
                                                     write=[write] if write else [])
             out["secrets"][name] = (org["client_id"], secret)
             out["tokens"][name] = await access.issue(org_principal(org))
+        resident = await access.residents.add_resident("hanako@example.jp", tenant="",
+                                                       password=RESIDENT_PASSWORD)
+        out["residents"] = {"hanako@example.jp": resident["id"]}
+        out["tokens"]["resident"] = await access.issue(resident_principal(resident))
         member = await access.book.get_staff("admin")
         out["tokens"]["expired"] = await issue_token(access.ring, staff_principal(member), 60,
                                                      now=time.time() - 3600)

@@ -18,7 +18,13 @@ from cityos.operations import Operation
 from .secured import Platform
 
 PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.json"),
-                 ("POST", "/auth/token"), ("POST", "/auth/login"), ("GET", "/auth/jwks.json")}
+                 ("POST", "/auth/token"), ("POST", "/auth/login"), ("GET", "/auth/jwks.json"),
+                 # residents open accounts and sign in (password or passkey ceremonies)
+                 ("POST", "/auth/residents"), ("POST", "/auth/residents/login"),
+                 ("GET", "/auth/passkeys"), ("POST", "/auth/passkeys/register"),
+                 ("POST", "/auth/passkeys/register/finish"), ("POST", "/auth/passkeys/login"),
+                 ("POST", "/auth/passkeys/login/finish")}
+RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys")}
 class _Sample(dict[str, str]):
     """Path parameters: known ones get a fitting value, any new one an id-like value."""
 
@@ -28,7 +34,8 @@ class _Sample(dict[str, str]):
 
 SAMPLE = _Sample(entityId="urn:ngsi-ld:Shelter:001", attrId="name", type="Shelter",
                  contextId="urn:x:ctx")
-CASES = ("none", "malformed", "expired", "forged", "other tenant", "insufficient role", "valid")
+CASES = ("none", "malformed", "expired", "forged", "other tenant", "insufficient role",
+         "resident", "valid")
 
 
 def _request(platform: Platform, method: str, path: str, item: dict[str, Any],
@@ -63,6 +70,10 @@ def test_every_route_every_caller(platform: Platform) -> None:
     assert len(routes) >= 30
     public = {(m, p) for m, p, _ in routes if ops[(m, p)].access.public}  # type: ignore[union-attr]
     assert public == PUBLIC_ROUTES, "a route became public: review it and list it here"
+    for_residents = {(m, p) for m, p, _ in routes
+                     if ops[(m, p)].access.allows(("resident",), ())}  # type: ignore[union-attr]
+    assert for_residents - public == RESIDENT_ROUTES, \
+        "residents reach a new route: review it and list it here"
     failures: list[str] = []
     for method, path, item in routes:
         if (method, path) in public:
@@ -82,12 +93,13 @@ def test_every_route_every_caller(platform: Platform) -> None:
             "other tenant": _request(platform, method, path, item, t["admin-a"], "town-b"),
             "insufficient role": _request(platform, method, path, item,
                                           t[_insufficient(ops[(method, path)])]),
+            "resident": _request(platform, method, path, item, t["resident"]),
             "valid": _request(platform, method, path, item, t["admin"]),
         }
         expected = {"none": 401, "malformed": 401, "expired": 401, "forged": 401,
-                    "other tenant": 403, "insufficient role": 403}
+                    "other tenant": 403, "insufficient role": 403, "resident": 403}
         for case, status in statuses.items():
-            if case == "valid":
+            if case == "valid" or (case == "resident" and (method, path) in RESIDENT_ROUTES):
                 if status in (401, 403, 429):
                     failures.append(f"{method} {path} valid → {status}")
             elif status != expected[case]:
@@ -126,4 +138,4 @@ def test_open_ngsi_opens_only_the_ngsi_ld_api(platform: Platform) -> None:
 
 
 def test_cases_cover_the_acceptance_list() -> None:
-    assert len(CASES) == 7
+    assert len(CASES) == 8  # the acceptance list's seven, and a resident's token

@@ -57,7 +57,8 @@ class AccountBook:
         self.secret_overlap = secret_overlap
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def _lock(self, key: str) -> asyncio.Lock:
+    def lock(self, key: str) -> asyncio.Lock:
+        """One lock per account key, so that concurrent sign-ins count failures exactly."""
         if len(self._locks) > 10_000:
             self._locks = {k: v for k, v in self._locks.items() if v.locked()}
         return self._locks.setdefault(key, asyncio.Lock())
@@ -133,7 +134,7 @@ class AccountBook:
 
     async def authenticate_client(self, client_id: str, secret: str) -> dict[str, Any]:
         """The organisation whose live secret this is; raises BadCredentials or Locked."""
-        async with self._lock("org:" + client_id):
+        async with self.lock("org:" + client_id):
             org = await self.org_by_client(client_id)
             now = time.time()
             hashes = [s["hash"] for s in (org or {}).get("secrets", [])
@@ -145,7 +146,7 @@ class AccountBook:
                 ok = ok or await asyncio.to_thread(verify_secret, stored, secret)
             if org is None or org.get("disabled"):
                 raise BadCredentials()
-            return await self._settle(ORGS, org["name"], org, ok, "org:" + client_id, now)
+            return await self.settle(ORGS, org["name"], org, ok, "org:" + client_id, now)
 
     # staff --------------------------------------------------------------------------------
     async def add_staff(self, username: str, roles: Iterable[str], *, tenant: str | None = None,
@@ -193,7 +194,7 @@ class AccountBook:
 
     async def authenticate_staff(self, username: str, password: str) -> dict[str, Any]:
         """The staff member with this password; raises BadCredentials or Locked."""
-        async with self._lock("staff:" + username):
+        async with self.lock("staff:" + username):
             member = await self.store.kv_get(STAFF, username)
             now = time.time()
             if member is not None and (wait := monitor.locked_for(member, now)):
@@ -202,10 +203,12 @@ class AccountBook:
             ok = await asyncio.to_thread(verify_secret, stored, password)
             if member is None or member.get("disabled"):
                 raise BadCredentials()
-            return await self._settle(STAFF, username, member, ok, "staff:" + username, now)
+            return await self.settle(STAFF, username, member, ok, "staff:" + username, now)
 
-    async def _settle(self, space: str, key: str, record: dict[str, Any], ok: bool,
-                      subject: str, now: float) -> dict[str, Any]:
+    async def settle(self, space: str, key: str, record: dict[str, Any], ok: bool,
+                     subject: str, now: float) -> dict[str, Any]:
+        """Store the outcome of a sign-in attempt: success resets the failures, a failure
+        counts toward the lockout (and its alert) and raises BadCredentials."""
         if ok:
             monitor.register_success(record, now)
             await self.store.kv_put(space, key, record)

@@ -8,63 +8,25 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from urllib.parse import parse_qs, unquote_plus
+from urllib.parse import unquote_plus
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.access import resident_routes
+from cityos.access._oauth import form as _form
+from cityos.access._oauth import oauth_error as _oauth_error
+from cityos.access._oauth import throttled as _throttled
+from cityos.access._oauth import token_response as _token_response
 from cityos.access.accounts import BadCredentials, Locked
 from cityos.access.monitor import list_alerts
 from cityos.access.review import review_accounts
-from cityos.access.service import Access, access_of, org_principal, staff_principal
+from cityos.access.service import access_of, org_principal, staff_principal
 from cityos.access.tokens import Principal
 from cityos.ngsi.api.respond import plain_json
 from cityos.operations import ADMIN, PUBLIC, Operation, Param
 
 TAG = "access"
-_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-_MAX_FORM = 4096
-
-
-def _oauth_error(status: int, error: str, description: str,
-                 headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps({"error": error, "error_description": description}),
-                    status_code=status, media_type="application/json",
-                    headers={**_NO_STORE, **(headers or {})})
-
-
-async def _form(request: Request) -> dict[str, str] | None:
-    raw = await request.body()
-    if len(raw) > _MAX_FORM:
-        return None
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        if media == "application/json":
-            data = orjson.loads(raw)
-            return {k: v for k, v in data.items() if isinstance(v, str)} \
-                if isinstance(data, dict) else None
-        if media == "application/x-www-form-urlencoded":
-            return {k: v[0] for k, v in parse_qs(raw.decode("utf-8"), strict_parsing=False).items()}
-    except (orjson.JSONDecodeError, UnicodeDecodeError):
-        return None
-    return None
-
-
-def _throttled(access: Access, request: Request) -> Response | None:
-    host = request.client.host if request.client else "?"
-    wait = access.login_limiter.take("ip:" + host)
-    if wait:
-        return _oauth_error(429, "slow_down", "too many attempts from this address",
-                            {"Retry-After": str(math.ceil(wait))})
-    return None
-
-
-async def _token_response(access: Access, principal: Principal) -> Response:
-    token = await access.issue(principal)
-    return Response(orjson.dumps({"access_token": token, "token_type": "Bearer",
-                                  "expires_in": access.settings.token_ttl}),
-                    media_type="application/json", headers=_NO_STORE)
 
 
 def _basic(request: Request) -> tuple[str, str] | None:
@@ -172,4 +134,5 @@ OPERATIONS: list[Operation] = [
               responses={200: "Alerts"}, policy=ADMIN),
     Operation("GET", "/auth/v1/accounts", account_inventory, "Account inventory (review)", TAG,
               responses={200: "Accounts with flags"}, policy=ADMIN),
+    *resident_routes.OPERATIONS,
 ]

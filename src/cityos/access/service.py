@@ -13,7 +13,9 @@ from cityos.access.accounts import AccountBook
 from cityos.access.keys import KeyRing
 from cityos.access.monitor import Monitor
 from cityos.access.ratelimit import RateLimiter
+from cityos.access.residents import RESIDENTS, ResidentBook
 from cityos.access.tokens import Principal, TokenVerifier, issue_token
+from cityos.operations import RESIDENT_ROLE
 from cityos.settings import AccessSettings
 from cityos.storage.base import Store
 
@@ -44,6 +46,10 @@ class Access:
                      RateLimiter(settings.rate_per_second, settings.rate_burst),
                      RateLimiter(1.0, 20.0), book.monitor)
 
+    @property
+    def residents(self) -> ResidentBook:
+        return ResidentBook(self.book)
+
     async def issue(self, principal: Principal) -> str:
         return await issue_token(self.ring, principal, self.settings.token_ttl)
 
@@ -62,6 +68,8 @@ class Access:
         now = time.monotonic()
         if principal.kind == "org":
             account = await self.book.org_by_client(principal.name)
+        elif principal.kind == "resident":
+            account = await self.store.kv_get(RESIDENTS, principal.name)
         else:
             account = await self.store.kv_get("access.staff", principal.name)
         if account is not None and account.get("disabled"):
@@ -82,6 +90,12 @@ def org_principal(org: dict[str, Any]) -> Principal:
 def staff_principal(member: dict[str, Any]) -> Principal:
     return Principal(sub=f"staff:{member['username']}", tenant=member["tenant"],
                      roles=tuple(member["roles"]))
+
+
+def resident_principal(resident: dict[str, Any]) -> Principal:
+    """A resident's tokens carry the role `resident` only, their id and their tenant."""
+    return Principal(sub=f"resident:{resident['id']}", tenant=resident["tenant"],
+                     roles=(RESIDENT_ROLE,))
 
 
 async def access_of(app: Any) -> Access:

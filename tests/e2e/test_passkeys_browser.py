@@ -1,0 +1,63 @@
+"""Passkeys in a real browser: headless Chromium with a virtual authenticator (Chrome DevTools
+Protocol `WebAuthn` domain) signs a resident up and in against a real `cityos serve`.
+
+http://localhost is a secure context, so WebAuthn runs without TLS; the RP ID is `localhost`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import system_binary
+
+pytestmark = pytest.mark.e2e
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+
+
+def test_sign_up_then_sign_in_with_a_passkey(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = system_binary("chromium")
+    server = serve("--host", "localhost")  # base URL http://localhost:PORT → RP ID localhost
+    site = f"http://localhost:{server.port}"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        try:
+            page = browser.new_context().new_page()
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("WebAuthn.enable")
+            authenticator = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+                "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+                "hasUserVerification": True, "isUserVerified": True,
+                "automaticPresenceSimulation": True}})["authenticatorId"]
+            page.goto(f"{site}/auth/passkeys")
+            assert page.locator("h1").inner_text().startswith("パスキーでサインイン")
+
+            page.fill("#login", "hanako@toyono.example")
+            page.click("#register")
+            page.wait_for_function("document.getElementById('status').textContent !== ''")
+            assert page.inner_text("#status") == "サインインしました / signed in"
+            signed_up = page.evaluate("sessionStorage.getItem('cityos_token')")
+            creds = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
+            assert len(creds["credentials"]) == 1 and creds["credentials"][0]["isResidentCredential"]
+
+            page.evaluate("sessionStorage.clear()")
+            page.reload()
+            page.click("#signin")  # no login name: the browser offers the passkey it holds
+            page.wait_for_function("document.getElementById('status').textContent !== ''")
+            assert page.inner_text("#status") == "サインインしました / signed in"
+            token = page.evaluate("sessionStorage.getItem('cityos_token')")
+            assert token and token != signed_up
+        finally:
+            browser.close()
+    me = httpx.get(f"{site}/auth/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200, me.text
+    body = me.json()
+    assert body["login"] == "hanako@toyono.example" and body["roles"] == ["resident"]
+    assert len(body["passkeys"]) == 1 and body["passkeys"][0]["last_used"] is not None
+    assert body["password"] is False
+    staff_only = httpx.get(f"{site}/auth/v1/accounts", headers={"Authorization": f"Bearer {token}"})
+    assert staff_only.status_code == 403
