@@ -127,3 +127,28 @@ def test_watched_attributes_q_and_deletion_trigger(client: TestClient,
     assert "urn:ngsi-ld:Shelter:001" not in latest(receiver)
     assert client.delete(f"{V1}/entities/urn:ngsi-ld:Shelter:002").status_code == 204
     assert receiver.wait_for(lambda: any("deletedAt" in e for e in receiver.entities()))
+
+
+def test_paused_and_expired_subscriptions_wait_and_say_so(client: TestClient,
+                                                          receiver: Any) -> None:
+    sub_id = subscribe(client, receiver.url, isActive=False)
+    url = f"{V1}/subscriptions/{sub_id}"
+    assert client.get(url).json()["status"] == "paused"
+    upsert(client, [shelter(1, 1)])
+    expired = subscribe(client, receiver.url, "urn:ngsi-ld:Subscription:old",
+                        expiresAt="2020-01-01T00:00:00Z")
+    assert client.get(f"{V1}/subscriptions/{expired}").json()["status"] == "expired"
+    upsert(client, [shelter(1, 2)])
+    # a third, active subscription proves the writes were notified meanwhile
+    subscribe(client, receiver.url, "urn:ngsi-ld:Subscription:probe",
+              entities=[{"type": "Shelter", "id": "urn:ngsi-ld:Shelter:009"}])
+    upsert(client, [shelter(9, 9)])
+    assert receiver.wait_for(lambda: "urn:ngsi-ld:Shelter:009" in latest(receiver))
+    assert {n["subscriptionId"] for n in receiver.got} == {"urn:ngsi-ld:Subscription:probe"}
+    assert client.patch(url, json={"isActive": True}).status_code == 204
+    assert client.get(url).json()["status"] == "active"
+    # what changed while paused is still owed: resumed from the cursor, latest state
+    assert receiver.wait_for(lambda: any(n["subscriptionId"] == sub_id for n in receiver.got))
+    mine = {e["id"]: e["occupancy"] for n in list(receiver.got)
+            if n["subscriptionId"] == sub_id for e in n["data"]}
+    assert mine["urn:ngsi-ld:Shelter:001"] == 2
