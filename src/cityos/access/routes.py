@@ -13,7 +13,7 @@ from urllib.parse import unquote_plus
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.access import resident_routes
+from cityos.access import oidc_routes, resident_routes
 from cityos.access._oauth import form as _form
 from cityos.access._oauth import oauth_error as _oauth_error
 from cityos.access._oauth import throttled as _throttled
@@ -135,4 +135,5 @@ OPERATIONS: list[Operation] = [
     Operation("GET", "/auth/v1/accounts", account_inventory, "Account inventory (review)", TAG,
               responses={200: "Accounts with flags"}, policy=ADMIN),
     *resident_routes.OPERATIONS,
+    *oidc_routes.OPERATIONS,
 ]
