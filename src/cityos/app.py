@@ -37,6 +37,7 @@ from cityos.openapi import build_openapi
 from cityos.operations import Endpoint, Operation
 from cityos.settings import Settings
 from cityos.storage import open_store
+from cityos.trust import cert_routes
 from cityos.trust import routes as trust_routes
 from cityos.trust.service import Trust
 
@@ -74,7 +75,7 @@ PLATFORM = [
 
 def all_operations() -> list[Operation]:
     return [*PLATFORM, *ngsi_routes.OPERATIONS, *access_routes.OPERATIONS,
-            *trust_routes.OPERATIONS]
+            *trust_routes.OPERATIONS, *cert_routes.OPERATIONS]
 
 
 class TolerantPaths:

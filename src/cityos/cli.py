@@ -61,6 +61,10 @@ def _init(settings: Settings) -> str | None:
         store = open_store(settings.database_url)
         await store.open()
         try:
+            from cityos.trust.cli import init_trust
+
+            if (made := await init_trust(store, settings)) is not None:
+                console.print(made)
             return await create_first_admin(await Access.create(store, settings.access))
         finally:
             await store.close()
@@ -157,6 +161,9 @@ def _mount_parts() -> None:
 
     app.add_typer(audit_app, name="audit", help="the audit trail of every request")
     app.command("verify")(verify_cmd)
+    from cityos.trust.cli import trust_app
+
+    app.add_typer(trust_app, name="trust", help="platform CA, seal certificates, transparency log")
     try:
         from cityos.services.ondemand.cli import darp_app
     except ImportError:  # the on-demand transport engine is optional while it is being built

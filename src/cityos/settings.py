@@ -72,6 +72,8 @@ class TrustSettings:
     origin: str = ""  # the log's name in its checkpoints; default host:port/trust/v1/log
     tsa_url: str = ""  # external RFC 3161 TSA (production); empty = the built-in TSA
     tsa_max_outage_seconds: float = 300.0  # TSA unreachable this long → writes refused
+    ca_name: str = "cityos"  # the municipality named by the platform CA made at `cityos init`
+    seal_days: int = 365  # lifetime of organisation seal certificates the platform issues
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 
 import orjson
-from access.secured import Platform
 
+from access.secured import Platform
 from cityos.audit.chain import canonical, link
 from cityos.audit.trail import trail_of
 from cityos.trust.merkle import leaf_hash, verify_consistency, verify_inclusion

@@ -19,11 +19,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cityos.settings import TrustSettings
 from cityos.storage.base import Store
+from cityos.trust.certs import CertificateBook
 from cityos.trust.feed import audit_leaf, new_audit_entries
 from cityos.trust.log import TransparencyLog
 from cityos.trust.treehead import SignedTreeHead, public_key_text
 
 KEYS = "trust.keys"  # kv space of the platform's trust keys (private: the store is a secret)
+CRL_PATH = "/trust/v1/ca/crl"
 log = logging.getLogger("cityos.trust")
 
 
@@ -50,6 +52,7 @@ class Trust:
     settings: TrustSettings
     store: Store
     log: TransparencyLog
+    certs: CertificateBook
     _task: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -58,7 +61,9 @@ class Trust:
         key = await log_key(store)
         tlog = TransparencyLog(store, settings.origin or default_origin(public_url), key)
         await tlog.open()
-        return cls(settings, store, tlog)
+        certs = CertificateBook(store, crl_url=f"{public_url.rstrip('/')}{CRL_PATH}")
+        await certs.ensure_ca(settings.ca_name)
+        return cls(settings, store, tlog, certs)
 
     @property
     def public_key(self) -> str:

@@ -37,7 +37,7 @@ def public_key_text(name: str, public: Ed25519PublicKey) -> str:
 
 def parse_public_key(text: str) -> tuple[str, Ed25519PublicKey]:
     try:
-        name, hexid, b64 = text.strip().rsplit("+", 2)
+        name, hexid, b64 = text.strip().split("+", 2)  # a name has no "+", base64 may
         raw = base64.b64decode(b64, validate=True)
         if raw[:1] != _ED25519 or len(raw) != 33:
             raise ValueError("not an Ed25519 key")

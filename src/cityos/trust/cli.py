@@ -1,0 +1,154 @@
+"""`cityos trust …`: the platform CA, organisation seal certificates and the log's tree head,
+managed from the data directory (whoever can read it administers the platform).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import orjson
+import typer
+from cryptography.hazmat.primitives import hashes
+from rich.console import Console
+
+from cityos.access.accounts import AccountError
+from cityos.access.service import Access
+from cityos.settings import Settings, load_settings
+from cityos.storage import open_store
+from cityos.storage.base import Store
+from cityos.trust.ca import CertificateError
+from cityos.trust.certs import CertificateBook
+from cityos.trust.service import Trust
+
+T = TypeVar("T")
+console = Console(stderr=True)
+trust_app = typer.Typer(no_args_is_help=True, help="platform CA, seal certificates, transparency log")
+DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
+
+
+async def init_trust(store: Store, settings: Settings) -> str | None:
+    """Make the platform CA and the log key of a new platform; a line to print, or None."""
+    book = CertificateBook(store)
+    ca, created = await book.ensure_ca(settings.trust.ca_name)
+    await Trust.open(store, settings.trust, settings.public_url)  # the log signing key
+    if not created:
+        return None
+    return (f"Platform CA / 認証局: {ca.cert.subject.rfc4514_string()} "
+            f"(SHA-256 {ca.cert.fingerprint(hashes.SHA256()).hex()})")
+
+
+def run_trust(data_dir: Path, work: Callable[[Trust, Access], Awaitable[T]]) -> T:
+    """Open the platform's store, run `work` with its trust and access state, close it."""
+    settings = load_settings(data_dir)
+    if not settings.storage.database_url and not (data_dir / "cityos.db").exists():
+        console.print(f"[red]{data_dir} holds no platform: run `cityos init --data-dir "
+                      f"{data_dir}` first[/]")
+        raise typer.Exit(2)
+
+    async def main() -> T:
+        store = open_store(settings.database_url)
+        await store.open()
+        try:
+            trust = await Trust.open(store, settings.trust, settings.public_url)
+            return await work(trust, await Access.create(store, settings.access))
+        finally:
+            await store.close()
+
+    try:
+        return asyncio.run(main())
+    except (CertificateError, AccountError) as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
+
+
+def _print(data: object) -> None:
+    print(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+@trust_app.command("ca-import")
+def ca_import(cert: Annotated[Path, typer.Option("--cert", help="the CA certificate (PEM)")],
+              key: Annotated[Path, typer.Option("--key", help="its private key (PEM)")],
+              data_dir: DataDir = Path("var")) -> None:
+    """Use the municipality's own CA instead of the one `cityos init` made."""
+    async def work(trust: Trust, access: Access) -> str:
+        ca = await trust.certs.import_ca(cert.read_bytes(), key.read_bytes())
+        return ca.cert.subject.rfc4514_string()
+
+    console.print(f"Platform CA is now {run_trust(data_dir, work)}")
+
+
+@trust_app.command("ca")
+def ca_show(data_dir: DataDir = Path("var")) -> None:
+    """Print the platform CA certificate (PEM), the anchor to verify seals with."""
+    async def work(trust: Trust, access: Access) -> bytes:
+        return (await trust.certs.ca()).pem()
+
+    print(run_trust(data_dir, work).decode(), end="")
+
+
+@trust_app.command("issue")
+def issue(org: Annotated[str, typer.Argument(help="organisation name")],
+          csr: Annotated[Path | None, typer.Option("--csr", help="the organisation's CSR (PEM); "
+                                                   "without it the platform makes the key")] = None,
+          out: Annotated[Path | None, typer.Option("--out", help="where to write the PKCS#12 "
+                                                   "file (platform-made key)")] = None,
+          days: Annotated[int | None, typer.Option("--days", help="lifetime in days")] = None,
+          data_dir: DataDir = Path("var")) -> None:
+    """Issue an organisation seal certificate (printed as PEM)."""
+    if csr is None and out is None:
+        console.print("[red]give --csr, or --out for the PKCS#12 of a platform-made key[/]")
+        raise typer.Exit(2)
+
+    async def work(trust: Trust, access: Access) -> tuple[dict[str, object], bytes | None,
+                                                           str | None]:
+        account = await access.book.get_org(org)
+        issued = await trust.certs.issue(account, csr.read_bytes() if csr else None,
+                                         days or trust.settings.seal_days)
+        return issued.record, issued.pkcs12, issued.password
+
+    record, p12, password = run_trust(data_dir, work)
+    if p12 is not None and out is not None:
+        out.write_bytes(p12)
+        out.chmod(0o600)
+        console.print(f"PKCS#12 written to {out}; its password (shown once) / パスワード:")
+        print(password)
+    console.print(f"serial {record['serial']}, valid until {record['notAfter']}")
+    print(record["certificate"], end="")
+
+
+@trust_app.command("revoke")
+def revoke(serial: Annotated[str, typer.Argument(help="certificate serial (hex)")],
+           reason: Annotated[str, typer.Option("--reason", help="RFC 5280 reason, e.g. "
+                                               "keyCompromise, superseded")] = "unspecified",
+           data_dir: DataDir = Path("var")) -> None:
+    """Revoke a seal certificate (it joins the CRL)."""
+    async def work(trust: Trust, access: Access) -> dict[str, object]:
+        return await trust.certs.revoke(serial, reason)
+
+    doc = run_trust(data_dir, work)
+    console.print(f"certificate {doc['serial']} of {doc['org']} revoked ({doc['reason']})")
+
+
+@trust_app.command("certs")
+def certs(org: Annotated[str | None, typer.Option("--org", help="only this organisation")] = None,
+          data_dir: DataDir = Path("var")) -> None:
+    """List seal certificates with their status (JSON)."""
+    async def work(trust: Trust, access: Access) -> list[dict[str, object]]:
+        return [{k: v for k, v in d.items() if k not in ("certificate", "chain")}
+                for d in await trust.certs.list(org)]
+
+    _print(run_trust(data_dir, work))
+
+
+@trust_app.command("tree-head")
+def tree_head(data_dir: DataDir = Path("var")) -> None:
+    """Take a checkpoint now and print the signed tree head (JSON, with the public key)."""
+    async def work(trust: Trust, access: Access) -> dict[str, object]:
+        sth = await trust.checkpoint() or await trust.log.latest_head()
+        assert sth is not None
+        return {**sth.to_json(), "publicKey": trust.public_key}
+
+    _print(run_trust(data_dir, work))
