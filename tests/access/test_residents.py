@@ -65,6 +65,9 @@ def test_ten_wrong_passwords_lock_a_resident_and_raise_an_alert(platform: Platfo
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
     alerts = c.get("/auth/v1/alerts?kind=brute-force", headers=platform.auth("admin")).json()
     assert any(a["subject"].startswith("resident:res_") for a in alerts)
+    rows = c.get("/auth/v1/accounts", headers=platform.auth("admin")).json()
+    [row] = [r for r in rows if r["kind"] == "resident"]
+    assert row["name"] == "hanako@example.jp" and "locked" in row["flags"]  # for the review
 
 
 def test_a_disabled_resident_token_stops_working(platform: Platform) -> None:

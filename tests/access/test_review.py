@@ -14,7 +14,11 @@ def test_inventory_lists_every_account_without_secrets(platform: Platform) -> No
     assert r.status_code == 200
     rows = {(row["kind"], row["name"]): row for row in r.json()}
     assert set(rows) == {("staff", u) for u in ("admin", "admin-a", "operator", "viewer")} | {
-        ("organisation", o) for o in ("Reader", "Writer", "Nobody", "ShelterCo")}
+        ("organisation", o) for o in ("Reader", "Writer", "Nobody", "ShelterCo")} | {
+        ("resident", "hanako@example.jp")}
+    resident = rows[("resident", "hanako@example.jp")]
+    assert resident["roles"] == ["resident"] and resident["id"].startswith("res_")
+    assert resident["password"] is True and resident["passkeys"] == 0
     assert rows[("organisation", "ShelterCo")]["grants"] == {"read": ["Shelter"],
                                                             "write": ["Shelter"]}
     assert rows[("staff", "admin")]["flags"] == ["admin-without-second-factor"]
@@ -40,6 +44,7 @@ def test_review_flags_unused_accounts_old_secrets_and_locks(platform: Platform) 
     assert rows["operator"] == ["unused"]  # never signed in since creation
     assert rows["Reader"] == ["unused", "secret-too-old"]
     assert rows["Nobody"] == ["disabled", "secret-too-old"]
+    assert rows["hanako@example.jp"] == ["unused"]
     rows = flags(platform.access(lambda a: review_accounts(
         a.book, unused_days=90, secret_max_age_days=365)))
-    assert rows["viewer"] == [] and rows["Reader"] == []
+    assert rows["viewer"] == [] and rows["Reader"] == [] and rows["hanako@example.jp"] == []

@@ -185,7 +185,7 @@ def accounts_review(data_dir: DataDir = Path("var"),
         return
     table = Table("kind", "name", "roles / grants", "tenant", "last used", "flags")
     for row in rows:
-        rights = ",".join(row["roles"]) if row["kind"] == "staff" else (
+        rights = ",".join(row["roles"]) if row["kind"] != "organisation" else (
             f"read {','.join(row['grants']['read']) or '-'}; "
             f"write {','.join(row['grants']['write']) or '-'}")
         table.add_row(row["kind"], row["name"], rights, row["tenant"] or "(default)",

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from cityos.access.accounts import AccountBook
+from cityos.access.residents import ResidentBook
 
 DAY = 86_400.0
 
@@ -19,7 +20,7 @@ def _age_days(since: float | None, now: float) -> int | None:
 
 async def review_accounts(book: AccountBook, *, unused_days: int, secret_max_age_days: int,
                           now: float | None = None) -> list[dict[str, Any]]:
-    """One row per staff member and organisation, with the flags a reviewer should act on:
+    """One row per staff member, organisation and resident, with the flags to act on:
     `unused` (no sign-in for `unused_days`, or never), `admin-without-second-factor`,
     `secret-too-old` (a live client secret older than `secret_max_age_days`), `locked`,
     `disabled`. Never includes hashes or secrets."""
@@ -31,7 +32,8 @@ async def review_accounts(book: AccountBook, *, unused_days: int, secret_max_age
             flags.append("admin-without-second-factor")  # passkeys arrive with residents' login
         rows.append({"kind": "staff", "name": m["username"], "roles": m["roles"],
                      "tenant": m["tenant"], "grants": None, "created": m["created"],
-                     "last_used": m.get("last_used"), "flags": flags})
+                     "last_used": m.get("last_used"), "oidc": bool(m.get("oidc")),
+                     "flags": flags})
     for org in await book.list_orgs():
         flags = _common_flags(org, now, unused_days)
         live = [s for s in org["secrets"] if s["expires"] is None or s["expires"] > now]
@@ -43,6 +45,12 @@ async def review_accounts(book: AccountBook, *, unused_days: int, secret_max_age
                      "corporate_number": org["corporate_number"], "client_id": org["client_id"],
                      "created": org["created"], "last_used": org.get("last_used"),
                      "secret_age_days": _age_days(oldest, now), "flags": flags})
+    for r in await ResidentBook(book).list_residents():
+        rows.append({"kind": "resident", "name": r["login"], "id": r["id"],
+                     "roles": ["resident"], "tenant": r["tenant"], "grants": None,
+                     "created": r["created"], "last_used": r.get("last_used"),
+                     "password": bool(r.get("password")), "passkeys": len(r.get("passkeys", [])),
+                     "flags": _common_flags(r, now, unused_days)})
     return rows
 
 
