@@ -112,6 +112,34 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
         PRIMARY KEY (tenant, subscription)
     ) WITHOUT ROWID;
     """,
+    # 7: retention of append-only logs: a log's checkpoint names its last pruned entry (seq and
+    # chain hash, so the chain verifies from there); only entries at or below it may be
+    # deleted, and a checkpoint only moves forward
+    (
+        """
+        CREATE TABLE log_checkpoints (
+            log TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            body BLOB NOT NULL
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE TRIGGER log_checkpoints_forward BEFORE UPDATE ON log_checkpoints
+        WHEN new.seq < old.seq OR new.log != old.log
+        BEGIN SELECT RAISE(ABORT, 'log checkpoints only move forward'); END
+        """,
+        """
+        CREATE TRIGGER log_checkpoints_no_delete BEFORE DELETE ON log_checkpoints
+        BEGIN SELECT RAISE(ABORT, 'log checkpoints are kept'); END
+        """,
+        "DROP TRIGGER logs_no_delete",
+        """
+        CREATE TRIGGER logs_no_delete BEFORE DELETE ON logs
+        WHEN old.seq > COALESCE((SELECT seq FROM log_checkpoints WHERE log = old.log), 0)
+        BEGIN SELECT RAISE(ABORT, 'logs are append-only'); END
+        """,
+    ),
 ]
 
 
