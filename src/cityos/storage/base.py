@@ -126,6 +126,7 @@ class TemporalQuery:
     time_at: int | None = None
     end_time_at: int | None = None
     last_n: int | None = None  # only the newest n instances of each attribute
+    limit: int | None = None  # at most this many instances in all; more → a TemporalPage cut
 
 
 @dataclass
@@ -140,6 +141,21 @@ class Aggregation:
 # entity id -> attribute IRI -> instances oldest first (each with instanceId, createdAt,
 # modifiedAt); aggregated: attribute IRI -> {"type": kind, method: [[value, start, end], ...]}
 History = dict[str, dict[str, list[dict[str, Any]]]]
+
+
+@dataclass
+class TemporalPage:
+    """A temporal read cut to `TemporalQuery.limit` instances along the time axis (§6.3.10).
+
+    Without lastN the oldest instances are kept, with lastN the newest; `cut` is the time
+    (epoch ms) of the last instance kept on that axis, None when nothing was cut. `empty`
+    lists, per entity, the attributes whose instances all fell beyond the cut.
+    """
+
+    history: History
+    cut: int | None = None
+    first: int | None = None  # time of the first instance kept on the axis
+    empty: dict[str, list[str]] = field(default_factory=dict)
 Aggregated = dict[str, dict[str, dict[str, Any]]]
 
 
@@ -184,6 +200,16 @@ class Store(Protocol):
         """Entries with sequence number > `after`, in order, at most `limit`."""
         ...
 
+    async def prune_log(self, log: str, through: int, note: bytes) -> int:
+        """Retention: delete the entries up to `through` (seq) and move the log's checkpoint to
+        that entry (its seq and hash, and `note`), in one transaction; returns how many were
+        deleted (0 when there is no such entry). Nothing after a checkpoint can be deleted."""
+        ...
+
+    async def log_checkpoint(self, log: str) -> LogEntry | None:
+        """The log's checkpoint (seq and hash of its last pruned entry, body = the note)."""
+        ...
+
     # change log (outbox) and delivery cursors of subscriptions ----------------------------
     async def changes_after(self, tenant: str, after: int, limit: int = 500) -> list[Change]:
         """`tenant`'s change-log rows with sequence > `after`, in order, at most `limit`."""
@@ -213,7 +239,7 @@ class Store(Protocol):
         ...
 
     # attribute history (temporal API) -----------------------------------------------------
-    async def temporal_query(self, tenant: str, query: TemporalQuery) -> History: ...
+    async def temporal_query(self, tenant: str, query: TemporalQuery) -> TemporalPage: ...
 
     async def temporal_aggregate(self, tenant: str, query: TemporalQuery,
                                  aggregation: Aggregation) -> Aggregated: ...

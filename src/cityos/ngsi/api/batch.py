@@ -230,7 +230,7 @@ async def batch_query(request: Request) -> Response:
     data = body.data
     if data.get("type") != "Query":
         raise BadRequestData("the body must be a Query object with \"type\": \"Query\"")
-    sel = _selection(data)
+    sel = selection_of_query(data)
     limit, offset, count = entity_page(request, broker.settings)
     view = view_of(request, ctx)
     if "lang" in data and view.lang is None:
@@ -259,7 +259,8 @@ async def batch_query(request: Request) -> Response:
     return ngsi_response(entities, ctx, media, headers=headers)
 
 
-def _selection(data: dict[str, Any]) -> Selection:
+def selection_of_query(data: dict[str, Any]) -> Selection:
+    """The entities a Query object (§5.2.23) selects: entities, attrs, q, scopeQ, geoQ."""
     sel = Selection()
     selectors = data.get("entities")
     if selectors is not None:

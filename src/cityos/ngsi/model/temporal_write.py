@@ -82,6 +82,8 @@ def _simplified(instances: list[Instance], ctx: Context, timeproperty: str) -> A
         if dataset_id is not None:
             one["datasetId"] = dataset_id
         objects.append(one)
+    if not objects:  # a page cut them all: the attribute is there, with no values
+        return {"type": "Property", "values": []}
     return objects[0] if len(objects) == 1 else objects
 
 

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from cityos.storage.base import Aggregated, Aggregation, History, Mutation, TemporalQuery
+from cityos.storage.base import (
+    Aggregated,
+    Aggregation,
+    History,
+    Mutation,
+    TemporalPage,
+    TemporalQuery,
+)
 from cityos.storage.sqlite import _history
 
 if TYPE_CHECKING:
@@ -49,30 +57,56 @@ class TemporalTables:
     def _r(self) -> sqlite3.Connection:
         raise NotImplementedError
 
-    async def temporal_query(self, tenant: str, query: TemporalQuery) -> History:
-        out: History = {}
+    async def temporal_query(self, tenant: str, query: TemporalQuery) -> TemporalPage:
         if not query.entity_ids or query.attrs == []:
-            return out
-        where, args = _where(tenant, query)
+            return TemporalPage({})
         col = _COLUMN[query.timeproperty]
-        loads = orjson.loads
+        rows: list[tuple[str, str, int, bytes]] = []
         if query.last_n is not None:  # newest n per attribute: one index seek each
             for entity_id in query.entity_ids:
                 for attr in query.attrs or self._attrs_of(tenant, entity_id):
-                    one = TemporalQuery(**{**query.__dict__, "entity_ids": [entity_id],
-                                           "attrs": [attr]})
-                    where, args = _where(tenant, one)
-                    rows = self._r.execute(
-                        f"SELECT doc FROM attr_instances WHERE {where} "
-                        f"ORDER BY {col} DESC, iid DESC LIMIT ?", [*args, query.last_n]).fetchall()
-                    if rows:
-                        out.setdefault(entity_id, {})[attr] = [loads(r[0]) for r in reversed(rows)]
-            return out
-        sql = (f"SELECT entity_id, attr, doc FROM attr_instances WHERE {where} "
-               f"ORDER BY entity_id, attr, {col}, iid")
-        for entity_id, attr, doc in self._r.execute(sql, args):
+                    where, args = _where(tenant, replace(query, entity_ids=[entity_id],
+                                                         attrs=[attr]))
+                    rows += self._r.execute(
+                        f"SELECT entity_id, attr, {col}, doc FROM attr_instances WHERE {where} "
+                        f"ORDER BY {col} DESC, iid DESC LIMIT ?", [*args, query.last_n])
+            rows.sort(key=lambda r: r[2], reverse=True)
+            page = self._cut(tenant, query, rows)
+            for attrs in page.history.values():
+                for instances in attrs.values():
+                    instances.reverse()  # oldest first, as the representation lists them
+            return page
+        where, args = _where(tenant, query)
+        if query.limit is None:
+            sql = (f"SELECT entity_id, attr, {col}, doc FROM attr_instances WHERE {where} "
+                   f"ORDER BY entity_id, attr, {col}, iid")
+        else:  # the oldest first, across attributes: the page is a span of time
+            sql = (f"SELECT entity_id, attr, {col}, doc FROM attr_instances WHERE {where} "
+                   f"ORDER BY {col}, iid LIMIT {int(query.limit) + 1}")
+        return self._cut(tenant, query, self._r.execute(sql, args).fetchall())
+
+    def _cut(self, tenant: str, query: TemporalQuery,
+             rows: list[tuple[str, str, int, bytes]]) -> TemporalPage:
+        """Keep at most `query.limit` rows (sorted along the time axis), never splitting one
+        instant: what is kept is a whole span of time, as the Content-Range header says."""
+        cut = None
+        if query.limit is not None and len(rows) > query.limit:
+            beyond = rows[query.limit][2]
+            kept = [r for r in rows[:query.limit] if r[2] != beyond] or rows[:query.limit]
+            rows, cut = kept, kept[-1][2]
+        out: History = {}
+        loads = orjson.loads
+        for entity_id, attr, _, doc in rows:
             out.setdefault(entity_id, {}).setdefault(attr, []).append(loads(doc))
-        return out
+        page = TemporalPage(out, cut, rows[0][2] if rows and cut is not None else None)
+        if cut is not None:
+            for entity_id in query.entity_ids:
+                have = out.get(entity_id, {})
+                missing = [a for a in query.attrs or self._attrs_of(tenant, entity_id)
+                           if a not in have]
+                if missing:
+                    page.empty[entity_id] = missing
+        return page
 
     def _attrs_of(self, tenant: str, entity_id: str) -> list[str]:
         """The attributes with history, by index seeks (a DISTINCT would read every row)."""
@@ -96,9 +130,8 @@ class TemporalTables:
         for entity_id in query.entity_ids:
             # one attribute at a time: the sorter then holds small integers, not IRIs
             for attr in query.attrs or self._attrs_of(tenant, entity_id):
-                one = TemporalQuery(**{**query.__dict__, "entity_ids": [entity_id],
-                                       "attrs": [attr]})
-                where, args = _where(tenant, one)
+                where, args = _where(tenant, replace(query, entity_ids=[entity_id],
+                                                     attrs=[attr]))
                 low, high, kind = self._r.execute(
                     f"SELECT min({col}), max({col}), min(kind) FROM attr_instances "
                     f"WHERE {where}", args).fetchone()
