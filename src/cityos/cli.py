@@ -39,12 +39,17 @@ TlsKey = Annotated[Path | None, typer.Option("--tls-key", help="PEM private key 
 def _settings(data_dir: Path, host: str | None, port: int | None, open_ngsi: bool,
               context_dir: Path | None, allow_remote: str | None,
               tls_cert: Path | None = None, tls_key: Path | None = None) -> Settings:
-    return load_settings(
-        data_dir, host=host, port=port, open_ngsi=True if open_ngsi else None,
-        tls_cert=str(tls_cert) if tls_cert else None, tls_key=str(tls_key) if tls_key else None,
-        context_dir=str(context_dir) if context_dir else None,
-        allow_remote_contexts=tuple(p for p in allow_remote.split(",") if p) if allow_remote
-        else None)
+    try:
+        return load_settings(
+            data_dir, host=host, port=port, open_ngsi=True if open_ngsi else None,
+            tls_cert=str(tls_cert) if tls_cert else None,
+            tls_key=str(tls_key) if tls_key else None,
+            context_dir=str(context_dir) if context_dir else None,
+            allow_remote_contexts=tuple(p for p in allow_remote.split(",") if p) if allow_remote
+            else None)
+    except ValueError as err:  # a wrong setting: say which, no traceback
+        typer.echo(f"cityos: {err}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _init(settings: Settings) -> str | None:

@@ -33,6 +33,14 @@ class NgsiSettings:
     # a temporal response holds at most this many attribute instances; a longer history is
     # cut along the time axis and answered 206 with Content-Range (§6.3.10); 0 = no cut
     temporal_max_instances: int = 10_000
+    # how long attribute history is kept: "Type=days" entries, "*=days" for every other type
+    # (none: for ever); see cityos.ngsi.retention
+    history_retention: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        from cityos.ngsi.retention import parse_rules  # checked when read, not when served
+
+        parse_rules(self.history_retention)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from cityos.ngsi.jsonld.context import CORE_CONTEXT_URL, ActiveContext, ContextR
 from cityos.ngsi.jsonld.persist import StoreBackend
 from cityos.ngsi.jsonld.registry import ContextRegistry
 from cityos.ngsi.notify import Notifier
+from cityos.ngsi.retention import Retention
 from cityos.settings import NgsiSettings
 from cityos.storage.base import Store
 
@@ -25,9 +26,11 @@ class Broker:
     registry: ContextRegistry
     base_url: str = ""
     notifier: Notifier = field(init=False)
+    retention: Retention = field(init=False)
 
     def __post_init__(self) -> None:
         self.notifier = Notifier(self.store, self.context)
+        self.retention = Retention(self.store, self.settings.history_retention)
 
     async def changed(self, tenant: str, entity_ids: list[str]) -> None:
         """Entities were written: let the subscriptions that match them notify."""
@@ -51,6 +54,7 @@ class Broker:
         if isinstance(backend, StoreBackend):
             await backend.load()
         await self.notifier.start()
+        self.retention.start()
 
     async def flush(self) -> None:
         """Wait until registry changes made by this request are durable."""
@@ -78,6 +82,7 @@ class Broker:
         return str(self.registry.add_implicit(value)["url"]), ctx
 
     async def aclose(self) -> None:
+        await self.retention.aclose()
         await self.notifier.aclose()
         await self.flush()
         await self.resolver.aclose()

@@ -241,6 +241,13 @@ class Store(Protocol):
     # attribute history (temporal API) -----------------------------------------------------
     async def temporal_query(self, tenant: str, query: TemporalQuery) -> TemporalPage: ...
 
+    async def prune_history(self, cutoffs: list[tuple[str | None, int]]) -> int:
+        """In every tenant, remove attribute instances observed and recorded before the cutoff
+        (epoch ms) of their entity's type: a type name matches an IRI equal to it or ending in
+        `/name` or `#name`; None stands for every type without a cutoff of its own (and for
+        the history of deleted entities). Returns how many were removed."""
+        ...
+
     async def temporal_aggregate(self, tenant: str, query: TemporalQuery,
                                  aggregation: Aggregation) -> Aggregated: ...
 

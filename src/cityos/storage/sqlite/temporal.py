@@ -48,6 +48,17 @@ def _where(tenant: str, q: TemporalQuery) -> tuple[str, list[Any]]:
     return sql, args
 
 
+def _of_types(names: list[str]) -> tuple[str, list[Any]]:
+    """SQL: the instance `a` belongs to an entity with one of these types (name or IRI)."""
+    tests, args = [], []
+    for name in names:
+        tests.append("(t.type = ? OR substr(t.type, -?) IN (?, ?))")
+        args += [name, len(name) + 1, f"/{name}", f"#{name}"]
+    return (f"EXISTS (SELECT 1 FROM entities e JOIN entity_types t ON t.rid = e.rid "
+            f"WHERE e.tenant = a.tenant AND e.id = a.entity_id AND t.tenant = a.tenant "
+            f"AND ({' OR '.join(tests) or '0'}))", args)
+
+
 class TemporalTables:
     """Mixed into `SqliteStore`: needs its `_writer` and read connection `_r`."""
 
@@ -117,6 +128,25 @@ class TemporalTables:
                .fetchone()) and row[0] is not None:
             attrs.append(row[0])
         return attrs
+
+    async def prune_history(self, cutoffs: list[tuple[str | None, int]]) -> int:
+        named = [name for name, _ in cutoffs if name is not None]
+        removed = 0
+        for name, cutoff in cutoffs:
+            match, args = _of_types([name] if name is not None else named)
+            where = f"{match}" if name is not None else f"NOT {match}"
+            if name is None and not named:
+                where, args = "1", []
+            sql = (f"DELETE FROM attr_instances WHERE iid IN (SELECT iid FROM attr_instances a "
+                   f"WHERE observed_at < ? AND modified_at < ? AND {where} LIMIT 5000)")
+
+            def job(conn: sqlite3.Connection, sql: str = sql, cutoff: int = cutoff,
+                    args: list[Any] = args) -> int:
+                return conn.execute(sql, [cutoff, cutoff, *args]).rowcount
+
+            while (n := await self._writer.submit(job)) > 0:  # small transactions
+                removed += n
+        return removed
 
     async def temporal_aggregate(self, tenant: str, query: TemporalQuery,
                                  aggregation: Aggregation) -> Aggregated:
