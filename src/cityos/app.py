@@ -39,6 +39,7 @@ from cityos.settings import Settings
 from cityos.storage import open_store
 from cityos.trust import cert_routes
 from cityos.trust import routes as trust_routes
+from cityos.trust.hook import with_trust
 from cityos.trust.service import Trust
 
 log = logging.getLogger("cityos")
@@ -147,18 +148,19 @@ def _strict(op: Operation, endpoint: Endpoint) -> Endpoint:
     needs_length = op.method in ("POST", "PATCH", "PUT")
 
     async def strict(request: Request) -> Response:
-        if needs_length and "content-length" not in request.headers:
+        present = {name for name, _ in request.scope["headers"]}  # cheaper than Headers.get
+        if needs_length and b"content-length" not in present:
             # §6.3.4: a body must announce its length (chunked uploads are refused), bare 411
             return Response(status_code=411)
-        unknown = [name for name in request.query_params if name not in known]
-        if unknown:
-            raise InvalidRequest(f"unknown query parameter {unknown[0][:100]!r} for "
-                                 f"{op.method} {op.path}")
+        if request.scope.get("query_string"):
+            unknown = [name for name in request.query_params if name not in known]
+            if unknown:
+                raise InvalidRequest(f"unknown query parameter {unknown[0][:100]!r} for "
+                                     f"{op.method} {op.path}")
         response = await endpoint(request)
         await request.app.state.broker.flush()  # hosted/cached @contexts durable before answering
-        tenant = request.headers.get("ngsild-tenant")
-        if tenant is not None:
-            response.headers["NGSILD-Tenant"] = tenant
+        if b"ngsild-tenant" in present:
+            response.headers["NGSILD-Tenant"] = request.headers["ngsild-tenant"]
         return response
 
     strict.__name__ = endpoint.__name__
@@ -172,12 +174,14 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         store = open_store(settings.database_url,
                            synchronous=settings.storage.sqlite_synchronous,
-                           group_commit_max=settings.storage.group_commit_max)
+                           group_commit_max=settings.storage.group_commit_max,
+                           keep_history_on_delete=settings.storage.keep_history_on_delete)
         await store.open()
         broker = Broker.create(store, settings.ngsi, base_url=settings.public_url)
         await broker.open()
         app.state.broker = broker
-        app.state.trust = await Trust.open(store, settings.trust, settings.public_url)
+        app.state.trust = await Trust.open(store, settings.trust, settings.public_url,
+                                           settings.access.alert_webhook)
         app.state.trust.start()
         if settings.ngsi.open_ngsi:
             log.warning("*** OPEN NGSI-LD: the NGSI-LD API accepts requests WITHOUT tokens "
@@ -191,7 +195,7 @@ def create_app(settings: Settings) -> Starlette:
             await store.close()
 
     gate = Gate(settings)
-    routes = [Route(_route_path(op.path), audited(op, _strict(op, gate.wrap(op))), methods=[op.method],
+    routes = [Route(_route_path(op.path), audited(op, _strict(op, gate.wrap(with_trust(op)))), methods=[op.method],
                     name=op.operation_id) for op in operations]
     app = Starlette(
         routes=routes,

@@ -19,6 +19,9 @@ class StorageSettings:
     database_url: str = ""  # empty → sqlite file under data_dir
     sqlite_synchronous: str = "FULL"  # FULL (durable, default) or NORMAL
     group_commit_max: int = 512  # jobs per transaction at most
+    # deleting an entity keeps its attribute history (for the temporal API and aggregates,
+    # until ngsi.history_retention removes it); false: the history goes with the entity
+    keep_history_on_delete: bool = True
 
 
 @dataclass(frozen=True)

@@ -63,3 +63,18 @@ def test_prune_keeps_what_each_type_rule_keeps(client: TestClient) -> None:
     removed = client.portal.call(prune_once, store, rules, int(time.time() * 1000) + 730 * DAY)
     assert values("urn:ngsi-ld:Room:1") == [] and values("urn:ngsi-ld:Bus:1") == [1, 2]
     assert values("urn:ngsi-ld:Sensor:1") == []
+
+
+def test_deletion_drops_history_when_so_set(tmp_path: Path) -> None:
+    settings = load_settings(tmp_path, environ={"CITYOS_STORAGE_KEEP_HISTORY_ON_DELETE": "false"},
+                             open_ngsi=True)
+    from cityos.app import create_app
+
+    with TestClient(create_app(settings)) as client:
+        eid = "urn:ngsi-ld:Sensor:9"
+        body = {"id": eid, "type": "Sensor", "temp": 1}
+        assert client.post("/ngsi-ld/v1/entities", json=body).status_code == 201
+        assert client.delete(f"/ngsi-ld/v1/entities/{eid}").status_code == 204
+        assert client.post("/ngsi-ld/v1/entities", json={**body, "temp": 2}).status_code == 201
+        r = client.get(f"{T}/{eid}", params={"attrs": "temp"})
+        assert [i["value"] for i in r.json()["temp"]] == [2]  # the first life is gone
