@@ -17,6 +17,7 @@ from cityos.audit.chain import (
     canonical,
     from_lines,
     link,
+    read_export,
     to_line,
     verify,
 )
@@ -25,18 +26,26 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _check(name: str) -> list[str]:
-    entries, problems = from_lines((FIXTURES / name).read_bytes().splitlines())
-    return [p.code for p in problems + verify(entries)]
+    entries, problems, start = read_export((FIXTURES / name).read_bytes().splitlines())
+    return [p.code for p in problems + verify(entries, start=start)]
 
 
 def test_intact_fixture_verifies() -> None:
     assert _check("intact.jsonl") == []
 
 
+def test_a_pruned_trail_verifies_from_its_checkpoint() -> None:
+    """pruned.jsonl is intact.jsonl after retention removed seq 1–2 behind a checkpoint."""
+    assert _check("pruned.jsonl") == []
+    entries, _ = from_lines((FIXTURES / "pruned.jsonl").read_bytes().splitlines())
+    assert [p.code for p in verify(entries)] == [DELETED]  # without its checkpoint: a gap
+
+
 @pytest.mark.parametrize(("name", "code"), [
     ("edited.jsonl", EDITED), ("deleted.jsonl", DELETED),
     ("deleted_renumbered.jsonl", DELETED), ("reordered.jsonl", REORDERED),
-    ("reordered_renumbered.jsonl", REORDERED), ("malformed.jsonl", MALFORMED)])
+    ("reordered_renumbered.jsonl", REORDERED), ("malformed.jsonl", MALFORMED),
+    ("pruned_deleted.jsonl", DELETED), ("pruned_wrong_checkpoint.jsonl", DELETED)])
 def test_each_kind_of_tampering_has_its_code(name: str, code: str) -> None:
     codes = _check(name)
     assert codes and codes[0] == code

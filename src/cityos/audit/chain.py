@@ -50,16 +50,18 @@ class Problem:
         return f"{self.code} at seq {self.seq}: {self.detail}"
 
 
-def verify(entries: Iterable[Entry], head: tuple[int, str] | None = None) -> list[Problem]:
+def verify(entries: Iterable[Entry], head: tuple[int, str] | None = None,
+           start: tuple[int, str] | None = None) -> list[Problem]:
     """Every problem of the chain, in order (empty when it is intact).
 
     `head` is the (sequence number, hash) last anchored outside the log: a log ending before
-    it lost its newest records."""
+    it lost its newest records. `start` is the checkpoint of a pruned log (the seq and hash of
+    its last pruned record): the chain then verifies from there."""
     items = list(entries)
     known = {e.hash for e in items}
     seqs = {e.seq for e in items}
     problems: list[Problem] = []
-    last_seq, last_hash = 0, None
+    last_seq, last_hash = (0, None) if start is None else start
     for entry in items:
         if link(entry.prev, entry.body) != entry.hash:
             problems.append(Problem(EDITED, entry.seq, "the record does not match its hash"))
@@ -91,17 +93,35 @@ def to_line(entry: Entry) -> bytes:
                          "record": orjson.Fragment(entry.body)}) + b"\n"
 
 
-def from_lines(lines: Iterable[bytes]) -> tuple[list[Entry], list[Problem]]:
-    """Entries of a JSON Lines export (and problems with lines that are not entries)."""
+def checkpoint_line(checkpoint: Entry) -> bytes:
+    """The first line of an export of a pruned log: where its chain starts."""
+    return orjson.dumps({"checkpoint": {"seq": checkpoint.seq, "hash": checkpoint.hash,
+                                        "note": orjson.Fragment(checkpoint.body)}}) + b"\n"
+
+
+def read_export(lines: Iterable[bytes]
+                ) -> tuple[list[Entry], list[Problem], tuple[int, str] | None]:
+    """Entries of a JSON Lines export, problems with lines that are not entries, and the
+    checkpoint (seq, hash) the chain starts from when the log was pruned."""
     entries: list[Entry] = []
     problems: list[Problem] = []
+    start: tuple[int, str] | None = None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             data = orjson.loads(line)
+            if number == 1 and isinstance(data, dict) and "checkpoint" in data:
+                start = (int(data["checkpoint"]["seq"]), str(data["checkpoint"]["hash"]))
+                continue
             entries.append(Entry(int(data["seq"]), canonical(data["record"]), data["prev"],
                                  str(data["hash"])))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             problems.append(Problem(MALFORMED, 0, f"line {number} is not an audit record"))
+    return entries, problems, start
+
+
+def from_lines(lines: Iterable[bytes]) -> tuple[list[Entry], list[Problem]]:
+    """Entries of a JSON Lines export (and problems with lines that are not entries)."""
+    entries, problems, _ = read_export(lines)
     return entries, problems

@@ -14,7 +14,8 @@ from rich.console import Console
 
 from cityos.access.cli import run
 from cityos.access.service import Access
-from cityos.audit.chain import Entry, Problem, from_lines, to_line, verify
+from cityos.audit.chain import Entry, Problem, checkpoint_line, read_export, to_line, verify
+from cityos.audit.retention import prune_audit
 from cityos.audit.trail import HEAD, LOG
 
 audit_app = typer.Typer(no_args_is_help=True, help="the audit trail of every request")
@@ -37,9 +38,18 @@ async def _entries(access: Access) -> list[Entry]:
 def export(data_dir: DataDir = Path("var"),
            output: Annotated[Path | None, typer.Option(
                "--output", help="file to write (default: standard output)")] = None) -> None:
-    """Export the audit trail as JSON Lines (one record with its chain fields a line)."""
-    entries = run(data_dir, _entries)
-    lines = b"".join(to_line(e) for e in entries)
+    """Export the audit trail as JSON Lines (one record with its chain fields a line; a pruned
+    trail starts with its checkpoint line)."""
+
+    async def read(access: Access) -> tuple[Entry | None, list[Entry]]:
+        checkpoint = await access.store.log_checkpoint(LOG)
+        start = None if checkpoint is None else Entry(checkpoint.seq, checkpoint.body, None,
+                                                      checkpoint.hash)
+        return start, await _entries(access)
+
+    start, entries = run(data_dir, read)
+    lines = (b"" if start is None else checkpoint_line(start)) + b"".join(
+        to_line(e) for e in entries)
     if output is None:
         sys.stdout.buffer.write(lines)
         sys.stdout.flush()
@@ -54,21 +64,37 @@ def verify_cmd(data_dir: DataDir = Path("var"),
                ) -> None:
     """Verify the audit trail's hash chain: edits, deletions and reorderings are reported."""
     problems: list[Problem]
+    start: tuple[int, str] | None
     if file is not None:
         with file.open("rb") as lines:
-            entries, problems = from_lines(lines)
-        problems += verify(entries)
+            entries, problems, start = read_export(lines)
+        problems += verify(entries, start=start)
     else:
-        async def check(access: Access) -> tuple[list[Entry], list[Problem]]:
+        async def check(access: Access
+                        ) -> tuple[list[Entry], list[Problem], tuple[int, str] | None]:
             entries = await _entries(access)
             head = await access.store.kv_get(*HEAD)
             anchored = None if head is None else (int(head["seq"]), str(head["hash"]))
-            return entries, verify(entries, anchored)
+            checkpoint = await access.store.log_checkpoint(LOG)
+            start = None if checkpoint is None else (checkpoint.seq, checkpoint.hash)
+            return entries, verify(entries, anchored, start), start
 
-        entries, problems = run(data_dir, check)
+        entries, problems, start = run(data_dir, check)
     for problem in problems:
         print(problem)
     if problems:
         raise typer.Exit(1)
     head = entries[-1].hash if entries else "-"
-    print(f"OK: {len(entries)} audit records, chain intact, head {head}")
+    pruned = "" if start is None else f" from the checkpoint after seq {start[0]} (pruned)"
+    print(f"OK: {len(entries)} audit records, chain intact{pruned}, head {head}")
+
+
+@audit_app.command("prune")
+def prune(data_dir: DataDir = Path("var"),
+          days: Annotated[float | None, typer.Option(
+              "--days", help="keep this many days (default: access.audit_retention_days)")
+          ] = None) -> None:
+    """Remove audit records older than the retention period, behind a checkpoint."""
+    removed = run(data_dir, lambda a: prune_audit(
+        a.store, a.settings.audit_retention_days if days is None else days))
+    console.print(f"{removed} audit records removed.")

@@ -23,8 +23,10 @@ from cityos.storage.base import Store
 
 LOG = "audit"
 PRINCIPAL = "cityos.principal"  # scope key where the gate leaves who is calling
+SUBJECTS = "cityos.subjects"  # scope key: resident ids whose data a handler touched
 HEAD = ("audit.head", "audit")  # kv space and key of the last anchored (seq, hash)
 FLUSH_SECONDS = 0.25
+PRUNE_SECONDS = 3600.0
 MAX_IDS = 100  # entity ids kept per record
 
 log = logging.getLogger("cityos.audit")
@@ -33,8 +35,10 @@ log = logging.getLogger("cityos.audit")
 class AuditTrail:
     """Buffers records and appends them to the store's `audit` log in the background."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, retention_days: float = 0.0) -> None:
         self.store = store
+        self.retention_days = retention_days  # > 0: prune older records about once an hour
+        self._pruned = float("-inf")  # the first flush prunes
         self._pending: list[bytes] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -57,6 +61,14 @@ class AuditTrail:
             except Exception:  # the store is gone: say so loudly, never fail the requests
                 log.exception("could not append %d audit records", len(batch))
                 return
+        if self.retention_days > 0 and time.monotonic() - self._pruned > PRUNE_SECONDS:
+            self._pruned = time.monotonic()
+            from cityos.audit.retention import prune_audit  # it needs LOG from here
+
+            try:
+                await prune_audit(self.store, self.retention_days)
+            except Exception:
+                log.exception("could not prune the audit trail")
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():
@@ -96,7 +108,7 @@ def trail_of(app: Any) -> AuditTrail:
     store = app.state.broker.store
     trail: AuditTrail | None = getattr(app.state, "audit", None)
     if trail is None or trail.store is not store:
-        trail = AuditTrail(store)
+        trail = AuditTrail(store, app.state.settings.access.audit_retention_days)
         app.state.audit = trail
     return trail
 
@@ -118,6 +130,21 @@ def _entity_ids(op: Operation, entity_id: str | None, body: bytes) -> list[str]:
                 if isinstance(value, str) and value not in ids:
                     ids.append(value)
     return [i[:256] for i in ids[:MAX_IDS]]
+
+
+def touch_subjects(request: Request, *resident_ids: str) -> None:
+    """Name the residents whose personal data this request reads or changes (Personal-Link's
+    handlers call it), so that the audit record lists them as data subjects."""
+    request.scope.setdefault(SUBJECTS, []).extend(resident_ids)
+
+
+def _subjects(scope: dict[str, Any], principal: Any) -> list[str]:
+    """Data subjects of a request: the acting resident, and those a handler named."""
+    named: list[str] = scope.get(SUBJECTS, [])
+    own = [principal.name] if principal is not None and principal.kind == "resident" else []
+    if not named:
+        return own
+    return list(dict.fromkeys(own + [str(s)[:64] for s in named]))[:MAX_IDS]
 
 
 _second: tuple[int, str] = (0, "")
@@ -151,6 +178,7 @@ def build_record(op: Operation, request: Request, status: int, bytes_out: int,
         "tenant": headers.get("ngsild-tenant", "")[:64],
         "op": op.operation_id, "method": op.method, "path": scope["path"][:512],
         "entities": _entity_ids(op, None if entity_id is None else str(entity_id), body),
+        "subjects": _subjects(scope, principal),
         "status": status,
         "bytes_in": len(body) or (int(declared) if declared.isdigit() else 0),
         "bytes_out": bytes_out,

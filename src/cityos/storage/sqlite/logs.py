@@ -1,6 +1,6 @@
 """Append-only, hash-chained logs in SQLite (the `logs` table; triggers refuse UPDATE/DELETE).
 
-The `Store` methods `append_log` and `read_log`; the chain itself is computed by the caller's
+The `Store` methods `append_log`, `read_log`, `prune_log` and `log_checkpoint`; the chain itself is computed by the caller's
 `Chain` function inside the writer's transaction, so sequence and links always agree.
 """
 
@@ -28,6 +28,9 @@ class LogTables:
         def job(conn: sqlite3.Connection) -> int:
             row = conn.execute("SELECT seq, hash FROM logs WHERE log = ? ORDER BY seq DESC "
                                "LIMIT 1", (log,)).fetchone()
+            if row is None:  # empty, or every entry pruned: go on from the checkpoint
+                row = conn.execute("SELECT seq, hash FROM log_checkpoints WHERE log = ?",
+                                   (log,)).fetchone()
             seq, previous = (0, None) if row is None else (row[0], row[1])
             rows = []
             for body in bodies:
@@ -47,3 +50,23 @@ class LogTables:
         # a body edited by hand in SQL may come back as TEXT: verification must still see it
         return [LogEntry(seq, body if isinstance(body, bytes) else str(body).encode(), prev, hash_)
                 for seq, body, prev, hash_ in rows]
+
+    async def prune_log(self, log: str, through: int, note: bytes) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            row = conn.execute("SELECT hash FROM logs WHERE log = ? AND seq = ?",
+                               (log, through)).fetchone()
+            if row is None:
+                return 0
+            conn.execute("INSERT INTO log_checkpoints (log, seq, hash, body) VALUES (?, ?, ?, ?) "
+                         "ON CONFLICT (log) DO UPDATE SET seq = excluded.seq, "
+                         "hash = excluded.hash, body = excluded.body",
+                         (log, through, row[0], note))
+            return conn.execute("DELETE FROM logs WHERE log = ? AND seq <= ?",
+                                (log, through)).rowcount
+
+        return await self._writer.submit(job)  # type: ignore[no-any-return]
+
+    async def log_checkpoint(self, log: str) -> LogEntry | None:
+        row = self._r.execute("SELECT seq, body, hash FROM log_checkpoints WHERE log = ?",
+                              (log,)).fetchone()
+        return None if row is None else LogEntry(row[0], bytes(row[1]), None, row[2])
