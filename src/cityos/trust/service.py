@@ -7,6 +7,7 @@ Made in the app's lifespan; `run` is its background task, `close` takes a last c
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import time
@@ -17,11 +18,13 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cityos.access.monitor import Monitor
 from cityos.settings import TrustSettings
 from cityos.storage.base import Store
 from cityos.trust.certs import CertificateBook
 from cityos.trust.feed import audit_leaf, new_audit_entries
 from cityos.trust.log import TransparencyLog
+from cityos.trust.stamper import Stamper, built_in_tsa
 from cityos.trust.treehead import SignedTreeHead, public_key_text
 
 KEYS = "trust.keys"  # kv space of the platform's trust keys (private: the store is a secret)
@@ -53,17 +56,20 @@ class Trust:
     store: Store
     log: TransparencyLog
     certs: CertificateBook
+    stamper: Stamper
     _task: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @classmethod
-    async def open(cls, store: Store, settings: TrustSettings, public_url: str) -> Trust:
+    async def open(cls, store: Store, settings: TrustSettings, public_url: str,
+                   alert_webhook: str = "") -> Trust:
         key = await log_key(store)
         tlog = TransparencyLog(store, settings.origin or default_origin(public_url), key)
         await tlog.open()
         certs = CertificateBook(store, crl_url=f"{public_url.rstrip('/')}{CRL_PATH}")
         await certs.ensure_ca(settings.ca_name)
-        return cls(settings, store, tlog, certs)
+        tsa = await built_in_tsa(store, certs, settings.ca_name)
+        return cls(settings, store, tlog, certs, Stamper(settings, tsa, Monitor(store, webhook=alert_webhook)))
 
     @property
     def public_key(self) -> str:
@@ -87,11 +93,19 @@ class Trust:
             await self.feed()
             latest = await self.log.latest_head()
             await self.log.catch_up()
-            if latest is not None and latest.size == self.log.size:
+            if latest is not None and latest.size == self.log.size and \
+                    "timeStampToken" in latest.extra:  # an unstamped head is stamped again
                 return None
             sth = await self.log.sign()
+            token = await self.stamper.stamp(sth.head.body())
+            if token is not None:  # the next head's token covers these leaves too
+                sth = sth.with_extra(timeStampToken=base64.b64encode(token).decode())
             await self.log.checkpoint(sth)
             return sth
+
+    @property
+    def writes_allowed(self) -> bool:
+        return self.stamper.writes_allowed()
 
     async def run(self) -> None:
         while True:
