@@ -30,7 +30,7 @@ from cityos.access.passkeys import (
     relying_party,
 )
 from cityos.access.residents import normal_login
-from cityos.access.service import access_of, resident_principal
+from cityos.access.service import Access, access_of, resident_principal
 from cityos.audit.trail import PRINCIPAL
 from cityos.ngsi.api.respond import plain_json
 from cityos.operations import PUBLIC, RESIDENT, Operation
@@ -39,18 +39,21 @@ TAG = "residents"
 _WRONG = "ログイン名かパスワードが違います / unknown login or wrong password"
 
 
-def _signup_closed() -> Response:
-    return oauth_error(403, "access_denied", "この町では自分で登録できません / residents "
-                       "cannot sign up themselves here")
+def _refuse_signup(access: Access, request: Request) -> Response | None:
+    """429 for an address trying too often, 403 when residents may not sign up themselves."""
+    if (slow := throttled(access, request)) is not None:
+        return slow
+    if not access.settings.resident_signup:
+        return oauth_error(403, "access_denied", "この町では自分で登録できません / residents "
+                           "cannot sign up themselves here")
+    return None
 
 
 async def resident_signup(request: Request) -> Response:
     """A resident opens an account with a login name and a password; answers a token."""
     access = await access_of(request.app)
-    if (slow := throttled(access, request)) is not None:
-        return slow
-    if not access.settings.resident_signup:
-        return _signup_closed()
+    if (refused := _refuse_signup(access, request)) is not None:
+        return refused
     data = await form(request)
     if data is None or not data.get("login") or not data.get("password"):
         return oauth_error(400, "invalid_request", "login and password are needed")
@@ -82,10 +85,8 @@ async def resident_login(request: Request) -> Response:
 async def passkey_register_begin(request: Request) -> Response:
     """Start making a passkey for a new resident account (`login` names it)."""
     access = await access_of(request.app)
-    if (slow := throttled(access, request)) is not None:
-        return slow
-    if not access.settings.resident_signup:
-        return _signup_closed()
+    if (refused := _refuse_signup(access, request)) is not None:
+        return refused
     data = await json_object(request)
     try:
         login = normal_login(str((data or {}).get("login", "")))
@@ -164,7 +165,8 @@ async def passkey_login_finish(request: Request) -> Response:
     body = _ceremony_body(await json_object(request))
     if body is None:
         return oauth_error(400, "invalid_request", "ceremony and credential are needed")
-    credential_id = body[1].get("id") if isinstance(body[1].get("id"), str) else ""
+    raw_id = body[1].get("id")
+    credential_id = raw_id if isinstance(raw_id, str) else ""
     resident = await access.residents.of_passkey(credential_id) if credential_id else None
     passkey = next((k for k in (resident or {}).get("passkeys", [])
                     if k["id"] == credential_id), None)

@@ -52,12 +52,13 @@ class ResidentBook:
         async with self.book.lock("resident-login:" + login):
             if await self.store.kv_get(LOGINS, login) is not None:
                 raise AccountError("このログイン名は使われています / this login name is taken")
-            resident = {"id": "res_" + secrets.token_hex(10), "login": login, "tenant": tenant,
-                        "password": hashed, "passkeys": [], "created": time.time(),
-                        "disabled": False, "last_used": None, "failures": 0,
-                        "locked_until": 0.0}
-            await self.store.kv_put(RESIDENTS, resident["id"], resident)
-            await self.store.kv_put(LOGINS, login, resident["id"])
+            resident_id = "res_" + secrets.token_hex(10)
+            resident: dict[str, Any] = {
+                "id": resident_id, "login": login, "tenant": tenant, "password": hashed,
+                "passkeys": [], "created": time.time(), "disabled": False, "last_used": None,
+                "failures": 0, "locked_until": 0.0}
+            await self.store.kv_put(RESIDENTS, resident_id, resident)
+            await self.store.kv_put(LOGINS, login, resident_id)
         return resident
 
     async def get(self, resident_id: str) -> dict[str, Any] | None:

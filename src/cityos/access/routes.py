@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from cityos.access import oidc_routes, resident_routes
 from cityos.access._oauth import form as _form
+from cityos.access._oauth import locked
 from cityos.access._oauth import oauth_error as _oauth_error
 from cityos.access._oauth import throttled as _throttled
 from cityos.access._oauth import token_response as _token_response
@@ -83,8 +84,7 @@ async def staff_login(request: Request) -> Response:
     try:
         member = await access.book.authenticate_staff(form["username"], form["password"])
     except Locked as exc:
-        return _oauth_error(429, "access_denied", "too many failed logins: the account is "
-                            "locked", {"Retry-After": str(math.ceil(exc.seconds))})
+        return locked(exc.seconds)
     except BadCredentials:
         return _oauth_error(401, "access_denied", "unknown user or wrong password")
     return await _token_response(access, staff_principal(member))

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 import orjson
@@ -138,7 +139,7 @@ def touch_subjects(request: Request, *resident_ids: str) -> None:
     request.scope.setdefault(SUBJECTS, []).extend(resident_ids)
 
 
-def _subjects(scope: dict[str, Any], principal: Any) -> list[str]:
+def _subjects(scope: MutableMapping[str, Any], principal: Any) -> list[str]:
     """Data subjects of a request: the acting resident, and those a handler named."""
     named: list[str] = scope.get(SUBJECTS, [])
     own = [principal.name] if principal is not None and principal.kind == "resident" else []
