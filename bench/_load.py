@@ -42,14 +42,18 @@ def tool() -> str:
     return "wrk" if shutil.which("wrk") else "python"
 
 
-def _client(argv: list[str], seconds: float) -> subprocess.CompletedProcess[str]:
+def _client(argv: list[str], seconds: float,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(pinned(argv, CLIENT_CORE), capture_output=True, text=True,
-                          timeout=seconds + 60, cwd=Path(__file__).resolve().parents[1])
+                          timeout=seconds + 60, cwd=Path(__file__).resolve().parents[1],
+                          env={**os.environ, **env} if env else None)
 
 
 def run(workload: str, url: str, args: list[str], *, connections: int, seconds: float,
-        threads: int = 1, timeout_s: int = 5) -> LoadResult:
-    """Drive `url` with `workload` (get, patch, query, upsert) for `seconds`."""
+        threads: int = 1, timeout_s: int = 5, authorization: str = "") -> LoadResult:
+    """Drive `url` with `workload` (get, patch, query, upsert) for `seconds`; `authorization`
+    is sent as the Authorization header of GETs (through the environment, not the argv)."""
+    env = {"BENCH_AUTHORIZATION": authorization} if authorization else None
     if tool() == "wrk":
         script = LUA / f"{workload}.lua"
         combined = script.read_text() + "\n" + (LUA / "common.lua").read_text()
@@ -58,10 +62,10 @@ def run(workload: str, url: str, args: list[str], *, connections: int, seconds: 
             tmp.flush()
             argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s",
                     "--timeout", f"{timeout_s}s", "--latency", "-s", tmp.name, url, "--", *args]
-            out = _client(argv, seconds)
+            out = _client(argv, seconds, env)
     else:
         out = _client([sys.executable, "-m", "bench._pyload", workload, url, str(connections),
-                       str(seconds), *args], seconds)
+                       str(seconds), *args], seconds, env)
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             data = json.loads(line[len("BENCH_JSON "):])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sys
 import time
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 from bench.data import sensor
 
 Request = tuple[str, str, bytes]
+AUTHORIZATION = os.environ.get("BENCH_AUTHORIZATION", "")  # sent when set (as get.lua does)
 
 
 def workload(name: str, args: list[str]) -> Callable[[int], Request]:
@@ -53,6 +55,8 @@ async def connection(host: str, port: int, make: Callable[[int], Request], count
         head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n"
         if body:
             head += "Content-Type: application/json\r\n"
+        if AUTHORIZATION:
+            head += f"Authorization: {AUTHORIZATION}\r\n"
         t0 = time.perf_counter()
         writer.write(head.encode() + b"\r\n" + body)
         status_line = await reader.readline()

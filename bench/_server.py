@@ -93,15 +93,30 @@ class Process:
         self.stop()
 
 
-def cityos_server(data_dir: Path, port: int, log: Path) -> Process:
-    """One `cityos serve --open-ngsi` worker on a fresh data dir, pinned to the server core."""
+def cityos_argv() -> list[str]:
     exe = Path(sys.executable).with_name("cityos")
-    argv = [str(exe)] if exe.exists() else [sys.executable, "-c",
+    return [str(exe)] if exe.exists() else [sys.executable, "-c",
                                             "from cityos.cli import main; main()"]
-    argv += ["serve", "--data-dir", str(data_dir), "--host", "127.0.0.1", "--port", str(port),
-             "--open-ngsi"]
-    return Process(argv, core=SERVER_CORE, log=log,
+
+
+def cityos_server(data_dir: Path, port: int, log: Path, *, open_ngsi: bool = True,
+                  env: dict[str, str] | None = None) -> Process:
+    """One `cityos serve --open-ngsi` worker on a fresh data dir, pinned to the server core
+    (without `open_ngsi`: the NGSI-LD API behind the gate, bearer tokens needed)."""
+    argv = [*cityos_argv(), "serve", "--data-dir", str(data_dir), "--host", "127.0.0.1",
+            "--port", str(port)] + (["--open-ngsi"] if open_ngsi else [])
+    return Process(argv, core=SERVER_CORE, log=log, env=env,
                    ready_url=f"http://127.0.0.1:{port}/healthz", timeout=60)
+
+
+def admin_token(data_dir: Path) -> str:
+    """A bearer token of the first admin: the last line of `cityos token --data-dir DIR`."""
+    out = subprocess.run([*cityos_argv(), "token", "--data-dir", str(data_dir)],
+                         capture_output=True, text=True, timeout=120)
+    lines = out.stdout.strip().splitlines()
+    if out.returncode != 0 or not lines:
+        raise RuntimeError(f"cityos token failed ({out.returncode}): {out.stderr[-1000:]}")
+    return lines[-1].strip()
 
 
 def bare_server(doc: Path, port: int, log: Path) -> Process:

@@ -27,8 +27,11 @@ ENTITY = "/ngsi-ld/v1/entities/urn:ngsi-ld:Sensor:"
 App = Callable[..., Awaitable[None]]
 
 
-async def call(app: App, method: str, path: str, body: bytes = b"", query: bytes = b"") -> int:
+async def call(app: App, method: str, path: str, body: bytes = b"", query: bytes = b"",
+               auth: bytes = b"") -> int:
     headers = [(b"host", b"bench")]
+    if auth:
+        headers.append((b"authorization", auth))
     if body:
         headers += [(b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode())]
@@ -110,6 +113,7 @@ async def run(source: str, work: Path, n: int, doc: Any) -> dict[str, float]:
         out["patch"] = await measure(patch, 2000, concurrent=True)
         out["query"] = await measure(query, 1000, concurrent=False)
         out["upsert_per_entity"] = await measure(upsert, 40, concurrent=True) / 100
+        out["get_open"], out["get_token"] = await _secured_get(work, n, get)
     bare = make_app(doc)
 
     def bare_get(i: int) -> Awaitable[int]:
@@ -117,6 +121,36 @@ async def run(source: str, work: Path, n: int, doc: Any) -> dict[str, float]:
 
     out["bare"] = await measure(bare_get, 3000, concurrent=False)
     return out
+
+
+async def _secured_get(work: Path, n: int,
+                       open_get: Callable[[int], Awaitable[int]]) -> tuple[float, float]:
+    """GET as the first admin with a bearer token, through the gate (a second app on the same
+    database, without --open-ngsi), measured in alternation with `open_get`: (open, token)."""
+    from cityos.access.service import access_of, staff_principal
+    from cityos.app import create_app
+    from cityos.settings import load_settings
+
+    # the rate limit stays in the path, high enough not to refuse the bench
+    app = create_app(load_settings(work, environ={"CITYOS_ACCESS_RATE_PER_SECOND": "1e9"}))
+    async with app.router.lifespan_context(app):
+        access = await access_of(app)
+        admin = await access.book.first_admin()
+        if admin is None:
+            raise RuntimeError("the bench database has no admin")
+        auth = b"Bearer " + (await access.issue(staff_principal(admin))).encode()
+        status = await call(app, "GET", f"{ENTITY}000042", auth=auth)
+        if status != 200:
+            raise RuntimeError(f"GET with a token answered {status}")
+
+        def get(i: int) -> Awaitable[int]:
+            return call(app, "GET", f"{ENTITY}{random.randrange(n):06d}", auth=auth)
+
+        best = (float("inf"), float("inf"))
+        for _ in range(3):  # alternate, so that other work on the machine weighs on both
+            best = (min(best[0], await measure(open_get, 2000, concurrent=False)),
+                    min(best[1], await measure(get, 2000, concurrent=False)))
+        return best
 
 
 def main(argv: list[str]) -> None:

@@ -30,6 +30,7 @@ from bench import _load
 from bench._profile import Profiler
 from bench._server import (
     SERVER_CORE,
+    admin_token,
     bare_server,
     cityos_server,
     free_port,
@@ -95,9 +96,10 @@ def _loader(port: int, n: int, workers: int = 8) -> tuple[float, int]:
     return n / elapsed, failures
 
 
-def _get(port: int, path: str) -> tuple[int, dict[str, str], bytes]:
+def _get(port: int, path: str,
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    conn.request("GET", path)
+    conn.request("GET", path, headers=headers or {})
     resp = conn.getresponse()
     body = resp.read()
     conn.close()
@@ -114,18 +116,39 @@ def _drive(name: str, workload: str, url: str, args: list[str], *, connections: 
     return result
 
 
-def _alternate(url: str, bare_url: str, n: int, seconds: float,
-               slice_s: float = 2.0) -> tuple[_load.LoadResult, _load.LoadResult]:
-    """GET on cityos and on the bare endpoint in alternating slices, so that other work on a
-    shared machine weighs on both alike; returns the pooled result of each."""
+def _alternate(targets: list[tuple[str, str]], n: int, seconds: float,
+               slice_s: float = 2.0) -> list[_load.LoadResult]:
+    """GET on each (url, authorization) target in alternating slices, so that other work on a
+    shared machine weighs on all alike; returns the pooled result of each."""
     args = [str(n), ENTITY_PATH]
-    for target in (url, bare_url):
-        _load.run("get", target, args, connections=32, seconds=1)  # warm up
-    runs: dict[str, list[_load.LoadResult]] = {url: [], bare_url: []}
+    for url, auth in targets:
+        _load.run("get", url, args, connections=32, seconds=1, authorization=auth)  # warm up
+    runs: list[list[_load.LoadResult]] = [[] for _ in targets]
     for _ in range(max(1, round(seconds / slice_s))):
-        for target in (url, bare_url):
-            runs[target].append(_load.run("get", target, args, connections=32, seconds=slice_s))
-    return _load.pooled(runs[url]), _load.pooled(runs[bare_url])
+        for (url, auth), slices in zip(targets, runs, strict=True):
+            slices.append(_load.run("get", url, args, connections=32, seconds=slice_s,
+                                    authorization=auth))
+    return [_load.pooled(slices) for slices in runs]
+
+
+def _gate(tmp: Path, url: str, n: int, seconds: float) -> tuple[_load.LoadResult,
+                                                                 _load.LoadResult]:
+    """Issue 5's bench: GET as the first admin with a bearer token through the gate (a second
+    server on the same data dir, without --open-ngsi), alternating with the open server."""
+    port = free_port()
+    # the rate limit stays on the path, high enough not to refuse the bench's client
+    with cityos_server(tmp / "data", port, tmp / "secured.log", open_ngsi=False,
+                       env={"CITYOS_ACCESS_RATE_PER_SECOND": "1e9"}):
+        auth = "Bearer " + admin_token(tmp / "data")
+        status, _, _ = _get(port, ENTITY_PATH + "000042", {"Authorization": auth})
+        if status != 200:
+            raise RuntimeError(f"GET with the admin's token answered {status}")
+        status, _, _ = _get(port, ENTITY_PATH + "000042")
+        if status != 401:
+            raise RuntimeError(f"GET without a token answered {status}, not 401")
+        open_get, token_get = _alternate([(url, ""), (f"http://127.0.0.1:{port}", auth)], n,
+                                         seconds)
+    return open_get, token_get
 
 
 def _inproc(tmp: Path, n: int) -> dict[str, float]:
@@ -224,12 +247,16 @@ def run(seconds: float, n: int, profile: bool) -> dict[str, Any]:
 
             bare_port = free_port()
             with bare_server(tmp / "doc.json", bare_port, tmp / "bare.log"):
-                get, bare = _alternate(url, f"http://127.0.0.1:{bare_port}", n, seconds)
+                get, bare = _alternate([(url, ""), (f"http://127.0.0.1:{bare_port}", "")], n,
+                                       seconds)
             if profiler is not None:
                 profiler.record("get", server.pid, lambda: _load.run(
                     "get", url, [str(n), ENTITY_PATH], connections=32, seconds=seconds))
             print(f"GET        {get.rate:9,.0f} req/s")
             print(f"bare       {bare.rate:9,.0f} req/s")
+            gate_open, gate_token = _gate(tmp, url, n, seconds)
+            print(f"GET, token {gate_token.rate:9,.0f} req/s (open {gate_open.rate:,.0f} req/s "
+                  "in the same slices)")
             broad = _drive("query", "query", url, [QUERY_BROAD], connections=32,
                            seconds=seconds, profiler=profiler, pid=server.pid)
             print(f"query      {broad.rate:9,.0f} req/s")
@@ -263,6 +290,9 @@ def run(seconds: float, n: int, profile: bool) -> dict[str, Any]:
         if cpu:
             print("CPU per request in process: " + ", ".join(
                 f"{k} {v:.1f} µs" for k, v in cpu.items()))
+            if cpu.get("get_open"):
+                print(f"token verification and policy in process: "
+                      f"{cpu['get_token'] / cpu['get_open'] - 1:+.0%} of GET's CPU")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -272,6 +302,13 @@ def run(seconds: float, n: int, profile: bool) -> dict[str, Any]:
         "bare Starlette+orjson endpoint", bare.rate, "≥ 6,000/s and ≥ 50% of bare",
         get.rate >= 6000 and ratio_get >= 0.5, get.errors,
         [f"{len(doc)}-byte document, random entity of {n:,}"]))
+    token_ratio = gate_token.rate / gate_open.rate if gate_open.rate else 0.0
+    figures.append(Figure(
+        "single-entity GET with a bearer token", "req/s", gate_token.rate, gate_token.p50_ms,
+        gate_token.p95_ms, gate_token.p99_ms, "GET with --open-ngsi", gate_open.rate,
+        "token + policy ≤ 15% of the cost", token_ratio >= 1 / 1.15, gate_token.errors,
+        [f"first admin's token, alternating with --open-ngsi ({gate_open.rate:,.0f} req/s "
+         f"then); cost +{(1 / token_ratio - 1) if token_ratio else 0:.0%}"]))
     figures.append(Figure(
         "bare endpoint (raw HTTP cost)", "req/s", bare.rate, bare.p50_ms, bare.p95_ms,
         bare.p99_ms, "", None, "(baseline)", None, bare.errors))
@@ -306,6 +343,7 @@ def run(seconds: float, n: int, profile: bool) -> dict[str, Any]:
     info["machine"]["loadavg_after"] = os.getloadavg()[0]
     info["machine"].update(_contention(cpu_before, _cpu_times()))
     cpu_of = {"single-entity GET": "get", "bare endpoint (raw HTTP cost)": "bare",
+              "single-entity GET with a bearer token": "get_token",
               "PATCH /entities/{id}/attrs/{attr}": "patch", "query type+q, page of 20": "query",
               f"batch upsert ({BATCH}/request)": "upsert_per_entity"}
     for f in figures:

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import time
 from pathlib import Path
 
 from starlette.requests import Request
@@ -111,7 +112,12 @@ class Gate:
 
     async def check(self, op: Operation, policy: Policy, request: Request) -> Response | None:
         """None when the request may go on; otherwise the refusal to send."""
-        header = request.headers.get("authorization", "")
+        header = tenant = ""
+        for name, value in reversed(request.scope["headers"]):  # one pass; the first one wins
+            if name == b"authorization":
+                header = value.decode("latin-1")
+            elif name == b"ngsild-tenant":
+                tenant = value.decode("latin-1")
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -127,7 +133,8 @@ class Gate:
                 return found
             principal = found
         request.scope[PRINCIPAL] = principal
-        wait = access.limiter.take(principal.sub)
+        now = time.monotonic()
+        wait = access.limiter.take(principal.sub, now=now)
         if wait:
             return problem_response(
                 TooManyRequests(f"over the rate of {access.settings.rate_per_second:g} "
@@ -135,14 +142,13 @@ class Gate:
                 {"Retry-After": str(math.ceil(wait))})
         settings = access.settings
         unusual = access.monitor.volume(principal.sub, settings.volume_factor,
-                                        settings.volume_floor)
+                                        settings.volume_floor, now=now)
         if unusual is not None:
             await access.monitor.alert("unusual-volume", principal.sub, requests=unusual[0],
                                        baseline=unusual[1])
         if not policy.allows(principal.roles, principal.scopes):
             return problem_response(Forbidden(f"{principal.sub} may not call {op.method} "
                                               f"{op.path}"))
-        tenant = request.headers.get("ngsild-tenant", "")
         if not principal.may_use_tenant(tenant):
             await access.monitor.alert("tenant-probe", principal.sub, tenant=tenant[:64],
                                        own_tenant=principal.tenant, path=request.url.path[:200])

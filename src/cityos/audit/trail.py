@@ -95,9 +95,14 @@ def audited(op: Operation, endpoint: Endpoint) -> Endpoint:
             status = int(getattr(exc, "status", 0) or getattr(exc, "status_code", 0) or 500)
             trail_of(request.app).record(build_record(op, request, status, 0, started))
             raise
-        size = response.headers.get("content-length", "0")
-        trail_of(request.app).record(build_record(
-            op, request, response.status_code, int(size) if size.isdigit() else 0, started))
+        body = getattr(response, "body", None)  # a streamed response has none: its header
+        if isinstance(body, bytes):
+            out = len(body)
+        else:
+            size = response.headers.get("content-length", "0")
+            out = int(size) if size.isdigit() else 0
+        trail_of(request.app).record(build_record(op, request, response.status_code, out,
+                                                  started))
         return response
 
     call.__name__ = endpoint.__name__
@@ -166,19 +171,25 @@ def build_record(op: Operation, request: Request, status: int, bytes_out: int,
     scope = request.scope
     principal = scope.get(PRINCIPAL)
     client = scope.get("client")
-    headers = request.headers
+    # one pass over the raw headers (the first of a repeated name wins, as in Headers.get)
+    declared = tenant = ""
+    for name, value in reversed(scope["headers"]):
+        if name == b"content-length":
+            declared = value.decode("latin-1")
+        elif name == b"ngsild-tenant":
+            tenant = value.decode("latin-1")
     # only a body the operation already read (Starlette keeps it on the request) is looked at
     body: bytes = getattr(request, "_body", b"") if op.body is not None else b""
-    declared = headers.get("content-length", "")
     entity_id = scope.get("path_params", {}).get("entityId")
     return {
         "at": _timestamp(time.time()),
         "who": principal.sub if principal is not None else "anonymous",
         "org": principal.org if principal is not None else "",
         "ip": client[0] if client else "",
-        "tenant": headers.get("ngsild-tenant", "")[:64],
+        "tenant": tenant[:64],
         "op": op.operation_id, "method": op.method, "path": scope["path"][:512],
-        "entities": _entity_ids(op, None if entity_id is None else str(entity_id), body),
+        "entities": _entity_ids(op, None if entity_id is None else str(entity_id), body)
+        if body or entity_id is not None else [],
         "subjects": _subjects(scope, principal),
         "status": status,
         "bytes_in": len(body) or (int(declared) if declared.isdigit() else 0),

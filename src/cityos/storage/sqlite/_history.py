@@ -6,9 +6,10 @@ instanceId, timed by observedAt when given, else modifiedAt.
 
 from __future__ import annotations
 
+import os
 import sqlite3
-import uuid
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -17,11 +18,14 @@ Instance = dict[str, Any]
 _INSERT = ("INSERT INTO attr_instances (tenant, entity_id, attr, dataset_id, instance_id, "
            "observed_at, created_at, modified_at, kind, num, value_json, doc) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}  # RFC 9562 variant bits
 _VALUE_KEYS = ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
 
 
+@lru_cache(maxsize=1024)
 def to_ms(iso: str) -> int:
-    """Epoch milliseconds of an ISO 8601 date-time (naive = UTC)."""
+    """Epoch milliseconds of an ISO 8601 date-time (naive = UTC). Cached: the instances of one
+    write share their time stamp."""
     moment = datetime.fromisoformat(iso)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -36,7 +40,10 @@ def ms_iso(ms: int) -> str:
 
 
 def new_instance_id() -> str:
-    return f"urn:ngsi-ld:attribute:instance:{uuid.uuid4()}"
+    """A random (version 4) UUID URN; formatted by hand, as str(uuid.uuid4()) costs 5 µs."""
+    h = os.urandom(16).hex()
+    return (f"urn:ngsi-ld:attribute:instance:{h[:8]}-{h[8:12]}-4{h[13:16]}-"
+            f"{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}")
 
 
 def changed(old_doc: bytes | None, new: dict[str, Any]) -> list[tuple[str, Instance]]:
