@@ -1,6 +1,7 @@
 """`python -m bench [ngsi|darp] [options]`: the NGSI-LD broker figures by default.
 
-`ngsi` is bench/ngsi.py (issue 2's figures); `darp` is bench/darp.py (dial-a-ride solver).
+`ngsi` is bench/ngsi.py (issue 2's figures); `darp` is bench/darp.py (dial-a-ride solver);
+`temporal` is bench/temporal.py (issue 3's temporal figures); any other name is bench/<name>.py.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 
 def main(argv: list[str]) -> int:
     which = "ngsi"
-    if argv and argv[0] in ("ngsi", "darp"):
+    if argv and not argv[0].startswith("-"):  # a module of bench/: ngsi, darp, temporal …
         which, argv = argv[0], argv[1:]
     try:
         module = importlib.import_module(f"bench.{which}")

@@ -7,6 +7,7 @@ ETSI GS CIM 009 v1.8 §4.5.8 (temporal representation), §4.5.9 (simplified, tem
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from cityos.ngsi.model.terms import VALUE_KEY, Context
@@ -22,6 +23,7 @@ VALUES_KEY = {"Property": "values", "GeoProperty": "values", "Relationship": "ob
 _WRAPPED = frozenset({"LanguageProperty", "JsonProperty", "VocabProperty"})
 
 
+@lru_cache(maxsize=16384)  # aggregation writes each period boundary once per method and end
 def ms_iso(ms: int) -> str:
     """Epoch milliseconds as NGSI-LD writes times: UTC, `Z`, milliseconds when not zero."""
     text = datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")

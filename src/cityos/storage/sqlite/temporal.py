@@ -154,27 +154,29 @@ class TemporalTables:
         if not query.entity_ids or query.attrs == []:
             return out
         col = _COLUMN[query.timeproperty]
-        # value_json is outside the covering index: read it only for distinctCount
-        distinct = ("count(DISTINCT coalesce(num, value_json))"
-                    if "distinctCount" in aggregation.methods else "0")
+        stats = _stats_sql(aggregation.methods)
         for entity_id in query.entity_ids:
             # one attribute at a time: the sorter then holds small integers, not IRIs
             for attr in query.attrs or self._attrs_of(tenant, entity_id):
                 where, args = _where(tenant, replace(query, entity_ids=[entity_id],
                                                      attrs=[attr]))
-                low, high, kind = self._r.execute(
-                    f"SELECT min({col}), max({col}), min(kind) FROM attr_instances "
-                    f"WHERE {where}", args).fetchone()
+                # min() and max() alone are one index seek each; together they scan
+                low = self._r.execute(f"SELECT min({col}) FROM attr_instances WHERE {where}",
+                                      args).fetchone()[0]
                 if low is None:
                     continue
+                kind = self._r.execute(f"SELECT kind FROM attr_instances WHERE {where} LIMIT 1",
+                                       args).fetchone()[0]
                 start = aggregation.start_ms if aggregation.start_ms is not None else low
                 period = aggregation.period_ms
                 if period is None:  # one period: the asked range, else the data's own
-                    period = max((query.end_time_at or high + 1) - start, 1)
+                    high = query.end_time_at or self._r.execute(
+                        f"SELECT max({col}) FROM attr_instances WHERE {where}",
+                        args).fetchone()[0] + 1
+                    period = max(high - start, 1)
                 attr_out: dict[str, Any] = {"type": kind}
                 for row in self._r.execute(
-                        f"SELECT ({col} - ?) / ? AS b, count(*), {distinct}, count(num), "
-                        f"sum(num), min(num), max(num), sum(num * num) FROM attr_instances "
+                        f"SELECT ({col} - ?) / ? AS b, {stats} FROM attr_instances "
                         f"WHERE {where} GROUP BY b ORDER BY b", [start, period, *args]):
                     bucket_start = start + row[0] * period
                     for method in aggregation.methods:
@@ -247,6 +249,22 @@ class TemporalTables:
             return True
 
         return await self._writer.submit(job)  # type: ignore[no-any-return]
+
+
+_STATS = (  # the columns _method_value reads, and which methods need each
+    ("count(*)", {"totalCount"}),
+    ("count(DISTINCT coalesce(num, value_json))", {"distinctCount"}),  # reads the table
+    ("count(num)", {"sum", "avg", "min", "max", "sumsq", "stddev"}),
+    ("sum(num)", {"sum", "avg", "stddev"}),
+    ("min(num)", {"min"}),
+    ("max(num)", {"max"}),
+    ("sum(num * num)", {"sumsq", "stddev"}),
+)
+
+
+def _stats_sql(methods: list[str]) -> str:
+    """Only the aggregates asked for: the others are NULL and cost nothing."""
+    return ", ".join(expr if used.intersection(methods) else "NULL" for expr, used in _STATS)
 
 
 def _method_value(method: str, stats: tuple[Any, ...]) -> Any:
