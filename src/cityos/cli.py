@@ -156,10 +156,11 @@ def _run(settings: Settings) -> None:
 
 
 def _mount_parts() -> None:
-    from cityos.access.cli import accounts_app, org_app, staff_app, token
+    from cityos.access.cli import accounts_app, org_app, residents_app, staff_app, token
 
     app.add_typer(org_app, name="org", help="organisations and their client credentials")
     app.add_typer(staff_app, name="staff", help="staff accounts (admin, operator, viewer)")
+    app.add_typer(residents_app, name="residents", help="residents' accounts (the app's sign-in)")
     app.command("token")(token)
     app.add_typer(accounts_app, name="accounts", help="the account inventory (棚卸し)")
     from cityos.audit.cli import audit_app, verify_cmd

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
 import time
+
+from cityos.access.service import Access
+from cityos.settings import load_settings
+from cityos.storage import open_store
+from conftest import CITYOS
 
 from .secured import RESIDENT_PASSWORD, Platform, make_platform
 
@@ -120,3 +127,35 @@ def test_passkey_ceremonies_refuse_bad_input(platform: Platform) -> None:
     page = c.get("/auth/passkeys")
     assert page.status_code == 200 and "パスキー" in page.text and "passkey" in page.text
     assert "script-src 'nonce-" in page.headers["content-security-policy"]
+
+
+def test_residents_commands(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "var"
+    subprocess.run([CITYOS, "init", "--data-dir", str(data)], capture_output=True, check=True)
+    settings = load_settings(data, environ={})
+
+    async def with_access(work):  # type: ignore[no-untyped-def]
+        store = open_store(settings.database_url)
+        await store.open()
+        try:
+            return await work(await Access.create(store, settings.access))
+        finally:
+            await store.close()
+
+    asyncio.run(with_access(lambda a: a.residents.add_resident(
+        "kita@toyono.example", tenant="", password="kita-no-himitsu-1")))
+
+    def cityos(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([CITYOS, "residents", *args, "--data-dir", str(data)],
+                              capture_output=True, text=True, env={"COLUMNS": "200"})
+
+    listed = cityos("list")
+    assert listed.returncode == 0 and "kita@toyono.example" in listed.stdout
+    assert "password" in listed.stdout and "argon2" not in listed.stdout
+    assert cityos("disable", "Kita@Toyono.example").returncode == 0
+    resident = asyncio.run(with_access(lambda a: a.residents.by_login("kita@toyono.example")))
+    assert resident["disabled"] is True
+    assert "disabled" in cityos("list").stdout
+    assert cityos("enable", "kita@toyono.example").returncode == 0
+    missing = cityos("disable", "nobody")
+    assert missing.returncode == 1 and "no resident" in missing.stdout

@@ -1,4 +1,5 @@
-"""`cityos org …`, `cityos staff …` and `cityos token`: accounts managed from the data directory.
+"""`cityos org …`, `cityos staff …`, `cityos residents …` and `cityos token`: accounts managed
+from the data directory.
 
 Whoever can read the data directory is the platform's administrator, so these need no login.
 """
@@ -28,6 +29,7 @@ org_app = typer.Typer(no_args_is_help=True, help="organisations (service compani
                       "OAuth 2.0 client credentials")
 accounts_app = typer.Typer(no_args_is_help=True, help="the account inventory (棚卸し)")
 staff_app = typer.Typer(no_args_is_help=True, help="staff accounts (admin, operator, viewer)")
+residents_app = typer.Typer(no_args_is_help=True, help="residents' accounts (the app's sign-in)")
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
 Types = Annotated[str, typer.Option(help="comma-separated entity types ('*' = every type)")]
@@ -168,6 +170,44 @@ def staff_enable(username: str, data_dir: DataDir = Path("var")) -> None:
     """Enable a disabled staff account again."""
     run(data_dir, lambda a: a.book.set_staff_disabled(username, False))
     console.print(f"Staff member {username} enabled.")
+
+
+@residents_app.command("list")
+def residents_list(data_dir: DataDir = Path("var")) -> None:
+    """List residents' accounts with sign-in methods and state (no secrets)."""
+    residents = run(data_dir, lambda a: a.residents.list_residents())
+    table = Table("login", "id", "tenant", "sign-in", "created", "last used", "state")
+    for r in residents:
+        methods = (["password"] if r.get("password") else []) + (
+            [f"passkeys: {len(r['passkeys'])}"] if r.get("passkeys") else [])
+        table.add_row(r["login"], r["id"], r["tenant"] or "(default)", ", ".join(methods),
+                      _when(r["created"]), _when(r.get("last_used")),
+                      "disabled" if r["disabled"] else "active")
+    console.print(table)
+
+
+def _set_resident_disabled(login: str, data_dir: Path, disabled: bool) -> None:
+    async def work(access: Access) -> None:
+        resident = await access.residents.by_login(login)
+        if resident is None:
+            raise AccountError(f"no resident with login {login!r}")
+        await access.residents.set_disabled(resident["id"], disabled)
+
+    run(data_dir, work)
+
+
+@residents_app.command("disable")
+def residents_disable(login: str, data_dir: DataDir = Path("var")) -> None:
+    """Disable a resident's account: its password, passkeys and tokens stop working."""
+    _set_resident_disabled(login, data_dir, True)
+    console.print(f"Resident {login} disabled.")
+
+
+@residents_app.command("enable")
+def residents_enable(login: str, data_dir: DataDir = Path("var")) -> None:
+    """Enable a disabled resident's account again."""
+    _set_resident_disabled(login, data_dir, False)
+    console.print(f"Resident {login} enabled.")
 
 
 @accounts_app.command("review")
