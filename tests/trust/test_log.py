@@ -105,3 +105,17 @@ def test_the_store_refuses_to_change_a_leaf(tmp_path: Path) -> None:
         conn.execute("UPDATE logs SET body = x'00' WHERE log = 'trust' AND seq = 2")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         conn.execute("DELETE FROM logs WHERE log = 'trust'")
+
+
+def test_leaves_are_found_by_key(tmp_path: Path) -> None:
+    async def scenario(store: Store) -> None:
+        from cityos.trust.log import LEAVES, chain
+
+        await store.append_log(LEAVES, [b"a", b"b", b"c"], chain, keys=[["x", "y"], [], ["x"]])
+        assert await store.find_log_keys(LEAVES, "x") == [3, 1]
+        assert await store.find_log_keys(LEAVES, "y") == [1]
+        assert await store.find_log_keys(LEAVES, "x", limit=1) == [3]
+        assert await store.find_log_keys(LEAVES, "z") == []
+        assert await store.find_log_keys("other", "x") == []
+
+    _run(tmp_path, scenario)

@@ -191,9 +191,15 @@ class Store(Protocol):
     async def kv_list(self, space: str) -> list[tuple[str, Any]]: ...
 
     # append-only, hash-chained logs (audit trail) -----------------------------------------
-    async def append_log(self, log: str, bodies: list[bytes], chain: Chain) -> int:
+    async def append_log(self, log: str, bodies: list[bytes], chain: Chain,
+                         keys: list[list[str]] | None = None) -> int:
         """Append entries in order, each hashed by `chain` after the log's last one, in one
-        transaction; returns the last sequence number. Entries are never updated or deleted."""
+        transaction; returns the last sequence number. Entries are never updated or deleted.
+        `keys` (one list per body) index the entries for `find_log_keys`."""
+        ...
+
+    async def find_log_keys(self, log: str, key: str, limit: int = 10) -> list[int]:
+        """Sequence numbers of the entries appended with `key`, newest first."""
         ...
 
     async def read_log(self, log: str, after: int = 0, limit: int = 1000) -> list[LogEntry]:

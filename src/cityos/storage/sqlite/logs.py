@@ -24,7 +24,8 @@ class LogTables:
     def _r(self) -> sqlite3.Connection:
         raise NotImplementedError
 
-    async def append_log(self, log: str, bodies: list[bytes], chain: Chain) -> int:
+    async def append_log(self, log: str, bodies: list[bytes], chain: Chain,
+                         keys: list[list[str]] | None = None) -> int:
         def job(conn: sqlite3.Connection) -> int:
             row = conn.execute("SELECT seq, hash FROM logs WHERE log = ? ORDER BY seq DESC "
                                "LIMIT 1", (log,)).fetchone()
@@ -40,9 +41,18 @@ class LogTables:
                 previous = link
             conn.executemany("INSERT INTO logs (log, seq, body, prev, hash) VALUES (?, ?, ?, ?, ?)",
                              rows)
+            if keys:
+                conn.executemany("INSERT OR IGNORE INTO log_keys (log, key, seq) VALUES (?, ?, ?)",
+                                 [(log, key, row[1]) for row, names in zip(rows, keys, strict=True)
+                                  for key in names])
             return int(seq)
 
         return await self._writer.submit(job)  # type: ignore[no-any-return]
+
+    async def find_log_keys(self, log: str, key: str, limit: int = 10) -> list[int]:
+        rows = self._r.execute("SELECT seq FROM log_keys WHERE log = ? AND key = ? "
+                               "ORDER BY seq DESC LIMIT ?", (log, key, limit))
+        return [seq for (seq,) in rows]
 
     async def read_log(self, log: str, after: int = 0, limit: int = 1000) -> list[LogEntry]:
         rows = self._r.execute("SELECT seq, body, prev, hash FROM logs WHERE log = ? AND seq > ? "

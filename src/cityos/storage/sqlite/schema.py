@@ -140,6 +140,16 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
         BEGIN SELECT RAISE(ABORT, 'logs are append-only'); END
         """,
     ),
+    # 8: keys of log entries (the transparency log's tenant+entity → leaf index), written in
+    # the transaction that appends the entries
+    """
+    CREATE TABLE log_keys (
+        log TEXT NOT NULL,
+        key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (log, key, seq)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 
