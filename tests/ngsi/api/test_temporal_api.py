@@ -213,3 +213,16 @@ def test_simplified_keeps_keys_and_dataset_filter(client: TestClient) -> None:
     assert r.json()["note"]["jsons"] == [[{"json": {"a": 1}}, "2020-08-01T12:00:00Z"]]
     assert [i["value"] for i in history(client, datasetId="urn:ds:1")] == [2]
     assert [i["value"] for i in history(client, datasetId="@none")] == [1]
+
+
+def test_temporal_update_corrects_instances_observed_at_the_same_time(client: TestClient) -> None:
+    def speed(*points: tuple[int, int]) -> dict[str, Any]:
+        return {"id": EID, "type": "Vehicle", "speed": [
+            {"type": "Property", "value": v, "observedAt": f"2020-09-01T12:0{m}:00Z"}
+            for v, m in points]}
+
+    assert client.post(T, json=speed((120, 3), (80, 5))).status_code == 201
+    assert client.post(T, json=speed((121, 3), (80, 5), (100, 7))).status_code == 204
+    got = client.get(f"{T}/{EID}").json()["speed"]
+    assert [(i["value"], i["observedAt"][11:16]) for i in got] == [
+        (121, "12:03"), (80, "12:05"), (100, "12:07")]

@@ -195,6 +195,14 @@ class TemporalTables:
             result = _apply_mutation(conn, tenant, entity_id, fn, record=False)
             if isinstance(result, BaseException):
                 return result
+            # an instance observed at the same time as a kept one corrects it (§5.6.11
+            # update): one value per attribute, dataset and observedAt
+            conn.executemany(
+                "DELETE FROM attr_instances WHERE tenant = ? AND entity_id = ? AND attr = ? "
+                "AND dataset_id IS ? AND observed_at = ?",
+                [(tenant, entity_id, attr, inst.get("datasetId"),
+                  _history.to_ms(inst["observedAt"]))
+                 for attr, inst in instances if inst.get("observedAt")])
             _history.insert(conn, tenant, entity_id, instances, _history.now_iso())
             return result
 
