@@ -17,6 +17,7 @@ import httpx
 import jwt
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from cityos.access._expiring import sweep
 from cityos.access.accounts import STAFF, AccountBook, AccountError
 from cityos.settings import Settings
 
@@ -85,6 +86,7 @@ async def discover(issuer: str) -> dict[str, Any]:
 async def start(book: AccountBook, config: OidcConfig) -> tuple[str, str]:
     """The provider's authorization URL to send the browser to, and the state it carries."""
     meta = await discover(config.issuer)
+    await sweep(book.store, STATES)
     state, nonce = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     verifier = secrets.token_urlsafe(48)  # RFC 7636 §4.1: 43–128 characters
     await book.store.kv_put(STATES, state, {"nonce": nonce, "verifier": verifier,

@@ -28,6 +28,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from cityos.access._expiring import sweep
 from cityos.settings import Settings
 from cityos.storage.base import Store
 
@@ -56,6 +57,7 @@ def relying_party(settings: Settings) -> RelyingParty:
 
 
 async def _begin(store: Store, challenge: bytes, **what: Any) -> str:
+    await sweep(store, CEREMONIES)
     ceremony = secrets.token_urlsafe(18)
     await store.kv_put(CEREMONIES, ceremony, {"challenge": bytes_to_base64url(challenge),
                                               "expires": time.time() + CEREMONY_SECONDS, **what})
