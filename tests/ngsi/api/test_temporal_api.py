@@ -226,3 +226,12 @@ def test_temporal_update_corrects_instances_observed_at_the_same_time(client: Te
     got = client.get(f"{T}/{EID}").json()["speed"]
     assert [(i["value"], i["observedAt"][11:16]) for i in got] == [
         (121, "12:03"), (80, "12:05"), (100, "12:07")]
+
+
+@pytest.mark.parametrize("path", ["attrs//urn:ngsi-ld:attribute:instance:1", "attrs/%2E%2E",
+                                  "attrs/%2E"])
+def test_attribute_names_that_are_paths_are_refused(client: TestClient, path: str) -> None:
+    assert client.post(T, json=temporal_vehicle()).status_code == 201
+    r = client.delete(f"{T}/{EID}/{path}")
+    assert r.status_code == 400, r.text
+    assert len(history(client)) == 3  # nothing deleted

@@ -95,7 +95,9 @@ def is_uri(value: object) -> bool:
 
 
 def is_valid_name(name: object) -> bool:
-    return isinstance(name, str) and 0 < len(name) <= 512 and not _FORBIDDEN_NAME.search(name)
+    """A term or an IRI: not empty, no forbidden characters, not a path (leading `/`, `.`, `..`)."""
+    return (isinstance(name, str) and 0 < len(name) <= 512 and not _FORBIDDEN_NAME.search(name)
+            and not name.startswith("/") and name not in (".", ".."))
 
 
 def now_iso() -> str:
