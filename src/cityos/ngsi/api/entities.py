@@ -5,9 +5,11 @@ ETSI GS CIM 009 v1.8 §5.6 (provision), §5.7 (consumption), §6.4–6.7 (HTTP b
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -137,10 +139,16 @@ def _with_link(response: Response, headers: dict[str, str]) -> Response:
 
 def _page_links(request: Request, limit: int, offset: int, has_next: bool) -> str:
     """prev/next links (§5.5.9): the same query, parameters in name order, one page over."""
-    if limit == 0:
+    if limit == 0 or (offset == 0 and not has_next):
         return ""
-    params = dict(request.query_params)
-    path = request.url.path.rstrip("/")
+    return _links(request.url.path, request.scope.get("query_string", b""), limit, offset,
+                  has_next)
+
+
+@lru_cache(maxsize=512)  # a function of its arguments; clients page through the same queries
+def _links(url_path: str, query_string: bytes, limit: int, offset: int, has_next: bool) -> str:
+    params = dict(QueryParams(query_string))
+    path = url_path.rstrip("/")
     links = []
     pages = ((offset > 0, max(0, offset - limit), "prev"), (has_next, offset + limit, "next"))
     for wanted, page_offset, rel in pages:
