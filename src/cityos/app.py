@@ -22,6 +22,8 @@ from cityos.access import routes as access_routes
 from cityos.access.cors import add_cors
 from cityos.access.gate import Gate
 from cityos.audit.trail import audited, close_trail
+from cityos.iot import routes as iot_routes
+from cityos.iot.service import Iot
 from cityos.ngsi.api import routes as ngsi_routes
 from cityos.ngsi.api.respond import plain_json, problem_response
 from cityos.ngsi.broker import Broker
@@ -76,7 +78,7 @@ PLATFORM = [
 
 def all_operations() -> list[Operation]:
     return [*PLATFORM, *ngsi_routes.OPERATIONS, *access_routes.OPERATIONS,
-            *trust_routes.OPERATIONS, *cert_routes.OPERATIONS]
+            *trust_routes.OPERATIONS, *cert_routes.OPERATIONS, *iot_routes.OPERATIONS]
 
 
 class TolerantPaths:
@@ -183,12 +185,15 @@ def create_app(settings: Settings) -> Starlette:
         app.state.trust = await Trust.open(store, settings.trust, settings.public_url,
                                            settings.access.alert_webhook)
         app.state.trust.start()
+        app.state.iot = await Iot.open(app)
+        app.state.iot.start()
         if settings.ngsi.open_ngsi:
             log.warning("*** OPEN NGSI-LD: the NGSI-LD API accepts requests WITHOUT tokens "
                         "(conformance mode). Never run a town like this. ***")
         try:
             yield {}
         finally:
+            await app.state.iot.aclose()
             await close_trail(app)
             await app.state.trust.close()  # the last audit records into the log
             await broker.aclose()

@@ -170,6 +170,9 @@ def _mount_parts() -> None:
     from cityos.trust.cli import trust_app
 
     app.add_typer(trust_app, name="trust", help="platform CA, seal certificates, transparency log")
+    from cityos.iot.cli import device_app
+
+    app.add_typer(device_app, name="device", help="IoT devices: registry, tokens, inventory")
     try:
         from cityos.services.ondemand.cli import darp_app
     except ImportError:  # the on-demand transport engine is optional while it is being built

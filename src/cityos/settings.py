@@ -88,6 +88,13 @@ class TrustSettings:
 
 
 @dataclass(frozen=True)
+class IotSettings:
+    mqtt_url: str = ""  # mqtt://[user:password@]host:port of the broker devices publish to
+    mqtt_topic_prefix: str = "cityos"  # devices publish to PREFIX/<tenant>/<device-id>/attrs
+    liveness_seconds: float = 10.0  # how often silent devices are looked for (offline alerts)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
@@ -99,6 +106,7 @@ class Settings:
     ngsi: NgsiSettings = field(default_factory=NgsiSettings)
     access: AccessSettings = field(default_factory=AccessSettings)
     trust: TrustSettings = field(default_factory=TrustSettings)
+    iot: IotSettings = field(default_factory=IotSettings)
 
     @property
     def public_url(self) -> str:
@@ -111,7 +119,7 @@ class Settings:
 
 
 _SECTIONS = {"storage": StorageSettings, "ngsi": NgsiSettings, "access": AccessSettings,
-             "trust": TrustSettings}
+             "trust": TrustSettings, "iot": IotSettings}
 
 
 def _coerce(kind: Any, raw: Any) -> Any:

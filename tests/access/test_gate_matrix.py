@@ -25,7 +25,9 @@ PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.jso
                  ("POST", "/auth/passkeys/register/finish"), ("POST", "/auth/passkeys/login"),
                  ("POST", "/auth/passkeys/login/finish"),
                  # staff sign in through the municipality's OIDC provider
-                 ("GET", "/auth/oidc/login"), ("GET", "/auth/oidc/callback")}
+                 ("GET", "/auth/oidc/login"), ("GET", "/auth/oidc/callback"),
+                 # devices push measurements, authenticated by their own token (Device-Token)
+                 ("POST", "/iot/v1/ingest")}
 RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys")}
 class _Sample(dict[str, str]):
     """Path parameters: known ones get a fitting value, any new one an id-like value."""

@@ -1,0 +1,188 @@
+"""Ingestion: a device's message, authenticated by its token, written to the entity it feeds.
+
+The write takes the broker's own path (`store.mutate` with the NGSI-LD append semantics of
+ETSI GS CIM 009 §5.6.3, then `broker.changed`), so history, subscriptions and notifications
+follow as for any API write. A refused message leaves the entity untouched and its reason on
+the device (`last_error`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from cityos.access.monitor import Monitor
+from cityos.iot.adapters import PayloadError, read_payload
+from cityos.iot.device_types import device_types
+from cityos.iot.registry import DeviceRegistry, device_uri
+from cityos.ngsi.broker import Broker
+from cityos.ngsi.errors import NgsiError
+from cityos.ngsi.model import change
+from cityos.ngsi.model.read import read_entity
+from cityos.ngsi.model.terms import now_iso
+from cityos.storage.base import Mutation
+
+log = logging.getLogger("cityos.iot")
+
+
+class DeviceAuthError(Exception):
+    """No live device has this token (or the token is another device's)."""
+
+
+class WritesRefused(Exception):
+    """The platform refuses writes now (time-stamping down: trust fails closed)."""
+
+
+@dataclass
+class Message:
+    """One device message as it arrived (HTTP or MQTT)."""
+
+    token: str
+    payload: bytes
+    via: str  # "http" | "mqtt"
+    device_id: str | None = None  # the device the topic names (MQTT)
+    tenant: str | None = None  # the tenant the topic names (MQTT)
+    fmt: str | None = None  # the format the request declares (HTTP Content-Type)
+
+
+@dataclass
+class Outcome:
+    device_id: str | None
+    ok: bool
+    error: str = ""
+    attrs: list[str] = field(default_factory=list)
+
+
+Record = Callable[[dict[str, Any]], None]
+
+
+class Ingestor:
+    """Authenticates, reads and writes device messages; keeps devices' liveness and errors."""
+
+    def __init__(self, broker: Broker, registry: DeviceRegistry, monitor: Monitor,
+                 record: Record | None = None,
+                 may_write: Callable[[], Awaitable[bool]] | None = None) -> None:
+        self.broker = broker
+        self.registry = registry
+        self.monitor = monitor
+        self.record = record
+        self.may_write = may_write
+        self.seen: dict[str, tuple[float, int]] = {}  # device id -> (last seen, messages)
+
+    async def ingest(self, messages: list[Message]) -> list[Outcome]:
+        """Handle a batch of messages: one store transaction per tenant for the valid ones."""
+        if self.may_write is not None and not await self.may_write():
+            raise WritesRefused("time-stamping is unavailable, so writes are suspended")
+        outcomes: list[Outcome] = []
+        writes: dict[str, list[tuple[int, str, Mutation]]] = {}
+        ctx = await self.broker.context(None)
+        for message in messages:
+            outcome, device, attrs = await self._read(message)
+            outcomes.append(outcome)
+            if device is None or attrs is None:
+                continue
+            now = now_iso()
+            body = {"id": device["entity_id"], "type": device["entity_type"], **attrs}
+            location = device.get("location")
+            entity = read_entity(body, ctx, now)
+            if location:
+                created = read_entity({**body, "location": {"type": "GeoProperty", "value": {
+                    "type": "Point", "coordinates": location}}}, ctx, now)
+            else:
+                created = entity
+            writes.setdefault(device["tenant"], []).append(
+                (len(outcomes) - 1, device["entity_id"], _append(entity, created, now)))
+        for tenant, items in writes.items():
+            results = await self.broker.store.mutate(tenant, [(i, fn) for _, i, fn in items])
+            written = []
+            for (index, entity_id, _), result in zip(items, results, strict=True):
+                outcome = outcomes[index]
+                if isinstance(result, Exception):
+                    reason = str(result) if isinstance(result, NgsiError) else "write failed"
+                    outcome.ok, outcome.error = False, reason
+                    await self._refused(outcome.device_id or "", reason)
+                else:
+                    written.append(entity_id)
+                    self._seen(outcome.device_id or "")
+            if written:
+                await self.broker.changed(tenant, list(dict.fromkeys(written)))
+        for message, outcome in zip(messages, outcomes, strict=True):
+            self._audit(message, outcome)
+        return outcomes
+
+    async def _read(self, message: Message) -> tuple[Outcome, dict[str, Any] | None,
+                                                     dict[str, Any] | None]:
+        device = await self.registry.by_token(message.token)
+        named = message.device_id
+        if device is None or (named is not None and named != device["id"]) or (
+                message.tenant is not None and message.tenant != (device["tenant"] or "default")):
+            await self._bad_credential(named, message.via)
+            return Outcome(named, False, "unknown device or wrong credential"), None, None
+        kind = device_types()[device["device_type"]]
+        try:
+            attrs = read_payload(message.payload, message.fmt or device["format"], kind,
+                                 device_uri(device["id"]))
+        except PayloadError as exc:
+            await self._refused(device["id"], str(exc))
+            return Outcome(device["id"], False, str(exc)), None, None
+        return Outcome(device["id"], True, attrs=list(attrs)), device, attrs
+
+    def _seen(self, device_id: str) -> None:
+        _, count = self.seen.get(device_id, (0.0, 0))
+        self.seen[device_id] = (time.time(), count + 1)
+
+    async def _refused(self, device_id: str, reason: str) -> None:
+        """Keep the reason on the device (the latest one) and count the refusal."""
+        try:
+            device = await self.registry.get(device_id)
+        except ValueError:
+            return
+        await self.registry.update(device_id, last_error=reason[:300], last_error_at=time.time(),
+                                   rejected=int(device.get("rejected") or 0) + 1)
+
+    async def _bad_credential(self, device_id: str | None, via: str) -> None:
+        """A wrong token: recorded on the device the topic names, and a security alert."""
+        if device_id is not None:
+            await self._refused(device_id, f"wrong credential ({via}) / 認証情報が不正です")
+        await self.monitor.alert("device-credential", device_id or "unknown-device", via=via)
+
+    async def flush_seen(self) -> list[str]:
+        """Write the liveness kept in memory to the registry; the devices that came back."""
+        seen, self.seen = self.seen, {}
+        back = []
+        for device_id, (at, count) in seen.items():
+            try:
+                device = await self.registry.get(device_id)
+            except ValueError:
+                continue
+            if device.get("offline"):
+                back.append(device_id)
+            await self.registry.update(device_id, last_seen=at, offline=False,
+                                       messages=int(device.get("messages") or 0) + count)
+        return back
+
+    def _audit(self, message: Message, outcome: Outcome) -> None:
+        if self.record is None or message.via != "mqtt":  # HTTP requests are audited as such
+            return
+        self.record({
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "who": f"device:{outcome.device_id or 'unknown'}", "org": "", "ip": "",
+            "tenant": (message.tenant or "")[:64], "op": "mqtt_ingest", "method": "PUBLISH",
+            "path": f"{message.tenant}/{message.device_id}/attrs"[:512], "entities": [],
+            "subjects": [], "status": 204 if outcome.ok else 400,
+            "bytes_in": len(message.payload), "bytes_out": 0, "ms": 0.0})
+
+
+def _append(entity: dict[str, Any], created: dict[str, Any], now: str) -> Mutation:
+    """Create the entity on its first message (with the device's location), else append."""
+
+    def apply(cur: dict[str, Any] | None) -> tuple[Any, Any]:
+        if cur is None:
+            return change.create(None, created, now), None
+        updated, _ = change.append(cur, entity["id"], entity["attrs"], now)
+        return updated, None
+
+    return apply
