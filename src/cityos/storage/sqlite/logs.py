@@ -71,6 +71,7 @@ class LogTables:
                          "ON CONFLICT (log) DO UPDATE SET seq = excluded.seq, "
                          "hash = excluded.hash, body = excluded.body",
                          (log, through, row[0], note))
+            conn.execute("DELETE FROM log_keys WHERE log = ? AND seq <= ?", (log, through))
             return conn.execute("DELETE FROM logs WHERE log = ? AND seq <= ?",
                                 (log, through)).rowcount
 
