@@ -26,6 +26,7 @@ DARP_LIMIT ?= 10
 bench: $(BIN)/cityos
 	$(BIN)/python -m bench ngsi
 	$(BIN)/python -m bench temporal
+	$(BIN)/python -m bench notify
 	$(BIN)/python -m bench darp --time-limit $(DARP_LIMIT) --workers 2
 
 lint: $(BIN)/cityos

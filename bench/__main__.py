@@ -1,7 +1,8 @@
 """`python -m bench [ngsi|darp] [options]`: the NGSI-LD broker figures by default.
 
 `ngsi` is bench/ngsi.py (issue 2's figures); `darp` is bench/darp.py (dial-a-ride solver);
-`temporal` is bench/temporal.py (issue 3's temporal figures); any other name is bench/<name>.py.
+`temporal` is bench/temporal.py (issue 3's temporal figures); `notify` is bench/notify.py
+(notification latency); any other name is bench/<name>.py.
 """
 
 from __future__ import annotations
