@@ -163,12 +163,12 @@ def _mount_parts() -> None:
     app.add_typer(residents_app, name="residents", help="residents' accounts (the app's sign-in)")
     app.command("token")(token)
     app.add_typer(accounts_app, name="accounts", help="the account inventory (棚卸し)")
-    from cityos.audit.cli import audit_app, verify_cmd
+    from cityos.audit.cli import audit_app
 
     app.add_typer(audit_app, name="audit", help="the audit trail of every request")
-    app.command("verify")(verify_cmd)
-    from cityos.trust.cli import trust_app
+    from cityos.trust.cli import trust_app, verify_cmd
 
+    app.command("verify")(verify_cmd)  # the audit chain, then the transparency log
     app.add_typer(trust_app, name="trust", help="platform CA, seal certificates, transparency log")
     from cityos.iot.cli import device_app
 

@@ -4,10 +4,8 @@ TSA for the external client, and fail-closed writes while the TSA is unreachable
 from __future__ import annotations
 
 import base64
-import contextlib
 import dataclasses
 import hashlib
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -17,11 +15,8 @@ from typing import Any
 
 import anyio
 import pytest
-from starlette.testclient import TestClient
 
 from access.secured import Platform
-from cityos.app import create_app
-from cityos.settings import load_settings
 from cityos.trust.ca import CertificateAuthority
 from cityos.trust.service import Trust
 from cityos.trust.tsa import (
@@ -32,6 +27,8 @@ from cityos.trust.tsa import (
     verify_token,
 )
 from conftest import free_port, system_binary
+
+from .platforms import secured_with
 
 DATA = b"127.0.0.1:8000/trust/v1/log\n5\nAAAA\ntimestamp 1\n"
 
@@ -130,23 +127,11 @@ def test_platform_stamps_every_tree_head(platform: Platform, tmp_path: Path) -> 
     assert _openssl_ts(tmp_path, token, sth.head.body(), ca_pem).returncode == 0
 
 
-@contextlib.contextmanager
-def _secured_with(prepared: tuple[Path, dict[str, Any]], data_dir: Path,
-                  **trust: Any) -> Iterator[Platform]:
-    shutil.copytree(prepared[0], data_dir)
-    settings = load_settings(data_dir, environ={})
-    settings = dataclasses.replace(settings, trust=dataclasses.replace(settings.trust, **trust))
-    made = prepared[1]
-    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        yield Platform(settings, client, made["admin_token"], made["tokens"], made["secrets"],
-                       made["passwords"])
-
-
 def test_writes_stop_while_the_tsa_is_unreachable(prepared: tuple[Path, dict[str, Any]],
                                                   tmp_path: Path, http_tsa: str) -> None:
     down = f"http://127.0.0.1:{free_port()}/tsa"
-    with _secured_with(prepared, tmp_path / "var", tsa_url=down,
-                       tsa_max_outage_seconds=0.0) as platform:
+    with secured_with(prepared, tmp_path / "var", tsa_url=down,
+                      tsa_max_outage_seconds=0.0) as platform:
         writer = {**platform.auth("Writer"), "Content-Type": "application/json"}
 
         def write(n: int) -> int:

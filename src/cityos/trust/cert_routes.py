@@ -152,11 +152,13 @@ async def revoke_certificate(request: Request) -> Response:
     """Revoke a certificate (RFC 5280 reason, e.g. keyCompromise); it joins the CRL."""
     data = await _json(request)
     doc = await _certificate(request)
+    trust = trust_of(request.app)
     try:
-        return plain_json(await trust_of(request.app).certs.revoke(
-            doc["serial"], _text(data, "reason") or "unspecified"))
+        revoked = await trust.certs.revoke(doc["serial"], _text(data, "reason") or "unspecified")
     except CertificateError as exc:
         raise BadRequestData(str(exc)) from None
+    trust.seals.invalidate()  # seals by it are refused from now on
+    return plain_json(revoked)
 
 
 async def renew_certificate(request: Request) -> Response:

@@ -211,18 +211,3 @@ class CertificateBook:
                 reason = REASONS.get(doc.get("reason", ""), x509.ReasonFlags.unspecified)
                 revoked.append((int(doc["serial"], 16), when, reason))
         return ca.crl(revoked)
-
-    async def status_at(self, cert: x509.Certificate, at: dt.datetime) -> str:
-        """`valid`, `revoked` (before `at`), `expired`, `not-yet-valid` or `unknown`."""
-        doc = await self.store.kv_get(CERTS, format(cert.serial_number, "x"))
-        if doc is None or doc["certificate"] != _pem(cert):
-            return "unknown"
-        if doc["status"] == "revoked" and \
-                dt.datetime.fromisoformat(doc["revokedAt"].replace("Z", "+00:00")) <= at:
-            return "revoked"
-        if at > cert.not_valid_after_utc:
-            return "expired"
-        if at < cert.not_valid_before_utc:
-            return "not-yet-valid"
-        return "valid"
-

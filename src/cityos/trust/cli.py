@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
@@ -20,7 +20,7 @@ from cityos.settings import Settings, load_settings
 from cityos.storage import open_store
 from cityos.storage.base import Store
 from cityos.trust.ca import CertificateError
-from cityos.trust.certs import CertificateBook
+from cityos.trust.certs import CertificateBook, load_pem
 from cityos.trust.service import Trust
 
 T = TypeVar("T")
@@ -152,3 +152,48 @@ def tree_head(data_dir: DataDir = Path("var")) -> None:
         return {**sth.to_json(), "publicKey": trust.public_key}
 
     _print(run_trust(data_dir, work))
+
+
+def verify_cmd(data_dir: DataDir = Path("var"),
+               file: Annotated[Path | None, typer.Option(
+                   "--file", help="verify a JSON Lines export of the audit trail instead")] = None,
+               log_key: Annotated[str | None, typer.Option(
+                   "--log-key", help="the log's public key to trust (as tree heads print it); "
+                   "default: the one in the store")] = None,
+               ca: Annotated[Path | None, typer.Option(
+                   "--ca", help="the platform CA certificate to trust (PEM); default: the "
+                   "store's")] = None) -> None:
+    """Verify the audit trail's hash chain and the transparency log: leaves, signed tree heads,
+    time-stamp tokens and seals. Prints each problem with its code; exit status 1 if any."""
+    from cityos.audit.cli import verify_cmd as verify_audit
+    from cityos.trust.treehead import TreeHeadError, parse_public_key
+    from cityos.trust.verify import verify_store
+
+    if file is not None:
+        verify_audit(data_dir, file)
+        return
+    try:
+        pinned = None if log_key is None else parse_public_key(log_key)[1]
+    except TreeHeadError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    anchor = None if ca is None else load_pem(ca.read_bytes())
+    failed = False
+    try:
+        verify_audit(data_dir, None)
+    except typer.Exit as exc:
+        failed = exc.exit_code != 0
+        if exc.exit_code == 2:
+            raise
+
+    async def work(trust: Trust, access: Access) -> tuple[list[Any], Any]:
+        return await verify_store(trust.store, trust.log, trust.certs, pinned, anchor)
+
+    problems, summary = run_trust(data_dir, work)
+    for problem in problems:
+        print(problem)
+    if problems or failed:
+        raise typer.Exit(1)
+    print(f"OK: transparency log of {summary.leaves} leaves intact, {summary.heads} signed tree "
+          f"heads ({summary.stamped} time-stamped), {summary.seals} seals, root "
+          f"{summary.root.hex()}")

@@ -1,19 +1,27 @@
 """The trust part's one hook into the write path: every NGSI-LD / NGSI v2 write passes here
-after the gate. Writes are refused (503) while time-stamping is down (fail closed).
+after the gate. Writes are refused (503) while time-stamping is down (fail closed); an
+organisation's seal (header `CityOS-Seal`) is verified, or demanded by the seal policy; each
+accepted write becomes a leaf of the transparency log.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.ngsi.errors import NgsiError
+from cityos.audit.trail import PRINCIPAL
+from cityos.ngsi.errors import BadRequestData, NgsiError
 from cityos.operations import Operation
+from cityos.trust.seal import HEADER, SealError
+from cityos.trust.writes import entity_ids, entity_key, write_leaf
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _DATA_PREFIXES = ("/ngsi-ld/v1/", "/v2/")
+_HEADER = HEADER.lower().encode("latin-1")
 
 
 class WritesSuspended(NgsiError):
@@ -28,6 +36,15 @@ def is_data_write(op: Operation) -> bool:
             and not op.path.endswith("/query"))  # POST …/entityOperations/query reads
 
 
+def _types(data: Any) -> list[str]:
+    out: list[str] = []
+    for item in data if isinstance(data, list) else [data]:
+        value = item.get("type") if isinstance(item, dict) else None
+        out += [value] if isinstance(value, str) else \
+            [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+    return out
+
+
 def with_trust(op: Operation) -> Operation:
     """`op` with its endpoint behind the trust checks (other operations are returned as is)."""
     if not is_data_write(op):
@@ -35,11 +52,38 @@ def with_trust(op: Operation) -> Operation:
     endpoint = op.endpoint
 
     async def trusted(request: Request) -> Response:
-        if not await request.app.state.trust.stamper.check():
+        trust = request.app.state.trust
+        if not await trust.stamper.check():
             raise WritesSuspended("time-stamping is unavailable, so writes are suspended; "
                                   "retry later / タイムスタンプを取得できないため書き込みを停止中です",
                                   extra={"retryAfter": 60})
-        return await endpoint(request)
+        principal = request.scope.get(PRINCIPAL)
+        org = principal.org if principal is not None and principal.kind == "org" else None
+        header = None
+        for name, value in request.scope["headers"]:
+            if name == _HEADER:
+                header = value.decode("latin-1")
+        body = await request.body()
+        try:
+            data = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:
+            data = None  # the endpoint answers the bad body
+        try:
+            seal = await trust.seals.check(org, header, body, _types(data))
+        except SealError as exc:
+            raise BadRequestData(exc.detail, extra={"sealError": exc.code}) from None
+        response = await endpoint(request)
+        if response.status_code < 300:
+            tenant = request.headers.get("ngsild-tenant") or \
+                request.headers.get("fiware-service", "")
+            path_id = request.path_params.get("entityId")
+            ids = entity_ids(data, None if path_id is None else str(path_id))
+            trust.writes.record(write_leaf(
+                tenant=tenant, who=principal.sub if principal is not None else "anonymous",
+                org=org or "", op=op.operation_id, method=op.method, path=request.url.path,
+                entities=ids, status=response.status_code, body=body, seal=seal),
+                [entity_key(tenant, i) for i in ids])
+        return response
 
     trusted.__name__ = endpoint.__name__
     return dataclasses.replace(op, endpoint=trusted)

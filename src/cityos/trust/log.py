@@ -66,11 +66,13 @@ class TransparencyLog:
         await self.catch_up()
 
     # appending ---------------------------------------------------------------------------
-    async def append(self, bodies: Sequence[bytes], cursors: dict[str, int] | None = None) -> int:
+    async def append(self, bodies: Sequence[bytes], cursors: dict[str, int] | None = None,
+                     keys: list[list[str]] | None = None) -> int:
         """Append leaves in one transaction; returns the index of the first. `cursors` records
-        how far other logs have been fed in (kept with the next checkpoint)."""
+        how far other logs have been fed in (kept with the next checkpoint); `keys` index the
+        leaves for `find` (one list per leaf)."""
         async with self._lock:
-            last = await self.store.append_log(LEAVES, list(bodies), chain)
+            last = await self.store.append_log(LEAVES, list(bodies), chain, keys)
             first = last - len(bodies)  # 0-based index of the first new leaf
             if first == self.size:
                 for body in bodies:
@@ -140,6 +142,10 @@ class TransparencyLog:
         return [SignedTreeHead.from_json(orjson.loads(e.body)) for e in entries]
 
     # leaves and proofs ------------------------------------------------------------------------
+    async def find(self, key: str, limit: int = 10) -> list[int]:
+        """Indexes of the leaves appended with `key`, newest first."""
+        return [seq - 1 for seq in await self.store.find_log_keys(LEAVES, key, limit)]
+
     async def leaf(self, index: int) -> LogEntry | None:
         page = await self.store.read_log(LEAVES, after=index, limit=1)
         return page[0] if page and page[0].seq == index + 1 else None

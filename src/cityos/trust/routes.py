@@ -13,6 +13,7 @@ from cityos.ngsi.api.respond import plain_json
 from cityos.ngsi.errors import BadRequestData, ResourceNotFound
 from cityos.operations import ADMIN, Operation, Param, Policy
 from cityos.trust.merkle import ProofError
+from cityos.trust.sealing import SealPolicy
 from cityos.trust.service import trust_of
 
 TAG = "trust"
@@ -89,6 +90,31 @@ async def leaf(request: Request) -> Response:
     return plain_json({"leafIndex": entry.seq - 1, "leafHash": entry.hash, "leaf": data})
 
 
+async def get_seal_policy(request: Request) -> Response:
+    """Which organisations and entity types must seal their writes."""
+    return plain_json((await trust_of(request.app).seals.policy()).to_json())
+
+
+async def put_seal_policy(request: Request) -> Response:
+    """Replace the seal policy: `{"orgs": [names], "types": [entity types]}`."""
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        raise BadRequestData("the body is not JSON / JSON ではありません") from None
+    lists = {k: data.get(k, []) for k in ("orgs", "types")} if isinstance(data, dict) else None
+    if lists is None or set(data) - {"orgs", "types"} or not all(
+            isinstance(v, list) and all(isinstance(x, str) and x for x in v) and len(v) <= 1000
+            for v in lists.values()):
+        raise BadRequestData('the policy is {"orgs": [names], "types": [entity types]}')
+    policy = SealPolicy(frozenset(lists["orgs"]), frozenset(lists["types"]))
+    await trust_of(request.app).seals.set_policy(policy)
+    return plain_json(policy.to_json())
+
+
+_POLICY = {"type": "object", "properties": {
+    "orgs": {"type": "array", "items": {"type": "string"}},
+    "types": {"type": "array", "items": {"type": "string"}}}}
+
 OPERATIONS: list[Operation] = [
     Operation("GET", f"{V1}/log/tree-head", tree_head, "Newest signed tree head", TAG,
               responses={200: "Signed tree head (C2SP checkpoint) and the log's public key"},
@@ -105,6 +131,11 @@ OPERATIONS: list[Operation] = [
               (Param("first", schema=_INT, required=True, description="older tree size"),
                Param("second", schema=_INT, description="newer tree size (default: the log's)")),
               responses={200: "Consistency path", 400: "sizes out of range"}, policy=TRUST_READ),
+    Operation("GET", f"{V1}/seal-policy", get_seal_policy, "Seal policy", TAG,
+              responses={200: "Organisations and types that must seal"}, policy=TRUST_READ),
+    Operation("PUT", f"{V1}/seal-policy", put_seal_policy, "Replace the seal policy", TAG,
+              body=_POLICY, body_types=("application/json",),
+              responses={200: "The new policy", 400: "not a policy"}, policy=ADMIN),
     Operation("GET", f"{V1}/log/leaves/{{leafIndex}}", leaf, "One leaf of the log", TAG,
               (Param("leafIndex", "path", _INT, "0-based leaf index", True),),
               responses={200: "Leaf", 404: "no such leaf"}, policy=ADMIN),

@@ -24,8 +24,10 @@ from cityos.storage.base import Store
 from cityos.trust.certs import CertificateBook
 from cityos.trust.feed import audit_leaf, new_audit_entries
 from cityos.trust.log import TransparencyLog
+from cityos.trust.sealing import SealChecker
 from cityos.trust.stamper import Stamper, built_in_tsa
 from cityos.trust.treehead import SignedTreeHead, public_key_text
+from cityos.trust.writes import WriteRecorder
 
 KEYS = "trust.keys"  # kv space of the platform's trust keys (private: the store is a secret)
 CRL_PATH = "/trust/v1/ca/crl"
@@ -57,6 +59,8 @@ class Trust:
     log: TransparencyLog
     certs: CertificateBook
     stamper: Stamper
+    seals: SealChecker
+    writes: WriteRecorder
     _task: asyncio.Task[None] | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -69,7 +73,9 @@ class Trust:
         certs = CertificateBook(store, crl_url=f"{public_url.rstrip('/')}{CRL_PATH}")
         await certs.ensure_ca(settings.ca_name)
         tsa = await built_in_tsa(store, certs, settings.ca_name)
-        return cls(settings, store, tlog, certs, Stamper(settings, tsa, Monitor(store, webhook=alert_webhook)))
+        stamper = Stamper(settings, tsa, Monitor(store, webhook=alert_webhook))
+        return cls(settings, store, tlog, certs, stamper, SealChecker(store, certs),
+                   WriteRecorder(tlog))
 
     @property
     def public_key(self) -> str:
@@ -90,6 +96,7 @@ class Trust:
     async def checkpoint(self) -> SignedTreeHead | None:
         """Feed, then sign (and keep) a tree head if the log grew since the last one."""
         async with self._lock:
+            await self.writes.flush()
             await self.feed()
             latest = await self.log.latest_head()
             await self.log.catch_up()
@@ -119,6 +126,7 @@ class Trust:
         self._task = asyncio.get_running_loop().create_task(self.run())
 
     async def close(self) -> None:
+        await self.writes.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -29,7 +29,11 @@ TST_INFO = "1.2.840.113549.1.9.16.1.4"  # id-ct-TSTInfo
 
 
 class TimeStampError(ValueError):
-    """A token that does not verify, or a TSA that did not answer; the message says why."""
+    """A token that does not verify, or a TSA that did not answer; `code` names which."""
+
+    def __init__(self, message: str, code: str = "TST_MALFORMED") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def make_tsa_certificate(ca: CertificateAuthority, name: str,
@@ -138,15 +142,15 @@ def token_from_response(response_der: bytes, data: bytes, nonce: int | None) -> 
         resp = tsp.TimeStampResp.load(response_der)
         status = resp["status"]["status"].native
         if status not in ("granted", "granted_with_mods"):
-            raise TimeStampError(f"the TSA refused: {status}")
+            raise TimeStampError(f"the TSA refused: {status}", "TSA_REFUSED")
         token = resp["time_stamp_token"].dump()
     except (ValueError, TypeError, KeyError) as exc:
         raise TimeStampError(f"the TSA's answer is not a TimeStampResp: {exc}") from None
     info = token_info(token)
     if info.nonce != nonce:
-        raise TimeStampError("the TSA answered another request (nonce)")
+        raise TimeStampError("the TSA answered another request (nonce)", "TSA_WRONG_ANSWER")
     if info.digest != hashlib.sha256(data).digest():
-        raise TimeStampError("the TSA stamped other data")
+        raise TimeStampError("the TSA stamped other data", "TSA_WRONG_ANSWER")
     return token
 
 
@@ -158,9 +162,10 @@ async def stamp_external(url: str, data: bytes, timeout: float = 10.0) -> bytes:
             answer = await client.post(url, content=request_for(data, nonce),
                                        headers={"Content-Type": "application/timestamp-query"})
     except httpx.HTTPError as exc:
-        raise TimeStampError(f"the TSA at {url} is unreachable: {type(exc).__name__}") from None
+        raise TimeStampError(f"the TSA at {url} is unreachable: {type(exc).__name__}",
+                             "TSA_UNREACHABLE") from None
     if answer.status_code != 200:
-        raise TimeStampError(f"the TSA at {url} answered HTTP {answer.status_code}")
+        raise TimeStampError(f"the TSA at {url} answered HTTP {answer.status_code}", "TSA_UNREACHABLE")
     return token_from_response(answer.content, data, nonce)
 
 
@@ -198,7 +203,7 @@ def verify_token(token: bytes, data: bytes, anchors: list[x509.Certificate]) -> 
     certificate for time-stamping that one of `anchors` issued (or is). Raises TimeStampError."""
     info = token_info(token)
     if info.digest != hashlib.sha256(data).digest():
-        raise TimeStampError("the time-stamp token is over other data")
+        raise TimeStampError("the time-stamp token is over other data", "TST_OTHER_DATA")
     try:
         signed = cms.ContentInfo.load(token)["content"]
         [signer] = list(signed["signer_infos"])
@@ -206,11 +211,12 @@ def verify_token(token: bytes, data: bytes, anchors: list[x509.Certificate]) -> 
         content = signed["encap_content_info"]["content"].contents
         digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
         if digests != [hashlib.sha256(content).digest()]:
-            raise TimeStampError("the token's signed digest does not match its content")
+            raise TimeStampError("the token's signed digest does not match its content",
+                                 "TST_SIGNATURE")
         tsa = next((c for c in info.certificates
                     if c.serial_number == signer["sid"].chosen["serial_number"].native), None)
         if tsa is None:
-            raise TimeStampError("the token carries no TSA certificate")
+            raise TimeStampError("the token carries no TSA certificate", "TST_UNTRUSTED_TSA")
         public = tsa.public_key()
         # signed attributes are signed as a SET OF (RFC 5652 §5.4), not with their [0] tag
         to_verify = b"\x31" + attrs.dump()[1:]
@@ -221,8 +227,11 @@ def verify_token(token: bytes, data: bytes, anchors: list[x509.Certificate]) -> 
             public.verify(raw, to_verify)
         else:
             raise TimeStampError("unsupported TSA key")
+    except TimeStampError:
+        raise
     except InvalidSignature:
-        raise TimeStampError("the time-stamp token's signature does not verify") from None
+        raise TimeStampError("the time-stamp token's signature does not verify",
+                             "TST_SIGNATURE") from None
     except (ValueError, TypeError, KeyError) as exc:
         raise TimeStampError(f"the time-stamp token is malformed: {exc}") from None
     try:
@@ -230,12 +239,14 @@ def verify_token(token: bytes, data: bytes, anchors: list[x509.Certificate]) -> 
     except x509.ExtensionNotFound:
         eku = None
     if eku is None or list(eku) != [x509.oid.ExtendedKeyUsageOID.TIME_STAMPING]:
-        raise TimeStampError("the signer is not a time-stamping certificate")
+        raise TimeStampError("the signer is not a time-stamping certificate",
+                             "TST_UNTRUSTED_TSA")
     fingerprints = {a.fingerprint(hashes.SHA256()) for a in anchors}
     if tsa.fingerprint(hashes.SHA256()) not in fingerprints and \
             not any(issued_by(tsa, a) for a in anchors):
-        raise TimeStampError("the TSA certificate is not from a trusted CA")
+        raise TimeStampError("the TSA certificate is not from a trusted CA", "TST_UNTRUSTED_TSA")
     if not tsa.not_valid_before_utc <= info.gen_time <= tsa.not_valid_after_utc:
-        raise TimeStampError("the token was made outside its TSA certificate's validity")
+        raise TimeStampError("the token was made outside its TSA certificate's validity",
+                             "TST_UNTRUSTED_TSA")
     return info
 

@@ -1,0 +1,256 @@
+"""Verification of the whole transparency log, naming each failure by its own code.
+
+Leaves are re-hashed (RFC 9162 §2.1.1) and their `prev` links followed, every signed tree head
+is checked against the root recomputed from the leaves, its signature and its RFC 3161 token,
+and every seal in a write record against its certificate — streaming, O(log n) memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import orjson
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from cityos.storage.base import LogEntry, Store
+from cityos.trust.certs import ANCHORS, CertificateBook, load_pem
+from cityos.trust.log import LEAVES, TransparencyLog
+from cityos.trust.merkle import Frontier, leaf_hash
+from cityos.trust.seal import SealError, parse_seal, verify_seal
+from cityos.trust.sealing import certificate_status
+from cityos.trust.treehead import SignedTreeHead, TreeHeadError, verify_head
+from cityos.trust.tsa import TimeStampError, verify_token
+
+# error codes, one per kind of tampering
+LEAF_MODIFIED = "LEAF_MODIFIED"  # a leaf's bytes changed (or a leaf was replaced)
+LEAF_REMOVED = "LEAF_REMOVED"  # a leaf is missing
+LEAF_INSERTED = "LEAF_INSERTED"  # a leaf was put between two others
+LEAF_REORDERED = "LEAF_REORDERED"  # leaves are out of order
+LOG_TRUNCATED = "LOG_TRUNCATED"  # the log ends before a signed tree head's size
+HEAD_SIGNATURE = "TREE_HEAD_SIGNATURE"  # a tree head not signed by the platform's log key
+HEAD_FORK = "TREE_HEAD_FORK"  # a validly signed tree head the log does not lead to (a fork)
+HEAD_ORDER = "TREE_HEAD_ORDER"  # tree heads that shrink
+HEAD_MISMATCH = "TREE_HEAD_MISMATCH"  # leaves below a signed tree head changed (a consequence)
+RECORD_MALFORMED = "RECORD_MALFORMED"  # a leaf that is not a record cityos writes
+_WINDOW = 4096  # leaves looked back / ahead to tell a reordering from a removal
+
+CertificateLookup = Callable[[str], Awaitable[tuple[dict[str, object], x509.Certificate] | None]]
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    index: int  # leaf index (0-based) or tree size for tree heads
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.code} at {self.index}: {self.detail}"
+
+
+@dataclass
+class Summary:
+    leaves: int = 0
+    heads: int = 0
+    stamped: int = 0
+    seals: int = 0
+    root: bytes = b""
+
+
+def _classify(entry: LogEntry, last: LogEntry | None, recent: deque[str],
+              ahead: list[LogEntry]) -> tuple[str, str] | None:
+    """What is wrong with `entry`'s place after `last` (None when it links correctly)."""
+    expected_seq = 1 if last is None else last.seq + 1
+    expected_prev = None if last is None else last.hash
+    if entry.seq == expected_seq and entry.prev == expected_prev:
+        return None
+    if last is not None and entry.prev == last.prev and entry.seq == expected_seq:
+        return LEAF_INSERTED, "this leaf was inserted: the next one links past it"
+    if entry.prev in recent or any(e.hash == entry.prev for e in ahead):
+        return LEAF_REORDERED, "its predecessor is elsewhere in the log"
+    if entry.seq > expected_seq:
+        return LEAF_REMOVED, f"leaf {expected_seq - 1} is missing"
+    return LEAF_MODIFIED, f"leaf {entry.seq - 2} was replaced (its successor names another)"
+
+
+async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTreeHead],
+                     public: Ed25519PublicKey, anchors: list[x509.Certificate],
+                     certificate: CertificateLookup | None = None,
+                     summary: Summary | None = None) -> list[Problem]:
+    """Every problem of the log, in order; `pages` yields its entries in sequence order."""
+    problems: list[Problem] = []
+    summary = summary if summary is not None else Summary()
+    signed_size = 0
+    for sth in heads:
+        try:
+            verify_head(sth, public)
+        except TreeHeadError as exc:
+            problems.append(Problem(HEAD_SIGNATURE, sth.size, str(exc)))
+            continue
+        if sth.size < signed_size:
+            problems.append(Problem(HEAD_ORDER, sth.size, f"comes after a head of {signed_size}"))
+        signed_size = max(signed_size, sth.size)
+        token = sth.extra.get("timeStampToken")
+        if token is not None:
+            try:
+                verify_token(base64.b64decode(token), sth.head.body(), anchors)
+                summary.stamped += 1
+            except (TimeStampError, ValueError) as exc:
+                problems.append(Problem(getattr(exc, "code", "TST_MALFORMED"), sth.size, str(exc)))
+    valid_heads = sorted((h for h in heads if not any(
+        p.code == HEAD_SIGNATURE and p.index == h.size for p in problems)), key=lambda h: h.size)
+    due = deque(valid_heads)
+    frontier = Frontier()
+    last: LogEntry | None = None
+    recent: deque[str] = deque(maxlen=_WINDOW)
+    chain_ok = True
+    buffered: list[LogEntry] = []
+    source = pages.__aiter__()
+    exhausted = False
+
+    async def fill() -> None:
+        nonlocal exhausted
+        while not exhausted and len(buffered) < _WINDOW:
+            try:
+                buffered.extend(await source.__anext__())
+            except StopAsyncIteration:
+                exhausted = True
+
+    await fill()
+    index = 0
+    while buffered:
+        page, buffered[:] = buffered[:], []
+        await fill()
+        for position, entry in enumerate(page):
+            body = entry.body
+            digest = leaf_hash(body)
+            if digest.hex() != entry.hash:
+                chain_ok = False
+                problems.append(Problem(LEAF_MODIFIED, index, "the leaf does not match its hash"))
+            problem = _classify(entry, last, recent, page[position + 1:position + _WINDOW]
+                                + buffered[:_WINDOW])
+            if problem is not None:
+                chain_ok = False
+                at = index - 1 if problem[0] == LEAF_INSERTED else index  # name the intruder
+                problems.append(Problem(problem[0], at, problem[1]))
+            if b'"seal":"' in body:
+                await _check_seal(body, index, certificate, problems, summary)
+            frontier.append(digest)
+            index += 1
+            while due and due[0].size == frontier.size:
+                sth = due.popleft()
+                summary.heads += 1
+                if sth.root != frontier.root():
+                    problems.append(Problem(HEAD_FORK if chain_ok else HEAD_MISMATCH, sth.size,
+                                            "the signed tree head's root is not the log's"
+                                            if chain_ok else "the leaves below this signed "
+                                            "tree head changed"))
+            recent.append(entry.hash)
+            last = entry
+    while due and due[0].size == 0:
+        due.popleft()
+        summary.heads += 1
+    for sth in due:
+        problems.append(Problem(LOG_TRUNCATED, sth.size, f"the log has {frontier.size} leaves "
+                                f"but a tree head of {sth.size} was signed"))
+    summary.leaves, summary.root = frontier.size, frontier.root()
+    return _renamed_removals(problems)
+
+
+def _renamed_removals(problems: list[Problem]) -> list[Problem]:
+    """A leaf taken out with the rest renumbered shows as a replaced leaf plus a log shorter
+    than its tree heads: name it a removal."""
+    if not any(p.code == LOG_TRUNCATED for p in problems):
+        return problems
+    out = []
+    for p in problems:
+        if p.code == LEAF_MODIFIED and "replaced" in p.detail:
+            out.append(Problem(LEAF_REMOVED, p.index, "the leaf before it is missing"))
+        elif p.code == LOG_TRUNCATED and any(q.code == LEAF_MODIFIED and "replaced" in q.detail
+                                             for q in problems):
+            continue
+        else:
+            out.append(p)
+    return out
+
+
+async def _check_seal(body: bytes, index: int, certificate: CertificateLookup | None,
+                      problems: list[Problem], summary: Summary) -> None:
+    try:
+        record = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        problems.append(Problem(RECORD_MALFORMED, index, "the leaf is not JSON"))
+        return
+    if not isinstance(record, dict) or "seal" not in record or certificate is None:
+        return
+    code, detail = check_record_seal(record, await certificate(str(record.get("certificate"))))
+    if code:
+        problems.append(Problem(code, index, detail))
+    else:
+        summary.seals += 1
+
+
+def check_record_seal(record: dict[str, object],
+                      found: tuple[dict[str, object], x509.Certificate] | None) -> tuple[str, str]:
+    """("", "") when the record's seal verifies with a certificate valid when it was written."""
+    if found is None:
+        return "SEAL_UNKNOWN_CERTIFICATE", f"no certificate {str(record.get('certificate'))[:40]}"
+    info, cert = found
+    try:
+        seal = parse_seal(str(record["seal"]))
+        verify_seal(seal, str(record["payload"]).encode("utf-8"), cert)
+    except SealError as exc:
+        return exc.code, exc.detail
+    except KeyError:
+        return RECORD_MALFORMED, "a sealed record without its payload"
+    at = dt.datetime.fromtimestamp(int(str(record.get("at", 0))) / 1000, dt.UTC)
+    status = certificate_status(info, cert, at)
+    if status != "valid":
+        return (f"SEAL_CERTIFICATE_{status.upper().replace('-', '_')}",
+                f"the certificate was {status} when the record was written")
+    return "", ""
+
+
+async def store_pages(store: Store, log: str = LEAVES, page: int = 10_000
+                      ) -> AsyncIterator[list[LogEntry]]:
+    """The entries of a store log, a page at a time."""
+    after = 0
+    while True:
+        entries = await store.read_log(log, after=after, limit=page)
+        if not entries:
+            return
+        yield entries
+        after = entries[-1].seq
+
+
+async def all_heads(tlog: TransparencyLog) -> list[SignedTreeHead]:
+    heads: list[SignedTreeHead] = []
+    while True:
+        page = await tlog.heads(after=len(heads), limit=1000)
+        heads += page
+        if len(page) < 1000:
+            return heads
+
+
+async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBook,
+                       public: Ed25519PublicKey | None = None,
+                       ca: x509.Certificate | None = None) -> tuple[list[Problem], Summary]:
+    """Verify a platform's log from its store; `public` and `ca` pin the log key and the CA
+    (by default the ones in the store, which a tamperer with the database could replace)."""
+    anchors = [ca or (await certs.ca()).cert] + [
+        load_pem(doc["pem"]) for _, doc in await store.kv_list(ANCHORS)]
+    table: dict[str, tuple[dict[str, object], x509.Certificate]] = {}
+    for record in await certs.list():
+        table[str(record["serial"])] = (record, load_pem(str(record["certificate"])))
+
+    async def lookup(serial: str) -> tuple[dict[str, object], x509.Certificate] | None:
+        return table.get(serial)
+
+    summary = Summary()
+    problems = await verify_log(store_pages(store), await all_heads(tlog),
+                                public or tlog.key.public_key(), anchors, lookup, summary)
+    return problems, summary
