@@ -20,7 +20,7 @@ class Receiver:
         got: list[dict[str, Any]] = []
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 got.append(json.loads(self.rfile.read(length)))
                 self.send_response(200)
@@ -92,3 +92,34 @@ def test_registration_crud(client: TestClient) -> None:
     assert client.get(url).json()["endpoint"] == "http://127.0.0.1:9/nose2"
     assert client.delete(url).status_code == 204
     assert client.get(url).status_code == 404
+
+
+def test_subscription_validation_and_representation(client: TestClient) -> None:
+    base = {"type": "Subscription", "entities": [{"type": "Shelter"}],
+            "notification": {"endpoint": {"uri": "http://127.0.0.1:9/none"}}}
+    bad = [
+        {**base, "expiresAt": "2000-01-01T00:00:00Z"},
+        {**base, "jsonldContext": "not a uri"},
+        {**base, "notificationTrigger": ["entityExploded"]},
+        {**base, "notification": {**base["notification"], "pick": ["id"], "omit": ["id"]}},
+        {**base, "notification": {**base["notification"], "pick": ["id"],
+                                  "attributes": ["occupancy"]}},
+    ]
+    for body in bad:
+        r = client.post(f"{V1}/subscriptions", json=body)
+        assert r.status_code == 400, body
+    for n in range(3):
+        r = client.post(f"{V1}/subscriptions", json={**base, "id": f"urn:ngsi-ld:Subscription:{n}"})
+        assert r.status_code == 201, r.text
+    one = client.get(f"{V1}/subscriptions/urn:ngsi-ld:Subscription:0").json()
+    assert one["status"] == "active" and "isActive" not in one and "createdAt" not in one
+    assert one["notificationTrigger"] == ["attributeCreated", "attributeUpdated"]
+    r = client.get(f"{V1}/subscriptions", params={"limit": 1, "offset": 1})
+    assert [s["id"] for s in r.json()] == ["urn:ngsi-ld:Subscription:1"]
+    links = r.headers["link"]
+    assert '</ngsi-ld/v1/subscriptions?limit=1&offset=0>; rel="prev"' in links
+    assert '</ngsi-ld/v1/subscriptions?limit=1&offset=2>; rel="next"' in links
+    url = f"{V1}/subscriptions/urn:ngsi-ld:Subscription:0"
+    assert client.patch(url, json={"expiresAt": "2000-01-01T00:00:00Z"}).status_code == 400
+    assert client.patch(url, json={"isActive": False}).status_code == 204
+    assert client.get(url).json()["status"] == "paused"

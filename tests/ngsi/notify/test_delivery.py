@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -135,9 +136,14 @@ def test_paused_and_expired_subscriptions_wait_and_say_so(client: TestClient,
     url = f"{V1}/subscriptions/{sub_id}"
     assert client.get(url).json()["status"] == "paused"
     upsert(client, [shelter(1, 1)])
-    expired = subscribe(client, receiver.url, "urn:ngsi-ld:Subscription:old",
-                        expiresAt="2020-01-01T00:00:00Z")
-    assert client.get(f"{V1}/subscriptions/{expired}").json()["status"] == "expired"
+    r = client.post(f"{V1}/subscriptions", json={
+        "type": "Subscription", "entities": [{"type": "Shelter"}], "expiresAt": "2020-01-01T00:00:00Z",
+        "notification": {"endpoint": {"uri": receiver.url}}})
+    assert r.status_code == 400  # expiresAt must be ahead
+    soon = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+    expired = subscribe(client, receiver.url, "urn:ngsi-ld:Subscription:old", expiresAt=soon)
+    assert receiver.wait_for(
+        lambda: client.get(f"{V1}/subscriptions/{expired}").json()["status"] == "expired")
     upsert(client, [shelter(1, 2)])
     # a third, active subscription proves the writes were notified meanwhile
     subscribe(client, receiver.url, "urn:ngsi-ld:Subscription:probe",

@@ -30,9 +30,15 @@ from cityos.ngsi.api.stored import stored_document
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import AlreadyExists, ResourceNotFound
 from cityos.ngsi.model.patch import patch_members
-from cityos.ngsi.model.subscription import SYSTEM, check_subscription, with_status
+from cityos.ngsi.model.subscription import (
+    SYSTEM,
+    check_future,
+    check_subscription,
+    with_status,
+)
 from cityos.ngsi.model.terms import now_iso
 from cityos.ngsi.notify import space
+from cityos.ngsi.notify.matching import DEFAULT_TRIGGERS
 
 BASE = "/ngsi-ld/v1/subscriptions"
 
@@ -49,6 +55,40 @@ async def _context_url(broker: Broker, tenant: str, sub_id: str, value: Any) -> 
     return url
 
 
+async def _notification_context(broker: Broker, tenant: str, sub: dict[str, Any],
+                                body_context: Any) -> None:
+    """jsonldContext as given (it must resolve now: LdContextNotAvailable if not), else the
+    request's @context (§5.2.12)."""
+    given = sub.get("jsonldContext")
+    if isinstance(given, str):
+        await broker.context(given)
+        if body_context is None:
+            sub["jsonldContext"] = await _context_url(broker, tenant, sub["id"], given)
+            return
+    url = await _context_url(broker, tenant, sub["id"], body_context)
+    sub.setdefault("jsonldContext", url)
+
+
+def _shown(sub: dict[str, Any]) -> dict[str, Any]:
+    """A stored subscription as read (§5.2.12): its status, the default notificationTrigger;
+    createdAt and modifiedAt are system attributes, not shown."""
+    out = {k: v for k, v in sub.items() if k not in ("createdAt", "modifiedAt")}
+    out.setdefault("notificationTrigger", list(DEFAULT_TRIGGERS))
+    return with_status(out)
+
+
+def _page_links(limit: int, offset: int, total: int, media: str) -> str:
+    """prev/next links (§5.5.9) over the list of subscriptions."""
+    links = []
+    if limit and offset > 0:
+        links.append(f'<{BASE}?limit={limit}&offset={max(0, offset - limit)}>; rel="prev"; '
+                     f'type="{media}"')
+    if limit and offset + limit < total:
+        links.append(f'<{BASE}?limit={limit}&offset={offset + limit}>; rel="next"; '
+                     f'type="{media}"')
+    return ", ".join(links)
+
+
 async def create_subscription(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
@@ -56,9 +96,10 @@ async def create_subscription(request: Request) -> Response:
     sub = {k: v for k, v in body.data.items() if k != "@context" and k not in SYSTEM}
     sub.setdefault("id", f"urn:ngsi-ld:Subscription:{uuid.uuid4()}")
     check_subscription(sub)
+    check_future(sub.get("expiresAt"))
     if await broker.store.kv_get(space(tenant), sub["id"]) is not None:
         raise AlreadyExists(f"subscription {sub['id']} already exists")
-    sub["jsonldContext"] = await _context_url(broker, tenant, sub["id"], body.context)
+    await _notification_context(broker, tenant, sub, body.context)
     sub["createdAt"] = sub["modifiedAt"] = now_iso()
     await broker.notifier.prepare(tenant, sub["id"])  # owed every change from now on
     await broker.store.kv_put(space(tenant), sub["id"], sub)
@@ -74,9 +115,13 @@ async def query_subscriptions(request: Request) -> Response:
     ctx = await broker.context(link_context(request))
     limit, offset, count = page_params(request, broker.settings)
     subs = [v for _, v in await broker.store.kv_list(space(tenant))]
-    headers = {"NGSILD-Results-Count": str(len(subs))} if count else None
-    page = [with_status(await broker.notifier.status(tenant, s)) for s in subs[offset:offset + limit]]
-    return ngsi_response(page, ctx, media, headers=headers)
+    headers = {"NGSILD-Results-Count": str(len(subs))} if count else {}
+    page = [_shown(await broker.notifier.status(tenant, s)) for s in subs[offset:offset + limit]]
+    response = ngsi_response(page, ctx, media, headers=headers)
+    links = _page_links(limit, offset, len(subs), media)
+    if links:
+        response.headers.append("Link", links)
+    return response
 
 
 async def _stored(broker: Broker, tenant: str, sub_id: str) -> dict[str, Any]:
@@ -90,7 +135,7 @@ async def retrieve_subscription(request: Request) -> Response:
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
     sub = await _stored(broker, tenant, sub_id)
-    return ngsi_response(with_status(await broker.notifier.status(tenant, sub)), ctx, media)
+    return ngsi_response(_shown(await broker.notifier.status(tenant, sub)), ctx, media)
 
 
 async def update_subscription(request: Request) -> Response:
@@ -103,8 +148,12 @@ async def update_subscription(request: Request) -> Response:
     sub = patch_members(await _stored(broker, tenant, sub_id), body.data, sub_id, "subscription",
                         SYSTEM)
     check_subscription(sub)
-    if body.context is not None:
-        sub["jsonldContext"] = await _context_url(broker, tenant, sub["id"], body.context)
+    if "expiresAt" in body.data:
+        check_future(sub.get("expiresAt"))
+    if body.context is not None or "jsonldContext" in body.data:
+        if "jsonldContext" not in body.data:
+            sub.pop("jsonldContext", None)  # the new @context replaces it
+        await _notification_context(broker, tenant, sub, body.context)
     sub["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), sub_id, sub)
     await broker.notifier.subscribed(tenant, sub)

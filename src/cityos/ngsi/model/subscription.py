@@ -17,6 +17,8 @@ from cityos.ngsi.query.scope import parse_scope_q
 
 FORMATS = ("normalized", "concise", "keyValues", "simplified")
 ACCEPTS = ("application/json", "application/ld+json", "application/geo+json")
+TRIGGERS = frozenset({"entityCreated", "entityUpdated", "entityDeleted", "attributeCreated",
+                      "attributeUpdated", "attributeDeleted"})
 # members the broker writes itself: never taken from a request
 SYSTEM = frozenset({"status", "createdAt", "modifiedAt", "notification.status",
                     "timesSent", "timesFailed", "lastNotification", "lastSuccess",
@@ -48,6 +50,12 @@ def check_subscription(sub: dict[str, Any]) -> None:
         raise BadRequestData("expiresAt must be an ISO 8601 date-time")
     if "isActive" in sub and not isinstance(sub["isActive"], bool):
         raise BadRequestData("isActive must be true or false")
+    if "jsonldContext" in sub and not is_uri(sub["jsonldContext"]):
+        raise BadRequestData("jsonldContext must be the URI of a JSON-LD @context")
+    triggers = sub.get("notificationTrigger")
+    if triggers is not None and (not isinstance(triggers, list) or not triggers
+                                 or not set(map(str, triggers)) <= TRIGGERS):
+        raise BadRequestData(f"notificationTrigger lists some of {', '.join(sorted(TRIGGERS))}")
     for name in ("q", "scopeQ", "description", "subscriptionName", "lang"):
         if name in sub and not isinstance(sub[name], str):
             raise BadRequestData(f"{name} must be a string")
@@ -100,12 +108,32 @@ def _check_notification(notification: Any) -> None:
     if attrs is not None and (not isinstance(attrs, list) or not all(
             is_valid_name(a) for a in attrs)):
         raise BadRequestData("notification.attributes must be a list of names")
+    members: dict[str, set[str]] = {}
+    for name in ("pick", "omit"):  # §4.21 projection of the notified entities
+        value = notification.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise BadRequestData(f"notification.{name} must be a list of member names")
+        if attrs is not None:
+            raise BadRequestData(f"notification.{name} and notification.attributes exclude "
+                                 "each other")
+        members[name] = set(value)
+    if len(members) == 2 and members["pick"] & members["omit"]:
+        raise BadRequestData("a member cannot be both picked and omitted")
+
+
+def check_future(expires_at: Any) -> None:
+    """An expiresAt a request sets must be ahead (§5.8.1.4, §5.8.2.4): BadRequestData if not."""
+    moment = parse_datetime(expires_at)
+    if moment is not None and moment <= datetime.now(UTC):
+        raise BadRequestData("expiresAt must be in the future")
 
 
 def with_status(sub: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    """The subscription as read: `isActive` and `status` (active, paused or expired)."""
+    """The subscription as read: its `status` (active, paused or expired)."""
     out = dict(sub)
-    active = out.setdefault("isActive", True)
+    active = out.get("isActive", True)
     expires = parse_datetime(out.get("expiresAt"))
     if expires is not None and expires <= (now or datetime.now(UTC)):
         out["status"] = "expired"

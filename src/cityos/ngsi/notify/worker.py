@@ -60,8 +60,9 @@ class Worker:
         self._task: asyncio.Task[None] | None = None
         self._dirty = False
         self._saved_at = 0.0
-        self._last_sent = 0.0
         self.update(sub, ctx)
+        # periodic notifications start one interval after the subscription does
+        self._last_sent = time.monotonic() if "timeInterval" in sub else 0.0
 
     @property
     def tenant(self) -> str:
