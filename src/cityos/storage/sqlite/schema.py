@@ -156,6 +156,11 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
     """
     DROP INDEX IF EXISTS attr_instances_by_modified;
     """,
+    # 10: a change-log row keeps the previous instances of the attributes its write updated or
+    # deleted (of every attribute, for a deleted entity): notifications with showChanges
+    """
+    ALTER TABLE changes ADD COLUMN prev BLOB;
+    """,
 ]
 
 
