@@ -143,6 +143,30 @@ def certs(org: Annotated[str | None, typer.Option("--org", help="only this organ
     _print(run_trust(data_dir, work))
 
 
+@trust_app.command("evidence")
+def evidence(entity: Annotated[str, typer.Argument(help="entity id")],
+             tenant: Annotated[str, typer.Option("--tenant", help="tenant (municipality)")] = "",
+             out: Annotated[Path | None, typer.Option("--out", help="file to write (default: "
+                                                      "standard output)")] = None,
+             data_dir: DataDir = Path("var")) -> None:
+    """Write the evidence bundle of an entity (JSON; check it with `cityos verify --bundle`)."""
+    from cityos.trust.evidence import EvidenceError, build_bundle
+
+    async def work(trust: Trust, access: Access) -> dict[str, Any]:
+        try:
+            return await build_bundle(trust, tenant, entity)
+        except EvidenceError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from None
+
+    data = orjson.dumps(run_trust(data_dir, work), option=orjson.OPT_INDENT_2)
+    if out is None:
+        print(data.decode())
+    else:
+        out.write_bytes(data)
+        console.print(f"evidence written to {out}")
+
+
 @trust_app.command("tree-head")
 def tree_head(data_dir: DataDir = Path("var")) -> None:
     """Take a checkpoint now and print the signed tree head (JSON, with the public key)."""
@@ -162,7 +186,9 @@ def verify_cmd(data_dir: DataDir = Path("var"),
                    "default: the one in the store")] = None,
                ca: Annotated[Path | None, typer.Option(
                    "--ca", help="the platform CA certificate to trust (PEM); default: the "
-                   "store's")] = None) -> None:
+                   "store's")] = None,
+               bundle: Annotated[Path | None, typer.Option(
+                   "--bundle", help="verify an evidence bundle offline instead")] = None) -> None:
     """Verify the audit trail's hash chain and the transparency log: leaves, signed tree heads,
     time-stamp tokens and seals. Prints each problem with its code; exit status 1 if any."""
     from cityos.audit.cli import verify_cmd as verify_audit
@@ -171,6 +197,9 @@ def verify_cmd(data_dir: DataDir = Path("var"),
 
     if file is not None:
         verify_audit(data_dir, file)
+        return
+    if bundle is not None:
+        _verify_bundle(bundle, log_key, ca)
         return
     try:
         pinned = None if log_key is None else parse_public_key(log_key)[1]
@@ -197,3 +226,21 @@ def verify_cmd(data_dir: DataDir = Path("var"),
     print(f"OK: transparency log of {summary.leaves} leaves intact, {summary.heads} signed tree "
           f"heads ({summary.stamped} time-stamped), {summary.seals} seals, root "
           f"{summary.root.hex()}")
+
+
+def _verify_bundle(path: Path, log_key: str | None, ca: Path | None) -> None:
+    from cityos.trust.evidence import verify_bundle
+
+    try:
+        data = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError) as exc:
+        print(f"BUNDLE_MALFORMED at 0: cannot read {path}: {exc}")
+        raise typer.Exit(1) from None
+    problems = verify_bundle(data, log_key, ca.read_bytes() if ca else None)
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise typer.Exit(1)
+    pinned = "" if log_key and ca else " (keys taken from the bundle: pin --log-key and --ca)"
+    print(f"OK: {len(data['records'])} records of {data['entity']} in the signed, time-stamped "
+          f"tree of {data['treeHead']['treeSize']} leaves{pinned}")

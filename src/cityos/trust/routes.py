@@ -115,6 +115,24 @@ _POLICY = {"type": "object", "properties": {
     "orgs": {"type": "array", "items": {"type": "string"}},
     "types": {"type": "array", "items": {"type": "string"}}}}
 
+async def evidence(request: Request) -> Response:
+    """A self-contained evidence bundle for an entity: its write records with seals,
+    certificate chain, CRL, inclusion proofs, the signed tree head and its time-stamp token.
+    An organisation gets the records of its own writes."""
+    from cityos.audit.trail import PRINCIPAL
+    from cityos.trust.evidence import EvidenceError, build_bundle
+
+    principal = request.scope.get(PRINCIPAL)
+    org = principal.org if principal is not None and principal.kind == "org" else None
+    entity_id = str(request.path_params["entityId"])
+    try:
+        bundle = await build_bundle(trust_of(request.app),
+                                    request.headers.get("ngsild-tenant", ""), entity_id, org)
+    except EvidenceError as exc:
+        raise ResourceNotFound(str(exc)) from None
+    return plain_json(bundle)
+
+
 OPERATIONS: list[Operation] = [
     Operation("GET", f"{V1}/log/tree-head", tree_head, "Newest signed tree head", TAG,
               responses={200: "Signed tree head (C2SP checkpoint) and the log's public key"},
@@ -136,6 +154,11 @@ OPERATIONS: list[Operation] = [
     Operation("PUT", f"{V1}/seal-policy", put_seal_policy, "Replace the seal policy", TAG,
               body=_POLICY, body_types=("application/json",),
               responses={200: "The new policy", 400: "not a policy"}, policy=ADMIN),
+    Operation("GET", f"{V1}/evidence/{{entityId}}", evidence, "Evidence bundle of an entity",
+              TAG, (Param("entityId", "path", description="entity id", required=True),
+                    Param("NGSILD-Tenant", "header", description="tenant (municipality)")),
+              responses={200: "Evidence bundle (verifies offline: cityos verify --bundle)",
+                         404: "no write records"}, policy=TRUST_READ),
     Operation("GET", f"{V1}/log/leaves/{{leafIndex}}", leaf, "One leaf of the log", TAG,
               (Param("leafIndex", "path", _INT, "0-based leaf index", True),),
               responses={200: "Leaf", 404: "no such leaf"}, policy=ADMIN),
