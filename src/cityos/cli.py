@@ -117,17 +117,18 @@ def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) 
     """Start the demo town (init if needed) and serve it."""
     settings = _settings(data_dir, host, port, False, None, None)
     token = _init(settings)
-    url = settings.public_url
-    console.print(f"[bold green]cityos {__version__}[/] — 都市OS")
-    console.print(f"  API:      {url}/ngsi-ld/v1/entities   (NGSI-LD v1.8)")
-    console.print(f"  OpenAPI:  {url}/openapi.json")
-    console.print(f"  Version:  {url}/version")
+    from cityos.town.loader import load_town
+    from cityos.town.simulator import Simulator
+    from cityos.town.tour import print_tour
+
+    with console.status("豊能町を読み込み中 / loading the Toyono demo town…"):
+        town = asyncio.run(load_town(settings))
+    console.print(f"[bold green]cityos {__version__}[/] — 都市OS · 豊能町 Toyono demo town")
     if token:
         console.print("  Admin token (shown once; use as 'Authorization: Bearer …') / 管理者トークン:")
         print(f"    {token}", flush=True)
-    else:
-        console.print(f"  Log in with the admin token printed when {data_dir} was created.")
-    console.print("  The Toyono demo town arrives with the IoT / demo issue; the platform is empty.")
+    print_tour(console, settings, town)
+    Simulator(town, settings).start()
     _run(settings)
 
 

@@ -7,16 +7,15 @@ wrong credentials are ignored and recorded; a device that stops reporting raises
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from conftest import CITYOS
 from iot.mosquitto import Mosquitto, publish
+from iot.polling import until
 
 TOPIC = "cityos/default/{}/attrs"
 
@@ -32,15 +31,6 @@ def _cityos(*args: str) -> str:
     done = subprocess.run([CITYOS, *args], capture_output=True, text=True, check=True)
     return done.stdout.strip().splitlines()[-1]
 
-
-def _until(check: Callable[[], Any], seconds: float = 60) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    return check()
 
 
 def test_devices_over_mqtt(serve, mosquitto: Mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -68,12 +58,12 @@ def test_devices_over_mqtt(serve, mosquitto: Mosquitto, tmp_path: Path) -> None:
             publish(device, TOPIC.format("kobo-1"), f"{quick} t|21.5|h|40")
             return entity(1).status_code == 200
 
-        assert _until(arrived), "the measurement never reached the entity"
+        assert until(arrived), "the measurement never reached the entity"
         body = entity(1).json()
         assert body["temperature"]["value"] == 21.5 and body["temperature"]["unitCode"] == "CEL"
         assert body["temperature"]["refDevice"]["object"] == "urn:ngsi-ld:Device:kobo-1"
         publish(device, TOPIC.format("kobo-1"), f"{quick} t|23|h|41")
-        assert _until(lambda: entity(1).json()["temperature"]["value"] == 23)
+        assert until(lambda: entity(1).json()["temperature"]["value"] == 23)
         history = get("/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WeatherObserved:kobo-1"
                       "?attrs=temperature&timerel=after&timeAt=2000-01-01T00:00:00Z").json()
         assert len(history["temperature"]) >= 2
@@ -81,23 +71,23 @@ def test_devices_over_mqtt(serve, mosquitto: Mosquitto, tmp_path: Path) -> None:
         # malformed: refused whole, reason recorded, entity unchanged
         publish(device, TOPIC.format("kobo-1"), f"{quick} t|24|h|damp")
         last_error = lambda: get("/iot/v1/devices/kobo-1").json()["last_error"]  # noqa: E731
-        assert "not a number" in (_until(last_error) or "")
+        assert "not a number" in (until(last_error) or "")
         assert entity(1).json()["temperature"]["value"] == 23
 
         # wrong credentials: kobo-1's token on kobo-2's topic, and a made-up token
         publish(device, TOPIC.format("kobo-2"), f"{quick} t|99")
         publish(device, TOPIC.format("kobo-2"), "dk_madeup t|98")
-        assert "wrong credential" in (_until(
+        assert "wrong credential" in (until(
             lambda: get("/iot/v1/devices/kobo-2").json()["last_error"]) or "")
         assert entity(2).status_code == 404
-        assert _until(lambda: get("/auth/v1/alerts?kind=device-credential").json())
+        assert until(lambda: get("/auth/v1/alerts?kind=device-credential").json())
 
         # kobo-1 (every second) stops reporting: offline alert; kobo-2 (hourly) is not overdue
         def offline() -> list[str]:
             alerts = get("/auth/v1/alerts?kind=device-offline").json()
             return [a["subject"] for a in alerts]
 
-        assert _until(offline) == ["kobo-1"]
+        assert until(offline) == ["kobo-1"]
         assert get("/iot/v1/devices/kobo-1").json()["offline"] is True
         assert get("/iot/v1/devices/kobo-2").json()["offline"] is False
     finally:

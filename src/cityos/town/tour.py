@@ -1,0 +1,43 @@
+"""What `cityos demo` prints: where the town is, who can sign in, and a three-line tour
+(Japanese first, English after)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+
+from cityos.settings import Settings
+from cityos.town.loader import Town
+
+ATTRIBUTION = ("避難所・指定緊急避難場所 出典：国土地理院 / shelters and evacuation sites: "
+               "GSI Japan; 町丁目 town areas: Geolonia japanese-addresses; "
+               "organisations, residents and devices are fictional / 事業者・住民・機器は架空です")
+
+
+def print_tour(console: Console, settings: Settings, town: Town) -> None:
+    url = settings.public_url
+    def out(text: str) -> None:
+        console.print(text, soft_wrap=True)  # one line each, so that they can be copied
+
+    out(f"  URL:       {url}   (NGSI-LD {url}/ngsi-ld/v1/entities, OpenAPI {url}/openapi.json)")
+    if town.staff:
+        out(f"  職員 staff (operator):       username={town.staff[0]}  password={town.staff[1]}")
+    else:
+        out("  職員 staff: use the admin login printed when this data directory was created")
+    if town.org:
+        out(f"  事業者 organisation ({escape(town.org[0])}): client_id={town.org[1]}  "
+            f"client_secret={town.org[2]}")
+    if town.resident:
+        out(f"  住民 resident (app login):   {town.resident[0]} / {town.resident[1]}")
+    out(f"  機器 {len(town.devices)} devices report every few seconds "
+        "(1 real minute = 1 simulated hour, from 06:00)")
+    user, password = town.staff or ("admin", "<admin password>")
+    out("  [bold]Tour / ツアー[/]")
+    out(f"   1. トークンを取得 / get a token:  curl -s -d username={user} "
+        f"-d password={password} {url}/auth/login")
+    out("   2. 7つの避難所と混雑 / the 7 shelters filling up:  curl -H \"Authorization: Bearer "
+        f"$TOKEN\" '{url}/ngsi-ld/v1/entities?type=EvacuationShelter&attrs=name,occupancy'")
+    out("   3. 機器と太陽光の履歴 / devices and solar history:  "
+        f"{url}/iot/v1/devices  and  {url}/ngsi-ld/v1/temporal/entities?type="
+        "PhotovoltaicMeasurement&attrs=activePower&lastN=5&timerel=after&timeAt=2000-01-01T00:00:00Z")
+    out(f"  [dim]{ATTRIBUTION}[/]")
