@@ -52,6 +52,8 @@ def test_writes_append_one_change_per_entity_in_their_transaction(db: str) -> No
         assert [(c.entity_id, c.op, c.attrs) for c in changes] == [
             ("urn:x:1", "c", {A: "c"}), ("urn:x:1", "u", {B: "c"}), ("urn:x:1", "d", {})]
         assert changes[-1].types == [T]
+        assert set(changes[-1].prev) == {A, B}  # a deleted entity keeps every previous attribute
+        assert changes[1].prev == {}  # only created attributes: nothing was before
         assert await s.backlog("t", cursor) == 3
         await s.close()
         s = open_store(db)  # durable, and the sequence goes on after a restart

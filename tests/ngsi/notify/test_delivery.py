@@ -158,3 +158,31 @@ def test_paused_and_expired_subscriptions_wait_and_say_so(client: TestClient,
     mine = {e["id"]: e["occupancy"] for n in list(receiver.got)
             if n["subscriptionId"] == sub_id for e in n["data"]}
     assert mine["urn:ngsi-ld:Shelter:001"] == 2
+
+
+def test_show_changes_and_deletions_carry_previous_values(client: TestClient,
+                                                         receiver: Any) -> None:
+    subscribe(client, receiver.url, notificationTrigger=[
+        "attributeUpdated", "attributeDeleted", "entityDeleted"],
+        notification={"endpoint": {"uri": receiver.url}, "showChanges": True})
+    entity = {"id": "urn:ngsi-ld:Shelter:001", "type": "Shelter",
+              "occupancy": {"type": "Property", "value": 5},
+              "operator": {"type": "Relationship", "object": "urn:ngsi-ld:Town:toyono"}}
+    assert client.post(f"{V1}/entities", json=entity).status_code == 201
+    url = f"{V1}/entities/urn:ngsi-ld:Shelter:001"
+    assert client.patch(f"{url}/attrs", json={"occupancy": {"type": "Property",
+                                                             "value": 6}}).status_code == 204
+    assert receiver.wait_for(lambda: len(receiver.got) == 1)
+    updated = receiver.got[0]["data"][0]
+    assert updated["occupancy"] == {"type": "Property", "value": 6, "previousValue": 5}
+    assert client.delete(f"{url}/attrs/operator").status_code == 204
+    assert receiver.wait_for(lambda: len(receiver.got) == 2)
+    assert receiver.got[1]["data"][0]["operator"] == {
+        "type": "Relationship", "object": "urn:ngsi-ld:null",
+        "previousObject": "urn:ngsi-ld:Town:toyono"}
+    assert client.delete(url).status_code == 204
+    assert receiver.wait_for(lambda: len(receiver.got) == 3)
+    gone = receiver.got[2]["data"][0]
+    assert "deletedAt" in gone
+    assert gone["occupancy"] == {"type": "Property", "value": "urn:ngsi-ld:null",
+                                 "previousValue": 6}

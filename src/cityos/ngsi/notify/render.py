@@ -6,6 +6,7 @@ ETSI GS CIM 009 v1.8 §5.2.15 (Notification), §5.8.6, §7.2 (HTTP binding), §7
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from cityos.ngsi.model.terms import now_iso
@@ -18,6 +19,23 @@ GEOJSON = "application/geo+json"
 JSONLD = "application/ld+json"
 
 
+# the member holding an attribute's value, per attribute type (§4.5.2–4.5.19)
+VALUE_MEMBER = {"Relationship": "object", "LanguageProperty": "languageMap",
+                "JsonProperty": "json", "VocabProperty": "vocab", "ListProperty": "valueList",
+                "ListRelationship": "objectList"}
+NULL = "urn:ngsi-ld:null"
+
+
+@dataclass
+class Owed:
+    """An entity a notification carries, with what the notified changes did to its attributes
+    (IRI -> "c", "u", "d") and their instances before those changes."""
+
+    entity: Entity
+    ops: dict[str, str] = field(default_factory=dict)
+    prev: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
 def view_of(sub: dict[str, Any], ctx: Any) -> View:
     params = sub["notification"]
     attrs = params.get("attributes")
@@ -26,24 +44,61 @@ def view_of(sub: dict[str, Any], ctx: Any) -> View:
                 sys_attrs=bool(params.get("sysAttrs")), lang=sub.get("lang"))
 
 
+def _previous(term: str, iri: str, inst: dict[str, Any], ctx: Any) -> tuple[str, Any]:
+    """The previous* member (previousValue, previousObject …) of an instance, as rendered."""
+    kind = inst.get("type", "Property")
+    member = VALUE_MEMBER.get(kind, "value")
+    shown = render_entity({"id": "", "type": [], "attrs": {iri: [inst]}}, ctx, View())
+    value = shown.get(term, {})
+    return "previous" + member[0].upper() + member[1:], value.get(member) if isinstance(
+        value, dict) else None
+
+
+def _changes_shown(out: dict[str, Any], owed: Owed, sub: dict[str, Any], ctx: Any,
+                   view: View) -> None:
+    """Deleted attributes as NGSI-LD Null and, with showChanges, the previous values (§5.8.6)."""
+    params = sub["notification"]
+    show = bool(params.get("showChanges")) and view.format == "normalized"
+    deleted_entity = "deletedAt" in owed.entity
+    triggers = sub.get("notificationTrigger") or ()
+    for iri, op in owed.ops.items():
+        if view.attrs is not None and iri not in view.attrs:
+            continue
+        old = owed.prev.get(iri) or []
+        term = ctx.compact_iri(iri)
+        if op == "d" and (deleted_entity or "attributeDeleted" in triggers):
+            kind = old[0].get("type", "Property") if old else "Property"
+            member = VALUE_MEMBER.get(kind, "value")
+            attr = {"type": kind, member: {"@none": NULL} if member == "languageMap" else NULL}
+            if show and old:
+                name, value = _previous(term, iri, old[0], ctx)
+                attr[name] = value
+            out[term] = attr
+        elif op == "u" and show and old and isinstance(out.get(term), dict):
+            name, value = _previous(term, iri, old[0], ctx)
+            out[term][name] = value
+
+
 def deleted_stub(entity_id: str, types: list[str], at: str) -> Entity:
     """What a notification carries for a deleted entity (entityDeleted trigger)."""
     return {"id": entity_id, "type": types, "deletedAt": at, "attrs": {}}
 
 
-def notification(sub: dict[str, Any], entities: list[Entity], ctx: Any) -> dict[str, Any]:
+def notification(sub: dict[str, Any], owed: list[Owed], ctx: Any) -> dict[str, Any]:
     """The Notification body (JSON-LD @context added for accept application/ld+json)."""
     view = view_of(sub, ctx)
     accept = sub["notification"]["endpoint"].get("accept")
     data: Any
     if accept == GEOJSON:
-        data = render_feature_collection(entities, ctx, view)
+        data = render_feature_collection([o.entity for o in owed], ctx, view)
     else:
         data = []
-        for entity in entities:
-            out = render_entity(entity, ctx, view)
-            if "deletedAt" in entity:
-                out["deletedAt"] = entity["deletedAt"]
+        for item in owed:
+            out = render_entity(item.entity, ctx, view)
+            if "deletedAt" in item.entity:
+                out["deletedAt"] = item.entity["deletedAt"]
+            if item.ops:
+                _changes_shown(out, item, sub, ctx, view)
             data.append(out)
     body: dict[str, Any] = {"id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
                             "type": "Notification", "subscriptionId": sub["id"],

@@ -19,7 +19,7 @@ from cityos.ngsi.model.subscription import with_status
 from cityos.ngsi.model.terms import now_iso
 from cityos.ngsi.notify.http import DeliveryFailed
 from cityos.ngsi.notify.matching import Matcher
-from cityos.ngsi.notify.render import deleted_stub, notification
+from cityos.ngsi.notify.render import Owed, deleted_stub, notification
 from cityos.storage.base import Change, Delivery, Store
 
 log = logging.getLogger("cityos.ngsi.notify")
@@ -142,25 +142,37 @@ class Worker:
         if self.failures:
             await self._pause(backoff(self.failures))
 
-    async def _owed(self, batch: list[Change]) -> list[Entity]:
+    async def _owed(self, batch: list[Change]) -> list[Owed]:
         """The entities `batch` owes a notification for, once each, in the order of their last
-        change, as they are now (deleted ones as a stub)."""
+        change, as they are now (deleted ones as a stub), with what the changes did to their
+        attributes and the attributes' previous instances (the earliest, for showChanges)."""
         last: dict[str, Change] = {}
         for change in batch:
             if self.matcher.owed(change):
                 last.pop(change.entity_id, None)
                 last[change.entity_id] = change
-        out: list[Entity] = []
+        if not last:
+            return []
+        ops: dict[str, dict[str, str]] = {}
+        prev: dict[str, dict[str, Any]] = {}
+        for change in batch:
+            if change.entity_id in last:
+                ops.setdefault(change.entity_id, {}).update(change.attrs)
+                before = prev.setdefault(change.entity_id, {})
+                for iri, instances in change.prev.items():
+                    before.setdefault(iri, instances)
+        out: list[Owed] = []
         for entity_id, change in last.items():
             entity = await self.store.get_entity(self.tenant, entity_id)
             if entity is None:
                 if "entityDeleted" in self.matcher.triggers and "d" in change.op:
-                    out.append(deleted_stub(entity_id, change.types, _ms_iso(change.at)))
+                    stub = deleted_stub(entity_id, change.types, _ms_iso(change.at))
+                    out.append(Owed(stub, dict.fromkeys(change.prev, "d"), change.prev))
             elif self.matcher.matches(entity):
-                out.append(entity)
+                out.append(Owed(entity, ops[entity_id], prev[entity_id]))
         return out
 
-    async def _send(self, entities: list[Entity]) -> bool:
+    async def _send(self, entities: list[Owed]) -> bool:
         state = self.delivery.state
         stamp = now_iso()
         state["timesSent"] = state.get("timesSent", 0) + 1
@@ -190,11 +202,11 @@ class Worker:
         if wait > 0:
             await self._pause(wait)
             return
-        entities: list[Entity] = []
+        entities: list[Owed] = []
         offset = 0
         while True:
             page = await self.store.query_entities(self.tenant, self.matcher.query(PAGE, offset))
-            entities += page.entities
+            entities += [Owed(e) for e in page.entities]
             if len(page.entities) < PAGE:
                 break
             offset += PAGE

@@ -17,7 +17,8 @@ from cityos.storage.base import Change, Delivery
 if TYPE_CHECKING:
     from cityos.storage.sqlite.writer import Writer
 
-INSERT = "INSERT INTO changes (tenant, entity_id, types, attrs, op, at) VALUES (?, ?, ?, ?, ?, ?)"
+INSERT = ("INSERT INTO changes (tenant, entity_id, types, attrs, op, at, prev) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?)")
 _dumps = orjson.dumps
 _loads = orjson.loads
 _PRUNE_CHUNK = 20_000
@@ -25,12 +26,16 @@ _COMPACT_ROWS = 200_000
 
 
 def entry(tenant: str, entity_id: str, old_types: list[str] | None,
-          old_attrs: list[str] | None, new: dict[str, Any] | None) -> tuple[Any, ...]:
+          old_attrs: list[str] | None, new: dict[str, Any] | None,
+          old_doc: bytes | None = None) -> tuple[Any, ...]:
     """The change-log row of one written entity: `old_*` as stored before (None: it was absent),
-    `new` as written (None: deleted). Attributes touched by the write carry its modifiedAt."""
+    `new` as written (None: deleted). Attributes touched by the write carry its modifiedAt.
+    The previous instances of updated and deleted attributes come from `old_doc`."""
     at = int(time.time() * 1000)
     if new is None:
-        return (tenant, entity_id, _dumps(old_types or []), b"{}", "d", at)
+        prev = _loads(old_doc).get("attrs") if old_doc is not None else None
+        return (tenant, entity_id, _dumps(old_types or []), b"{}", "d", at,
+                _dumps(prev) if prev else None)
     attrs: dict[str, str] = {}
     stamp = new.get("modifiedAt")
     new_attrs = new.get("attrs", {})
@@ -42,13 +47,18 @@ def entry(tenant: str, entity_id: str, old_types: list[str] | None,
     for iri in old_attrs or ():
         if iri not in new_attrs:
             attrs[iri] = "d"
+    prev = None
+    if old_doc is not None and any(o != "c" for o in attrs.values()):
+        before = _loads(old_doc).get("attrs", {})
+        prev = _dumps({iri: before[iri] for iri, o in attrs.items() if o != "c" and iri in before})
     return (tenant, entity_id, _dumps(new["type"]), _dumps(attrs),
-            "c" if old_types is None else "u", at)
+            "c" if old_types is None else "u", at, prev)
 
 
 def _change(row: tuple[Any, ...]) -> Change:
-    seq, tenant, entity_id, types, attrs, op, at = row
-    return Change(seq, tenant, entity_id, _loads(types), _loads(attrs), op, at)
+    seq, tenant, entity_id, types, attrs, op, at, prev = row
+    return Change(seq, tenant, entity_id, _loads(types), _loads(attrs), op, at,
+                  _loads(prev) if prev else {})
 
 
 def _newest(conn: sqlite3.Connection) -> int:
@@ -67,7 +77,8 @@ class ChangeTables:
         raise NotImplementedError
 
     async def changes_after(self, tenant: str, after: int, limit: int = 500) -> list[Change]:
-        rows = self._r.execute("SELECT seq, tenant, entity_id, types, attrs, op, at FROM changes "
+        rows = self._r.execute("SELECT seq, tenant, entity_id, types, attrs, op, at, prev "
+                               "FROM changes "
                                "WHERE seq > ? AND tenant = ? ORDER BY seq LIMIT ?",
                                (after, tenant, limit))
         return [_change(r) for r in rows]
@@ -139,23 +150,26 @@ def _compact(conn: sqlite3.Connection, over: int) -> int:
     pending = conn.execute("SELECT count(*) FROM changes WHERE seq > ?", (floor,)).fetchone()[0]
     if pending <= over:
         return 0
-    groups: dict[tuple[str, str], list[tuple[int, bytes, str]]] = {}
-    for seq, tenant, entity_id, attrs, op in conn.execute(
-            "SELECT seq, tenant, entity_id, attrs, op FROM changes WHERE seq > ? ORDER BY seq "
-            "LIMIT ?", (floor, _COMPACT_ROWS)):
-        groups.setdefault((tenant, entity_id), []).append((seq, attrs, op))
+    groups: dict[tuple[str, str], list[tuple[int, bytes, str, bytes | None]]] = {}
+    for seq, tenant, entity_id, attrs, op, prev in conn.execute(
+            "SELECT seq, tenant, entity_id, attrs, op, prev FROM changes WHERE seq > ? "
+            "ORDER BY seq LIMIT ?", (floor, _COMPACT_ROWS)):
+        groups.setdefault((tenant, entity_id), []).append((seq, attrs, op, prev))
     drop: list[tuple[int]] = []
-    keep: list[tuple[bytes, str, int]] = []
+    keep: list[tuple[bytes, str, bytes | None, int]] = []
     for rows in groups.values():
         if len(rows) < 2:
             continue
         merged: dict[str, str] = {}
+        before: dict[str, Any] = {}  # the earliest previous instances are the ones owed
         ops = ""
-        for _seq, attrs, op in rows:
+        for _seq, attrs, op, prev in rows:
             merged.update(_loads(attrs))
             ops += "".join(o for o in op if o not in ops)
-        drop.extend((seq,) for seq, _, _ in rows[:-1])
-        keep.append((_dumps(merged), ops, rows[-1][0]))
-    conn.executemany("UPDATE changes SET attrs = ?, op = ? WHERE seq = ?", keep)
+            for iri, instances in (_loads(prev) if prev else {}).items():
+                before.setdefault(iri, instances)
+        drop.extend((row[0],) for row in rows[:-1])
+        keep.append((_dumps(merged), ops, _dumps(before) if before else None, rows[-1][0]))
+    conn.executemany("UPDATE changes SET attrs = ?, op = ?, prev = ? WHERE seq = ?", keep)
     conn.executemany("DELETE FROM changes WHERE seq = ?", drop)
     return len(drop)

@@ -260,7 +260,8 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
             _geo.unindex_first(conn, rid, len(old_geo or ()))
             if rows is not None:
                 rows[entity_id] = None
-            _log_change(conn, log, changes.entry(tenant, entity_id, old_types, old_attrs, None))
+            _log_change(conn, log, changes.entry(tenant, entity_id, old_types, old_attrs, None,
+                                                 row[1]))
         if not keep:
             _history.forget(conn, tenant, entity_id)
         return result
@@ -286,7 +287,8 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
         _history.record(conn, tenant, entity_id, None if row is None else row[1], new)
     if rows is not None:
         rows[entity_id] = (rid, doc)
-    _log_change(conn, log, changes.entry(tenant, entity_id, old_types, old_attrs, new))
+    _log_change(conn, log, changes.entry(tenant, entity_id, old_types, old_attrs, new,
+                                         None if row is None else row[1]))
     return result
 
 
