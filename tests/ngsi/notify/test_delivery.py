@@ -186,3 +186,12 @@ def test_show_changes_and_deletions_carry_previous_values(client: TestClient,
     assert "deletedAt" in gone
     assert gone["occupancy"] == {"type": "Property", "value": "urn:ngsi-ld:null",
                                  "previousValue": 6}
+
+
+def test_pick_keeps_only_the_members_named(client: TestClient, receiver: Any) -> None:
+    subscribe(client, receiver.url, notification={"endpoint": {"uri": receiver.url},
+                                                  "pick": ["id", "occupancy"]})
+    upsert(client, [{**shelter(1, 3), "name": {"type": "Property", "value": "gym"}}])
+    assert receiver.wait_for(lambda: receiver.got)
+    assert receiver.got[0]["data"] == [{"id": "urn:ngsi-ld:Shelter:001",
+                                        "occupancy": {"type": "Property", "value": 3}}]

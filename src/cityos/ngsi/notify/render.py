@@ -39,9 +39,12 @@ class Owed:
 def view_of(sub: dict[str, Any], ctx: Any) -> View:
     params = sub["notification"]
     attrs = params.get("attributes")
+    pick, omit = params.get("pick"), params.get("omit")
     return View(format=FORMATS.get(params.get("format", "normalized"), "normalized"),
                 attrs=frozenset(ctx.expand_term(a) for a in attrs) if attrs else None,
-                sys_attrs=bool(params.get("sysAttrs")), lang=sub.get("lang"))
+                sys_attrs=bool(params.get("sysAttrs")), lang=sub.get("lang"),
+                pick=dict.fromkeys(pick) if pick else None,
+                omit=dict.fromkeys(omit) if omit else None)
 
 
 def _previous(term: str, iri: str, inst: dict[str, Any], ctx: Any) -> tuple[str, Any]:
