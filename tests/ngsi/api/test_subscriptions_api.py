@@ -123,3 +123,17 @@ def test_subscription_validation_and_representation(client: TestClient) -> None:
     assert client.patch(url, json={"expiresAt": "2000-01-01T00:00:00Z"}).status_code == 400
     assert client.patch(url, json={"isActive": False}).status_code == 204
     assert client.get(url).json()["status"] == "paused"
+
+
+def test_a_subscription_reads_in_the_readers_context(client: TestClient) -> None:
+    sub = {"id": "urn:ngsi-ld:Subscription:ctx", "type": "Subscription",
+           "entities": [{"type": "Shelter"}], "watchedAttributes": ["occupancy"],
+           "notification": {"endpoint": {"uri": "http://127.0.0.1:9/none"}},
+           "@context": [{"Shelter": "https://example.org/Shelter",
+                         "occupancy": "https://example.org/occupancy"}]}
+    r = client.post(f"{V1}/subscriptions", content=json.dumps(sub),
+                    headers={"Content-Type": "application/ld+json"})
+    assert r.status_code == 201, r.text
+    got = client.get(f"{V1}/subscriptions/urn:ngsi-ld:Subscription:ctx").json()
+    assert got["entities"] == [{"type": "https://example.org/Shelter"}]
+    assert got["watchedAttributes"] == ["https://example.org/occupancy"]

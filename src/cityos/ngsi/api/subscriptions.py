@@ -28,7 +28,7 @@ from cityos.ngsi.api.request import (
 from cityos.ngsi.api.respond import ngsi_response, no_content
 from cityos.ngsi.api.stored import stored_document
 from cityos.ngsi.broker import Broker
-from cityos.ngsi.errors import AlreadyExists, ResourceNotFound
+from cityos.ngsi.errors import AlreadyExists, NgsiError, ResourceNotFound
 from cityos.ngsi.model.patch import patch_members
 from cityos.ngsi.model.subscription import (
     SYSTEM,
@@ -69,11 +69,32 @@ async def _notification_context(broker: Broker, tenant: str, sub: dict[str, Any]
     sub.setdefault("jsonldContext", url)
 
 
-def _shown(sub: dict[str, Any]) -> dict[str, Any]:
-    """A stored subscription as read (§5.2.12): its status, the default notificationTrigger;
+async def _shown(broker: Broker, tenant: str, sub: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    """A stored subscription as read (§5.2.12): its delivery status, the default
+    notificationTrigger, its type and attribute names compacted with the reader's @context;
     createdAt and modifiedAt are system attributes, not shown."""
-    out = {k: v for k, v in sub.items() if k not in ("createdAt", "modifiedAt")}
+    out = {k: v for k, v in (await broker.notifier.status(tenant, sub)).items()
+           if k not in ("createdAt", "modifiedAt")}
     out.setdefault("notificationTrigger", list(DEFAULT_TRIGGERS))
+    try:
+        own = await broker.notifier.context_of(tenant, sub)
+    except NgsiError:  # its @context cannot be had now: show the terms as written
+        return with_status(out)
+
+    def term(name: Any) -> Any:
+        if not isinstance(name, str) or any(c in name for c in ",;|()!"):
+            return name  # a type expression: left as written
+        return ctx.compact_iri(own.expand_term(name))
+
+    if isinstance(out.get("entities"), list):
+        out["entities"] = [{**e, "type": term(e.get("type"))} if isinstance(e, dict) else e
+                           for e in out["entities"]]
+    if isinstance(out.get("watchedAttributes"), list):
+        out["watchedAttributes"] = [term(a) for a in out["watchedAttributes"]]
+    notification = out.get("notification")
+    if isinstance(notification, dict) and isinstance(notification.get("attributes"), list):
+        out["notification"] = {**notification,
+                               "attributes": [term(a) for a in notification["attributes"]]}
     return with_status(out)
 
 
@@ -116,7 +137,7 @@ async def query_subscriptions(request: Request) -> Response:
     limit, offset, count = page_params(request, broker.settings)
     subs = [v for _, v in await broker.store.kv_list(space(tenant))]
     headers = {"NGSILD-Results-Count": str(len(subs))} if count else {}
-    page = [_shown(await broker.notifier.status(tenant, s)) for s in subs[offset:offset + limit]]
+    page = [await _shown(broker, tenant, s, ctx) for s in subs[offset:offset + limit]]
     response = ngsi_response(page, ctx, media, headers=headers)
     links = _page_links(limit, offset, len(subs), media)
     if links:
@@ -135,7 +156,7 @@ async def retrieve_subscription(request: Request) -> Response:
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
     sub = await _stored(broker, tenant, sub_id)
-    return ngsi_response(_shown(await broker.notifier.status(tenant, sub)), ctx, media)
+    return ngsi_response(await _shown(broker, tenant, sub, ctx), ctx, media)
 
 
 async def update_subscription(request: Request) -> Response:

@@ -118,6 +118,10 @@ class Notifier:
             out["failing"] += worker.failures > 0
         return out
 
+    async def context_of(self, tenant: str, sub: dict[str, Any]) -> Any:
+        """The @context a subscription's terms were written with."""
+        return await self._context(tenant, sub)
+
     async def _context(self, tenant: str, sub: dict[str, Any]) -> Any:
         ctx = self._contexts.get((tenant, sub["id"]))
         if ctx is None:  # e.g. after a restart

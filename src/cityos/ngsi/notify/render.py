@@ -108,6 +108,8 @@ def notification(sub: dict[str, Any], owed: list[Owed], ctx: Any) -> dict[str, A
                             "notifiedAt": now_iso(), "data": data}
     if accept == JSONLD:
         body["@context"] = sub.get("jsonldContext")
+        for entity in data:  # each entity is a JSON-LD document of its own too
+            entity["@context"] = body["@context"]
     return body
 
 
