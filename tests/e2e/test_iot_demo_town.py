@@ -76,8 +76,9 @@ def test_demo_town_lives_and_survives_a_restart(tmp_path: Path) -> None:
         assert len(get("/ngsi-ld/v1/entities?type=EmergencyEvacuationSite&limit=100")) == 7
         assert len(get("/ngsi-ld/v1/entities?type=TownArea&limit=100")) == 41
         # the simulator's devices feed the town through the ingestion path
-        assert until(lambda: all("refDevice" in s["occupancy"] for s in get(
-            "/ngsi-ld/v1/entities?type=EvacuationShelter&limit=100")))
+        assert until(lambda: all("refDevice" in s and "observedAt" in s["occupancy"]
+                                 for s in get("/ngsi-ld/v1/entities?type=EvacuationShelter"
+                                              "&limit=100")))
         assert until(lambda: len(get("/ngsi-ld/v1/entities?type=PhotovoltaicMeasurement")) == 4)
         assert until(lambda: get("/ngsi-ld/v1/entities?type=BeaconReceiver&limit=100"))
         history = "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:PhotovoltaicMeasurement:solar-1" \

@@ -61,7 +61,7 @@ def test_devices_over_mqtt(serve, mosquitto: Mosquitto, tmp_path: Path) -> None:
         assert until(arrived), "the measurement never reached the entity"
         body = entity(1).json()
         assert body["temperature"]["value"] == 21.5 and body["temperature"]["unitCode"] == "CEL"
-        assert body["temperature"]["refDevice"]["object"] == "urn:ngsi-ld:Device:kobo-1"
+        assert body["refDevice"]["object"] == "urn:ngsi-ld:Device:kobo-1"
         publish(device, TOPIC.format("kobo-1"), f"{quick} t|23|h|41")
         assert until(lambda: entity(1).json()["temperature"]["value"] == 23)
         history = get("/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:WeatherObserved:kobo-1"

@@ -41,7 +41,7 @@ def test_register_push_ultralight_and_read_back(platform: Platform) -> None:
     assert entity["temperature"]["unitCode"] == "CEL"
     assert entity["relativeHumidity"]["unitCode"] == "P1"
     assert "observedAt" in entity["temperature"]
-    assert entity["temperature"]["refDevice"]["object"] == "urn:ngsi-ld:Device:kobo-1"
+    assert entity["refDevice"]["object"] == "urn:ngsi-ld:Device:kobo-1"
     assert entity["location"]["value"]["coordinates"] == [135.4412, 34.9007]
     # JSON with the device's own observation time
     r = _push(platform, token, b'{"t": 22, "TimeInstant": "2026-04-01T09:00:00Z"}',

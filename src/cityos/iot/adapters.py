@@ -77,12 +77,13 @@ def now_z() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def read_payload(payload: bytes, fmt: str, kind: DeviceType, device_id: str
+def read_payload(payload: bytes, fmt: str, kind: DeviceType, received: str | None = None
                  ) -> dict[str, dict[str, Any]]:
     """The NGSI-LD attributes (compacted names → attribute) the payload sets, each with
-    observedAt, unitCode and refDevice; PayloadError if any part of it is wrong."""
+    observedAt (the device's TimeInstant, else `received`, else now) and unitCode;
+    PayloadError if any part of it is wrong."""
     found = _measurements(payload, fmt)
-    observed = now_z()
+    observed = received or now_z()
     for key in TIME_KEYS:
         if key in found:
             observed = _observed_at(found.pop(key))
@@ -103,6 +104,5 @@ def read_payload(payload: bytes, fmt: str, kind: DeviceType, device_id: str
         attr["observedAt"] = observed
         if measure.unit:
             attr["unitCode"] = measure.unit
-        attr["refDevice"] = {"type": "Relationship", "object": device_id}
         attrs[measure.attr] = attr
     return attrs

@@ -21,11 +21,12 @@ from cityos.iot.registry import DeviceRegistry, device_uri
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import NgsiError
 from cityos.ngsi.model import change
-from cityos.ngsi.model.read import read_entity
+from cityos.ngsi.model.read import read_attributes, read_entity
 from cityos.ngsi.model.terms import now_iso
 from cityos.storage.base import Mutation
 
 log = logging.getLogger("cityos.iot")
+REF_DEVICE = "refDevice"  # the entity's Relationship to the device that feeds it
 
 
 class DeviceAuthError(Exception):
@@ -79,22 +80,24 @@ class Ingestor:
         outcomes: list[Outcome] = []
         writes: dict[str, list[tuple[int, str, Mutation]]] = {}
         ctx = await self.broker.context(None)
+        ref_iri = ctx.expand_term(REF_DEVICE)
+        now = now_iso()  # one arrival time for the batch (messages a few ms apart)
         for message in messages:
-            outcome, device, attrs = await self._read(message)
+            outcome, device, attrs = await self._read(message, now)
             outcomes.append(outcome)
             if device is None or attrs is None:
                 continue
-            now = now_iso()
-            body = {"id": device["entity_id"], "type": device["entity_type"], **attrs}
-            location = device.get("location")
-            entity = read_entity(body, ctx, now)
-            if location:
-                created = read_entity({**body, "location": {"type": "GeoProperty", "value": {
-                    "type": "Point", "coordinates": location}}}, ctx, now)
-            else:
-                created = entity
+            uri = device_uri(device["id"])
+            entity = read_entity({"id": device["entity_id"], "type": device["entity_type"],
+                                  **attrs}, ctx, now)
+            extra: dict[str, Any] = {REF_DEVICE: {"type": "Relationship", "object": uri}}
+            if device.get("location"):
+                extra["location"] = {"type": "GeoProperty", "value": {
+                    "type": "Point", "coordinates": device["location"]}}
+            ref = read_attributes(extra, ctx, now)
             writes.setdefault(device["tenant"], []).append(
-                (len(outcomes) - 1, device["entity_id"], _append(entity, created, now)))
+                (len(outcomes) - 1, device["entity_id"],
+                 _append(entity, ref, ref_iri, uri, now)))
         for tenant, items in writes.items():
             results = await self.broker.store.mutate(tenant, [(i, fn) for _, i, fn in items])
             written = []
@@ -109,12 +112,11 @@ class Ingestor:
                     self._seen(outcome.device_id or "")
             if written:
                 await self.broker.changed(tenant, list(dict.fromkeys(written)))
-        for message, outcome in zip(messages, outcomes, strict=True):
-            self._audit(message, outcome)
+        self._audit(messages, outcomes)
         return outcomes
 
-    async def _read(self, message: Message) -> tuple[Outcome, dict[str, Any] | None,
-                                                     dict[str, Any] | None]:
+    async def _read(self, message: Message, now: str
+                    ) -> tuple[Outcome, dict[str, Any] | None, dict[str, Any] | None]:
         device = await self.registry.by_token(message.token)
         named = message.device_id
         if device is None or (named is not None and named != device["id"]) or (
@@ -123,8 +125,7 @@ class Ingestor:
             return Outcome(named, False, "unknown device or wrong credential"), None, None
         kind = device_types()[device["device_type"]]
         try:
-            attrs = read_payload(message.payload, message.fmt or device["format"], kind,
-                                 device_uri(device["id"]))
+            attrs = read_payload(message.payload, message.fmt or device["format"], kind, now)
         except PayloadError as exc:
             await self._refused(device["id"], str(exc))
             return Outcome(device["id"], False, str(exc)), None, None
@@ -164,25 +165,44 @@ class Ingestor:
                                        messages=int(device.get("messages") or 0) + count)
         return back
 
-    def _audit(self, message: Message, outcome: Outcome) -> None:
-        if self.record is None or message.via != "mqtt":  # HTTP requests are audited as such
+    def _audit(self, messages: list[Message], outcomes: list[Outcome]) -> None:
+        """One audit record per device and outcome of an MQTT batch (HTTP requests are
+        audited as every request is), with the number of messages it stands for."""
+        if self.record is None:
             return
-        self.record({
-            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "who": f"device:{outcome.device_id or 'unknown'}", "org": "", "ip": "",
-            "tenant": (message.tenant or "")[:64], "op": "mqtt_ingest", "method": "PUBLISH",
-            "path": f"{message.tenant}/{message.device_id}/attrs"[:512], "entities": [],
-            "subjects": [], "status": 204 if outcome.ok else 400,
-            "bytes_in": len(message.payload), "bytes_out": 0, "ms": 0.0})
+        groups: dict[tuple[str, str, str, int], list[Message]] = {}
+        for message, outcome in zip(messages, outcomes, strict=True):
+            if message.via != "mqtt":
+                continue
+            status = 204 if outcome.ok else 401 if outcome.device_id is None or \
+                outcome.error.startswith("unknown device") else 400
+            key = (outcome.device_id or message.device_id or "unknown", message.tenant or "",
+                   message.device_id or "", status)
+            groups.setdefault(key, []).append(message)
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        for (who, tenant, named, status), group in groups.items():
+            self.record({
+                "at": at, "who": f"device:{who}", "org": "", "ip": "", "tenant": tenant[:64],
+                "op": "mqtt_ingest", "method": "PUBLISH", "path": f"{tenant}/{named}/attrs"[:512],
+                "entities": [], "subjects": [], "status": status, "messages": len(group),
+                "bytes_in": sum(len(m.payload) for m in group), "bytes_out": 0, "ms": 0.0})
 
 
-def _append(entity: dict[str, Any], created: dict[str, Any], now: str) -> Mutation:
-    """Create the entity on its first message (with the device's location), else append."""
+def _append(entity: dict[str, Any], ref: dict[str, Any], ref_iri: str, uri: str,
+            now: str) -> Mutation:
+    """Create the entity on its first message (with the device's location and `refDevice`),
+    else append the measurements; `refDevice` is written again only when another device
+    feeds the entity now (so that the history holds measurements, not repeats of it)."""
 
     def apply(cur: dict[str, Any] | None) -> tuple[Any, Any]:
         if cur is None:
-            return change.create(None, created, now), None
-        updated, _ = change.append(cur, entity["id"], entity["attrs"], now)
+            entity["attrs"].update(ref)
+            return change.create(None, entity, now), None
+        attrs = entity["attrs"]
+        current = cur["attrs"].get(ref_iri)
+        if not current or current[0].get("object") != uri:
+            attrs = {**attrs, ref_iri: ref[ref_iri]}
+        updated, _ = change.append(cur, entity["id"], attrs, now)
         return updated, None
 
     return apply
