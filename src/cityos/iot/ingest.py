@@ -55,6 +55,7 @@ class Outcome:
     ok: bool
     error: str = ""
     attrs: list[str] = field(default_factory=list)
+    tenant: str = ""  # the device's tenant (when the device is known)
 
 
 Record = Callable[[dict[str, Any]], None]
@@ -129,7 +130,8 @@ class Ingestor:
         except PayloadError as exc:
             await self._refused(device["id"], str(exc))
             return Outcome(device["id"], False, str(exc)), None, None
-        return Outcome(device["id"], True, attrs=list(attrs)), device, attrs
+        return Outcome(device["id"], True, attrs=list(attrs), tenant=device["tenant"]), device, \
+            attrs
 
     def _seen(self, device_id: str) -> None:
         _, count = self.seen.get(device_id, (0.0, 0))

@@ -199,7 +199,7 @@ async def ingest(request: Request) -> Response:
                                  extra={"retryAfter": 60}) from None
     if outcome.device_id is not None and outcome.error != "unknown device or wrong credential":
         request.scope[PRINCIPAL] = Principal(sub=f"device:{outcome.device_id}",
-                                             tenant=tenant_of(request))
+                                             tenant=outcome.tenant)
     if outcome.device_id is None:
         return problem_response(Unauthorized("unknown device or wrong token / 機器の認証に失敗しました"),
                                 {"WWW-Authenticate": 'Device-Token realm="cityos"'})
