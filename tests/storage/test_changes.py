@@ -50,9 +50,9 @@ def test_writes_append_one_change_per_entity_in_their_transaction(db: str) -> No
         await s.mutate("other", [("urn:x:1", lambda c: (doc(1, "s1", **{A: 1}), None))])
         changes = await s.changes_after("t", cursor)
         assert [(c.entity_id, c.op, c.attrs) for c in changes] == [
-            ("urn:x:1", "c", {A: "c"}), ("urn:x:1", "u", {B: "c"}), ("urn:x:1", "d", {})]
+            ("urn:x:1", "c", {A: "c"}), ("urn:x:1", "u", {B: "c"}), ("urn:x:1", "d", {A: "d", B: "d"})]
         assert changes[-1].types == [T]
-        assert set(changes[-1].prev) == {A, B}  # a deleted entity keeps every previous attribute
+        assert set(changes[-1].prev) == {A, B, "@entity"}  # a deleted entity keeps them all
         assert changes[1].prev == {}  # only created attributes: nothing was before
         assert await s.backlog("t", cursor) == 3
         await s.close()

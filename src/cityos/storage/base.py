@@ -57,7 +57,8 @@ class Change:
     op: str  # "c" created, "u" updated, "d" deleted; a compacted row holds several letters
     at: int  # epoch milliseconds of the write
     # attribute IRI -> its instances before the write, for updated and deleted attributes
-    # (every attribute of a deleted entity); a compacted row keeps the earliest
+    # (every attribute of a deleted entity, and under "@entity" its createdAt and modifiedAt);
+    # a compacted row keeps the earliest
     prev: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 

@@ -195,3 +195,17 @@ def test_pick_keeps_only_the_members_named(client: TestClient, receiver: Any) ->
     assert receiver.wait_for(lambda: receiver.got)
     assert receiver.got[0]["data"] == [{"id": "urn:ngsi-ld:Shelter:001",
                                         "occupancy": {"type": "Property", "value": 3}}]
+
+
+def test_deleting_an_entity_deletes_its_watched_attributes(client: TestClient,
+                                                          receiver: Any) -> None:
+    subscribe(client, receiver.url, watchedAttributes=["occupancy"],
+              notificationTrigger=["attributeDeleted"],
+              notification={"endpoint": {"uri": receiver.url}, "sysAttrs": True})
+    upsert(client, [{**shelter(1, 3), "name": {"type": "Property", "value": "gym"}}])
+    assert client.delete(f"{V1}/entities/urn:ngsi-ld:Shelter:001").status_code == 204
+    assert receiver.wait_for(lambda: receiver.got)
+    [gone] = receiver.got[0]["data"]
+    assert {"createdAt", "modifiedAt", "deletedAt"} <= set(gone) and "name" not in gone
+    assert gone["occupancy"]["value"] == "urn:ngsi-ld:null"
+    assert gone["occupancy"]["deletedAt"] == gone["deletedAt"]

@@ -59,32 +59,48 @@ def _previous(term: str, iri: str, inst: dict[str, Any], ctx: Any) -> tuple[str,
 
 def _changes_shown(out: dict[str, Any], owed: Owed, sub: dict[str, Any], ctx: Any,
                    view: View) -> None:
-    """Deleted attributes as NGSI-LD Null and, with showChanges, the previous values (§5.8.6)."""
+    """Deleted attributes as NGSI-LD Null and, with showChanges, the previous values (§5.8.6).
+
+    A deleted attribute is shown under the attributeDeleted trigger (an entity's deletion
+    deletes them all; watchedAttributes narrow them), or for a deleted entity with showChanges."""
     params = sub["notification"]
     show = bool(params.get("showChanges")) and view.format == "normalized"
-    deleted_entity = "deletedAt" in owed.entity
+    deleted_at = owed.entity.get("deletedAt")
     triggers = sub.get("notificationTrigger") or ()
+    watched = sub.get("watchedAttributes")
+    watched_iris = {ctx.expand_term(w) for w in watched} if watched else None
     for iri, op in owed.ops.items():
         if view.attrs is not None and iri not in view.attrs:
             continue
         old = owed.prev.get(iri) or []
         term = ctx.compact_iri(iri)
-        if op == "d" and (deleted_entity or "attributeDeleted" in triggers):
+        if op == "d":
+            narrowed = watched_iris is None or iri in watched_iris
+            if not (("attributeDeleted" in triggers and narrowed)
+                    or (deleted_at is not None and show)):
+                continue
             kind = old[0].get("type", "Property") if old else "Property"
             member = VALUE_MEMBER.get(kind, "value")
-            attr = {"type": kind, member: {"@none": NULL} if member == "languageMap" else NULL}
+            null: Any = {"@none": NULL} if member == "languageMap" else NULL
+            if view.format == "keyValues":
+                out[term] = null
+                continue
+            attr: dict[str, Any] = {"type": kind, member: null}
             if show and old:
                 name, value = _previous(term, iri, old[0], ctx)
                 attr[name] = value
+            if view.sys_attrs and old:
+                attr.update({k: old[0][k] for k in ("createdAt", "modifiedAt") if k in old[0]})
+                attr["deletedAt"] = deleted_at or now_iso()
             out[term] = attr
         elif op == "u" and show and old and isinstance(out.get(term), dict):
             name, value = _previous(term, iri, old[0], ctx)
             out[term][name] = value
 
 
-def deleted_stub(entity_id: str, types: list[str], at: str) -> Entity:
-    """What a notification carries for a deleted entity (entityDeleted trigger)."""
-    return {"id": entity_id, "type": types, "deletedAt": at, "attrs": {}}
+def deleted_stub(entity_id: str, types: list[str], at: str, times: dict[str, Any]) -> Entity:
+    """What a notification carries for a deleted entity: id, type, its times, deletedAt."""
+    return {"id": entity_id, "type": types, **times, "deletedAt": at, "attrs": {}}
 
 
 def notification(sub: dict[str, Any], owed: list[Owed], ctx: Any) -> dict[str, Any]:

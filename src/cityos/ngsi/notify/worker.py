@@ -165,9 +165,11 @@ class Worker:
         for entity_id, change in last.items():
             entity = await self.store.get_entity(self.tenant, entity_id)
             if entity is None:
-                if "entityDeleted" in self.matcher.triggers and "d" in change.op:
-                    stub = deleted_stub(entity_id, change.types, _ms_iso(change.at))
-                    out.append(Owed(stub, dict.fromkeys(change.prev, "d"), change.prev))
+                if "d" in change.op:
+                    stub = deleted_stub(entity_id, change.types, _ms_iso(change.at),
+                                        (change.prev.get("@entity") or [{}])[0])
+                    out.append(Owed(stub, {a: "d" for a in change.prev if a != "@entity"},
+                                    change.prev))
             elif self.matcher.matches(entity):
                 out.append(Owed(entity, ops[entity_id], prev[entity_id]))
         return out

@@ -32,10 +32,12 @@ def entry(tenant: str, entity_id: str, old_types: list[str] | None,
     `new` as written (None: deleted). Attributes touched by the write carry its modifiedAt.
     The previous instances of updated and deleted attributes come from `old_doc`."""
     at = int(time.time() * 1000)
-    if new is None:
-        prev = _loads(old_doc).get("attrs") if old_doc is not None else None
-        return (tenant, entity_id, _dumps(old_types or []), b"{}", "d", at,
-                _dumps(prev) if prev else None)
+    if new is None:  # every attribute goes with the entity; "@entity" keeps its own times
+        old = _loads(old_doc) if old_doc is not None else {}
+        gone = dict(old.get("attrs", {}))
+        gone["@entity"] = [{k: old[k] for k in ("createdAt", "modifiedAt") if k in old}]
+        return (tenant, entity_id, _dumps(old_types or []), _dumps(dict.fromkeys(old_attrs or (),
+                "d")), "d", at, _dumps(gone))
     attrs: dict[str, str] = {}
     stamp = new.get("modifiedAt")
     new_attrs = new.get("attrs", {})
