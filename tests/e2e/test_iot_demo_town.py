@@ -81,11 +81,15 @@ def test_demo_town_lives_and_survives_a_restart(tmp_path: Path) -> None:
                                               "&limit=100")))
         assert until(lambda: len(get("/ngsi-ld/v1/entities?type=PhotovoltaicMeasurement")) == 4)
         assert until(lambda: get("/ngsi-ld/v1/entities?type=BeaconReceiver&limit=100"))
+        cars = until(lambda: get("/ngsi-ld/v1/entities?type=Vehicle&georel=within&geometry="
+                                 "Polygon&coordinates=[[[135.3,34.8],[135.6,34.8],[135.6,35.0],"
+                                 "[135.3,35.0],[135.3,34.8]]]"))
+        assert len(cars) == 3 and all(c["speed"]["unitCode"] == "KMH" for c in cars)
         history = "/ngsi-ld/v1/temporal/entities/urn:ngsi-ld:PhotovoltaicMeasurement:solar-1" \
                   "?attrs=activePower&timerel=after&timeAt=2000-01-01T00:00:00Z"
         assert until(lambda: len(get(history).get("activePower", [])) >= 3)
         devices = get("/iot/v1/devices")
-        assert len(devices) == 20 and all(d["owner"] for d in devices)
+        assert len(devices) == 23 and all(d["owner"] for d in devices)
         before = len(get(history)["activePower"])
     finally:
         demo.stop()
@@ -98,7 +102,7 @@ def test_demo_town_lives_and_survives_a_restart(tmp_path: Path) -> None:
         r = httpx.get(again.url + "/ngsi-ld/v1/entities?type=EvacuationShelter&limit=100",
                       headers=auth)
         assert len(r.json()) == 7  # loaded once, not twice
-        assert len(httpx.get(again.url + "/iot/v1/devices", headers=auth).json()) == 20
+        assert len(httpx.get(again.url + "/iot/v1/devices", headers=auth).json()) == 23
         # the devices report again after the restart, with the tokens the town kept
         assert until(lambda: len(httpx.get(again.url + history, headers=auth).json()
                                   ["activePower"]) > before)

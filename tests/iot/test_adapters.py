@@ -70,3 +70,15 @@ def test_every_device_type_is_well_declared() -> None:
             assert key not in ("TimeInstant", "observedAt"), (name, key)
             if measure.kind == "number":
                 assert unit.match(measure.unit), (name, key, measure.unit)
+
+
+def test_positions_become_geoproperties() -> None:
+    car = device_types()["vehicle-gps"]
+    attrs = read_payload(b"g|135.45,34.91|s|30", "ul", car, NOW)
+    assert attrs["location"] == {"type": "GeoProperty", "observedAt": NOW,
+                                 "value": {"type": "Point", "coordinates": [135.45, 34.91]}}
+    assert read_payload(b'{"g": [135.45, 34.91]}', "json", car, NOW)["location"]["value"] \
+        == {"type": "Point", "coordinates": [135.45, 34.91]}
+    for bad in (b"g|200,10", b"g|135.4", b"g|east,north", b'{"g": [1]}'):
+        with pytest.raises(PayloadError):
+            read_payload(bad, "json" if bad.startswith(b"{") else "ul", car, NOW)

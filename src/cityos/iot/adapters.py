@@ -67,6 +67,17 @@ def _number(key: str, value: Any) -> float | int:
     return number
 
 
+def _point(key: str, value: Any) -> list[float | int]:
+    """A position: `lon,lat` text (UltraLight) or a [lon, lat] array (JSON), in range."""
+    parts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(parts, list) or len(parts) != 2:
+        raise PayloadError(f"{key}: a position is lon,lat")
+    lon, lat = (_number(key, p.strip() if isinstance(p, str) else p) for p in parts)
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise PayloadError(f"{key}: {lon},{lat} is not a longitude,latitude")
+    return [lon, lat]
+
+
 def _observed_at(raw: Any) -> str:
     if not isinstance(raw, str) or parse_datetime(raw) is None:
         raise PayloadError(f"TimeInstant {str(raw)[:40]!r} is not an ISO 8601 date-time")
@@ -97,12 +108,15 @@ def read_payload(payload: bytes, fmt: str, kind: DeviceType, received: str | Non
             raise PayloadError(f"unknown measurement {key[:40]!r} for a {kind.name} ({known})")
         if measure.kind == "number":
             attr: dict[str, Any] = {"type": "Property", "value": _number(key, value)}
+        elif measure.kind == "point":
+            attr = {"type": "GeoProperty", "value": {"type": "Point",
+                                                     "coordinates": _point(key, value)}}
         else:
             if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
                 raise PayloadError(f"{key}: text of 1 to {MAX_TEXT} characters expected")
             attr = {"type": "Property", "value": value}
         attr["observedAt"] = observed
-        if measure.unit:
+        if measure.unit and measure.kind == "number":
             attr["unitCode"] = measure.unit
         attrs[measure.attr] = attr
     return attrs

@@ -12,7 +12,7 @@ from functools import cache
 from importlib import resources
 
 FORMATS = ("json", "ul")  # JSON object, UltraLight 2.0 (`t|21.5|h|40`)
-KINDS = ("number", "text")
+KINDS = ("number", "text", "point")  # point: a position, `lon,lat` (UL) or [lon, lat] (JSON)
 
 
 @dataclass(frozen=True)

@@ -198,7 +198,8 @@ def _append(entity: dict[str, Any], ref: dict[str, Any], ref_iri: str, uri: str,
 
     def apply(cur: dict[str, Any] | None) -> tuple[Any, Any]:
         if cur is None:
-            entity["attrs"].update(ref)
+            for iri, instances in ref.items():  # a measured location wins over the registered
+                entity["attrs"].setdefault(iri, instances)
             return change.create(None, entity, now), None
         attrs = entity["attrs"]
         current = cur["attrs"].get(ref_iri)

@@ -34,6 +34,7 @@ PROFILES = "town.residents"  # resident id -> fictional profile (age band, area,
 STATIONS = (("kofudai-station", "光風台駅", (135.4377, 34.8986)),  # approximate locations
             ("tokiwadai-station", "ときわ台駅", (135.4420, 34.9048)))
 SOLAR_AT = ("吉川小学校", "光風台小学校", "東能勢中学校", "老人福祉センター豊寿荘")
+VEHICLES = 3  # on-demand cars with GPS, starting at the stations
 INTERVAL = 10.0  # seconds between a demo device's messages (offline after 20 s of silence)
 
 
@@ -86,6 +87,12 @@ def device_specs() -> list[dict[str, Any]]:
     for key, name, where in STATIONS:
         specs.append({"id": f"beacon-rx-{key}", "type": "beacon-receiver", "owner": watch,
                       "entity": None, "location": where, "firmware": "1.9.0", "place": name})
+    transport = people.ORGS[2].name
+    for n, (_, name, where) in enumerate(STATIONS * 2, start=1):
+        if n > VEHICLES:
+            break
+        specs.append({"id": f"ondemand-car-{n}", "type": "vehicle-gps", "owner": transport,
+                      "entity": None, "location": where, "firmware": "3.2.0", "place": name})
     return specs
 
 

@@ -20,6 +20,7 @@ import orjson
 
 from cityos.settings import Settings
 from cityos.town.loader import Town
+from cityos.town.places import town_areas
 
 log = logging.getLogger("cityos.town")
 SPEED = 60.0  # simulated seconds per real second
@@ -51,6 +52,9 @@ def reading(device: dict[str, Any], hour: float, rng: random.Random, beacons: li
         peak = 10.0 + sum(map(ord, device["id"])) % 40
         sun = max(0.0, math.sin(math.pi * (hour - 6.0) / 12.0))
         return orjson.dumps({"p": round(peak * sun * (0.7 + 0.3 * rng.random()), 2)}).decode()
+    if kind == "vehicle-gps":
+        lon, lat, passengers = device["position"]
+        return f"g|{lon:.6f},{lat:.6f}|s|{device['speed']:.0f}|o|{passengers}"
     # beacon receivers: more sightings by day
     daytime = 1.0 if 7 <= hour <= 19 else 0.2
     seen = rng.randint(0, max(1, int(6 * daytime))) if beacons else 0
@@ -71,6 +75,7 @@ class Simulator:
         self.clock = SimClock()
         self.rng = random.Random(seed)
         self.sent = 0
+        self.stops = [tuple(a["location"]["value"]["coordinates"]) for a in town_areas()]
         self._stop = threading.Event()
 
     def start(self) -> threading.Thread:
@@ -101,12 +106,31 @@ class Simulator:
             while not self._stop.is_set():
                 hour = self.clock.hour()
                 for device in self.town.devices.values():
+                    if device["type"] == "vehicle-gps":
+                        self._drive(device)
                     try:
                         send(device, reading(device, hour, self.rng, self.town.beacons))
                         self.sent += 1
                     except Exception as exc:  # the platform is restarting: next round
                         log.warning("town simulator: %s could not report: %s", device["id"], exc)
                 self._stop.wait(PERIOD)
+
+    def _drive(self, car: dict[str, Any]) -> None:
+        """Move an on-demand car toward its next stop (a town area), about 30 km/h simulated;
+        at a stop, passengers get on or off and the next stop is drawn."""
+        lon, lat, passengers = car.get("position") or (*car["location"], 0)
+        target = car.get("target") or self.rng.choice(self.stops)
+        step = 30.0 * PERIOD * SPEED / 3600 / 91.0  # km per round → degrees (roughly, here)
+        d_lon, d_lat = target[0] - lon, target[1] - lat
+        distance = math.hypot(d_lon, d_lat)
+        if distance <= step:
+            lon, lat = target
+            passengers = max(0, min(8, passengers + self.rng.randint(-2, 2)))
+            car["target"], car["speed"] = self.rng.choice(self.stops), 0.0
+        else:
+            lon, lat = lon + d_lon / distance * step, lat + d_lat / distance * step
+            car["target"], car["speed"] = target, 25.0 + self.rng.random() * 15
+        car["position"] = (lon, lat, passengers)
 
     def _http_sender(self, client: httpx.Client) -> Any:
         def send(device: dict[str, Any], payload: str) -> None:
