@@ -5,9 +5,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
+
 from access.secured import Platform
 from cityos.iot.liveness import check_liveness
 from cityos.iot.service import iot_of
+from cityos.trust.writes import entity_key
 
 V1 = "/iot/v1"
 ENTITY = "urn:ngsi-ld:WeatherObserved:kobo-1"
@@ -143,3 +146,22 @@ def test_a_silent_device_raises_an_offline_alert(platform: Platform) -> None:
     assert platform.client.portal.call(check, time.time()) == []
     device = platform.client.get(f"{V1}/devices/kobo-1", headers=platform.auth("admin")).json()
     assert device["offline"] is False
+
+
+def test_ingested_writes_are_records_of_the_transparency_log(platform: Platform) -> None:
+    token = _add(platform).json()["token"]
+    assert _push(platform, token, "t|7|h|30").status_code == 204
+    assert _push(platform, token, "t|8|h|31").status_code == 204
+    trust = platform.client.app.state.trust  # type: ignore[attr-defined]
+
+    async def leaves() -> list[dict[str, Any]]:
+        await trust.writes.flush()
+        found = await trust.log.find(entity_key("", ENTITY))
+        return [orjson.loads((await trust.log.leaf(i)).body) for i in found]
+
+    assert platform.client.portal is not None
+    records = platform.client.portal.call(leaves)
+    assert len(records) == 2
+    assert {r["who"] for r in records} == {"device:kobo-1"}
+    assert records[0]["op"] == "ingest" and records[0]["entities"] == [ENTITY]
+    assert token not in orjson.dumps(records).decode()

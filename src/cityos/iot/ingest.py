@@ -59,6 +59,9 @@ class Outcome:
 
 
 Record = Callable[[dict[str, Any]], None]
+# the accepted messages of one device in a batch: (device, its messages) → the trust part's
+# transparency log (a write record, as every NGSI write gets)
+Written = Callable[[dict[str, Any], list[Message]], None]
 
 
 class Ingestor:
@@ -66,12 +69,14 @@ class Ingestor:
 
     def __init__(self, broker: Broker, registry: DeviceRegistry, monitor: Monitor,
                  record: Record | None = None,
-                 may_write: Callable[[], Awaitable[bool]] | None = None) -> None:
+                 may_write: Callable[[], Awaitable[bool]] | None = None,
+                 written: Written | None = None) -> None:
         self.broker = broker
         self.registry = registry
         self.monitor = monitor
         self.record = record
         self.may_write = may_write
+        self.written = written
         self.seen: dict[str, tuple[float, int]] = {}  # device id -> (last seen, messages)
 
     async def ingest(self, messages: list[Message]) -> list[Outcome]:
@@ -80,6 +85,7 @@ class Ingestor:
             raise WritesRefused("time-stamping is unavailable, so writes are suspended")
         outcomes: list[Outcome] = []
         writes: dict[str, list[tuple[int, str, Mutation]]] = {}
+        devices: dict[int, dict[str, Any]] = {}  # outcome index -> device
         ctx = await self.broker.context(None)
         ref_iri = ctx.expand_term(REF_DEVICE)
         now = now_iso()  # one arrival time for the batch (messages a few ms apart)
@@ -96,6 +102,7 @@ class Ingestor:
                 extra["location"] = {"type": "GeoProperty", "value": {
                     "type": "Point", "coordinates": device["location"]}}
             ref = read_attributes(extra, ctx, now)
+            devices[len(outcomes) - 1] = device
             writes.setdefault(device["tenant"], []).append(
                 (len(outcomes) - 1, device["entity_id"],
                  _append(entity, ref, ref_iri, uri, now)))
@@ -114,6 +121,13 @@ class Ingestor:
             if written:
                 await self.broker.changed(tenant, list(dict.fromkeys(written)))
         self._audit(messages, outcomes)
+        if self.written is not None:
+            accepted: dict[str, tuple[dict[str, Any], list[Message]]] = {}
+            for index, device in devices.items():
+                if outcomes[index].ok:
+                    accepted.setdefault(device["id"], (device, []))[1].append(messages[index])
+            for device, group in accepted.values():
+                self.written(device, group)
         return outcomes
 
     async def _read(self, message: Message, now: str

@@ -12,11 +12,12 @@ from typing import Any
 
 from cityos.access.service import access_of
 from cityos.audit.trail import trail_of
-from cityos.iot.ingest import Ingestor
+from cityos.iot.ingest import Ingestor, Message
 from cityos.iot.liveness import check_liveness
 from cityos.iot.mqtt import MqttIngestion
 from cityos.iot.registry import DeviceRegistry
 from cityos.settings import IotSettings
+from cityos.trust.writes import entity_key, write_leaf
 
 log = logging.getLogger("cityos.iot")
 
@@ -41,8 +42,24 @@ class Iot:
             stamper = getattr(trust, "stamper", None)
             return True if stamper is None else bool(await stamper.check())
 
+        def written(device: dict[str, Any], messages: list[Message]) -> None:
+            trust = getattr(app.state, "trust", None)
+            if trust is None:
+                return
+            tenant, entity = device["tenant"], device["entity_id"]
+            via = messages[0].via
+            trust.writes.record(write_leaf(
+                tenant=tenant, who=f"device:{device['id']}", org=device["owner"],
+                op="mqtt_ingest" if via == "mqtt" else "ingest",
+                method="PUBLISH" if via == "mqtt" else "POST",
+                path=f"{tenant or 'default'}/{device['id']}/attrs" if via == "mqtt"
+                else "/iot/v1/ingest",
+                entities=[entity], status=204, body=b"\n".join(m.payload for m in messages),
+                seal=None), [entity_key(tenant, entity)])
+
         ingestor = Ingestor(broker, registry, access.monitor,
-                            record=lambda r: trail_of(app).record(r), may_write=may_write)
+                            record=lambda r: trail_of(app).record(r), may_write=may_write,
+                            written=written)
         return cls(registry, ingestor, app.state.settings.iot)
 
     def start(self) -> None:
