@@ -14,6 +14,7 @@ from cityos.ngsi.errors import BadRequestData
 from cityos.ngsi.query.prefilter import attr_filters
 from cityos.ngsi.query.q import parse_q
 from cityos.storage import EntityQuery, open_store
+from cityos.storage.sqlite import _select
 
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 T = VOCAB + "T"
@@ -42,12 +43,15 @@ clause = st.one_of(
 )
 queries = st.lists(clause, min_size=1, max_size=3).map(";".join)
 _tenants = itertools.count()
+default_first = _select.PYTHON_FIRST
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-@given(docs=entities, q=queries)
+@given(docs=entities, q=queries, python_first=st.sampled_from([0, 1, 3, 256]))
 def test_prefilter_never_changes_results(tmp_path_factory: Any, docs: list[dict[str, Any]],
-                                         q: str) -> None:
+                                         q: str, python_first: int) -> None:
+    """`python_first`: how many candidates SQLite hands to Python before the prefilter takes
+    over (0: the prefilter from the start), so that both phases and the switch are tested."""
     try:
         expr = parse_q(q)
     except BadRequestData:
@@ -64,6 +68,7 @@ def test_prefilter_never_changes_results(tmp_path_factory: Any, docs: list[dict[
                  "attrs": {VOCAB + k: v for k, v in attrs.items()}}
             items.append((e["id"], lambda cur, e=e: (e, None)))
         await store.mutate(tenant, items)
+        _select.PYTHON_FIRST = python_first
         pred = expr.bind(lambda term: VOCAB + term)
         plain = await store.query_entities(tenant, EntityQuery(types=[T], predicate=pred,
                                                                limit=100))
@@ -73,5 +78,8 @@ def test_prefilter_never_changes_results(tmp_path_factory: Any, docs: list[dict[
         await store.close()
         return [e["id"] for e in plain.entities], [e["id"] for e in filtered.entities]
 
-    plain, filtered = asyncio.run(scenario())
+    try:
+        plain, filtered = asyncio.run(scenario())
+    finally:
+        _select.PYTHON_FIRST = default_first
     assert filtered == plain

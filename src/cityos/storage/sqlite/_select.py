@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from cityos.storage.base import EntityQuery
@@ -55,7 +55,34 @@ def _merged(cursors: list[sqlite3.Cursor]) -> Iterator[Row]:
             yield row
 
 
-def plan(tenant: str, query: EntityQuery) -> Plan:
+# Candidates decoded and tested in Python before the JSON prefilter of `_filters` takes over:
+# twice the rows a page needs, at most PYTHON_FIRST. The prefilter parses each document in
+# SQLite (json_each), so a row that passes it is parsed twice: when most rows match (a page of
+# a broad query) Python alone is cheaper; when few do (a selective one) the prefilter is.
+PYTHON_FIRST = 256
+
+
+def filtered_rows(conn: sqlite3.Connection, tenant: str, query: EntityQuery) -> Iterator[Row]:
+    """The rows of `query` for an exact predicate to test, in rid order: the first
+    candidates without the JSON prefilter, the rest with it."""
+    first = min(PYTHON_FIRST, 2 * (query.offset + query.limit) + 16)
+    if first <= 0 or (not query.attr_filters and not query.attrs_any):
+        yield from plan(tenant, query).rows(conn)
+        return
+    bare = replace(query, attr_filters=None, attrs_any=None)
+    last = None
+    for n, row in enumerate(plan(tenant, bare).rows(conn), start=1):
+        yield row
+        last = row[0]
+        if n >= first:
+            break
+    else:
+        return  # every candidate seen
+    yield from plan(tenant, query, after=last).rows(conn)
+
+
+def plan(tenant: str, query: EntityQuery, *, after: int | None = None) -> Plan:
+    """The SQL of `query`; with `after`, only rows after that rid."""
     filters: list[str] = []
     params: list[Any] = []
     if query.id_pattern is not None:
@@ -83,15 +110,19 @@ def plan(tenant: str, query: EntityQuery) -> Plan:
         if types is not None:
             where.append(_types_exist(len(types)))
             wparams += [tenant, *types]
+        if after is not None:
+            where.append("e.rid > ?")
+            wparams.append(after)
         sql = _sql("entities e", [*where, *filters])
         return Plan([(sql, [*wparams, *params])], _count(sql, [*wparams, *params]))
     if types is not None:
         streams = []
+        from_rid = ([] if after is None else ["t.rid > ?"], [] if after is None else [after])
         for type_iri in dict.fromkeys(types):
             streams.append((
                 "SELECT e.rid, e.doc FROM entity_types t CROSS JOIN entities e ON e.rid = t.rid "
-                f"WHERE {' AND '.join(['t.tenant = ?', 't.type = ?', *filters])} ORDER BY t.rid",
-                [tenant, type_iri, *params]))
+                f"WHERE {' AND '.join(['t.tenant = ?', 't.type = ?', *from_rid[0], *filters])} "
+                "ORDER BY t.rid", [tenant, type_iri, *from_rid[1], *params]))
         in_types = f"type IN ({','.join('?' * len(types))})"
         if not filters:  # the index alone
             count = (f"SELECT count(DISTINCT rid) FROM entity_types WHERE tenant = ? AND {in_types}",
@@ -101,8 +132,9 @@ def plan(tenant: str, query: EntityQuery) -> Plan:
                      f"(SELECT rid FROM entity_types WHERE tenant = ? AND {in_types}) AND "
                      f"{' AND '.join(filters)}", [tenant, tenant, *types, *params])
         return Plan(streams, count)
-    sql = _sql("entities e", ["e.tenant = ?", *filters])
-    return Plan([(sql, [tenant, *params])], _count(sql, [tenant, *params]))
+    start = ([] if after is None else ["e.rid > ?"], [] if after is None else [after])
+    sql = _sql("entities e", ["e.tenant = ?", *start[0], *filters])
+    return Plan([(sql, [tenant, *start[1], *params])], _count(sql, [tenant, *start[1], *params]))
 
 
 def _types_exist(n: int) -> str:

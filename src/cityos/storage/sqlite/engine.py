@@ -136,9 +136,9 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
         return await self._writer.submit(job)  # type: ignore[no-any-return]
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
-        plan = _select.plan(tenant, query)
         post = query.predicate is not None or query.attrs_any is not None
         if not post:
+            plan = _select.plan(tenant, query)
             total = plan.total(self._r) if query.count else None
             rows = plan.page(self._r, query.limit, query.offset)
             return QueryResult([_loads(r[1]) for r in rows], total)
@@ -147,7 +147,7 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
         predicate = query.predicate
         wanted = set(query.attrs_any) if query.attrs_any is not None else None
         stop_at = query.offset + query.limit
-        for _rid, doc in plan.rows(self._r):
+        for _rid, doc in _select.filtered_rows(self._r, tenant, query):
             entity = _loads(doc)
             if wanted is not None and wanted.isdisjoint(entity.get("attrs", ())):
                 continue
@@ -245,7 +245,8 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
     # what the indexes hold, taken before `fn` (which may change `current` in place)
     old_types = None if current is None else list(current["type"])
     old_geo = None if current is None else _geo.geo_values(current)
-    old_attrs = None if current is None else list(current.get("attrs", ()))
+    old_attrs = None if current is None else {  # attribute -> its number of instances
+        k: len(v) for k, v in current.get("attrs", {}).items()}
     try:
         new, result = fn(current)
     except Exception as exc:  # the caller's verdict on this item (e.g. BadRequestData)
