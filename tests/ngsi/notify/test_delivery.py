@@ -209,3 +209,21 @@ def test_deleting_an_entity_deletes_its_watched_attributes(client: TestClient,
     assert {"createdAt", "modifiedAt", "deletedAt"} <= set(gone) and "name" not in gone
     assert gone["occupancy"]["value"] == "urn:ngsi-ld:null"
     assert gone["occupancy"]["deletedAt"] == gone["deletedAt"]
+
+
+def test_a_deleted_dataset_instance_and_datasetid_filter(client: TestClient,
+                                                        receiver: Any) -> None:
+    subscribe(client, receiver.url, notificationTrigger=["attributeDeleted"],
+              q="name==%22gym%22",  # percent-encoded as some clients send it
+              notification={"endpoint": {"uri": receiver.url}})
+    entity = {"id": "urn:ngsi-ld:Shelter:001", "type": "Shelter", "name": [
+        {"type": "Property", "value": "gym"},
+        {"type": "Property", "value": "体育館", "datasetId": "urn:ngsi-ld:Dataset:ja"}]}
+    assert client.post(f"{V1}/entities", json=entity).status_code == 201
+    r = client.delete(f"{V1}/entities/urn:ngsi-ld:Shelter:001/attrs/name",
+                      params={"datasetId": "urn:ngsi-ld:Dataset:ja"})
+    assert r.status_code == 204, r.text
+    assert receiver.wait_for(lambda: receiver.got)
+    assert receiver.got[0]["data"][0]["name"] == [
+        {"type": "Property", "value": "gym"},
+        {"type": "Property", "value": "urn:ngsi-ld:null", "datasetId": "urn:ngsi-ld:Dataset:ja"}]

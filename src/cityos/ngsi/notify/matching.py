@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from cityos.ngsi.api.selection import Selection, to_store_query
 from cityos.ngsi.query.typeexpr import parse_type_expr
@@ -30,7 +31,10 @@ class Matcher:
         self.watched = frozenset(expand(w) for w in watched) if watched else None
         self.triggers = frozenset(sub.get("notificationTrigger") or DEFAULT_TRIGGERS)
         geo = sub.get("geoQ") or {}
-        self.selection = Selection(q=sub.get("q"), scope_q=sub.get("scopeQ"),
+        q = sub.get("q")
+        # a q in a body is sometimes sent percent-encoded, as in a URL (`name=="Eiffel%20Tower"`)
+        self.selection = Selection(q=unquote(q) if isinstance(q, str) else None,
+                                   scope_q=sub.get("scopeQ"),
                                    georel=geo.get("georel"), geometry=geo.get("geometry"),
                                    coordinates=geo.get("coordinates"),
                                    geoproperty=geo.get("geoproperty"))

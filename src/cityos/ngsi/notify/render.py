@@ -40,11 +40,14 @@ def view_of(sub: dict[str, Any], ctx: Any) -> View:
     params = sub["notification"]
     attrs = params.get("attributes")
     pick, omit = params.get("pick"), params.get("omit")
+    datasets = sub.get("datasetId")  # §5.2.12: only these instances ("@none": the default)
     return View(format=FORMATS.get(params.get("format", "normalized"), "normalized"),
                 attrs=frozenset(ctx.expand_term(a) for a in attrs) if attrs else None,
                 sys_attrs=bool(params.get("sysAttrs")), lang=sub.get("lang"),
                 pick=dict.fromkeys(pick) if pick else None,
-                omit=dict.fromkeys(omit) if omit else None)
+                omit=dict.fromkeys(omit) if omit else None,
+                dataset_ids=frozenset(None if d == "@none" else d for d in datasets)
+                if isinstance(datasets, list) else None)
 
 
 def _previous(term: str, iri: str, inst: dict[str, Any], ctx: Any) -> tuple[str, Any]:
@@ -82,6 +85,10 @@ def _changes_shown(out: dict[str, Any], owed: Owed, sub: dict[str, Any], ctx: An
             kind = old[0].get("type", "Property") if old else "Property"
             member = VALUE_MEMBER.get(kind, "value")
             null: Any = {"@none": NULL} if member == "languageMap" else NULL
+            if iri in owed.entity.get("attrs", {}):  # some of its instances are left
+                _deleted_instances(out, term, owed.entity["attrs"][iri], old, member, null,
+                                   view)
+                continue
             if view.format == "keyValues":
                 out[term] = null
                 continue
@@ -96,6 +103,30 @@ def _changes_shown(out: dict[str, Any], owed: Owed, sub: dict[str, Any], ctx: An
         elif op == "u" and show and old and isinstance(out.get(term), dict):
             name, value = _previous(term, iri, old[0], ctx)
             out[term][name] = value
+
+
+def _deleted_instances(out: dict[str, Any], term: str, left: list[dict[str, Any]],
+                       old: list[dict[str, Any]], member: str, null: Any, view: View) -> None:
+    """Instances (datasetIds) deleted from an attribute that keeps others: added as Null."""
+    kept = {i.get("datasetId") for i in left}
+    gone = [i for i in old if i.get("datasetId") not in kept]
+    if not gone or term not in out:
+        return
+    if view.format == "keyValues":
+        shown = out[term]
+        if not (isinstance(shown, dict) and "dataset" in shown):
+            shown = {"dataset": {left[0].get("datasetId", "@none"): shown}}
+        for inst in gone:
+            shown["dataset"][inst.get("datasetId", "@none")] = null
+        out[term] = shown
+        return
+    shown_list = out[term] if isinstance(out[term], list) else [out[term]]
+    for inst in gone:
+        item = {"type": inst.get("type", "Property"), member: null}
+        if "datasetId" in inst:
+            item["datasetId"] = inst["datasetId"]
+        shown_list.append(item)
+    out[term] = shown_list
 
 
 def deleted_stub(entity_id: str, types: list[str], at: str, times: dict[str, Any]) -> Entity:
@@ -114,6 +145,9 @@ def notification(sub: dict[str, Any], owed: list[Owed], ctx: Any) -> dict[str, A
         data = []
         for item in owed:
             out = render_entity(item.entity, ctx, view)
+            if view.sys_attrs and view.format == "keyValues":  # the entity's own times
+                out.update({k: item.entity[k] for k in ("createdAt", "modifiedAt")
+                            if k in item.entity})
             if "deletedAt" in item.entity:
                 out["deletedAt"] = item.entity["deletedAt"]
             if item.ops:

@@ -26,10 +26,11 @@ _COMPACT_ROWS = 200_000
 
 
 def entry(tenant: str, entity_id: str, old_types: list[str] | None,
-          old_attrs: list[str] | None, new: dict[str, Any] | None,
+          old_attrs: dict[str, int] | list[str] | None, new: dict[str, Any] | None,
           old_doc: bytes | None = None) -> tuple[Any, ...]:
     """The change-log row of one written entity: `old_*` as stored before (None: it was absent),
-    `new` as written (None: deleted). Attributes touched by the write carry its modifiedAt.
+    `new` as written (None: deleted); `old_attrs` maps each attribute to its number of
+    instances. Attributes touched by the write carry its modifiedAt.
     The previous instances of updated and deleted attributes come from `old_doc`."""
     at = int(time.time() * 1000)
     if new is None:  # every attribute goes with the entity; "@entity" keeps its own times
@@ -46,6 +47,8 @@ def entry(tenant: str, entity_id: str, old_types: list[str] | None,
             attrs[iri] = "c"
         elif any(i.get("modifiedAt") == stamp for i in instances):
             attrs[iri] = "u"
+        elif isinstance(old_attrs, dict) and len(instances) < old_attrs[iri]:
+            attrs[iri] = "d"  # some of its instances (datasetIds) were deleted
     for iri in old_attrs or ():
         if iri not in new_attrs:
             attrs[iri] = "d"
