@@ -32,6 +32,11 @@ class Broker:
         self.notifier = Notifier(self.store, self.context)
         self.retention = Retention(self.store, self.settings.history_retention)
 
+    async def registrations_changed(self, tenant: str, before: dict[str, Any] | None,
+                                    after: dict[str, Any] | None) -> None:
+        """A context source registration was created (no `before`), updated or deleted (no
+        `after`): registration subscriptions notify (§5.11.7)."""
+
     async def changed(self, tenant: str, entity_ids: list[str]) -> None:
         """Entities were written: let the subscriptions that match them notify."""
         await self.notifier.changed(tenant, entity_ids)

@@ -1,7 +1,8 @@
 """HTTP routes for /ngsi-ld/v1/csourceRegistrations: register, discover, update, delete.
 
 ETSI GS CIM 009 v1.8 §5.9 (registration), §5.10 (discovery), §6.8–6.9. Registrations are kept
-per tenant and can be discovered; cityos does not yet forward queries to the sources.
+per tenant with entity types and attribute names expanded (shown compacted with the reader's
+@context) and can be discovered; cityos does not yet forward queries to the sources.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,15 +31,20 @@ from cityos.ngsi.api.request import (
 from cityos.ngsi.api.respond import ngsi_response, no_content
 from cityos.ngsi.api.stored import stored_document
 from cityos.ngsi.broker import Broker
-from cityos.ngsi.errors import AlreadyExists, ResourceNotFound
+from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from cityos.ngsi.model.patch import patch_members
 from cityos.ngsi.model.registration import (
+    CONTEXT_KEY,
+    MEMBERS,
     SYSTEM,
     check_registration,
-    registered_attrs,
-    registered_types,
+    compact_registration,
+    expand_registration,
+    info_matches,
 )
-from cityos.ngsi.model.terms import now_iso
+from cityos.ngsi.model.terms import is_uri, now_iso, parse_datetime
+from cityos.ngsi.query.geo import parse_geoq
+from cityos.ngsi.query.q import parse_q
 
 BASE = "/ngsi-ld/v1/csourceRegistrations"
 
@@ -60,51 +66,162 @@ async def create_registration(request: Request) -> Response:
     check_registration(reg)
     if await broker.store.kv_get(space(tenant), reg["id"]) is not None:
         raise AlreadyExists(f"registration {reg['id']} already exists")
-    reg["jsonldContext"], _ = await broker.context_url(body.context)
+    url, ctx = await broker.context_url(body.context)
+    reg = expand_registration(reg, ctx.expand_term)
+    reg[CONTEXT_KEY] = url
     reg["createdAt"] = reg["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), reg["id"], reg)
+    await broker.registrations_changed(tenant, None, reg)
     return Response(status_code=201, headers={"Location": f"{BASE}/{quote(reg['id'], safe=':')}"})
 
 
+async def _legacy(broker: Broker, reg: dict[str, Any]) -> dict[str, Any]:
+    """Registrations stored before cityos kept them expanded (terms + jsonldContext)."""
+    if CONTEXT_KEY in reg:
+        return reg
+    url = reg.pop("jsonldContext", None)
+    ctx = await broker.context(url)
+    return {**expand_registration(reg, ctx.expand_term), CONTEXT_KEY: url}
+
+
+def shown(reg: dict[str, Any], ctx: Any, *, sys_attrs: bool = False) -> dict[str, Any]:
+    return compact_registration(reg, ctx.compact_iri, sys_attrs=sys_attrs)
+
+
+def _window(params: Any) -> tuple[str, float, float] | None:
+    """timerel/timeAt/endTimeAt/timeproperty as (interval member, start, end) in epoch s."""
+    timerel = params.get("timerel")
+    if timerel is None:
+        if "timeAt" in params or "endTimeAt" in params:
+            raise BadRequestData("timeAt and endTimeAt need timerel")
+        return None
+    if timerel not in ("before", "after", "between"):
+        raise BadRequestData("timerel must be before, after or between")
+    at = parse_datetime(params.get("timeAt"))
+    if at is None:
+        raise BadRequestData("timerel needs timeAt, an ISO 8601 date-time")
+    prop = params.get("timeproperty", "observedAt")
+    if prop not in ("observedAt", "createdAt", "modifiedAt"):
+        raise BadRequestData("timeproperty must be observedAt, createdAt or modifiedAt")
+    member = "observationInterval" if prop == "observedAt" else "managementInterval"
+    if timerel == "before":
+        return member, float("-inf"), at.timestamp()
+    if timerel == "after":
+        return member, at.timestamp(), float("inf")
+    end = parse_datetime(params.get("endTimeAt"))
+    if end is None or end <= at:
+        raise BadRequestData("timerel=between needs an endTimeAt later than timeAt")
+    return member, at.timestamp(), end.timestamp()
+
+
+def _in_window(reg: dict[str, Any], window: tuple[str, float, float]) -> bool:
+    member, low, high = window
+    interval = reg.get(member)
+    if not isinstance(interval, dict):
+        return False
+    start = parse_datetime(interval.get("startAt"))
+    end = parse_datetime(interval.get("endAt"))
+    begins = start.timestamp() if start else float("-inf")
+    ends = end.timestamp() if end else float("inf")
+    return begins < high and ends > low
+
+
+def _as_entity(reg: dict[str, Any], expand: Any) -> dict[str, Any]:
+    """A registration's own members as an entity, for `q`/`csf` and geo-queries (§5.10.2)."""
+    attrs: dict[str, list[dict[str, Any]]] = {}
+    for key, value in reg.items():
+        if key in ("location", "observationSpace", "operationSpace"):
+            attrs[expand(key)] = [{"type": "GeoProperty", "value": value}]
+        elif key not in MEMBERS:
+            inst = value if isinstance(value, dict) and "type" in value else \
+                {"type": "Property", "value": value}
+            attrs[expand(key)] = [inst]
+    return {"id": reg["id"], "type": ["ContextSourceRegistration"], "attrs": attrs}
+
+
 async def query_registrations(request: Request) -> Response:
-    """Context source discovery (§5.10.2): registrations naming the asked types/ids/attrs."""
+    """Context source discovery (§5.10.2): registrations that may hold the asked entities."""
     broker = broker_of(request)
     tenant = tenant_of(request)
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
     params = request.query_params
-    types = {ctx.expand_term(t) for t in split_list(params.get("type")) or ()}
-    ids = set(split_list(params.get("id")) or ())
-    pattern = params.get("idPattern")
-    attrs = {ctx.expand_term(a) for a in split_list(params.get("attrs")) or ()}
+    type_list = [t for part in split_list(params.get("type")) or () for t in part.split("|")]
+    attr_list = split_list(params.get("attrs"))
+    if not (type_list or attr_list or any(p in params for p in (
+            "id", "idPattern", "q", "csf", "georel", "timerel"))):
+        raise BadRequestData("discovery needs type, attrs, id, idPattern, q, csf, a geo-query "
+                             "or a temporal query")
+    types = {ctx.expand_term(t) for t in type_list} or None
+    ids = set(split_list(params.get("id")) or ()) or None
+    for entity_id in ids or ():
+        if not is_uri(entity_id):
+            raise BadRequestData(f"id {entity_id[:200]!r} is not a URI")
+    pattern = _pattern(params.get("idPattern"))
+    attrs = {ctx.expand_term(a) for a in attr_list or ()} or None
+    filters = []
+    for name in ("q", "csf"):
+        if name in params:
+            filters.append(parse_q(params[name]).bind(ctx.expand_term))
+    if "georel" in params or "geometry" in params or "coordinates" in params:
+        if not all(k in params for k in ("georel", "geometry", "coordinates")):
+            raise BadRequestData("a geo-query needs georel, geometry and coordinates")
+        gq = parse_geoq(params["georel"], params["geometry"], params["coordinates"],
+                        params.get("geoproperty"))
+        geo_iri = ctx.expand_term(gq.geoproperty)
+        filters.append(lambda e: any(gq.matches(i["value"]) for i in e["attrs"].get(geo_iri, ())))
+    window = _window(params)
     limit, offset, count = page_params(request, broker.settings)
+    sys_attrs = "sysAttrs" in (split_list(params.get("options")) or ())
     found = []
-    for _, reg in await broker.store.kv_list(space(tenant)):
-        reg_ctx = await broker.context(reg.get("jsonldContext"))
-        if types and types.isdisjoint(reg_ctx.expand_term(t) for t in registered_types(reg)):
+    for _, stored in await broker.store.kv_list(space(tenant)):
+        reg = await _legacy(broker, stored)
+        if not any(info_matches(i, types, ids, pattern, attrs) for i in reg["information"]):
             continue
-        if attrs and attrs.isdisjoint(reg_ctx.expand_term(a) for a in registered_attrs(reg)):
+        if window is not None and not _in_window(reg, window):
             continue
-        if ids or pattern:
-            sels = [s for i in reg["information"] for s in i.get("entities") or ()]
-            if not any(_may_hold(s, ids, pattern) for s in sels):
+        if filters:  # its own members are named in the @context it was written with
+            entity = _as_entity(reg, (await broker.context(reg.get(CONTEXT_KEY))).expand_term)
+            if not all(f(entity) for f in filters):
                 continue
         found.append(reg)
     headers = {"NGSILD-Results-Count": str(len(found))} if count else None
-    return ngsi_response(found[offset:offset + limit], ctx, media, headers=headers)
+    page = [shown(r, ctx, sys_attrs=sys_attrs) for r in found[offset:offset + limit]]
+    response = ngsi_response(page, ctx, media, headers=headers)
+    links = _page_links(request, limit, offset, len(found))
+    if links:
+        response.headers.append("Link", links)
+    return response
 
 
-def _may_hold(sel: dict[str, Any], ids: set[str], pattern: str | None) -> bool:
-    if "id" in sel:
-        return (not ids or sel["id"] in ids) and (
-            pattern is None or re.fullmatch(pattern, sel["id"]) is not None)
-    if "idPattern" in sel and ids:
-        return any(re.fullmatch(str(sel["idPattern"]), i) for i in ids)
-    return True
+def _pattern(raw: str | None) -> re.Pattern[str] | None:
+    if raw is None:
+        return None
+    try:
+        return re.compile(raw)
+    except re.error:
+        raise BadRequestData("idPattern is not a valid regular expression") from None
+
+
+def _page_links(request: Request, limit: int, offset: int, total: int) -> str:
+    """prev/next links (§5.5.9), keeping the query's other parameters."""
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
+
+    def link(at: int, rel: str) -> str:
+        query = urlencode([*kept, ("limit", str(limit)), ("offset", str(at))], safe=",:|")
+        return f'<{BASE}?{query}>;rel="{rel}";type="{JSONLD}"'
+
+    links = []
+    if limit and offset > 0:
+        links.append(link(max(0, offset - limit), "prev"))
+    if limit and offset + limit < total:
+        links.append(link(offset + limit, "next"))
+    return ",".join(links)
 
 
 async def _stored(broker: Broker, tenant: str, reg_id: str) -> dict[str, Any]:
-    return await stored_document(broker.store, space(tenant), reg_id, "registration")
+    return await _legacy(broker, await stored_document(broker.store, space(tenant), reg_id,
+                                                       "registration"))
 
 
 async def retrieve_registration(request: Request) -> Response:
@@ -113,7 +230,9 @@ async def retrieve_registration(request: Request) -> Response:
     reg_id = _registration_id(request)
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
-    return ngsi_response(await _stored(broker, tenant, reg_id), ctx, media)
+    sys_attrs = "sysAttrs" in (split_list(request.query_params.get("options")) or ())
+    return ngsi_response(shown(await _stored(broker, tenant, reg_id), ctx, sys_attrs=sys_attrs),
+                         ctx, media)
 
 
 async def update_registration(request: Request) -> Response:
@@ -122,13 +241,19 @@ async def update_registration(request: Request) -> Response:
     reg_id = _registration_id(request)
     body = await read_body(request, broker.settings.max_body_bytes,
                            allow=(JSON, JSONLD, MERGE_PATCH))
-    reg = patch_members(await _stored(broker, tenant, reg_id), body.data, reg_id, "registration",
-                        SYSTEM)
+    before = await _stored(broker, tenant, reg_id)
+    ctx = await broker.context(body.context if body.context is not None
+                               else before.get(CONTEXT_KEY))
+    # the patch is written in its own @context: compare and merge in expanded form
+    patch = {k: v for k, v in body.data.items() if k != "@context"}
+    if "information" in patch:
+        check_registration({**before, "information": patch["information"]})
+        patch["information"] = expand_registration(patch, ctx.expand_term)["information"]
+    reg = patch_members(before, patch, reg_id, "registration", SYSTEM)
     check_registration(reg)
-    if body.context is not None:
-        reg["jsonldContext"], _ = await broker.context_url(body.context)
     reg["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), reg_id, reg)
+    await broker.registrations_changed(tenant, before, reg)
     return no_content()
 
 
@@ -136,6 +261,8 @@ async def delete_registration(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
     reg_id = _registration_id(request)
+    before = await _stored(broker, tenant, reg_id)
     if not await broker.store.kv_delete(space(tenant), reg_id):
         raise ResourceNotFound(f"registration {reg_id} not found")
+    await broker.registrations_changed(tenant, before, None)
     return no_content()

@@ -69,3 +69,74 @@ def registered_types(reg: dict[str, Any]) -> list[str]:
 def registered_attrs(reg: dict[str, Any]) -> list[str]:
     return [n for info in reg.get("information", ())
             for n in (*info.get("propertyNames", ()), *info.get("relationshipNames", ()))]
+
+
+# stored form ------------------------------------------------------------------------------
+# A registration is kept with its entity types and attribute names expanded to IRIs (with the
+# @context it was written with) and shown compacted with the reader's @context (§5.2.9).
+CONTEXT_KEY = "_context"  # the @context URL it was written with: kept, never shown
+MEMBERS = frozenset({"id", "type", "registrationName", "description", "information", "tenant",
+                     "observationInterval", "managementInterval", "location",
+                     "observationSpace", "operationSpace", "expiresAt", "endpoint",
+                     "contextSourceInfo", "scope", "mode", "operations", "refreshRate",
+                     "management", "createdAt", "modifiedAt", "status", "timesSent",
+                     "timesFailed", "lastSuccess", "lastFailure", CONTEXT_KEY})
+
+
+def _map_info(reg: dict[str, Any], fn: Any) -> dict[str, Any]:
+    out = dict(reg)
+    infos = []
+    for info in reg.get("information", ()):
+        one = dict(info)
+        if "entities" in info:
+            one["entities"] = [{**sel, "type": fn(sel["type"])} for sel in info["entities"]]
+        for key in ("propertyNames", "relationshipNames"):
+            if key in info:
+                one[key] = [fn(n) for n in info[key]]
+        infos.append(one)
+    out["information"] = infos
+    return out
+
+
+def expand_registration(reg: dict[str, Any], expand: Any) -> dict[str, Any]:
+    """Entity types and attribute names as IRIs (`expand` is the writer's expand_term)."""
+    return _map_info(reg, expand)
+
+
+def compact_registration(reg: dict[str, Any], compact: Any, *, sys_attrs: bool = False,
+                         extra: Any = None) -> dict[str, Any]:
+    """The registration as shown to a reader whose @context compacts IRIs with `compact`;
+    `extra(name)` compacts the names of additional (user-defined) members."""
+    shown = _map_info(reg, compact)
+    shown.pop(CONTEXT_KEY, None)
+    shown.pop("jsonldContext", None)
+    if not sys_attrs:
+        shown.pop("createdAt", None)
+        shown.pop("modifiedAt", None)
+    if extra is not None:
+        shown = {(k if k in MEMBERS else extra(k)): v for k, v in shown.items()}
+    return shown
+
+
+def info_matches(info: dict[str, Any], types: set[str] | None, ids: set[str] | None,
+                 pattern: re.Pattern[str] | None, attrs: set[str] | None) -> bool:
+    """Does one RegistrationInfo (expanded) cover the asked entities and attributes (§5.12)?"""
+    names = {*info.get("propertyNames", ()), *info.get("relationshipNames", ())}
+    if attrs and names and names.isdisjoint(attrs):
+        return False
+    selectors = info.get("entities")
+    if not selectors:  # no entities: any entity of any type
+        return True
+    return any(_selector_matches(sel, types, ids, pattern) for sel in selectors)
+
+
+def _selector_matches(sel: dict[str, Any], types: set[str] | None, ids: set[str] | None,
+                      pattern: re.Pattern[str] | None) -> bool:
+    if types and sel["type"] not in types:
+        return False
+    if "id" in sel:
+        return (not ids or sel["id"] in ids) and (
+            pattern is None or pattern.fullmatch(sel["id"]) is not None)
+    if "idPattern" in sel and ids:
+        return any(re.fullmatch(str(sel["idPattern"]), i) for i in ids)
+    return True
