@@ -16,6 +16,7 @@ from conftest import system_binary
 pytestmark = pytest.mark.e2e
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
+SIGNED_IN = "サインインしました / signed in"
 
 
 def test_sign_up_then_sign_in_with_a_passkey(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -38,8 +39,8 @@ def test_sign_up_then_sign_in_with_a_passkey(serve, tmp_path: Path) -> None:  # 
 
             page.fill("#login", "hanako@toyono.example")
             page.click("#register")
-            page.wait_for_function("document.getElementById('status').textContent !== ''")
-            assert page.inner_text("#status") == "サインインしました / signed in"
+            # expect() polls from Playwright's own world: the page's CSP forbids eval
+            sync_api.expect(page.locator("#status")).to_have_text(SIGNED_IN, timeout=30_000)
             signed_up = page.evaluate("sessionStorage.getItem('cityos_token')")
             creds = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator})
             assert len(creds["credentials"]) == 1 and creds["credentials"][0]["isResidentCredential"]
@@ -47,10 +48,14 @@ def test_sign_up_then_sign_in_with_a_passkey(serve, tmp_path: Path) -> None:  # 
             page.evaluate("sessionStorage.clear()")
             page.reload()
             page.click("#signin")  # no login name: the browser offers the passkey it holds
-            page.wait_for_function("document.getElementById('status').textContent !== ''")
-            assert page.inner_text("#status") == "サインインしました / signed in"
+            sync_api.expect(page.locator("#status")).to_have_text(SIGNED_IN, timeout=30_000)
             token = page.evaluate("sessionStorage.getItem('cityos_token')")
             assert token and token != signed_up
+
+            page.fill("#login", "hanako@toyono.example")  # taken now: the page says so
+            page.click("#register")
+            sync_api.expect(page.locator("#status")).to_contain_text("登録できませんでした",
+                                                                     timeout=30_000)
         finally:
             browser.close()
     me = httpx.get(f"{site}/auth/v1/me", headers={"Authorization": f"Bearer {token}"})
