@@ -66,3 +66,47 @@ def test_sign_up_then_sign_in_with_a_passkey(serve, tmp_path: Path) -> None:  # 
     assert body["password"] is False
     staff_only = httpx.get(f"{site}/auth/v1/accounts", headers={"Authorization": f"Bearer {token}"})
     assert staff_only.status_code == 403
+
+
+ADD_PASSKEY = """async (token) => {
+  const auth = { "Authorization": "Bearer " + token, "Content-Type": "application/json" };
+  const begin = await (await fetch("/auth/v1/me/passkeys", { method: "POST", headers: auth })).json();
+  const o = begin.publicKey;
+  o.challenge = b64.toBytes(o.challenge);
+  o.user.id = b64.toBytes(o.user.id);
+  for (const c of o.excludeCredentials || []) c.id = b64.toBytes(c.id);
+  const c = await navigator.credentials.create({ publicKey: o });
+  const r = await fetch("/auth/passkeys/register/finish", { method: "POST", headers: auth,
+    body: JSON.stringify({ ceremony: begin.ceremony, credential: credentialJSON(c) }) });
+  return r.status;
+}"""
+
+
+def test_a_password_account_adds_a_passkey(serve) -> None:  # type: ignore[no-untyped-def]
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = system_binary("chromium")
+    server = serve("--host", "localhost")
+    site = f"http://localhost:{server.port}"
+    signed_up = httpx.post(f"{site}/auth/residents", data={
+        "login": "jiro@toyono.example", "password": "jiro-no-nagai-himitsu"})
+    assert signed_up.status_code == 201, signed_up.text
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        try:
+            page = browser.new_context().new_page()
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("WebAuthn.enable")
+            cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+                "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+                "hasUserVerification": True, "isUserVerified": True,
+                "automaticPresenceSimulation": True}})
+            page.goto(f"{site}/auth/passkeys")
+            assert page.evaluate(ADD_PASSKEY, signed_up.json()["access_token"]) == 200
+            page.click("#signin")
+            sync_api.expect(page.locator("#status")).to_have_text(SIGNED_IN, timeout=30_000)
+            token = page.evaluate("sessionStorage.getItem('cityos_token')")
+        finally:
+            browser.close()
+    me = httpx.get(f"{site}/auth/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
+    assert me["login"] == "jiro@toyono.example" and me["password"] is True
+    assert len(me["passkeys"]) == 1
