@@ -8,15 +8,18 @@ from typing import Any
 
 import orjson
 import pytest
+import rfc8785
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from joserfc import jws
 from joserfc.jwk import OKPKey
 
 from access.secured import CORPORATE, Platform
 from cityos.trust.ca import CertificateAuthority
-from cityos.trust.seal import HEADER, canonical_json, make_seal, parse_seal, verify_seal
+from cityos.trust.seal import HEADER, SealError, canonical_json, make_seal, parse_seal, verify_seal
 from cityos.trust.writes import entity_key
 
 from .platforms import certificate_for, trust_of
@@ -155,3 +158,30 @@ def test_both_algorithms(kind: str) -> None:
     seal = make_seal(b"{}", key, cert)
     assert parse_seal(seal).header["alg"] == kind
     verify_seal(parse_seal(seal), b"{}", cert)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=4),
+    max_leaves=20)
+
+
+@given(_JSON)
+@settings(max_examples=500)
+def test_canonical_json_is_rfc8785(data: Any) -> None:
+    try:
+        expected = rfc8785.dumps(data)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(SealError):
+            canonical_json(data)
+        return
+    assert canonical_json(data) == expected
+
+
+@pytest.mark.parametrize("data", [
+    {"b": 1.0, "a": 0.0}, [1e21, 1e-7, -0.0, 5e-324, 1.5e300], {"\U0001f600": 1, "\ue000": 2},
+    "\u0000\u001f\u007f\u2028\"\\", 2**53 - 1, [120.5, 135.4001, 34.8]])
+def test_canonical_json_edge_cases(data: Any) -> None:
+    assert canonical_json(data) == rfc8785.dumps(data)

@@ -57,6 +57,9 @@ def with_trust(op: Operation) -> Operation:
             raise WritesSuspended("time-stamping is unavailable, so writes are suspended; "
                                   "retry later / タイムスタンプを取得できないため書き込みを停止中です",
                                   extra={"retryAfter": 60})
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > request.app.state.settings.ngsi.max_body_bytes:
+            return await endpoint(request)  # refused there (413) before it is read
         principal = request.scope.get(PRINCIPAL)
         org = principal.org if principal is not None and principal.kind == "org" else None
         header = None
@@ -69,7 +72,7 @@ def with_trust(op: Operation) -> Operation:
         except orjson.JSONDecodeError:
             data = None  # the endpoint answers the bad body
         try:
-            seal = await trust.seals.check(org, header, body, _types(data))
+            seal = await trust.seals.check(org, header, data, _types(data))
         except SealError as exc:
             raise BadRequestData(exc.detail, extra={"sealError": exc.code}) from None
         response = await endpoint(request)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +45,33 @@ def unb64url(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+# Where orjson's sorted output may differ from RFC 8785: escapes (\u…), characters outside the
+# BMP (UTF-16 key order), integral floats (120.0), exponent floats, integers past 2^53. They are
+# looked for anywhere, strings included (a false alarm only costs the slow path), with substring
+# searches: a regex over the whole body costs more than orjson itself.
+_NON_BMP = re.compile(rb"[\xf0-\xf7]")
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+
+
+def _plain(out: bytes) -> bool:
+    if b"\\u" in out or b".0," in out or b".0}" in out or b".0]" in out or out.endswith(b".0"):
+        return False
+    if not out.isascii() and _NON_BMP.search(out):
+        return False
+    zeros = out.translate(_DIGITS)
+    return not (b"0e" in zeros or b"0E" in zeros or b"0000000000000000" in zeros)
+
+
 def canonical_json(data: Any) -> bytes:
-    """RFC 8785 canonical JSON (what a seal signs)."""
+    """RFC 8785 canonical JSON (what a seal signs). orjson with sorted keys writes the same
+    bytes for plain data (checked against `rfc8785` by a property test), 10× faster; anything
+    else goes through `rfc8785`."""
+    try:
+        fast = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    except (TypeError, orjson.JSONEncodeError):
+        fast = b"\\u"  # not plain: let rfc8785 say why
+    if _plain(fast):
+        return fast
     try:
         return rfc8785.dumps(data)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from cryptography import x509
 
 from cityos.storage.base import Store
@@ -82,9 +81,10 @@ class SealChecker:
         await self.store.kv_put(*POLICY, policy.to_json())
         await self._refresh(force=True)
 
-    async def check(self, org: str | None, header: str | None, body: bytes,
+    async def check(self, org: str | None, header: str | None, data: Any,
                     types: list[str]) -> CheckedSeal | None:
-        """The verified seal of a write (None when there is none and none is required)."""
+        """The verified seal of a write (None when there is none and none is required);
+        `data` is the parsed body (None when it is not JSON)."""
         await self._refresh()
         if header is None:
             if org is not None and self._policy.requires(org, types):
@@ -109,10 +109,9 @@ class SealChecker:
         if status != "valid":
             raise SealError(f"SEAL_CERTIFICATE_{status.upper().replace('-', '_')}",
                             f"the seal's certificate is {status} / 証明書が無効です ({status})")
-        try:
-            payload = canonical_json(orjson.loads(body))
-        except orjson.JSONDecodeError:
-            raise SealError("SEAL_PAYLOAD", "a sealed body must be JSON") from None
+        if data is None:
+            raise SealError("SEAL_PAYLOAD", "a sealed body must be JSON")
+        payload = canonical_json(data)
         verify_seal(seal, payload, cert)
         return CheckedSeal(seal, record["serial"], payload)
 
