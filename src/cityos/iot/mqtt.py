@@ -20,6 +20,7 @@ from cityos.iot.ingest import Ingestor, Message, WritesRefused
 
 log = logging.getLogger("cityos.iot.mqtt")
 BATCH = 500  # messages handled in one store transaction at most
+SHARE = "cityos-ingest"  # the shared-subscription group of every cityos process
 QUEUE = 20_000  # messages waiting at most (a full queue slows the subscriber: back-pressure)
 
 
@@ -63,7 +64,9 @@ class MqttIngestion:
                         self.host, self.port, username=self.username, password=self.password,
                         identifier=None, clean_session=True,
                         tls_context=ssl.create_default_context() if self.tls else None) as client:
-                    await client.subscribe(f"{self.prefix}/+/+/attrs", qos=1)
+                    # a shared subscription: several cityos processes behind a load balancer
+                    # share the devices' messages instead of each writing every one
+                    await client.subscribe(f"$share/{SHARE}/{self.prefix}/+/+/attrs", qos=1)
                     self.connected.set()
                     log.info("MQTT ingestion subscribed at %s:%s", self.host, self.port)
                     delay = 0.5
