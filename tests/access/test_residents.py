@@ -6,6 +6,9 @@ import asyncio
 import subprocess
 import time
 
+import pytest
+
+from cityos.access.accounts import BadCredentials, Locked
 from cityos.access.service import Access
 from cityos.settings import load_settings
 from cityos.storage import open_store
@@ -159,3 +162,21 @@ def test_residents_commands(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert cityos("enable", "kita@toyono.example").returncode == 0
     missing = cityos("disable", "nobody")
     assert missing.returncode == 1 and "no resident" in missing.stdout
+
+
+def test_failed_passkey_signatures_count_toward_the_lockout(platform: Platform) -> None:
+    async def scenario(access):  # type: ignore[no-untyped-def]
+        resident = await access.residents.by_login("hanako@example.jp")
+        outcomes = []
+        for _ in range(11):
+            try:
+                await access.residents.passkey_result(resident, "cred-x", ok=False)
+            except BadCredentials:
+                outcomes.append("bad")
+            except Locked:
+                outcomes.append("locked")
+        with pytest.raises(Locked):
+            await access.residents.authenticate("hanako@example.jp", RESIDENT_PASSWORD)
+        return outcomes
+
+    assert platform.access(scenario) == ["bad"] * 10 + ["locked"]
