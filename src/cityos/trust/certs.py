@@ -169,7 +169,7 @@ class CertificateBook:
 
     async def _record(self, cert: x509.Certificate, org: str, *, external: bool,
                       renews: str | None = None, chain: list[str] | None = None) -> dict[str, Any]:
-        record = {"serial": format(cert.serial_number, "x"), "org": org,
+        record: dict[str, Any] = {"serial": format(cert.serial_number, "x"), "org": org,
                   "corporateNumber": corporate_number_of(cert),
                   "subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
                   "notBefore": _when(cert.not_valid_before_utc),

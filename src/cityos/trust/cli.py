@@ -4,7 +4,6 @@ managed from the data directory (whoever can read it administers the platform).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -14,10 +13,9 @@ import typer
 from cryptography.hazmat.primitives import hashes
 from rich.console import Console
 
-from cityos.access.accounts import AccountError
+from cityos.access.cli import run
 from cityos.access.service import Access
 from cityos.settings import Settings, load_settings
-from cityos.storage import open_store
 from cityos.storage.base import Store
 from cityos.trust.ca import CertificateError
 from cityos.trust.certs import CertificateBook, load_pem
@@ -43,23 +41,14 @@ async def init_trust(store: Store, settings: Settings) -> str | None:
 def run_trust(data_dir: Path, work: Callable[[Trust, Access], Awaitable[T]]) -> T:
     """Open the platform's store, run `work` with its trust and access state, close it."""
     settings = load_settings(data_dir)
-    if not settings.storage.database_url and not (data_dir / "cityos.db").exists():
-        console.print(f"[red]{data_dir} holds no platform: run `cityos init --data-dir "
-                      f"{data_dir}` first[/]")
-        raise typer.Exit(2)
 
-    async def main() -> T:
-        store = open_store(settings.database_url)
-        await store.open()
-        try:
-            trust = await Trust.open(store, settings.trust, settings.public_url)
-            return await work(trust, await Access.create(store, settings.access))
-        finally:
-            await store.close()
+    async def with_trust(access: Access) -> T:
+        return await work(await Trust.open(access.store, settings.trust, settings.public_url),
+                          access)
 
     try:
-        return asyncio.run(main())
-    except (CertificateError, AccountError) as exc:
+        return run(data_dir, with_trust)
+    except CertificateError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
 

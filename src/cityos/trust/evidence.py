@@ -104,8 +104,9 @@ def _verify(bundle: dict[str, Any], log_key: str | None, ca_pem: bytes | None) -
             verify_token(base64.b64decode(token), head.head.body(), [ca])
         except TimeStampError as exc:
             problems.append(Problem(exc.code, head.size, str(exc)))
-    crl = x509.load_der_x509_crl(base64.b64decode(bundle["crl"]))
-    if not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
+    crl: x509.CertificateRevocationList | None = x509.load_der_x509_crl(
+        base64.b64decode(bundle["crl"]))
+    if crl is not None and not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
         problems.append(Problem("CRL_SIGNATURE", 0, "the CRL is not signed by the platform CA"))
         crl = None
     for item in bundle["records"]:

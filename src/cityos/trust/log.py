@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,6 +19,7 @@ from cityos.trust.merkle import (
     EMPTY_ROOT,
     Frontier,
     ProofError,
+    SubtreeHash,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
@@ -176,14 +177,19 @@ class TransparencyLog:
         [root] = await self._prove(lambda mth: [mth(0, size)])
         return root
 
-    async def _prove(self, build):  # type: ignore[no-untyped-def]
+    async def _prove(self, build: Callable[[SubtreeHash], list[bytes]]) -> list[bytes]:
         """Run a proof builder twice: first to learn which ranges it needs (the ranges depend
         on sizes only), then, with their leaves loaded, for real."""
         async with self._lock:
             if self._tiles is None:
                 await self._load_tiles()
             needed: set[int] = set()
-            build(lambda a, b: self._need(a, b, needed) or b"")
+
+            def record(start: int, end: int) -> bytes:
+                self._need(start, end, needed)
+                return b""
+
+            build(record)
             leaves = {t: await self._tile_leaves(t) for t in needed}
             return build(lambda a, b: self._mth(a, b, leaves))
 

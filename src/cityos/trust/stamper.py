@@ -32,9 +32,9 @@ async def built_in_tsa(store: Store, certs: CertificateBook, name: str) -> Built
             "key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                      serialization.NoEncryption()).decode()})
         return BuiltInTsa(cert, key)
-    key = serialization.load_pem_private_key(doc["key"].encode(), password=None)
-    assert isinstance(key, ec.EllipticCurvePrivateKey)
-    return BuiltInTsa(x509.load_pem_x509_certificate(doc["cert"].encode()), key)
+    loaded = serialization.load_pem_private_key(doc["key"].encode(), password=None)
+    assert isinstance(loaded, ec.EllipticCurvePrivateKey)
+    return BuiltInTsa(x509.load_pem_x509_certificate(doc["cert"].encode()), loaded)
 
 
 class Stamper:
