@@ -9,9 +9,9 @@ verifying a transparency log of 1,000,000 leaves takes.
   path without the trust hook, with it (a write record per request, appended in batches),
   and, through the gate with an organisation's token, unsealed and sealed (a detached JWS over
   the RFC 8785 form of the 100 entities, verified against the certificate).
-- verify: N leaves appended to a fresh store (with a signed, time-stamped tree head every
-  N/10), then the whole-log verification of `cityos verify` (re-hash, links, roots, heads,
-  tokens), wall time.
+- verify: N audit records appended to a fresh store and fed into the log (with a signed,
+  time-stamped tree head every N/10), then the whole-log verification of `cityos verify`
+  (re-hash, links, roots, heads, tokens, each audit leaf against the audit trail), wall time.
 
 Prints one BENCH_JSON line and writes bench/results/trust-latest.json.
 """
@@ -120,10 +120,18 @@ async def upsert_figures(work: Path, batches: int, rounds: int = 5) -> dict[str,
     return out
 
 
+def _audit_record(n: int) -> dict[str, Any]:
+    return {"at": "2026-11-22T00:00:00.000Z", "who": "org:bench", "org": "BenchCo",
+            "ip": "127.0.0.1", "tenant": "", "op": "batch_upsert", "method": "POST",
+            "path": UPSERT, "entities": [f"urn:ngsi-ld:Sensor:{n % 100_000:06d}"],
+            "status": 201, "bytes_in": 2900, "bytes_out": 0, "ms": 1.5}
+
+
 async def verify_figures(work: Path, leaves: int) -> dict[str, float]:
+    from cityos.audit.chain import canonical, link
+    from cityos.audit.trail import LOG as AUDIT_LOG
     from cityos.settings import load_settings
     from cityos.storage import open_store
-    from cityos.trust.feed import leaf_body
     from cityos.trust.service import Trust
     from cityos.trust.verify import verify_store
 
@@ -134,11 +142,11 @@ async def verify_figures(work: Path, leaves: int) -> dict[str, float]:
         trust = await Trust.open(store, settings.trust, settings.public_url)
         began = time.perf_counter()
         step = max(1, leaves // 10)
-        for first in range(0, leaves, 10_000):
+        for first in range(0, leaves, 10_000):  # audit records, fed into the log as in serve
             count = min(10_000, leaves - first)
-            await trust.log.append([leaf_body({"kind": "audit", "seq": first + k + 1,
-                                               "hash": f"{first + k:064x}"})
-                                    for k in range(count)])
+            await store.append_log(AUDIT_LOG, [canonical(_audit_record(first + k))
+                                               for k in range(count)], link)
+            await trust.feed()
             if (first + count) % step == 0 or first + count == leaves:
                 await trust.checkpoint()
         built = time.perf_counter() - began
@@ -147,6 +155,8 @@ async def verify_figures(work: Path, leaves: int) -> dict[str, float]:
         took = time.perf_counter() - began
         if problems or summary.leaves != leaves:
             raise RuntimeError(f"verification failed: {problems[:3]}")
+        if summary.audit != leaves:
+            raise RuntimeError(f"only {summary.audit} audit leaves were checked")
         return {"leaves": leaves, "heads": summary.heads, "build_seconds": round(built, 1),
                 "verify_seconds": round(took, 2), "leaves_per_second": round(leaves / took)}
     finally:

@@ -119,3 +119,20 @@ def test_leaves_are_found_by_key(tmp_path: Path) -> None:
         assert await store.find_log_keys("other", "x") == []
 
     _run(tmp_path, scenario)
+
+
+def test_verification_with_a_head_of_the_empty_tree(tmp_path: Path) -> None:
+    from cityos.trust.verify import verify_log
+
+    async def scenario(store: Store) -> None:
+        from cityos.trust.verify import store_pages
+
+        log = TransparencyLog(store, "test/log", KEY)
+        await log.open()
+        heads = [await log.sign()]
+        await log.append(_leaves(5))
+        heads.append(await log.sign())
+        assert heads[0].size == 0
+        assert await verify_log(store_pages(store), heads, KEY.public_key(), []) == []
+
+    _run(tmp_path, scenario)

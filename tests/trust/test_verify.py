@@ -217,6 +217,23 @@ def wrong_tsa_certificate(conn: sqlite3.Connection) -> None:
     _set_token(conn, lambda token, data: tsa.token(hashlib.sha256(data).digest()))
 
 
+def rewritten_audit_trail(conn: sqlite3.Connection) -> None:
+    """An audit record edited and the audit chain recomputed after it (its own check passes)."""
+    from cityos.audit.chain import link
+
+    rows = _rows(conn, "audit")
+    prev = rows[1][2]
+    for i, (seq, body, _p, _h) in enumerate(rows[1:]):
+        if i == 0:
+            body = body.replace(b'"status":', b'"status":1')
+        new = link(prev, body)
+        conn.execute("UPDATE logs SET body = ?, prev = ?, hash = ? WHERE log = 'audit' AND "
+                     "seq = ?", (body, prev, new, seq))
+        prev = new
+    conn.execute("UPDATE kv SET value = ? WHERE space = 'audit.head'",
+                 (orjson.dumps({"seq": rows[-1][0], "hash": prev}),))
+
+
 def truncated_log(conn: sqlite3.Connection) -> None:
     last = _heads(conn)[-1][1]["treeSize"]
     conn.execute("DELETE FROM logs WHERE log = 'trust' AND seq > ?", (last - 2,))
@@ -236,6 +253,7 @@ CASES = {
     altered_time_stamp: "TST_SIGNATURE",
     wrong_tsa_certificate: "TST_UNTRUSTED_TSA",
     truncated_log: "LOG_TRUNCATED",
+    rewritten_audit_trail: "AUDIT_REWRITTEN",
 }
 
 
@@ -243,6 +261,7 @@ def test_an_intact_log_verifies(template: Path) -> None:
     problems, summary = _verify(template)
     assert problems == []
     assert summary.heads >= 2 and summary.stamped >= 2 and summary.seals == 3
+    assert summary.audit > 3
     assert summary.leaves > 7
 
 
@@ -272,3 +291,22 @@ def test_the_command_names_the_failure(template: Path, tmp_path: Path) -> None:
                          text=True, timeout=120)
     assert bad.returncode == 1
     assert bad.stdout.splitlines()[1].startswith("LEAF_INSERTED at 4"), bad.stdout
+
+
+def test_a_rewritten_audit_trail_passes_its_own_check_but_not_the_log(template: Path,
+                                                                     tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    shutil.copytree(template, data)
+    conn = _db(data)
+    rewritten_audit_trail(conn)
+    conn.close()
+    audit = subprocess.run([CITYOS, "audit", "export", "--data-dir", str(data), "--output",
+                            str(tmp_path / "audit.jsonl")], capture_output=True, text=True,
+                           timeout=120)
+    assert audit.returncode == 0, audit.stderr
+    own = subprocess.run([CITYOS, "verify", "--file", str(tmp_path / "audit.jsonl")],
+                         capture_output=True, text=True, timeout=120)
+    assert own.returncode == 0, own.stdout  # the audit chain alone sees nothing wrong
+    both = subprocess.run([CITYOS, "verify", "--data-dir", str(data)], capture_output=True,
+                          text=True, timeout=120)
+    assert both.returncode == 1 and "AUDIT_REWRITTEN" in both.stdout, both.stdout

@@ -17,6 +17,7 @@ import orjson
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from cityos.audit.trail import LOG as AUDIT_LOG
 from cityos.storage.base import LogEntry, Store
 from cityos.trust.certs import ANCHORS, CertificateBook, load_pem
 from cityos.trust.log import LEAVES, TransparencyLog
@@ -37,8 +38,10 @@ HEAD_FORK = "TREE_HEAD_FORK"  # a validly signed tree head the log does not lead
 HEAD_ORDER = "TREE_HEAD_ORDER"  # tree heads that shrink
 HEAD_MISMATCH = "TREE_HEAD_MISMATCH"  # leaves below a signed tree head changed (a consequence)
 RECORD_MALFORMED = "RECORD_MALFORMED"  # a leaf that is not a record cityos writes
+AUDIT_REWRITTEN = "AUDIT_REWRITTEN"  # the audit trail holds another record than the log names
 _WINDOW = 4096  # leaves looked back / ahead to tell a reordering from a removal
 
+AuditLookup = Callable[[int], Awaitable[str | None]]
 CertificateLookup = Callable[[str], Awaitable[tuple[dict[str, object], x509.Certificate] | None]]
 
 
@@ -58,6 +61,7 @@ class Summary:
     heads: int = 0
     stamped: int = 0
     seals: int = 0
+    audit: int = 0  # audit leaves checked against the audit trail
     root: bytes = b""
 
 
@@ -80,8 +84,10 @@ def _classify(entry: LogEntry, last: LogEntry | None, recent: deque[str],
 async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTreeHead],
                      public: Ed25519PublicKey, anchors: list[x509.Certificate],
                      certificate: CertificateLookup | None = None,
-                     summary: Summary | None = None) -> list[Problem]:
-    """Every problem of the log, in order; `pages` yields its entries in sequence order."""
+                     summary: Summary | None = None,
+                     audit: AuditLookup | None = None) -> list[Problem]:
+    """Every problem of the log, in order; `pages` yields its entries in sequence order.
+    `audit` gives the audit trail's hash of a record (None when pruned), to check audit leaves."""
     problems: list[Problem] = []
     summary = summary if summary is not None else Summary()
     signed_size = 0
@@ -120,8 +126,16 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
             except StopAsyncIteration:
                 exhausted = True
 
+    while due and due[0].size == 0:  # heads of the empty tree
+        sth = due.popleft()
+        summary.heads += 1
+        if sth.root != frontier.root():
+            problems.append(Problem(HEAD_FORK, 0, "a signed head of the empty tree with a root"))
     await fill()
     index = 0
+    next_size = due[0].size if due else -1
+    expected_seq, expected_prev = 1, None
+    append = frontier.append
     while buffered:
         page, buffered[:] = buffered[:], []
         await fill()
@@ -131,16 +145,24 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
             if digest.hex() != entry.hash:
                 chain_ok = False
                 problems.append(Problem(LEAF_MODIFIED, index, "the leaf does not match its hash"))
-            problem = _classify(entry, last, recent, page[position + 1:position + _WINDOW]
-                                + buffered[:_WINDOW])
-            if problem is not None:
-                chain_ok = False
-                at = index - 1 if problem[0] == LEAF_INSERTED else index  # name the intruder
-                problems.append(Problem(problem[0], at, problem[1]))
+            if entry.seq != expected_seq or entry.prev != expected_prev:  # look around only now
+                problem = _classify(entry, last, recent, page[position + 1:position + _WINDOW]
+                                    + buffered[:_WINDOW])
+                if problem is not None:
+                    chain_ok = False
+                    at = index - 1 if problem[0] == LEAF_INSERTED else index  # the intruder
+                    problems.append(Problem(problem[0], at, problem[1]))
+            expected_seq, expected_prev = entry.seq + 1, entry.hash
             if b'"seal":"' in body:
                 await _check_seal(body, index, certificate, problems, summary)
-            frontier.append(digest)
+            elif audit is not None and body.startswith(b'{"hash":"'):
+                await _check_audit(body, index, audit, problems, summary)
+            append(digest)
             index += 1
+            if index != next_size:
+                recent.append(entry.hash)
+                last = entry
+                continue
             while due and due[0].size == frontier.size:
                 sth = due.popleft()
                 summary.heads += 1
@@ -149,11 +171,9 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
                                             "the signed tree head's root is not the log's"
                                             if chain_ok else "the leaves below this signed "
                                             "tree head changed"))
+            next_size = due[0].size if due else -1
             recent.append(entry.hash)
             last = entry
-    while due and due[0].size == 0:
-        due.popleft()
-        summary.heads += 1
     for sth in due:
         problems.append(Problem(LOG_TRUNCATED, sth.size, f"the log has {frontier.size} leaves "
                                 f"but a tree head of {sth.size} was signed"))
@@ -176,6 +196,24 @@ def _renamed_removals(problems: list[Problem]) -> list[Problem]:
         else:
             out.append(p)
     return out
+
+
+async def _check_audit(body: bytes, index: int, audit: AuditLookup, problems: list[Problem],
+                       summary: Summary) -> None:
+    try:
+        record = orjson.loads(body)
+        seq, expected = int(record["seq"]), str(record["hash"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        problems.append(Problem(RECORD_MALFORMED, index, "an audit leaf without seq and hash"))
+        return
+    found = await audit(seq)
+    if found is None:
+        return  # pruned by retention (the audit chain's checkpoint covers it)
+    if found != expected:
+        problems.append(Problem(AUDIT_REWRITTEN, index, f"audit record {seq} is not the one the "
+                                "log took in: the audit trail was rewritten"))
+    else:
+        summary.audit += 1
 
 
 async def _check_seal(body: bytes, index: int, certificate: CertificateLookup | None,
@@ -252,5 +290,24 @@ async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBo
 
     summary = Summary()
     problems = await verify_log(store_pages(store), await all_heads(tlog),
-                                public or tlog.key.public_key(), anchors, lookup, summary)
+                                public or tlog.key.public_key(), anchors, lookup, summary,
+                                AuditHashes(store).get)
     return problems, summary
+
+
+class AuditHashes:
+    """The audit trail's entry hashes by sequence number, read a page ahead (audit leaves come
+    in sequence order)."""
+
+    def __init__(self, store: Store, page: int = 10_000) -> None:
+        self.store = store
+        self.page = page
+        self._hashes: dict[int, str] = {}
+        self._upto = -1  # pages were read for every seq below this
+
+    async def get(self, seq: int) -> str | None:
+        if seq not in self._hashes and not self._upto > seq:
+            entries = await self.store.read_log(AUDIT_LOG, after=seq - 1, limit=self.page)
+            self._hashes = {e.seq: e.hash for e in entries}
+            self._upto = entries[-1].seq + 1 if entries else 1 << 62  # nothing after seq
+        return self._hashes.get(seq)
