@@ -39,7 +39,7 @@ NGSI_READ = Policy(roles=("operator", "viewer"), scopes=("ngsi:read",))
 NGSI_WRITE = Policy(roles=("operator",), scopes=("ngsi:write",))
 STAFF_WRITE = Policy(roles=("operator",))  # platform-wide changes: staff only, never companies
 RESIDENT_ROLE = "resident"  # the only role of residents' tokens; no staff policy lists it
-RESIDENT = Policy(roles=(RESIDENT_ROLE,))  # a resident's own account (admins may call it too)
+OWN_ACCOUNT = Policy(roles=("operator", "viewer", RESIDENT_ROLE))  # one's own account only
 
 
 @dataclass(frozen=True)

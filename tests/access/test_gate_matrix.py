@@ -26,6 +26,8 @@ PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.jso
                  ("POST", "/auth/passkeys/login/finish"),
                  # staff sign in through the municipality's OIDC provider
                  ("GET", "/auth/oidc/login"), ("GET", "/auth/oidc/callback"),
+                 # the second step of a staff sign-in (after the password): the passkey
+                 ("POST", "/auth/login/passkey"),
                  # devices push measurements, authenticated by their own token (Device-Token)
                  ("POST", "/iot/v1/ingest")}
 RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys")}

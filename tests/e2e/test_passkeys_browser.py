@@ -6,12 +6,13 @@ http://localhost is a secure context, so WebAuthn runs without TLS; the RP ID is
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import system_binary
+from conftest import CITYOS, system_binary
 
 pytestmark = pytest.mark.e2e
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -110,3 +111,56 @@ def test_a_password_account_adds_a_passkey(serve) -> None:  # type: ignore[no-un
     me = httpx.get(f"{site}/auth/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
     assert me["login"] == "jiro@toyono.example" and me["password"] is True
     assert len(me["passkeys"]) == 1
+
+
+SIGN_WITH_PASSKEY = """async (challenge) => {
+  const o = challenge.publicKey;
+  o.challenge = b64.toBytes(o.challenge);
+  for (const c of o.allowCredentials || []) c.id = b64.toBytes(c.id);
+  const c = await navigator.credentials.get({ publicKey: o });
+  const r = await fetch("/auth/login/passkey", { method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ ceremony: challenge.ceremony, credential: credentialJSON(c) }) });
+  return { status: r.status, body: await r.json() };
+}"""
+
+
+def test_a_staff_passkey_becomes_the_second_factor(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = system_binary("chromium")
+    data = tmp_path / "town"
+    subprocess.run([CITYOS, "init", "--data-dir", str(data)], capture_output=True, check=True)
+    added = subprocess.run([CITYOS, "staff", "add", "yamada", "--role", "admin",
+                            "--data-dir", str(data)], capture_output=True, text=True, check=True)
+    password = added.stdout.strip().splitlines()[-1]
+    server = serve("--host", "localhost", data_dir=data)
+    site = f"http://localhost:{server.port}"
+    login = {"username": "yamada", "password": password}
+    first = httpx.post(f"{site}/auth/login", data=login)
+    assert first.status_code == 200  # no passkey yet: the password is enough
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        try:
+            page = browser.new_context().new_page()
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("WebAuthn.enable")
+            cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+                "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+                "hasUserVerification": True, "isUserVerified": True,
+                "automaticPresenceSimulation": True}})
+            page.goto(f"{site}/auth/passkeys")
+            assert page.evaluate(ADD_PASSKEY, first.json()["access_token"]) == 200
+            challenged = httpx.post(f"{site}/auth/login", data=login)
+            assert challenged.status_code == 401, challenged.text
+            assert challenged.json()["error"] == "second_factor_required"
+            assert "access_token" not in challenged.json()
+            signed = page.evaluate(SIGN_WITH_PASSKEY, challenged.json())
+            replay = page.evaluate(SIGN_WITH_PASSKEY, challenged.json())  # used once only
+        finally:
+            browser.close()
+    assert signed["status"] == 200, signed
+    assert replay["status"] == 401
+    auth = {"Authorization": f"Bearer {signed['body']['access_token']}"}
+    rows = httpx.get(f"{site}/auth/v1/accounts", headers=auth).json()
+    [yamada] = [r for r in rows if r["name"] == "yamada"]
+    assert yamada["passkeys"] == 1 and "admin-without-second-factor" not in yamada["flags"]

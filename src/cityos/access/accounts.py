@@ -205,6 +205,33 @@ class AccountBook:
                 raise BadCredentials()
             return await self.settle(STAFF, username, member, ok, "staff:" + username, now)
 
+    # passkeys (residents sign in with them; staff use them as a second factor) -------------
+    async def add_passkey(self, space: str, key: str, passkey: dict[str, Any]) -> None:
+        """Keep a verified passkey on the account `key` of `space`."""
+        async with self.lock(f"{space}:{key}"):
+            account = await self.store.kv_get(space, key)
+            if account is None:
+                raise AccountError(f"no account {key!r}")
+            account["passkeys"] = [*account.get("passkeys", []), passkey]
+            await self.store.kv_put(space, key, account)
+
+    async def passkey_result(self, space: str, key: str, subject: str, credential_id: str,
+                             ok: bool, sign_count: int = 0) -> dict[str, Any]:
+        """Count a passkey assertion (success: its new sign count and last use; failure:
+        toward the lockout). Raises Locked or BadCredentials like a password."""
+        async with self.lock(f"{space}:{key}"):
+            account = await self.store.kv_get(space, key)
+            now = time.time()
+            if account is None or account.get("disabled"):
+                raise BadCredentials()
+            if wait := monitor.locked_for(account, now):
+                raise Locked(wait)
+            if ok:
+                for passkey in account.get("passkeys", []):
+                    if passkey["id"] == credential_id:
+                        passkey["sign_count"], passkey["last_used"] = sign_count, now
+            return await self.settle(space, key, account, ok, subject, now)
+
     async def settle(self, space: str, key: str, record: dict[str, Any], ok: bool,
                      subject: str, now: float) -> dict[str, Any]:
         """Store the outcome of a sign-in attempt: success resets the failures, a failure

@@ -47,6 +47,12 @@ class RelyingParty:
     origins: tuple[str, ...]  # web origins whose pages may run the ceremonies
 
 
+async def ceremony_of(store: Store, ceremony: str) -> dict[str, Any] | None:
+    """What a pending ceremony is for (without using it up)."""
+    state = await store.kv_get(CEREMONIES, ceremony) if ceremony else None
+    return None if state is None else dict(state)
+
+
 def relying_party(settings: Settings) -> RelyingParty:
     """From `access.passkey_rp_id` / `passkey_origins`, or else the platform's public URL."""
     public = urlsplit(settings.public_url)
@@ -77,10 +83,11 @@ async def _take(store: Store, ceremony: str, kind: str) -> dict[str, Any]:
 
 
 async def begin_registration(store: Store, rp: RelyingParty, login: str,
-                             resident_id: str | None = None,
-                             existing: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
+                             resident_id: str | None = None, existing: Sequence[str] = (),
+                             staff: str | None = None) -> tuple[str, dict[str, Any]]:
     """Options for `navigator.credentials.create()` (a discoverable passkey) and the ceremony
-    id to send back with the result; `resident_id` when an account adds another passkey."""
+    id to send back with the result; `resident_id` when a resident adds another passkey,
+    `staff` when a staff member adds one (as a second factor)."""
     options = generate_registration_options(
         rp_id=rp.id, rp_name=rp.name, user_name=login, user_display_name=login,
         user_id=secrets.token_bytes(16),
@@ -89,7 +96,7 @@ async def begin_registration(store: Store, rp: RelyingParty, login: str,
             user_verification=UserVerificationRequirement.PREFERRED),
         exclude_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(c)) for c in existing])
     ceremony = await _begin(store, options.challenge, kind="register", login=login,
-                            resident=resident_id)
+                            resident=resident_id, staff=staff)
     return ceremony, options_to_json_dict(options)
 
 
@@ -111,24 +118,29 @@ async def finish_registration(store: Store, rp: RelyingParty, ceremony: str,
     return state, passkey
 
 
-async def begin_authentication(store: Store, rp: RelyingParty,
-                               allowed: Sequence[str] = ()) -> tuple[str, dict[str, Any]]:
+async def begin_authentication(store: Store, rp: RelyingParty, allowed: Sequence[str] = (),
+                               **what: Any) -> tuple[str, dict[str, Any]]:
     """Options for `navigator.credentials.get()`; with no `allowed` credential ids the browser
-    offers the passkeys it holds for this site (no login name needed)."""
+    offers the passkeys it holds for this site (no login name needed). `what` is kept with
+    the ceremony (e.g. the staff member whose second factor it is)."""
     options = generate_authentication_options(
         rp_id=rp.id, allow_credentials=[PublicKeyCredentialDescriptor(id=base64url_to_bytes(c))
                                         for c in allowed],
         user_verification=UserVerificationRequirement.PREFERRED)
-    ceremony = await _begin(store, options.challenge, kind="login")
+    ceremony = await _begin(store, options.challenge, kind="login", **what)
     return ceremony, options_to_json_dict(options)
 
 
 async def finish_authentication(store: Store, rp: RelyingParty, ceremony: str,
-                                credential: dict[str, Any],
-                                passkey: dict[str, Any]) -> int:
-    """Verify an assertion made with `passkey` (as kept at registration); returns the new
-    signature count. Raises PasskeyError when it does not verify."""
+                                credential: dict[str, Any], passkey: dict[str, Any],
+                                staff: str | None = None) -> int:
+    """Verify an assertion made with `passkey` (as kept at registration) in a ceremony begun
+    for `staff` (a second factor) or for residents (None); returns the new signature count.
+    Raises PasskeyError when it does not verify."""
     state = await _take(store, ceremony, "login")
+    if state.get("staff") != staff:
+        raise PasskeyError("この手続きは別のサインイン用です / the ceremony belongs to "
+                           "another sign-in")
     try:
         verified = verify_authentication_response(
             credential=credential, expected_challenge=base64url_to_bytes(state["challenge"]),

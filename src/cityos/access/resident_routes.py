@@ -19,7 +19,7 @@ from cityos.access._oauth import (
     throttled,
     token_response,
 )
-from cityos.access.accounts import AccountError, BadCredentials, Locked
+from cityos.access.accounts import STAFF, AccountError, BadCredentials, Locked
 from cityos.access.passkey_page import passkey_page
 from cityos.access.passkeys import (
     PasskeyError,
@@ -30,10 +30,10 @@ from cityos.access.passkeys import (
     relying_party,
 )
 from cityos.access.residents import normal_login
-from cityos.access.service import Access, access_of, resident_principal
+from cityos.access.service import Access, access_of, resident_principal, staff_principal
 from cityos.audit.trail import PRINCIPAL
 from cityos.ngsi.api.respond import plain_json
-from cityos.operations import PUBLIC, RESIDENT, Operation
+from cityos.operations import OWN_ACCOUNT, PUBLIC, Operation
 
 TAG = "residents"
 _WRONG = "ログイン名かパスワードが違います / unknown login or wrong password"
@@ -101,17 +101,27 @@ async def passkey_register_begin(request: Request) -> Response:
 
 
 async def my_passkey_begin(request: Request) -> Response:
-    """Start adding a passkey to the signed-in resident's own account."""
+    """Start adding a passkey to the caller's own account: a resident's sign-in, or a staff
+    member's second factor."""
     access = await access_of(request.app)
     principal = request.scope[PRINCIPAL]
+    rp = relying_party(request.app.state.settings)
+    if principal.kind == "staff":
+        member = await access.store.kv_get(STAFF, principal.name)
+        if member is not None:
+            ceremony, options = await begin_registration(
+                access.store, rp, member["username"],
+                existing=[k["id"] for k in member.get("passkeys", [])],
+                staff=member["username"])
+            return plain_json({"ceremony": ceremony, "publicKey": options})
     resident = await access.residents.get(principal.name) \
         if principal.kind == "resident" else None
     if resident is None:
-        return oauth_error(400, "invalid_request", "パスキーは住民のアカウント用です / "
-                           "passkeys here are for residents' accounts")
+        return oauth_error(400, "invalid_request", "このアカウントにはパスキーを登録できません / "
+                           "this account cannot have passkeys")
     ceremony, options = await begin_registration(
-        access.store, relying_party(request.app.state.settings), resident["login"],
-        resident["id"], [k["id"] for k in resident.get("passkeys", [])])
+        access.store, rp, resident["login"], resident["id"],
+        [k["id"] for k in resident.get("passkeys", [])])
     return plain_json({"ceremony": ceremony, "publicKey": options})
 
 
@@ -135,6 +145,10 @@ async def passkey_register_finish(request: Request) -> Response:
             access.store, relying_party(request.app.state.settings), *body)
         if await access.residents.of_passkey(passkey["id"]) is not None:
             raise PasskeyError("このパスキーは登録済みです / this passkey is already registered")
+        if state.get("staff"):  # a staff member's second factor
+            await access.book.add_passkey(STAFF, state["staff"], passkey)
+            member = await access.book.get_staff(state["staff"])
+            return await token_response(access, staff_principal(member))
         resident = await access.residents.get(state["resident"]) if state.get("resident") \
             else await access.residents.add_resident(state["login"],
                                                      tenant=access.settings.resident_tenant)
@@ -241,9 +255,9 @@ OPERATIONS: list[Operation] = [
               "Passkey sign-in: verify", TAG, body=CEREMONY, body_types=("application/json",),
               responses=_SIGNIN_ANSWERS, policy=PUBLIC),
     Operation("GET", "/auth/v1/me", who_am_i, "The caller's own account", TAG,
-              responses={200: "Account"}, policy=RESIDENT),
+              responses={200: "Account"}, policy=OWN_ACCOUNT),
     Operation("POST", "/auth/v1/me/passkeys", my_passkey_begin,
               "Add a passkey to my account: creation options", TAG,
               responses={200: "Ceremony and PublicKeyCredentialCreationOptions",
-                         400: "not a resident's account"}, policy=RESIDENT),
+                         400: "an account without passkeys"}, policy=OWN_ACCOUNT),
 ]

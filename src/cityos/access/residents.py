@@ -85,7 +85,7 @@ class ResidentBook:
         """The resident with this login and password; raises BadCredentials or Locked."""
         resident = await self.by_login(login)
         key = resident["id"] if resident else "unknown"
-        async with self.book.lock("resident:" + key):
+        async with self.book.lock(f"{RESIDENTS}:{key}"):  # as passkey_result
             resident = None if resident is None else await self.get(resident["id"])
             now = time.time()
             if resident is not None and (wait := locked_for(resident, now)):
@@ -100,11 +100,8 @@ class ResidentBook:
     # passkeys ---------------------------------------------------------------------------
     async def add_passkey(self, resident: dict[str, Any], credential: dict[str, Any]) -> None:
         """Keep a verified passkey (credential id, COSE public key, sign count) of `resident`."""
-        async with self.book.lock("resident:" + resident["id"]):
-            current = await self.get(resident["id"]) or resident
-            current["passkeys"] = [*current.get("passkeys", []), credential]
-            await self.store.kv_put(RESIDENTS, current["id"], current)
-            await self.store.kv_put(PASSKEYS, credential["id"], current["id"])
+        await self.book.add_passkey(RESIDENTS, resident["id"], credential)
+        await self.store.kv_put(PASSKEYS, credential["id"], resident["id"])
 
     async def of_passkey(self, credential_id: str) -> dict[str, Any] | None:
         resident_id = await self.store.kv_get(PASSKEYS, credential_id)
@@ -114,16 +111,6 @@ class ResidentBook:
                              sign_count: int = 0) -> dict[str, Any]:
         """Count a passkey sign-in (success: new sign count and last use; failure: toward the
         lockout). Raises Locked or BadCredentials like a password sign-in."""
-        async with self.book.lock("resident:" + resident["id"]):
-            current = await self.get(resident["id"])
-            now = time.time()
-            if current is None or current.get("disabled"):
-                raise BadCredentials()
-            if wait := locked_for(current, now):
-                raise Locked(wait)
-            if ok:
-                for key in current.get("passkeys", []):
-                    if key["id"] == credential_id:
-                        key["sign_count"], key["last_used"] = sign_count, now
-            return await self.book.settle(RESIDENTS, current["id"], current, ok,
-                                          "resident:" + current["id"], now)
+        return await self.book.passkey_result(RESIDENTS, resident["id"],
+                                              "resident:" + resident["id"], credential_id, ok,
+                                              sign_count)

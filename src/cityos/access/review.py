@@ -28,11 +28,12 @@ async def review_accounts(book: AccountBook, *, unused_days: int, secret_max_age
     rows: list[dict[str, Any]] = []
     for m in await book.list_staff():
         flags = _common_flags(m, now, unused_days)
-        if "admin" in m["roles"] and not m.get("second_factor"):
-            flags.append("admin-without-second-factor")  # passkeys arrive with residents' login
+        if "admin" in m["roles"] and not m.get("passkeys"):
+            flags.append("admin-without-second-factor")  # no passkey registered
         rows.append({"kind": "staff", "name": m["username"], "roles": m["roles"],
                      "tenant": m["tenant"], "grants": None, "created": m["created"],
                      "last_used": m.get("last_used"), "oidc": bool(m.get("oidc")),
+                     "passkeys": len(m.get("passkeys", [])),
                      "flags": flags})
     for org in await book.list_orgs():
         flags = _common_flags(org, now, unused_days)

@@ -13,7 +13,7 @@ from urllib.parse import unquote_plus
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.access import oidc_routes, resident_routes
+from cityos.access import oidc_routes, resident_routes, staff_passkeys
 from cityos.access._oauth import form as _form
 from cityos.access._oauth import locked
 from cityos.access._oauth import oauth_error as _oauth_error
@@ -23,6 +23,7 @@ from cityos.access.accounts import BadCredentials, Locked
 from cityos.access.monitor import list_alerts
 from cityos.access.review import review_accounts
 from cityos.access.service import access_of, org_principal, staff_principal
+from cityos.access.staff_passkeys import second_factor
 from cityos.access.tokens import Principal
 from cityos.ngsi.api.respond import plain_json
 from cityos.operations import ADMIN, PUBLIC, Operation, Param
@@ -87,6 +88,8 @@ async def staff_login(request: Request) -> Response:
         return locked(exc.seconds)
     except BadCredentials:
         return _oauth_error(401, "access_denied", "unknown user or wrong password")
+    if member.get("passkeys"):
+        return await second_factor(access, request, member)
     return await _token_response(access, staff_principal(member))
 
 
@@ -136,4 +139,5 @@ OPERATIONS: list[Operation] = [
               responses={200: "Accounts with flags"}, policy=ADMIN),
     *resident_routes.OPERATIONS,
     *oidc_routes.OPERATIONS,
+    *staff_passkeys.OPERATIONS,
 ]
