@@ -164,3 +164,9 @@ def test_a_staff_passkey_becomes_the_second_factor(serve, tmp_path: Path) -> Non
     rows = httpx.get(f"{site}/auth/v1/accounts", headers=auth).json()
     [yamada] = [r for r in rows if r["name"] == "yamada"]
     assert yamada["passkeys"] == 1 and "admin-without-second-factor" not in yamada["flags"]
+    more = httpx.post(f"{site}/auth/v1/me/passkeys", headers=auth)
+    assert more.status_code == 400  # a stolen token cannot enrol the thief's passkey
+    reset = subprocess.run([CITYOS, "staff", "reset-passkeys", "yamada", "--data-dir", str(data)],
+                           capture_output=True, text=True)
+    assert reset.returncode == 0 and "1 passkeys" in reset.stdout
+    assert httpx.post(f"{site}/auth/login", data=login).status_code == 200

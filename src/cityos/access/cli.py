@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cityos.access.accounts import AccountError
+from cityos.access.accounts import STAFF, AccountError
 from cityos.access.corporate import InvalidCorporateNumber
 from cityos.access.service import Access, org_principal, staff_principal
 from cityos.settings import load_settings
@@ -163,6 +163,22 @@ def staff_disable(username: str, data_dir: DataDir = Path("var")) -> None:
     """Disable a staff account: its password and tokens stop working."""
     run(data_dir, lambda a: a.book.set_staff_disabled(username, True))
     console.print(f"Staff member {username} disabled.")
+
+
+@staff_app.command("reset-passkeys")
+def staff_reset_passkeys(username: str, data_dir: DataDir = Path("var")) -> None:
+    """Remove a staff member's passkeys (a lost device): the password alone signs in again
+    until they register a new one."""
+
+    async def work(access: Access) -> int:
+        member = await access.book.get_staff(username)
+        removed = len(member.get("passkeys", []))
+        member["passkeys"] = []
+        await access.store.kv_put(STAFF, username, member)
+        return removed
+
+    removed = run(data_dir, work)
+    console.print(f"{removed} passkeys of staff member {username} removed.")
 
 
 @staff_app.command("enable")

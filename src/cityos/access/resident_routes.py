@@ -108,6 +108,11 @@ async def my_passkey_begin(request: Request) -> Response:
     rp = relying_party(request.app.state.settings)
     if principal.kind == "staff":
         member = await access.store.kv_get(STAFF, principal.name)
+        if member is not None and member.get("passkeys"):  # a stolen token must not enrol
+            return oauth_error(400, "invalid_request", "パスキーは登録済みです。追加は管理者が "
+                               "`cityos staff reset-passkeys` の後に / this account has a "
+                               "passkey: an administrator resets them with `cityos staff "
+                               "reset-passkeys` first")
         if member is not None:
             ceremony, options = await begin_registration(
                 access.store, rp, member["username"],
