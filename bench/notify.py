@@ -150,23 +150,30 @@ def _summary(ms: list[float]) -> dict[str, float]:
 
 
 def _outbox_cost(rows: int = 20_000) -> float:
-    """Microseconds per entity to build and insert its change-log row (one executemany)."""
+    """Microseconds per entity to build and insert its change-log row (one executemany): an
+    update of one attribute of a five-attribute entity."""
     with tempfile.TemporaryDirectory(prefix="cityos-bench-outbox-") as tmp:
         conn = sqlite3.connect(Path(tmp) / "db.sqlite", isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         migrate(conn)
-        stamp = "2026-01-01T00:00:00.000Z"
-        new = {"id": "x", "type": ["https://example.org/Counter"], "modifiedAt": stamp,
-               "attrs": {f"https://example.org/a{i}": [{"type": "Property", "value": i,
-                                                        "modifiedAt": stamp}]
-                         for i in range(5)}}
-        old_attrs = list(new["attrs"])
+        def entity(stamp: str, updated: int) -> dict[str, Any]:
+            return {"id": "x", "type": ["https://example.org/Counter"], "modifiedAt": stamp,
+                    "attrs": {f"https://example.org/a{i}": [{
+                        "type": "Property", "value": i,
+                        "modifiedAt": stamp if i < updated else "2025-01-01T00:00:00.000Z"}]
+                        for i in range(5)}}
+
+        # an update of one attribute of five: its previous instance is kept (showChanges)
+        old_doc = orjson.dumps(entity("2025-01-01T00:00:00.000Z", 5))
+        new = entity("2026-01-01T00:00:00.000Z", 1)
+        old_attrs = dict.fromkeys(new["attrs"], 1)
         best = float("inf")
         for _ in range(5):
             began = time.perf_counter()
             conn.execute("BEGIN")
             conn.executemany(changes.INSERT, [
-                changes.entry("", f"urn:x:{i}", new["type"], old_attrs, new) for i in range(rows)])
+                changes.entry("", f"urn:x:{i}", new["type"], old_attrs, new, old_doc)
+                for i in range(rows)])
             conn.execute("COMMIT")
             best = min(best, (time.perf_counter() - began) / rows * 1e6)
         conn.close()
