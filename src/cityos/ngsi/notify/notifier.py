@@ -93,7 +93,9 @@ class Notifier:
     async def status(self, tenant: str, sub: dict[str, Any]) -> dict[str, Any]:
         """`sub` with its delivery state: notification.timesSent … status, and the backlog of
         change-log rows its worker has still to look at (cityos extension, when not zero)."""
-        delivery = await self.store.get_delivery(tenant, sub["id"])
+        worker = self.workers.get((tenant, sub["id"]))  # this process's state is the newest
+        delivery = worker.delivery if worker is not None else await self.store.get_delivery(
+            tenant, sub["id"])
         if delivery is None:
             return sub
         notification = dict(sub.get("notification") or {})

@@ -26,7 +26,9 @@ log = logging.getLogger("cityos.ngsi.notify")
 Entity = dict[str, Any]
 POLL = 1.0  # seconds between looks at the change log when nobody wakes the worker
 BATCH = 200  # change-log rows per notification at most
-SAVE_EVERY = 2.0  # seconds: a cursor moved past rows owing nothing is saved this lazily
+# seconds: cursor and counters are saved at most this often while notifications flow (a crash
+# may then repeat up to this much, never lose it); a failure is saved at once
+SAVE_EVERY = 0.5
 BACKOFF_FIRST = 0.5
 BACKOFF_MAX = 60.0
 PAGE = 500
@@ -88,6 +90,8 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._dirty:
+            await self._save()
 
     async def _run(self) -> None:
         while True:
@@ -138,8 +142,10 @@ class Worker:
             return
         if await self._send(entities):
             self.delivery.seq = batch[-1].seq
-        await self._save()
-        if self.failures:
+            self._dirty = True
+            await self._save_if_dirty()
+        else:
+            await self._save()
             await self._pause(backoff(self.failures))
 
     async def _owed(self, batch: list[Change]) -> list[Owed]:
