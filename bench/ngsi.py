@@ -3,6 +3,8 @@
 One `cityos serve --open-ngsi` worker pinned to core 0, `wrk` pinned to core 1; raw costs
 measured in the same run: a bare Starlette+orjson endpoint under the same uvicorn settings
 (bench/bare.py) and the same rows upserted/read directly with sqlite3 (bench/raw.py).
+Issue 5's line: GET with a bearer token through the gate (a second server without
+--open-ngsi on the same data dir) against the open server, in alternating slices.
 """
 
 from __future__ import annotations
