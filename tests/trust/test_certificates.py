@@ -11,6 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
 from access.secured import CORPORATE, Platform
@@ -152,3 +153,42 @@ def test_external_certificates_need_a_trusted_chain(platform: Platform) -> None:
     r = platform.client.post(url, headers=admin, json={"org": "ShelterCo", "certificate": pem,
                                                        "chain": chain})
     assert r.status_code == 201 and r.json()["external"] is True
+
+
+def _openssl_ocsp(platform: Platform, tmp: Path, ca_pem: str, cert_pem: str) -> str:
+    openssl = system_binary("openssl")
+    (tmp / "ca.pem").write_text(ca_pem)
+    (tmp / "org.pem").write_text(cert_pem)
+    subprocess.run([openssl, "ocsp", "-issuer", str(tmp / "ca.pem"), "-cert", str(tmp / "org.pem"),
+                    "-reqout", str(tmp / "req.der")], check=True, capture_output=True, timeout=30)
+    answer = platform.client.post("/trust/v1/ocsp", content=(tmp / "req.der").read_bytes(),
+                                  headers={**platform.auth("viewer"),
+                                           "Content-Type": "application/ocsp-request"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == "application/ocsp-response"
+    (tmp / "resp.der").write_bytes(answer.content)
+    # our nonce is echoed (openssl would compare it with a fresh request of its own)
+    asked = ocsp.load_der_ocsp_request((tmp / "req.der").read_bytes())
+    told = ocsp.load_der_ocsp_response(answer.content)
+    assert [e.value for e in told.extensions] == [e.value for e in asked.extensions]
+    checked = subprocess.run([openssl, "ocsp", "-respin", str(tmp / "resp.der"), "-no_nonce",
+                              "-issuer", str(tmp / "ca.pem"), "-cert", str(tmp / "org.pem"),
+                              "-CAfile", str(tmp / "ca.pem")],
+                             capture_output=True, text=True, timeout=30)
+    assert "Response verify OK" in checked.stderr + checked.stdout, checked.stderr
+    return checked.stdout
+
+
+def test_ocsp_answers_good_then_revoked(platform: Platform, tmp_path: Path) -> None:
+    admin = platform.auth("admin")
+    ca_pem = platform.client.get("/trust/v1/ca", headers=admin).json()["certificate"]
+    made = platform.client.post("/trust/v1/certificates", headers=admin,
+                                json={"org": "ShelterCo"}).json()
+    assert "org.pem: good" in _openssl_ocsp(platform, tmp_path, ca_pem, made["certificate"])
+    platform.client.post(f"/trust/v1/certificates/{made['serial']}/revoke", headers=admin,
+                         json={"reason": "keyCompromise"})
+    status = _openssl_ocsp(platform, tmp_path, ca_pem, made["certificate"])
+    assert "org.pem: revoked" in status and "Reason: keyCompromise" in status, status
+    garbage = platform.client.post("/trust/v1/ocsp", content=b"junk", headers={
+        **admin, "Content-Type": "application/ocsp-request"})
+    assert garbage.status_code == 200 and garbage.content == bytes.fromhex("30030a0101")

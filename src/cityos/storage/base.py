@@ -202,6 +202,11 @@ class Store(Protocol):
         `keys` (one list per body) index the entries for `find_log_keys`."""
         ...
 
+    async def read_log_hashes(self, log: str, after: int = 0,
+                              limit: int = 1000) -> list[tuple[int, str]]:
+        """(seq, hash) of the entries after `after`, in order: `read_log` without bodies."""
+        ...
+
     async def find_log_keys(self, log: str, key: str, limit: int = 10) -> list[int]:
         """Sequence numbers of the entries appended with `key`, newest first."""
         ...

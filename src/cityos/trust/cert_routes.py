@@ -121,6 +121,21 @@ async def ca_crl(request: Request) -> Response:
     return Response(crl.public_bytes(serialization.Encoding.DER), media_type="application/pkix-crl")
 
 
+async def ocsp_status(request: Request) -> Response:
+    """OCSP (RFC 6960): the status of a certificate, signed by the platform CA."""
+    from cityos.trust.ocsp import respond
+
+    raw = await request.body()
+    if len(raw) > _MAX_BODY:
+        raise BadRequestData("the body is too large / 本文が大きすぎます")
+    try:
+        answer = await respond(trust_of(request.app).certs, raw)
+    except CertificateError as exc:
+        raise ResourceNotFound(str(exc)) from None
+    return Response(answer, media_type="application/ocsp-response",
+                    headers={"Cache-Control": "max-age=300"})
+
+
 async def issue_certificate(request: Request) -> Response:
     """Issue a seal certificate: for the key of a CSR (`csr`, PEM), or for a key the platform
     makes (returned once as PKCS#12 with its password)."""
@@ -219,6 +234,10 @@ OPERATIONS: list[Operation] = [
               responses={200: "PEM certificate"}, policy=TRUST_READ),
     Operation("GET", CRL_PATH, ca_crl, "Certificate revocation list (DER)", TAG,
               responses={200: "CRL"}, policy=TRUST_READ),
+    Operation("POST", f"{V1}/ocsp", ocsp_status, "Certificate status (OCSP)", TAG,
+              body={"type": "string", "format": "binary"},
+              body_types=("application/ocsp-request",),
+              responses={200: "OCSP response (DER)"}, policy=TRUST_READ),
     Operation("POST", f"{V1}/certificates", issue_certificate, "Issue a seal certificate", TAG,
               body=_ISSUE, body_types=_JSON,
               responses={201: "Certificate (and PKCS#12 once)", 400: "bad CSR", 404: "no org"},

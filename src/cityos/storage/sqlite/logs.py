@@ -49,6 +49,11 @@ class LogTables:
 
         return await self._writer.submit(job)  # type: ignore[no-any-return]
 
+    async def read_log_hashes(self, log: str, after: int = 0,
+                              limit: int = 1000) -> list[tuple[int, str]]:
+        return self._r.execute("SELECT seq, hash FROM logs WHERE log = ? AND seq > ? "
+                               "ORDER BY seq LIMIT ?", (log, after, limit)).fetchall()
+
     async def find_log_keys(self, log: str, key: str, limit: int = 10) -> list[int]:
         rows = self._r.execute("SELECT seq FROM log_keys WHERE log = ? AND key = ? "
                                "ORDER BY seq DESC LIMIT ?", (log, key, limit))
