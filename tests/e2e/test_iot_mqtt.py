@@ -6,15 +6,13 @@ wrong credentials are ignored and recorded; a device that stops reporting raises
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import CITYOS
-from iot.mosquitto import Mosquitto, publish
+from iot.mosquitto import Mosquitto, cityos_cli, publish
 from iot.polling import until
 
 TOPIC = "cityos/default/{}/attrs"
@@ -27,18 +25,14 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
     m.stop()
 
 
-def _cityos(*args: str) -> str:
-    done = subprocess.run([CITYOS, *args], capture_output=True, text=True, check=True)
-    return done.stdout.strip().splitlines()[-1]
-
 
 
 def test_devices_over_mqtt(serve, mosquitto: Mosquitto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "town"
-    admin = _cityos("init", "--data-dir", str(data))
-    quick = _cityos("device", "add", "kobo-1", "--type", "env-sensor", "--interval", "1",
+    admin = cityos_cli("init", "--data-dir", str(data))
+    quick = cityos_cli("device", "add", "kobo-1", "--type", "env-sensor", "--interval", "1",
                     "--data-dir", str(data))
-    _cityos("device", "add", "kobo-2", "--type", "env-sensor", "--interval", "3600",
+    cityos_cli("device", "add", "kobo-2", "--type", "env-sensor", "--interval", "3600",
             "--data-dir", str(data))
     (data / "cityos.toml").write_text(
         f'[iot]\nmqtt_url = "{mosquitto.url}"\nliveness_seconds = 0.5\n')

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 
-from conftest import free_port, system_binary  # tests/conftest.py
+from conftest import CITYOS, free_port, system_binary  # tests/conftest.py
 
 
 class Mosquitto:
@@ -49,3 +49,9 @@ class Mosquitto:
 def publish(client: paho.Client, topic: str, payload: str | bytes) -> None:
     info = client.publish(topic, payload, qos=1)
     info.wait_for_publish(10)
+
+
+def cityos_cli(*args: str) -> str:
+    """Run `cityos ARGS…`; the last line it printed (a token, when it prints one)."""
+    done = subprocess.run([CITYOS, *args], capture_output=True, text=True, check=True)
+    return done.stdout.strip().splitlines()[-1]

@@ -30,6 +30,7 @@ class DeviceType:
     entity_type: str
     format: str
     measures: dict[str, Measure]
+    commands: dict[str, Measure]  # what the device can be told (docs/iot.md, commands)
 
 
 @cache
@@ -41,5 +42,8 @@ def device_types() -> dict[str, DeviceType]:
     for name, spec in raw.items():
         measures = {key: Measure(key, m["attr"], m["kind"], m.get("unit", ""))
                     for key, m in spec["measures"].items()}
-        out[name] = DeviceType(name, spec["name"], spec["entity_type"], spec["format"], measures)
+        commands = {key: Measure(key, key, c["kind"], c.get("unit", ""))
+                    for key, c in spec.get("commands", {}).items()}
+        out[name] = DeviceType(name, spec["name"], spec["entity_type"], spec["format"], measures,
+                               commands)
     return out

@@ -20,17 +20,24 @@ from cityos.iot.ingest import Ingestor, Message, WritesRefused
 
 log = logging.getLogger("cityos.iot.mqtt")
 BATCH = 500  # messages handled in one store transaction at most
+CHANNELS = ("attrs", "cmdexe")  # what devices publish: measurements, command results
 SHARE = "cityos-ingest"  # the shared-subscription group of every cityos process
 QUEUE = 20_000  # messages waiting at most (a full queue slows the subscriber: back-pressure)
 
 
 def parse_message(topic: str, payload: bytes, prefix: str) -> Message | None:
-    """The message a publication carries; None when the topic is not a device's attrs topic."""
+    """The message a publication carries; None when the topic is not a device's attrs (or
+    command result) topic."""
     parts = topic.split("/")
-    if len(parts) != 4 or parts[0] != prefix or parts[3] != "attrs":
+    if len(parts) != 4 or parts[0] != prefix or parts[3] not in CHANNELS:
         return None
     token, _, body = payload.partition(b" ")
-    return Message(token.decode("latin-1"), body, "mqtt", device_id=parts[2], tenant=parts[1])
+    return Message(token.decode("latin-1"), body, "mqtt", device_id=parts[2], tenant=parts[1],
+                   channel=parts[3])
+
+
+def device_topic(prefix: str, tenant: str, device_id: str, channel: str) -> str:
+    return f"{prefix}/{tenant or 'default'}/{device_id}/{channel}"
 
 
 class MqttIngestion:
@@ -49,6 +56,7 @@ class MqttIngestion:
         self.prefix = prefix
         self.ingestor = ingestor
         self.connected = asyncio.Event()
+        self.client: aiomqtt.Client | None = None
         self._queue: asyncio.Queue[Message] = asyncio.Queue(QUEUE)
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -66,7 +74,10 @@ class MqttIngestion:
                         tls_context=ssl.create_default_context() if self.tls else None) as client:
                     # a shared subscription: several cityos processes behind a load balancer
                     # share the devices' messages instead of each writing every one
-                    await client.subscribe(f"$share/{SHARE}/{self.prefix}/+/+/attrs", qos=1)
+                    for channel in CHANNELS:
+                        await client.subscribe(f"$share/{SHARE}/{self.prefix}/+/+/{channel}",
+                                               qos=1)
+                    self.client = client
                     self.connected.set()
                     log.info("MQTT ingestion subscribed at %s:%s", self.host, self.port)
                     delay = 0.5
@@ -80,10 +91,19 @@ class MqttIngestion:
                             await self._queue.put(message)
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
+                self.client = None
                 log.warning("MQTT ingestion: broker %s:%s unreachable (%s); retrying in %.0f s",
                             self.host, self.port, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
+
+    async def publish(self, topic: str, payload: str) -> None:
+        """Publish to a device (QoS 1: returns once the broker has it); MqttError if the
+        broker is not reachable now."""
+        client = self.client
+        if client is None:
+            raise aiomqtt.MqttError("not connected to the MQTT broker")
+        await client.publish(topic, payload, qos=1, timeout=10)
 
     async def _work(self) -> None:
         while True:

@@ -21,7 +21,7 @@ from cityos.audit.trail import PRINCIPAL
 from cityos.iot.device_types import device_types
 from cityos.iot.ingest import Message, WritesRefused
 from cityos.iot.registry import DeviceError, public
-from cityos.iot.service import iot_of
+from cityos.iot.service import CommandError, iot_of
 from cityos.ngsi.api.request import tenant_of
 from cityos.ngsi.api.respond import no_content, plain_json, problem_response
 from cityos.ngsi.errors import (
@@ -178,6 +178,26 @@ async def rotate_device_token(request: Request) -> Response:
     return plain_json({"id": device["id"], "token": await iot.registry.rotate_token(device["id"])})
 
 
+async def send_command(request: Request) -> Response:
+    """Send a command to a device: the command attribute is set on its entity (status
+    PENDING) and delivered over MQTT; the device's answer sets `<command>Status`."""
+    iot = iot_of(request.app)
+    device = await _device(request)
+    data = await _json(request)
+    command = data.get("command")
+    if not isinstance(command, str) or "value" not in data:
+        raise BadRequestData('the body is {"command": name, "value": value}')
+    principal = _caller(request)
+    try:
+        sent = await iot.send_command(device, command, data["value"],
+                                      sender=principal.sub if principal is not None else "")
+    except CommandError as exc:
+        if exc.status == 503:
+            raise ServiceUnavailable(exc.detail) from None
+        raise BadRequestData(exc.detail) from None
+    return plain_json(sent, status=202)
+
+
 async def ingest(request: Request) -> Response:
     """A device's measurements (JSON or UltraLight 2.0), authenticated by its own token."""
     iot = iot_of(request.app)
@@ -217,6 +237,8 @@ DEVICE = {"type": "object", "properties": {
 CHANGE = {"type": "object", "properties": {"disabled": {"type": "boolean"},
                                            "firmware": {"type": "string"},
                                            "expectedInterval": {"type": "number"}}}
+COMMAND = {"type": "object", "properties": {"command": {"type": "string"}, "value": {}},
+           "required": ["command", "value"]}
 DEVICE_ID = Param("deviceId", "path", required=True)
 OPERATIONS: list[Operation] = [
     Operation("GET", f"{V1}/devices", list_devices, "List devices", TAG,
@@ -236,6 +258,11 @@ OPERATIONS: list[Operation] = [
     Operation("POST", f"{V1}/devices/{{deviceId}}/token", rotate_device_token,
               "New device token (shown once)", TAG, (DEVICE_ID,),
               responses={200: "Token", 404: "unknown"}, policy=IOT_MANAGE),
+    Operation("POST", f"{V1}/devices/{{deviceId}}/commands", send_command,
+              "Send a command to a device (over MQTT)", TAG, (DEVICE_ID,), body=COMMAND,
+              body_types=("application/json",),
+              responses={202: "Sent, status PENDING", 400: "unknown command or bad value",
+                         404: "unknown", 503: "no MQTT broker"}, policy=IOT_MANAGE),
     Operation("POST", f"{V1}/ingest", ingest, "Device measurements (Device-Token header)", TAG,
               body={"type": "object"}, body_types=("application/json", "text/plain"),
               responses={204: "written", 400: "payload refused", 401: "unknown device",

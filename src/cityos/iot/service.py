@@ -10,16 +10,28 @@ import contextlib
 import logging
 from typing import Any
 
+import aiomqtt
+
 from cityos.access.service import access_of
 from cityos.audit.trail import trail_of
+from cityos.iot.adapters import PayloadError, now_z
+from cityos.iot.commands import PENDING, check_command, command_message, status_attr
+from cityos.iot.device_types import device_types
 from cityos.iot.ingest import Ingestor, Message
 from cityos.iot.liveness import check_liveness
-from cityos.iot.mqtt import MqttIngestion
+from cityos.iot.mqtt import MqttIngestion, device_topic
 from cityos.iot.registry import DeviceRegistry
 from cityos.settings import IotSettings
 from cityos.trust.writes import entity_key, write_leaf
 
 log = logging.getLogger("cityos.iot")
+
+
+class CommandError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
 
 
 class Iot:
@@ -47,13 +59,13 @@ class Iot:
             if trust is None:
                 return
             tenant, entity = device["tenant"], device["entity_id"]
-            via = messages[0].via
+            via, who = messages[0].via, messages[0].sender or f"device:{device['id']}"
+            op, method, path = {
+                "mqtt": ("mqtt_ingest", "PUBLISH", f"{tenant or 'default'}/{device['id']}/attrs"),
+                "command": ("device_command", "POST", f"/iot/v1/devices/{device['id']}/commands"),
+            }.get(via, ("ingest", "POST", "/iot/v1/ingest"))
             trust.writes.record(write_leaf(
-                tenant=tenant, who=f"device:{device['id']}", org=device["owner"],
-                op="mqtt_ingest" if via == "mqtt" else "ingest",
-                method="PUBLISH" if via == "mqtt" else "POST",
-                path=f"{tenant or 'default'}/{device['id']}/attrs" if via == "mqtt"
-                else "/iot/v1/ingest",
+                tenant=tenant, who=who, org=device["owner"], op=op, method=method, path=path,
                 entities=[entity], status=204, body=b"\n".join(m.payload for m in messages),
                 seal=None), [entity_key(tenant, entity)])
 
@@ -61,6 +73,36 @@ class Iot:
                             record=lambda r: trail_of(app).record(r), may_write=may_write,
                             written=written)
         return cls(registry, ingestor, app.state.settings.iot)
+
+    async def send_command(self, device: dict[str, Any], command: str, value: Any,
+                           sender: str = "") -> dict[str, Any]:
+        """Set the command attribute (status PENDING) on the device's entity through the
+        write path, then deliver the command over MQTT. CommandError when it cannot be sent."""
+        kind = device_types()[device["device_type"]]
+        try:
+            value = check_command(kind, command, value)
+        except PayloadError as exc:
+            raise CommandError(400, str(exc)) from None
+        if self.mqtt is None or self.mqtt.client is None:
+            raise CommandError(503, "commands travel over MQTT: iot.mqtt_url is not set or its "
+                                    "broker is unreachable / MQTTブローカーに接続していません")
+        text = command_message(device["id"], command, value)
+        now = now_z()
+        attrs = {command: {"type": "Property", "value": value, "observedAt": now},
+                 status_attr(command): {"type": "Property", "value": PENDING, "observedAt": now}}
+        [outcome] = await self.ingestor.ingest([Message("", text.encode(), "command",
+                                                        device=device, attrs=attrs,
+                                                        sender=sender)])
+        if not outcome.ok:
+            raise CommandError(400, outcome.error)
+        topic = device_topic(self.settings.mqtt_topic_prefix, device["tenant"], device["id"],
+                             "cmd")
+        try:
+            await self.mqtt.publish(topic, text)
+        except aiomqtt.MqttError as exc:
+            raise CommandError(503, f"the MQTT broker did not take the command: {exc}") from None
+        return {"device": device["id"], "entity": device["entity_id"], "command": command,
+                "value": value, "status": PENDING, "topic": topic}
 
     def start(self) -> None:
         if self.settings.mqtt_url:
