@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cityos.ngsi.csource import CsourceNotifier
 from cityos.ngsi.jsonld.context import CORE_CONTEXT_URL, ActiveContext, ContextResolver
 from cityos.ngsi.jsonld.persist import StoreBackend
 from cityos.ngsi.jsonld.registry import ContextRegistry
@@ -27,15 +28,18 @@ class Broker:
     base_url: str = ""
     notifier: Notifier = field(init=False)
     retention: Retention = field(init=False)
+    csource: CsourceNotifier = field(init=False)
 
     def __post_init__(self) -> None:
         self.notifier = Notifier(self.store, self.context)
         self.retention = Retention(self.store, self.settings.history_retention)
+        self.csource = CsourceNotifier(self.store, self.context)
 
     async def registrations_changed(self, tenant: str, before: dict[str, Any] | None,
                                     after: dict[str, Any] | None) -> None:
         """A context source registration was created (no `before`), updated or deleted (no
         `after`): registration subscriptions notify (§5.11.7)."""
+        await self.csource.changed(tenant, before, after)
 
     async def changed(self, tenant: str, entity_ids: list[str]) -> None:
         """Entities were written: let the subscriptions that match them notify."""
@@ -60,6 +64,7 @@ class Broker:
             await backend.load()
         await self.notifier.start()
         self.retention.start()
+        await self.csource.start()
 
     async def flush(self) -> None:
         """Wait until registry changes made by this request are durable."""
@@ -88,6 +93,7 @@ class Broker:
 
     async def aclose(self) -> None:
         await self.retention.aclose()
+        await self.csource.aclose()
         await self.notifier.aclose()
         await self.flush()
         await self.resolver.aclose()

@@ -35,14 +35,16 @@ from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from cityos.ngsi.model.patch import patch_members
 from cityos.ngsi.model.registration import (
     CONTEXT_KEY,
-    MEMBERS,
     SYSTEM,
+    as_entity,
     check_registration,
     compact_registration,
     expand_registration,
+    in_window,
     info_matches,
+    time_window,
 )
-from cityos.ngsi.model.terms import is_uri, now_iso, parse_datetime
+from cityos.ngsi.model.terms import is_uri, now_iso
 from cityos.ngsi.query.geo import parse_geoq
 from cityos.ngsi.query.q import parse_q
 
@@ -88,57 +90,6 @@ def shown(reg: dict[str, Any], ctx: Any, *, sys_attrs: bool = False) -> dict[str
     return compact_registration(reg, ctx.compact_iri, sys_attrs=sys_attrs)
 
 
-def _window(params: Any) -> tuple[str, float, float] | None:
-    """timerel/timeAt/endTimeAt/timeproperty as (interval member, start, end) in epoch s."""
-    timerel = params.get("timerel")
-    if timerel is None:
-        if "timeAt" in params or "endTimeAt" in params:
-            raise BadRequestData("timeAt and endTimeAt need timerel")
-        return None
-    if timerel not in ("before", "after", "between"):
-        raise BadRequestData("timerel must be before, after or between")
-    at = parse_datetime(params.get("timeAt"))
-    if at is None:
-        raise BadRequestData("timerel needs timeAt, an ISO 8601 date-time")
-    prop = params.get("timeproperty", "observedAt")
-    if prop not in ("observedAt", "createdAt", "modifiedAt"):
-        raise BadRequestData("timeproperty must be observedAt, createdAt or modifiedAt")
-    member = "observationInterval" if prop == "observedAt" else "managementInterval"
-    if timerel == "before":
-        return member, float("-inf"), at.timestamp()
-    if timerel == "after":
-        return member, at.timestamp(), float("inf")
-    end = parse_datetime(params.get("endTimeAt"))
-    if end is None or end <= at:
-        raise BadRequestData("timerel=between needs an endTimeAt later than timeAt")
-    return member, at.timestamp(), end.timestamp()
-
-
-def _in_window(reg: dict[str, Any], window: tuple[str, float, float]) -> bool:
-    member, low, high = window
-    interval = reg.get(member)
-    if not isinstance(interval, dict):
-        return False
-    start = parse_datetime(interval.get("startAt"))
-    end = parse_datetime(interval.get("endAt"))
-    begins = start.timestamp() if start else float("-inf")
-    ends = end.timestamp() if end else float("inf")
-    return begins < high and ends > low
-
-
-def _as_entity(reg: dict[str, Any], expand: Any) -> dict[str, Any]:
-    """A registration's own members as an entity, for `q`/`csf` and geo-queries (§5.10.2)."""
-    attrs: dict[str, list[dict[str, Any]]] = {}
-    for key, value in reg.items():
-        if key in ("location", "observationSpace", "operationSpace"):
-            attrs[expand(key)] = [{"type": "GeoProperty", "value": value}]
-        elif key not in MEMBERS:
-            inst = value if isinstance(value, dict) and "type" in value else \
-                {"type": "Property", "value": value}
-            attrs[expand(key)] = [inst]
-    return {"id": reg["id"], "type": ["ContextSourceRegistration"], "attrs": attrs}
-
-
 async def query_registrations(request: Request) -> Response:
     """Context source discovery (§5.10.2): registrations that may hold the asked entities."""
     broker = broker_of(request)
@@ -170,7 +121,7 @@ async def query_registrations(request: Request) -> Response:
                         params.get("geoproperty"))
         geo_iri = ctx.expand_term(gq.geoproperty)
         filters.append(lambda e: any(gq.matches(i["value"]) for i in e["attrs"].get(geo_iri, ())))
-    window = _window(params)
+    window = time_window(params)
     limit, offset, count = page_params(request, broker.settings)
     sys_attrs = "sysAttrs" in (split_list(params.get("options")) or ())
     found = []
@@ -178,10 +129,10 @@ async def query_registrations(request: Request) -> Response:
         reg = await _legacy(broker, stored)
         if not any(info_matches(i, types, ids, pattern, attrs) for i in reg["information"]):
             continue
-        if window is not None and not _in_window(reg, window):
+        if window is not None and not in_window(reg, window):
             continue
         if filters:  # its own members are named in the @context it was written with
-            entity = _as_entity(reg, (await broker.context(reg.get(CONTEXT_KEY))).expand_term)
+            entity = as_entity(reg, (await broker.context(reg.get(CONTEXT_KEY))).expand_term)
             if not all(f(entity) for f in filters):
                 continue
         found.append(reg)

@@ -140,3 +140,54 @@ def _selector_matches(sel: dict[str, Any], types: set[str] | None, ids: set[str]
     if "idPattern" in sel and ids:
         return any(re.fullmatch(str(sel["idPattern"]), i) for i in ids)
     return True
+
+
+def time_window(params: Any) -> tuple[str, float, float] | None:
+    """timerel/timeAt/endTimeAt/timeproperty as (interval member, start, end) in epoch s."""
+    timerel = params.get("timerel")
+    if timerel is None:
+        if "timeAt" in params or "endTimeAt" in params:
+            raise BadRequestData("timeAt and endTimeAt need timerel")
+        return None
+    if timerel not in ("before", "after", "between"):
+        raise BadRequestData("timerel must be before, after or between")
+    at = parse_datetime(params.get("timeAt"))
+    if at is None:
+        raise BadRequestData("timerel needs timeAt, an ISO 8601 date-time")
+    prop = params.get("timeproperty", "observedAt")
+    if prop not in ("observedAt", "createdAt", "modifiedAt"):
+        raise BadRequestData("timeproperty must be observedAt, createdAt or modifiedAt")
+    member = "observationInterval" if prop == "observedAt" else "managementInterval"
+    if timerel == "before":
+        return member, float("-inf"), at.timestamp()
+    if timerel == "after":
+        return member, at.timestamp(), float("inf")
+    end = parse_datetime(params.get("endTimeAt"))
+    if end is None or end <= at:
+        raise BadRequestData("timerel=between needs an endTimeAt later than timeAt")
+    return member, at.timestamp(), end.timestamp()
+
+
+def in_window(reg: dict[str, Any], window: tuple[str, float, float]) -> bool:
+    member, low, high = window
+    interval = reg.get(member)
+    if not isinstance(interval, dict):
+        return False
+    start = parse_datetime(interval.get("startAt"))
+    end = parse_datetime(interval.get("endAt"))
+    begins = start.timestamp() if start else float("-inf")
+    ends = end.timestamp() if end else float("inf")
+    return begins < high and ends > low
+
+
+def as_entity(reg: dict[str, Any], expand: Any) -> dict[str, Any]:
+    """A registration's own members as an entity, for `q`/`csf` and geo-queries (§5.10.2)."""
+    attrs: dict[str, list[dict[str, Any]]] = {}
+    for key, value in reg.items():
+        if key in ("location", "observationSpace", "operationSpace"):
+            attrs[expand(key)] = [{"type": "GeoProperty", "value": value}]
+        elif key not in MEMBERS:
+            inst = value if isinstance(value, dict) and "type" in value else \
+                {"type": "Property", "value": value}
+            attrs[expand(key)] = [inst]
+    return {"id": reg["id"], "type": ["ContextSourceRegistration"], "attrs": attrs}

@@ -1,0 +1,140 @@
+"""HTTP routes for /ngsi-ld/v1/csourceSubscriptions: subscribe to context source registrations.
+
+ETSI GS CIM 009 v1.8 §5.11 (create, update, retrieve, query, delete), §6.11–6.12. The
+subscription is kept with the @context it was written in (never shown), and notified by
+cityos.ngsi.csource.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cityos.ngsi.api.entities import broker_of
+from cityos.ngsi.api.request import (
+    JSON,
+    JSONLD,
+    MERGE_PATCH,
+    accept_of,
+    link_context,
+    page_params,
+    path_uri,
+    read_body,
+    tenant_of,
+)
+from cityos.ngsi.api.respond import ngsi_response, no_content
+from cityos.ngsi.api.stored import stored_document
+from cityos.ngsi.broker import Broker
+from cityos.ngsi.csource import space
+from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from cityos.ngsi.model.patch import patch_members
+from cityos.ngsi.model.registration import CONTEXT_KEY, time_window
+from cityos.ngsi.model.subscription import SYSTEM, check_future, check_subscription, with_status
+from cityos.ngsi.model.terms import now_iso
+
+BASE = "/ngsi-ld/v1/csourceSubscriptions"
+
+
+def _check(sub: dict[str, Any]) -> None:
+    check_subscription(sub)
+    if "temporalQ" in sub:
+        if not isinstance(sub["temporalQ"], dict):
+            raise BadRequestData("temporalQ must be an object")
+        time_window(sub["temporalQ"])
+    if "csf" in sub and not isinstance(sub["csf"], str):
+        raise BadRequestData("csf must be a string")
+
+
+def _shown(sub: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in sub.items()
+           if k not in (CONTEXT_KEY, "createdAt", "modifiedAt")}
+    return with_status(out)
+
+
+async def _stored(broker: Broker, tenant: str, sub_id: str) -> dict[str, Any]:
+    return await stored_document(broker.store, space(tenant), sub_id, "subscription")
+
+
+def _subscription_id(request: Request) -> str:
+    return path_uri(request, "subscriptionId", "subscription")
+
+
+async def create_csource_subscription(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    body = await read_body(request, broker.settings.max_body_bytes)
+    sub = {k: v for k, v in body.data.items() if k != "@context" and k not in SYSTEM}
+    sub.setdefault("id", f"urn:ngsi-ld:Subscription:{uuid.uuid4()}")
+    _check(sub)
+    check_future(sub.get("expiresAt"))
+    if await broker.store.kv_get(space(tenant), sub["id"]) is not None:
+        raise AlreadyExists(f"subscription {sub['id']} already exists")
+    sub[CONTEXT_KEY], _ = await broker.context_url(body.context)
+    sub["createdAt"] = sub["modifiedAt"] = now_iso()
+    await broker.csource.save(tenant, sub)
+    return Response(status_code=201,
+                    headers={"Location": f"{BASE}/{quote(sub['id'], safe=':')}"})
+
+
+async def query_csource_subscriptions(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    media = accept_of(request)
+    ctx = await broker.context(link_context(request))
+    limit, offset, count = page_params(request, broker.settings)
+    subs = [v for _, v in await broker.store.kv_list(space(tenant))]
+    headers = {"NGSILD-Results-Count": str(len(subs))} if count else None
+    response = ngsi_response([_shown(s) for s in subs[offset:offset + limit]], ctx, media,
+                             headers=headers)
+    links = []
+    if limit and offset > 0:
+        links.append(f'<{BASE}?limit={limit}&offset={max(0, offset - limit)}>;rel="prev";'
+                     f'type="{JSONLD}"')
+    if limit and offset + limit < len(subs):
+        links.append(f'<{BASE}?limit={limit}&offset={offset + limit}>;rel="next";'
+                     f'type="{JSONLD}"')
+    if links:
+        response.headers.append("Link", ",".join(links))
+    return response
+
+
+async def retrieve_csource_subscription(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    sub_id = _subscription_id(request)
+    media = accept_of(request)
+    ctx = await broker.context(link_context(request))
+    await broker.csource.settled(tenant, sub_id)
+    return ngsi_response(_shown(await _stored(broker, tenant, sub_id)), ctx, media)
+
+
+async def update_csource_subscription(request: Request) -> Response:
+    """PATCH: the members given replace the stored ones; NGSI-LD Null removes one."""
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    sub_id = _subscription_id(request)
+    body = await read_body(request, broker.settings.max_body_bytes,
+                           allow=(JSON, JSONLD, MERGE_PATCH))
+    sub = patch_members(await _stored(broker, tenant, sub_id), body.data, sub_id, "subscription",
+                        SYSTEM | {CONTEXT_KEY})
+    _check(sub)
+    if "expiresAt" in body.data:
+        check_future(sub.get("expiresAt"))
+    if body.context is not None:
+        sub[CONTEXT_KEY], _ = await broker.context_url(body.context)
+    sub["modifiedAt"] = now_iso()
+    await broker.csource.save(tenant, sub)
+    return no_content()
+
+
+async def delete_csource_subscription(request: Request) -> Response:
+    broker = broker_of(request)
+    tenant = tenant_of(request)
+    sub_id = _subscription_id(request)
+    if not await broker.csource.delete(tenant, sub_id):
+        raise ResourceNotFound(f"subscription {sub_id} not found")
+    return no_content()
