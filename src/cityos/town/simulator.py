@@ -51,7 +51,9 @@ def reading(device: dict[str, Any], hour: float, rng: random.Random, beacons: li
     if kind == "solar-inverter":
         peak = 10.0 + sum(map(ord, device["id"])) % 40
         sun = max(0.0, math.sin(math.pi * (hour - 6.0) / 12.0))
-        return orjson.dumps({"p": round(peak * sun * (0.7 + 0.3 * rng.random()), 2)}).decode()
+        limit = peak * device.get("powerLimit", 100.0) / 100.0  # a powerLimit command caps it
+        power = min(limit, peak * sun * (0.7 + 0.3 * rng.random()))
+        return orjson.dumps({"p": round(power, 2)}).decode()
     if kind == "vehicle-gps":
         lon, lat, passengers = device["position"]
         return f"g|{lon:.6f},{lat:.6f}|s|{device['speed']:.0f}|o|{passengers}"
@@ -76,6 +78,8 @@ class Simulator:
         self.rng = random.Random(seed)
         self.sent = 0
         self.stops = [tuple(a["location"]["value"]["coordinates"]) for a in town_areas()]
+        self.stop_names = {a["name"]["value"]: tuple(a["location"]["value"]["coordinates"])
+                           for a in town_areas()}
         self._stop = threading.Event()
 
     def start(self) -> threading.Thread:
@@ -132,6 +136,27 @@ class Simulator:
             car["target"], car["speed"] = target, 25.0 + self.rng.random() * 15
         car["position"] = (lon, lat, passengers)
 
+    def _obey(self, client: Any, payload: bytes) -> None:
+        """A command from the platform (`<device>@<command>|<value>`): act on it, answer."""
+        target, _, rest = payload.decode("utf-8", "replace").partition("@")
+        command, _, value = rest.partition("|")
+        device = self.town.devices.get(target)
+        if device is None:
+            return
+        result = "OK"
+        if command == "powerLimit":
+            device["powerLimit"] = float(value)
+        elif command == "dispatch":
+            stop = self.stop_names.get(value)
+            if stop is None:
+                result = "unknown stop / 停留所がありません"
+            else:
+                device["target"] = stop
+        else:
+            result = "unknown command"
+        client.publish(f"{self.prefix}/default/{target}/cmdexe",
+                       f"{device['token']} {target}@{command}|{result}", qos=1)
+
     def _http_sender(self, client: httpx.Client) -> Any:
         def send(device: dict[str, Any], payload: str) -> None:
             media = "application/json" if payload.startswith("{") else "text/plain"
@@ -152,6 +177,8 @@ class Simulator:
             client.tls_set()
         client.connect(parts.hostname or "127.0.0.1", parts.port or
                        (8883 if parts.scheme == "mqtts" else 1883))
+        client.on_connect = lambda c, *_: c.subscribe(f"{self.prefix}/default/+/cmd", qos=1)
+        client.on_message = lambda c, _, message: self._obey(c, message.payload)
         client.loop_start()
 
         def send(device: dict[str, Any], payload: str) -> None:
