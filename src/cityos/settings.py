@@ -93,6 +93,12 @@ class IotSettings:
     mqtt_topic_prefix: str = "cityos"  # devices publish to PREFIX/<tenant>/<device-id>/attrs
     liveness_seconds: float = 10.0  # how often silent devices are looked for (offline alerts)
 
+    def __post_init__(self) -> None:  # checked when read, not when the broker is first dialled
+        if self.mqtt_url and not self.mqtt_url.startswith(("mqtt://", "mqtts://")):
+            raise ValueError("iot.mqtt_url is mqtt://[user:password@]host[:port] (or mqtts://)")
+        if self.liveness_seconds <= 0:
+            raise ValueError("iot.liveness_seconds must be more than 0")
+
 
 @dataclass(frozen=True)
 class Settings:
