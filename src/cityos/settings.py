@@ -39,6 +39,9 @@ class NgsiSettings:
     # how long attribute history is kept: "Type=days" entries, "*=days" for every other type
     # (none: for ever); see cityos.ngsi.retention
     history_retention: tuple[str, ...] = ()
+    # seconds a registered context source may take to answer a forwarded query or retrieval
+    # (a registration's management.timeout, in ms, overrides it)
+    forward_timeout: float = 3.0
 
     def __post_init__(self) -> None:
         from cityos.ngsi.retention import parse_rules  # checked when read, not when served

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from cityos.ngsi.csource import CsourceNotifier
+from cityos.ngsi.federation import Federation
 from cityos.ngsi.jsonld.context import CORE_CONTEXT_URL, ActiveContext, ContextResolver
 from cityos.ngsi.jsonld.persist import StoreBackend
 from cityos.ngsi.jsonld.registry import ContextRegistry
@@ -29,16 +30,19 @@ class Broker:
     notifier: Notifier = field(init=False)
     retention: Retention = field(init=False)
     csource: CsourceNotifier = field(init=False)
+    federation: Federation = field(init=False)
 
     def __post_init__(self) -> None:
         self.notifier = Notifier(self.store, self.context)
         self.retention = Retention(self.store, self.settings.history_retention)
         self.csource = CsourceNotifier(self.store, self.context)
+        self.federation = Federation(self.store, self.settings.forward_timeout)
 
     async def registrations_changed(self, tenant: str, before: dict[str, Any] | None,
                                     after: dict[str, Any] | None) -> None:
         """A context source registration was created (no `before`), updated or deleted (no
         `after`): registration subscriptions notify (§5.11.7)."""
+        self.federation.forget(tenant)
         await self.csource.changed(tenant, before, after)
 
     async def changed(self, tenant: str, entity_ids: list[str]) -> None:
@@ -94,6 +98,7 @@ class Broker:
     async def aclose(self) -> None:
         await self.retention.aclose()
         await self.csource.aclose()
+        await self.federation.aclose()
         await self.notifier.aclose()
         await self.flush()
         await self.resolver.aclose()

@@ -13,6 +13,7 @@ from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.ngsi.api import distributed
 from cityos.ngsi.api.linked import Linker, check_reach, join_of, render_all
 from cityos.ngsi.api.request import (
     GEOJSON,
@@ -20,7 +21,6 @@ from cityos.ngsi.api.request import (
     JSONLD,
     MERGE_PATCH,
     accept_of,
-    bool_param,
     entity_page,
     link_context,
     options_of,
@@ -29,7 +29,7 @@ from cityos.ngsi.api.request import (
     tenant_of,
     view_of,
 )
-from cityos.ngsi.api.respond import ngsi_response, no_content
+from cityos.ngsi.api.respond import ngsi_response, no_content, problem_response
 from cityos.ngsi.api.selection import selection_from_params, to_store_query
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import BadRequestData, NonexistentTenant, ResourceNotFound
@@ -103,16 +103,27 @@ async def query_entities(request: Request) -> Response:
     options = options_of(request)
     view = view_of(request, ctx, options)
     sel = selection_from_params(request.query_params)
-    bool_param(request, "local")  # checked; without federation every query is local
     limit, offset, count = entity_page(request, broker.settings)
-    if not await broker.store.tenant_exists(tenant):
+    sources = await distributed.query_sources(request, broker, tenant, sel, ctx)
+    if not sources and not await broker.store.tenant_exists(tenant):
         raise NonexistentTenant(f"tenant {tenant!r} does not exist")
-    query = to_store_query(sel, ctx, limit=limit + 1 if limit else 0, offset=offset, count=count)
-    result = await broker.store.query_entities(tenant, query)
-    entities = result.entities
+    headers: dict[str, str] = {}
+    if sources:  # the first offset+limit of every holder, merged, then this page of them
+        want = offset + limit + 1
+        query = to_store_query(sel, ctx, limit=want, offset=0, count=count)
+        result = await broker.store.query_entities(tenant, query)
+        entities, warn = await distributed.merge_query(request, broker, sources, ctx,
+                                                       result.entities, want)
+        if warn:
+            headers["NGSILD-Warning"] = warn
+        entities = entities[offset:]
+    else:
+        query = to_store_query(sel, ctx, limit=limit + 1 if limit else 0, offset=offset,
+                               count=count)
+        result = await broker.store.query_entities(tenant, query)
+        entities = result.entities
     has_next = limit > 0 and len(entities) > limit
     entities = entities[:limit]
-    headers: dict[str, str] = {}
     if count and result.count is not None:
         headers["NGSILD-Results-Count"] = str(result.count)
     links = _page_links(request, limit, offset, has_next)
@@ -172,7 +183,15 @@ async def retrieve_entity(request: Request) -> Response:
     plain = not request.scope.get("query_string")
     view = DEFAULT_VIEW if plain else view_of(request, ctx)
     entity = await broker.store.get_entity(tenant, entity_id)
+    warn = None
+    if broker.federation.active(tenant):  # registered sources that may hold it too
+        entity, warn = await distributed.retrieve_from_sources(request, broker, tenant,
+                                                               entity_id, ctx, entity)
+        plain = False
     if entity is None:
+        if warn is not None:  # not here, and a source that may hold it did not answer
+            return problem_response(ResourceNotFound(f"entity {entity_id} not found"),
+                                    headers={"NGSILD-Warning": warn})
         if not await broker.store.tenant_exists(tenant):
             raise NonexistentTenant(f"tenant {tenant!r} does not exist")
         raise ResourceNotFound(f"entity {entity_id} not found")
@@ -199,7 +218,7 @@ async def retrieve_entity(request: Request) -> Response:
         data = render_entity(entity, ctx, view)
     if not data and (view.pick is not None or view.omit is not None):
         raise ResourceNotFound(f"pick and omit leave nothing of entity {entity_id}")
-    return ngsi_response(data, ctx, media)
+    return ngsi_response(data, ctx, media, headers={"NGSILD-Warning": warn} if warn else None)
 
 
 async def replace_entity(request: Request) -> Response:

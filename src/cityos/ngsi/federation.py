@@ -1,0 +1,213 @@
+"""Distributed retrieval and query: asking the registered context sources as well (§5.5.x).
+
+ETSI GS CIM 009 v1.8 §4.3.6 (distributed operations), §5.9 (registrations). A retrieval or a
+query that is not `local=true` goes to every registration that may hold what is asked
+(entity types, ids, attributes; `operations` allowing it), in parallel, each with its own
+timeout (`management.timeout` in ms, else `ngsi.forward_timeout`), so one dead source costs
+at most its timeout. What comes back is merged with the local entities by id: attribute
+instances by datasetId, the newer `observedAt` (else `modifiedAt`) winning, local data
+winning over `auxiliary` sources. Forwarded requests carry `local=true` and a `Via` header
+naming this broker, so two brokers registered with each other never loop. A source that did
+not answer is named in an `NGSILD-Warning` header of the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import orjson
+
+from cityos.ngsi.model.read import read_entity
+from cityos.ngsi.model.registration import CONTEXT_KEY, info_matches
+from cityos.ngsi.model.terms import now_iso, parse_datetime
+from cityos.storage.base import Store
+
+log = logging.getLogger("cityos.ngsi.federation")
+Doc = dict[str, Any]
+INSTANCE = f"cityos-{uuid.uuid4().hex[:12]}"  # this process, in Via headers
+OPS = {"retrieve": ("retrieveEntity", "retrieveOps", "federationOps"),
+       "query": ("queryEntity", "retrieveOps", "federationOps")}
+
+
+def registrations_space(tenant: str) -> str:
+    return f"ngsi.registrations/{tenant}"
+
+
+class Federation:
+    """The registrations of each tenant in memory (reloaded when one changes) and a client."""
+
+    def __init__(self, store: Store, timeout: float = 3.0) -> None:
+        self.store = store
+        self.timeout = timeout
+        self._regs: dict[str, list[Doc]] = {}
+        self._client = httpx.AsyncClient(follow_redirects=False,
+                                          limits=httpx.Limits(max_connections=64))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def forget(self, tenant: str) -> None:
+        self._regs.pop(tenant, None)
+
+    def active(self, tenant: str) -> bool:
+        """May this tenant have registrations? (True until they have been read once.)"""
+        regs = self._regs.get(tenant)
+        return regs is None or bool(regs)
+
+    async def _registrations(self, tenant: str) -> list[Doc]:
+        regs = self._regs.get(tenant)
+        if regs is None:
+            regs = [r for _, r in await self.store.kv_list(registrations_space(tenant))
+                    if CONTEXT_KEY in r]
+            self._regs[tenant] = regs
+        return regs
+
+    async def sources(self, tenant: str, op: str, types: set[str] | None,
+                      ids: set[str] | None, pattern: str | None,
+                      attrs: set[str] | None) -> list[Doc]:
+        """The live registrations that may hold what is asked, for this operation."""
+        regs = await self._registrations(tenant)
+        if not regs:
+            return []
+        compiled = re.compile(pattern) if pattern else None
+        now = parse_datetime(now_iso())
+        found = []
+        for reg in regs:
+            expires = parse_datetime(reg.get("expiresAt"))
+            if expires is not None and now is not None and expires <= now:
+                continue
+            ops = reg.get("operations")
+            if ops and not any(o in ops for o in OPS[op]):
+                continue
+            if any(info_matches(i, types, ids, compiled, attrs) for i in reg["information"]):
+                found.append(reg)
+        return found
+
+    async def fetch(self, reg: Doc, path: str, params: list[tuple[str, str]],
+                    headers: dict[str, str]) -> Any:
+        """One forwarded GET; raises on failure (the caller reports it)."""
+        timeout = self.timeout
+        management = reg.get("management")
+        if isinstance(management, dict) and isinstance(management.get("timeout"), int | float):
+            timeout = max(0.05, float(management["timeout"]) / 1000)
+        url = str(reg["endpoint"]).rstrip("/") + path
+        send = {**headers, "Via": _via(headers.get("Via"))}
+        response = await self._client.get(url, params=[*params, ("local", "true")],
+                                          headers=send, timeout=timeout)
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return orjson.loads(response.content)
+
+
+def _via(previous: str | None) -> str:
+    mine = f"1.1 {INSTANCE}"
+    return f"{previous}, {mine}" if previous else mine
+
+
+def seen_by_us(via: str | None) -> bool:
+    return via is not None and INSTANCE in via
+
+
+def forward_headers(request_headers: Any) -> dict[str, str]:
+    keep = {"link", "ngsild-tenant", "via"}
+    out = {k.title() if k != "ngsild-tenant" else "NGSILD-Tenant": v
+           for k, v in request_headers.items() if k in keep}
+    out["Accept"] = "application/json"
+    return out
+
+
+async def gather(federation: Federation, regs: Iterable[Doc], path: str,
+                 params: list[tuple[str, str]], headers: dict[str, str],
+                 parse: Callable[[Any], Awaitable[list[Doc]] | list[Doc]]
+                 ) -> tuple[list[tuple[Doc, Doc]], list[str]]:
+    """Ask every source at once; (registration, entity) pairs and the sources that failed."""
+    regs = list(regs)
+
+    async def one(reg: Doc) -> tuple[Doc, list[Doc]] | str:
+        try:
+            body = await federation.fetch(reg, path, params, headers)
+        except Exception as exc:  # any failure of a peer is reported, never raised
+            log.info("context source %s failed: %s", reg.get("endpoint"), exc)
+            return f"{reg.get('endpoint')}: {type(exc).__name__}"
+        if body is None:
+            return reg, []
+        items = body if isinstance(body, list) else [body]
+        parsed = parse(items)
+        if asyncio.iscoroutine(parsed):
+            parsed = await parsed
+        return reg, parsed  # type: ignore[return-value]
+
+    results = await asyncio.gather(*(one(r) for r in regs))
+    pairs: list[tuple[Doc, Doc]] = []
+    failed: list[str] = []
+    for result in results:
+        if isinstance(result, str):
+            failed.append(result)
+        else:
+            reg, entities = result
+            pairs += [(reg, e) for e in entities]
+    return pairs, failed
+
+
+def to_internal(items: list[Any], ctx: Any) -> list[Doc]:
+    """Remote entities (normalized, the request's @context) in the store's form; what does
+    not read as an entity is skipped."""
+    out = []
+    now = now_iso()
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        body = {k: v for k, v in item.items() if k != "@context"}
+        try:
+            out.append(read_entity(body, ctx, now))
+        except Exception:  # a source's bad entity is left out, not our error
+            log.info("context source sent an entity that does not read: %.200s", item)
+    return out
+
+
+def _time(inst: Doc) -> str:
+    return str(inst.get("observedAt") or inst.get("modifiedAt") or "")
+
+
+def merge(local: Doc | None, remote: Doc, *, local_wins: bool) -> Doc:
+    """One entity from two holders: types joined, each attribute instance (by datasetId)
+    from whoever has the newer one."""
+    if local is None:
+        return remote
+    out = {**local, "type": list(dict.fromkeys([*local["type"], *remote["type"]])),
+           "attrs": {k: list(v) for k, v in local.get("attrs", {}).items()}}
+    for iri, instances in remote.get("attrs", {}).items():
+        mine = out["attrs"].setdefault(iri, [])
+        for inst in instances:
+            same = [i for i, m in enumerate(mine) if m.get("datasetId") == inst.get("datasetId")]
+            if not same:
+                mine.append(inst)
+            elif not local_wins and _time(inst) > _time(mine[same[0]]):
+                mine[same[0]] = inst
+    return out
+
+
+def merged(local: list[Doc], pairs: list[tuple[Doc, Doc]]) -> list[Doc]:
+    """Local entities first, in their order, then those only sources hold."""
+    by_id: dict[str, Doc] = {e["id"]: e for e in local}
+    order = [e["id"] for e in local]
+    for reg, entity in pairs:
+        if entity["id"] not in by_id:
+            order.append(entity["id"])
+        by_id[entity["id"]] = merge(by_id.get(entity["id"]), entity,
+                                    local_wins=reg.get("mode") == "auxiliary")
+    return [by_id[i] for i in order]
+
+
+def warning(failed: list[str]) -> str:
+    """NGSILD-Warning: which sources did not answer (the answer holds what the rest gave)."""
+    return ", ".join(f'199 cityos "context source {quote(f, safe=":/ ")} did not answer"'
+                     for f in failed)
