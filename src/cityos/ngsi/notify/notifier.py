@@ -38,6 +38,7 @@ class Notifier:
         self._housekeeper: asyncio.Task[None] | None = None
         self.pruned = 0
         self.compacted = 0
+        self.compact_over = COMPACT_OVER
 
     def remember(self, tenant: str, sub_id: str, ctx: Any) -> None:
         """The resolved @context of a subscription, as it was written."""
@@ -161,9 +162,14 @@ class Notifier:
         while True:
             await asyncio.sleep(HOUSEKEEPING)
             try:
-                pruned, compacted = await self.store.prune_changes(COMPACT_OVER)
+                pruned, compacted = await self.store.prune_changes(self.compact_over)
                 self.pruned += pruned
                 self.compacted += compacted
+                # many distinct entities behind: compacting again soon would gain little
+                if compacted and compacted < self.compact_over // 2:
+                    self.compact_over *= 2
+                elif pruned and not compacted:
+                    self.compact_over = COMPACT_OVER
                 if compacted:
                     log.warning("change log compacted: %d rows merged into newer rows of the "
                                 "same entity (receivers behind)", compacted)
