@@ -64,6 +64,9 @@ def test_every_change_is_delivered_in_order_with_status(client: TestClient,
     note = status(client, sub_id)
     assert note["status"] == "ok" and "lastSuccess" in note and "lastNotification" in note
     assert note.get("timesFailed", 0) == 0 and "backlog" not in note
+    metrics = client.app.state.broker.notifier.metrics()  # type: ignore[attr-defined]
+    assert metrics["subscriptions"] == 1 and metrics["notificationsSent"] >= 1
+    assert metrics["failing"] == 0
 
 
 def test_receiver_down_is_retried_and_reported_then_gets_the_latest_state(
