@@ -59,8 +59,12 @@ async def _register(data_dir: Path, devices: int) -> list[tuple[str, str]]:
 
 
 def _written(url: str, auth: dict[str, str]) -> int:
-    devices = httpx.get(f"{url}/iot/v1/devices", headers=auth, timeout=30).json()
-    return sum(int(d["messages"] or 0) for d in devices)
+    for _ in range(20):
+        r = httpx.get(f"{url}/iot/v1/devices", headers=auth, timeout=30)
+        if r.status_code == 200:
+            return sum(int(d["messages"] or 0) for d in r.json())
+        time.sleep(0.5)  # e.g. the token's account is looked up while the server starts
+    raise RuntimeError(f"GET /iot/v1/devices answered {r.status_code}: {r.text[:300]}")
 
 
 def main(argv: list[str]) -> int:

@@ -82,3 +82,24 @@ def test_positions_become_geoproperties() -> None:
     for bad in (b"g|200,10", b"g|135.4", b"g|east,north", b'{"g": [1]}'):
         with pytest.raises(PayloadError):
             read_payload(bad, "json" if bad.startswith(b"{") else "ul", car, NOW)
+
+
+def test_a_batch_is_one_transparency_leaf_per_tenant_and_channel() -> None:
+    from cityos.iot.ingest import Message
+    from cityos.iot.service import write_records
+
+    def device(n: int, tenant: str = "") -> dict[str, str]:
+        return {"id": f"d{n}", "tenant": tenant, "owner": "Org", "entity_id": f"urn:x:E:{n}"}
+
+    def sent(*payloads: bytes) -> list[Message]:
+        return [Message("dk_secret", p, "mqtt") for p in payloads]
+
+    leaves = write_records([(device(1), sent(b"t|1", b"t|2")), (device(2), sent(b"t|3")),
+                            (device(3, "town-b"), sent(b"t|4"))])
+    assert len(leaves) == 2
+    (first, keys), (second, _) = (orjson.loads(leaves[0][0]), leaves[0][1]), \
+        (orjson.loads(leaves[1][0]), leaves[1][1])
+    assert first["who"] == "devices:2" and first["entities"] == ["urn:x:E:1", "urn:x:E:2"]
+    assert keys == ["\x1furn:x:E:1", "\x1furn:x:E:2"]
+    assert second["who"] == "device:d3" and second["org"] == "Org" and second["tenant"] == "town-b"
+    assert b"dk_secret" not in leaves[0][0] + leaves[1][0]

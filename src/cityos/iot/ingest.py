@@ -64,9 +64,9 @@ class Outcome:
 
 
 Record = Callable[[dict[str, Any]], None]
-# the accepted messages of one device in a batch: (device, its messages) → the trust part's
-# transparency log (a write record, as every NGSI write gets)
-Written = Callable[[dict[str, Any], list[Message]], None]
+# the accepted messages of a batch, by device: [(device, its messages)] → the trust part's
+# transparency log (write records, as every NGSI write gets)
+Written = Callable[[list[tuple[dict[str, Any], list[Message]]]], None]
 
 
 class Ingestor:
@@ -132,8 +132,8 @@ class Ingestor:
             for index, device in devices.items():
                 if outcomes[index].ok:
                     accepted.setdefault(device["id"], (device, []))[1].append(messages[index])
-            for device, group in accepted.values():
-                self.written(device, group)
+            if accepted:
+                self.written(list(accepted.values()))
         return outcomes
 
     async def _read(self, message: Message, now: str
@@ -195,26 +195,31 @@ class Ingestor:
         return back
 
     def _audit(self, messages: list[Message], outcomes: list[Outcome]) -> None:
-        """One audit record per device and outcome of an MQTT batch (HTTP requests are
-        audited as every request is), with the number of messages it stands for."""
+        """The audit records of an MQTT batch (HTTP requests are audited as every request
+        is): one for the accepted messages of each tenant and channel, naming the devices, and
+        one per device and status for refused ones, each with the number of messages."""
         if self.record is None:
             return
-        groups: dict[tuple[str, str, str, str, int], list[Message]] = {}
+        groups: dict[tuple[str, str, int, str], list[tuple[Message, str]]] = {}
         for message, outcome in zip(messages, outcomes, strict=True):
             if message.via != "mqtt":
                 continue
+            who = outcome.device_id or message.device_id or "unknown"
             status = 204 if outcome.ok else 401 if outcome.device_id is None or \
                 outcome.error.startswith("unknown device") else 400
-            key = (outcome.device_id or message.device_id or "unknown", message.tenant or "",
-                   message.device_id or "", message.channel, status)
-            groups.setdefault(key, []).append(message)
+            key = (message.tenant or "", message.channel, status, "" if outcome.ok else who)
+            groups.setdefault(key, []).append((message, who))
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        for (who, tenant, named, channel, status), group in groups.items():
+        for (tenant, channel, status, _), group in groups.items():
+            devices = list(dict.fromkeys(who for _, who in group))
             self.record({
-                "at": at, "who": f"device:{who}", "org": "", "ip": "", "tenant": tenant[:64],
-                "op": "mqtt_ingest", "method": "PUBLISH", "path": f"{tenant}/{named}/{channel}"[:512],
-                "entities": [], "subjects": [], "status": status, "messages": len(group),
-                "bytes_in": sum(len(m.payload) for m in group), "bytes_out": 0, "ms": 0.0})
+                "at": at, "who": f"device:{devices[0]}" if len(devices) == 1
+                else f"devices:{len(devices)}", "org": "", "ip": "", "tenant": tenant[:64],
+                "op": "mqtt_ingest", "method": "PUBLISH",
+                "path": f"{tenant}/{devices[0] if len(devices) == 1 else '+'}/{channel}"[:512],
+                "entities": [], "devices": devices[:100], "subjects": [], "status": status,
+                "messages": len(group), "bytes_in": sum(len(m.payload) for m, _ in group),
+                "bytes_out": 0, "ms": 0.0})
 
 
 def _append(entity: dict[str, Any], ref: dict[str, Any], ref_iri: str, uri: str,

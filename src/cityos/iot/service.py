@@ -22,7 +22,7 @@ from cityos.iot.liveness import check_liveness
 from cityos.iot.mqtt import MqttIngestion, device_topic
 from cityos.iot.registry import DeviceRegistry
 from cityos.settings import IotSettings
-from cityos.trust.writes import entity_key, write_leaf
+from cityos.trust.writes import MAX_IDS, entity_key, write_leaf
 
 log = logging.getLogger("cityos.iot")
 
@@ -54,20 +54,11 @@ class Iot:
             stamper = getattr(trust, "stamper", None)
             return True if stamper is None else bool(await stamper.check())
 
-        def written(device: dict[str, Any], messages: list[Message]) -> None:
+        def written(accepted: list[tuple[dict[str, Any], list[Message]]]) -> None:
             trust = getattr(app.state, "trust", None)
-            if trust is None:
-                return
-            tenant, entity = device["tenant"], device["entity_id"]
-            via, who = messages[0].via, messages[0].sender or f"device:{device['id']}"
-            op, method, path = {
-                "mqtt": ("mqtt_ingest", "PUBLISH", f"{tenant or 'default'}/{device['id']}/attrs"),
-                "command": ("device_command", "POST", f"/iot/v1/devices/{device['id']}/commands"),
-            }.get(via, ("ingest", "POST", "/iot/v1/ingest"))
-            trust.writes.record(write_leaf(
-                tenant=tenant, who=who, org=device["owner"], op=op, method=method, path=path,
-                entities=[entity], status=204, body=b"\n".join(m.payload for m in messages),
-                seal=None), [entity_key(tenant, entity)])
+            if trust is not None:
+                for leaf, keys in write_records(accepted):
+                    trust.writes.record(leaf, keys)
 
         ingestor = Ingestor(broker, registry, access.monitor,
                             record=lambda r: trail_of(app).record(r), may_write=may_write,
@@ -128,6 +119,36 @@ class Iot:
                 await self._liveness
         with contextlib.suppress(Exception):
             await self.ingestor.flush_seen()
+
+
+def write_records(accepted: list[tuple[dict[str, Any], list[Message]]]
+                  ) -> list[tuple[bytes, list[str]]]:
+    """Transparency-log leaves for a batch's accepted messages: one per tenant and channel
+    (and per 1,000 entities), naming who sent them, the entities written and the digest of
+    the payloads (never a token); indexed by entity for evidence."""
+    groups: dict[tuple[str, str], list[tuple[dict[str, Any], list[Message]]]] = {}
+    for device, messages in accepted:
+        groups.setdefault((device["tenant"], messages[0].via), []).append((device, messages))
+    out = []
+    for (tenant, via), group in groups.items():
+        for start in range(0, len(group), MAX_IDS):
+            part = group[start:start + MAX_IDS]
+            first, messages = part[0]
+            single = len(part) == 1
+            who = messages[0].sender or (f"device:{first['id']}" if single
+                                         else f"devices:{len(part)}")
+            op, method, path = {
+                "mqtt": ("mqtt_ingest", "PUBLISH",
+                         f"{tenant or 'default'}/{first['id'] if single else '+'}/attrs"),
+                "command": ("device_command", "POST", f"/iot/v1/devices/{first['id']}/commands"),
+            }.get(via, ("ingest", "POST", "/iot/v1/ingest"))
+            entities = list(dict.fromkeys(d["entity_id"] for d, _ in part))
+            body = b"\n".join(m.payload for _, ms in part for m in ms)
+            out.append((write_leaf(
+                tenant=tenant, who=who, org=first["owner"] if single else "", op=op,
+                method=method, path=path, entities=entities, status=204, body=body, seal=None),
+                [entity_key(tenant, e) for e in entities]))
+    return out
 
 
 def iot_of(app: Any) -> Iot:
