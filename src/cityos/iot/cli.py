@@ -85,6 +85,14 @@ def enable(device_id: str, data_dir: DataDir = Path("var")) -> None:
     console.print(f"Device {device_id} enabled.")
 
 
+@device_app.command("rotate-token")
+def rotate_token(device_id: str, data_dir: DataDir = Path("var")) -> None:
+    """Give the device a new token (printed once); the old one stops working."""
+    token = _registry(data_dir, lambda r: r.rotate_token(device_id))
+    console.print("New device token — shown only now / 新しい機器トークン(再表示されません):")
+    print(token)
+
+
 @device_app.command("inventory")
 def inventory(data_dir: DataDir = Path("var"), tenant: Annotated[str | None, typer.Option(
         "--tenant", help="only this tenant's devices")] = None) -> None:
