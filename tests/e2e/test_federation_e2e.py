@@ -79,3 +79,24 @@ def test_a_source_that_hangs_costs_only_its_timeout(serve: Any) -> None:
     for conn in accepted:
         conn.close()
     hung.close()
+
+
+def test_sources_are_asked_with_the_operations_they_registered(serve: Any) -> None:
+    toyono, nose = serve("--open-ngsi"), serve("--open-ngsi")
+    t, n = toyono.url, nose.url
+    assert httpx.post(f"{n}{V1}/entities", json=shelter("urn:ngsi-ld:Shelter:n1", "能勢")
+                      ).status_code == 201
+    for ops, n_id in ((["queryBatch"], "batch"), (["queryEntity"], "query")):
+        reg = {"id": f"urn:ngsi-ld:ContextSourceRegistration:{n_id}",
+               "type": "ContextSourceRegistration", "operations": ops, "endpoint": n,
+               "information": [{"entities": [{"type": "Shelter"}]}]}
+        assert httpx.post(f"{t}{V1}/csourceRegistrations", json=reg).status_code == 201
+        # a GET query, a POST query and a retrieval all reach Nose by the one way it takes
+        assert ids(t) == ["urn:ngsi-ld:Shelter:n1"]
+        r = httpx.post(f"{t}{V1}/entityOperations/query",
+                       json={"type": "Query", "entities": [{"type": "Shelter"}]})
+        assert r.status_code == 200 and [e["id"] for e in r.json()] == ["urn:ngsi-ld:Shelter:n1"]
+        r = httpx.get(f"{t}{V1}/entities/urn:ngsi-ld:Shelter:n1")
+        assert r.status_code == 200 and r.json()["name"]["value"] == "能勢"
+        url = f"{t}{V1}/csourceRegistrations/urn:ngsi-ld:ContextSourceRegistration:{n_id}"
+        assert httpx.delete(url).status_code == 204

@@ -4,11 +4,13 @@ ETSI GS CIM 009 v1.8 §4.3.6 (distributed operations), §5.9 (registrations). A 
 query that is not `local=true` goes to every registration that may hold what is asked
 (entity types, ids, attributes; `operations` allowing it), in parallel, each with its own
 timeout (`management.timeout` in ms, else `ngsi.forward_timeout`), so one dead source costs
-at most its timeout. What comes back is merged with the local entities by id: attribute
-instances by datasetId, the newer `observedAt` (else `modifiedAt`) winning, local data
-winning over `auxiliary` sources. Forwarded requests carry `local=true` and a `Via` header
-naming this broker, so two brokers registered with each other never loop. A source that did
-not answer is named in an `NGSILD-Warning` header of the response.
+at most its timeout. A query is narrowed to what each registration holds (its entity types
+and ids, and the asked attributes it registers). What comes back is merged with the local
+entities by id: attribute instances by datasetId, the newer `observedAt` (else `modifiedAt`)
+winning, local data winning over `auxiliary` sources. Forwarded requests carry a `Via` header
+that names this broker after the ones before it; a request whose `Via` already names it is
+answered locally, so brokers registered with each other never loop. A source that did not
+answer is named in an `NGSILD-Warning` header of the response.
 """
 
 from __future__ import annotations
@@ -32,8 +34,24 @@ from cityos.storage.base import Store
 log = logging.getLogger("cityos.ngsi.federation")
 Doc = dict[str, Any]
 INSTANCE = f"cityos-{uuid.uuid4().hex[:12]}"  # this process, in Via headers
-OPS = {"retrieve": ("retrieveEntity", "retrieveOps", "federationOps"),
-       "query": ("queryEntity", "retrieveOps", "federationOps")}
+# operations a registration may name (§5.2.9 `operations`, §4.3.6.2 operation groups)
+_GROUPS = {"retrieveOps", "federationOps", "redirectionOps"}
+GET_ONE = {"retrieveEntity", *_GROUPS}
+GET_MANY = {"queryEntity", *_GROUPS}
+POST_QUERY = {"queryBatch", *_GROUPS}
+
+
+def how(reg: Doc, op: str) -> str | None:
+    """How to ask this source: "get" (GET /entities/{id}), "query" (GET /entities) or
+    "batch" (POST /entityOperations/query), by the operations it registered; None: not."""
+    ops = set(reg.get("operations") or ("federationOps",))
+    if op == "retrieve" and ops & GET_ONE:
+        return "get"
+    if ops & GET_MANY:
+        return "query"
+    if ops & POST_QUERY:
+        return "batch"
+    return None
 
 
 def registrations_space(tenant: str) -> str:
@@ -83,24 +101,29 @@ class Federation:
             expires = parse_datetime(reg.get("expiresAt"))
             if expires is not None and now is not None and expires <= now:
                 continue
-            ops = reg.get("operations")
-            if ops and not any(o in ops for o in OPS[op]):
+            if how(reg, op) is None:
                 continue
             if any(info_matches(i, types, ids, compiled, attrs) for i in reg["information"]):
                 found.append(reg)
         return found
 
     async def fetch(self, reg: Doc, path: str, params: list[tuple[str, str]],
-                    headers: dict[str, str]) -> Any:
-        """One forwarded GET; raises on failure (the caller reports it)."""
+                    headers: dict[str, str], body: Any = None) -> Any:
+        """One forwarded GET (a POST when `body` is given); raises on failure (the caller
+        reports it)."""
         timeout = self.timeout
         management = reg.get("management")
         if isinstance(management, dict) and isinstance(management.get("timeout"), int | float):
             timeout = max(0.05, float(management["timeout"]) / 1000)
         url = str(reg["endpoint"]).rstrip("/") + path
         send = {**headers, "Via": _via(headers.get("Via"))}
-        response = await self._client.get(url, params=[*params, ("local", "true")],
-                                          headers=send, timeout=timeout)
+        if body is None:
+            response = await self._client.get(url, params=params, headers=send,
+                                              timeout=timeout)
+        else:
+            response = await self._client.post(
+                url, params=params, content=orjson.dumps(body), timeout=timeout,
+                headers={**send, "Content-Type": "application/json"})
         if response.status_code == 404:
             return None
         response.raise_for_status()
@@ -126,20 +149,20 @@ def forward_headers(request_headers: Any) -> dict[str, str]:
 
 async def gather(federation: Federation, regs: Iterable[Doc], path: str,
                  params: list[tuple[str, str]], headers: dict[str, str],
-                 parse: Callable[[Any], Awaitable[list[Doc]] | list[Doc]]
-                 ) -> tuple[list[tuple[Doc, Doc]], list[str]]:
+                 parse: Callable[[Any], Awaitable[list[Doc]] | list[Doc]],
+                 body: Any = None) -> tuple[list[tuple[Doc, Doc]], list[str]]:
     """Ask every source at once; (registration, entity) pairs and the sources that failed."""
     regs = list(regs)
 
     async def one(reg: Doc) -> tuple[Doc, list[Doc]] | str:
         try:
-            body = await federation.fetch(reg, path, params, headers)
+            answer = await federation.fetch(reg, path, params, headers, body)
         except Exception as exc:  # any failure of a peer is reported, never raised
             log.info("context source %s failed: %s", reg.get("endpoint"), exc)
             return f"{reg.get('endpoint')}: {type(exc).__name__}"
-        if body is None:
+        if answer is None:
             return reg, []
-        items = body if isinstance(body, list) else [body]
+        items = answer if isinstance(answer, list) else [answer]
         parsed = parse(items)
         if asyncio.iscoroutine(parsed):
             parsed = await parsed

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.ngsi.api import distributed
 from cityos.ngsi.api.entities import broker_of, update_result
 from cityos.ngsi.api.linked import join_of, render_all
 from cityos.ngsi.api.request import (
@@ -238,10 +239,19 @@ async def batch_query(request: Request) -> Response:
     if "geometryProperty" in data:
         view = replace(view, geometry_property=_text(data["geometryProperty"],
                                                      "geometryProperty") or "location")
-    query = to_store_query(sel, ctx, limit=limit, offset=offset, count=count)
-    result = await broker.store.query_entities(tenant, query)
-    headers = {"NGSILD-Results-Count": str(result.count)} if count and result.count is not None \
-        else None
+    headers: dict[str, str] | None = None
+    if broker.federation.active(tenant):  # registered sources may hold some too
+        query = to_store_query(sel, ctx, limit=offset + limit, offset=0, count=count)
+        result = await broker.store.query_entities(tenant, query)
+        found, warn = await distributed.batch_query_sources(request, broker, tenant, sel, data,
+                                                            ctx, result.entities)
+        result.entities = found[offset:offset + limit]
+        headers = {"NGSILD-Warning": warn} if warn else None
+    else:
+        query = to_store_query(sel, ctx, limit=limit, offset=offset, count=count)
+        result = await broker.store.query_entities(tenant, query)
+    if count and result.count is not None:
+        headers = {**(headers or {}), "NGSILD-Results-Count": str(result.count)}
     if media == GEOJSON:
         return ngsi_response(render_feature_collection(result.entities, ctx, view), ctx, media,
                              headers=headers)

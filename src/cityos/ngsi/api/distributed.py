@@ -3,6 +3,7 @@ and the local answer merged with theirs (cityos.ngsi.federation does the asking)
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from cityos.ngsi.federation import (
     Doc,
     forward_headers,
     gather,
+    how,
     merged,
     seen_by_us,
     to_internal,
@@ -52,14 +54,75 @@ async def query_sources(request: Request, broker: Broker, tenant: str, sel: Sele
                                            sel.id_pattern, attrs)
 
 
+def narrowed(request: Request, reg: Doc, ctx: Any) -> list[list[tuple[str, str]]]:
+    """The query as each matching RegistrationInfo of `reg` can answer it: its entity types
+    and ids, the asked attributes it registers (§4.3.6.3); the rest of the query as asked."""
+    asked_attrs = [a for part in request.query_params.getlist("attrs")
+                   for a in part.split(",") if a]
+    rest = [(k, v) for k, v in _params(request) if k not in ("type", "id", "attrs")]
+    out = []
+    for info in reg["information"]:
+        names = [ctx.compact_iri(n) for n in (*info.get("propertyNames", ()),
+                                              *info.get("relationshipNames", ()))]
+        attrs = [a for a in asked_attrs if a in names] if asked_attrs and names else \
+            asked_attrs or names
+        if asked_attrs and names and not attrs:
+            continue
+        selectors = info.get("entities") or ()
+        types = sorted({ctx.compact_iri(sel["type"]) for sel in selectors})
+        ids = sorted({sel["id"] for sel in selectors if "id" in sel})
+        params: list[tuple[str, str]] = []
+        type_param = ",".join(types) or request.query_params.get("type")
+        if type_param:
+            params.append(("type", type_param))
+        id_param = ",".join(ids) or request.query_params.get("id")
+        if id_param:
+            params.append(("id", id_param))
+        if attrs:
+            params.append(("attrs", ",".join(attrs)))
+        out.append([*params, *rest])
+    return out
+
+
 async def merge_query(request: Request, broker: Broker, sources: list[Doc], ctx: Any,
                       local: list[Doc], want: int) -> tuple[list[Doc], str | None]:
-    """Local entities and the sources' answers to the same query (the first `want` of each)."""
-    params = [*_params(request), ("limit", str(min(max(want, 1), broker.settings.max_limit)))]
-    pairs, failed = await gather(broker.federation, sources, "/ngsi-ld/v1/entities", params,
-                                 forward_headers(request.headers),
-                                 lambda items: to_internal(items, ctx))
+    """Local entities and the sources' answers to the same query, narrowed per registration."""
+    headers = forward_headers(request.headers)
+    asks = [_ask(broker, reg, params, headers, ctx)
+            for reg in sources for params in narrowed(request, reg, ctx)]
+    pairs: list[tuple[Doc, Doc]] = []
+    failed: list[str] = []
+    for got, bad in await asyncio.gather(*asks):  # every source at once
+        pairs += got
+        failed += bad
     return merged(local, pairs), warning(failed) if failed else None
+
+
+def as_query(params: list[tuple[str, str]]) -> Doc:
+    """GET /entities parameters as the Query object of POST /entityOperations/query."""
+    given = dict(params)
+    ids = given.get("id", "").split(",") if given.get("id") else [None]
+    types = given.get("type", "").split(",") if given.get("type") else [None]
+    entities = [{k: v for k, v in (("type", t), ("id", i)) if v} for t in types for i in ids]
+    query: Doc = {"type": "Query", "entities": [e for e in entities if e]}
+    if given.get("attrs"):
+        query["attrs"] = given["attrs"].split(",")
+    for name in ("q", "scopeQ"):
+        if name in given:
+            query[name] = given[name]
+    if "georel" in given:
+        query["geoQ"] = {k: given[k] for k in ("georel", "geometry", "coordinates",
+                                               "geoproperty") if k in given}
+    return query
+
+
+def _ask(broker: Broker, reg: Doc, params: list[tuple[str, str]], headers: dict[str, str],
+         ctx: Any) -> Any:
+    parse = lambda items: to_internal(items, ctx)  # noqa: E731 - one use, reads best inline
+    if how(reg, "query") == "batch":
+        return gather(broker.federation, [reg], "/ngsi-ld/v1/entityOperations/query", [],
+                      headers, parse, body=as_query(params))
+    return gather(broker.federation, [reg], "/ngsi-ld/v1/entities", params, headers, parse)
 
 
 async def retrieve_from_sources(request: Request, broker: Broker, tenant: str, entity_id: str,
@@ -73,10 +136,61 @@ async def retrieve_from_sources(request: Request, broker: Broker, tenant: str, e
                                               None)
     if not sources:
         return local, None
+    headers = forward_headers(request.headers)
     path = f"/ngsi-ld/v1/entities/{quote(entity_id, safe=':')}"
-    pairs, failed = await gather(broker.federation, sources, path, _params(request),
-                                 forward_headers(request.headers),
-                                 lambda items: to_internal(items, ctx))
+    asks = []
+    for reg in sources:
+        if how(reg, "retrieve") == "get":
+            asks.append(gather(broker.federation, [reg], path, _params(request), headers,
+                               lambda items: to_internal(items, ctx)))
+        else:  # a source that only answers queries: ask for its entities of the type
+            names = sorted({ctx.compact_iri(sel["type"]) for info in reg["information"]
+                            for sel in info.get("entities") or ()})
+            params = [("type", ",".join(names))] if names else [("id", entity_id)]
+            if how(reg, "retrieve") == "batch":
+                params = [*params, ("id", entity_id)]
+            asks.append(_ask(broker, reg, params, headers, ctx))
+    pairs = []
+    failed: list[str] = []
+    for got, bad in await asyncio.gather(*asks):
+        pairs += got
+        failed += bad
     pairs = [(reg, e) for reg, e in pairs if e["id"] == entity_id]
     found = merged([local] if local is not None else [], pairs)
     return (found[0] if found else None), (warning(failed) if failed else None)
+
+
+async def batch_query_sources(request: Request, broker: Broker, tenant: str, sel: Selection,
+                              query: Doc, ctx: Any, local: list[Doc]
+                              ) -> tuple[list[Doc], str | None]:
+    """POST /entityOperations/query: the same Query object to the sources that take one,
+    the equivalent GET /entities to the others."""
+    if not _wanted(request):
+        return local, None
+    selectors = sel.any_of or [sel]
+    types = {ctx.expand_term(s.type) for s in selectors if s.type} or None
+    ids = {i for s in selectors for i in s.ids or ()} or None
+    attrs = {ctx.expand_term(a) for a in sel.attrs or ()} or None
+    sources = await broker.federation.sources(tenant, "query", types, ids, None, attrs)
+    if not sources:
+        return local, None
+    headers = forward_headers(request.headers)
+    parse = lambda items: to_internal(items, ctx)  # noqa: E731
+    asks = []
+    for reg in sources:
+        if how(reg, "query") == "batch":
+            asks.append(gather(broker.federation, [reg], "/ngsi-ld/v1/entityOperations/query",
+                               [], headers, parse, body=query))
+        else:
+            for s in selectors:
+                params = [(k, v) for k, v in (("type", s.type), ("id", ",".join(s.ids or ())),
+                                              ("attrs", ",".join(sel.attrs or ())),
+                                              ("q", sel.q)) if v]
+                asks.append(gather(broker.federation, [reg], "/ngsi-ld/v1/entities", params,
+                                   headers, parse))
+    pairs: list[tuple[Doc, Doc]] = []
+    failed: list[str] = []
+    for got, bad in await asyncio.gather(*asks):
+        pairs += got
+        failed += bad
+    return merged(local, pairs), warning(failed) if failed else None
