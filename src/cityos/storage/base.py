@@ -227,7 +227,11 @@ class Store(Protocol):
 
     # change log (outbox) and delivery cursors of subscriptions ----------------------------
     async def changes_after(self, tenant: str, after: int, limit: int = 500) -> list[Change]:
-        """`tenant`'s change-log rows with sequence > `after`, in order, at most `limit`."""
+        """`tenant`'s change-log rows with sequence > `after`, in order, at most `limit`.
+
+        Deliveries move their cursor past what this returns, so an engine must never return a
+        row while a row with a smaller sequence may still commit (SQLite's single writer
+        commits in sequence order; PostgreSQL must hold back rows above an in-flight one)."""
         ...
 
     async def backlog(self, tenant: str, after: int) -> int:
