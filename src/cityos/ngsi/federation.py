@@ -117,12 +117,13 @@ class Federation:
             timeout = max(0.05, float(management["timeout"]) / 1000)
         url = str(reg["endpoint"]).rstrip("/") + path
         send = {**headers, "Via": _via(headers.get("Via"))}
+        query = httpx.QueryParams(list[tuple[str, Any]](params))
         if body is None:
-            response = await self._client.get(url, params=params, headers=send,
+            response = await self._client.get(url, params=query, headers=send,
                                               timeout=timeout)
         else:
             response = await self._client.post(
-                url, params=params, content=orjson.dumps(body), timeout=timeout,
+                url, params=query, content=orjson.dumps(body), timeout=timeout,
                 headers={**send, "Content-Type": "application/json"})
         if response.status_code == 404:
             return None

@@ -224,14 +224,8 @@ async def batch_query(request: Request) -> Response:
     """POST /entityOperations/query: a Query object in the body (§5.2.23)."""
     broker = broker_of(request)
     tenant = tenant_of(request)
-    body = await read_body(request, broker.settings.max_body_bytes)
+    ctx, data, sel = await read_query(request)
     media = accept_of(request, geo=True)
-    ctx = await broker.context(body.context if body.context is not None
-                               else link_context(request))
-    data = body.data
-    if data.get("type") != "Query":
-        raise BadRequestData("the body must be a Query object with \"type\": \"Query\"")
-    sel = selection_of_query(data)
     limit, offset, count = entity_page(request, broker.settings)
     view = view_of(request, ctx)
     if "lang" in data and view.lang is None:
@@ -267,6 +261,19 @@ async def batch_query(request: Request) -> Response:
             raise BadRequestData("joinLevel must be an integer from 0 to 16")
     entities = await render_all(broker.store, tenant, result.entities, ctx, view, join, level)
     return ngsi_response(entities, ctx, media, headers=headers)
+
+
+async def read_query(request: Request) -> tuple[Any, dict[str, Any], Selection]:
+    """A Query object body (§5.2.23): its @context (else the Link header's), the object, and
+    the entities it selects."""
+    broker = broker_of(request)
+    body = await read_body(request, broker.settings.max_body_bytes)
+    ctx = await broker.context(body.context if body.context is not None
+                               else link_context(request))
+    data = body.data
+    if data.get("type") != "Query":
+        raise BadRequestData("the body must be a Query object with \"type\": \"Query\"")
+    return ctx, data, selection_of_query(data)
 
 
 def selection_of_query(data: dict[str, Any]) -> Selection:

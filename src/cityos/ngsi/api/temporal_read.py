@@ -15,13 +15,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.ngsi.api.batch import selection_of_query
+from cityos.ngsi.api.batch import read_query
 from cityos.ngsi.api.entities import broker_of, path_entity_id
 from cityos.ngsi.api.request import (
     accept_of,
     entity_page,
     link_context,
-    read_body,
     split_list,
     tenant_of,
 )
@@ -238,14 +237,7 @@ async def query_temporal(request: Request) -> Response:
 
 async def query_temporal_post(request: Request) -> Response:
     """POST /temporal/entityOperations/query: a Query object with its temporalQ (§5.2.23)."""
-    broker = broker_of(request)
-    body = await read_body(request, broker.settings.max_body_bytes)
-    ctx = await broker.context(body.context if body.context is not None
-                               else link_context(request))
-    data = body.data
-    if data.get("type") != "Query":
-        raise BadRequestData("the body must be a Query object with \"type\": \"Query\"")
-    sel = selection_of_query(data)
+    ctx, data, sel = await read_query(request)
     params = dict(request.query_params)
     temporal_q = data.get("temporalQ", {})
     if not isinstance(temporal_q, dict):
