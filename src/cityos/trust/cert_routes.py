@@ -236,7 +236,9 @@ OPERATIONS: list[Operation] = [
               responses={200: "CRL"}, policy=TRUST_READ),
     Operation("POST", f"{V1}/ocsp", ocsp_status, "Certificate status (OCSP)", TAG,
               body={"type": "string", "format": "binary"},
-              body_types=("application/ocsp-request",),
+              # OCSP clients send application/ocsp-request (RFC 6960 §A.1); any type is read
+              # as DER, and the description names a type OpenAPI tools can produce
+              body_types=("application/octet-stream",),
               responses={200: "OCSP response (DER)"}, policy=TRUST_READ),
     Operation("POST", f"{V1}/certificates", issue_certificate, "Issue a seal certificate", TAG,
               body=_ISSUE, body_types=_JSON,

@@ -9,9 +9,11 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.audit.trail import PRINCIPAL
 from cityos.ngsi.api.respond import plain_json
 from cityos.ngsi.errors import BadRequestData, ResourceNotFound
 from cityos.operations import ADMIN, Operation, Param, Policy
+from cityos.trust.evidence import EvidenceError, build_bundle
 from cityos.trust.merkle import ProofError
 from cityos.trust.sealing import SealPolicy
 from cityos.trust.service import trust_of
@@ -119,9 +121,6 @@ async def evidence(request: Request) -> Response:
     """A self-contained evidence bundle for an entity: its write records with seals,
     certificate chain, CRL, inclusion proofs, the signed tree head and its time-stamp token.
     An organisation gets the records of its own writes."""
-    from cityos.audit.trail import PRINCIPAL
-    from cityos.trust.evidence import EvidenceError, build_bundle
-
     principal = request.scope.get(PRINCIPAL)
     org = principal.org if principal is not None and principal.kind == "org" else None
     entity_id = str(request.path_params["entityId"])
