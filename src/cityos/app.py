@@ -36,7 +36,7 @@ from cityos.ngsi.errors import (
     ResourceNotFound,
 )
 from cityos.openapi import build_openapi
-from cityos.operations import Endpoint, Operation
+from cityos.operations import STAFF_READ, Endpoint, Operation
 from cityos.settings import Settings
 from cityos.storage import open_store
 from cityos.trust import cert_routes
@@ -68,11 +68,23 @@ async def openapi(request: Request) -> Response:
     return plain_json(request.app.state.openapi)
 
 
+async def metrics(request: Request) -> Response:
+    """Delivery counters of this process in the Prometheus text format (staff only)."""
+    broker: Broker = request.app.state.broker
+    lines = []
+    for name, value in broker.notifier.metrics().items():
+        metric = "cityos_notify_" + "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+        lines += [f"# TYPE {metric} gauge", f"{metric} {value}"]
+    return Response("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
 PLATFORM = [
     Operation("GET", "/version", version, "Describe this platform", "platform", public=True),
     Operation("GET", "/healthz", healthz, "Liveness and readiness", "platform", public=True,
               responses={200: "healthy", 503: "not ready"}),
     Operation("GET", "/openapi.json", openapi, "This API description", "platform", public=True),
+    Operation("GET", "/metrics", metrics, "Notification delivery counters (Prometheus text)",
+              "platform", responses={200: "metrics"}, policy=STAFF_READ),
 ]
 
 

@@ -38,6 +38,7 @@ ADMIN = Policy()  # platform administration: staff admins only
 NGSI_READ = Policy(roles=("operator", "viewer"), scopes=("ngsi:read",))
 NGSI_WRITE = Policy(roles=("operator",), scopes=("ngsi:write",))
 STAFF_WRITE = Policy(roles=("operator",))  # platform-wide changes: staff only, never companies
+STAFF_READ = Policy(roles=("operator", "viewer"))  # platform state: staff only, never companies
 RESIDENT_ROLE = "resident"  # the only role of residents' tokens; no staff policy lists it
 OWN_ACCOUNT = Policy(roles=("operator", "viewer", RESIDENT_ROLE))  # one's own account only
 
