@@ -20,13 +20,15 @@ run: $(BIN)/cityos
 test: $(BIN)/cityos
 	$(BIN)/python -m pytest -q
 
-# The broker figures (issue 2), the temporal figures (issue 3), then all 42 dial-a-ride instances (issue 11);
+# The broker figures (issue 2), temporal and notification figures (issue 3), MQTT ingestion
+# (issue 9, needs mosquitto), then all 42 dial-a-ride instances (issue 11);
 # DARP_LIMIT seconds per instance (the published results use 60).
 DARP_LIMIT ?= 10
 bench: $(BIN)/cityos
 	$(BIN)/python -m bench ngsi
 	$(BIN)/python -m bench temporal
 	$(BIN)/python -m bench notify
+	$(BIN)/python -m bench iot
 	$(BIN)/python -m bench darp --time-limit $(DARP_LIMIT) --workers 2
 
 lint: $(BIN)/cityos
