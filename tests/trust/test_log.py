@@ -136,3 +136,22 @@ def test_verification_with_a_head_of_the_empty_tree(tmp_path: Path) -> None:
         assert await verify_log(store_pages(store), heads, KEY.public_key(), []) == []
 
     _run(tmp_path, scenario)
+
+
+def test_two_processes_feed_the_audit_trail_once(tmp_path: Path) -> None:
+    from cityos.audit.chain import link
+    from cityos.audit.trail import LOG as AUDIT_LOG
+    from cityos.settings import TrustSettings
+    from cityos.trust.service import Trust
+
+    async def scenario(store: Store) -> None:
+        a = await Trust.open(store, TrustSettings(), "http://town.example")
+        b = await Trust.open(store, TrustSettings(), "http://town.example")
+        await store.append_log(AUDIT_LOG, [b'{"n":1}', b'{"n":2}'], link)
+        assert await a.feed() == 2
+        assert await b.feed() == 0  # b reads a's leaves first
+        await store.append_log(AUDIT_LOG, [b'{"n":3}'], link)
+        assert await b.feed() == 1 and await a.feed() == 0
+        assert a.log.size == b.log.size == 3
+
+    _run(tmp_path, scenario)

@@ -83,7 +83,9 @@ class Trust:
         return public_key_text(self.log.origin, self.log.key.public_key())
 
     async def feed(self) -> int:
-        """Append the audit records not yet in the log; returns how many."""
+        """Append the audit records not yet in the log; returns how many. Another process may
+        have taken some in already: reading its leaves first moves the cursor past them."""
+        await self.log.catch_up()
         added = 0
         while True:
             entries = await new_audit_entries(self.store, self.log.cursors.get("audit", 0))
