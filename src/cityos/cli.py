@@ -52,8 +52,9 @@ def _settings(data_dir: Path, host: str | None, port: int | None, open_ngsi: boo
         raise typer.Exit(2) from None
 
 
-def _init(settings: Settings) -> str | None:
-    """Create the database and the first admin token if this data dir is new."""
+def _init(settings: Settings, ca: tuple[Path, Path] | None = None) -> str | None:
+    """Create the database and the first admin token if this data dir is new; `ca` is the
+    municipality's CA (certificate, key) to use instead of a new platform CA."""
     from cityos.access.gate import TOKEN_FILE, create_admin_token
     from cityos.storage import open_store
 
@@ -68,7 +69,7 @@ def _init(settings: Settings) -> str | None:
         try:
             from cityos.trust.cli import init_trust
 
-            if (made := await init_trust(store, settings)) is not None:
+            if (made := await init_trust(store, settings, ca)) is not None:
                 console.print(made)
             return await create_first_admin(await Access.create(store, settings.access))
         finally:
@@ -83,11 +84,19 @@ def _init(settings: Settings) -> str | None:
     return create_admin_token(settings.data_dir)
 
 
+CaCert = Annotated[Path | None, typer.Option(
+    "--ca-cert", help="the municipality's CA certificate (PEM) to use as the platform CA")]
+CaKey = Annotated[Path | None, typer.Option("--ca-key", help="its private key (PEM)")]
+
+
 @app.command()
-def init(data_dir: DataDir = Path("var")) -> None:
-    """Create a platform: database and the first admin's token (printed once)."""
+def init(data_dir: DataDir = Path("var"), ca_cert: CaCert = None, ca_key: CaKey = None) -> None:
+    """Create a platform: database, platform CA and the first admin's token (printed once)."""
+    if (ca_cert is None) != (ca_key is None):
+        console.print("[red]--ca-cert and --ca-key go together[/]")
+        raise typer.Exit(2)
     settings = load_settings(data_dir)
-    token = _init(settings)
+    token = _init(settings, (ca_cert, ca_key) if ca_cert and ca_key else None)
     if token is None:
         console.print(f"[yellow]{data_dir} already holds a platform; nothing changed.[/]")
         return

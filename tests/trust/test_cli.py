@@ -54,3 +54,27 @@ def test_trust_commands(tmp_path: Path) -> None:
     verified = _cityos("verify", "--data-dir", data, "--log-key", head["publicKey"],
                        "--ca", str(tmp_path / "ca.pem"))
     assert verified.returncode == 0 and "transparency log" in verified.stdout, verified.stdout
+
+
+def test_init_with_the_municipalitys_own_ca(tmp_path: Path) -> None:
+    openssl = system_binary("openssl")
+    ca, key = tmp_path / "town-ca.pem", tmp_path / "town-ca.key"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(ca),
+                    "-subj", "/C=JP/O=Toyono Town/CN=Toyono Town CA", "-days", "3650",
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+                   check=True, capture_output=True, timeout=30)
+    data = str(tmp_path / "var")
+    assert _cityos("init", "--data-dir", data, "--ca-cert", str(ca)).returncode == 2
+    made = _cityos("init", "--data-dir", data, "--ca-cert", str(ca), "--ca-key", str(key))
+    assert made.returncode == 0 and "Toyono Town CA" in made.stdout + made.stderr
+    assert _cityos("trust", "ca", "--data-dir", data).stdout == ca.read_text()
+    assert _cityos("org", "add", "Toyono Mobility", "--corporate-number", "1180301018771",
+                   "--data-dir", data).returncode == 0
+    issued = _cityos("trust", "issue", "Toyono Mobility", "--out", str(tmp_path / "o.p12"),
+                     "--data-dir", data)
+    (tmp_path / "org.pem").write_text(issued.stdout.split("\n", 1)[1])
+    checked = subprocess.run([openssl, "verify", "-CAfile", str(ca), str(tmp_path / "org.pem")],
+                             capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0, checked.stderr

@@ -18,7 +18,7 @@ from cityos.access.service import Access
 from cityos.settings import Settings, load_settings
 from cityos.storage.base import Store
 from cityos.trust.ca import CertificateError
-from cityos.trust.certs import CertificateBook, load_pem
+from cityos.trust.certs import KEYS, CertificateBook, load_pem
 from cityos.trust.service import Trust
 
 T = TypeVar("T")
@@ -27,10 +27,20 @@ trust_app = typer.Typer(no_args_is_help=True, help="platform CA, seal certificat
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
 
 
-async def init_trust(store: Store, settings: Settings) -> str | None:
-    """Make the platform CA and the log key of a new platform; a line to print, or None."""
+async def init_trust(store: Store, settings: Settings,
+                     ca_files: tuple[Path, Path] | None = None) -> str | None:
+    """Make (or import) the platform CA and the log key of a new platform; a line to print,
+    or None when there was a CA already."""
     book = CertificateBook(store)
-    ca, created = await book.ensure_ca(settings.trust.ca_name)
+    if ca_files is not None and await store.kv_get(KEYS, "ca") is None:
+        try:
+            ca = await book.import_ca(ca_files[0].read_bytes(), ca_files[1].read_bytes())
+        except (OSError, CertificateError) as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from None
+        created = True
+    else:
+        ca, created = await book.ensure_ca(settings.trust.ca_name)
     await Trust.open(store, settings.trust, settings.public_url)  # the log signing key
     if not created:
         return None
