@@ -29,7 +29,9 @@ PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.jso
                  # the second step of a staff sign-in (after the password): the passkey
                  ("POST", "/auth/login/passkey"),
                  # devices push measurements, authenticated by their own token (Device-Token)
-                 ("POST", "/iot/v1/ingest")}
+                 ("POST", "/iot/v1/ingest"),
+                 # relying parties check seal certificates: CA, CRL and OCSP (RFC 5280, 6960)
+                 ("GET", "/trust/v1/ca"), ("GET", "/trust/v1/ca/crl"), ("POST", "/trust/v1/ocsp")}
 RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys")}
 class _Sample(dict[str, str]):
     """Path parameters: known ones get a fitting value, any new one an id-like value."""

@@ -230,16 +230,18 @@ _ANCHOR = {"type": "object", "required": ["certificate"],
 _JSON = ("application/json",)
 
 OPERATIONS: list[Operation] = [
+    # what a relying party needs to check a seal without an account here: public (RFC 5280
+    # CRL distribution points and RFC 6960 responders are)
     Operation("GET", f"{V1}/ca", ca_certificate, "Platform CA certificate", TAG,
-              responses={200: "PEM certificate"}, policy=TRUST_READ),
+              responses={200: "PEM certificate"}, public=True),
     Operation("GET", CRL_PATH, ca_crl, "Certificate revocation list (DER)", TAG,
-              responses={200: "CRL"}, policy=TRUST_READ),
+              responses={200: "CRL"}, public=True),
     Operation("POST", f"{V1}/ocsp", ocsp_status, "Certificate status (OCSP)", TAG,
               body={"type": "string", "format": "binary"},
               # OCSP clients send application/ocsp-request (RFC 6960 §A.1); any type is read
               # as DER, and the description names a type OpenAPI tools can produce
               body_types=("application/octet-stream",),
-              responses={200: "OCSP response (DER)"}, policy=TRUST_READ),
+              responses={200: "OCSP response (DER)"}, public=True),
     Operation("POST", f"{V1}/certificates", issue_certificate, "Issue a seal certificate", TAG,
               body=_ISSUE, body_types=_JSON,
               responses={201: "Certificate (and PKCS#12 once)", 400: "bad CSR", 404: "no org"},
