@@ -110,9 +110,13 @@ class KeyRing:
 
     async def public_key(self, kid: str) -> Ed25519PublicKey | None:
         key = self._keys.get(kid)
-        if key is None and time.monotonic() - self._loaded_at > _RELOAD_EVERY:
-            await self.load()  # a key made by another process since we last looked
-            key = self._keys.get(kid)
+        if key is None:  # a key made by another process (`cityos token`) since we loaded:
+            doc = await self.store.kv_get(KEYS, kid)  # one point read, however recent
+            if doc is not None:
+                key = self._keys[kid] = SigningKey.from_doc(doc)
+            elif time.monotonic() - self._loaded_at > _RELOAD_EVERY:
+                await self.load()  # and now and then the whole ring (retired keys go)
+                key = self._keys.get(kid)
         return None if key is None else key.public
 
     def jwks(self) -> dict[str, Any]:
