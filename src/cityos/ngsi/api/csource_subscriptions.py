@@ -26,7 +26,7 @@ from cityos.ngsi.api.request import (
     read_body,
     tenant_of,
 )
-from cityos.ngsi.api.respond import ngsi_response, no_content
+from cityos.ngsi.api.respond import ngsi_response, no_content, with_page_links
 from cityos.ngsi.api.stored import stored_document
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.csource import space
@@ -90,16 +90,7 @@ async def query_csource_subscriptions(request: Request) -> Response:
     headers = {"NGSILD-Results-Count": str(len(subs))} if count else None
     response = ngsi_response([_shown(s) for s in subs[offset:offset + limit]], ctx, media,
                              headers=headers)
-    links = []
-    if limit and offset > 0:
-        links.append(f'<{BASE}?limit={limit}&offset={max(0, offset - limit)}>;rel="prev";'
-                     f'type="{JSONLD}"')
-    if limit and offset + limit < len(subs):
-        links.append(f'<{BASE}?limit={limit}&offset={offset + limit}>;rel="next";'
-                     f'type="{JSONLD}"')
-    if links:
-        response.headers.append("Link", ",".join(links))
-    return response
+    return with_page_links(response, BASE, limit, offset, len(subs), JSONLD)
 
 
 async def retrieve_csource_subscription(request: Request) -> Response:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -28,7 +28,7 @@ from cityos.ngsi.api.request import (
     split_list,
     tenant_of,
 )
-from cityos.ngsi.api.respond import ngsi_response, no_content
+from cityos.ngsi.api.respond import ngsi_response, no_content, with_page_links
 from cityos.ngsi.api.stored import stored_document
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
@@ -138,11 +138,9 @@ async def query_registrations(request: Request) -> Response:
         found.append(reg)
     headers = {"NGSILD-Results-Count": str(len(found))} if count else None
     page = [shown(r, ctx, sys_attrs=sys_attrs) for r in found[offset:offset + limit]]
-    response = ngsi_response(page, ctx, media, headers=headers)
-    links = _page_links(request, limit, offset, len(found))
-    if links:
-        response.headers.append("Link", links)
-    return response
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
+    return with_page_links(ngsi_response(page, ctx, media, headers=headers), BASE, limit, offset,
+                           len(found), JSONLD, kept)
 
 
 def _pattern(raw: str | None) -> re.Pattern[str] | None:
@@ -153,21 +151,6 @@ def _pattern(raw: str | None) -> re.Pattern[str] | None:
     except re.error:
         raise BadRequestData("idPattern is not a valid regular expression") from None
 
-
-def _page_links(request: Request, limit: int, offset: int, total: int) -> str:
-    """prev/next links (§5.5.9), keeping the query's other parameters."""
-    kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
-
-    def link(at: int, rel: str) -> str:
-        query = urlencode([*kept, ("limit", str(limit)), ("offset", str(at))], safe=",:|")
-        return f'<{BASE}?{query}>;rel="{rel}";type="{JSONLD}"'
-
-    links = []
-    if limit and offset > 0:
-        links.append(link(max(0, offset - limit), "prev"))
-    if limit and offset + limit < total:
-        links.append(link(offset + limit, "next"))
-    return ",".join(links)
 
 
 async def _stored(broker: Broker, tenant: str, reg_id: str) -> dict[str, Any]:

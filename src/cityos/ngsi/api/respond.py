@@ -5,8 +5,9 @@ ETSI GS CIM 009 v1.8 §6.3.5 (JSON-LD @context in responses), RFC 7807 ProblemDe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from starlette.responses import Response
@@ -51,6 +52,24 @@ def ngsi_response(data: Any, ctx: ActiveContext, media: str, *, status: int = 20
         hdrs["Link"] = link_header(ctx)
     return Response(_dumps(data, option=_OPTS), status_code=status, headers=hdrs,
                     media_type=media if media in (JSON, JSONLD, GEOJSON) else JSON)
+
+
+def with_page_links(response: Response, base: str, limit: int, offset: int, total: int,
+                    link_type: str, params: Sequence[tuple[str, str]] = ()) -> Response:
+    """Add prev/next `Link`s (§5.5.9) to a page of a list of `total` items: the same query
+    (`params`, then `limit` and `offset`) one page back and one page on."""
+    def link(at: int, rel: str) -> str:
+        query = urlencode([*params, ("limit", str(limit)), ("offset", str(at))], safe=",:|")
+        return f'<{base}?{query}>; rel="{rel}"; type="{link_type}"'
+
+    links = []
+    if limit and offset > 0:
+        links.append(link(max(0, offset - limit), "prev"))
+    if limit and offset + limit < total:
+        links.append(link(offset + limit, "next"))
+    if links:
+        response.headers.append("Link", ", ".join(links))
+    return response
 
 
 def plain_json(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> Response:

@@ -25,7 +25,7 @@ from cityos.ngsi.api.request import (
     read_body,
     tenant_of,
 )
-from cityos.ngsi.api.respond import ngsi_response, no_content
+from cityos.ngsi.api.respond import ngsi_response, no_content, with_page_links
 from cityos.ngsi.api.stored import stored_document
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import AlreadyExists, NgsiError, ResourceNotFound
@@ -98,18 +98,6 @@ async def _shown(broker: Broker, tenant: str, sub: dict[str, Any], ctx: Any) -> 
     return with_status(out)
 
 
-def _page_links(limit: int, offset: int, total: int, media: str) -> str:
-    """prev/next links (§5.5.9) over the list of subscriptions."""
-    links = []
-    if limit and offset > 0:
-        links.append(f'<{BASE}?limit={limit}&offset={max(0, offset - limit)}>; rel="prev"; '
-                     f'type="{media}"')
-    if limit and offset + limit < total:
-        links.append(f'<{BASE}?limit={limit}&offset={offset + limit}>; rel="next"; '
-                     f'type="{media}"')
-    return ", ".join(links)
-
-
 async def create_subscription(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
@@ -138,11 +126,8 @@ async def query_subscriptions(request: Request) -> Response:
     subs = [v for _, v in await broker.store.kv_list(space(tenant))]
     headers = {"NGSILD-Results-Count": str(len(subs))} if count else {}
     page = [await _shown(broker, tenant, s, ctx) for s in subs[offset:offset + limit]]
-    response = ngsi_response(page, ctx, media, headers=headers)
-    links = _page_links(limit, offset, len(subs), media)
-    if links:
-        response.headers.append("Link", links)
-    return response
+    return with_page_links(ngsi_response(page, ctx, media, headers=headers), BASE, limit, offset,
+                           len(subs), media)
 
 
 async def _stored(broker: Broker, tenant: str, sub_id: str) -> dict[str, Any]:
