@@ -29,6 +29,48 @@ DELETE: Any = type("_Delete", (), {"__repr__": lambda self: "DELETE"})()
 # The entity passed in is the mutation's own freshly decoded copy: it may change it in place.
 Mutation = Callable[[Entity | None], tuple[Any, Any]]
 
+
+# personal data (issue 6) ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Reader:
+    """Who reads: which personal rows an engine may return (issue 6). Deny by default.
+
+    A personal row (one the `Classifier` names a subject and category for) is returned only
+    when its subject is in `residents` (and its category in `categories` when that is set),
+    its owner (the writer at creation) is `org`, or a grant (`Store.put_grant`) for
+    subject × `org` × category (× `purpose` when set) has not ended. Non-personal rows are
+    returned to every reader; `None` in place of a Reader means `Reader()`: non-personal only.
+    """
+
+    org: str = ""  # "org:CLIENT_ID" of a reading organisation, else ""
+    residents: tuple[str, ...] = ()  # subjects readable as themselves (self; represented)
+    categories: tuple[str, ...] | None = None  # limit for `residents` (representative); None = all
+    purpose: str | None = None  # declared purpose; None = any approved purpose
+    system: bool = False  # platform-internal work that must see everything (export, erasure)
+
+
+EVERYTHING = Reader(system=True)
+
+
+class Classifier(Protocol):
+    """Set by personal/ (`Store.set_classifier`); the engine calls it on every entity write."""
+
+    def classify(self, tenant: str, entity: Entity) -> tuple[str, str] | None:
+        """(subject, category) of a personal entity (subject "" when unknown), None for a
+        non-personal one. Called in the writer: must be fast (a dict lookup)."""
+        ...
+
+
+class Sealer(Protocol):
+    """Set by personal/ (`Store.set_sealer`): encrypts personal rows' bodies at rest under a
+    per-subject key (AES-256-GCM); erasing the key makes them unreadable (crypto-shredding)."""
+
+    def seal(self, tenant: str, subject: str, data: bytes) -> bytes: ...
+
+    def open(self, tenant: str, subject: str, data: bytes) -> bytes | None:
+        """The plaintext, or None when the subject's key is erased (the row reads as absent)."""
+        ...
+
 # Links an append-only log: gets the previous entry's hash (None for the first entry) and the
 # new entry's bytes, returns the new entry's hash. Runs in the engine's transaction.
 Chain = Callable[[str | None, bytes], str]
@@ -100,6 +142,7 @@ class EntityQuery:
     geo_bbox: tuple[float, float, float, float] | None = None  # lon/lat box (min x, min y, max x, max y)
     predicate: Callable[[Entity], bool] | None = None  # exact filter, evaluated in the engine
     attr_filters: list[AttrFilter] | None = None  # implied by predicate; lets engines skip rows
+    reader: Reader | None = None  # personal rows it may see; None = non-personal rows only
     limit: int = 20
     offset: int = 0
     count: bool = False
@@ -131,6 +174,7 @@ class TemporalQuery:
     end_time_at: int | None = None
     last_n: int | None = None  # only the newest n instances of each attribute
     limit: int | None = None  # at most this many instances in all; more → a TemporalPage cut
+    reader: Reader | None = None  # entities it may see (as EntityQuery.reader)
 
 
 @dataclass
@@ -171,10 +215,18 @@ class Store(Protocol):
     async def close(self) -> None: ...
 
     # entities -------------------------------------------------------------------------
-    async def get_entity(self, tenant: str, entity_id: str) -> Entity | None: ...
+    async def get_entity(self, tenant: str, entity_id: str,
+                         reader: Reader | None = None) -> Entity | None:
+        """The entity, or None when absent or personal and not released to `reader`."""
+        ...
 
-    async def mutate(self, tenant: str, items: list[tuple[str, Mutation]]) -> list[Any]:
-        """Apply mutations in one transaction; one item's failure never touches another's."""
+    async def mutate(self, tenant: str, items: list[tuple[str, Mutation]],
+                     writer: str = "") -> list[Any]:
+        """Apply mutations in one transaction; one item's failure never touches another's.
+
+        A mutation sees the stored entity whatever it is (writes are not filtered). An entity
+        it creates records `writer` (a principal sub, "org:CLIENT_ID") as its owner; the
+        classifier, when set, decides on every write whether the entity is personal."""
         ...
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult: ...
@@ -184,6 +236,33 @@ class Store(Protocol):
     async def tenant_exists(self, tenant: str) -> bool: ...
 
     async def purge_entities(self, tenant: str, query: EntityQuery) -> int: ...
+
+    # personal data (issue 6) ---------------------------------------------------------------
+    def set_classifier(self, classifier: Classifier | None) -> None:
+        """Which entities are personal; None (the default): none are."""
+        ...
+
+    def set_sealer(self, sealer: Sealer | None) -> None:
+        """Seal personal rows' bodies (entity, history values, change-log before-values) from
+        now on; None (the default): stored as they are."""
+        ...
+
+    async def put_grant(self, tenant: str, subject: str, recipient: str, category: str,
+                        purpose: str, until: float | None) -> None:
+        """Release `subject`'s rows of `category` to `recipient` ("org:CLIENT_ID") for `purpose`
+        until `until` (epoch seconds; None = no end). Replaces the same key's grant; takes
+        effect on the next read (no cache)."""
+        ...
+
+    async def drop_grant(self, tenant: str, subject: str, recipient: str, category: str,
+                         purpose: str) -> None:
+        """End that grant (withdrawn, declined, expired): effective on the next read."""
+        ...
+
+    async def erase_subject(self, tenant: str, subject: str) -> int:
+        """Delete `subject`'s personal entities, their history and change-log rows and grants;
+        returns how many entities were deleted."""
+        ...
 
     # small key/value documents (contexts, settings of parts) ------------------------------
     async def kv_get(self, space: str, key: str) -> Any | None: ...
