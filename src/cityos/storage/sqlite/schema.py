@@ -161,6 +161,41 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
     """
     ALTER TABLE changes ADD COLUMN prev BLOB;
     """,
+    # 11: personal data (issue 6): a personal entity's subject, category and owner (the writer
+    # at creation) on its row (NULL subject: not personal) for the reader filter; the same in
+    # personal_entities, kept after deletion for its history and change rows; the types that
+    # ever held a personal row (queries over other types keep their plans); consents as grants
+    # (recipient first: the filter seeks recipient, subject, category)
+    """
+    ALTER TABLE entities ADD COLUMN subject TEXT;
+    ALTER TABLE entities ADD COLUMN category TEXT;
+    ALTER TABLE entities ADD COLUMN owner TEXT;
+    CREATE INDEX entities_by_subject ON entities (tenant, subject) WHERE subject IS NOT NULL;
+    CREATE TABLE personal_entities (
+        tenant TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        category TEXT NOT NULL,
+        owner TEXT,
+        PRIMARY KEY (tenant, entity_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX personal_entities_by_subject ON personal_entities (tenant, subject);
+    CREATE TABLE personal_types (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        PRIMARY KEY (tenant, type)
+    ) WITHOUT ROWID;
+    CREATE TABLE grants (
+        tenant TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        category TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        until REAL,
+        PRIMARY KEY (tenant, recipient, subject, category, purpose)
+    ) WITHOUT ROWID;
+    CREATE INDEX grants_by_subject ON grants (tenant, subject);
+    """,
 ]
 
 
