@@ -43,6 +43,8 @@ from cityos.trust import cert_routes
 from cityos.trust import routes as trust_routes
 from cityos.trust.hook import with_trust
 from cityos.trust.service import Trust
+from cityos.web import routes as web_routes
+from cityos.web.middleware import PageSession
 
 log = logging.getLogger("cityos")
 
@@ -90,7 +92,8 @@ PLATFORM = [
 
 def all_operations() -> list[Operation]:
     return [*PLATFORM, *ngsi_routes.OPERATIONS, *access_routes.OPERATIONS,
-            *trust_routes.OPERATIONS, *cert_routes.OPERATIONS, *iot_routes.OPERATIONS]
+            *trust_routes.OPERATIONS, *cert_routes.OPERATIONS, *iot_routes.OPERATIONS,
+            *web_routes.OPERATIONS]
 
 
 class TolerantPaths:
@@ -146,7 +149,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
 def _route_path(path: str) -> str:
     """A trailing {contextId}, {type} or {attrId} may be a full IRI whose slashes clients do not
     always percent-encode: let it span segments."""
-    for name in ("{contextId}", "{type}", "{attrId}"):
+    for name in ("{contextId}", "{type}", "{attrId}", "{asset}"):
         if path.endswith(name):
             return path[: -len(name)] + name[:-1] + ":path}"
     return path
@@ -224,5 +227,6 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.openapi = build_openapi(operations, __version__)
     add_cors(app, settings)
+    app.add_middleware(PageSession)  # pages: session cookie → bearer token for the gate
     app.add_middleware(TolerantPaths)
     return app

@@ -1,0 +1,1 @@
+"""Pages: the resident app (/app) and the staff console (/console), server-rendered."""

@@ -1,0 +1,160 @@
+"""The pages' session: a signed HttpOnly cookie carrying the platform's own access token.
+
+A signed-in page request reaches its operation exactly like an API call (the cookie's token
+becomes `Authorization: Bearer`), so the deny-by-default gate and the policies stay the one
+check. The cookie (HMAC-SHA256, key in the store) also holds the CSRF token of the forms
+(OWASP synchroniser token) and whom a family representative acts for.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from cityos.access.service import access_of
+from cityos.access.tokens import Principal, TokenError
+
+COOKIE = "cityos_session"
+SCOPE_KEY = "cityos.session"
+KEY_SPACE = "web.session"
+SESSION_SECONDS = 30 * 86_400  # on one's own phone, signing in once a month is enough
+REFRESH_BEFORE = 120.0  # a token with less life than this is replaced before the request
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "x-csrf-token"
+
+
+@dataclass
+class Session:
+    """One browser's session; `changed` tells the middleware to send the cookie again."""
+
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    token: str = ""  # the access token of the signed-in account ("" = signed out)
+    sub: str = ""
+    tenant: str = ""
+    roles: tuple[str, ...] = ()
+    until: float = 0.0  # end of the session (seconds since the epoch)
+    acting_for: str = ""  # a family representative acts for this resident id
+    from_cookie: bool = False  # the request's credentials came from this cookie
+    changed: bool = True
+
+    @property
+    def signed_in(self) -> bool:
+        return bool(self.token)
+
+    def sign_in(self, principal: Principal, token: str, now: float | None = None) -> None:
+        """Start a signed-in session (a new CSRF token too: no fixation across sign-in)."""
+        self.token, self.sub, self.tenant = token, principal.sub, principal.tenant
+        self.roles = principal.roles
+        self.until = (time.time() if now is None else now) + SESSION_SECONDS
+        self.csrf = secrets.token_urlsafe(24)
+        self.acting_for = ""
+        self.changed = True
+
+    def sign_out(self) -> None:
+        self.token = self.sub = self.tenant = self.acting_for = ""
+        self.roles, self.until = (), 0.0
+        self.csrf = secrets.token_urlsafe(24)
+        self.changed = True
+
+    def to_payload(self) -> dict[str, Any]:
+        return {"c": self.csrf, "t": self.token, "s": self.sub, "n": self.tenant,
+                "r": list(self.roles), "u": self.until, "a": self.acting_for}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> Session:
+        return cls(csrf=str(data["c"]), token=str(data["t"]), sub=str(data["s"]),
+                   tenant=str(data["n"]), roles=tuple(str(r) for r in data["r"]),
+                   until=float(data["u"]), acting_for=str(data.get("a", "")), changed=False)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def encode_session(key: bytes, session: Session) -> str:
+    body = _b64(orjson.dumps(session.to_payload()))
+    mac = hmac.new(key, body.encode("ascii"), hashlib.sha256).digest()
+    return f"{body}.{_b64(mac)}"
+
+
+def decode_session(key: bytes, value: str) -> Session | None:
+    """The session in a cookie value; None when it is malformed or not signed with `key`."""
+    body, _, mac = value.partition(".")
+    if not body or not mac or len(value) > 4000:
+        return None
+    expected = hmac.new(key, body.encode("ascii", "replace"), hashlib.sha256).digest()
+    try:
+        if not hmac.compare_digest(expected, _unb64(mac)):
+            return None
+        data = orjson.loads(_unb64(body))
+        return Session.from_payload(data) if isinstance(data, dict) else None
+    except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        return None
+
+
+async def session_key(app: Any) -> bytes:
+    """The HMAC key of session cookies: made once, kept in the store (shared by every
+    process behind a load balancer)."""
+    store = app.state.broker.store
+    cached = getattr(app.state, "web_session_key", None)
+    if cached is not None and cached[0] is store:
+        return bytes(cached[1])
+    doc = await store.kv_get(KEY_SPACE, "hmac")
+    if doc is None:
+        await store.kv_put(KEY_SPACE, "hmac", {"key": secrets.token_hex(32),
+                                               "created": time.time()})
+        doc = await store.kv_get(KEY_SPACE, "hmac")  # another process may have won
+    key = bytes.fromhex(doc["key"])
+    app.state.web_session_key = (store, key)
+    return key
+
+
+async def fresh_token(app: Any, session: Session, now: float | None = None) -> None:
+    """Keep the session's access token alive: a new one when it nears its end, none when the
+    session ended or the account was disabled or removed."""
+    now = time.time() if now is None else now
+    if not session.token:
+        return
+    if session.until <= now:
+        session.sign_out()
+        return
+    access = await access_of(app)
+    try:
+        principal = await access.verifier.verify(session.token)
+        if principal.exp - now > REFRESH_BEFORE:
+            return
+    except TokenError as exc:
+        if exc.reason != "expired":  # forged or malformed: the keys changed under it
+            session.sign_out()
+            return
+    principal = Principal(sub=session.sub, tenant=session.tenant, roles=session.roles)
+    if await access.account_of(principal) is None:
+        session.sign_out()
+        return
+    session.token = await access.issue(principal)
+    session.changed = True
+
+
+def session_of(request: Request) -> Session:
+    """The page session the middleware put on this request (a fresh one outside pages)."""
+    session = request.scope.get(SCOPE_KEY)
+    if session is None:
+        session = request.scope[SCOPE_KEY] = Session()
+    assert isinstance(session, Session)
+    return session
+
+
+def csrf_ok(session: Session, sent: str | None) -> bool:
+    return bool(sent) and hmac.compare_digest(session.csrf.encode(), (sent or "").encode())
