@@ -104,6 +104,19 @@ class IotSettings:
 
 
 @dataclass(frozen=True)
+class PersonalSettings:
+    # master key wrapping residents' data keys (32 bytes, base64); empty: personal/master.key
+    # in the data dir, made on first start (CITYOS_PERSONAL_MASTER_KEY sets it from outside)
+    master_key: str = ""
+    oidc_issuer: str = ""  # residents' identity provider (e.g. the My Number card's); off when empty
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_scopes: str = "openid profile"
+    oidc_signup: bool = True  # a first sign-in through the provider opens a resident account
+    expiry_seconds: float = 60.0  # how often ended consents are marked EXPIRED
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
@@ -116,6 +129,7 @@ class Settings:
     access: AccessSettings = field(default_factory=AccessSettings)
     trust: TrustSettings = field(default_factory=TrustSettings)
     iot: IotSettings = field(default_factory=IotSettings)
+    personal: PersonalSettings = field(default_factory=PersonalSettings)
 
     @property
     def public_url(self) -> str:
@@ -128,7 +142,7 @@ class Settings:
 
 
 _SECTIONS = {"storage": StorageSettings, "ngsi": NgsiSettings, "access": AccessSettings,
-             "trust": TrustSettings, "iot": IotSettings}
+             "trust": TrustSettings, "iot": IotSettings, "personal": PersonalSettings}
 
 
 def _coerce(kind: Any, raw: Any) -> Any:
