@@ -264,6 +264,13 @@ class Store(Protocol):
         returns how many entities were deleted."""
         ...
 
+    async def withheld(self, tenant: str, entity_ids: list[str],
+                       reader: Reader | None) -> set[str]:
+        """Of `entity_ids`, those personal and not released to `reader`, whether the entity
+        exists now or only its history and change rows do (deleted entities stay personal):
+        for deletion notifications and temporal reads. One SQL query, no bodies read."""
+        ...
+
     # small key/value documents (contexts, settings of parts) ------------------------------
     async def kv_get(self, space: str, key: str) -> Any | None: ...
 
@@ -350,9 +357,11 @@ class Store(Protocol):
                                  aggregation: Aggregation) -> Aggregated: ...
 
     async def add_instances(self, tenant: str, entity_id: str, fn: Mutation,
-                            instances: list[tuple[str, dict[str, Any]]]) -> Any:
+                            instances: list[tuple[str, dict[str, Any]]],
+                            writer: str = "") -> Any:
         """Apply `fn` (not recorded itself) and add `instances` (attribute IRI, instance) to the
-        history, in one transaction; `fn`'s result, or its exception returned."""
+        history, in one transaction; `fn`'s result, or its exception returned. `writer` as
+        in `mutate`; a personal entity's instances are sealed like its body."""
         ...
 
     async def delete_instances(self, tenant: str, entity_id: str, attr: str | None = None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import orjson
 
 Instance = dict[str, Any]
+Seal = Callable[[bytes], bytes]  # a personal entity's instances are stored sealed
 _INSERT = ("INSERT INTO attr_instances (tenant, entity_id, attr, dataset_id, instance_id, "
            "observed_at, created_at, modified_at, kind, num, value_json, doc) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
@@ -58,8 +60,10 @@ def changed(old_doc: bytes | None, new: dict[str, Any]) -> list[tuple[str, Insta
     return out
 
 
-def row(tenant: str, entity_id: str, attr: str, inst: Instance, now: str) -> tuple[Any, ...]:
-    """One attr_instances row; the instance gets an instanceId and the recording times."""
+def row(tenant: str, entity_id: str, attr: str, inst: Instance, now: str,
+        seal: Seal | None = None) -> tuple[Any, ...]:
+    """One attr_instances row; the instance gets an instanceId and the recording times.
+    Sealed (`seal`): the document only, no plaintext value columns (num, value_json)."""
     doc = {k: v for k, v in inst.items() if k not in ("createdAt", "modifiedAt")}
     doc["instanceId"] = inst.get("instanceId") or new_instance_id()
     stamp = inst.get("modifiedAt") or now
@@ -70,23 +74,26 @@ def row(tenant: str, entity_id: str, attr: str, inst: Instance, now: str) -> tup
     value = next((inst[k] for k in _VALUE_KEYS if k in inst), None)
     num = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
     value_json = None if num is not None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    body = orjson.dumps(doc)
+    if seal is not None:
+        num, value_json, body = None, None, seal(body)
     return (tenant, entity_id, attr, inst.get("datasetId"), doc["instanceId"],
             to_ms(observed) if observed else stamp_ms, stamp_ms, stamp_ms, kind, num, value_json,
-            orjson.dumps(doc))
+            body)
 
 
 def insert(conn: sqlite3.Connection, tenant: str, entity_id: str,
-           pairs: list[tuple[str, Instance]], now: str) -> None:
+           pairs: list[tuple[str, Instance]], now: str, seal: Seal | None = None) -> None:
     if pairs:
-        conn.executemany(_INSERT, [row(tenant, entity_id, a, i, now) for a, i in pairs])
+        conn.executemany(_INSERT, [row(tenant, entity_id, a, i, now, seal) for a, i in pairs])
 
 
 def record(conn: sqlite3.Connection, tenant: str, entity_id: str, old_doc: bytes | None,
-           new: dict[str, Any]) -> None:
+           new: dict[str, Any], seal: Seal | None = None) -> None:
     """Keep every instance a write changed, in the write's own transaction."""
     pairs = changed(old_doc, new)
     if pairs:
-        insert(conn, tenant, entity_id, pairs, new.get("modifiedAt") or now_iso())
+        insert(conn, tenant, entity_id, pairs, new.get("modifiedAt") or now_iso(), seal)
 
 
 def forget(conn: sqlite3.Connection, tenant: str, entity_id: str) -> None:

@@ -62,29 +62,39 @@ def _merged(cursors: list[sqlite3.Cursor]) -> Iterator[Row]:
 PYTHON_FIRST = 256
 
 
-def filtered_rows(conn: sqlite3.Connection, tenant: str, query: EntityQuery) -> Iterator[Row]:
+def filtered_rows(conn: sqlite3.Connection, tenant: str, query: EntityQuery, *,
+                  who: Where | None = None, personal: bool = False) -> Iterator[Row]:
     """The rows of `query` for an exact predicate to test, in rid order: the first
-    candidates without the JSON prefilter, the rest with it."""
+    candidates without the JSON prefilter, the rest with it (`plan` for `who`, `personal`)."""
     first = min(PYTHON_FIRST, 2 * (query.offset + query.limit) + 16)
     if first <= 0 or (not query.attr_filters and not query.attrs_any):
-        yield from plan(tenant, query).rows(conn)
+        yield from plan(tenant, query, who=who, personal=personal).rows(conn)
         return
     bare = replace(query, attr_filters=None, attrs_any=None)
     last = None
-    for n, row in enumerate(plan(tenant, bare).rows(conn), start=1):
+    for n, row in enumerate(plan(tenant, bare, who=who, personal=personal).rows(conn), start=1):
         yield row
         last = row[0]
         if n >= first:
             break
     else:
         return  # every candidate seen
-    yield from plan(tenant, query, after=last).rows(conn)
+    yield from plan(tenant, query, after=last, who=who, personal=personal).rows(conn)
 
 
-def plan(tenant: str, query: EntityQuery, *, after: int | None = None) -> Plan:
-    """The SQL of `query`; with `after`, only rows after that rid."""
+Where = tuple[str, list[Any]]  # an SQL condition over `e` and its parameters
+
+
+def plan(tenant: str, query: EntityQuery, *, after: int | None = None,
+         who: Where | None = None, personal: bool = False) -> Plan:
+    """The SQL of `query`; with `after`, only rows after that rid; `who`: the reader's
+    condition (issue 6). Where rows may be `personal` (their bodies sealed, outside the geo
+    index), the JSON and geo prefilters pass every personal row on to the exact predicate."""
     filters: list[str] = []
     params: list[Any] = []
+    if who is not None:
+        filters.append(who[0])
+        params.extend(who[1])
     if query.id_pattern is not None:
         filters.append("regexp(?, e.id)")
         params.append(query.id_pattern)
@@ -93,7 +103,7 @@ def plan(tenant: str, query: EntityQuery, *, after: int | None = None) -> Plan:
         clauses.append(_filters.any_attr_sql(query.attrs_any))
     for found in clauses:
         if found is not None:
-            filters.append(found[0])
+            filters.append(f"(e.subject IS NOT NULL OR {found[0]})" if personal else found[0])
             params.extend(found[1])
     types = query.types
     if query.ids is not None or query.geo_bbox is not None:
@@ -105,6 +115,10 @@ def plan(tenant: str, query: EntityQuery, *, after: int | None = None) -> Plan:
             wparams += [tenant, *query.ids]
         if query.geo_bbox is not None:
             clause, geo_params = _geo.bbox_clause(query.geo_bbox, query.geo_attr)
+            if personal:  # both sides by rid, so the R*Tree still drives the plan
+                clause = (f"({clause} OR e.rid IN (SELECT rid FROM entities WHERE tenant = ? "
+                          f"AND subject IS NOT NULL))")
+                geo_params = [*geo_params, tenant]
             where.append(clause)
             wparams += geo_params
         if types is not None:

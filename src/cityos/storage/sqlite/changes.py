@@ -15,6 +15,7 @@ import orjson
 from cityos.storage.base import Change, Delivery
 
 if TYPE_CHECKING:
+    from cityos.storage.sqlite._personal import Personal
     from cityos.storage.sqlite.writer import Writer
 
 INSERT = ("INSERT INTO changes (tenant, entity_id, types, attrs, op, at, prev) "
@@ -60,10 +61,10 @@ def entry(tenant: str, entity_id: str, old_types: list[str] | None,
             "c" if old_types is None else "u", at, prev)
 
 
-def _change(row: tuple[Any, ...]) -> Change:
+def _change(row: tuple[Any, ...], personal: Personal) -> Change:
     seq, tenant, entity_id, types, attrs, op, at, prev = row
     return Change(seq, tenant, entity_id, _loads(types), _loads(attrs), op, at,
-                  _loads(prev) if prev else {})
+                  (personal.loads(tenant, prev) or {}) if prev else {})
 
 
 def _newest(conn: sqlite3.Connection) -> int:
@@ -76,6 +77,7 @@ class ChangeTables:
     """Mixed into `SqliteStore`: needs its `_writer` and read connection `_r`."""
 
     _writer: Writer
+    _personal: Personal
 
     @property
     def _r(self) -> sqlite3.Connection:
@@ -86,7 +88,8 @@ class ChangeTables:
                                "FROM changes "
                                "WHERE seq > ? AND tenant = ? ORDER BY seq LIMIT ?",
                                (after, tenant, limit))
-        return [_change(r) for r in rows]
+        personal = self._personal
+        return [_change(r, personal) for r in rows]
 
     async def backlog(self, tenant: str, after: int) -> int:
         row = self._r.execute("SELECT count(*) FROM changes WHERE seq > ? AND tenant = ?",
@@ -125,8 +128,10 @@ class ChangeTables:
             (tenant, subscription_id)))
 
     async def prune_changes(self, compact_over: int = 50_000) -> tuple[int, int]:
+        personal = self._personal
+
         def job(conn: sqlite3.Connection) -> tuple[int, int]:
-            return _prune(conn), _compact(conn, compact_over)
+            return _prune(conn), _compact(conn, compact_over, personal)
 
         return await self._writer.submit(job)  # type: ignore[no-any-return]
 
@@ -145,7 +150,7 @@ def _prune(conn: sqlite3.Connection) -> int:
     return deleted
 
 
-def _compact(conn: sqlite3.Connection, over: int) -> int:
+def _compact(conn: sqlite3.Connection, over: int, personal: Personal | None = None) -> int:
     """Bounded backlog: past `over` undelivered rows, keep one row per entity — its newest, with
     the attributes and operations of the rows it replaces — so that the log holds at most one
     row per changed entity. Deliveries render the entity's current state, so nothing is lost:
@@ -162,19 +167,27 @@ def _compact(conn: sqlite3.Connection, over: int) -> int:
         groups.setdefault((tenant, entity_id), []).append((seq, attrs, op, prev))
     drop: list[tuple[int]] = []
     keep: list[tuple[bytes, str, bytes | None, int]] = []
-    for rows in groups.values():
+    for (tenant, _id), rows in groups.items():
         if len(rows) < 2:
             continue
         merged: dict[str, str] = {}
         before: dict[str, Any] = {}  # the earliest previous instances are the ones owed
         ops = ""
+        subject = None
         for _seq, attrs, op, prev in rows:
             merged.update(_loads(attrs))
             ops += "".join(o for o in op if o not in ops)
-            for iri, instances in (_loads(prev) if prev else {}).items():
+            if prev and personal is not None:
+                subject = subject or personal.subject_of(prev)
+            opened = (personal.loads(tenant, prev) if personal is not None else _loads(prev)
+                      ) if prev else None
+            for iri, instances in (opened or {}).items():
                 before.setdefault(iri, instances)
         drop.extend((row[0],) for row in rows[:-1])
-        keep.append((_dumps(merged), ops, _dumps(before) if before else None, rows[-1][0]))
+        blob = _dumps(before) if before else None
+        if blob is not None and subject is not None and personal is not None:
+            blob = personal.seal(tenant, subject, blob)
+        keep.append((_dumps(merged), ops, blob, rows[-1][0]))
     conn.executemany("UPDATE changes SET attrs = ?, op = ?, prev = ? WHERE seq = ?", keep)
     conn.executemany("DELETE FROM changes WHERE seq = ?", drop)
     return len(drop)

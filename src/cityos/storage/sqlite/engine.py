@@ -17,8 +17,20 @@ from typing import Any
 
 import orjson
 
-from cityos.storage.base import DELETE, KEEP, Entity, EntityQuery, Mutation, QueryResult, TypeInfo
-from cityos.storage.sqlite import _geo, _history, _select, changes
+from cityos.storage.base import (
+    DELETE,
+    KEEP,
+    Classifier,
+    Entity,
+    EntityQuery,
+    Mutation,
+    QueryResult,
+    Reader,
+    Sealer,
+    TypeInfo,
+)
+from cityos.storage.sqlite import _geo, _history, _personal, _select, changes
+from cityos.storage.sqlite._personal import Personal
 from cityos.storage.sqlite.changes import ChangeTables
 from cityos.storage.sqlite.logs import LogTables
 from cityos.storage.sqlite.schema import migrate
@@ -58,6 +70,7 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
         self._reader: sqlite3.Connection | None = None
         self._read_lock = threading.Lock()
         self._switch_set = False
+        self._personal = Personal()
 
     # life cycle ---------------------------------------------------------------------------
     def _connect_writer(self) -> sqlite3.Connection:
@@ -105,11 +118,54 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
             raise RuntimeError("store is not open")
         return self._reader
 
+    # personal data (issue 6) ----------------------------------------------------------------
+    def set_classifier(self, classifier: Classifier | None) -> None:
+        self._personal.classifier = classifier
+
+    def set_sealer(self, sealer: Sealer | None) -> None:
+        self._personal.sealer = sealer
+
+    async def put_grant(self, tenant: str, subject: str, recipient: str, category: str,
+                        purpose: str, until: float | None) -> None:
+        await self._writer.submit(lambda conn: conn.execute(
+            "INSERT INTO grants (tenant, recipient, subject, category, purpose, until) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, recipient, subject, category, "
+            "purpose) DO UPDATE SET until = excluded.until",
+            (tenant, recipient, subject, category, purpose, until)))
+
+    async def drop_grant(self, tenant: str, subject: str, recipient: str, category: str,
+                         purpose: str) -> None:
+        await self._writer.submit(lambda conn: conn.execute(
+            "DELETE FROM grants WHERE tenant = ? AND recipient = ? AND subject = ? AND "
+            "category = ? AND purpose = ?", (tenant, recipient, subject, category, purpose)))
+
+    async def erase_subject(self, tenant: str, subject: str) -> int:
+        def job(conn: sqlite3.Connection) -> int:
+            rids, count = _personal.erase(conn, tenant, subject)
+            for first in range(0, len(rids), 500):
+                chunk = [(rid,) for rid in rids[first:first + 500]]
+                conn.executemany("DELETE FROM entity_types WHERE rid = ?", chunk)
+                conn.executemany("DELETE FROM entities WHERE rid = ?", chunk)
+            return count
+
+        return await self._writer.submit(job)  # type: ignore[no-any-return]
+
+    async def withheld(self, tenant: str, entity_ids: list[str],
+                       reader: Reader | None) -> set[str]:
+        return _personal.withheld(self._r, tenant, entity_ids, reader)
+
     # entities -----------------------------------------------------------------------------
-    async def get_entity(self, tenant: str, entity_id: str) -> Entity | None:
-        row = self._r.execute("SELECT doc FROM entities WHERE tenant = ? AND id = ?",
-                              (tenant, entity_id)).fetchone()
-        return None if row is None else _loads(row[0])
+    async def get_entity(self, tenant: str, entity_id: str,
+                         reader: Reader | None = None) -> Entity | None:
+        who = _personal.reader_clause(reader)
+        if who is None:
+            row = self._r.execute("SELECT doc FROM entities WHERE tenant = ? AND id = ?",
+                                  (tenant, entity_id)).fetchone()
+        else:
+            row = self._r.execute(f"SELECT e.doc FROM entities e WHERE e.tenant = ? AND "
+                                  f"e.id = ? AND {who[0]}", (tenant, entity_id, *who[1])
+                                  ).fetchone()
+        return None if row is None else self._personal.loads(tenant, row[0])
 
     async def tenant_exists(self, tenant: str) -> bool:
         if tenant == "":
@@ -117,38 +173,58 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
         row = self._r.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone()
         return row is not None
 
-    async def mutate(self, tenant: str, items: list[tuple[str, Mutation]]) -> list[Any]:
+    async def mutate(self, tenant: str, items: list[tuple[str, Mutation]],
+                     writer: str = "") -> list[Any]:
         def job(conn: sqlite3.Connection) -> list[Any]:
             log: list[tuple[Any, ...]] = []  # change-log rows, one statement for the job
             if len(items) == 1:
                 [(entity_id, fn)] = items
-                out = [_apply_mutation(conn, tenant, entity_id, fn, keep=keep, log=log)]
+                out = [_apply_mutation(conn, tenant, entity_id, fn, keep=keep, log=log,
+                                       personal=personal, writer=writer)]
             else:
                 rows = _prefetch(conn, tenant, list(dict.fromkeys(i for i, _ in items)))
-                out = [_apply_mutation(conn, tenant, entity_id, fn, rows, keep=keep, log=log)
+                out = [_apply_mutation(conn, tenant, entity_id, fn, rows, keep=keep, log=log,
+                                       personal=personal, writer=writer)
                        for entity_id, fn in items]
             if log:
                 conn.executemany(changes.INSERT, log)
             return out
 
         keep = self.keep_history_on_delete
+        personal = self._personal
 
         return await self._writer.submit(job)  # type: ignore[no-any-return]
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
+        conn = self._r
+        # one read transaction: the rows are those of the snapshot that said whether any
+        # of them can be personal (a personal row committed in between is never unfiltered)
+        conn.execute("BEGIN")
+        try:
+            return self._query(conn, tenant, query)
+        finally:
+            conn.execute("COMMIT")
+
+    def _query(self, conn: sqlite3.Connection, tenant: str, query: EntityQuery) -> QueryResult:
+        personal = _personal.has_personal(conn, tenant, query.types)
+        who = _personal.reader_clause(query.reader) if personal else None
+        decode = self._personal.decoder(tenant) if personal else _loads
         post = query.predicate is not None or query.attrs_any is not None
         if not post:
-            plan = _select.plan(tenant, query)
-            total = plan.total(self._r) if query.count else None
-            rows = plan.page(self._r, query.limit, query.offset)
-            return QueryResult([_loads(r[1]) for r in rows], total)
+            plan = _select.plan(tenant, query, who=who, personal=personal)
+            total = plan.total(conn) if query.count else None
+            rows = plan.page(conn, query.limit, query.offset)
+            found = [decode(r[1]) for r in rows]
+            return QueryResult([e for e in found if e is not None], total)
         matched = 0
         out: list[Entity] = []
         predicate = query.predicate
         wanted = set(query.attrs_any) if query.attrs_any is not None else None
         stop_at = query.offset + query.limit
-        for _rid, doc in _select.filtered_rows(self._r, tenant, query):
-            entity = _loads(doc)
+        for _rid, doc in _select.filtered_rows(conn, tenant, query, who=who, personal=personal):
+            entity = decode(doc)
+            if entity is None:
+                continue
             if wanted is not None and wanted.isdisjoint(entity.get("attrs", ())):
                 continue
             if predicate is not None and not predicate(entity):
@@ -171,9 +247,12 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
 
     async def entity_types(self, tenant: str) -> list[TypeInfo]:
         infos: dict[str, TypeInfo] = {}
+        decode = self._personal.decoder(tenant)
         for (doc,) in self._r.execute("SELECT doc FROM entities WHERE tenant = ? ORDER BY rid",
                                       (tenant,)):
-            entity = _loads(doc)
+            entity = decode(doc)
+            if entity is None:
+                continue
             for type_iri in entity["type"]:
                 info = infos.setdefault(type_iri, TypeInfo(type_iri))
                 info.count += 1
@@ -212,7 +291,8 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
         return {"commits": self._writer.commits, "jobs": self._writer.jobs}
 
 
-_Rows = dict[str, tuple[int, bytes] | None]
+_Row = tuple[int, bytes, str | None, str | None]  # rid, doc as stored, subject, category
+_Rows = dict[str, _Row | None]
 _PREFETCH_CHUNK = 500
 
 
@@ -221,30 +301,40 @@ def _prefetch(conn: sqlite3.Connection, tenant: str, ids: list[str]) -> _Rows:
     rows: _Rows = dict.fromkeys(ids)
     for first in range(0, len(ids), _PREFETCH_CHUNK):
         chunk = ids[first:first + _PREFETCH_CHUNK]
-        for entity_id, rid, doc in conn.execute(
-                f"SELECT id, rid, doc FROM entities WHERE tenant = ? AND id IN "
-                f"({','.join('?' * len(chunk))})", [tenant, *chunk]):
-            rows[entity_id] = (rid, doc)
+        for entity_id, rid, doc, subject, category in conn.execute(
+                f"SELECT id, rid, doc, subject, category FROM entities WHERE tenant = ? AND "
+                f"id IN ({','.join('?' * len(chunk))})", [tenant, *chunk]):
+            rows[entity_id] = (rid, doc, subject, category)
     return rows
 
 
 def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: Mutation,
                     rows: _Rows | None = None, *, record: bool = True, keep: bool = True,
-                    log: list[tuple[Any, ...]] | None = None) -> Any:
+                    log: list[tuple[Any, ...]] | None = None, personal: Personal | None = None,
+                    writer: str = "") -> Any:
     """Run one item's mutation and write its outcome; `rows` (prefetched) is kept current.
 
     The instances it changes go to the history (`record`); deleting the entity drops its
     history unless `keep`. The change-log row goes to `log` (the caller inserts it), else
-    straight to the table."""
+    straight to the table. A personal entity (`personal`'s classifier) is stored sealed, with
+    its subject, category and owner (`writer`, at creation), and kept out of the geo index."""
     if rows is None:
-        row = conn.execute("SELECT rid, doc FROM entities WHERE tenant = ? AND id = ?",
-                           (tenant, entity_id)).fetchone()
+        row: _Row | None = conn.execute(
+            "SELECT rid, doc, subject, category FROM entities WHERE tenant = ? AND id = ?",
+            (tenant, entity_id)).fetchone()
     else:
         row = rows[entity_id]
-    current = None if row is None else _loads(row[1])
+    personal = personal or _NO_PERSONAL
+    old_doc = None if row is None else personal.plain(tenant, row[1])
+    if row is not None and old_doc is None:  # sealed under an erased key: it is gone
+        conn.execute("DELETE FROM entities WHERE rid = ?", (row[0],))
+        conn.execute("DELETE FROM entity_types WHERE rid = ?", (row[0],))
+        row = None
+    current = None if old_doc is None else _loads(old_doc)
+    was_personal = row is not None and row[2] is not None
     # what the indexes hold, taken before `fn` (which may change `current` in place)
     old_types = None if current is None else list(current["type"])
-    old_geo = None if current is None else _geo.geo_values(current)
+    old_geo = None if current is None or was_personal else _geo.geo_values(current)
     old_attrs = None if current is None else {  # attribute -> its number of instances
         k: len(v) for k, v in current.get("attrs", {}).items()}
     try:
@@ -261,36 +351,74 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
             _geo.unindex_first(conn, rid, len(old_geo or ()))
             if rows is not None:
                 rows[entity_id] = None
-            _log_change(conn, log, changes.entry(tenant, entity_id, old_types, old_attrs, None,
-                                                 row[1]))
+            change = changes.entry(tenant, entity_id, old_types, old_attrs, None, old_doc)
+            if was_personal:
+                change = _sealed_change(personal, tenant, row[2] or "", change)
+            _log_change(conn, log, change)
         if not keep:
             _history.forget(conn, tenant, entity_id)
         return result
+    if personal.classifier is not None:
+        found = personal.classify(tenant, new)
+    else:  # without a classifier a row keeps what it was
+        found = (row[2], row[3] or "") if row is not None and row[2] is not None else None
     doc = _dumps(new)
+    stored = doc if found is None else personal.seal(tenant, found[0], doc)
+    subject, category = found if found is not None else (None, None)
     if row is None:
         _ensure_tenant(conn, tenant)
-        rid = conn.execute("INSERT INTO entities (tenant, id, doc) VALUES (?, ?, ?)",
-                           (tenant, entity_id, doc)).lastrowid or 0
+        rid = conn.execute("INSERT INTO entities (tenant, id, doc, subject, category, owner) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", (tenant, entity_id, stored, subject,
+                                                         category, writer or None)
+                           ).lastrowid or 0
         conn.executemany("INSERT INTO entity_types (tenant, type, rid) VALUES (?, ?, ?)",
                          [(tenant, t, rid) for t in new["type"]])
-        _geo.index(conn, rid, new)
+        if found is None:
+            _geo.index(conn, rid, new)
     else:
         rid = row[0]
-        conn.execute("UPDATE entities SET doc = ? WHERE rid = ?", (doc, rid))
+        if found is None and not was_personal:
+            conn.execute("UPDATE entities SET doc = ? WHERE rid = ?", (stored, rid))
+        else:
+            conn.execute("UPDATE entities SET doc = ?, subject = ?, category = ? WHERE rid = ?",
+                         (stored, subject, category, rid))
         if new["type"] != old_types:
             conn.execute("DELETE FROM entity_types WHERE rid = ?", (rid,))
             conn.executemany("INSERT INTO entity_types (tenant, type, rid) VALUES (?, ?, ?)",
                              [(tenant, t, rid) for t in new["type"]])
-        if _geo.geo_values(new) != old_geo:
+        new_geo = None if found is not None else _geo.geo_values(new)
+        if new_geo != old_geo:
             _geo.unindex_first(conn, rid, len(old_geo or ()))
-            _geo.index(conn, rid, new)
+            if found is None:
+                _geo.index(conn, rid, new)
+    if found is not None:
+        _personal.mark(conn, tenant, entity_id, new["type"], found,
+                       writer or None if row is None else None)
     if record:
-        _history.record(conn, tenant, entity_id, None if row is None else row[1], new)
+        seal = None if found is None else _sealing(personal, tenant, found[0])
+        _history.record(conn, tenant, entity_id, old_doc, new, seal)
     if rows is not None:
-        rows[entity_id] = (rid, doc)
-    _log_change(conn, log, changes.entry(tenant, entity_id, old_types, old_attrs, new,
-                                         None if row is None else row[1]))
+        rows[entity_id] = (rid, stored, subject, category)
+    change = changes.entry(tenant, entity_id, old_types, old_attrs, new, old_doc)
+    if found is not None:
+        change = _sealed_change(personal, tenant, found[0], change)
+    _log_change(conn, log, change)
     return result
+
+
+_NO_PERSONAL = Personal()
+
+
+def _sealing(personal: Personal, tenant: str, subject: str) -> Any:
+    return lambda data: personal.seal(tenant, subject, data)
+
+
+def _sealed_change(personal: Personal, tenant: str, subject: str,
+                   change: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A personal entity's change-log row, its previous instances sealed."""
+    if change[6] is None:
+        return change
+    return (*change[:6], personal.seal(tenant, subject, change[6]))
 
 
 def _log_change(conn: sqlite3.Connection, log: list[tuple[Any, ...]] | None,

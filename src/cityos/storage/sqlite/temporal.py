@@ -21,9 +21,10 @@ from cityos.storage.base import (
     TemporalPage,
     TemporalQuery,
 )
-from cityos.storage.sqlite import _history
+from cityos.storage.sqlite import _history, _personal
 
 if TYPE_CHECKING:
+    from cityos.storage.sqlite._personal import Personal
     from cityos.storage.sqlite.writer import Writer
 
 _COLUMN = {"observedAt": "observed_at", "createdAt": "created_at", "modifiedAt": "modified_at"}
@@ -63,12 +64,21 @@ class TemporalTables:
     """Mixed into `SqliteStore`: needs its `_writer` and read connection `_r`."""
 
     _writer: Writer
+    _personal: Personal
 
     @property
     def _r(self) -> sqlite3.Connection:
         raise NotImplementedError
 
+    def _released(self, tenant: str, query: TemporalQuery) -> TemporalQuery:
+        """`query` without the entities its reader may not see (issue 6)."""
+        hidden = _personal.withheld(self._r, tenant, query.entity_ids, query.reader)
+        if not hidden:
+            return query
+        return replace(query, entity_ids=[i for i in query.entity_ids if i not in hidden])
+
     async def temporal_query(self, tenant: str, query: TemporalQuery) -> TemporalPage:
+        query = self._released(tenant, query)
         if not query.entity_ids or query.attrs == []:
             return TemporalPage({})
         col = _COLUMN[query.timeproperty]
@@ -106,9 +116,11 @@ class TemporalTables:
             kept = [r for r in rows[:query.limit] if r[2] != beyond] or rows[:query.limit]
             rows, cut = kept, kept[-1][2]
         out: History = {}
-        loads = orjson.loads
+        loads = self._personal.decoder(tenant)
         for entity_id, attr, _, doc in rows:
-            out.setdefault(entity_id, {}).setdefault(attr, []).append(loads(doc))
+            instance = loads(doc)
+            if instance is not None:  # None: sealed under an erased key
+                out.setdefault(entity_id, {}).setdefault(attr, []).append(instance)
         page = TemporalPage(out, cut, rows[0][2] if rows and cut is not None else None)
         if cut is not None:
             for entity_id in query.entity_ids:
@@ -151,6 +163,7 @@ class TemporalTables:
     async def temporal_aggregate(self, tenant: str, query: TemporalQuery,
                                  aggregation: Aggregation) -> Aggregated:
         out: Aggregated = {}
+        query = self._released(tenant, query)
         if not query.entity_ids or query.attrs == []:
             return out
         col = _COLUMN[query.timeproperty]
@@ -188,11 +201,15 @@ class TemporalTables:
         return out
 
     async def add_instances(self, tenant: str, entity_id: str, fn: Mutation,
-                            instances: list[tuple[str, dict[str, Any]]]) -> Any:
+                            instances: list[tuple[str, dict[str, Any]]],
+                            writer: str = "") -> Any:
         from cityos.storage.sqlite.engine import _apply_mutation  # the engine imports us
 
+        personal = self._personal
+
         def job(conn: sqlite3.Connection) -> Any:
-            result = _apply_mutation(conn, tenant, entity_id, fn, record=False)
+            result = _apply_mutation(conn, tenant, entity_id, fn, record=False,
+                                     personal=personal, writer=writer)
             if isinstance(result, BaseException):
                 return result
             # an instance observed at the same time as a kept one corrects it (§5.6.11
@@ -203,7 +220,8 @@ class TemporalTables:
                 [(tenant, entity_id, attr, inst.get("datasetId"),
                   _history.to_ms(inst["observedAt"]))
                  for attr, inst in instances if inst.get("observedAt")])
-            _history.insert(conn, tenant, entity_id, instances, _history.now_iso())
+            _history.insert(conn, tenant, entity_id, instances, _history.now_iso(),
+                            _seal_of(conn, personal, tenant, entity_id))
             return result
 
         return await self._writer.submit(job)
@@ -227,10 +245,13 @@ class TemporalTables:
             sql += " AND dataset_id = ?"
             args.append(dataset_id)
 
+        personal = self._personal
+
         def job(conn: sqlite3.Connection) -> Any:
             result = None
             if fn is not None:
-                result = _apply_mutation(conn, tenant, entity_id, fn, record=False)
+                result = _apply_mutation(conn, tenant, entity_id, fn, record=False,
+                                         personal=personal)
                 if isinstance(result, BaseException):
                     return result
             return conn.execute(sql, args).rowcount, result
@@ -239,24 +260,45 @@ class TemporalTables:
 
     async def replace_instance(self, tenant: str, entity_id: str, attr: str, instance_id: str,
                                instance: dict[str, Any], now: str) -> bool:
+        personal = self._personal
+
         def job(conn: sqlite3.Connection) -> bool:
             found = conn.execute("SELECT iid, doc FROM attr_instances WHERE tenant = ? AND "
                                  "entity_id = ? AND attr = ? AND instance_id = ?",
                                  (tenant, entity_id, attr, instance_id)).fetchone()
             if found is None:
                 return False
-            created = orjson.loads(found[1]).get("createdAt", now)
+            before = personal.loads(tenant, found[1]) or {}
+            created = before.get("createdAt", now)
+            seal = _seal_of(conn, personal, tenant, entity_id)
             row = _history.row(tenant, entity_id, attr,
                                {**instance, "instanceId": instance_id, "modifiedAt": now}, now)
             doc = orjson.loads(row[-1])
             doc["createdAt"] = created
+            body = orjson.dumps(doc)
+            num, value_json = row[9], row[10]
+            if seal is not None:
+                num, value_json, body = None, None, seal(body)
             conn.execute("UPDATE attr_instances SET dataset_id = ?, observed_at = ?, "
                          "modified_at = ?, kind = ?, num = ?, value_json = ?, doc = ? "
-                         "WHERE iid = ?", (row[3], row[5], row[7], *row[8:11],
-                                           orjson.dumps(doc), found[0]))
+                         "WHERE iid = ?", (row[3], row[5], row[7], row[8], num, value_json,
+                                           body, found[0]))
             return True
 
         return await self._writer.submit(job)  # type: ignore[no-any-return]
+
+
+def _seal_of(conn: sqlite3.Connection, personal: Personal, tenant: str,
+             entity_id: str) -> _history.Seal | None:
+    """How a history row of `entity_id` is stored: sealed when the entity is personal."""
+    if personal.sealer is None:
+        return None
+    row = conn.execute("SELECT subject FROM personal_entities WHERE tenant = ? AND "
+                       "entity_id = ?", (tenant, entity_id)).fetchone()
+    if row is None:
+        return None
+    subject = row[0]
+    return lambda data: personal.seal(tenant, subject, data)
 
 
 _STATS = (  # the columns _method_value reads, and which methods need each

@@ -1,0 +1,173 @@
+"""Personal rows in SQLite (issue 6): who may read them, as SQL, and their sealed bodies.
+
+A personal row has `subject` (not NULL), `category` and `owner` columns on `entities`; the
+`Reader` becomes one WHERE clause (owner, own subjects, or an EXISTS on `grants` by its
+primary key), so the filter runs inside the query that reads the rows.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from cityos.storage.base import Classifier, Entity, Reader, Sealer
+
+SEALED = 0x01  # first byte of a sealed body: 0x01, subject, 0x00, the sealer's bytes
+_loads = orjson.loads
+_NOBODY = Reader()
+
+
+@dataclass
+class Personal:
+    """The engine's personal-data hooks (both None: no personal rows, bodies as they are)."""
+
+    classifier: Classifier | None = None
+    sealer: Sealer | None = None
+
+    def classify(self, tenant: str, entity: Entity) -> tuple[str, str] | None:
+        if self.classifier is None:
+            return None
+        return self.classifier.classify(tenant, entity)
+
+    def seal(self, tenant: str, subject: str, doc: bytes) -> bytes:
+        """`doc` as stored for a personal row of `subject` (sealed when a sealer is set)."""
+        if self.sealer is None:
+            return doc
+        return bytes((SEALED,)) + subject.encode() + b"\x00" + self.sealer.seal(tenant, subject,
+                                                                                 doc)
+
+    def plain(self, tenant: str, stored: bytes) -> bytes | None:
+        """The JSON of a stored body; None when it is sealed under an erased key."""
+        if not stored or stored[0] != SEALED:
+            return stored
+        subject, _, data = stored[1:].partition(b"\x00")
+        if self.sealer is None:
+            return None
+        return self.sealer.open(tenant, subject.decode(), data)
+
+    @staticmethod
+    def subject_of(stored: bytes) -> str | None:
+        """The subject a stored body is sealed for; None when it is not sealed."""
+        if not stored or stored[0] != SEALED:
+            return None
+        return stored[1:].partition(b"\x00")[0].decode()
+
+    def loads(self, tenant: str, stored: bytes) -> Any | None:
+        """A stored body decoded; None when it is sealed under an erased key."""
+        if not stored or stored[0] != SEALED:
+            return _loads(stored)
+        data = self.plain(tenant, stored)
+        return None if data is None else _loads(data)
+
+    def decoder(self, tenant: str) -> Callable[[bytes], Any | None]:
+        """`loads` for one tenant (plain orjson where no row can be sealed)."""
+        return lambda stored: self.loads(tenant, stored)
+
+
+def reader_clause(reader: Reader | None, alias: str = "e",
+                  now: float | None = None) -> tuple[str, list[Any]] | None:
+    """SQL over `alias`'s subject/category/owner columns: the rows `reader` may see; None
+    when it sees everything. The grant test is one seek on the grants' primary key."""
+    reader = _NOBODY if reader is None else reader
+    if reader.system:
+        return None
+    params: list[Any] = []
+    sql = _clause_sql(alias, bool(reader.org), len(reader.residents),
+                      -1 if reader.categories is None else len(reader.categories),
+                      reader.purpose is not None)
+    if reader.org:
+        params.append(reader.org)
+    params += reader.residents
+    if reader.residents and reader.categories is not None:
+        params += reader.categories
+    if reader.org:
+        params.append(reader.org)
+        if reader.purpose is not None:
+            params.append(reader.purpose)
+        params.append(time.time() if now is None else now)
+    return sql, params
+
+
+@lru_cache(maxsize=128)
+def _clause_sql(a: str, org: bool, residents: int, categories: int, purpose: bool) -> str:
+    ways = [f"{a}.subject IS NULL"]
+    if org:
+        ways.append(f"{a}.owner = ?")
+    if residents:
+        own = f"{a}.subject IN ({','.join('?' * residents)})"
+        if categories >= 0:
+            own += f" AND {a}.category IN ({','.join('?' * categories)})" if categories else " AND 0"
+        ways.append(f"({own})")
+    if org:
+        ways.append(
+            f"EXISTS (SELECT 1 FROM grants g WHERE g.tenant = {a}.tenant AND g.recipient = ? "
+            f"AND g.subject = {a}.subject AND g.category = {a}.category"
+            f"{' AND g.purpose = ?' if purpose else ''} AND (g.until IS NULL OR g.until > ?))")
+    return f"({' OR '.join(ways)})"
+
+
+def has_personal(conn: sqlite3.Connection, tenant: str, types: list[str] | None) -> bool:
+    """Whether `tenant` ever held a personal row of one of `types` (any type: None). The
+    engine then adds the reader's clause; a tenant without personal rows keeps its plans."""
+    if types is None:
+        sql, params = "SELECT 1 FROM personal_types WHERE tenant = ? LIMIT 1", [tenant]
+    else:
+        sql = (f"SELECT 1 FROM personal_types WHERE tenant = ? AND type IN "
+               f"({','.join('?' * len(types))}) LIMIT 1")
+        params = [tenant, *types]
+    return conn.execute(sql, params).fetchone() is not None
+
+
+def mark(conn: sqlite3.Connection, tenant: str, entity_id: str, types: list[str],
+         found: tuple[str, str], owner: str | None) -> None:
+    """Record a personal row's subject, category and owner where filters and erasure find
+    them, also once the entity is deleted (its history and change rows stay personal)."""
+    conn.executemany("INSERT OR IGNORE INTO personal_types (tenant, type) VALUES (?, ?)",
+                     [(tenant, t) for t in types])
+    conn.execute("INSERT INTO personal_entities (tenant, entity_id, subject, category, owner) "
+                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant, entity_id) DO UPDATE SET "
+                 "subject = excluded.subject, category = excluded.category, "
+                 "owner = coalesce(personal_entities.owner, excluded.owner)",
+                 (tenant, entity_id, found[0], found[1], owner))
+
+
+def withheld(conn: sqlite3.Connection, tenant: str, entity_ids: list[str],
+             reader: Reader | None) -> set[str]:
+    """Of `entity_ids`, the personal ones (existing or not) `reader` may not see."""
+    clause = reader_clause(reader, "p")
+    if clause is None or not entity_ids:
+        return set()
+    out: set[str] = set()
+    for first in range(0, len(entity_ids), 500):
+        chunk = entity_ids[first:first + 500]
+        out.update(r[0] for r in conn.execute(
+            f"SELECT p.entity_id FROM personal_entities p WHERE p.tenant = ? AND p.entity_id IN "
+            f"({','.join('?' * len(chunk))}) AND NOT {clause[0]}", [tenant, *chunk, *clause[1]]))
+    return out
+
+
+def erase(conn: sqlite3.Connection, tenant: str, subject: str) -> tuple[list[int], int]:
+    """Delete `subject`'s rows everywhere but the entity tables' own indexes (the engine's
+    part): returns the rids of its entities and how many there are. Blocking (writer)."""
+    rids = [r[0] for r in conn.execute(
+        "SELECT rid FROM entities WHERE tenant = ? AND subject = ?", (tenant, subject))]
+    ids = [r[0] for r in conn.execute(
+        "SELECT entity_id FROM personal_entities WHERE tenant = ? AND subject = ?",
+        (tenant, subject))]
+    for first in range(0, len(ids), 500):
+        chunk = ids[first:first + 500]
+        marks = ",".join("?" * len(chunk))
+        conn.execute(f"DELETE FROM attr_instances WHERE tenant = ? AND entity_id IN ({marks})",
+                     [tenant, *chunk])
+        conn.execute(f"DELETE FROM changes WHERE tenant = ? AND entity_id IN ({marks})",
+                     [tenant, *chunk])
+    conn.execute("DELETE FROM personal_entities WHERE tenant = ? AND subject = ?",
+                 (tenant, subject))
+    conn.execute("DELETE FROM grants WHERE tenant = ? AND subject = ?", (tenant, subject))
+    return rids, len(rids)
