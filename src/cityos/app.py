@@ -22,6 +22,8 @@ from cityos.access import routes as access_routes
 from cityos.access.cors import add_cors
 from cityos.access.gate import Gate
 from cityos.audit.trail import audited, close_trail
+from cityos.catalog import routes as catalog_routes
+from cityos.catalog.usage import UsageMeter
 from cityos.iot import routes as iot_routes
 from cityos.iot.service import Iot
 from cityos.ngsi.api import routes as ngsi_routes
@@ -93,7 +95,7 @@ PLATFORM = [
 def all_operations() -> list[Operation]:
     return [*PLATFORM, *ngsi_routes.OPERATIONS, *access_routes.OPERATIONS,
             *trust_routes.OPERATIONS, *cert_routes.OPERATIONS, *iot_routes.OPERATIONS,
-            *web_routes.OPERATIONS]
+            *web_routes.OPERATIONS, *catalog_routes.OPERATIONS]
 
 
 class TolerantPaths:
@@ -227,6 +229,7 @@ def create_app(settings: Settings) -> Starlette:
     app.state.settings = settings
     app.state.openapi = build_openapi(operations, __version__)
     add_cors(app, settings)
+    app.add_middleware(UsageMeter)  # innermost: it sees the scope the gate marks
     app.add_middleware(PageSession)  # pages: session cookie → bearer token for the gate
     app.add_middleware(TolerantPaths)
     return app

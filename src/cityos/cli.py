@@ -196,6 +196,9 @@ def _mount_parts() -> None:
     from cityos.iot.cli import device_app
 
     app.add_typer(device_app, name="device", help="IoT devices: registry, tokens, inventory")
+    from cityos.catalog.cli import catalog_app
+
+    app.add_typer(catalog_app, name="catalog", help="the service catalog: import, export, seed")
     try:
         from cityos.services.ondemand.cli import darp_app
     except ImportError:  # the on-demand transport engine is optional while it is being built

@@ -34,7 +34,10 @@ PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.jso
                  ("GET", "/trust/v1/ca"), ("GET", "/trust/v1/ca/crl"), ("POST", "/trust/v1/ocsp"),
                  # pages anyone may open: static files, display settings, the offline page
                  ("GET", "/static/{asset}"), ("GET", "/app/settings"), ("GET", "/app/offline")}
-RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys")}
+RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
+                   # the resident app shows the town's services and notices
+                   ("GET", "/catalog/v1/services"), ("GET", "/catalog/v1/services/{serviceId}"),
+                   ("GET", "/catalog/v1/notices")}
 class _Sample(dict[str, str]):
     """Path parameters: known ones get a fitting value, any new one an id-like value."""
 

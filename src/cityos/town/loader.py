@@ -18,6 +18,7 @@ from typing import Any
 
 from cityos.access.accounts import AccountError
 from cityos.access.service import Access
+from cityos.catalog.seed import seed_catalog
 from cityos.iot.registry import DeviceError, DeviceRegistry
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.model import change
@@ -191,6 +192,7 @@ async def load_town(settings: Settings) -> Town:
         town.created["accounts"] = await _accounts(access, town, saved)
         _write(credentials_file, saved)
         town.created["devices"] = await _devices(store, town, tokens)
+        town.created["services"] = await seed_catalog(store)  # the plan's services
         _write(tokens_file, tokens)
         profiles = await store.kv_list(PROFILES)
         town.beacons = sorted(p["beacon"] for _, p in profiles if p.get("beacon"))
