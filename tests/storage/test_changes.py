@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from cityos.storage import DELETE, KEEP, open_store
 from cityos.storage.base import Delivery
@@ -22,10 +19,6 @@ def doc(num: int, stamp: str, **attrs: Any) -> dict[str, Any]:
             "attrs": {k: [{"type": "Property", "value": v, "modifiedAt": stamp}]
                       for k, v in attrs.items()}}
 
-
-@pytest.fixture(params=["sqlite"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'db.sqlite'}"
 
 
 def test_writes_append_one_change_per_entity_in_their_transaction(db: str) -> None:

@@ -1,4 +1,4 @@
-"""The `Store` contract, run against every engine from one parametrised fixture (SQLite now)."""
+"""The `Store` contract, run against every engine from one parametrised fixture (`db`)."""
 
 from __future__ import annotations
 
@@ -32,11 +32,6 @@ def put(e: dict[str, Any]) -> tuple[str, Any]:
 def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
-
-@pytest.fixture(params=["sqlite"])
-def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A database URL for each engine; PostgreSQL joins this list with its engine."""
-    return f"sqlite:///{tmp_path / 'db.sqlite'}"
 
 
 def test_mutations_are_atomic_per_item_and_durable(db: str) -> None:
@@ -80,7 +75,8 @@ def test_concurrent_writers_share_commits(db: str) -> None:
         await asyncio.gather(*(s.mutate("", [put(entity(i, a=i))]) for i in range(500)))
         stats = s.stats()  # type: ignore[attr-defined]
         assert stats["jobs"] == 500
-        assert stats["commits"] < 500  # group commit: several requests per transaction
+        if db.startswith("sqlite"):  # one writer, group commit: several requests per transaction
+            assert stats["commits"] < 500
         found = await s.query_entities("", EntityQuery(types=[T], limit=1000, count=True))
         assert found.count == 500
         await s.close()

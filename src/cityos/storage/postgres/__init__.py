@@ -1,0 +1,1 @@
+"""The PostgreSQL engine of `Store` (asyncpg): production and several processes on one database."""

@@ -1,0 +1,218 @@
+"""The PostgreSQL engine of `Store`: asyncpg pool, JSONB documents, one transaction per write.
+
+Several `cityos serve` processes may share one database: writers of one entity serialise on
+an advisory lock, the change log is numbered in commit order by a sequencer (changes.py),
+migrations run once under a lock. Decision 0009 says why it is built this way.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import asyncpg
+import orjson
+
+from cityos.storage.base import (
+    DELETE,
+    Classifier,
+    Entity,
+    EntityQuery,
+    Mutation,
+    QueryResult,
+    Reader,
+    Sealer,
+    TypeInfo,
+)
+from cityos.storage.postgres import _mutate, _select
+from cityos.storage.postgres.changes import ChangeTables
+from cityos.storage.postgres.logs import LogTables
+from cityos.storage.postgres.schema import migrate
+from cityos.storage.postgres.temporal import TemporalTables
+
+_loads = orjson.loads
+_dumps = orjson.dumps
+_FIRST_CHUNK = 64  # rows of the first keyset page a filtered query reads; it grows from there
+_MAX_CHUNK = 4096
+
+
+@lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except re.error:
+        return None
+
+
+class PostgresStore(LogTables, TemporalTables, ChangeTables):
+    """A cityos database in PostgreSQL (`postgresql://user@host/db`)."""
+
+    def __init__(self, url: str, synchronous: str = "FULL", pool_size: int = 10,
+                 keep_history_on_delete: bool = True, **_: object) -> None:
+        self.url = url
+        self.keep_history_on_delete = keep_history_on_delete
+        # FULL: a write is acknowledged once its WAL is flushed (synchronous_commit on); NORMAL
+        # acknowledges before the flush (at most the last moment's writes lost in a crash)
+        self.synchronous_commit = "off" if synchronous.upper() in {"NORMAL", "OFF"} else "on"
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._tenants: set[str] = {""}
+        self._classifier: Classifier | None = None
+        self._sealer: Sealer | None = None
+        self.commits = 0
+
+    # life cycle ---------------------------------------------------------------------------
+    async def open(self) -> None:
+        conn = await asyncpg.connect(self.url)
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+        self._pool = await asyncpg.create_pool(
+            self.url, min_size=1, max_size=self.pool_size, statement_cache_size=512,
+            server_settings={"synchronous_commit": self.synchronous_commit,
+                             "application_name": "cityos"})
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("store is not open")
+        return self._pool
+
+    # entities -----------------------------------------------------------------------------
+    async def get_entity(self, tenant: str, entity_id: str,
+                         reader: Reader | None = None) -> Entity | None:
+        doc = await self.pool.fetchval("SELECT doc FROM entities WHERE tenant = $1 AND id = $2",
+                                       tenant, entity_id)
+        return None if doc is None else _loads(doc)
+
+    async def tenant_exists(self, tenant: str) -> bool:
+        if tenant == "":
+            return True
+        return bool(await self.pool.fetchval("SELECT EXISTS (SELECT 1 FROM tenants WHERE name = $1)",
+                                             tenant))
+
+    async def mutate(self, tenant: str, items: list[tuple[str, Mutation]],
+                     writer: str = "") -> list[Any]:
+        ids = list(dict.fromkeys(i for i, _ in items))
+        pending = _mutate.Pending(known_tenant=tenant in self._tenants)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await _mutate.lock(conn, tenant, ids)
+            rows = await _mutate.fetch(conn, tenant, ids)
+            out = [await _mutate.apply(conn, tenant, entity_id, fn, rows, pending,
+                                       keep=self.keep_history_on_delete)
+                   for entity_id, fn in items]
+            await pending.flush(conn)
+        self.commits += 1
+        if pending.known_tenant:
+            self._tenants.add(tenant)
+        return out
+
+    async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
+        plan = _select.plan(tenant, query)
+        pattern = None
+        if query.id_pattern is not None:
+            pattern = _compiled(query.id_pattern)
+            if pattern is None:  # not a regular expression: it matches nothing
+                return QueryResult([], 0 if query.count else None)
+        if query.predicate is None and pattern is None:
+            sql, params = plan.page(None, query.limit, query.offset)
+            rows = await self.pool.fetch(sql, *params)
+            total = None
+            if query.count:
+                count_sql, count_params = plan.count()
+                total = int(await self.pool.fetchval(count_sql, *count_params))
+            return QueryResult([_loads(r[1]) for r in rows], total)
+        matched = 0
+        out: list[Entity] = []
+        stop_at = query.offset + query.limit
+        after: int | None = None
+        chunk = min(_FIRST_CHUNK, max(stop_at * 2, 16))
+        while True:
+            sql, params = plan.page(after, chunk)
+            rows = await self.pool.fetch(sql, *params)
+            for rid, doc in rows:
+                after = rid
+                entity = _loads(doc)
+                if pattern is not None and pattern.fullmatch(entity["id"]) is None:
+                    continue
+                if query.predicate is not None and not query.predicate(entity):
+                    continue
+                if query.offset <= matched < stop_at:
+                    out.append(entity)
+                matched += 1
+                if matched >= stop_at and not query.count:
+                    return QueryResult(out, None)
+            if len(rows) < chunk:
+                return QueryResult(out, matched if query.count else None)
+            chunk = min(chunk * 4, _MAX_CHUNK)
+
+    async def purge_entities(self, tenant: str, query: EntityQuery) -> int:
+        everything = EntityQuery(**{**query.__dict__, "limit": 1 << 62, "offset": 0,
+                                    "count": False})
+        found = await self.query_entities(tenant, everything)
+        ids = [e["id"] for e in found.entities]
+        if not ids:
+            return 0
+        results = await self.mutate(tenant, [(i, lambda cur: (DELETE, cur is not None))
+                                             for i in ids])
+        return sum(1 for r in results if r is True)
+
+    async def entity_types(self, tenant: str) -> list[TypeInfo]:
+        infos: dict[str, TypeInfo] = {}
+        async with self.pool.acquire() as conn, conn.transaction():
+            async for (doc,) in conn.cursor("SELECT doc FROM entities WHERE tenant = $1 "
+                                            "ORDER BY rid", tenant, prefetch=1000):
+                entity = _loads(doc)
+                for type_iri in entity["type"]:
+                    info = infos.setdefault(type_iri, TypeInfo(type_iri))
+                    info.count += 1
+                    for attr, instances in entity.get("attrs", {}).items():
+                        kinds = info.attrs.setdefault(attr, set())
+                        info.attr_counts[attr] = info.attr_counts.get(attr, 0) + len(instances)
+                        for inst in instances:
+                            kinds.add(inst.get("type", "Property"))
+        return list(infos.values())
+
+    # personal data (issue 6) --------------------------------------------------------------
+    def set_classifier(self, classifier: Classifier | None) -> None:
+        if classifier is not None:
+            # refuse rather than release personal rows unfiltered (docs/decisions/0009)
+            raise NotImplementedError("personal-data filtering is not built for PostgreSQL yet")
+        self._classifier = classifier
+
+    def set_sealer(self, sealer: Sealer | None) -> None:
+        if sealer is not None:
+            raise NotImplementedError("sealing personal rows is not built for PostgreSQL yet")
+        self._sealer = sealer
+
+    # key/value ----------------------------------------------------------------------------
+    async def kv_get(self, space: str, key: str) -> Any | None:
+        value = await self.pool.fetchval("SELECT value FROM kv WHERE space = $1 AND key = $2",
+                                         space, key)
+        return None if value is None else _loads(value)
+
+    async def kv_put(self, space: str, key: str, value: Any) -> None:
+        await self.pool.execute("INSERT INTO kv (space, key, value) VALUES ($1, $2, $3) "
+                                "ON CONFLICT (space, key) DO UPDATE SET value = excluded.value",
+                                space, key, _dumps(value))
+
+    async def kv_delete(self, space: str, key: str) -> bool:
+        status = await self.pool.execute("DELETE FROM kv WHERE space = $1 AND key = $2",
+                                         space, key)
+        return bool(status != "DELETE 0")
+
+    async def kv_list(self, space: str) -> list[tuple[str, Any]]:
+        rows = await self.pool.fetch("SELECT key, value FROM kv WHERE space = $1 ORDER BY key",
+                                     space)
+        return [(k, _loads(v)) for k, v in rows]
+
+    # statistics ---------------------------------------------------------------------------
+    def stats(self) -> dict[str, int]:
+        return {"commits": self.commits, "jobs": self.commits}
