@@ -27,6 +27,7 @@ from cityos.catalog.usage import UsageMeter
 from cityos.iot import routes as iot_routes
 from cityos.iot.service import Iot
 from cityos.ngsi.api import routes as ngsi_routes
+from cityos.ngsi.v2 import routes as ngsi_v2_routes
 from cityos.ngsi.api.respond import plain_json, problem_response
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import (
@@ -93,7 +94,8 @@ PLATFORM = [
 
 
 def all_operations() -> list[Operation]:
-    return [*PLATFORM, *ngsi_routes.OPERATIONS, *access_routes.OPERATIONS,
+    return [*PLATFORM, *ngsi_routes.OPERATIONS, *ngsi_v2_routes.OPERATIONS,
+            *access_routes.OPERATIONS,
             *trust_routes.OPERATIONS, *cert_routes.OPERATIONS, *iot_routes.OPERATIONS,
             *web_routes.OPERATIONS, *catalog_routes.OPERATIONS]
 

@@ -113,11 +113,14 @@ class Gate:
     async def check(self, op: Operation, policy: Policy, request: Request) -> Response | None:
         """None when the request may go on; otherwise the refusal to send."""
         header = tenant = ""
+        service: str | None = None  # NGSI v2's tenant header (Orion keeps it in lower case)
         for name, value in reversed(request.scope["headers"]):  # one pass; the first one wins
             if name == b"authorization":
                 header = value.decode("latin-1")
             elif name == b"ngsild-tenant":
                 tenant = value.decode("latin-1")
+            elif name == b"fiware-service":
+                service = value.decode("latin-1").lower()
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -149,6 +152,8 @@ class Gate:
         if not policy.allows(principal.roles, principal.scopes):
             return problem_response(Forbidden(f"{principal.sub} may not call {op.method} "
                                               f"{op.path}"))
+        if service is not None and not principal.may_use_tenant(service):
+            tenant = service  # every header that may select a tenant must name an allowed one
         if not principal.may_use_tenant(tenant):
             await access.monitor.alert("tenant-probe", principal.sub, tenant=tenant[:64],
                                        own_tenant=principal.tenant, path=request.url.path[:200])

@@ -176,7 +176,7 @@ def build_record(op: Operation, request: Request, status: int, bytes_out: int,
     for name, value in reversed(scope["headers"]):
         if name == b"content-length":
             declared = value.decode("latin-1")
-        elif name == b"ngsild-tenant":
+        elif name == b"ngsild-tenant" or name == b"fiware-service":  # NGSI v2's tenant
             tenant = value.decode("latin-1")
     # only a body the operation already read (Starlette keeps it on the request) is looked at
     body: bytes = getattr(request, "_body", b"") if op.body is not None else b""

@@ -75,7 +75,8 @@ class Matcher:
 def _selector(sel: dict[str, Any], expand: Callable[[str], str]) -> Callable[[str, list[str]], bool]:
     entity_id = sel.get("id")
     pattern = re.compile(str(sel["idPattern"])) if "idPattern" in sel else None
-    types = parse_type_expr(sel["type"]).bind(expand)
+    # an NGSI v2 subscription may leave the type out: any type
+    types = parse_type_expr(sel["type"]).bind(expand) if "type" in sel else bool
 
     def selected(eid: str, entity_types: list[str]) -> bool:
         if entity_id is not None and entity_id != eid:

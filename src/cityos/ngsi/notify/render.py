@@ -135,7 +135,12 @@ def deleted_stub(entity_id: str, types: list[str], at: str, times: dict[str, Any
 
 
 def notification(sub: dict[str, Any], owed: list[Owed], ctx: Any) -> dict[str, Any]:
-    """The Notification body (JSON-LD @context added for accept application/ld+json)."""
+    """The Notification body (JSON-LD @context added for accept application/ld+json); an NGSI
+    v2 subscription's in v2's format."""
+    if "v2" in sub:
+        from cityos.ngsi.v2.subscriptions import notification as v2_notification
+
+        return v2_notification(sub, [o.entity for o in owed], ctx)
     view = view_of(sub, ctx)
     accept = sub["notification"]["endpoint"].get("accept")
     data: Any
@@ -165,6 +170,10 @@ def notification(sub: dict[str, Any], owed: list[Owed], ctx: Any) -> dict[str, A
 
 def http_headers(sub: dict[str, Any]) -> dict[str, str]:
     """Content-Type, the Link to the @context (unless in the body) and receiverInfo."""
+    if "v2" in sub:
+        from cityos.ngsi.v2.subscriptions import http_headers as v2_headers
+
+        return v2_headers(sub)
     endpoint = sub["notification"]["endpoint"]
     accept = endpoint.get("accept") or "application/json"
     headers = {"Content-Type": accept}
