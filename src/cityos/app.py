@@ -40,6 +40,8 @@ from cityos.ngsi.errors import (
 )
 from cityos.openapi import build_openapi
 from cityos.operations import STAFF_READ, Endpoint, Operation
+from cityos.personal import routes as personal_routes
+from cityos.personal.service import install as install_personal
 from cityos.settings import Settings
 from cityos.storage import open_store
 from cityos.trust import cert_routes
@@ -97,7 +99,7 @@ def all_operations() -> list[Operation]:
     return [*PLATFORM, *ngsi_routes.OPERATIONS, *ngsi_v2_routes.OPERATIONS,
             *access_routes.OPERATIONS,
             *trust_routes.OPERATIONS, *cert_routes.OPERATIONS, *iot_routes.OPERATIONS,
-            *web_routes.OPERATIONS, *catalog_routes.OPERATIONS]
+            *web_routes.OPERATIONS, *catalog_routes.OPERATIONS, *personal_routes.OPERATIONS]
 
 
 class TolerantPaths:
@@ -201,9 +203,11 @@ def create_app(settings: Settings) -> Starlette:
         broker = Broker.create(store, settings.ngsi, base_url=settings.public_url)
         await broker.open()
         app.state.broker = broker
+        broker.notifier.state = app.state  # notifications tell app.state.tracker (issue 6)
         app.state.trust = await Trust.open(store, settings.trust, settings.public_url,
                                            settings.access.alert_webhook)
         app.state.trust.start()
+        await install_personal(app)  # classifier, sealer, tracker (issue 6)
         app.state.iot = await Iot.open(app)
         app.state.iot.start()
         if settings.ngsi.open_ngsi:
@@ -213,6 +217,7 @@ def create_app(settings: Settings) -> Starlette:
             yield {}
         finally:
             await app.state.iot.aclose()
+            await app.state.personal.close()  # the tracker's last releases
             await close_trail(app)
             await app.state.trust.close()  # the last audit records into the log
             await broker.aclose()

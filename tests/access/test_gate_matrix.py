@@ -33,11 +33,27 @@ PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.jso
                  # relying parties check seal certificates: CA, CRL and OCSP (RFC 5280, 6960)
                  ("GET", "/trust/v1/ca"), ("GET", "/trust/v1/ca/crl"), ("POST", "/trust/v1/ocsp"),
                  # pages anyone may open: static files, display settings, the offline page
-                 ("GET", "/static/{asset}"), ("GET", "/app/settings"), ("GET", "/app/offline")}
+                 ("GET", "/static/{asset}"), ("GET", "/app/settings"), ("GET", "/app/offline"),
+                 # residents sign in through their identity provider (My Number card)
+                 ("GET", "/personal/v1/oidc/login"), ("GET", "/personal/v1/oidc/callback")}
 RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    # the resident app shows the town's services and notices
                    ("GET", "/catalog/v1/services"), ("GET", "/catalog/v1/services/{serviceId}"),
-                   ("GET", "/catalog/v1/notices")}
+                   ("GET", "/catalog/v1/notices"),
+                   # Personal-Link: the data catalog, and a resident's own consents, access
+                   # log, linked IDs, representatives, export and erasure
+                   ("GET", "/personal/v1/catalog"), ("GET", "/personal/v1/me"),
+                   ("GET", "/personal/v1/me/consents"),
+                   ("PATCH", "/personal/v1/me/consents/{consentId}"),
+                   ("GET", "/personal/v1/me/consents/{consentId}/records"),
+                   ("GET", "/personal/v1/me/access-log"), ("GET", "/personal/v1/me/export"),
+                   ("POST", "/personal/v1/me/erasure"), ("GET", "/personal/v1/me/links"),
+                   ("POST", "/personal/v1/me/links/companies"),
+                   ("DELETE", "/personal/v1/me/links/companies"),
+                   ("POST", "/personal/v1/me/links/identity"),
+                   ("GET", "/personal/v1/me/representatives"),
+                   ("POST", "/personal/v1/me/representatives"),
+                   ("DELETE", "/personal/v1/me/representatives/{residentId}")}
 class _Sample(dict[str, str]):
     """Path parameters: known ones get a fitting value, any new one an id-like value."""
 

@@ -1,7 +1,9 @@
 """Who reads personal rows: the storage `Reader` for the calling principal (issue 6).
 
 Organisations read their own rows and consented ones (under the purpose they declare with
-`Cityos-Purpose`), residents their own; everyone else (staff, open NGSI) non-personal rows only.
+`Cityos-Purpose`), residents their own — or, with `Cityos-On-Behalf-Of: res_…`, the person
+they represent within the mandate's categories; everyone else (staff, open NGSI) non-personal
+rows only.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from cityos.audit.trail import PRINCIPAL
+from cityos.personal.receipts import purpose_term
 from cityos.storage.base import Reader
 
 PURPOSE_HEADER = "cityos-purpose"
+ON_BEHALF_HEADER = "cityos-on-behalf-of"
 _NOBODY = Reader()
 
 
@@ -22,7 +26,19 @@ def reader_for(request: Request) -> Reader:
         return _NOBODY
     kind, _, name = principal.sub.partition(":")
     if kind == "org":
-        return Reader(org=principal.sub, purpose=request.headers.get(PURPOSE_HEADER) or None)
+        purpose = request.headers.get(PURPOSE_HEADER)
+        return Reader(org=principal.sub, purpose=purpose_term(purpose) if purpose else None)
     if kind == "resident":
-        return Reader(residents=(name,))
+        subject = request.headers.get(ON_BEHALF_HEADER)
+        if not subject or subject == name:
+            return Reader(residents=(name,))
+        personal = getattr(request.app.state, "personal", None)
+        tenant = request.headers.get("ngsild-tenant", "")
+        mandate = None if personal is None else \
+            personal.family.allowed(tenant, name, subject, "view")
+        if mandate is None:
+            return _NOBODY  # no mandate: nothing personal (not even one's own, to be plain)
+        categories = mandate["categories"]
+        return Reader(residents=(subject,),
+                      categories=None if categories is None else tuple(categories))
     return _NOBODY

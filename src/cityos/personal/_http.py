@@ -1,0 +1,111 @@
+"""Shared pieces of the /personal/v1 handlers: who acts for whom, tenant, bodies, times, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from cityos.access.gate import Forbidden
+from cityos.access.tokens import Principal
+from cityos.audit.trail import PRINCIPAL, touch_subjects
+from cityos.ngsi.errors import BadRequestData, NgsiError
+from cityos.personal.reader import ON_BEHALF_HEADER
+from cityos.personal.service import Personal, personal_of
+
+V1 = "/personal/v1"
+MAX_BODY = 65_536
+
+
+class Conflict(NgsiError):
+    title = "Conflict"
+    status = 409
+
+
+class NotFound(NgsiError):
+    title = "ResourceNotFound"
+    status = 404
+
+
+def error(status: int, message: str) -> NgsiError:
+    """The NgsiError (rendered as ProblemDetails) for an HTTP status."""
+    exc = {400: BadRequestData, 403: Forbidden, 404: NotFound, 409: Conflict}.get(
+        status, BadRequestData)(message)
+    return exc
+
+
+def principal_of(request: Request) -> Principal:
+    principal: Principal = request.scope[PRINCIPAL]
+    return principal
+
+
+def tenant_of(request: Request) -> str:
+    """The tenant (municipality) a request is about: `NGSILD-Tenant`, as the gate checked it."""
+    return request.headers.get("ngsild-tenant", "")
+
+
+def personal(request: Request) -> Personal:
+    return personal_of(request.app)
+
+
+def acting(request: Request, action: str | None) -> tuple[str, str, str]:
+    """(tenant, subject, role) of a resident's request: the resident themselves, or — with
+    `Cityos-On-Behalf-Of` and an `action` their mandate allows — the person they represent.
+    The subject is named in the audit record."""
+    principal = principal_of(request)
+    if principal.kind != "resident":
+        raise BadRequestData("この操作は住民のアカウントで行います / this operation is for "
+                             "residents' accounts")
+    tenant, subject = tenant_of(request), principal.name
+    role = "data subject"
+    other = request.headers.get(ON_BEHALF_HEADER)
+    if other and other != subject:
+        if action is None or personal(request).family.allowed(tenant, subject, other,
+                                                              action) is None:
+            raise Forbidden("この方の代理はできません / you may not act for this resident here")
+        subject, role = other, "representative"
+    touch_subjects(request, subject)
+    return tenant, subject, role
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        raise BadRequestData("本文が大きすぎます / the body is too large")
+    try:
+        data = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestData("本文がJSONではありません / the body is not JSON") from exc
+    if not isinstance(data, dict):
+        raise BadRequestData("本文はJSONオブジェクトです / the body is a JSON object")
+    return data
+
+
+def epoch(value: Any, name: str = "until") -> float | None:
+    """An ISO 8601 date-time (or epoch seconds) as epoch seconds; None when absent."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            return parsed.timestamp()
+    raise BadRequestData(f"{name} は ISO 8601 の日時です / {name} is an ISO 8601 date-time")
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequestData(f"{name} は {low}〜{high} の整数です / {name} is an integer "
+                             f"from {low} to {high}")
+    return int(raw)
