@@ -13,11 +13,12 @@ import orjson
 from starlette.requests import Request
 
 from cityos.operations import NGSI_READ, NGSI_WRITE, Operation
-from cityos.storage.base import Store
+from cityos.storage.base import EVERYTHING, Store
 
 _TYPE_NAMES = re.compile(r"[^,;|()\s]+")
 _LOCAL = re.compile(r"[/#:]")
 _ENTITY_PATH = "/ngsi-ld/v1/entit"  # /entities… and /entityOperations/…
+_V2_PATHS = ("/v2/entities", "/v2/op/")  # NGSI v2: the same grants, v2's way of naming types
 
 
 def mode_of(op: Operation) -> str | None:
@@ -45,7 +46,7 @@ def _types_in(value: Any) -> list[str]:
 async def _stored_types(store: Store, tenant: str, entity_id: Any) -> list[str]:
     if not isinstance(entity_id, str):
         return []
-    entity = await store.get_entity(tenant, entity_id)
+    entity = await store.get_entity(tenant, entity_id, EVERYTHING)  # types, personal or not
     return [] if entity is None else list(entity.get("type", []))
 
 
@@ -69,6 +70,8 @@ async def refusal(op: Operation, request: Request, grants: dict[str, list[str]],
     allowed = grants.get(mode, [])
     if "*" in allowed:
         return None
+    if op.path.startswith(_V2_PATHS):
+        return await _v2_refusal(op, request, allowed, mode, store, tenant, body_limit)
     if not op.path.startswith(_ENTITY_PATH):
         return f"{op.method} {op.path} needs a {mode} grant on every entity type ('*')"
     types: list[str] = []
@@ -97,6 +100,47 @@ async def refusal(op: Operation, request: Request, grants: dict[str, list[str]],
                 types += _types_in(entity.get("type"))
                 if "entityId" not in request.path_params:
                     types += await _stored_types(store, tenant, entity.get("id"))
+            determined = True
+    if not determined:
+        return f"name the entity types (type=…): this organisation may {mode} only {allowed}"
+    denied = sorted({local_name(t) for t in types if not granted(allowed, t)})
+    if denied:
+        return f"this organisation has no {mode} grant for entity type(s) {', '.join(denied)}"
+    return None
+
+
+async def _v2_refusal(op: Operation, request: Request, allowed: list[str], mode: str,
+                      store: Store, tenant: str, body_limit: int) -> str | None:
+    """The same grants over NGSI v2 (/v2/entities…, /v2/op/…): types named by `type`, by the
+    body's entities, or by the stored entity a path or a batch item names."""
+    from cityos.ngsi.v2.translate import DEFAULT_TYPE, to_ld_id
+
+    types: list[str] = []
+    determined = False
+    if "entityId" in request.path_params:
+        types += await _stored_types(store, tenant, to_ld_id(request.path_params["entityId"]))
+        determined = True
+    names = _types_in(request.query_params.get("type"))
+    types += names
+    determined = determined or bool(names)
+    if op.body is not None and "entityId" not in request.path_params:
+        body = await _body(request, body_limit)
+        if body is None:
+            return None  # unreadable: the operation answers 400/413 without touching data
+        items = body.get("entities") if isinstance(body, dict) and op.path.startswith(
+            "/v2/op/") else [body]
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            named = _types_in(item.get("type"))
+            types += named
+            if op.path == "/v2/op/query":
+                determined = determined or bool(named)
+                continue
+            stored = await _stored_types(store, tenant, to_ld_id(str(item.get("id", ""))))
+            types += stored
+            if not named and not stored:
+                types.append(DEFAULT_TYPE)  # a new entity without a type is a Thing
             determined = True
     if not determined:
         return f"name the entity types (type=…): this organisation may {mode} only {allowed}"

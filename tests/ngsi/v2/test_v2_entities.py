@@ -205,3 +205,23 @@ def test_service_path_is_an_ngsi_ld_scope(platform: Platform) -> None:
     assert ld["scope"] == "/toyono/parks"
     bad = p.client.get("/v2/entities", headers=_op(p, **{"Fiware-ServicePath": "no-slash"}))
     assert bad.status_code == 400
+
+
+def test_organisations_type_grants_hold_over_v2(platform: Platform) -> None:
+    p = platform
+    co = p.auth("ShelterCo")  # may read and write Shelter only
+    shelter = {"id": "S1", "type": "Shelter", "capacity": {"value": 120}}
+    assert p.client.post("/v2/entities", headers=co, json=shelter).status_code == 201
+    assert _create(p, ROOM).status_code == 201
+    assert p.client.post("/v2/entities", headers=co, json={**ROOM, "id": "R9"}).status_code == 403
+    assert p.client.post("/v2/entities", headers=co, json={"id": "T1"}).status_code == 403  # Thing
+    assert p.client.get("/v2/entities/S1", headers=co).status_code == 200
+    assert p.client.get("/v2/entities/Room1", headers=co).status_code == 403
+    assert p.client.get("/v2/entities?type=Shelter", headers=co).status_code == 200
+    assert p.client.get("/v2/entities", headers=co).status_code == 403  # types not named
+    sneak = {"actionType": "append", "entities": [{"id": "Room1", "x": {"value": 1}}]}
+    assert p.client.post("/v2/op/update", headers=co, json=sneak).status_code == 403
+    query = {"entities": [{"idPattern": ".*", "type": "Shelter"}]}
+    found = p.client.post("/v2/op/query", headers=co, json=query)
+    assert found.status_code == 200 and [e["id"] for e in found.json()] == ["S1"]
+    assert p.client.post("/v2/op/query", headers=co, json={}).status_code == 403

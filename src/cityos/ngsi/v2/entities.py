@@ -165,9 +165,12 @@ async def create_entity(request: Request) -> Response:
         ld["scope"] = scopes
     now = now_iso()
     entity = read_entity(ld, await core(broker), now)
+    # an upsert changes only what the caller may read; anything else is "Already Exists"
+    visible = "upsert" in options and await broker.store.get_entity(
+        tenant, entity["id"], reader_for(request)) is not None
 
     def write(cur: Entity | None) -> tuple[Any, Any]:
-        if cur is not None and "upsert" in options:
+        if cur is not None and visible:
             updated, _ = change.append(cur, entity["id"], entity["attrs"], now,
                                        types=entity["type"])
             return updated, "updated"
