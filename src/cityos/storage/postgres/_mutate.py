@@ -15,12 +15,17 @@ import asyncpg
 import orjson
 
 from cityos.storage.base import DELETE, KEEP, Mutation
+from cityos.storage.postgres import _personal
 from cityos.storage.postgres._keys import entity_key
 from cityos.storage.sqlite import _history, changes
 from cityos.storage.sqlite._geo import GEO_SLOTS, bbox, geo_values
+from cityos.storage.sqlite._personal import Personal
 
 _loads = orjson.loads
-Rows = dict[str, tuple[int, str] | None]  # entity id -> (rid, stored JSON text) or absent
+# entity id -> (rid, JSONB text, sealed body, subject, category), None when absent
+Row = tuple[int, str | None, bytes | None, str | None, str | None]
+Rows = dict[str, Row | None]
+_NO_PERSONAL = Personal()
 
 HISTORY_INSERT = (
     "INSERT INTO attr_instances (tenant, entity_id, attr, dataset_id, instance_id, observed_at, "
@@ -30,7 +35,8 @@ CHANGE_INSERT = ("INSERT INTO changes (tenant, entity_id, types, attrs, op, at, 
                  "VALUES ($1, $2, $3, $4, $5, $6, $7)")
 _CREATE = """
 WITH ins AS (
-    INSERT INTO entities (tenant, id, doc) VALUES ($1, $2, $3::jsonb) RETURNING rid
+    INSERT INTO entities (tenant, id, doc, sealed, subject, category, owner)
+    VALUES ($1, $2, $3::jsonb, $10, $11, $12, $13) RETURNING rid
 ), types AS (
     INSERT INTO entity_types (tenant, type, rid) SELECT $1, unnest($4::text[]), rid FROM ins
 ), geo AS (
@@ -85,13 +91,13 @@ async def fetch(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> Rows:
     """The stored rows of `ids` (after `lock`: nobody else changes them until commit)."""
     rows: Rows = dict.fromkeys(ids)
     if len(ids) == 1:
-        found = await conn.fetch("SELECT id, rid, doc FROM entities WHERE tenant = $1 AND id = $2",
-                                 tenant, ids[0])
+        found = await conn.fetch("SELECT id, rid, doc, sealed, subject, category FROM entities "
+                                 "WHERE tenant = $1 AND id = $2", tenant, ids[0])
     else:
-        found = await conn.fetch("SELECT id, rid, doc FROM entities WHERE tenant = $1 AND "
-                                 "id = ANY($2::text[])", tenant, ids)
-    for entity_id, rid, doc in found:
-        rows[entity_id] = (rid, doc)
+        found = await conn.fetch("SELECT id, rid, doc, sealed, subject, category FROM entities "
+                                 "WHERE tenant = $1 AND id = ANY($2::text[])", tenant, ids)
+    for entity_id, *row in found:
+        rows[entity_id] = tuple(row)  # type: ignore[assignment]
     return rows
 
 
@@ -111,14 +117,25 @@ def _boxes(entity: dict[str, Any]) -> list[list[Any]]:
 
 
 async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutation, rows: Rows,
-                pending: Pending, *, record: bool = True, keep: bool = True) -> Any:
+                pending: Pending, *, record: bool = True, keep: bool = True,
+                personal: Personal | None = None, writer: str = "") -> Any:
     """Run one item's mutation and write its outcome; `rows` is kept current for the items
     after it. Changed instances go to the history (`record`); deleting the entity drops its
-    history unless `keep`; the change-log row goes to `pending`."""
+    history unless `keep`; the change-log row goes to `pending`. A personal entity (the
+    classifier of `personal`) is stored sealed with its subject, category and owner (`writer`,
+    at creation), and kept out of the geo index (as in the SQLite engine)."""
+    personal = personal or _NO_PERSONAL
     row = rows[entity_id]
-    current = None if row is None else _loads(row[1])
+    old_doc: str | bytes | None = None
+    if row is not None:
+        old_doc = row[1] if row[2] is None else personal.plain(tenant, row[2])
+        if old_doc is None:  # sealed under an erased key: it is gone
+            await conn.execute("DELETE FROM entities WHERE rid = $1", row[0])
+            row = None
+    current = None if old_doc is None else _loads(old_doc)
+    was_personal = row is not None and row[3] is not None
     old_types = None if current is None else list(current["type"])
-    old_geo = None if current is None else geo_values(current)
+    old_geo = None if current is None or was_personal else geo_values(current)
     old_attrs = None if current is None else {
         k: len(v) for k, v in current.get("attrs", {}).items()}
     try:
@@ -131,34 +148,74 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
         if row is not None:
             await conn.execute("DELETE FROM entities WHERE rid = $1", row[0])
             rows[entity_id] = None
-            pending.changes.append(changes.entry(tenant, entity_id, old_types, old_attrs, None,
-                                                 row[1]))
+            change = changes.entry(tenant, entity_id, old_types, old_attrs, None, old_doc)
+            if was_personal:
+                change = _sealed_change(personal, tenant, row[3] or "", change)
+            pending.changes.append(change)
         if not keep:
             await pending.flush(conn)  # this job's own earlier instances go too
             await conn.execute("DELETE FROM attr_instances WHERE tenant = $1 AND entity_id = $2",
                                tenant, entity_id)
         return result
-    doc = orjson.dumps(new).decode()
+    if personal.classifier is not None:
+        found = personal.classify(tenant, new)
+    else:  # without a classifier a row keeps what it was
+        found = (row[3], row[4] or "") if row is not None and row[3] is not None else None
+    raw = orjson.dumps(new)
+    doc: str | None = raw.decode()
+    sealed = None
+    subject, category = found if found is not None else (None, None)
+    if found is not None and personal.sealer is not None:
+        doc, sealed = None, personal.seal(tenant, found[0], raw)
+    boxes = _boxes(new) if found is None else [[], [], [], [], []]
     if row is None:
         if not pending.known_tenant and tenant != "":
             await conn.execute("INSERT INTO tenants (name, created_at) VALUES ($1, $2) "
                                "ON CONFLICT (name) DO NOTHING", tenant,
                                datetime.now(UTC).isoformat())
         pending.known_tenant = True
-        rid = await conn.fetchval(_CREATE, tenant, entity_id, doc, new["type"], *_boxes(new))
+        rid = await conn.fetchval(_CREATE, tenant, entity_id, doc, new["type"], *boxes, sealed,
+                                  subject, category, writer or None)
     else:
         rid = row[0]
-        await conn.execute("UPDATE entities SET doc = $2::jsonb WHERE rid = $1", rid, doc)
+        if found is None and not was_personal:
+            await conn.execute("UPDATE entities SET doc = $2::jsonb WHERE rid = $1", rid, doc)
+        else:
+            await conn.execute("UPDATE entities SET doc = $2::jsonb, sealed = $3, subject = $4, "
+                               "category = $5 WHERE rid = $1", rid, doc, sealed, subject,
+                               category)
         if new["type"] != old_types:
             await conn.execute(_RETYPE, rid, tenant, new["type"])
-        if geo_values(new) != old_geo:
-            await conn.execute(_REGEO, rid, *_boxes(new))
+        new_geo = None if found is not None else geo_values(new)
+        if new_geo != old_geo:
+            await conn.execute(_REGEO, rid, *boxes)
+    if found is not None:
+        await _personal.mark(conn, tenant, entity_id, new["type"], found,
+                             writer or None if row is None else None)
     if record:
-        pairs = _history.changed(None if row is None else row[1], new)
+        pairs = _history.changed(old_doc, new)
         if pairs:
             now = new.get("modifiedAt") or _history.now_iso()
-            pending.history += [_history.row(tenant, entity_id, a, i, now) for a, i in pairs]
-    rows[entity_id] = (rid, doc)
-    pending.changes.append(changes.entry(tenant, entity_id, old_types, old_attrs, new,
-                                         None if row is None else row[1]))
+            seal = None if found is None else sealing(personal, tenant, found[0])
+            pending.history += [_history.row(tenant, entity_id, a, i, now, seal)
+                                for a, i in pairs]
+    rows[entity_id] = (rid, doc, sealed, subject, category)
+    change = changes.entry(tenant, entity_id, old_types, old_attrs, new, old_doc)
+    if found is not None:
+        change = _sealed_change(personal, tenant, found[0], change)
+    pending.changes.append(change)
     return result
+
+
+def sealing(personal: Personal, tenant: str, subject: str) -> _history.Seal | None:
+    if personal.sealer is None:
+        return None
+    return lambda data: personal.seal(tenant, subject, data)
+
+
+def _sealed_change(personal: Personal, tenant: str, subject: str,
+                   change: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A personal entity's change-log row, its previous instances sealed."""
+    if change[6] is None:
+        return change
+    return (*change[:6], personal.seal(tenant, subject, change[6]))

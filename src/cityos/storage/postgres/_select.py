@@ -8,22 +8,13 @@ personal-data filter are SQL conditions on the driver's rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from cityos.storage.base import EntityQuery
 from cityos.storage.postgres import _filters
-
-
-@dataclass
-class Sql:
-    """A statement under construction: `param` appends a value and returns its placeholder."""
-
-    params: list[Any] = field(default_factory=list)
-
-    def param(self, value: Any) -> str:
-        self.params.append(value)
-        return f"${len(self.params)}"
+from cityos.storage.postgres._personal import reader_clause
+from cityos.storage.postgres._sql import Sql
 
 
 @dataclass
@@ -34,11 +25,12 @@ class Plan:
     rid: str  # the column that orders rows: e.rid or t.rid (equal, but t.rid is the index)
 
     def page(self, after: int | None, limit: int | None, offset: int = 0) -> tuple[str, list[Any]]:
+        """Rows (rid, doc, sealed) after rid `after`, at most `limit`."""
         sql = Sql(list(self.params))
         where = list(self.where)
         if after is not None:
             where.append(f"{self.rid} > {sql.param(after)}")
-        text = (f"SELECT e.rid, e.doc FROM {self.source} WHERE {' AND '.join(where)} "
+        text = (f"SELECT e.rid, e.doc, e.sealed FROM {self.source} WHERE {' AND '.join(where)} "
                 f"ORDER BY {self.rid}")
         if limit is not None:
             text += f" LIMIT {sql.param(limit)}"
@@ -51,11 +43,10 @@ class Plan:
                 self.params)
 
 
-def plan(tenant: str, query: EntityQuery, *, extra: list[tuple[str, list[Any]]] = ()  # type: ignore[assignment]
-         ) -> Plan:
-    """The SQL of `query` except `predicate` and `id_pattern` (Python tests them exactly).
-
-    `extra` adds conditions written with `{}` placeholders for their parameters."""
+def plan(tenant: str, query: EntityQuery, *, personal: bool = False) -> Plan:
+    """The SQL of `query` except `predicate` and `id_pattern` (Python tests them exactly),
+    with its reader's condition (issue 6). Where rows may be `personal` (bodies sealed, outside
+    the geo index), the JSON and geo prefilters pass personal rows on to the exact predicate."""
     sql = Sql()
     t = sql.param(tenant)
     where = []
@@ -76,16 +67,15 @@ def plan(tenant: str, query: EntityQuery, *, extra: list[tuple[str, list[Any]]] 
         box = (f"box(point({sql.param(minx)}, {sql.param(miny)}), "
                f"point({sql.param(maxx)}, {sql.param(maxy)}))")
         attr = f" AND g.attr = {sql.param(query.geo_attr)}" if query.geo_attr else ""
-        where.append(f"EXISTS (SELECT 1 FROM geo_boxes g WHERE g.rid = e.rid AND g.box && {box}"
-                     f"{attr})")
-    for f in query.attr_filters or ():
-        clause = _filters.filter_sql(f, sql.param)
-        if clause is not None:
-            where.append(clause)
+        geo = f"EXISTS (SELECT 1 FROM geo_boxes g WHERE g.rid = e.rid AND g.box && {box}{attr})"
+        where.append(f"(e.subject IS NOT NULL OR {geo})" if personal else geo)
+    clauses = [_filters.filter_sql(f, sql.param) for f in query.attr_filters or ()]
     if query.attrs_any:
-        clause = _filters.any_attr_sql(query.attrs_any, sql.param)
+        clauses.append(_filters.any_attr_sql(query.attrs_any, sql.param))
+    for clause in clauses:
         if clause is not None:
-            where.append(clause)
-    for text, params in extra:
-        where.append(text.format(*(sql.param(p) for p in params)))
+            where.append(f"(e.subject IS NOT NULL OR {clause})" if personal else clause)
+    who = reader_clause(query.reader, sql)
+    if who is not None:
+        where.append(who)
     return Plan(source, where, sql.params, rid)

@@ -15,6 +15,7 @@ import orjson
 
 from cityos.storage.base import Change, Delivery
 from cityos.storage.postgres._keys import lock_key
+from cityos.storage.sqlite._personal import Personal
 
 _dumps = orjson.dumps
 _loads = orjson.loads
@@ -44,14 +45,16 @@ async def sequence(conn: asyncpg.Connection) -> int:
         return len(ids)
 
 
-def _change(row: Any) -> Change:
+def _change(row: Any, personal: Personal) -> Change:
     seq, tenant, entity_id, types, attrs, op, at, prev = row
     return Change(seq, tenant, entity_id, _loads(types), _loads(attrs), op, at,
-                  _loads(prev) if prev else {})
+                  (personal.loads(tenant, prev) or {}) if prev else {})
 
 
 class ChangeTables:
     """Mixed into `PostgresStore`: needs its `pool`."""
+
+    _personal: Personal
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -67,7 +70,7 @@ class ChangeTables:
             rows = await conn.fetch("SELECT seq, tenant, entity_id, types, attrs, op, at, prev "
                                     "FROM changes WHERE tenant = $1 AND seq > $2 "
                                     "ORDER BY seq LIMIT $3", tenant, after, limit)
-        return [_change(r) for r in rows]
+        return [_change(r, self._personal) for r in rows]
 
     async def backlog(self, tenant: str, after: int) -> int:
         return int(await self.pool.fetchval(
@@ -114,7 +117,7 @@ class ChangeTables:
                 if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)",
                                            lock_key("cityos:changes:pruner")):
                     return 0, 0
-                return await _prune(conn), await _compact(conn, compact_over)
+                return await _prune(conn), await _compact(conn, compact_over, self._personal)
 
 
 async def _newest(conn: asyncpg.Connection) -> int:
@@ -135,7 +138,7 @@ async def _prune(conn: asyncpg.Connection) -> int:
     return deleted
 
 
-async def _compact(conn: asyncpg.Connection, over: int) -> int:
+async def _compact(conn: asyncpg.Connection, over: int, personal: Personal) -> int:
     """Past `over` undelivered rows keep one row per entity, its newest, carrying the
     attributes and operations of the rows it replaces (as the SQLite engine does)."""
     floor = await conn.fetchval("SELECT min(seq) FROM deliveries")
@@ -150,19 +153,26 @@ async def _compact(conn: asyncpg.Connection, over: int) -> int:
         groups.setdefault((tenant, entity_id), []).append((seq, attrs, op, prev))
     drop: list[int] = []
     keep: list[tuple[bytes, str, bytes | None, int]] = []
-    for rows in groups.values():
+    for (tenant, _id), rows in groups.items():
         if len(rows) < 2:
             continue
         merged: dict[str, str] = {}
-        before: dict[str, Any] = {}
+        before: dict[str, Any] = {}  # the earliest previous instances are the ones owed
         ops = ""
+        subject = None
         for _seq, attrs, op, prev in rows:
             merged.update(_loads(attrs))
             ops += "".join(o for o in op if o not in ops)
-            for iri, instances in (_loads(prev) if prev else {}).items():
+            if prev:
+                subject = subject or personal.subject_of(prev)
+            for iri, instances in ((personal.loads(tenant, prev) if prev else None)
+                                   or {}).items():
                 before.setdefault(iri, instances)
         drop.extend(row[0] for row in rows[:-1])
-        keep.append((_dumps(merged), ops, _dumps(before) if before else None, rows[-1][0]))
+        blob = _dumps(before) if before else None
+        if blob is not None and subject is not None:
+            blob = personal.seal(tenant, subject, blob)
+        keep.append((_dumps(merged), ops, blob, rows[-1][0]))
     await conn.executemany("UPDATE changes SET attrs = $1, op = $2, prev = $3 WHERE seq = $4",
                            keep)
     await conn.execute("DELETE FROM changes WHERE seq = ANY($1::bigint[])", drop)

@@ -25,11 +25,13 @@ from cityos.storage.base import (
     Sealer,
     TypeInfo,
 )
-from cityos.storage.postgres import _mutate, _select
+from cityos.storage.postgres import _mutate, _personal, _select
+from cityos.storage.postgres._sql import Sql
 from cityos.storage.postgres.changes import ChangeTables
 from cityos.storage.postgres.logs import LogTables
 from cityos.storage.postgres.schema import migrate
 from cityos.storage.postgres.temporal import TemporalTables
+from cityos.storage.sqlite._personal import Personal
 
 _loads = orjson.loads
 _dumps = orjson.dumps
@@ -58,8 +60,7 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
         self.pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._tenants: set[str] = {""}
-        self._classifier: Classifier | None = None
-        self._sealer: Sealer | None = None
+        self._personal = Personal()
         self.commits = 0
 
     # life cycle ---------------------------------------------------------------------------
@@ -88,9 +89,12 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
     # entities -----------------------------------------------------------------------------
     async def get_entity(self, tenant: str, entity_id: str,
                          reader: Reader | None = None) -> Entity | None:
-        doc = await self.pool.fetchval("SELECT doc FROM entities WHERE tenant = $1 AND id = $2",
-                                       tenant, entity_id)
-        return None if doc is None else _loads(doc)
+        sql = Sql([tenant, entity_id])
+        who = _personal.reader_clause(reader, sql)
+        row = await self.pool.fetchrow(
+            "SELECT e.doc, e.sealed FROM entities e WHERE e.tenant = $1 AND e.id = $2"
+            + ("" if who is None else f" AND {who}"), *sql.params)
+        return None if row is None else _personal.decode(self._personal, tenant, row[0], row[1])
 
     async def tenant_exists(self, tenant: str) -> bool:
         if tenant == "":
@@ -106,7 +110,8 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
             await _mutate.lock(conn, tenant, ids)
             rows = await _mutate.fetch(conn, tenant, ids)
             out = [await _mutate.apply(conn, tenant, entity_id, fn, rows, pending,
-                                       keep=self.keep_history_on_delete)
+                                       keep=self.keep_history_on_delete,
+                                       personal=self._personal, writer=writer)
                    for entity_id, fn in items]
             await pending.flush(conn)
         self.commits += 1
@@ -115,7 +120,8 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
         return out
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
-        plan = _select.plan(tenant, query)
+        personal = await _personal.has_personal(self.pool, tenant, query.types)
+        plan = _select.plan(tenant, query, personal=personal)
         pattern = None
         if query.id_pattern is not None:
             pattern = _compiled(query.id_pattern)
@@ -128,7 +134,8 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
             if query.count:
                 count_sql, count_params = plan.count()
                 total = int(await self.pool.fetchval(count_sql, *count_params))
-            return QueryResult([_loads(r[1]) for r in rows], total)
+            found = [self._decode(tenant, r) for r in rows]
+            return QueryResult([e for e in found if e is not None], total)
         matched = 0
         out: list[Entity] = []
         stop_at = query.offset + query.limit
@@ -137,9 +144,11 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
         while True:
             sql, params = plan.page(after, chunk)
             rows = await self.pool.fetch(sql, *params)
-            for rid, doc in rows:
-                after = rid
-                entity = _loads(doc)
+            for row in rows:
+                after = row[0]
+                entity = self._decode(tenant, row)
+                if entity is None:
+                    continue
                 if pattern is not None and pattern.fullmatch(entity["id"]) is None:
                     continue
                 if query.predicate is not None and not query.predicate(entity):
@@ -152,6 +161,11 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
             if len(rows) < chunk:
                 return QueryResult(out, matched if query.count else None)
             chunk = min(chunk * 4, _MAX_CHUNK)
+
+    def _decode(self, tenant: str, row: Any) -> Entity | None:
+        if row[2] is None:
+            return _loads(row[1])  # type: ignore[no-any-return]
+        return _personal.decode(self._personal, tenant, row[1], row[2])
 
     async def purge_entities(self, tenant: str, query: EntityQuery) -> int:
         everything = EntityQuery(**{**query.__dict__, "limit": 1 << 62, "offset": 0,
@@ -167,9 +181,12 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
     async def entity_types(self, tenant: str) -> list[TypeInfo]:
         infos: dict[str, TypeInfo] = {}
         async with self.pool.acquire() as conn, conn.transaction():
-            async for (doc,) in conn.cursor("SELECT doc FROM entities WHERE tenant = $1 "
-                                            "ORDER BY rid", tenant, prefetch=1000):
-                entity = _loads(doc)
+            async for row in conn.cursor("SELECT rid, doc, sealed FROM entities "
+                                         "WHERE tenant = $1 ORDER BY rid", tenant,
+                                         prefetch=1000):
+                entity = self._decode(tenant, row)
+                if entity is None:
+                    continue
                 for type_iri in entity["type"]:
                     info = infos.setdefault(type_iri, TypeInfo(type_iri))
                     info.count += 1
@@ -182,15 +199,36 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
 
     # personal data (issue 6) --------------------------------------------------------------
     def set_classifier(self, classifier: Classifier | None) -> None:
-        if classifier is not None:
-            # refuse rather than release personal rows unfiltered (docs/decisions/0009)
-            raise NotImplementedError("personal-data filtering is not built for PostgreSQL yet")
-        self._classifier = classifier
+        self._personal.classifier = classifier
 
     def set_sealer(self, sealer: Sealer | None) -> None:
-        if sealer is not None:
-            raise NotImplementedError("sealing personal rows is not built for PostgreSQL yet")
-        self._sealer = sealer
+        self._personal.sealer = sealer
+
+    async def put_grant(self, tenant: str, subject: str, recipient: str, category: str,
+                        purpose: str, until: float | None) -> None:
+        await self.pool.execute(
+            "INSERT INTO grants (tenant, recipient, subject, category, purpose, until) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant, recipient, subject, category, "
+            "purpose) DO UPDATE SET until = excluded.until",
+            tenant, recipient, subject, category, purpose, until)
+
+    async def drop_grant(self, tenant: str, subject: str, recipient: str, category: str,
+                         purpose: str) -> None:
+        await self.pool.execute(
+            "DELETE FROM grants WHERE tenant = $1 AND recipient = $2 AND subject = $3 AND "
+            "category = $4 AND purpose = $5", tenant, recipient, subject, category, purpose)
+
+    async def erase_subject(self, tenant: str, subject: str) -> int:
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await _personal.erase(conn, tenant, subject)
+
+    async def withheld(self, tenant: str, entity_ids: list[str],
+                       reader: Reader | None) -> set[str]:
+        return await _personal.withheld(self.pool, tenant, entity_ids, reader)
+
+    async def screen(self, tenant: str, entities: list[Entity],
+                     reader: Reader | None) -> list[Entity]:
+        return await _personal.screen(self.pool, self._personal, tenant, entities, reader)
 
     # key/value ----------------------------------------------------------------------------
     async def kv_get(self, space: str, key: str) -> Any | None:

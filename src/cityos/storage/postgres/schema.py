@@ -154,6 +154,42 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (tenant, subscription)
     );
     """,
+    # 5: personal data (issue 6), as SQLite's migration 11: a personal entity's subject,
+    # category and owner on its row (NULL subject: not personal), its body sealed in `sealed`
+    # (then `doc` is NULL); personal_entities kept after deletion for history and change rows;
+    # the types that ever held a personal row; consents as grants
+    """
+    ALTER TABLE entities ADD COLUMN subject text COLLATE "C";
+    ALTER TABLE entities ADD COLUMN category text COLLATE "C";
+    ALTER TABLE entities ADD COLUMN owner text COLLATE "C";
+    ALTER TABLE entities ADD COLUMN sealed bytea;
+    ALTER TABLE entities ALTER COLUMN doc DROP NOT NULL;
+    CREATE INDEX entities_by_subject ON entities (tenant, subject) WHERE subject IS NOT NULL;
+    CREATE TABLE personal_entities (
+        tenant text COLLATE "C" NOT NULL,
+        entity_id text COLLATE "C" NOT NULL,
+        subject text COLLATE "C" NOT NULL,
+        category text COLLATE "C" NOT NULL,
+        owner text COLLATE "C",
+        PRIMARY KEY (tenant, entity_id)
+    );
+    CREATE INDEX personal_entities_by_subject ON personal_entities (tenant, subject);
+    CREATE TABLE personal_types (
+        tenant text COLLATE "C" NOT NULL,
+        type text COLLATE "C" NOT NULL,
+        PRIMARY KEY (tenant, type)
+    );
+    CREATE TABLE grants (
+        tenant text COLLATE "C" NOT NULL,
+        recipient text COLLATE "C" NOT NULL,
+        subject text COLLATE "C" NOT NULL,
+        category text COLLATE "C" NOT NULL,
+        purpose text COLLATE "C" NOT NULL,
+        until double precision,
+        PRIMARY KEY (tenant, recipient, subject, category, purpose)
+    );
+    CREATE INDEX grants_by_subject ON grants (tenant, subject);
+    """,
 ]
 
 _MIGRATION_LOCK = lock_key("cityos:migrations")

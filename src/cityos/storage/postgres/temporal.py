@@ -21,9 +21,10 @@ from cityos.storage.base import (
     TemporalPage,
     TemporalQuery,
 )
-from cityos.storage.postgres import _mutate
-from cityos.storage.postgres._select import Sql
+from cityos.storage.postgres import _mutate, _personal
+from cityos.storage.postgres._sql import Sql
 from cityos.storage.sqlite import _history
+from cityos.storage.sqlite._personal import Personal
 from cityos.storage.sqlite.temporal import _method_value
 
 _COLUMN = {"observedAt": "observed_at", "createdAt": "created_at", "modifiedAt": "modified_at"}
@@ -74,14 +75,23 @@ class TemporalTables:
     """Mixed into `PostgresStore`: needs its `pool`."""
 
     keep_history_on_delete: bool
+    _personal: Personal
 
     @property
     def pool(self) -> asyncpg.Pool:
         raise NotImplementedError
 
+    async def _released(self, tenant: str, query: TemporalQuery) -> TemporalQuery:
+        """`query` without the entities its reader may not see (issue 6)."""
+        hidden = await _personal.withheld(self.pool, tenant, query.entity_ids, query.reader)
+        if not hidden:
+            return query
+        return replace(query, entity_ids=[i for i in query.entity_ids if i not in hidden])
+
     async def temporal_query(self, tenant: str, query: TemporalQuery) -> TemporalPage:
         if not query.entity_ids or query.attrs == []:
             return TemporalPage({})
+        query = await self._released(tenant, query)
         col = _COLUMN[query.timeproperty]
         rows: list[Row] = []
         if query.last_n is not None:  # newest n per attribute: one index scan each
@@ -119,9 +129,11 @@ class TemporalTables:
             kept = [r for r in rows[:query.limit] if r[2] != beyond] or rows[:query.limit]
             rows, cut = kept, kept[-1][2]
         out: History = {}
-        loads = orjson.loads
+        loads = self._personal.decoder(tenant)
         for entity_id, attr, _, doc in rows:
-            out.setdefault(entity_id, {}).setdefault(attr, []).append(loads(doc))
+            instance = loads(doc)
+            if instance is not None:  # None: sealed under an erased key
+                out.setdefault(entity_id, {}).setdefault(attr, []).append(instance)
         page = TemporalPage(out, cut, rows[0][2] if rows and cut is not None else None)
         if cut is not None:
             for entity_id in query.entity_ids:
@@ -170,6 +182,7 @@ class TemporalTables:
         out: Aggregated = {}
         if not query.entity_ids or query.attrs == []:
             return out
+        query = await self._released(tenant, query)
         col = _COLUMN[query.timeproperty]
         stats = _stats_sql(aggregation.methods)
         async with self.pool.acquire() as conn:
@@ -207,9 +220,10 @@ class TemporalTables:
         return out
 
     async def add_instances(self, tenant: str, entity_id: str, fn: Mutation,
-                            instances: list[tuple[str, dict[str, Any]]]) -> Any:
+                            instances: list[tuple[str, dict[str, Any]]],
+                            writer: str = "") -> Any:
         async with self.pool.acquire() as conn, conn.transaction():
-            result = await self._apply_one(conn, tenant, entity_id, fn)
+            result = await self._apply_one(conn, tenant, entity_id, fn, writer)
             if isinstance(result, BaseException):
                 return result
             # an instance observed at the same time as a kept one corrects it (§5.6.11
@@ -224,19 +238,30 @@ class TemporalTables:
                     corrected)
             now = _history.now_iso()
             if instances:
+                seal = await self._seal_of(conn, tenant, entity_id)
                 await conn.executemany(_mutate.HISTORY_INSERT, [
-                    _history.row(tenant, entity_id, a, i, now) for a, i in instances])
+                    _history.row(tenant, entity_id, a, i, now, seal) for a, i in instances])
             return result
 
+    async def _seal_of(self, conn: asyncpg.Connection, tenant: str,
+                       entity_id: str) -> _history.Seal | None:
+        """How a history row of `entity_id` is stored: sealed when the entity is personal."""
+        if self._personal.sealer is None:
+            return None
+        subject = await conn.fetchval("SELECT subject FROM personal_entities WHERE tenant = $1 "
+                                      "AND entity_id = $2", tenant, entity_id)
+        return None if subject is None else _mutate.sealing(self._personal, tenant, subject)
+
     async def _apply_one(self, conn: asyncpg.Connection, tenant: str, entity_id: str,
-                         fn: Mutation) -> Any:
+                         fn: Mutation, writer: str = "") -> Any:
         """`fn` applied to one entity (locked) without recording history; its change-log row
         is written at once."""
         await _mutate.lock(conn, tenant, [entity_id])
         rows = await _mutate.fetch(conn, tenant, [entity_id])
         pending = _mutate.Pending(known_tenant=False)
         result = await _mutate.apply(conn, tenant, entity_id, fn, rows, pending, record=False,
-                                     keep=self.keep_history_on_delete)
+                                     keep=self.keep_history_on_delete,
+                                     personal=self._personal, writer=writer)
         await pending.flush(conn)
         return result
 
@@ -271,13 +296,19 @@ class TemporalTables:
                 "attr = $3 AND instance_id = $4 FOR UPDATE", tenant, entity_id, attr, instance_id)
             if found is None:
                 return False
-            created = orjson.loads(found[1]).get("createdAt", now)
+            before = self._personal.loads(tenant, found[1]) or {}
+            created = before.get("createdAt", now)
             row = _history.row(tenant, entity_id, attr,
                                {**instance, "instanceId": instance_id, "modifiedAt": now}, now)
             doc = orjson.loads(row[-1])
             doc["createdAt"] = created
+            body = orjson.dumps(doc)
+            num, value_json = row[9], row[10]
+            seal = await self._seal_of(conn, tenant, entity_id)
+            if seal is not None:
+                num, value_json, body = None, None, seal(body)
             await conn.execute(
                 "UPDATE attr_instances SET dataset_id = $1, observed_at = $2, modified_at = $3, "
                 "kind = $4, num = $5, value_json = $6, doc = $7 WHERE iid = $8",
-                row[3], row[5], row[7], *row[8:11], orjson.dumps(doc), found[0])
+                row[3], row[5], row[7], row[8], num, value_json, body, found[0])
             return True
