@@ -271,6 +271,14 @@ class Store(Protocol):
         for deletion notifications and temporal reads. One SQL query, no bodies read."""
         ...
 
+    async def screen(self, tenant: str, entities: list[Entity],
+                     reader: Reader | None) -> list[Entity]:
+        """Of entities that did not come from this store (a context source's answer to a
+        forwarded query), those `reader` may see: the classifier decides which are personal
+        (a stored personal row of the same id stays personal), then the same rule as the
+        queries' (subject, stored row's owner, grants in the database)."""
+        ...
+
     # small key/value documents (contexts, settings of parts) ------------------------------
     async def kv_get(self, space: str, key: str) -> Any | None: ...
 

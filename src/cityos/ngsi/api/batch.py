@@ -16,6 +16,7 @@ from starlette.responses import Response
 from cityos.ngsi.api import distributed
 from cityos.ngsi.api.entities import broker_of, update_result
 from cityos.ngsi.api.linked import join_of, render_all
+from cityos.ngsi.api.release import principal_sub, reader_of, released
 from cityos.ngsi.api.request import (
     GEOJSON,
     JSON,
@@ -106,7 +107,8 @@ async def batch_create(request: Request) -> Response:
     entities, results, now = await _read_entities(request)
     items: list[tuple[str, Mutation]] = [(e["id"], _write(change.create, e, now))
                                           for e, _ in entities]
-    outcomes = await broker.store.mutate(tenant, items) if items else []
+    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+                if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
     _collect(results, [e["id"] for e, _ in entities], outcomes)
@@ -137,7 +139,8 @@ async def batch_upsert(request: Request) -> Response:
         return fn
 
     items = [(e["id"], upsert(e)) for e, _ in entities]
-    outcomes = await broker.store.mutate(tenant, items) if items else []
+    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+                if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
     for (e, _), outcome in zip(entities, outcomes, strict=True):
@@ -167,7 +170,8 @@ async def batch_update(request: Request) -> Response:
         return fn
 
     items = [(e["id"], update(e)) for e, _ in entities]
-    outcomes = await broker.store.mutate(tenant, items) if items else []
+    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+                if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
     for (entity, ctx), outcome in zip(entities, outcomes, strict=True):
@@ -187,7 +191,8 @@ async def batch_merge(request: Request) -> Response:
     entities, results, now = await _read_entities(request, require_type=False, allow_null=True)
     items: list[tuple[str, Mutation]] = [(e["id"], _write(change.merge, e, now))
                                           for e, _ in entities]
-    outcomes = await broker.store.mutate(tenant, items) if items else []
+    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+                if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
     _collect(results, [e["id"] for e, _ in entities], outcomes)
@@ -234,19 +239,25 @@ async def batch_query(request: Request) -> Response:
         view = replace(view, geometry_property=_text(data["geometryProperty"],
                                                      "geometryProperty") or "location")
     headers: dict[str, str] | None = None
+    reader = reader_of(request)
+    via = "batch"
     if broker.federation.active(tenant):  # registered sources may hold some too
         query = to_store_query(sel, ctx, limit=offset + limit, offset=0, count=count)
+        query.reader = reader
         result = await broker.store.query_entities(tenant, query)
         found, warn = await distributed.batch_query_sources(request, broker, tenant, sel, data,
                                                             ctx, result.entities)
         result.entities = found[offset:offset + limit]
         headers = {"NGSILD-Warning": warn} if warn else None
+        via = "federation"
     else:
         query = to_store_query(sel, ctx, limit=limit, offset=offset, count=count)
+        query.reader = reader
         result = await broker.store.query_entities(tenant, query)
     if count and result.count is not None:
         headers = {**(headers or {}), "NGSILD-Results-Count": str(result.count)}
     if media == GEOJSON:
+        released(request, tenant, result.entities, via)
         return ngsi_response(render_feature_collection(result.entities, ctx, view), ctx, media,
                              headers=headers)
     join, level = join_of(request)
@@ -259,7 +270,10 @@ async def batch_query(request: Request) -> Response:
         level = data["joinLevel"]
         if not isinstance(level, int) or isinstance(level, bool) or not 0 <= level <= 16:
             raise BadRequestData("joinLevel must be an integer from 0 to 16")
-    entities = await render_all(broker.store, tenant, result.entities, ctx, view, join, level)
+    linked: list[dict[str, Any]] = []
+    entities = await render_all(broker.store, tenant, result.entities, ctx, view, join, level,
+                                reader, linked)
+    released(request, tenant, [*result.entities, *linked], via)
     return ngsi_response(entities, ctx, media, headers=headers)
 
 

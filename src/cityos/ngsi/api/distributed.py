@@ -1,5 +1,6 @@
 """The HTTP side of distributed retrieval and query: which sources to ask for this request,
-and the local answer merged with theirs (cityos.ngsi.federation does the asking)."""
+and the local answer merged with theirs (cityos.ngsi.federation does the asking). What the
+sources answer passes the same personal-data filter as local rows (issue 6, `Store.screen`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
-from cityos.ngsi.api.request import bool_param
+from cityos.ngsi.api.release import reader_of
+from cityos.ngsi.api.request import bool_param, tenant_of
 from cityos.ngsi.api.selection import Selection
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.federation import (
@@ -95,7 +97,14 @@ async def merge_query(request: Request, broker: Broker, sources: list[Doc], ctx:
     for got, bad in await asyncio.gather(*asks):  # every source at once
         pairs += got
         failed += bad
-    return merged(local, pairs), warning(failed) if failed else None
+    found = await _screened(request, broker, tenant_of(request), merged(local, pairs))
+    return found, warning(failed) if failed else None
+
+
+async def _screened(request: Request, broker: Broker, tenant: str,
+                    entities: list[Doc]) -> list[Doc]:
+    """The merged answer as the caller may see it (personal data: issue 6)."""
+    return await broker.store.screen(tenant, entities, reader_of(request))
 
 
 def as_query(params: list[tuple[str, str]]) -> Doc:
@@ -156,7 +165,8 @@ async def retrieve_from_sources(request: Request, broker: Broker, tenant: str, e
         pairs += got
         failed += bad
     pairs = [(reg, e) for reg, e in pairs if e["id"] == entity_id]
-    found = merged([local] if local is not None else [], pairs)
+    found = await _screened(request, broker, tenant,
+                            merged([local] if local is not None else [], pairs))
     return (found[0] if found else None), (warning(failed) if failed else None)
 
 
@@ -193,4 +203,5 @@ async def batch_query_sources(request: Request, broker: Broker, tenant: str, sel
     for got, bad in await asyncio.gather(*asks):
         pairs += got
         failed += bad
-    return merged(local, pairs), warning(failed) if failed else None
+    found = await _screened(request, broker, tenant, merged(local, pairs))
+    return found, warning(failed) if failed else None

@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from cityos.ngsi.api import distributed
 from cityos.ngsi.api.linked import Linker, check_reach, join_of, render_all
+from cityos.ngsi.api.release import principal_sub, reader_of, released
 from cityos.ngsi.api.request import (
     GEOJSON,
     JSON,
@@ -88,7 +89,8 @@ async def create_entity(request: Request) -> Response:
     now = now_iso()
     entity = read_entity(body.data, ctx, now)
     [result] = await broker.store.mutate(
-        tenant, [(entity["id"], lambda cur: (change.create(cur, entity, now), None))])
+        tenant, [(entity["id"], lambda cur: (change.create(cur, entity, now), None))],
+        writer=principal_sub(request))
     unwrap(result)
     await broker.changed(tenant, [entity["id"]])
     return Response(status_code=201,
@@ -108,9 +110,11 @@ async def query_entities(request: Request) -> Response:
     if not sources and not await broker.store.tenant_exists(tenant):
         raise NonexistentTenant(f"tenant {tenant!r} does not exist")
     headers: dict[str, str] = {}
+    reader = reader_of(request)
     if sources:  # the first offset+limit of every holder, merged, then this page of them
         want = offset + limit + 1
         query = to_store_query(sel, ctx, limit=want, offset=0, count=count)
+        query.reader = reader
         result = await broker.store.query_entities(tenant, query)
         entities, warn = await distributed.merge_query(request, broker, sources, ctx,
                                                        result.entities, want)
@@ -120,10 +124,12 @@ async def query_entities(request: Request) -> Response:
     else:
         query = to_store_query(sel, ctx, limit=limit + 1 if limit else 0, offset=offset,
                                count=count)
+        query.reader = reader
         result = await broker.store.query_entities(tenant, query)
         entities = result.entities
     has_next = limit > 0 and len(entities) > limit
     entities = entities[:limit]
+    via = "federation" if sources else "query"
     if count and result.count is not None:
         headers["NGSILD-Results-Count"] = str(result.count)
     links = _page_links(request, limit, offset, has_next)
@@ -131,9 +137,13 @@ async def query_entities(request: Request) -> Response:
         headers["Link"] = links
     if media == GEOJSON:
         data: Any = render_feature_collection(entities, ctx, view)
+        released(request, tenant, entities, via)
         return _with_link(ngsi_response(data, ctx, GEOJSON, headers=headers), headers)
     join, level = join_of(request)
-    data = await render_all(broker.store, tenant, entities, ctx, view, join, level)
+    linked: list[dict[str, Any]] = []
+    data = await render_all(broker.store, tenant, entities, ctx, view, join, level, reader,
+                            linked)
+    released(request, tenant, [*entities, *linked], via)
     return _with_link(ngsi_response(data, ctx, media, headers=headers), headers)
 
 
@@ -182,7 +192,8 @@ async def retrieve_entity(request: Request) -> Response:
     ctx = await broker.context(link_context(request) if b"link" in present else None)
     plain = not request.scope.get("query_string")
     view = DEFAULT_VIEW if plain else view_of(request, ctx)
-    entity = await broker.store.get_entity(tenant, entity_id)
+    reader = reader_of(request)
+    entity = await broker.store.get_entity(tenant, entity_id, reader)
     warn = None
     if broker.federation.active(tenant):  # registered sources that may hold it too
         entity, warn = await distributed.retrieve_from_sources(request, broker, tenant,
@@ -203,12 +214,14 @@ async def retrieve_entity(request: Request) -> Response:
         if wanted.isdisjoint(entity["type"]):
             raise ResourceNotFound(f"entity {entity_id} of type {type_filter} not found")
     if media == GEOJSON:
+        released(request, tenant, [entity], "retrieve")
         return ngsi_response(render_feature(entity, ctx, view), ctx, GEOJSON)
     if plain:
+        released(request, tenant, [entity], "retrieve")
         return ngsi_response(render_entity(entity, ctx, view), ctx, media)
     join, level = join_of(request)
     check_reach(view, join, level)
-    linker = Linker(broker.store, tenant, ctx)
+    linker = Linker(broker.store, tenant, ctx, reader)
     if join == "flat":
         flat = await linker.flat([entity], view, level)
         data: Any = flat[0] if len(flat) == 1 else flat
@@ -218,6 +231,7 @@ async def retrieve_entity(request: Request) -> Response:
         data = render_entity(entity, ctx, view)
     if not data and (view.pick is not None or view.omit is not None):
         raise ResourceNotFound(f"pick and omit leave nothing of entity {entity_id}")
+    released(request, tenant, [entity, *linker.fetched], "retrieve")
     return ngsi_response(data, ctx, media, headers={"NGSILD-Warning": warn} if warn else None)
 
 
@@ -231,7 +245,8 @@ async def replace_entity(request: Request) -> Response:
     data = with_path_id(body.data, entity_id)
     entity = read_entity(data, ctx, now, require_type=False)
     [result] = await broker.store.mutate(
-        tenant, [(entity_id, lambda cur: (change.replace(cur, entity, now), None))])
+        tenant, [(entity_id, lambda cur: (change.replace(cur, entity, now), None))],
+        writer=principal_sub(request))
     unwrap(result)
     await broker.changed(tenant, [entity_id])
     return no_content()
@@ -248,7 +263,8 @@ async def merge_entity(request: Request) -> Response:
     data = with_path_id(body.data, entity_id)
     patch = read_entity(data, ctx, now, require_type=False, allow_null=True)
     [result] = await broker.store.mutate(
-        tenant, [(entity_id, lambda cur: (change.merge(cur, patch, now), None))])
+        tenant, [(entity_id, lambda cur: (change.merge(cur, patch, now), None))],
+        writer=principal_sub(request))
     unwrap(result)
     await broker.changed(tenant, [entity_id])
     return no_content()

@@ -16,7 +16,7 @@ from cityos.ngsi.errors import BadRequestData
 from cityos.ngsi.model.projection import nesting
 from cityos.ngsi.model.terms import Context
 from cityos.ngsi.model.write import View, render_entity
-from cityos.storage.base import Store
+from cityos.storage.base import Reader, Store
 
 Entity = dict[str, Any]
 JOINS = ("inline", "flat", "@none")
@@ -41,17 +41,24 @@ def check_reach(view: View, join: str | None, level: int) -> None:
 
 
 class Linker:
-    """Fetches linked entities once per request and renders joined entities."""
+    """Fetches linked entities once per request, as `reader` may see them (issue 6), and
+    renders joined entities; `fetched` lists the linked entities found (the data tracker's)."""
 
-    def __init__(self, store: Store, tenant: str, ctx: Context) -> None:
+    def __init__(self, store: Store, tenant: str, ctx: Context,
+                 reader: Reader | None = None) -> None:
         self.store = store
         self.tenant = tenant
         self.ctx = ctx
+        self.reader = reader
         self._cache: dict[str, Entity | None] = {}
+        self.fetched: list[Entity] = []
 
     async def _get(self, entity_id: str) -> Entity | None:
         if entity_id not in self._cache:
-            self._cache[entity_id] = await self.store.get_entity(self.tenant, entity_id)
+            found = await self.store.get_entity(self.tenant, entity_id, self.reader)
+            self._cache[entity_id] = found
+            if found is not None:
+                self.fetched.append(found)
         return self._cache[entity_id]
 
     def _links(self, entity: Entity, out: dict[str, Any]) -> Iterator[tuple[str, int, list[str]]]:
@@ -112,10 +119,14 @@ class Linker:
 
 
 async def render_all(store: Store, tenant: str, entities: list[Entity], ctx: Context,
-                     view: View, join: str | None, level: int) -> list[dict[str, Any]]:
-    """Query results as asked: joined or not; entities that pick/omit empty are left out."""
+                     view: View, join: str | None, level: int, reader: Reader | None = None,
+                     fetched: list[Entity] | None = None) -> list[dict[str, Any]]:
+    """Query results as asked: joined or not; entities that pick/omit empty are left out.
+    Linked entities as `reader` may see them, added to `fetched`."""
     check_reach(view, join, level)
-    linker = Linker(store, tenant, ctx)
+    linker = Linker(store, tenant, ctx, reader)
+    if fetched is not None:
+        linker.fetched = fetched
     if join == "flat":
         data = await linker.flat(entities, view, level)
     elif join == "inline":

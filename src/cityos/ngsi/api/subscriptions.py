@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.ngsi.api.entities import broker_of
+from cityos.ngsi.api.release import principal_sub, reader_of
 from cityos.ngsi.api.request import (
     JSON,
     JSONLD,
@@ -39,6 +40,7 @@ from cityos.ngsi.model.subscription import (
 from cityos.ngsi.model.terms import now_iso
 from cityos.ngsi.notify import space
 from cityos.ngsi.notify.matching import DEFAULT_TRIGGERS
+from cityos.ngsi.notify.owner import OWNER, owner_doc
 
 BASE = "/ngsi-ld/v1/subscriptions"
 
@@ -74,7 +76,7 @@ async def _shown(broker: Broker, tenant: str, sub: dict[str, Any], ctx: Any) -> 
     notificationTrigger, its type and attribute names compacted with the reader's @context;
     createdAt and modifiedAt are system attributes, not shown."""
     out = {k: v for k, v in (await broker.notifier.status(tenant, sub)).items()
-           if k not in ("createdAt", "modifiedAt")}
+           if k not in ("createdAt", "modifiedAt", OWNER)}
     out.setdefault("notificationTrigger", list(DEFAULT_TRIGGERS))
     try:
         own = await broker.notifier.context_of(tenant, sub)
@@ -110,6 +112,7 @@ async def create_subscription(request: Request) -> Response:
         raise AlreadyExists(f"subscription {sub['id']} already exists")
     await _notification_context(broker, tenant, sub, body.context)
     sub["createdAt"] = sub["modifiedAt"] = now_iso()
+    sub[OWNER] = owner_doc(principal_sub(request), reader_of(request))  # whose eyes (issue 6)
     await broker.notifier.prepare(tenant, sub["id"])  # owed every change from now on
     await broker.store.kv_put(space(tenant), sub["id"], sub)
     await broker.notifier.subscribed(tenant, sub)

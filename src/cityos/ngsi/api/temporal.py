@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.ngsi.api.entities import broker_of, path_entity_id, unwrap
+from cityos.ngsi.api.release import principal_sub
 from cityos.ngsi.api.request import (
     JSON,
     JSONLD,
@@ -103,7 +104,8 @@ async def create_temporal(request: Request) -> Response:
         _merge_latest(cur, latest, now)
         return cur, False
 
-    created = unwrap(await broker.store.add_instances(tenant, entity_id, apply, instances))
+    created = unwrap(await broker.store.add_instances(tenant, entity_id, apply, instances,
+                                                      writer=principal_sub(request)))
     await broker.changed(tenant, [entity_id])
     if created:
         return Response(status_code=201, headers={

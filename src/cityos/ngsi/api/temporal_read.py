@@ -17,6 +17,7 @@ from starlette.responses import Response
 
 from cityos.ngsi.api.batch import read_query
 from cityos.ngsi.api.entities import broker_of, path_entity_id
+from cityos.ngsi.api.release import reader_of, released
 from cityos.ngsi.api.request import (
     accept_of,
     entity_page,
@@ -180,10 +181,12 @@ async def _render(request: Request, params: Params, tenant: str, entities: list[
     options = _options(params)
     limit = broker.settings.temporal_max_instances or None
     query = temporal_query_of(params, [e["id"] for e in entities], ctx, limit)
+    query.reader = reader_of(request)
     pick, omit = _projections(params)
     aggregation = _aggregation(params, options, query)
     if aggregation is not None:
         aggregated = await broker.store.temporal_aggregate(tenant, query, aggregation)
+        released(request, tenant, entities, "temporal")
         return [_project(render_aggregated(e, aggregated.get(e["id"], {}), ctx), pick, omit)
                 for e in entities], {}
     page = await broker.store.temporal_query(tenant, query)
@@ -205,6 +208,7 @@ async def _render(request: Request, params: Params, tenant: str, entities: list[
                                      timeproperty=query.timeproperty), pick, omit)
             for e in entities]
     headers = {"Content-Range": _content_range(page, query)} if page.cut is not None else {}
+    released(request, tenant, entities, "temporal")
     return data, headers
 
 
@@ -219,8 +223,9 @@ async def _query(request: Request, params: Params, sel: Selection, ctx: Any) -> 
     _check(params, ctx)
     if not await broker.store.tenant_exists(tenant):
         raise NonexistentTenant(f"tenant {tenant!r} does not exist")
-    result = await broker.store.query_entities(
-        tenant, to_store_query(sel, ctx, limit=limit, offset=offset, count=count))
+    query = to_store_query(sel, ctx, limit=limit, offset=offset, count=count)
+    query.reader = reader_of(request)
+    result = await broker.store.query_entities(tenant, query)
     data, headers = await _render(request, params, tenant, result.entities, ctx, drop_empty=True)
     if result.count is not None:
         headers["NGSILD-Results-Count"] = str(result.count)
@@ -262,7 +267,7 @@ async def retrieve_temporal(request: Request) -> Response:
     ctx = await broker.context(link_context(request))
     params = request.query_params
     _check(params, ctx)
-    entity = await broker.store.get_entity(tenant, entity_id)
+    entity = await broker.store.get_entity(tenant, entity_id, reader_of(request))
     if entity is None:
         raise ResourceNotFound(f"entity {entity_id} not found")
     [data], headers = await _render(request, params, tenant, [entity], ctx)

@@ -22,7 +22,7 @@ TRIGGERS = frozenset({"entityCreated", "entityUpdated", "entityDeleted", "attrib
 # members the broker writes itself: never taken from a request
 SYSTEM = frozenset({"status", "createdAt", "modifiedAt", "notification.status",
                     "timesSent", "timesFailed", "lastNotification", "lastSuccess",
-                    "lastFailure"})
+                    "lastFailure", "cityos:owner"})
 
 
 def check_subscription(sub: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from cityos.ngsi.notify.http import HttpSender
 from cityos.ngsi.notify.worker import Worker
+from cityos.personal.hooks import Tracker, tracker_of
 from cityos.storage.base import Delivery, Store
 
 log = logging.getLogger("cityos.ngsi.notify")
@@ -39,6 +40,11 @@ class Notifier:
         self.pruned = 0
         self.compacted = 0
         self.compact_over = COMPACT_OVER
+        self.state: Any = None  # the app's state: its `tracker` hears of every release
+
+    def tracker(self) -> Tracker:
+        """The data tracker installed now (personal/ replaces the default on app.state)."""
+        return tracker_of(self.state)
 
     def remember(self, tenant: str, sub_id: str, ctx: Any) -> None:
         """The resolved @context of a subscription, as it was written."""
@@ -154,7 +160,7 @@ class Notifier:
             return
         if (tenant, sub["id"]) in self.workers:  # started meanwhile
             return
-        worker = Worker(self.store, _Dispatch(self), sub, ctx, delivery)
+        worker = Worker(self.store, _Dispatch(self), sub, ctx, delivery, self.tracker)
         self.workers[(tenant, sub["id"])] = worker
         worker.start()
 

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -19,7 +20,9 @@ from cityos.ngsi.model.subscription import with_status
 from cityos.ngsi.model.terms import now_iso
 from cityos.ngsi.notify.http import DeliveryFailed
 from cityos.ngsi.notify.matching import Matcher
+from cityos.ngsi.notify.owner import owner_of
 from cityos.ngsi.notify.render import Owed, deleted_stub, notification
+from cityos.personal.hooks import NULL_TRACKER, Tracker
 from cityos.storage.base import Change, Delivery, Store
 
 log = logging.getLogger("cityos.ngsi.notify")
@@ -52,9 +55,11 @@ class Worker:
     """Delivers one subscription; independent of every other (a dead receiver stalls only it)."""
 
     def __init__(self, store: Store, sender: Sender, sub: dict[str, Any], ctx: Any,
-                 delivery: Delivery) -> None:
+                 delivery: Delivery, tracker: Callable[[], Tracker] = lambda: NULL_TRACKER
+                 ) -> None:
         self.store = store
         self.sender = sender
+        self.tracker = tracker  # the data tracker told of what each notification released
         self.delivery = delivery
         self.failures = 0
         self._wake = asyncio.Event()  # new changes may be there
@@ -72,6 +77,7 @@ class Worker:
 
     def update(self, sub: dict[str, Any], ctx: Any) -> None:
         self.sub = sub
+        self.owner, self.reader = owner_of(sub)  # personal entities as its creator may see them
         self.matcher = Matcher(sub, ctx)
         self.ctx = ctx
         self.failures = 0
@@ -168,10 +174,14 @@ class Worker:
                 for iri, instances in change.prev.items():
                     before.setdefault(iri, instances)
         out: list[Owed] = []
+        hidden: set[str] | None = None
         for entity_id, change in last.items():
-            entity = await self.store.get_entity(self.tenant, entity_id)
+            entity = await self.store.get_entity(self.tenant, entity_id, self.reader)
             if entity is None:
-                if "d" in change.op:
+                if hidden is None:  # personal ones not for this subscriber, deleted or not
+                    gone = [i for i, c in last.items() if "d" in c.op]
+                    hidden = await self.store.withheld(self.tenant, gone, self.reader)
+                if "d" in change.op and entity_id not in hidden:
                     stub = deleted_stub(entity_id, change.types, _ms_iso(change.at),
                                         (change.prev.get("@entity") or [{}])[0])
                     out.append(Owed(stub, {a: "d" for a in change.prev if a != "@entity"},
@@ -197,6 +207,9 @@ class Worker:
                         self.failures, exc)
             return False
         self.failures = 0
+        self.tracker().released(self.owner, self.tenant,
+                                [o.entity for o in entities if "deletedAt" not in o.entity],
+                                purpose=self.reader.purpose, via="notification")
         self._last_sent = time.monotonic()
         state["lastSuccess"] = stamp
         state["status"] = "ok"
@@ -213,7 +226,9 @@ class Worker:
         entities: list[Owed] = []
         offset = 0
         while True:
-            page = await self.store.query_entities(self.tenant, self.matcher.query(PAGE, offset))
+            query = self.matcher.query(PAGE, offset)
+            query.reader = self.reader
+            page = await self.store.query_entities(self.tenant, query)
             entities += [Owed(e) for e in page.entities]
             if len(page.entities) < PAGE:
                 break

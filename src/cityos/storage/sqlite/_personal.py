@@ -171,3 +171,45 @@ def erase(conn: sqlite3.Connection, tenant: str, subject: str) -> tuple[list[int
                  (tenant, subject))
     conn.execute("DELETE FROM grants WHERE tenant = ? AND subject = ?", (tenant, subject))
     return rids, len(rids)
+
+
+def screen(conn: sqlite3.Connection, personal: Personal, tenant: str, entities: list[Entity],
+           reader: Reader | None) -> list[Entity]:
+    """Of entities not read from this store (a context source's answer), those `reader` may
+    see: personal ones (by the classifier, or a stored personal row of the same id) only
+    to their subjects, the stored row's owner and grantees — the same rule as in queries."""
+    reader = _NOBODY if reader is None else reader
+    if reader.system or not entities:
+        return entities
+    hidden = withheld(conn, tenant, [e["id"] for e in entities], reader)
+    now = time.time()
+    out = []
+    for entity in entities:
+        if entity["id"] in hidden:
+            continue
+        found = personal.classify(tenant, entity)
+        if found is None or _may_read(conn, tenant, entity["id"], found, reader, now):
+            out.append(entity)
+    return out
+
+
+def _may_read(conn: sqlite3.Connection, tenant: str, entity_id: str, found: tuple[str, str],
+              reader: Reader, now: float) -> bool:
+    subject, category = found
+    if subject in reader.residents and (reader.categories is None
+                                        or category in reader.categories):
+        return True
+    if not reader.org:
+        return False
+    if reader.purpose is None:
+        grant = ("SELECT 1 FROM grants WHERE tenant = ? AND recipient = ? AND subject = ? AND "
+                 "category = ? AND (until IS NULL OR until > ?)", [tenant, reader.org, subject,
+                                                                    category, now])
+    else:
+        grant = ("SELECT 1 FROM grants WHERE tenant = ? AND recipient = ? AND subject = ? AND "
+                 "category = ? AND purpose = ? AND (until IS NULL OR until > ?)",
+                 [tenant, reader.org, subject, category, reader.purpose, now])
+    if conn.execute(*grant).fetchone() is not None:
+        return True
+    return conn.execute("SELECT 1 FROM personal_entities WHERE tenant = ? AND entity_id = ? "
+                        "AND owner = ?", (tenant, entity_id, reader.org)).fetchone() is not None

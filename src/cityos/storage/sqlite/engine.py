@@ -154,6 +154,10 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
                        reader: Reader | None) -> set[str]:
         return _personal.withheld(self._r, tenant, entity_ids, reader)
 
+    async def screen(self, tenant: str, entities: list[Entity],
+                     reader: Reader | None) -> list[Entity]:
+        return _personal.screen(self._r, self._personal, tenant, entities, reader)
+
     # entities -----------------------------------------------------------------------------
     async def get_entity(self, tenant: str, entity_id: str,
                          reader: Reader | None = None) -> Entity | None:
