@@ -199,6 +199,9 @@ def _mount_parts() -> None:
     from cityos.catalog.cli import catalog_app
 
     app.add_typer(catalog_app, name="catalog", help="the service catalog: import, export, seed")
+    from cityos.personal.cli import personal_app
+
+    app.add_typer(personal_app, name="personal", help="Personal-Link: residents' data keys")
     try:
         from cityos.services.ondemand.cli import darp_app
     except ImportError:  # the on-demand transport engine is optional while it is being built
