@@ -18,7 +18,8 @@ from cityos.operations import Operation
 from .secured import Platform
 
 PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.json"),
-                 ("POST", "/auth/token"), ("POST", "/auth/login"), ("GET", "/auth/jwks.json"),
+                 ("POST", "/auth/token"), ("POST", "/auth/revoke"), ("POST", "/auth/login"),
+                 ("GET", "/auth/jwks.json"),
                  # residents open accounts and sign in (password or passkey ceremonies)
                  ("POST", "/auth/residents"), ("POST", "/auth/residents/login"),
                  ("GET", "/auth/passkeys"), ("POST", "/auth/passkeys/register"),

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.access import grants
+from cityos.access.revocation import is_revoked
 from cityos.access.service import Access, access_of
 from cityos.access.tokens import Principal, TokenError
 from cityos.audit.trail import PRINCIPAL
@@ -130,7 +131,8 @@ class Gate:
         if access is None or access.store is not request.app.state.broker.store:
             access = self._access = await access_of(request.app)
         principal = access.verifier.known(token)
-        if principal is None or not access.live_account(principal.sub)[1]:  # not the hot path
+        account = None if principal is None else access.live_account(principal.sub)[1]
+        if account is None or is_revoked(principal, account):  # not the hot path
             found = await self._principal(access, token, request)
             if isinstance(found, Response):
                 return found
@@ -195,6 +197,12 @@ class Gate:
                 await access.monitor.alert("token-misuse", host, reason=exc.reason,
                                            path=request.url.path[:200])
             return _unauthorized(str(exc))
-        if await access.account_of(principal) is None:
+        account = await access.account_of(principal)
+        if account is None:
             return _unauthorized("the account behind this token is disabled or removed")
+        if is_revoked(principal, account):
+            host = request.client.host if request.client else "?"
+            await access.monitor.alert("token-misuse", principal.sub, reason="revoked",
+                                       address=host, path=request.url.path[:200])
+            return _unauthorized("the access token has been revoked")
         return principal

@@ -22,9 +22,11 @@ from cityos.access._oauth import token_response as _token_response
 from cityos.access.accounts import BadCredentials, Locked
 from cityos.access.monitor import list_alerts
 from cityos.access.review import review_accounts
+from cityos.access.revocation import revoke_all, revoke_token
 from cityos.access.service import access_of, org_principal, staff_principal
 from cityos.access.staff_passkeys import second_factor
-from cityos.access.tokens import Principal
+from cityos.access.tokens import Principal, TokenError
+from cityos.audit.trail import PRINCIPAL
 from cityos.ngsi.api.respond import plain_json
 from cityos.operations import ADMIN, PUBLIC, Operation, Param
 
@@ -115,6 +117,50 @@ async def account_inventory(request: Request) -> Response:
         secret_max_age_days=access.settings.secret_max_age_days))
 
 
+async def revoke(request: Request) -> Response:
+    """RFC 7009: revoke an access token. Holding the token is the proof; the answer is 200
+    whether or not the token was valid (§2.2), so that it tells nothing."""
+    access = await access_of(request.app)
+    if (slow := _throttled(access, request)) is not None:
+        return slow
+    form = await _form(request)
+    if form is None or not form.get("token"):
+        return _oauth_error(400, "invalid_request", "send token=… form-encoded")
+    hint = form.get("token_type_hint")
+    if hint not in (None, "access_token"):
+        return _oauth_error(400, "unsupported_token_type", "only access tokens are issued here")
+    try:
+        principal = await access.verifier.verify(form["token"])
+    except TokenError:
+        return Response(status_code=200)
+    await revoke_token(access, principal)
+    return Response(status_code=200)
+
+
+async def revoke_account_tokens(request: Request) -> Response:
+    """Staff: refuse every token an account holds now (after a leak or compromise)."""
+    access = await access_of(request.app)
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    account = body.get("account") if isinstance(body, dict) else None
+    if not isinstance(account, str) or ":" not in account:
+        return plain_json({"error": "invalid_request", "error_description":
+                           "account は org:CLIENT_ID、staff:NAME、resident:ID です / account is "
+                           "org:CLIENT_ID, staff:NAME or resident:ID"}, status=400)
+    if not await revoke_all(access, account):
+        return plain_json({"error": "not_found", "error_description":
+                           "そのアカウントはありません / no such account"}, status=404)
+    await access.monitor.alert("tokens-revoked", account, by=_caller(request))
+    return plain_json({"account": account, "revoked": True})
+
+
+def _caller(request: Request) -> str:
+    principal = request.scope.get(PRINCIPAL)
+    return principal.sub if principal is not None else "?"
+
+
 FORM = {"type": "object", "properties": {"grant_type": {"type": "string"},
                                          "client_id": {"type": "string"},
                                          "client_secret": {"type": "string"},
@@ -137,6 +183,19 @@ OPERATIONS: list[Operation] = [
               responses={200: "Alerts"}, policy=ADMIN),
     Operation("GET", "/auth/v1/accounts", account_inventory, "Account inventory (review)", TAG,
               responses={200: "Accounts with flags"}, policy=ADMIN),
+    Operation("POST", "/auth/revoke", revoke, "Revoke an access token (RFC 7009)", TAG,
+              body={"type": "object", "properties": {"token": {"type": "string"},
+                                                     "token_type_hint": {"type": "string"}}},
+              body_types=("application/x-www-form-urlencoded",),
+              responses={200: "Revoked (or not a valid token)", 400: "invalid_request",
+                         429: "too many attempts"}, policy=PUBLIC),
+    Operation("POST", "/auth/v1/accounts/revoke-tokens", revoke_account_tokens,
+              "Revoke every token of an account", TAG,
+              body={"type": "object", "properties": {"account": {"type": "string"}},
+                    "required": ["account"]},
+              body_types=("application/json",),
+              responses={200: "Revoked", 400: "Not an account name", 404: "No such account"},
+              policy=ADMIN),
     *resident_routes.OPERATIONS,
     *oidc_routes.OPERATIONS,
     *staff_passkeys.OPERATIONS,

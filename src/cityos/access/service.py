@@ -60,6 +60,10 @@ class Access:
             return True, cached[1]
         return False, None
 
+    def forget(self, sub: str) -> None:
+        """Look the account of `sub` up again on its next request (after a change to it)."""
+        self._accounts.pop(sub, None)
+
     async def account_of(self, principal: Principal) -> dict[str, Any] | None:
         """The live account behind a token (cached briefly); None if gone or disabled."""
         known, cached = self.live_account(principal.sub)

@@ -37,6 +37,7 @@ class Principal:
     org: str = ""  # organisation name for organisation tokens
     jti: str = ""
     exp: float = float("inf")
+    iat: float = 0.0  # when the token was issued (whole seconds)
 
     @property
     def kind(self) -> str:
@@ -117,4 +118,4 @@ class TokenVerifier:
                          roles=tuple(str(r) for r in roles),
                          scopes=tuple(str(claims.get("scope", "")).split()),
                          org=str(claims.get("org", "")), jti=str(claims["jti"]),
-                         exp=float(claims["exp"]))
+                         exp=float(claims["exp"]), iat=float(claims["iat"]))
