@@ -19,6 +19,7 @@ from rich.table import Table
 
 from cityos.access.accounts import STAFF, AccountError
 from cityos.access.corporate import InvalidCorporateNumber
+from cityos.access.revocation import revoke_all
 from cityos.access.service import Access, org_principal, staff_principal
 from cityos.settings import load_settings
 from cityos.storage import open_store
@@ -103,6 +104,17 @@ def org_disable(name: str, data_dir: DataDir = Path("var")) -> None:
     console.print(f"Organisation {name} disabled.")
 
 
+@org_app.command("revoke-tokens")
+def org_revoke_tokens(name: str, data_dir: DataDir = Path("var")) -> None:
+    """Refuse every token the organisation holds now (it gets new ones with its secret)."""
+    async def work(a: Access) -> bool:
+        return await revoke_all(a, "org:" + (await a.book.get_org(name))["client_id"])
+
+    run(data_dir, work)
+    console.print(f"Every token of {name} is revoked (running servers refuse them within "
+                  "2 seconds).")
+
+
 @org_app.command("enable")
 def org_enable(name: str, data_dir: DataDir = Path("var")) -> None:
     """Enable a disabled organisation again."""
@@ -163,6 +175,18 @@ def staff_disable(username: str, data_dir: DataDir = Path("var")) -> None:
     """Disable a staff account: its password and tokens stop working."""
     run(data_dir, lambda a: a.book.set_staff_disabled(username, True))
     console.print(f"Staff member {username} disabled.")
+
+
+@staff_app.command("revoke-tokens")
+def staff_revoke_tokens(username: str, data_dir: DataDir = Path("var")) -> None:
+    """Refuse every token the staff member holds now (they sign in again)."""
+    async def work(a: Access) -> bool:
+        await a.book.get_staff(username)  # AccountError when there is none
+        return await revoke_all(a, "staff:" + username)
+
+    run(data_dir, work)
+    console.print(f"Every token of {username} is revoked (running servers refuse them within "
+                  "2 seconds).")
 
 
 @staff_app.command("reset-passkeys")
