@@ -41,6 +41,9 @@ STAFF_WRITE = Policy(roles=("operator",))  # platform-wide changes: staff only, 
 STAFF_READ = Policy(roles=("operator", "viewer"))  # platform state: staff only, never companies
 RESIDENT_ROLE = "resident"  # the only role of residents' tokens; no staff policy lists it
 OWN_ACCOUNT = Policy(roles=("operator", "viewer", RESIDENT_ROLE))  # one's own account only
+# the only role of a token given to staff who must add a passkey before anything else
+ENROL_ROLE = "passkey-enrolment"
+PASSKEY_ENROLMENT = Policy(roles=("operator", "viewer", RESIDENT_ROLE, ENROL_ROLE))
 
 
 @dataclass(frozen=True)

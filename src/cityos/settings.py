@@ -78,6 +78,9 @@ class AccessSettings:
     oidc_default_role: str = ""  # role for unknown staff; empty = no access unless mapped
     oidc_default_tenant: str = ""  # tenant of staff accounts made at their first OIDC sign-in
     audit_retention_days: int = 0  # audit records older than this are pruned (0 = keep all)
+    # staff roles that must sign in with a passkey after the password (e.g. "admin"); a
+    # member of such a role without one gets a token that can only register a passkey
+    second_factor_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,10 @@ PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.jso
                  ("GET", "/trust/v1/ca"), ("GET", "/trust/v1/ca/crl"), ("POST", "/trust/v1/ocsp"),
                  # pages anyone may open: static files, display settings, the offline page
                  ("GET", "/static/{asset}"), ("GET", "/app/settings"), ("GET", "/app/offline"),
+                 # the resident app's sign-in, sign-up and sign-out pages and its PWA files
+                 ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signin/token"),
+                 ("GET", "/app/signup"), ("POST", "/app/signup"), ("POST", "/app/signout"),
+                 ("GET", "/app/manifest.webmanifest"), ("GET", "/app/sw.js"),
                  # residents sign in through their identity provider (My Number card)
                  ("GET", "/personal/v1/oidc/login"), ("GET", "/personal/v1/oidc/callback")}
 RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
@@ -54,7 +58,12 @@ RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    ("POST", "/personal/v1/me/links/identity"),
                    ("GET", "/personal/v1/me/representatives"),
                    ("POST", "/personal/v1/me/representatives"),
-                   ("DELETE", "/personal/v1/me/representatives/{residentId}")}
+                   ("DELETE", "/personal/v1/me/representatives/{residentId}"),
+                   # the resident app's pages: home, a service, my data, family mode
+                   ("GET", "/app"), ("GET", "/app/services/{serviceId}"), ("GET", "/app/mydata"),
+                   ("POST", "/app/mydata/consents/{consentId}"), ("GET", "/app/mydata/export"),
+                   ("GET", "/app/mydata/erase"), ("POST", "/app/mydata/erase"),
+                   ("GET", "/app/family"), ("POST", "/app/family")}
 class _Sample(dict[str, str]):
     """Path parameters: known ones get a fitting value, any new one an id-like value."""
 

@@ -55,10 +55,11 @@ def test_no_open_redirect(client: TestClient) -> None:
 
 
 def test_unknown_page_is_an_html_page_in_the_visitors_language(client: TestClient) -> None:
-    r = client.get("/app/no-such-page")
+    r = client.get("/app/no-such-page", headers={"Accept": "text/html"})  # as browsers ask
     assert r.status_code == 404
     assert r.headers["content-type"].startswith("text/html")
     assert "ページが見つかりません" in r.text
+    assert client.get("/app/no-such-page").headers["content-type"] == "application/json"
 
 
 def test_static_files_are_vendored_compressed_and_cached(client: TestClient) -> None:

@@ -79,6 +79,12 @@ def translate(lang: str, key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
+def pick(text: str, lang: str) -> str:
+    """One language of a platform message written "日本語 / English"."""
+    ja, sep, en = text.partition(" / ")
+    return en if sep and lang == "en" else ja
+
+
 def translator(lang: str) -> Translator:
     """`t(key, **values)` for templates, bound to one language."""
 

@@ -84,6 +84,10 @@ class PageSession:
         secure = settings.public_url.startswith("https:")
         method = scope["method"]
         htmx = any(name == b"hx-request" for name, _ in scope["headers"])
+        # a browser (it asks for HTML) gets a sign-in page and HTML errors; API clients and
+        # scripts keep the gate's own answers (401/403 problem+json)
+        browser = htmx or any(name == b"accept" and b"text/html" in value
+                              for name, value in scope["headers"])
         replaced = False
 
         async def send_with_session(message: Message) -> None:
@@ -92,7 +96,7 @@ class PageSession:
                 status = message["status"]
                 headers = MutableHeaders(scope=message)
                 # the gate's and the router's refusals are JSON; pages answer HTML themselves
-                problem = headers.get("content-type", "").startswith(
+                problem = browser and headers.get("content-type", "").startswith(
                     ("application/json", "application/problem+json"))
                 if problem and status == 401 and not has_bearer:
                     replaced = True

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.operations import RESIDENT_ROLE, Endpoint, Operation, Policy
+from cityos.operations import RESIDENT_ROLE, Endpoint, Operation, Param, Policy
 from cityos.web.session import CSRF_FIELD, CSRF_HEADER, csrf_ok, session_of
 
 RESIDENT_PAGE = Policy(roles=(RESIDENT_ROLE,))  # signed-in residents (and platform admins)
@@ -35,6 +35,13 @@ async def form_of(request: Request) -> dict[str, str]:
     return fields
 
 
+def safe_next(target: str | None, default: str = "/app") -> str:
+    """A same-site path to go on to (never another site: no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
 def csrf_checked(endpoint: Endpoint) -> Endpoint:
     """Refuse (400, an HTML page) a post whose cookie-borne session lacks its CSRF token.
 
@@ -56,12 +63,14 @@ def csrf_checked(endpoint: Endpoint) -> Endpoint:
 
 
 def page(method: str, path: str, endpoint: Endpoint, summary: str, policy: Policy,
-         tag: str = "app", responses: dict[int, str] | None = None) -> Operation:
+         tag: str = "app", responses: dict[int, str] | None = None,
+         params: tuple[Param, ...] = ()) -> Operation:
     """A page operation; POST pages take a form and check its CSRF token."""
     answers = responses or ({303: "done: go to the next page", 400: "HTML error page"}
                             if method == "POST" else {200: "HTML page"})
     if method == "POST":
-        return Operation(method, path, csrf_checked(endpoint), summary, tag,
+        return Operation(method, path, csrf_checked(endpoint), summary, tag, params,
                          body={"type": "object", "properties": {CSRF_FIELD: {"type": "string"}}},
                          body_types=FORM_TYPES, responses=answers, policy=policy)
-    return Operation(method, path, endpoint, summary, tag, responses=answers, policy=policy)
+    return Operation(method, path, endpoint, summary, tag, params, responses=answers,
+                     policy=policy)

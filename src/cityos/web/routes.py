@@ -9,18 +9,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from cityos.operations import PUBLIC, Operation, Param
+from cityos.web.app import routes as app_routes
 from cityos.web.middleware import cookie_header
-from cityos.web.pages import page
+from cityos.web.pages import page, safe_next
 from cityos.web.prefs import COOKIE, MAX_AGE, with_choices
 from cityos.web.render import prefs_of, render
 from cityos.web.static import static_file
-
-
-def safe_next(target: str | None, default: str = "/app") -> str:
-    """A same-site path to go on to (never another site: no open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return default
-    return target
 
 
 async def display_settings(request: Request) -> Response:
@@ -45,7 +39,7 @@ async def offline_page(request: Request) -> Response:
     return render(request, "offline.html", headers={"Cache-Control": "no-cache"})
 
 
-OPERATIONS: list[Operation] = [
+FOUNDATION: list[Operation] = [
     Operation("GET", "/static/{asset}", static_file, "Static file of the pages (CSS, htmx)",
               "app", params=(Param("asset", "path", required=True),),
               responses={200: "file", 304: "not modified", 404: "no such file"}, policy=PUBLIC),
@@ -53,3 +47,4 @@ OPERATIONS: list[Operation] = [
          "contrast (表示の設定)", PUBLIC, responses={200: "HTML page", 303: "saved"}),
     page("GET", "/app/offline", offline_page, "The page shown offline (オフライン)", PUBLIC),
 ]
+OPERATIONS: list[Operation] = [*FOUNDATION, *app_routes.OPERATIONS]

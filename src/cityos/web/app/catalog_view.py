@@ -1,0 +1,94 @@
+"""What the resident app shows of the service catalog and the town's notices.
+
+Reads W-CONSOLE's `cityos.catalog` (the store: a service staff add shows at the next page
+view); until that package is installed, the plan's table in /work/shared is the stand-in.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# ①…⑬ as the plan numbers them (④ and ⑨ are unused there); the catalog has the same keys
+FIELD_LABELS: dict[str, tuple[str, str, str]] = {
+    "disaster": ("①", "防災", "Disaster prevention"),
+    "safety": ("②", "見守り・安全", "Safety and watch-over"),
+    "infrastructure": ("③", "道路・水道などの点検", "Infrastructure"),
+    "tourism": ("⑤", "観光・まちの元気", "Tourism and local life"),
+    "mobility": ("⑥", "交通・おでかけ", "Transport"),
+    "logistics": ("⑦", "配達・買い物", "Deliveries and shopping"),
+    "health": ("⑧", "健康・医療", "Health and medical care"),
+    "energy": ("⑩", "環境・エネルギー", "Environment and energy"),
+    "education": ("⑪", "子育て・学び", "Childcare and learning"),
+    "government": ("⑫", "役場の手続き", "Town office"),
+    "payment": ("⑬", "支払い", "Payment"),
+    "other": ("", "その他", "Other"),
+}
+PLAN_TABLE = Path("/work/shared/domain/services_from_plan.tsv")
+
+
+@dataclass(frozen=True)
+class FieldGroup:
+    key: str
+    mark: str
+    ja: str
+    en: str
+    services: list[dict[str, Any]]
+
+    def label(self, lang: str) -> str:
+        return f"{self.mark}{self.en if lang == 'en' else self.ja}"
+
+
+def group_by_field(services: list[dict[str, Any]]) -> list[FieldGroup]:
+    """Services in the plan's field order; a field without services is left out."""
+    groups = []
+    for key, (mark, ja, en) in FIELD_LABELS.items():
+        members = [s for s in services if s.get("field") == key and s.get("status") != "planned"]
+        if members:
+            groups.append(FieldGroup(key, mark, ja, en, members))
+    return groups
+
+
+async def town_services(app: Any, tenant: str) -> list[dict[str, Any]]:
+    """The services residents can open (active and pilot; planned ones are not shown)."""
+    try:
+        from cityos.catalog.services import ServiceCatalog
+    except ImportError:  # the catalog package has not landed in this tree yet
+        return _plan_table()
+    return await ServiceCatalog(app.state.broker.store, tenant).list()
+
+
+async def town_service(app: Any, tenant: str, service_id: str) -> dict[str, Any] | None:
+    for service in await town_services(app, tenant):
+        if service["id"] == service_id:
+            return service
+    return None
+
+
+async def town_notices(app: Any, tenant: str) -> list[dict[str, Any]]:
+    """Current notices, emergencies first, then newest first."""
+    try:
+        from cityos.catalog.services import Notices
+    except ImportError:
+        return []
+    notices = await Notices(app.state.broker.store, tenant).list(current_only=True)
+    order = {"emergency": 0, "warning": 1}
+    return sorted(notices, key=lambda n: order.get(n.get("severity", ""), 2))
+
+
+def _plan_table() -> list[dict[str, Any]]:
+    if not PLAN_TABLE.is_file():
+        return []
+    marks = {mark + ja: key for key, (mark, ja, _) in FIELD_LABELS.items() if mark}
+    rows = list(csv.DictReader(PLAN_TABLE.read_text("utf-8").splitlines(), delimiter="\t"))
+    found = []
+    for n, row in enumerate(rows, start=1):
+        field = next((k for label, k in marks.items() if row["field"].startswith(label[:1])),
+                     "other")
+        found.append({"id": f"plan-{n:02d}", "name": {"ja": row["service"], "en": ""},
+                      "field": field, "provider": "", "description": {"ja": "", "en": ""},
+                      "deepLink": "", "webFallback": "", "status": "pilot",
+                      "price": {"resident": "undecided", "municipality": "undecided"}})
+    return found

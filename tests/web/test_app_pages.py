@@ -1,0 +1,224 @@
+"""The resident app's pages over the real app: sign-in, CSRF, home and services, my data
+(consent switches, tracker, export, erasure), family mode, English."""
+
+from __future__ import annotations
+
+import re
+
+from access.secured import RESIDENT_PASSWORD, Platform
+from cityos.personal.service import personal_of
+
+from .pages import HTML, csrf_of, get, post_form, sign_in
+
+SIGHTING = {"id": "urn:ngsi-ld:BeaconSighting:p1", "type": "BeaconSighting",
+            "rssi": {"type": "Property", "value": -60}}
+SERVICE = {"id": "watch-over", "name": {"ja": "見守りサービス", "en": "Watch-over"},
+           "field": "safety", "provider": "とよの見守りネット",
+           "deepLink": "toyono-mimamori://service/watch-over",
+           "webFallback": "https://mimamori.example.jp/app", "dataCategories": ["location"],
+           "price": {"resident": "free", "municipality": "paid"}, "status": "active"}
+
+
+def _resident_id(platform: Platform) -> str:
+    me = platform.client.get("/auth/v1/me", headers=platform.auth("resident")).json()
+    return str(me["id"])
+
+
+def test_signed_out_browser_is_sent_to_sign_in_and_scripts_get_401(platform: Platform) -> None:
+    client = platform.client
+    r = get(client, "/app/mydata", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/signin?next=/app/mydata"
+    assert client.get("/app/mydata").status_code == 401  # no Accept: text/html → the gate's
+    r = client.get("/app/mydata", headers={"HX-Request": "true"})
+    assert r.headers["hx-redirect"] == "/app/signin"
+
+
+def test_password_sign_in_wrong_then_right(platform: Platform) -> None:
+    client = platform.client
+    r = post_form(client, "/app/signin", "/app/signin",
+                  {"login": "hanako@example.jp", "password": "wrong", "next": "/app/mydata"})
+    assert r.status_code == 401
+    assert "ログイン名かパスワードが違います" in r.text and 'role="alert"' in r.text
+    r = post_form(client, "/app/signin", "/app/signin",
+                  {"login": "hanako@example.jp", "password": RESIDENT_PASSWORD,
+                   "next": "/app/mydata"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/mydata"
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
+    page = get(client, "/app/mydata")
+    assert page.status_code == 200 and "わたしのデータ" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    # signed in already: the sign-in page goes on
+    assert get(client, "/app/signin", follow_redirects=False).status_code == 303
+
+
+def test_form_posts_need_the_sessions_token(platform: Platform) -> None:
+    client = platform.client
+    sign_in(client)
+    assert client.post("/app/signout", data={"csrf": "forged"}, headers=HTML).status_code == 400
+    assert client.post("/app/signout", headers=HTML).status_code == 400
+    assert get(client, "/app").status_code == 200  # still signed in
+    r = post_form(client, "/app", "/app/signout", {}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/signin?signed_out=1"
+    assert get(client, "/app", follow_redirects=False).status_code == 303
+
+
+def test_a_new_session_token_after_sign_in(platform: Platform) -> None:
+    client = platform.client
+    before = csrf_of(get(client, "/app/signin").text)
+    sign_in(client)
+    after = csrf_of(get(client, "/app").text)
+    assert before != after  # no fixation of the anonymous token
+    assert client.post("/app/signout", data={"csrf": before}, headers=HTML).status_code == 400
+
+
+def test_sign_up_with_a_password(platform: Platform) -> None:
+    client = platform.client
+    r = post_form(client, "/app/signup", "/app/signup",
+                  {"login": "taro@example.jp", "password": "short"})
+    assert r.status_code == 400 and "12" in r.text
+    r = post_form(client, "/app/signup", "/app/signup",
+                  {"login": "taro@example.jp", "password": "taro-no-nagai-himitsu",
+                   "next": "/app/mydata"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/mydata"
+    assert "わたしのデータ" in get(client, "/app/mydata").text
+
+
+def test_home_lists_services_by_field_with_deep_links_and_notices(platform: Platform) -> None:
+    client, admin = platform.client, {"Authorization": f"Bearer {platform.admin_token}"}
+    sign_in(client)
+    assert "まだサービスが登録されていません" in get(client, "/app").text
+    assert client.post("/catalog/v1/services", json=SERVICE, headers=admin).status_code == 201
+    planned = {**SERVICE, "id": "later", "name": {"ja": "将来の予定", "en": "Later"},
+               "status": "planned"}
+    assert client.post("/catalog/v1/services", json=planned, headers=admin).status_code == 201
+    notice = {"title": {"ja": "避難所を開設しました", "en": "Shelters are open"},
+              "severity": "emergency"}
+    assert client.post("/catalog/v1/notices", json=notice, headers=admin).status_code == 201
+    html = get(client, "/app").text  # no restart: the next page view shows them
+    assert "②見守り・安全" in html and "見守りサービス" in html
+    assert "将来の予定" not in html
+    assert "避難所を開設しました" in html and "緊急" in html
+    link = re.search(r'<a class="button open" href="([^"]+)" data-fallback="([^"]+)"', html)
+    assert link and link.groups() == (SERVICE["deepLink"], SERVICE["webFallback"])
+    detail = get(client, "/app/services/watch-over").text
+    assert "とよの見守りネット" in detail and "無料" in detail and "location" in detail
+    assert get(client, "/app/services/nope").status_code == 404
+
+
+def test_switch_a_consent_and_see_the_tracker(platform: Platform) -> None:
+    client, res = platform.client, _resident_id(platform)
+    sighting = {**SIGHTING, "refResident": {"type": "Relationship",
+                                            "object": f"urn:ngsi-ld:Resident:{res}"}}
+    assert client.post("/ngsi-ld/v1/entities", json=sighting,
+                       headers=platform.auth("Writer")).status_code == 201
+    ask = {"resident": res, "category": "location", "purpose": "ServiceProvision",
+           "service": "見守り"}
+    r = client.post("/personal/v1/consents", json=ask, headers=platform.auth("Reader"))
+    assert r.status_code == 201, r.text
+    consent = r.json()["id"]
+    sign_in(client)
+    page = get(client, "/app/mydata").text
+    assert "まだ決めていません" in page and "いる場所" in page
+    assert "見守りや避難の案内で、あなたの場所が使われなくなります" in page  # what off means
+    token = csrf_of(page)
+    htmx = {**HTML, "HX-Request": "true", "X-CSRF-Token": token}
+    r = client.post(f"/app/mydata/consents/{consent}", data={"on": "1"}, headers=htmx)
+    assert r.status_code == 200 and 'aria-checked="true"' in r.text, r.text
+    assert "<html" not in r.text  # a fragment for htmx to swap in
+    read = client.get("/ngsi-ld/v1/entities", params={"type": "BeaconSighting"},
+                      headers=platform.auth("Reader"))
+    assert [e["id"] for e in read.json()] == [SIGHTING["id"]]
+    assert client.portal is not None
+    client.portal.call(personal_of(client.app).tracker.flush)
+    page = get(client, "/app/mydata").text
+    timeline = page[page.index('id="tracker"'):page.index('id="links"')]
+    assert "Reader" in timeline and "いる場所" in timeline and "<time datetime=" in timeline
+    # off: the next read gets nothing; a plain form post (no script) comes back to the page
+    r = client.post(f"/app/mydata/consents/{consent}", data={"on": "0", "csrf": token},
+                    headers=HTML, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/mydata#consents"
+    assert client.get("/ngsi-ld/v1/entities", params={"type": "BeaconSighting"},
+                      headers=platform.auth("Reader")).json() == []
+    assert "オフ（渡さない）" in get(client, "/app/mydata").text
+    # someone else's consent id is not found, not switched
+    r = client.post("/app/mydata/consents/cns_nobody", data={"on": "1"}, headers=htmx)
+    assert r.status_code == 404
+
+
+def test_export_download_and_erasure_with_confirmation(platform: Platform) -> None:
+    client = platform.client
+    sign_in(client)
+    r = get(client, "/app/mydata/export")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    assert r.headers["content-disposition"].startswith("attachment;")
+    assert r.json()["account"]["login"] == "hanako@example.jp"
+    confirm = get(client, "/app/mydata/erase")
+    assert "本当にデータを消しますか" in confirm.text
+    r = client.post("/app/mydata/erase", data={"csrf": csrf_of(confirm.text)}, headers=HTML)
+    assert r.status_code == 400 and "確認のチェック" in r.text  # nothing erased yet
+    assert get(client, "/app/mydata").status_code == 200
+    r = client.post("/app/mydata/erase", data={"csrf": csrf_of(confirm.text), "confirm": "yes"},
+                    headers=HTML)
+    assert r.status_code == 200 and "データを消しました" in r.text
+    assert get(client, "/app", follow_redirects=False).status_code == 303  # signed out
+    r = post_form(client, "/app/signin", "/app/signin",
+                  {"login": "hanako@example.jp", "password": RESIDENT_PASSWORD})
+    assert r.status_code == 401  # the account is closed
+
+
+def test_family_representative_acts_for_a_parent(platform: Platform) -> None:
+    client = platform.client
+
+    async def add_son(access):  # type: ignore[no-untyped-def]
+        return await access.residents.add_resident("ichiro@example.jp", tenant="",
+                                                   password="ichiro-no-himitsu")
+
+    son = platform.access(add_son)
+    r = client.post("/personal/v1/me/representatives", headers=platform.auth("resident"),
+                    json={"representative": son["id"], "actions": ["view", "consents"]})
+    assert r.status_code == 201, r.text
+    sign_in(client, "ichiro@example.jp", "ichiro-no-himitsu")
+    page = get(client, "/app/family").text
+    assert "hanako@example.jp さんとして使う" in page
+    r = post_form(client, "/app/family", "/app/family", {"subject": _resident_id(platform)},
+                  follow_redirects=False)
+    assert r.status_code == 303
+    assert "hanako@example.jp さんの代わりに操作しています" in get(client, "/app/mydata").text
+    assert "本当にデータを消しますか" not in get(client, "/app/mydata/erase").text
+    r = post_form(client, "/app/family", "/app/family", {"subject": "res_stranger"})
+    assert r.status_code == 403
+    post_form(client, "/app/family", "/app/family", {"subject": ""})
+    assert "代わりに操作しています" not in get(client, "/app/mydata").text
+
+
+def test_pages_in_english(platform: Platform) -> None:
+    client = platform.client
+    sign_in(client)
+    get(client, "/app/settings?lang=en")
+    page = get(client, "/app/mydata").text
+    assert '<html lang="en"' in page and "My data" in page and "Who may receive your data" in page
+    assert "わたし" not in page.replace('lang="ja"', "")
+
+
+def test_staff_reach_resident_pages_only_as_admins(platform: Platform) -> None:
+    client = platform.client
+    admin = {**HTML, "Authorization": f"Bearer {platform.admin_token}"}
+    r = client.get("/app", headers=admin)
+    assert r.status_code == 200 and "住民の方のためのページです" in r.text
+    viewer = {**HTML, "Authorization": f"Bearer {platform.tokens['viewer']}"}
+    r = client.get("/app", headers=viewer)
+    assert r.status_code == 403 and "このページを見る権限がありません" in r.text
+
+
+def test_pwa_manifest_and_service_worker(platform: Platform) -> None:
+    client = platform.client
+    manifest = client.get("/app/manifest.webmanifest").json()
+    assert manifest["start_url"] == "/app" and manifest["display"] == "standalone"
+    sizes = {i["sizes"] for i in manifest["icons"]}
+    assert {"192x192", "512x512"} <= sizes
+    for icon in manifest["icons"]:
+        assert client.get(icon["src"]).status_code == 200
+    sw = client.get("/app/sw.js")
+    assert sw.status_code == 200 and sw.headers["service-worker-allowed"] == "/app"
+    assert "/app/offline" in sw.text
