@@ -33,7 +33,7 @@ from cityos.access.residents import normal_login
 from cityos.access.service import Access, access_of, resident_principal, staff_principal
 from cityos.audit.trail import PRINCIPAL
 from cityos.ngsi.api.respond import plain_json
-from cityos.operations import OWN_ACCOUNT, PUBLIC, Operation
+from cityos.operations import OWN_ACCOUNT, PASSKEY_ENROLMENT, PUBLIC, Operation
 
 TAG = "residents"
 _WRONG = "ログイン名かパスワードが違います / unknown login or wrong password"
@@ -264,5 +264,5 @@ OPERATIONS: list[Operation] = [
     Operation("POST", "/auth/v1/me/passkeys", my_passkey_begin,
               "Add a passkey to my account: creation options", TAG,
               responses={200: "Ceremony and PublicKeyCredentialCreationOptions",
-                         400: "an account without passkeys"}, policy=OWN_ACCOUNT),
+                         400: "an account without passkeys"}, policy=PASSKEY_ENROLMENT),
 ]

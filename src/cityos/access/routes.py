@@ -24,7 +24,7 @@ from cityos.access.monitor import list_alerts
 from cityos.access.review import review_accounts
 from cityos.access.revocation import revoke_all, revoke_token
 from cityos.access.service import access_of, org_principal, staff_principal
-from cityos.access.staff_passkeys import second_factor
+from cityos.access.staff_passkeys import enrolment_required, must_enrol, second_factor
 from cityos.access.tokens import Principal, TokenError
 from cityos.audit.trail import PRINCIPAL
 from cityos.ngsi.api.respond import plain_json
@@ -92,6 +92,8 @@ async def staff_login(request: Request) -> Response:
         return _oauth_error(401, "access_denied", "unknown user or wrong password")
     if member.get("passkeys"):
         return await second_factor(access, request, member)
+    if must_enrol(access, member):
+        return await enrolment_required(access, member)
     return await _token_response(access, staff_principal(member))
 
 

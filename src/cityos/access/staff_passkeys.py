@@ -22,8 +22,9 @@ from cityos.access.passkeys import (
     relying_party,
 )
 from cityos.access.service import Access, access_of, staff_principal
+from cityos.access.tokens import Principal, issue_token
 from cityos.ngsi.api.respond import plain_json
-from cityos.operations import PUBLIC, Operation
+from cityos.operations import ENROL_ROLE, PUBLIC, Operation
 
 TAG = "access"
 
@@ -38,6 +39,27 @@ async def second_factor(access: Access, request: Request, member: dict[str, Any]
                        "error_description": "パスキーで本人確認をしてください / confirm with "
                                             "your passkey at /auth/login/passkey",
                        "ceremony": ceremony, "publicKey": options}, status=401,
+                      headers={"Cache-Control": "no-store"})
+
+
+def must_enrol(access: Access, member: dict[str, Any]) -> bool:
+    """A member of a role that needs a second factor, without a passkey yet."""
+    needed = access.settings.second_factor_roles
+    return bool(needed) and not member.get("passkeys") and any(
+        r in needed for r in member.get("roles", ()))
+
+
+async def enrolment_required(access: Access, member: dict[str, Any]) -> Response:
+    """401 `second_factor_required` with a short token that can only add a passkey
+    (POST /auth/v1/me/passkeys, then /auth/passkeys/register/finish)."""
+    principal = Principal(sub="staff:" + member["username"], tenant=member.get("tenant", ""),
+                          roles=(ENROL_ROLE,))
+    token = await issue_token(access.ring, principal, min(600, access.settings.token_ttl))
+    return plain_json({"error": "second_factor_required",
+                       "error_description": "この役割にはパスキーが必要です。まずパスキーを登録して"
+                                            "ください / this role needs a passkey: register one "
+                                            "with the enrolment token at /auth/v1/me/passkeys",
+                       "enrolment_token": token}, status=401,
                       headers={"Cache-Control": "no-store"})
 
 
