@@ -31,6 +31,9 @@ AllowContexts = Annotated[str | None, typer.Option(
     "--allow-remote-contexts", help="comma-separated URL prefixes whose @contexts may be fetched")]
 
 
+DatabaseUrl = Annotated[str | None, typer.Option(
+    "--database-url", help="postgresql://USER@HOST/DB to keep the data in PostgreSQL "
+    "(default: the SQLite file DIR/cityos.db); also CITYOS_DATABASE_URL")]
 TlsCert = Annotated[Path | None, typer.Option(
     "--tls-cert", help="PEM certificate: serve HTTPS only (plain HTTP refused), with HSTS")]
 TlsKey = Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of --tls-cert")]
@@ -38,10 +41,12 @@ TlsKey = Annotated[Path | None, typer.Option("--tls-key", help="PEM private key 
 
 def _settings(data_dir: Path, host: str | None, port: int | None, open_ngsi: bool,
               context_dir: Path | None, allow_remote: str | None,
-              tls_cert: Path | None = None, tls_key: Path | None = None) -> Settings:
+              tls_cert: Path | None = None, tls_key: Path | None = None,
+              database_url: str | None = None) -> Settings:
     try:
         return load_settings(
             data_dir, host=host, port=port, open_ngsi=True if open_ngsi else None,
+            database_url=database_url,
             tls_cert=str(tls_cert) if tls_cert else None,
             tls_key=str(tls_key) if tls_key else None,
             context_dir=str(context_dir) if context_dir else None,
@@ -90,12 +95,13 @@ CaKey = Annotated[Path | None, typer.Option("--ca-key", help="its private key (P
 
 
 @app.command()
-def init(data_dir: DataDir = Path("var"), ca_cert: CaCert = None, ca_key: CaKey = None) -> None:
+def init(data_dir: DataDir = Path("var"), ca_cert: CaCert = None, ca_key: CaKey = None,
+         database_url: DatabaseUrl = None) -> None:
     """Create a platform: database, platform CA and the first admin's token (printed once)."""
     if (ca_cert is None) != (ca_key is None):
         console.print("[red]--ca-cert and --ca-key go together[/]")
         raise typer.Exit(2)
-    settings = load_settings(data_dir)
+    settings = load_settings(data_dir, database_url=database_url)
     token = _init(settings, (ca_cert, ca_key) if ca_cert and ca_key else None)
     if token is None:
         console.print(f"[yellow]{data_dir} already holds a platform; nothing changed.[/]")
@@ -109,10 +115,10 @@ def init(data_dir: DataDir = Path("var"), ca_cert: CaCert = None, ca_key: CaKey 
 def serve(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None,
           open_ngsi: OpenNgsi = False, context_dir: ContextDir = None,
           allow_remote_contexts: AllowContexts = None, tls_cert: TlsCert = None,
-          tls_key: TlsKey = None) -> None:
+          tls_key: TlsKey = None, database_url: DatabaseUrl = None) -> None:
     """Serve the platform over HTTP (HTTPS only with --tls-cert and --tls-key)."""
     settings = _settings(data_dir, host, port, open_ngsi, context_dir, allow_remote_contexts,
-                         tls_cert, tls_key)
+                         tls_cert, tls_key, database_url)
     if not (settings.data_dir / "cityos.db").exists() and not settings.storage.database_url:
         token = _init(settings)
         if token:

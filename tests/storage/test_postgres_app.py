@@ -1,0 +1,42 @@
+"""The whole app on PostgreSQL: `CITYOS_DATABASE_URL` selects the engine, entities round-trip
+over HTTP, a type+q query and a subscription's change log work through it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from cityos.app import create_app
+from cityos.settings import load_settings
+from cityos.storage.postgres.engine import PostgresStore
+
+V1 = "/ngsi-ld/v1"
+
+
+def test_the_app_runs_on_the_database_url(postgres_url: str, tmp_path: Path) -> None:
+    settings = load_settings(tmp_path / "var", environ={"CITYOS_DATABASE_URL": postgres_url},
+                             open_ngsi=True)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        assert isinstance(client.app.state.broker.store, PostgresStore)  # type: ignore[attr-defined]
+        assert client.get("/version").json()["storage"] == "postgresql"
+        for n in range(1, 6):
+            r = client.post(f"{V1}/entities", json={
+                "id": f"urn:ngsi-ld:Shelter:{n}", "type": "Shelter",
+                "occupancy": {"type": "Property", "value": n * 10},
+                "location": {"type": "GeoProperty",
+                             "value": {"type": "Point", "coordinates": [135.4 + n / 100, 34.9]}}})
+            assert r.status_code == 201, r.text
+        got = client.get(f"{V1}/entities/urn:ngsi-ld:Shelter:3")
+        assert got.status_code == 200 and got.json()["occupancy"]["value"] == 30
+        found = client.get(f"{V1}/entities", params={"type": "Shelter", "q": "occupancy>25",
+                                                    "count": "true"})
+        assert found.status_code == 200
+        assert [e["id"] for e in found.json()] == [f"urn:ngsi-ld:Shelter:{n}" for n in (3, 4, 5)]
+        assert found.headers["NGSILD-Results-Count"] == "3"
+        near = client.get(f"{V1}/entities", params={
+            "type": "Shelter", "georel": "near;maxDistance==1200", "geometry": "Point",
+            "coordinates": "[135.42,34.9]"})
+        assert [e["id"] for e in near.json()] == [f"urn:ngsi-ld:Shelter:{n}" for n in (1, 2, 3)]
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:  # restart
+        assert client.get(f"{V1}/entities/urn:ngsi-ld:Shelter:5").status_code == 200
