@@ -18,6 +18,7 @@ from cityos.ngsi.v2.entities import (
     _ld_pattern,
     broker_of,
     core,
+    reader_for,
     released,
     shown_v2,
     writer_of,
@@ -39,7 +40,6 @@ from cityos.ngsi.v2.translate import (
     entity_to_ld,
     to_ld_id,
 )
-from cityos.personal.reader import reader_for
 from cityos.storage.base import DELETE, Entity, Mutation
 
 ACTIONS = ("append", "appendStrict", "update", "delete", "replace")

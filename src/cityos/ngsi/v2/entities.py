@@ -12,7 +12,9 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.audit.trail import PRINCIPAL
+from cityos.ngsi.api.release import principal_sub as writer_of
+from cityos.ngsi.api.release import reader_of as reader_for
+from cityos.ngsi.api.release import released
 from cityos.ngsi.api.selection import Selection, to_store_query
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import ResourceNotFound
@@ -42,8 +44,6 @@ from cityos.ngsi.v2.translate import (
     entity_to_v2,
     to_ld_id,
 )
-from cityos.personal.hooks import tracker_of
-from cityos.personal.reader import PURPOSE_HEADER, reader_for
 from cityos.storage.base import DELETE, Entity
 
 BASE = "/v2/entities"
@@ -60,19 +60,6 @@ def broker_of(request: Request) -> Broker:
 async def core(broker: Broker) -> ActiveContext:
     """The core @context: v2 names are the default vocabulary's terms."""
     return await broker.context(None)
-
-
-def writer_of(request: Request) -> str:
-    principal = request.scope.get(PRINCIPAL)
-    return principal.sub if principal is not None else ""
-
-
-def released(request: Request, tenant: str, entities: list[Entity], via: str) -> None:
-    principal = request.scope.get(PRINCIPAL)
-    if principal is not None and entities:
-        tracker_of(request.app.state).released(
-            principal.sub, tenant, entities, purpose=request.headers.get(PURPOSE_HEADER),
-            via=via)
 
 
 def shown_v2(entity: Entity, ctx: ActiveContext, request: Request, options: set[str],

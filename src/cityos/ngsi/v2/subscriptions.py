@@ -14,12 +14,13 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.audit.trail import PRINCIPAL
+from cityos.ngsi.api.release import principal_sub, reader_of
 from cityos.ngsi.jsonld.context import CORE_CONTEXT_URL
 from cityos.ngsi.model.subscription import check_future, with_status
 from cityos.ngsi.model.terms import now_iso, parse_datetime
 from cityos.ngsi.model.write import View, render_entity
 from cityos.ngsi.notify import space
+from cityos.ngsi.notify.owner import OWNER, owner_doc
 from cityos.ngsi.v2 import qlang
 from cityos.ngsi.v2.entities import broker_of
 from cityos.ngsi.v2.request import (
@@ -143,9 +144,8 @@ def _names(value: Any, what: str) -> list[str] | None:
 
 
 def owner_fields(request: Request) -> dict[str, Any]:
-    """Who subscribed (the notifier releases personal data only as that principal may read)."""
-    principal = request.scope.get(PRINCIPAL)
-    return {"owner": principal.sub} if principal is not None else {}
+    """Who subscribed: notifications release personal data only as that principal may read."""
+    return {OWNER: owner_doc(principal_sub(request), reader_of(request))}
 
 
 async def _shown(request: Request, tenant: str, sub: dict[str, Any]) -> dict[str, Any]:
@@ -221,7 +221,7 @@ async def update_subscription(request: Request) -> Response:
     body = {**old["v2"]["body"], **{k: v for k, v in patch.items() if k != "status"}}
     body["status"] = patch.get("status", "active" if old.get("isActive", True) else "inactive")
     sub = to_ld(body, old["id"], tenant, old["v2"].get("servicePath"))
-    sub.update({k: old[k] for k in ("owner", "createdAt") if k in old})
+    sub.update({k: old[k] for k in (OWNER, "createdAt") if k in old})
     sub["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), sub["id"], sub)
     await broker.notifier.subscribed(tenant, sub)
