@@ -49,6 +49,7 @@ from cityos.trust import routes as trust_routes
 from cityos.trust.hook import with_trust
 from cityos.trust.service import Trust
 from cityos.web import routes as web_routes
+from cityos.web.console import routes as console_routes
 from cityos.web.middleware import PageSession
 
 log = logging.getLogger("cityos")
@@ -99,7 +100,8 @@ def all_operations() -> list[Operation]:
     return [*PLATFORM, *ngsi_routes.OPERATIONS, *ngsi_v2_routes.OPERATIONS,
             *access_routes.OPERATIONS,
             *trust_routes.OPERATIONS, *cert_routes.OPERATIONS, *iot_routes.OPERATIONS,
-            *web_routes.OPERATIONS, *catalog_routes.OPERATIONS, *personal_routes.OPERATIONS]
+            *web_routes.OPERATIONS, *catalog_routes.OPERATIONS, *console_routes.OPERATIONS,
+            *personal_routes.OPERATIONS]
 
 
 class TolerantPaths:

@@ -120,6 +120,15 @@ class PersonalSettings:
 
 
 @dataclass(frozen=True)
+class ConsoleSettings:
+    # background map of the staff console: an XYZ tile URL ({z}/{x}/{y}); empty = no tiles
+    # (the map then draws the town's outline, areas and data layers on a plain background)
+    tile_url: str = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
+    tile_attribution: str = "地理院タイル (国土地理院)"  # shown on the map with the tiles
+    tile_max_zoom: int = 18
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
@@ -133,6 +142,7 @@ class Settings:
     trust: TrustSettings = field(default_factory=TrustSettings)
     iot: IotSettings = field(default_factory=IotSettings)
     personal: PersonalSettings = field(default_factory=PersonalSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     @property
     def public_url(self) -> str:
@@ -145,7 +155,8 @@ class Settings:
 
 
 _SECTIONS = {"storage": StorageSettings, "ngsi": NgsiSettings, "access": AccessSettings,
-             "trust": TrustSettings, "iot": IotSettings, "personal": PersonalSettings}
+             "trust": TrustSettings, "iot": IotSettings, "personal": PersonalSettings,
+             "console": ConsoleSettings}
 
 
 def _coerce(kind: Any, raw: Any) -> Any:

@@ -40,7 +40,9 @@ PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.jso
                  ("GET", "/app/signup"), ("POST", "/app/signup"), ("POST", "/app/signout"),
                  ("GET", "/app/manifest.webmanifest"), ("GET", "/app/sw.js"),
                  # residents sign in through their identity provider (My Number card)
-                 ("GET", "/personal/v1/oidc/login"), ("GET", "/personal/v1/oidc/callback")}
+                 ("GET", "/personal/v1/oidc/login"), ("GET", "/personal/v1/oidc/callback"),
+                 # the staff console's sign-in page and form
+                 ("GET", "/console/signin"), ("POST", "/console/signin")}
 RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    # the resident app shows the town's services and notices
                    ("GET", "/catalog/v1/services"), ("GET", "/catalog/v1/services/{serviceId}"),

@@ -1,0 +1,211 @@
+"""The staff console in-process over a real SQLite file: sign-in, every page in Japanese and
+English, the catalog and notices editors, roles, CSRF, the map's GeoJSON layers, charts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from access.secured import Platform  # the `platform` fixture comes from tests/web/conftest.py
+
+HTML = {"Accept": "text/html,application/xhtml+xml"}
+PAGES = ("/console", "/console/map", "/console/entities", "/console/entities?type=EvacuationShelter",
+         "/console/entities/urn:ngsi-ld:EvacuationShelter:kofudai", "/console/services",
+         "/console/services/new", "/console/notices", "/console/accounts", "/console/alerts")
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the page has no form token"
+    return found.group(1)
+
+
+def _post(client: TestClient, page: str, action: str, data: dict[str, str]) -> httpx.Response:
+    token = _csrf(client.get(page, headers=HTML).text)
+    return client.post(action, data={"csrf": token, **data}, headers=HTML,
+                       follow_redirects=False)
+
+
+def sign_in(platform: Platform, user: str = "operator") -> TestClient:
+    c = platform.client
+    r = _post(c, "/console/signin", "/console/signin",
+              {"username": user, "password": platform.passwords[user], "next": "/console/map"})
+    assert r.status_code == 303 and r.headers["location"] == "/console/map", r.text
+    return c
+
+
+def _shelters(platform: Platform) -> None:
+    auth = {**platform.auth("admin"), "Content-Type": "application/json"}
+    for n, (name, lon, lat, people) in enumerate((("光風台小学校", 135.437, 34.899, 12),
+                                                  ("吉川小学校", 135.452, 34.912, 3))):
+        body = {"id": "urn:ngsi-ld:EvacuationShelter:kofudai" if n == 0 else f"urn:ngsi-ld:EvacuationShelter:{n}",
+                "type": "EvacuationShelter",
+                "name": {"type": "Property", "value": name},
+                "location": {"type": "GeoProperty",
+                             "value": {"type": "Point", "coordinates": [lon, lat]}}}
+        assert platform.client.post("/ngsi-ld/v1/entities", json=body, headers=auth
+                                    ).status_code == 201
+        for k in range(3):
+            r = platform.client.post(
+                f"/ngsi-ld/v1/entities/{body['id']}/attrs", headers=auth,
+                json={"occupancy": {"type": "Property", "value": people + k, "unitCode": "C62",
+                                    "observedAt": f"2026-11-22T0{k}:00:00Z"}})
+            assert r.status_code == 204, r.text
+
+
+def test_a_browser_is_sent_to_sign_in_and_back(platform: Platform) -> None:
+    c = platform.client
+    r = c.get("/console/map", headers=HTML, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/console/signin")
+    page = c.get(r.headers["location"], headers=HTML)
+    assert page.status_code == 200 and '<html lang="ja"' in page.text
+    assert 'for="username"' in page.text and 'autocomplete="current-password"' in page.text
+    wrong = _post(c, "/console/signin", "/console/signin",
+                  {"username": "operator", "password": "nope"})
+    assert wrong.status_code == 401 and "パスワードが違います" in wrong.text
+    sign_in(platform)
+    assert c.get("/console/map", headers=HTML).status_code == 200
+    out = _post(c, "/console", "/console/signout", {})
+    assert out.status_code == 303
+    assert c.get("/console", headers=HTML, follow_redirects=False).status_code == 303
+
+
+def test_an_api_client_without_a_token_gets_401(platform: Platform) -> None:
+    assert platform.client.get("/console/map/layers").status_code == 401
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_every_page_renders_in_both_languages(platform: Platform, lang: str) -> None:
+    _shelters(platform)
+    c = sign_in(platform)
+    c.get(f"/app/settings?lang={lang}", headers=HTML)
+    for path in PAGES:
+        r = c.get(path, headers=HTML)
+        assert r.status_code == 200, (path, r.text[:300])
+        assert f'<html lang="{lang}"' in r.text
+        assert '<main id="main"' in r.text and 'class="skip"' in r.text
+        assert "console." not in re.sub(r"<[^>]+>", "", r.text), f"an untranslated key in {path}"
+    word = "Map of the town" if lang == "en" else "まちの地図"
+    assert word in c.get("/console/map", headers=HTML).text
+
+
+def test_staff_add_a_service_and_the_catalog_has_it_at_once(platform: Platform) -> None:
+    c = sign_in(platform)
+    form = {"new": "1", "id": "toyono-kaimono", "name_ja": "お買い物便", "name_en": "Shopping bus",
+            "field": "logistics", "provider": "能勢おかいもの便", "description_ja": "週2回",
+            "description_en": "", "deepLink": "nose-okaimono://order", "webFallback": "",
+            "price_resident": "paid", "price_municipality": "free",
+            "dataCategories": "購買情報、位置情報", "status": "pilot"}
+    r = _post(c, "/console/services/new", "/console/services", form)
+    assert r.status_code == 303 and r.headers["location"] == "/console/services?done=saved"
+    listed = c.get("/catalog/v1/services", headers=platform.auth("resident")).json()
+    assert [s["id"] for s in listed] == ["toyono-kaimono"]
+    assert listed[0]["dataCategories"] == ["購買情報", "位置情報"]
+    again = _post(c, "/console/services/new", "/console/services", form)
+    assert again.status_code == 400 and "toyono-kaimono" in again.text  # the id is taken
+    bad = _post(c, "/console/services/new", "/console/services",
+                {**form, "id": "other", "deepLink": "javascript:alert(1)"})
+    assert bad.status_code == 400 and 'role="alert"' in bad.text
+    edit = _post(c, "/console/services/toyono-kaimono/edit", "/console/services",
+                 {**form, "new": "0", "status": "active"})
+    assert edit.status_code == 303
+    assert c.get("/catalog/v1/services/toyono-kaimono", headers=platform.auth("resident")
+                 ).json()["status"] == "active"
+    gone = _post(c, "/console/services", "/console/services/toyono-kaimono/delete", {})
+    assert gone.status_code == 303
+    assert c.get("/catalog/v1/services", headers=platform.auth("resident")).json() == []
+
+
+def test_yaml_import_from_the_console(platform: Platform) -> None:
+    c = sign_in(platform)
+    text = ("- id: bousai\n  name: {ja: 防災マップ}\n  field: ①防災\n  provider: 豊能防災サービス\n"
+            "  deepLink: toyono-bousai://map\n")
+    r = _post(c, "/console/services", "/console/services/import", {"yaml": text})
+    assert r.status_code == 303 and "imported%3A1%3A0" in r.headers["location"]
+    assert "追加 1 件・更新 0 件" in c.get(r.headers["location"], headers=HTML).text
+    r = _post(c, "/console/services", "/console/services/import", {"yaml": "- id: [\n"})
+    assert r.status_code == 400 and "YAML" in r.text
+
+
+def test_notices_editor(platform: Platform) -> None:
+    c = sign_in(platform)
+    r = _post(c, "/console/notices", "/console/notices",
+              {"title_ja": "断水のお知らせ", "title_en": "Water cut", "body_ja": "3日 9時から",
+               "body_en": "", "severity": "warning", "until": ""})
+    assert r.status_code == 303
+    seen = c.get("/catalog/v1/notices", headers=platform.auth("resident")).json()
+    assert [n["title"]["ja"] for n in seen] == ["断水のお知らせ"]
+    bad = _post(c, "/console/notices", "/console/notices", {"title_ja": "", "until": "x"})
+    assert bad.status_code == 400
+    withdraw = _post(c, "/console/notices", f"/console/notices/{seen[0]['id']}/delete", {})
+    assert withdraw.status_code == 303
+    assert c.get("/catalog/v1/notices", headers=platform.auth("resident")).json() == []
+
+
+def test_a_form_without_its_token_is_refused(platform: Platform) -> None:
+    c = sign_in(platform)
+    r = c.post("/console/notices", data={"title_ja": "x"}, headers=HTML, follow_redirects=False)
+    assert r.status_code == 400
+    assert c.get("/catalog/v1/notices", headers=platform.auth("viewer")).json() == []
+
+
+def test_viewers_see_but_do_not_edit_and_residents_stay_out(platform: Platform) -> None:
+    c = sign_in(platform, "viewer")
+    services = c.get("/console/services", headers=HTML)
+    assert services.status_code == 200 and "/console/services/new" not in services.text
+    assert c.get("/console/services/new", headers=HTML).status_code == 403
+    r = _post(c, "/console/notices", "/console/notices", {"title_ja": "x"})
+    assert r.status_code == 403
+    resident = platform.client.get("/console", headers={**HTML, **platform.auth("resident")})
+    assert resident.status_code == 403
+
+
+def test_map_layers_are_geojson_with_sources(platform: Platform) -> None:
+    _shelters(platform)
+    c = sign_in(platform)
+    page = c.get("/console/map", headers=HTML)
+    assert "vendor/leaflet/leaflet.js" in page.text and "console/console-map.js" in page.text
+    assert "cyberjapandata.gsi.go.jp" in page.headers["content-security-policy"]
+    assert "光風台小学校" in page.text  # the table beside the map
+    data = c.get("/console/map/layers").json()
+    shelters = data["layers"]["shelters"]["features"]
+    assert sorted(f["properties"]["name"] for f in shelters) == ["光風台小学校", "吉川小学校"]
+    first = next(f for f in shelters if f["id"].endswith("kofudai"))
+    assert first["geometry"] == {"type": "Point", "coordinates": [135.437, 34.899]}
+    assert first["properties"]["occupancy"] == 14
+    assert first["properties"]["observedAt"] == "2026-11-22T02:00:00Z"
+    assert data["outline"] is None  # no town areas: no outline
+    assert any("国土地理院" in s["ja"] for s in data["sources"])
+    for asset in ("vendor/leaflet/leaflet.js", "vendor/leaflet/leaflet.css",
+                  "console/console-map.js", "console/console.css"):
+        assert c.get(f"/static/{asset}").status_code == 200, asset
+
+
+def test_entity_page_draws_a_chart_of_numeric_history(platform: Platform) -> None:
+    _shelters(platform)
+    c = sign_in(platform)
+    html = c.get("/console/entities/urn:ngsi-ld:EvacuationShelter:kofudai", headers=HTML).text
+    svg = re.search(r'<svg class="chart".*?</svg>', html, re.S)
+    assert svg, html[:2000]
+    assert 'role="img"' in svg.group(0) and "occupancy" in svg.group(0)
+    assert svg.group(0).count("<circle") == 3
+    listed = c.get("/console/entities?type=EvacuationShelter", headers=HTML).text
+    assert "光風台小学校" in listed and "(2)" in listed
+    missing = c.get("/console/entities/urn:ngsi-ld:EvacuationShelter:none", headers=HTML)
+    assert missing.status_code == 404
+
+
+def test_overview_counts_and_usage(platform: Platform) -> None:
+    for _ in range(2):
+        platform.client.get("/ngsi-ld/v1/entities?type=Shelter", headers=platform.auth("Reader"))
+    c = sign_in(platform)
+    html = c.get("/console", headers=HTML).text
+    kpis: dict[str, Any] = dict(re.findall(
+        r'<span class="kpi-label">(?:<a [^>]+>)?([^<]+)(?:</a>)?</span>\s*'
+        r'<span class="kpi-value">([^<]+)</span>', html))
+    assert kpis["住民アカウント"] == "1" and kpis["事業者"] == "4"
+    assert re.search(r"<th scope=\"row\">Reader</th><td class=\"num\">2</td>", html)
