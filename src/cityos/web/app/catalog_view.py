@@ -1,15 +1,15 @@
 """What the resident app shows of the service catalog and the town's notices.
 
-Reads W-CONSOLE's `cityos.catalog` (the store: a service staff add shows at the next page
-view); until that package is installed, the plan's table in /work/shared is the stand-in.
+Reads `cityos.catalog` (the store: a service staff add shows at the next page view). The
+field names are the plan's ①…⑬ in plainer words for residents.
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+
+from cityos.catalog.services import NotFound, Notices, ServiceCatalog
 
 # ①…⑬ as the plan numbers them (④ and ⑨ are unused there); the catalog has the same keys
 FIELD_LABELS: dict[str, tuple[str, str, str]] = {
@@ -26,7 +26,6 @@ FIELD_LABELS: dict[str, tuple[str, str, str]] = {
     "payment": ("⑬", "支払い", "Payment"),
     "other": ("", "その他", "Other"),
 }
-PLAN_TABLE = Path("/work/shared/domain/services_from_plan.tsv")
 
 
 @dataclass(frozen=True)
@@ -53,42 +52,19 @@ def group_by_field(services: list[dict[str, Any]]) -> list[FieldGroup]:
 
 async def town_services(app: Any, tenant: str) -> list[dict[str, Any]]:
     """The services residents can open (active and pilot; planned ones are not shown)."""
-    try:
-        from cityos.catalog.services import ServiceCatalog
-    except ImportError:  # the catalog package has not landed in this tree yet
-        return _plan_table()
     return await ServiceCatalog(app.state.broker.store, tenant).list()
 
 
 async def town_service(app: Any, tenant: str, service_id: str) -> dict[str, Any] | None:
-    for service in await town_services(app, tenant):
-        if service["id"] == service_id:
-            return service
-    return None
+    try:
+        return await ServiceCatalog(app.state.broker.store, tenant).get(service_id)
+    except NotFound:
+        return None
 
 
 async def town_notices(app: Any, tenant: str) -> list[dict[str, Any]]:
     """Current notices, emergencies first, then newest first."""
-    try:
-        from cityos.catalog.services import Notices
-    except ImportError:
-        return []
     notices = await Notices(app.state.broker.store, tenant).list(current_only=True)
     order = {"emergency": 0, "warning": 1}
     return sorted(notices, key=lambda n: order.get(n.get("severity", ""), 2))
 
-
-def _plan_table() -> list[dict[str, Any]]:
-    if not PLAN_TABLE.is_file():
-        return []
-    marks = {mark + ja: key for key, (mark, ja, _) in FIELD_LABELS.items() if mark}
-    rows = list(csv.DictReader(PLAN_TABLE.read_text("utf-8").splitlines(), delimiter="\t"))
-    found = []
-    for n, row in enumerate(rows, start=1):
-        field = next((k for label, k in marks.items() if row["field"].startswith(label[:1])),
-                     "other")
-        found.append({"id": f"plan-{n:02d}", "name": {"ja": row["service"], "en": ""},
-                      "field": field, "provider": "", "description": {"ja": "", "en": ""},
-                      "deepLink": "", "webFallback": "", "status": "pilot",
-                      "price": {"resident": "undecided", "municipality": "undecided"}})
-    return found
