@@ -8,6 +8,7 @@ migrations run once under a lock. Decision 0009 says why it is built this way.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +29,7 @@ from cityos.storage.base import (
 from cityos.storage.postgres import _mutate, _personal, _select
 from cityos.storage.postgres._sql import Sql
 from cityos.storage.postgres.changes import ChangeTables
+from cityos.storage.postgres.coordination import Coordination
 from cityos.storage.postgres.logs import LogTables
 from cityos.storage.postgres.schema import migrate
 from cityos.storage.postgres.temporal import TemporalTables
@@ -61,6 +63,7 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
         self._pool: asyncpg.Pool | None = None
         self._tenants: set[str] = {""}
         self._personal = Personal()
+        self._coordination = Coordination(url)
         self.commits = 0
 
     # life cycle ---------------------------------------------------------------------------
@@ -76,6 +79,7 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
                              "application_name": "cityos"})
 
     async def close(self) -> None:
+        await self._coordination.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -250,6 +254,23 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
         rows = await self.pool.fetch("SELECT key, value FROM kv WHERE space = $1 ORDER BY key",
                                      space)
         return [(k, _loads(v)) for k, v in rows]
+
+    # several processes on one database (issue 10) -----------------------------------------
+    async def lease(self, name: str) -> bool:
+        """Whether this process holds the lease `name` (e.g. a subscription's delivery), taking
+        it when free; held until `release`, `close` or the process's death."""
+        return await self._coordination.lease(name)
+
+    def holds(self, name: str) -> bool:
+        """Whether this process still holds `name` (its coordination session is alive)."""
+        return self._coordination.holds(name)
+
+    async def release(self, name: str) -> None:
+        await self._coordination.release(name)
+
+    async def on_changes(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(tenant)` after any process commits a change of `tenant`."""
+        await self._coordination.on_changes(listener)
 
     # statistics ---------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:

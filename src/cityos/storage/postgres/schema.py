@@ -190,6 +190,22 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX grants_by_subject ON grants (tenant, subject);
     """,
+    # 6: every process hears of committed changes (LISTEN cityos_changes): one notification per
+    # tenant and transaction, sent by PostgreSQL at commit (it folds duplicates)
+    """
+    CREATE FUNCTION cityos_changes_notify() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    DECLARE
+        t text;
+    BEGIN
+        FOR t IN SELECT DISTINCT tenant FROM new_rows LOOP
+            PERFORM pg_notify('cityos_changes', t);
+        END LOOP;
+        RETURN NULL;
+    END
+    $fn$;
+    CREATE TRIGGER changes_notify AFTER INSERT ON changes REFERENCING NEW TABLE AS new_rows
+        FOR EACH STATEMENT EXECUTE FUNCTION cityos_changes_notify();
+    """,
 ]
 
 _MIGRATION_LOCK = lock_key("cityos:migrations")
