@@ -20,6 +20,7 @@ def print_tour(console: Console, settings: Settings, town: Town) -> None:
         console.print(text, soft_wrap=True)  # one line each, so that they can be copied
 
     out(f"  URL:       {url}   (NGSI-LD {url}/ngsi-ld/v1/entities, OpenAPI {url}/openapi.json)")
+    out(f"  職員コンソール staff console: {url}/console   (地図 map: {url}/console/map)")
     if town.staff:
         out(f"  職員 staff (operator):       username={town.staff[0]}  password={town.staff[1]}")
     else:
