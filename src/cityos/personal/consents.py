@@ -148,6 +148,14 @@ class ConsentBook:
             if who is None or who != ("recipient" if as_recipient else "subject"):
                 raise ConsentError(f"{consent['state']} から {state} には変えられません / a "
                                    f"{consent['state']} consent cannot become {state}", 409)
+            if state == "APPROVED":  # one grant per key: never two open consents for it
+                for other in await self.list(tenant, subject=consent["subject"],
+                                             recipient=consent["recipient"]):
+                    if other["id"] != consent_id and other["state"] in OPEN and \
+                            (other["category"], other["purpose"]) == (consent["category"],
+                                                                      consent["purpose"]):
+                        raise ConsentError(f"新しい同意 {other['id']} があります / a newer "
+                                           f"consent is open: {other['id']}", 409)
             if until is not None:
                 consent["until"] = until
             consent["state"] = state
