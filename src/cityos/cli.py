@@ -127,6 +127,17 @@ def serve(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None,
     _run(settings)
 
 
+@app.command("migrate-store")
+def migrate_store(
+        source: Annotated[str, typer.Option("--from", help="sqlite:///PATH: the database to copy")],
+        target: Annotated[str, typer.Option(
+            "--to", help="postgresql://USER@HOST/DB: an empty database to copy into")]) -> None:
+    """Copy a SQLite database into PostgreSQL and verify the copy (row counts, checksums)."""
+    from cityos.storage.postgres.cli import migrate_store as run_migration
+
+    raise typer.Exit(run_migration(source, target))
+
+
 @app.command()
 def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) -> None:
     """Start the demo town (init if needed) and serve it."""
