@@ -98,3 +98,24 @@ def test_export_then_erase(platform: Platform, tmp_path: Path) -> None:
     r = client.post("/auth/residents/login", data={"login": "hanako@example.jp",
                                                    "password": "hanako-no-himitsu"})
     assert r.status_code == 401
+
+
+def test_staff_erase_a_resident_at_the_town_office(platform: Platform) -> None:
+    client = platform.client
+    r = client.post("/auth/residents", data={"login": "leaving", "password": "leaving-town-2026"})
+    auth = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    res = client.get("/auth/v1/me", headers=auth).json()["id"]
+    assert client.post("/ngsi-ld/v1/entities", headers=platform.auth("Writer"), json={
+        "id": "urn:ngsi-ld:Purchase:p1", "type": "Purchase",
+        "item": {"type": "Property", "value": SECRET},
+        "refResident": {"type": "Property", "value": res}}).status_code == 201
+    url = f"/personal/v1/residents/{res}/erasure"
+    assert client.post(url, json={"confirm": "ERASE"},
+                       headers=platform.auth("operator")).status_code == 403  # admins only
+    assert client.post(url, json={}, headers=platform.auth("admin")).status_code == 400
+    assert client.post("/personal/v1/residents/res_none/erasure", json={"confirm": "ERASE"},
+                       headers=platform.auth("admin")).status_code == 404
+    r = client.post(url, json={"confirm": "ERASE"}, headers=platform.auth("admin"))
+    assert r.status_code == 200 and r.json()["entitiesDeleted"] == 1
+    assert client.get(f"/personal/v1/residents/{res}",
+                      headers=platform.auth("viewer")).json()["account"]["login"] is None

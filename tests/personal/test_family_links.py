@@ -57,6 +57,12 @@ def test_representative_acts_within_the_mandate(platform: Platform) -> None:
     assert _reader(platform, son, grandma) == Reader(residents=(grandma,),
                                                      categories=("location",))
     assert _reader(platform, son, None) == Reader(residents=(son,))  # as himself
+    seen = client.get("/personal/v1/me/data", headers=on_behalf).json()
+    assert [(e["id"], e["category"]) for e in seen] == [("urn:ngsi-ld:BeaconSighting:g0",
+                                                         "location")]
+    assert seen[0]["attrs"]["note"] == "x"
+    own = client.get("/personal/v1/me/data", headers=platform.auth("resident")).json()
+    assert sorted(e["category"] for e in own) == ["health", "location"]
     assert _reader(platform, stranger, grandma) == Reader()
     r = client.patch(f"/personal/v1/me/consents/{consent['id']}", json={"state": "APPROVED"},
                      headers=on_behalf)

@@ -28,7 +28,13 @@ from cityos.personal._http import (
     principal_of,
 )
 from cityos.personal.consents import ConsentError
-from cityos.personal.export import account_view, erase_resident, export_resident
+from cityos.personal.datacatalog import local_name
+from cityos.personal.export import (
+    account_view,
+    erase_resident,
+    export_resident,
+    subject_entities,
+)
 from cityos.personal.family import MandateError
 from cityos.personal.links import LinkError
 
@@ -97,6 +103,38 @@ async def access_log(request: Request) -> Response:
                                                       offset=offset)
     return plain_json({"entries": entries, "limit": limit, "offset": offset,
                        "next": offset + limit if len(entries) == limit else None})
+
+
+_VALUE_KEYS = ("value", "object", "languageMap", "vocab", "json", "valueList", "objectList")
+
+
+def data_view(entity: dict[str, Any], category: str) -> dict[str, Any]:
+    """An entity as the resident app shows it: short names, the value of each attribute."""
+    attrs = {}
+    for iri, instances in entity.get("attrs", {}).items():
+        if instances:
+            first = instances[0]
+            attrs[local_name(iri)] = next((first[k] for k in _VALUE_KEYS if k in first), None)
+    return {"id": entity["id"], "type": [local_name(t) for t in entity.get("type", [])],
+            "category": category, "modifiedAt": entity.get("modifiedAt"), "attrs": attrs}
+
+
+async def my_data(request: Request) -> Response:
+    """My personal entities (a representative with `view`: the person's, of the mandate's
+    categories), read as the platform and shown with short names."""
+    tenant, subject, role = acting(request, "view")
+    p = personal(request)
+    allowed = None
+    if role == "representative":
+        allowed = p.family.allowed(tenant, principal_of(request).name, subject,
+                                   "view")["categories"]  # type: ignore[index]
+    out = []
+    for entity in await subject_entities(p, tenant, subject):
+        found = p.catalog.classify(tenant, entity)
+        category = found[1] if found else ""
+        if allowed is None or category in allowed:
+            out.append(data_view(entity, category))
+    return plain_json(out)
 
 
 async def export_me(request: Request) -> Response:
@@ -234,6 +272,8 @@ OPERATIONS: list[Operation] = [
               (Param("limit", schema={"type": "integer"}),
                Param("offset", schema={"type": "integer"}), _ON_BEHALF),
               responses={200: "Access log, newest first"}, policy=RESIDENT),
+    Operation("GET", f"{V1}/me/data", my_data, "My personal data (entities about me)", TAG,
+              (_ON_BEHALF,), responses={200: "Entities, short names"}, policy=RESIDENT),
     Operation("GET", f"{V1}/me/export", export_me, "Export everything about me (JSON)", TAG,
               responses={200: "Export document"}, policy=RESIDENT),
     Operation("POST", f"{V1}/me/erasure", erase_me, "Erase me (crypto-shredding)", TAG,

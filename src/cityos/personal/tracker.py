@@ -72,7 +72,7 @@ class Tracker:
         """Write every queued release (one entry per personal entity) in one append."""
         while self._pending:
             batch, self._pending = self._pending, []
-            bodies: list[bytes] = []
+            plain: list[tuple[str, str, bytes]] = []
             keys: list[list[str]] = []
             names: dict[str, str] = {}
             for at, who, tenant, entity, purpose, via in batch:
@@ -86,17 +86,23 @@ class Tracker:
                           "purpose": purpose, "entity": entity.get("id"),
                           "type": [local_name(t) for t in entity.get("type", [])],
                           "category": category, "attrs": _attr_names(entity), "via": via}
-                sealed = await asyncio.to_thread(self.vault.seal, tenant, subject,
-                                                 orjson.dumps(record))
-                bodies.append(sealed)
+                plain.append((tenant, subject, orjson.dumps(record)))
                 keys.append([subject_key(tenant, subject)])
-            if not bodies:
+            if not plain:
                 continue
+            bodies = await asyncio.to_thread(
+                lambda items=plain: [self.vault.seal(*item) for item in items])
             try:
                 await self.store.append_log(LOG, bodies, link, keys)
             except Exception:  # the store is gone: say so loudly, never fail the reads
                 log.exception("could not record %d releases in the data tracker", len(bodies))
                 return
+
+    def subjects(self, tenant: str, entities: list[Entity]) -> list[str]:
+        """The residents whose personal data `entities` hold (for the audit record's
+        `subjects`: `touch_subjects(request, *tracker.subjects(tenant, entities))`)."""
+        found = (self.catalog.classify(tenant, e) for e in entities)
+        return list(dict.fromkeys(f[0] for f in found if f is not None and f[0]))
 
     async def _name(self, sub: str) -> str:
         if self.name_of is None:
