@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import orjson
@@ -41,10 +41,13 @@ class AuditTrail:
         self.retention_days = retention_days  # > 0: prune older records about once an hour
         self._pruned = float("-inf")  # the first flush prunes
         self._pending: list[bytes] = []
+        self.watchers: list[Callable[[dict[str, Any]], None]] = []  # see each record as made
         self._task: asyncio.Task[None] | None = None
 
     def record(self, record: dict[str, Any]) -> None:
         self._pending.append(canonical(record))
+        for watch in self.watchers:  # e.g. the catalog's usage meter (billing per organisation)
+            watch(record)
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._flush_later())
 
@@ -115,6 +118,7 @@ def trail_of(app: Any) -> AuditTrail:
     trail: AuditTrail | None = getattr(app.state, "audit", None)
     if trail is None or trail.store is not store:
         trail = AuditTrail(store, app.state.settings.access.audit_retention_days)
+        trail.watchers = list(getattr(app.state, "audit_watchers", ()))
         app.state.audit = trail
     return trail
 

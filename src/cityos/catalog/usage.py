@@ -1,9 +1,12 @@
 """Usage metering per organisation (API calls, bytes in and out, per calendar month, UTC) for
-billing statements: a small ASGI middleware counts in memory, a background task saves.
+billing statements, derived from the audit trail: each audit record, as it is made, adds to
+in-memory counters; a background task saves them.
 
-The count costs a dict lookup and three additions per request (docs/console.md has the
-measurement on the NGSI-LD hot path). Each process saves its own running totals under its
-own key, so several `cityos serve` processes on one database never overwrite each other.
+The audit record already holds the organisation, tenant, time and sizes, so metering costs the
+hot path one call and a few dict operations (docs/console.md has the measurement). Each process
+saves its own running totals under its own key, so several `cityos serve` processes on one
+database never overwrite each other. `UsageMeter` is an ASGI middleware only to hook the app's
+start (register with the trail) and end (save what is left); requests pass straight through.
 """
 
 from __future__ import annotations
@@ -12,13 +15,10 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import time
-from calendar import timegm
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cityos.audit.trail import PRINCIPAL
 from cityos.storage.base import Store
 
 SPACE = "catalog.usage"  # kv key: "<YYYY-MM>/<process>/<tenant>/<organisation>"
@@ -27,65 +27,38 @@ SAVE_SECONDS = 5.0
 log = logging.getLogger("cityos.catalog")
 
 
-def _month_bounds(now: float) -> tuple[str, float]:
-    """The month of `now` (YYYY-MM, UTC) and when the next one starts (epoch seconds)."""
-    t = time.gmtime(now)
-    year, month = (t.tm_year + 1, 1) if t.tm_mon == 12 else (t.tm_year, t.tm_mon + 1)
-    return f"{t.tm_year:04d}-{t.tm_mon:02d}", float(timegm((year, month, 1, 0, 0, 0)))
-
-
 class UsageMeter:
-    """Counts every request an organisation's token made, by month, tenant and organisation."""
+    """Counts every audited request made with an organisation's token."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.process = secrets.token_hex(4)
         self.counts: dict[tuple[str, str, str], list[int]] = {}
-        self._month, self._next = _month_bounds(time.time())
         self._task: asyncio.Task[None] | None = None
-        self._store: Store | None = None
+        self._app_state: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            if scope["type"] == "lifespan":
-                receive = self._saving_at_shutdown(receive)
-            await self.app(scope, receive, send)
+        if scope["type"] == "lifespan":
+            self._app_state = scope["app"].state
+            self._app_state.usage_meter = self
+            self._app_state.audit_watchers = [*getattr(self._app_state, "audit_watchers", ()),
+                                              self.count]
+            receive = self._saving_at_shutdown(receive)
+        await self.app(scope, receive, send)
+
+    def count(self, record: dict[str, Any]) -> None:
+        """An audit record was made (the trail calls this; no await, nothing slow)."""
+        org = record["org"]
+        if not org:
             return
-        sent = 0
-
-        async def counting(message: Message) -> None:
-            nonlocal sent
-            if message["type"] == "http.response.body":
-                sent += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, counting)
-        finally:
-            principal = scope.get(PRINCIPAL)
-            if principal is not None and principal.org:
-                self._count(scope, principal.org, sent)
-
-    def _count(self, scope: Scope, org: str, sent: int) -> None:
-        now = time.time()
-        if now >= self._next:
-            self._month, self._next = _month_bounds(now)
-        received = tenant = b""
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                received = value
-            elif name == b"ngsild-tenant":
-                tenant = value
-        key = (self._month, tenant.decode("latin-1")[:64], org)
+        key = (record["at"][:7], record["tenant"], org)
         row = self.counts.get(key)
         if row is None:
             row = self.counts[key] = [0, 0, 0]
         row[0] += 1
-        row[1] += int(received) if received.isdigit() else 0
-        row[2] += sent
+        row[1] += record["bytes_in"]
+        row[2] += record["bytes_out"]
         if self._task is None or self._task.done():
-            state = scope["app"].state
-            self._store, state.usage_meter = state.broker.store, self  # the report saves first
             self._task = asyncio.get_running_loop().create_task(self._save_later())
 
     async def _save_later(self) -> None:
@@ -93,16 +66,16 @@ class UsageMeter:
         await self.save()
 
     async def save(self) -> None:
-        """Write this process's running totals (blocking work runs on the store's writer)."""
-        store = self._store
-        if store is None:
+        """Write this process's running totals."""
+        if self._app_state is None:
             return
+        store: Store = self._app_state.broker.store
         for (month, tenant, org), (calls, bytes_in, bytes_out) in list(self.counts.items()):
             try:
                 await store.kv_put(SPACE, f"{month}/{self.process}/{tenant}/{org}",
                                    {"month": month, "tenant": tenant, "organisation": org,
                                     "calls": calls, "bytesIn": bytes_in, "bytesOut": bytes_out})
-            except Exception:  # the store is closing: never fail a request for the meter
+            except Exception:  # the store is closing: never fail anything for the meter
                 log.exception("could not save usage counts")
                 return
 
