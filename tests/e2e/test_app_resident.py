@@ -110,3 +110,41 @@ def test_sign_in_open_service_consent_and_tracker(serve, tmp_path: Path) -> None
             assert _compressed(scripts) <= JS_BUDGET
         finally:
             browser.close()
+
+
+def test_passkey_sign_up_and_sign_in_on_the_app_pages(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The app's own pages run the WebAuthn ceremonies (a virtual authenticator) and the
+    token they answer starts the page session."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = system_binary("chromium")
+    server = serve("--host", "localhost")
+    url = f"http://localhost:{server.port}"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        try:
+            page = browser.new_context().new_page()
+            cdp = page.context.new_cdp_session(page)
+            cdp.send("WebAuthn.enable")
+            cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+                "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+                "hasUserVerification": True, "isUserVerified": True,
+                "automaticPresenceSimulation": True}})
+            page.goto(f"{url}/app/signup?next=/app/mydata")
+            page.fill("#login", "kazuko")
+            page.click("#passkey-signup")
+            page.wait_for_url(f"{url}/app/mydata", timeout=30_000)
+            sync_api.expect(page.locator("h1")).to_have_text("わたしのデータ")
+
+            page.locator("footer form button").click()  # sign out
+            page.wait_for_url(f"{url}/app/signin?signed_out=1")
+            page.click("#passkey-signin")  # no login name: the browser offers its passkey
+            page.wait_for_url(f"{url}/app", timeout=30_000)
+            sync_api.expect(page.locator("h1")).to_have_text("ホーム")
+
+            page.goto(f"{url}/app/signup")  # the name is taken now: the page says so
+            page.fill("#login", "kazuko")
+            page.click("#passkey-signup")
+            sync_api.expect(page.locator("#passkey-status")).to_contain_text(
+                "アカウントを作れませんでした", timeout=30_000)
+        finally:
+            browser.close()

@@ -4,6 +4,7 @@ out; refusals of the gate turned into what a browser user can act on (sign-in, a
 
 from __future__ import annotations
 
+import time
 from http.cookies import SimpleCookie
 from urllib.parse import quote
 
@@ -67,6 +68,7 @@ class PageSession:
         if area is None:
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         application = scope["app"]
         settings = application.state.settings
         key = await session_key(application)
@@ -113,6 +115,9 @@ class PageSession:
                     headers.append("set-cookie", cookie_header(
                         COOKIE, encode_session(key, session), secure=secure,
                         max_age=SESSION_SECONDS))
+                # W3C Server Timing: what the page cost this server (the figure issue 8 asks)
+                headers.append("server-timing",
+                               f"app;dur={(time.perf_counter() - started) * 1000:.1f}")
                 await send(message)
                 if replaced:
                     await send({"type": "http.response.body", "body": b""})
