@@ -38,6 +38,7 @@ PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.jso
                  # the resident app's sign-in, sign-up and sign-out pages and its PWA files
                  ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signin/token"),
                  ("GET", "/app/signup"), ("POST", "/app/signup"), ("POST", "/app/signout"),
+                 ("GET", "/app/signin/oidc"), ("GET", "/app/signin/oidc/callback"),
                  ("GET", "/app/manifest.webmanifest"), ("GET", "/app/sw.js"),
                  # residents sign in through their identity provider (My Number card)
                  ("GET", "/personal/v1/oidc/login"), ("GET", "/personal/v1/oidc/callback"),

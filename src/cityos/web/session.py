@@ -42,6 +42,7 @@ class Session:
     roles: tuple[str, ...] = ()
     until: float = 0.0  # end of the session (seconds since the epoch)
     acting_for: str = ""  # a family representative acts for this resident id
+    pending: str = ""  # the state of a sign-in begun at an identity provider (OIDC)
     from_cookie: bool = False  # the request's credentials came from this cookie
     changed: bool = True
 
@@ -66,13 +67,14 @@ class Session:
 
     def to_payload(self) -> dict[str, Any]:
         return {"c": self.csrf, "t": self.token, "s": self.sub, "n": self.tenant,
-                "r": list(self.roles), "u": self.until, "a": self.acting_for}
+                "r": list(self.roles), "u": self.until, "a": self.acting_for, "p": self.pending}
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> Session:
         return cls(csrf=str(data["c"]), token=str(data["t"]), sub=str(data["s"]),
                    tenant=str(data["n"]), roles=tuple(str(r) for r in data["r"]),
-                   until=float(data["u"]), acting_for=str(data.get("a", "")), changed=False)
+                   until=float(data["u"]), acting_for=str(data.get("a", "")),
+                   pending=str(data.get("p", "")), changed=False)
 
 
 def _b64(raw: bytes) -> str:

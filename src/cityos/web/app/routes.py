@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cityos.operations import PUBLIC, Operation, Param
-from cityos.web.app import home, mydata, pwa, signin
+from cityos.web.app import home, mydata, oidc, pwa, signin
 from cityos.web.pages import RESIDENT_PAGE, page
 
 _SERVICE = (Param("serviceId", "path", required=True),)
@@ -19,6 +19,12 @@ OPERATIONS: list[Operation] = [
     page("POST", "/app/signin/token", signin.signin_with_token,
          "Start the page session with a passkey sign-in's token", PUBLIC,
          responses={204: "signed in", 400: "not a resident's valid token"}),
+    page("GET", "/app/signin/oidc", oidc.oidc_signin,
+         "Sign in through the identity provider (My Number card)", PUBLIC,
+         responses={303: "to the provider", 404: "no provider configured"}),
+    page("GET", oidc.CALLBACK, oidc.oidc_callback, "The identity provider's answer", PUBLIC,
+         responses={303: "signed in", 400: "not started in this browser",
+                    403: "refused"}),
     page("GET", "/app/signup", signin.signup_page, "Sign-up page (アカウントを作る)", PUBLIC),
     page("POST", "/app/signup", signin.signup, "Open a resident account with a password",
          PUBLIC, responses={303: "signed in", 400: "invalid", 403: "sign-up closed"}),

@@ -70,7 +70,8 @@ def _signin_form(request: Request, next_path: str, error: str = "", login: str =
     return render(request, "app/signin.html", {
         "next": safe_next(next_path), "error": error, "login": login,
         "signed_out": "signed_out" in request.query_params,
-        "signup_open": access_settings.resident_signup}, status=status)
+        "signup_open": access_settings.resident_signup,
+        "oidc": bool(request.app.state.settings.personal.oidc_issuer)}, status=status)
 
 
 async def signin(request: Request) -> Response:
