@@ -28,14 +28,16 @@ def receiver() -> Iterator[Receiver]:
     r.down()
 
 
-def add_org(platform: Platform, name: str) -> None:  # noqa: F811
-    """An organisation that reads and writes every type (and so may subscribe)."""
+def add_org(platform: Platform, name: str) -> str:  # noqa: F811
+    """An organisation that reads and writes every type (and so may subscribe): its sub."""
 
-    async def make(access: Access) -> str:
+    async def make(access: Access) -> tuple[str, str]:
         org, _ = await access.book.add_org(name, CORPORATE, read=["*"], write=["*"])
-        return await access.issue(org_principal(org))
+        principal = org_principal(org)
+        return principal.sub, await access.issue(principal)
 
-    platform.tokens[name] = platform.access(make)
+    sub, platform.tokens[name] = platform.access(make)
+    return sub
 
 
 def _resident(platform: Platform) -> str:  # noqa: F811
