@@ -62,7 +62,30 @@ class Notifier:
                 await self.store.drop_delivery(delivery.tenant, delivery.subscription_id)
             else:
                 await self._start_worker(delivery.tenant, sub, delivery)
+        listen = getattr(self.store, "on_changes", None)  # other processes' writes (PostgreSQL)
+        if listen is not None:
+            await listen(self._heard)
         self._housekeeper = asyncio.create_task(self._housekeeping(), name="notify housekeeping")
+
+    def _heard(self, tenant: str) -> None:
+        for (t, _), worker in self.workers.items():
+            if t == tenant:
+                worker.wake()
+
+    def _lease_name(self, tenant: str, sub_id: str) -> str:
+        return f"delivery\0{tenant}\0{sub_id}"
+
+    async def _lease(self, tenant: str, sub_id: str) -> bool:
+        """Whether this process delivers the subscription. Several processes on one database
+        (PostgreSQL) each try its lease and exactly one holds it until it stops or dies; an
+        engine without leases (SQLite: one process) always delivers (docs/decisions/0009)."""
+        lease = getattr(self.store, "lease", None)
+        return True if lease is None else bool(await lease(self._lease_name(tenant, sub_id)))
+
+    async def _release(self, tenant: str, sub_id: str) -> None:
+        release = getattr(self.store, "release", None)
+        if release is not None:
+            await release(self._lease_name(tenant, sub_id))
 
     async def prepare(self, tenant: str, sub_id: str) -> None:
         """Before a new subscription is stored: its cursor, at the newest change, so that every
@@ -86,6 +109,7 @@ class Notifier:
         worker = self.workers.pop((tenant, sub_id), None)
         if worker is not None:
             await worker.stop()
+            await self._release(tenant, sub_id)
         self._contexts.pop((tenant, sub_id), None)
         await self.store.drop_delivery(tenant, sub_id)
 
@@ -160,6 +184,10 @@ class Notifier:
             return
         if (tenant, sub["id"]) in self.workers:  # started meanwhile
             return
+        if not await self._lease(tenant, sub["id"]):  # another process delivers it
+            return
+        if (tenant, sub["id"]) in self.workers:
+            return
         worker = Worker(self.store, _Dispatch(self), sub, ctx, delivery, self.tracker)
         self.workers[(tenant, sub["id"])] = worker
         worker.start()
@@ -184,13 +212,32 @@ class Notifier:
                 log.exception("notification housekeeping failed")
 
     async def _adopt(self) -> None:
-        """Start workers for subscriptions this process does not run yet (a failed start)."""
+        """Start workers for subscriptions this process does not run yet (a failed start, or
+        another process's that ended), and with several processes follow what the others did
+        to the subscriptions this one delivers."""
+        if getattr(self.store, "lease", None) is not None:
+            await self._follow()
         for delivery in await self.store.list_deliveries():
             if (delivery.tenant, delivery.subscription_id) in self.workers:
                 continue
             sub = await self.store.kv_get(space(delivery.tenant), delivery.subscription_id)
             if sub is not None:
                 await self._start_worker(delivery.tenant, sub, delivery)
+
+    async def _follow(self) -> None:
+        """Several processes: a subscription updated or deleted through another process, or
+        a lease lost with the database connection, reaches this process's worker here."""
+        holds = getattr(self.store, "holds", None)
+        for (tenant, sub_id), worker in list(self.workers.items()):
+            sub = await self.store.kv_get(space(tenant), sub_id)
+            lost = holds is not None and not holds(self._lease_name(tenant, sub_id))
+            if sub is None or lost:
+                self.workers.pop((tenant, sub_id), None)
+                await worker.stop()
+                if not lost:
+                    await self._release(tenant, sub_id)
+            elif sub != worker.sub:
+                worker.update(sub, await self._context(tenant, sub))
 
     async def aclose(self) -> None:
         if self._housekeeper is not None:

@@ -1,0 +1,101 @@
+"""Two `cityos serve` processes on one PostgreSQL database (issue 10): every write through
+either is notified once, by one process; when that process is killed mid-load the other takes
+the subscription over from its durable cursor and no notification is lost."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+V1 = "/ngsi-ld/v1"
+
+
+class Receiver:
+    """An HTTP endpoint that counts the entity ids it is notified of."""
+
+    def __init__(self) -> None:
+        self.seen: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with receiver.lock:
+                    receiver.seen.update(e["id"] for e in body["data"])
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def counts(self) -> Counter[str]:
+        with self.lock:
+            return Counter(self.seen)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+    r.server.server_close()
+
+
+def wait_until(condition: Callable[[], bool], what: str, limit: float = 90) -> None:
+    """A bound on waiting, not a timing assertion: fails only when it never happens."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never happened: {what}")
+        time.sleep(0.1)
+
+
+def write(url: str, n: int) -> None:
+    r = httpx.post(f"{url}{V1}/entities", json={
+        "id": f"urn:ngsi-ld:Meter:{n}", "type": "Meter",
+        "reading": {"type": "Property", "value": n}}, timeout=30)
+    assert r.status_code == 201, r.text
+
+
+@pytest.mark.e2e
+def test_two_processes_notify_once_and_survive_a_kill(serve: Any, postgres_url: str,
+                                                      receiver: Receiver, tmp_path: Path) -> None:
+    args = ("--open-ngsi", "--database-url", postgres_url)
+    one = serve(*args, data_dir=tmp_path / "var")
+    two = serve(*args, data_dir=tmp_path / "var")
+    r = httpx.post(f"{one.url}{V1}/subscriptions", json={
+        "type": "Subscription", "entities": [{"type": "Meter"}],
+        "notification": {"endpoint": {"uri": receiver.url}}}, timeout=30)
+    assert r.status_code == 201, r.text
+    for n in range(40):  # over ~12 s: longer than the 5 s in which every process looks for
+        write((one, two)[n % 2].url, n)  # subscriptions to deliver (notify housekeeping)
+        time.sleep(0.3)
+    first = {f"urn:ngsi-ld:Meter:{n}" for n in range(40)}
+    wait_until(lambda: first <= set(receiver.counts()), "all 40 writes notified")
+    time.sleep(3)  # room for a second process's duplicates to arrive, were there any
+    counts = receiver.counts()
+    assert {i: c for i, c in counts.items() if c > 1} == {}  # one process delivers
+    # the delivering process (one: it took the lease first) dies mid-load
+    load = threading.Thread(target=lambda: [write(two.url, n) for n in range(40, 100)])
+    load.start()
+    one.proc.kill()
+    one.proc.wait()
+    load.join()
+    rest = {f"urn:ngsi-ld:Meter:{n}" for n in range(40, 100)}
+    wait_until(lambda: rest <= set(receiver.counts()), "the other process took over")
+    for n in range(40, 100):  # acknowledged writes are all there
+        assert httpx.get(f"{two.url}{V1}/entities/urn:ngsi-ld:Meter:{n}").status_code == 200
