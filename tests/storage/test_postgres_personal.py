@@ -63,6 +63,13 @@ def test_sealed_at_rest_and_gone_after_erasure(postgres_url: str, tmp_path: Path
             got = await store.get_entity(scenarios.TEN, "urn:x:rec:1", EVERYTHING)
             assert got["attrs"]["https://example.org/note"][0]["value"].startswith(
                 scenarios.SECRET)
+            # a sealed body hides its attributes from SQL: `attrs` is then checked in Python
+            assert await scenarios.ids(store, EVERYTHING, attrs_any=[scenarios.PULSE]) == {
+                "urn:x:rec:1", "urn:x:s:1"}
+            assert await scenarios.ids(store, EVERYTHING, attrs_any=[
+                "https://example.org/note"]) == {"urn:x:rec:1"}
+            assert await scenarios.ids(store, EVERYTHING, attrs_any=[
+                "https://example.org/none"]) == set()
             assert await store.erase_subject(scenarios.TEN, "res_a") == 1
             assert await store.get_entity(scenarios.TEN, "urn:x:rec:1", EVERYTHING) is None
             assert "urn:x:rec:1" not in await stored_text()

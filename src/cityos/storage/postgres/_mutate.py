@@ -101,7 +101,7 @@ async def fetch(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> Rows:
     return rows
 
 
-def _boxes(entity: dict[str, Any]) -> list[list[Any]]:
+def geo_boxes(entity: dict[str, Any]) -> list[list[Any]]:
     """Columns (attrs, min x, min y, max x, max y) of the entity's GeoProperty boxes."""
     cols: list[list[Any]] = [[], [], [], [], []]
     n = 0
@@ -167,7 +167,7 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
     subject, category = found if found is not None else (None, None)
     if found is not None and personal.sealer is not None:
         doc, sealed = None, personal.seal(tenant, found[0], raw)
-    boxes = _boxes(new) if found is None else [[], [], [], [], []]
+    boxes = geo_boxes(new) if found is None else [[], [], [], [], []]
     if row is None:
         if not pending.known_tenant and tenant != "":
             await conn.execute("INSERT INTO tenants (name, created_at) VALUES ($1, $2) "

@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from cityos.storage.postgres._mutate import _boxes
+from cityos.storage.postgres._mutate import geo_boxes
 from cityos.storage.sqlite._personal import SEALED
 
 CHUNK = 5000
@@ -200,7 +200,7 @@ async def _derive(conn: asyncpg.Connection, lite: sqlite3.Connection) -> None:
     """What PostgreSQL keeps its own way: the geo boxes (from the documents), the identity
     counters, the change log's high-water mark (numbered rows: none is waiting)."""
     async for rid, doc in _entity_docs(conn):
-        boxes = _boxes(orjson.loads(doc))
+        boxes = geo_boxes(orjson.loads(doc))
         if boxes[0]:
             await conn.execute(
                 "INSERT INTO geo_boxes (rid, attr, box) SELECT $1, g.attr, "
