@@ -31,8 +31,10 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if abs(value) >= 100 or value == int(value) else f"{value:.2f}"
 
 
-def _clock(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, JST).strftime("%m-%d %H:%M JST")
+def _clock(epoch: float, span: float) -> str:
+    """A time on the axis, as precise as the chart's span asks (the town's clock, JST)."""
+    shape = "%H:%M:%S JST" if span < 3600 else "%m-%d %H:%M JST"
+    return datetime.fromtimestamp(epoch, JST).strftime(shape)
 
 
 def line_chart(series: Series, title: str) -> str:
@@ -65,7 +67,7 @@ def line_chart(series: Series, title: str) -> str:
             f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{HEIGHT - BOTTOM}" '
             f'y2="{HEIGHT - BOTTOM}" class="axis"/>'
             f'<path d="{path}" class="line"/><g class="dots">{dots}</g>'
-            f'<text x="{LEFT}" y="{HEIGHT - 10}">{_clock(t0)}</text>'
-            f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 10}" text-anchor="end">{_clock(t1)}</text>'
+            f'<text x="{LEFT}" y="{HEIGHT - 10}">{_clock(t0, t1 - t0)}</text>'
+            f'<text x="{WIDTH - RIGHT}" y="{HEIGHT - 10}" text-anchor="end">{_clock(t1, t1 - t0)}</text>'
             f'<text x="{LEFT}" y="16">'
             f"{escape(series.attr)}{unit}</text></svg>")

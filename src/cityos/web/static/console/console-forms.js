@@ -8,3 +8,10 @@ document.querySelectorAll("input[type=file][data-fills]").forEach(function (inpu
     file.text().then(function (text) { target.value = text; });
   });
 });
+
+// A form that removes something asks first (data-confirm holds the question).
+document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+  form.addEventListener("submit", function (event) {
+    if (!window.confirm(form.getAttribute("data-confirm"))) event.preventDefault();
+  });
+});

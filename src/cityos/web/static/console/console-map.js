@@ -8,8 +8,22 @@
   var map = L.map(box, { keyboard: true, zoomSnap: 0.5, attributionControl: true });
   map.attributionControl.setPrefix(false);
   map.setView([34.915, 135.47], 13);
-  if (d.tiles) {
-    L.tileLayer(d.tiles, { maxZoom: Number(d.maxZoom) || 18, attribution: escapeHtml(d.tileAttribution) }).addTo(map);
+  var last = null;  // the newest layers drawn
+  var tiles = !!d.tiles;  // false: no tiles configured, or none could be loaded (offline)
+  if (tiles) {
+    var layer = L.tileLayer(d.tiles, { maxZoom: Number(d.maxZoom) || 18, attribution: escapeHtml(d.tileAttribution) });
+    var loaded = false, failed = 0;
+    layer.on("tileload", function () { loaded = true; });
+    layer.on("tileerror", function () {
+      failed += 1;
+      if (!loaded && failed >= 4) {  // the tile server is out of reach: draw the plain town
+        map.removeLayer(layer);
+        tiles = false;
+        box.setAttribute("data-tiles-failed", "1");
+        if (last) draw(last);
+      }
+    });
+    layer.addTo(map);
   }
   var STYLE = {
     shelters: { radius: 11, color: "#1a1a1a", weight: 2, fillColor: "#c0392b", fillOpacity: 0.85 },
@@ -25,7 +39,14 @@
     groups[key] = L.layerGroup().addTo(map);
     overlays[escapeHtml(d["label" + key.charAt(0).toUpperCase() + key.slice(1)] || key)] = groups[key];
   });
+  map.createPane("town");  // the plain town's outline lies under the data (z-index 350 < 400)
+  map.getPane("town").style.zIndex = 350;
   var outline = L.layerGroup().addTo(map);
+  function zoomClass() {  // the names of the many 丁目 show only once zoomed in
+    box.classList.toggle("zoomed-out", map.getZoom() < 15);
+  }
+  map.on("zoomend", zoomClass);
+  zoomClass();
   L.control.layers(null, overlays, { collapsed: false }).addTo(map);
   var fitted = false;
 
@@ -46,6 +67,7 @@
   }
 
   function draw(data) {
+    last = data;
     var counts = {};
     ORDER.forEach(function (key) {
       var group = groups[key];
@@ -59,7 +81,7 @@
         var marker = L.circleMarker([c[1], c[0]], style);
         var p = Object.assign({ id: f.id }, f.properties || {});
         if (key === "areas") {
-          marker.bindTooltip(escapeHtml(p.name || ""), { permanent: !d.tiles, direction: "right", className: "area-label" });
+          marker.bindTooltip(escapeHtml(p.name || ""), { permanent: !tiles, direction: "right", className: /丁目$/.test(p.name || "") ? "area-label minor" : "area-label" });
         } else {
           marker.bindPopup(describe(key, p));
           marker.bindTooltip(escapeHtml(p.name || f.id));
@@ -69,8 +91,8 @@
       });
     });
     outline.clearLayers();
-    if (data.outline && !d.tiles) {
-      outline.addLayer(L.geoJSON(data.outline, { style: { color: "#555555", weight: 2, dashArray: "6 4", fillColor: "#ffffff", fillOpacity: 0.6 }, interactive: false }));
+    if (data.outline && !tiles) {
+      outline.addLayer(L.geoJSON(data.outline, { pane: "town", style: { color: "#555555", weight: 2, dashArray: "6 4", fillColor: "#ffffff", fillOpacity: 0.7 }, interactive: false }));
     }
     if (!fitted) {  // the first answer: frame the town, name the sources of what is drawn
       if (data.outline) map.fitBounds(L.geoJSON(data.outline).getBounds(), { padding: [10, 10] });
