@@ -92,11 +92,16 @@ def test_home_lists_services_by_field_with_deep_links_and_notices(platform: Plat
     planned = {**SERVICE, "id": "later", "name": {"ja": "将来の予定", "en": "Later"},
                "status": "planned"}
     assert client.post("/catalog/v1/services", json=planned, headers=admin).status_code == 201
+    shelters = {**SERVICE, "id": "shelters", "name": {"ja": "避難所の混み具合", "en": "Shelters"},
+                "field": "disaster"}
+    assert client.post("/catalog/v1/services", json=shelters, headers=admin).status_code == 201
     notice = {"title": {"ja": "避難所を開設しました", "en": "Shelters are open"},
               "severity": "emergency"}
     assert client.post("/catalog/v1/notices", json=notice, headers=admin).status_code == 201
     html = get(client, "/app").text  # no restart: the next page view shows them
     assert "②見守り・安全" in html and "見守りサービス" in html
+    assert html.index("①防災") < html.index("②見守り・安全")  # the plan's order
+    assert '<a href="#field-disaster">①防災</a>' in html  # jump to a field
     assert "将来の予定" not in html
     assert "避難所を開設しました" in html and "緊急" in html
     link = re.search(r'<a class="button open" href="([^"]+)" data-fallback="([^"]+)"', html)

@@ -17,6 +17,7 @@ add_messages({
     "home.notices": ("町からのお知らせ", "Notices from the town"),
     "home.no_notices": ("いまお知らせはありません。", "There are no notices now."),
     "home.services": ("まちのサービス", "Town services"),
+    "home.fields": ("分野から探す", "Find by field"),
     "home.services.lead": ("使いたいサービスの「開く」を押してください。",
                            "Press “Open” on the service you want to use."),
     "home.no_services": ("まだサービスが登録されていません。", "No services are registered yet."),
