@@ -219,10 +219,10 @@ def create_app(settings: Settings) -> Starlette:
             yield {}
         finally:
             await app.state.iot.aclose()
-            await app.state.personal.close()  # the tracker's last releases
             await close_trail(app)
             await app.state.trust.close()  # the last audit records into the log
             await broker.aclose()
+            await app.state.personal.close()  # the tracker's last releases, then keys
             await store.close()
 
     gate = Gate(settings)
