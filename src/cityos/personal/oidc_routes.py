@@ -62,8 +62,8 @@ def _redirect(url: str, state: str, config: OidcConfig) -> Response:
     return response
 
 
-async def resident_oidc_login(request: Request) -> Response:
-    """Send the browser to the residents' identity provider (code flow with PKCE)."""
+async def _begin(request: Request) -> tuple[Access, OidcConfig, str, str] | Response:
+    """A new sign-in at the provider: (access, config, URL, state), or the refusal."""
     config = config_of(request.app.state.settings)
     if config is None:
         return _off()
@@ -72,6 +72,15 @@ async def resident_oidc_login(request: Request) -> Response:
         url, state = await start(access.book, config)
     except OidcError as exc:
         return _failed(exc)
+    return access, config, url, state
+
+
+async def resident_oidc_login(request: Request) -> Response:
+    """Send the browser to the residents' identity provider (code flow with PKCE)."""
+    begun = await _begin(request)
+    if isinstance(begun, Response):
+        return begun
+    _, config, url, state = begun
     return _redirect(url, state, config)
 
 
@@ -79,14 +88,10 @@ async def link_identity(request: Request) -> Response:
     """Start linking a public ID to my account: answers the provider URL to open (the
     sign-in then completes at the callback, in the same browser)."""
     tenant, subject, _ = acting(request, None)
-    config = config_of(request.app.state.settings)
-    if config is None:
-        return _off()
-    access = await access_of(request.app)
-    try:
-        url, state = await start(access.book, config)
-    except OidcError as exc:
-        return _failed(exc)
+    begun = await _begin(request)
+    if isinstance(begun, Response):
+        return begun
+    access, config, url, state = begun
     await access.store.kv_put(LINKING, state, {"tenant": tenant, "resident": subject,
                                                "expires": time.time() + 600})
     response = plain_json({"url": url, "state": state})

@@ -4,6 +4,8 @@ residents' Personal-Link at the town office (`/personal/v1/…`), and every oper
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -131,14 +133,20 @@ async def cancel_consent(request: Request) -> Response:
     return plain_json(changed)
 
 
-async def resident_summary(request: Request) -> Response:
-    """A resident's Personal-Link at the town office: account, links, consents, mandates."""
+async def _resident_here(request: Request) -> tuple[str, str, dict[str, Any]]:
+    """(tenant, resident id, account) of the path's resident in the request's tenant (404
+    otherwise), named in the audit record."""
     tenant, subject = tenant_of(request), request.path_params["residentId"]
-    access = await access_of(request.app)
-    resident = await access.residents.get(subject)
+    resident = await (await access_of(request.app)).residents.get(subject)
     if resident is None or resident.get("tenant", "") != tenant:
         raise error(404, f"住民 {subject} はいません / no resident {subject}")
     touch_subjects(request, subject)
+    return tenant, subject, resident
+
+
+async def resident_summary(request: Request) -> Response:
+    """A resident's Personal-Link at the town office: account, links, consents, mandates."""
+    tenant, subject, resident = await _resident_here(request)
     p = personal(request)
     return plain_json({"account": account_view(resident),
                        "linkedIds": await p.links.of(tenant, subject),
@@ -149,12 +157,7 @@ async def resident_summary(request: Request) -> Response:
 
 async def staff_add_representative(request: Request) -> Response:
     """Staff name a representative for a resident (e.g. an elderly resident at the counter)."""
-    tenant, subject = tenant_of(request), request.path_params["residentId"]
-    access = await access_of(request.app)
-    resident = await access.residents.get(subject)
-    if resident is None or resident.get("tenant", "") != tenant:
-        raise error(404, f"住民 {subject} はいません / no resident {subject}")
-    touch_subjects(request, subject)
+    tenant, subject, _ = await _resident_here(request)
     return plain_json(await appoint(request, tenant, subject), status=201)
 
 
@@ -174,11 +177,8 @@ async def staff_erase(request: Request) -> Response:
     if data.get("confirm") not in me_routes.ERASE_WORDS:
         raise BadRequestData('確認のため {"confirm": "消去"} を送ってください / send '
                              '{"confirm": "ERASE"} to confirm; this cannot be undone')
+    await _resident_here(request)
     access = await access_of(request.app)
-    resident = await access.residents.get(subject)
-    if resident is None or resident.get("tenant", "") != tenant:
-        raise error(404, f"住民 {subject} はいません / no resident {subject}")
-    touch_subjects(request, subject)
     return plain_json(await erase_resident(personal(request), access.residents, tenant, subject,
                                            by=principal_of(request).sub, role="controller"))
 
