@@ -70,10 +70,11 @@ class Personal:
         return lambda stored: self.loads(tenant, stored)
 
 
-def reader_clause(reader: Reader | None, alias: str = "e",
+def reader_clause(reader: Reader | None, tenant: str, alias: str = "e",
                   now: float | None = None) -> tuple[str, list[Any]] | None:
-    """SQL over `alias`'s subject/category/owner columns: the rows `reader` may see; None
-    when it sees everything. The grant test is one seek on the grants' primary key."""
+    """SQL over `alias`'s subject/category/owner columns: the rows of `tenant` that `reader`
+    may see; None when it sees everything. The grant test is one seek on the grants' primary
+    key (tenant, recipient, subject, category, purpose), which holds `until`."""
     reader = _NOBODY if reader is None else reader
     if reader.system:
         return None
@@ -87,7 +88,7 @@ def reader_clause(reader: Reader | None, alias: str = "e",
     if reader.residents and reader.categories is not None:
         params += reader.categories
     if reader.org:
-        params.append(reader.org)
+        params += [tenant, reader.org]
         if reader.purpose is not None:
             params.append(reader.purpose)
         params.append(time.time() if now is None else now)
@@ -106,7 +107,7 @@ def _clause_sql(a: str, org: bool, residents: int, categories: int, purpose: boo
         ways.append(f"({own})")
     if org:
         ways.append(
-            f"EXISTS (SELECT 1 FROM grants g WHERE g.tenant = {a}.tenant AND g.recipient = ? "
+            f"EXISTS (SELECT 1 FROM grants g WHERE g.tenant = ? AND g.recipient = ? "
             f"AND g.subject = {a}.subject AND g.category = {a}.category"
             f"{' AND g.purpose = ?' if purpose else ''} AND (g.until IS NULL OR g.until > ?))")
     return f"({' OR '.join(ways)})"
@@ -140,7 +141,7 @@ def mark(conn: sqlite3.Connection, tenant: str, entity_id: str, types: list[str]
 def withheld(conn: sqlite3.Connection, tenant: str, entity_ids: list[str],
              reader: Reader | None) -> set[str]:
     """Of `entity_ids`, the personal ones (existing or not) `reader` may not see."""
-    clause = reader_clause(reader, "p")
+    clause = reader_clause(reader, tenant, "p")
     if clause is None or not entity_ids:
         return set()
     out: set[str] = set()

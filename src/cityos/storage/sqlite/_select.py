@@ -63,33 +63,37 @@ PYTHON_FIRST = 256
 
 
 def filtered_rows(conn: sqlite3.Connection, tenant: str, query: EntityQuery, *,
-                  who: Where | None = None, personal: bool = False) -> Iterator[Row]:
+                  who: Where | None = None, personal: bool = False,
+                  sealed: bool = False) -> Iterator[Row]:
     """The rows of `query` for an exact predicate to test, in rid order: the first
     candidates without the JSON prefilter, the rest with it (`plan` for `who`, `personal`)."""
     first = min(PYTHON_FIRST, 2 * (query.offset + query.limit) + 16)
     if first <= 0 or (not query.attr_filters and not query.attrs_any):
-        yield from plan(tenant, query, who=who, personal=personal).rows(conn)
+        yield from plan(tenant, query, who=who, personal=personal, sealed=sealed).rows(conn)
         return
     bare = replace(query, attr_filters=None, attrs_any=None)
     last = None
-    for n, row in enumerate(plan(tenant, bare, who=who, personal=personal).rows(conn), start=1):
+    for n, row in enumerate(plan(tenant, bare, who=who, personal=personal, sealed=sealed
+                                 ).rows(conn), start=1):
         yield row
         last = row[0]
         if n >= first:
             break
     else:
         return  # every candidate seen
-    yield from plan(tenant, query, after=last, who=who, personal=personal).rows(conn)
+    yield from plan(tenant, query, after=last, who=who, personal=personal,
+                    sealed=sealed).rows(conn)
 
 
 Where = tuple[str, list[Any]]  # an SQL condition over `e` and its parameters
 
 
 def plan(tenant: str, query: EntityQuery, *, after: int | None = None,
-         who: Where | None = None, personal: bool = False) -> Plan:
+         who: Where | None = None, personal: bool = False, sealed: bool = False) -> Plan:
     """The SQL of `query`; with `after`, only rows after that rid; `who`: the reader's
-    condition (issue 6). Where rows may be `personal` (their bodies sealed, outside the geo
-    index), the JSON and geo prefilters pass every personal row on to the exact predicate."""
+    condition (issue 6). Where rows may be `personal` (outside the geo index) the geo
+    prefilter, where they may be `sealed` the JSON prefilter, pass every personal row on to
+    the exact predicate."""
     filters: list[str] = []
     params: list[Any] = []
     if who is not None:
@@ -103,7 +107,7 @@ def plan(tenant: str, query: EntityQuery, *, after: int | None = None,
         clauses.append(_filters.any_attr_sql(query.attrs_any))
     for found in clauses:
         if found is not None:
-            filters.append(f"(e.subject IS NOT NULL OR {found[0]})" if personal else found[0])
+            filters.append(f"(e.subject IS NOT NULL OR {found[0]})" if sealed else found[0])
             params.extend(found[1])
     types = query.types
     if query.ids is not None or query.geo_bbox is not None:

@@ -161,7 +161,7 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
     # entities -----------------------------------------------------------------------------
     async def get_entity(self, tenant: str, entity_id: str,
                          reader: Reader | None = None) -> Entity | None:
-        who = _personal.reader_clause(reader)
+        who = _personal.reader_clause(reader, tenant)
         if who is None:
             row = self._r.execute("SELECT doc FROM entities WHERE tenant = ? AND id = ?",
                                   (tenant, entity_id)).fetchone()
@@ -211,11 +211,13 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
 
     def _query(self, conn: sqlite3.Connection, tenant: str, query: EntityQuery) -> QueryResult:
         personal = _personal.has_personal(conn, tenant, query.types)
-        who = _personal.reader_clause(query.reader) if personal else None
+        who = _personal.reader_clause(query.reader, tenant) if personal else None
         decode = self._personal.decoder(tenant) if personal else _loads
+        # sealed bodies (only a sealer opens them) must pass the JSON prefilter unread
+        sealed = personal and self._personal.sealer is not None
         post = query.predicate is not None or query.attrs_any is not None
         if not post:
-            plan = _select.plan(tenant, query, who=who, personal=personal)
+            plan = _select.plan(tenant, query, who=who, personal=personal, sealed=sealed)
             total = plan.total(conn) if query.count else None
             rows = plan.page(conn, query.limit, query.offset)
             found = [decode(r[1]) for r in rows]
@@ -225,7 +227,8 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
         predicate = query.predicate
         wanted = set(query.attrs_any) if query.attrs_any is not None else None
         stop_at = query.offset + query.limit
-        for _rid, doc in _select.filtered_rows(conn, tenant, query, who=who, personal=personal):
+        for _rid, doc in _select.filtered_rows(conn, tenant, query, who=who, personal=personal,
+                                               sealed=sealed):
             entity = decode(doc)
             if entity is None:
                 continue
