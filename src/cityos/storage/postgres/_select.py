@@ -44,9 +44,11 @@ class Plan:
 
 
 def plan(tenant: str, query: EntityQuery, *, personal: bool = False) -> Plan:
-    """The SQL of `query` except `predicate` and `id_pattern` (Python tests them exactly),
-    with its reader's condition (issue 6). Where rows may be `personal` (bodies sealed, outside
-    the geo index), the JSON and geo prefilters pass personal rows on to the exact predicate."""
+    """The SQL of `query` except `predicate`, `id_pattern` and the exact `attrs_any` (Python
+    tests them), with its reader's condition (issue 6). Personal rows (bodies sealed, outside
+    the geo index) pass the JSON prefilters on to the exact predicate always (a test of the
+    row's own column: free), the geo prefilter where the tenant's types may be `personal` (an
+    OR there would cost the GiST index its use)."""
     sql = Sql()
     t = sql.param(tenant)
     where = []
@@ -74,7 +76,7 @@ def plan(tenant: str, query: EntityQuery, *, personal: bool = False) -> Plan:
         clauses.append(_filters.any_attr_sql(query.attrs_any, sql.param))
     for clause in clauses:
         if clause is not None:
-            where.append(f"(e.subject IS NOT NULL OR {clause})" if personal else clause)
+            where.append(f"(e.subject IS NOT NULL OR {clause})")
     who = reader_clause(query.reader, sql)
     if who is not None:
         where.append(who)

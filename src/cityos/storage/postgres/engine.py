@@ -124,17 +124,17 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
         return out
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
-        personal = await _personal.has_personal(self.pool, tenant, query.types)
+        personal = (query.geo_bbox is not None
+                    and await _personal.has_personal(self.pool, tenant, query.types))
         plan = _select.plan(tenant, query, personal=personal)
         pattern = None
         if query.id_pattern is not None:
             pattern = _compiled(query.id_pattern)
             if pattern is None:  # not a regular expression: it matches nothing
                 return QueryResult([], 0 if query.count else None)
+        # `attrs` in SQL passes personal rows, whose sealed bodies it cannot look into
         wanted = set(query.attrs_any) if query.attrs_any is not None else None
-        # the SQL is exact but for personal rows, whose sealed bodies it cannot look into
-        exact = wanted is None or not personal
-        if query.predicate is None and pattern is None and exact:
+        if query.predicate is None and pattern is None and wanted is None:
             sql, params = plan.page(None, query.limit, query.offset)
             rows = await self.pool.fetch(sql, *params)
             total = None
