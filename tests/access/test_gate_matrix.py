@@ -43,7 +43,8 @@ PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.jso
                  # residents sign in through their identity provider (My Number card)
                  ("GET", "/personal/v1/oidc/login"), ("GET", "/personal/v1/oidc/callback"),
                  # the staff console's sign-in page and form
-                 ("GET", "/console/signin"), ("POST", "/console/signin")}
+                 ("GET", "/console/signin"), ("POST", "/console/signin"),
+                 ("POST", "/console/signin/token")}
 RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    # the resident app shows the town's services and notices
                    ("GET", "/catalog/v1/services"), ("GET", "/catalog/v1/services/{serviceId}"),

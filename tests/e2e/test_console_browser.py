@@ -185,3 +185,34 @@ def _staff_token(url: str, user: str, password: str) -> str:
     r = httpx.post(f"{url}/auth/login", data={"username": user, "password": password})
     assert r.status_code == 200, r.text
     return str(r.json()["access_token"])
+
+
+def test_a_staff_member_with_a_passkey_confirms_with_it(serve: Any, tmp_path: Path,
+                                                        browser: Any) -> None:
+    from e2e.test_passkeys_browser import ADD_PASSKEY
+
+    data = tmp_path / "town"
+    _cli("init", "--data-dir", str(data))
+    password = _cli("staff", "add", "yamada", "--role", "admin", "--data-dir",
+                    str(data)).strip().splitlines()[-1]
+    server = serve("--host", "localhost", data_dir=data)
+    url = f"http://localhost:{server.port}"
+    page = browser.new_context().new_page()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True,
+        "automaticPresenceSimulation": True}})
+    page.goto(f"{url}/auth/passkeys")
+    token = _staff_token(url, "yamada", password)
+    assert page.evaluate(ADD_PASSKEY, token) == 200
+    page.goto(f"{url}/console/alerts")
+    page.fill("#username", "yamada")
+    page.fill("#password", password)
+    page.click("form.narrow button[type=submit]")
+    page.wait_for_selector("#passkey-confirm")
+    assert page.locator("nav.console-nav").count() == 0  # the password alone is not enough
+    page.click("#passkey-confirm")
+    page.wait_for_url(f"{url}/console/alerts")
+    assert "yamada" in page.inner_text("header")

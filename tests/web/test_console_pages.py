@@ -209,3 +209,41 @@ def test_overview_counts_and_usage(platform: Platform) -> None:
         r'<span class="kpi-value">([^<]+)</span>', html))
     assert kpis["住民アカウント"] == "1" and kpis["事業者"] == "4"
     assert re.search(r"<th scope=\"row\">Reader</th><td class=\"num\">2</td>", html)
+
+
+def test_without_tiles_the_map_page_loads_nothing_from_outside(platform: Platform) -> None:
+    import dataclasses
+
+    from cityos.app import create_app
+
+    settings = dataclasses.replace(platform.settings, console=dataclasses.replace(
+        platform.settings.console, tile_url=""))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        token = _csrf(c.get("/console/signin", headers=HTML).text)
+        r = c.post("/console/signin", headers=HTML, follow_redirects=False, data={
+            "csrf": token, "username": "operator", "password": platform.passwords["operator"]})
+        assert r.status_code == 303
+        page = c.get("/console/map", headers=HTML)
+        assert page.status_code == 200 and 'data-tiles=""' in page.text
+        assert "img-src 'self' data:;" in page.headers["content-security-policy"]
+        assert "背景地図なし" in page.text
+
+
+def test_a_role_that_needs_a_passkey_is_not_signed_in_by_password(
+        prepared: Any, tmp_path: Any) -> None:
+    from access.secured import make_platform
+
+    for strict in make_platform(prepared, tmp_path / "strict", second_factor_roles=("operator",)):
+        c = strict.client
+        r = _post(c, "/console/signin", "/console/signin",
+                  {"username": "operator", "password": strict.passwords["operator"]})
+        assert r.status_code == 401 and "パスキーが必要です" in r.text
+        assert c.get("/console", headers=HTML, follow_redirects=False).status_code == 303
+        token = _csrf(c.get("/console/signin", headers=HTML).text)
+        forged = c.post("/console/signin/token", headers=HTML,
+                        data={"csrf": token, "token": strict.tokens["resident"]})
+        assert forged.status_code == 401  # only a staff member's token starts a session
+        viewer = c.post("/console/signin/token", headers=HTML,
+                        data={"csrf": token, "token": strict.tokens["viewer"]})
+        assert viewer.status_code == 204
+        assert c.get("/console", headers=HTML).status_code == 200

@@ -26,8 +26,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
                               "The user name or password is wrong."),
     "console.signin.locked": ("失敗が続いたため一時的にロックしました。{seconds} 秒後にお試しください。",
                               "Locked after too many failures. Try again in {seconds} seconds."),
-    "console.signin.passkey": ("このアカウントはパスキーが必要です。API の /auth/login/passkey をお使いください。",
-                               "This account needs its passkey: use /auth/login/passkey of the API."),
+    "console.signin.passkey": ("パスワードを確認しました。続けてパスキーで本人確認をしてください。",
+                               "Password accepted. Now confirm with your passkey."),
+    "console.signin.passkey.button": ("パスキーで確認", "Confirm with my passkey"),
+    "console.signin.passkey.failed": ("パスキーで確認できませんでした。もう一度サインインしてください。",
+                                      "The passkey could not be confirmed. Please sign in again."),
+    "console.signin.enrol": ("この役割にはパスキーが必要です。先にパスキーを登録してください "
+                             "(/auth/v1/me/passkeys、docs/security.md)。",
+                             "This role needs a passkey: register one first "
+                             "(/auth/v1/me/passkeys, docs/security.md)."),
     "console.signin.oidc": ("自治体の ID でサインイン", "Sign in with the municipality's ID"),
     # overview
     "console.overview.title": ("概要", "Overview"),
