@@ -49,6 +49,13 @@ def _compiled(pattern: str) -> re.Pattern[str] | None:
         return None
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A released connection needs no reset (asyncpg's default costs a round trip per use):
+    the engine takes only transaction-scoped locks on pooled connections, never LISTENs or
+    SETs there, and opens cursors only inside transactions (the coordination connection,
+    which holds session locks, is not pooled)."""
+
+
 class PostgresStore(LogTables, TemporalTables, ChangeTables):
     """A cityos database in PostgreSQL (`postgresql://user@host/db`)."""
 
@@ -75,6 +82,7 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
             await conn.close()
         self._pool = await asyncpg.create_pool(
             self.url, min_size=1, max_size=self.pool_size, statement_cache_size=512,
+            reset=_keep_session,
             server_settings={"synchronous_commit": self.synchronous_commit,
                              "application_name": "cityos"})
 
