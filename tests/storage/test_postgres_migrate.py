@@ -55,6 +55,9 @@ async def fill(store: Store) -> None:
     await store.mutate("town", [("urn:x:s:11", lambda c: (DELETE, None))])
     await store.mutate("town", [(f"urn:x:r:{n}", lambda c, n=n: (record(n, f"res_{n}"), None))
                                 for n in range(3)], writer="org:a")
+    odd = {"id": "urn:x:odd", "type": [T], "attrs": {V + "t": [{"type": "Property",
+                                                                 "value": "a\u0000b"}]}}
+    await store.mutate("town", [("urn:x:odd", lambda c: (odd, None))])  # not for JSONB
     await store.put_grant("town", "res_1", "org:b", "health", "care", None)
     await store.save_delivery(Delivery("town", "sub", 5, {"timesSent": 2}))
     await store.kv_put("contexts", "a", {"x": [1, 2.5, "ü"]})
@@ -109,7 +112,7 @@ def test_a_sqlite_database_reads_the_same_after_migration(postgres_url: str,
         seen: list[tuple[str, int, int]] = []
         counts = await migrate(str(source), postgres_url,
                                lambda t, done, total: seen.append((t, done, total)))
-        assert counts["entities"] == 14 and counts["logs"] == 6 and counts["grants"] == 1
+        assert counts["entities"] == 15 and counts["logs"] == 6 and counts["grants"] == 1
         assert ("attr_instances", counts["attr_instances"], counts["attr_instances"]) in seen
         pg = open_with(postgres_url, vault)
         await pg.open()

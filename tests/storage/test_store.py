@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from cityos.storage import DELETE, KEEP, EntityQuery, open_store
+from cityos.storage.base import AttrFilter
 
 T = "https://example.org/T"
 U = "https://example.org/U"
@@ -184,3 +185,26 @@ def test_sqlite_is_wal_and_durable(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(RuntimeError, match="newer than this cityos"):
         run(scenario())
+
+
+def test_any_text_is_stored_and_found(db: str) -> None:
+    """U+0000 and other control characters in values (PostgreSQL's JSONB cannot hold U+0000)."""
+    async def scenario() -> None:
+        s = open_store(db)
+        await s.open()
+        odd = "a\u0000b\u0001\U0001f600"
+        await s.mutate("", [put(entity(1, a=odd)), put(entity(2, a="plain"))])
+        got = await s.get_entity("", "urn:x:1")
+        assert got is not None and got["attrs"]["a"][0]["value"] == odd
+        found = await s.query_entities("", EntityQuery(
+            types=[T], predicate=lambda e: e["attrs"]["a"][0]["value"] == odd,
+            attr_filters=[AttrFilter("a", "==", odd)]))
+        assert [e["id"] for e in found.entities] == ["urn:x:1"]
+        await s.mutate("", [("urn:x:1", lambda cur: ({**cur, "attrs": {"a": [
+            {"type": "Property", "value": "plain"}]}}, None))])  # and back to JSON
+        found = await s.query_entities("", EntityQuery(attr_filters=[AttrFilter("a", "==", "plain")],
+                                                       predicate=lambda e: True, limit=10))
+        assert [e["id"] for e in found.entities] == ["urn:x:1", "urn:x:2"]
+        await s.close()
+
+    run(scenario())

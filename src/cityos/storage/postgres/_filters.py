@@ -19,7 +19,10 @@ Param = Callable[[Any], str]  # adds a parameter, returns its placeholder ($n)
 
 
 def filter_sql(f: AttrFilter, param: Param) -> str | None:
-    """The clause, or None when the filter cannot be expressed here."""
+    """The clause, or None when the filter cannot be expressed here (text holding U+0000,
+    which PostgreSQL's text cannot: the exact predicate alone decides)."""
+    if "\x00" in f.attr or (isinstance(f.value, str) and "\x00" in f.value):
+        return None
     if f.op == "exists":
         return f"(e.doc->'attrs') ? {param(f.attr)}"
     if f.op in _COMPARE and _is_number(f.value):
@@ -41,7 +44,7 @@ def filter_sql(f: AttrFilter, param: Param) -> str | None:
 
 def any_attr_sql(attrs: list[str], param: Param) -> str | None:
     """The entity has at least one of `attrs` (the `attrs` parameter of a query)."""
-    if not attrs:
+    if not attrs or any("\x00" in a for a in attrs):
         return None
     return f"(e.doc->'attrs') ?| {param(list(attrs))}::text[]"
 

@@ -22,7 +22,8 @@ from cityos.storage.sqlite._geo import GEO_SLOTS, bbox, geo_values
 from cityos.storage.sqlite._personal import Personal
 
 _loads = orjson.loads
-# entity id -> (rid, JSONB text, sealed body, subject, category), None when absent
+# entity id -> (rid, JSONB text, body kept as bytes (sealed, or JSON holding U+0000), subject,
+# category), None when absent
 Row = tuple[int, str | None, bytes | None, str | None, str | None]
 Rows = dict[str, Row | None]
 _NO_PERSONAL = Personal()
@@ -167,6 +168,8 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
     subject, category = found if found is not None else (None, None)
     if found is not None and personal.sealer is not None:
         doc, sealed = None, personal.seal(tenant, found[0], raw)
+    elif b"\\u0000" in raw:  # JSONB cannot hold U+0000: the JSON kept as bytes, read as such
+        doc, sealed = None, raw
     boxes = geo_boxes(new) if found is None else [[], [], [], [], []]
     if row is None:
         if not pending.known_tenant and tenant != "":

@@ -45,9 +45,10 @@ class Plan:
 
 def plan(tenant: str, query: EntityQuery, *, personal: bool = False) -> Plan:
     """The SQL of `query` except `predicate`, `id_pattern` and the exact `attrs_any` (Python
-    tests them), with its reader's condition (issue 6). Personal rows (bodies sealed, outside
-    the geo index) pass the JSON prefilters on to the exact predicate always (a test of the
-    row's own column: free), the geo prefilter where the tenant's types may be `personal` (an
+    tests them), with its reader's condition (issue 6). Rows whose body is not JSONB (sealed
+    personal rows, JSON holding U+0000) pass the JSON prefilters on to the exact predicate
+    always (a test of the row's own column: free); personal rows (outside the geo index) pass
+    the geo prefilter where the tenant's types may be `personal` (an
     OR there would cost the GiST index its use)."""
     sql = Sql()
     t = sql.param(tenant)
@@ -63,7 +64,8 @@ def plan(tenant: str, query: EntityQuery, *, personal: bool = False) -> Plan:
             where.append(f"EXISTS (SELECT 1 FROM entity_types t WHERE t.rid = e.rid AND "
                          f"t.tenant = {t} AND t.type = ANY({sql.param(types)}::text[]))")
     if query.ids is not None:
-        where.append(f"e.id = ANY({sql.param(list(query.ids))}::text[])")
+        ids = [i for i in query.ids if "\x00" not in i]  # none can be stored
+        where.append(f"e.id = ANY({sql.param(ids)}::text[])")
     if query.geo_bbox is not None:
         minx, miny, maxx, maxy = (float(v) for v in query.geo_bbox)
         box = (f"box(point({sql.param(minx)}, {sql.param(miny)}), "
@@ -76,7 +78,7 @@ def plan(tenant: str, query: EntityQuery, *, personal: bool = False) -> Plan:
         clauses.append(_filters.any_attr_sql(query.attrs_any, sql.param))
     for clause in clauses:
         if clause is not None:
-            where.append(f"(e.subject IS NOT NULL OR {clause})")
+            where.append(f"(e.doc IS NULL OR {clause})")
     who = reader_clause(query.reader, sql)
     if who is not None:
         where.append(who)

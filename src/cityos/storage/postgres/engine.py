@@ -101,6 +101,8 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
     # entities -----------------------------------------------------------------------------
     async def get_entity(self, tenant: str, entity_id: str,
                          reader: Reader | None = None) -> Entity | None:
+        if "\x00" in entity_id:  # PostgreSQL's text cannot hold U+0000: no such entity
+            return None
         sql = Sql([tenant, entity_id])
         who = _personal.reader_clause(reader, sql)
         row = await self.pool.fetchrow(

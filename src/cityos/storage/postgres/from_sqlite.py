@@ -116,7 +116,7 @@ def _source_row(table: Table, row: tuple[Any, ...]) -> tuple[Any, ...]:
     if table.name == "entities":
         rid, tenant, entity_id, doc, subject, category, owner = row
         raw = doc.encode() if isinstance(doc, str) else bytes(doc)
-        if raw[:1] == bytes((SEALED,)):
+        if raw[:1] == bytes((SEALED,)) or b"\\u0000" in raw:  # not for JSONB: kept as bytes
             return rid, tenant, entity_id, None, raw, subject, category, owner
         return rid, tenant, entity_id, raw.decode(), None, subject, category, owner
     return tuple(v.encode() if isinstance(v, str) and _is_blob(table, i) else v
@@ -144,8 +144,8 @@ def _checksum_row(table: Table, row: tuple[Any, ...], *, target: bool) -> bytes:
 def _target_doc(text: str | None) -> Any:
     if text is None:
         return None
-    if text.startswith("\\x"):  # bytea::text of a sealed body
-        return text[2:]
+    if text.startswith("\\x"):  # bytea::text of a body kept as bytes
+        return _doc(bytes.fromhex(text[2:]))
     return orjson.loads(text)
 
 
