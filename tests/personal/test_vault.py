@@ -73,15 +73,15 @@ def test_master_key_from_the_environment(tmp_path: Path, monkeypatch: pytest.Mon
 def test_rotate_from_the_command_line(tmp_path: Path) -> None:
     import os
     import subprocess
+    import sys
 
-    from conftest import CITYOS
-
+    cityos = str(Path(sys.executable).with_name("cityos"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CITYOS_")}
     vault = Vault.at(tmp_path, "")
     sealed = vault.seal("", "res_cli", b"kept")
     vault.close()
     before = (tmp_path / "personal" / "master.key").read_text()
-    done = subprocess.run([CITYOS, "personal", "rotate-master-key", "--data-dir", str(tmp_path)],
+    done = subprocess.run([cityos, "personal", "rotate-master-key", "--data-dir", str(tmp_path)],
                           capture_output=True, text=True, env=env, check=True)
     assert "1" in done.stdout and before != (tmp_path / "personal" / "master.key").read_text()
     assert Vault.at(tmp_path, "").open("", "res_cli", sealed) == b"kept"
