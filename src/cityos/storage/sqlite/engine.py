@@ -71,6 +71,7 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
         self._read_lock = threading.Lock()
         self._switch_set = False
         self._personal = Personal()
+        self._personal_seen: set[tuple[str, tuple[str, ...] | None]] = set()
 
     # life cycle ---------------------------------------------------------------------------
     def _connect_writer(self) -> sqlite3.Connection:
@@ -161,15 +162,18 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
     # entities -----------------------------------------------------------------------------
     async def get_entity(self, tenant: str, entity_id: str,
                          reader: Reader | None = None) -> Entity | None:
-        who = _personal.reader_clause(reader, tenant)
-        if who is None:
-            row = self._r.execute("SELECT doc FROM entities WHERE tenant = ? AND id = ?",
-                                  (tenant, entity_id)).fetchone()
-        else:
-            row = self._r.execute(f"SELECT e.doc FROM entities e WHERE e.tenant = ? AND "
-                                  f"e.id = ? AND {who[0]}", (tenant, entity_id, *who[1])
-                                  ).fetchone()
-        return None if row is None else self._personal.loads(tenant, row[0])
+        row = self._r.execute("SELECT doc, subject FROM entities WHERE tenant = ? AND id = ?",
+                              (tenant, entity_id)).fetchone()
+        if row is None:
+            return None
+        if row[1] is not None:  # personal: the reader's condition decides, in SQL
+            who = _personal.reader_clause(reader, tenant)
+            if who is not None and self._r.execute(
+                    f"SELECT 1 FROM entities e WHERE e.tenant = ? AND e.id = ? AND {who[0]}",
+                    (tenant, entity_id, *who[1])).fetchone() is None:
+                return None
+            return self._personal.loads(tenant, row[0])
+        return _loads(row[0])
 
     async def tenant_exists(self, tenant: str) -> bool:
         if tenant == "":
@@ -201,16 +205,24 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
         conn = self._r
-        # one read transaction: the rows are those of the snapshot that said whether any
-        # of them can be personal (a personal row committed in between is never unfiltered)
-        conn.execute("BEGIN")
-        try:
-            return self._query(conn, tenant, query)
-        finally:
-            conn.execute("COMMIT")
+        key = (tenant, None if query.types is None else tuple(query.types))
+        if key not in self._personal_seen:
+            # Queries over types that never held a personal row keep their plans: run as
+            # before, then ask. personal_types only grows, in the transaction of the row that
+            # makes it grow, so "none" read after the rows were read means none was among them.
+            try:
+                result: QueryResult | None = self._query(conn, tenant, query, False)
+            except orjson.JSONDecodeError:  # a sealed body: personal rows are there
+                result = None
+            if result is not None and not _personal.has_personal(conn, tenant, query.types):
+                return result
+            if len(self._personal_seen) > 4096:
+                self._personal_seen.clear()
+            self._personal_seen.add(key)  # from now on filtered at once
+        return self._query(conn, tenant, query, True)
 
-    def _query(self, conn: sqlite3.Connection, tenant: str, query: EntityQuery) -> QueryResult:
-        personal = _personal.has_personal(conn, tenant, query.types)
+    def _query(self, conn: sqlite3.Connection, tenant: str, query: EntityQuery,
+               personal: bool) -> QueryResult:
         who = _personal.reader_clause(query.reader, tenant) if personal else None
         decode = self._personal.decoder(tenant) if personal else _loads
         # sealed bodies (only a sealer opens them) must pass the JSON prefilter unread
