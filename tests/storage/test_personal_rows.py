@@ -246,6 +246,23 @@ def test_sealed_at_rest_and_unreadable_everywhere_after_erasure(tmp_path: Path) 
     assert db.exists()
 
 
+def test_a_first_query_with_a_json_prefilter_over_many_sealed_rows(tmp_path: Path) -> None:
+    async def scenario(store: Store, vault: Vault) -> None:
+        await put(store, [record(n, "res_a", pulse=n) for n in range(600)])
+
+        def over(e: Entity) -> bool:
+            return any(i.get("value", 0) > 590 for i in e["attrs"].get(PULSE, ()))
+
+        # no query ran before: the engine does not know yet that these rows are personal
+        found = await ids(store, Reader(residents=("res_a",)), predicate=over,
+                          attr_filters=[AttrFilter(PULSE, ">", 590)])
+        assert found == {f"urn:x:rec:{n}" for n in range(591, 600)}
+        assert await ids(store, None, predicate=over,
+                         attr_filters=[AttrFilter(PULSE, ">", 590)]) == set()
+
+    run(tmp_path, scenario)
+
+
 @pytest.mark.parametrize("seal", [True, False])
 def test_becoming_personal_and_back_keeps_the_indexes_right(tmp_path: Path, seal: bool) -> None:
     async def scenario(store: Store, vault: Vault) -> None:

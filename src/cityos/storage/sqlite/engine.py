@@ -212,7 +212,10 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
             # makes it grow, so "none" read after the rows were read means none was among them.
             try:
                 result: QueryResult | None = self._query(conn, tenant, query, False)
-            except orjson.JSONDecodeError:  # a sealed body: personal rows are there
+            except (orjson.JSONDecodeError, sqlite3.OperationalError):
+                # a sealed body (orjson, or SQLite's JSON prefilter): personal rows are there
+                if not _personal.has_personal(conn, tenant, query.types):
+                    raise
                 result = None
             if result is not None and not _personal.has_personal(conn, tenant, query.types):
                 return result
