@@ -72,7 +72,12 @@ def test_request_approve_read_withdraw(platform: Platform) -> None:
     got = client.get(f"/ngsi-ld/v1/entities/{SIGHTING['id']}", headers=platform.auth("Reader"))
     assert got.status_code == 200
     log = _log(platform)
-    assert len(log) == 2 and {e["via"] for e in log} == {"query", "retrieve"}
+    assert len(log) == 2 and [e["via"] for e in log] == ["retrieve", "query"]  # newest first
+    page = client.get("/personal/v1/me/access-log", params={"limit": 1, "offset": 1},
+                      headers=platform.auth("resident")).json()
+    assert [e["via"] for e in page["entries"]] == ["query"] and page["next"] == 2
+    assert client.get("/personal/v1/me/access-log", params={"limit": 0},
+                      headers=platform.auth("resident")).status_code == 400
     assert log[0]["entity"] == SIGHTING["id"] and log[0]["category"] == "location"
     assert "rssi" in log[0]["attrs"] and log[0]["service"] == "Reader"
     # withdrawal: the very next read gets nothing, and nothing more is logged
@@ -119,7 +124,15 @@ def test_expiry_ends_the_release(platform: Platform) -> None:
         time.sleep(0.2)
     assert _query(platform, "Reader").json() == []  # the grant ended on time, in SQL
     mine = client.get("/personal/v1/me/consents", headers=platform.auth("resident")).json()
-    assert mine[0]["state"] == "EXPIRED"
+    assert mine[0]["state"] == "EXPIRED"  # shown at once; the sweep records it
+    assert platform.client.portal is not None
+    assert platform.client.portal.call(personal_of(client.app).consents.expire) == 1
+    records = client.get(f"/personal/v1/me/consents/{consent['id']}/records",
+                         headers=platform.auth("resident")).json()
+    assert [r["consent_status"] for r in records][-1] == "dpv:ConsentExpired"
+    assert records[-1]["event"]["event_by"] == "system"
+    assert client.patch(f"/personal/v1/me/consents/{consent['id']}", json={
+        "state": "APPROVED"}, headers=platform.auth("resident")).status_code == 409
 
 
 def test_catalog_is_read_by_all_and_changed_by_staff(platform: Platform) -> None:
