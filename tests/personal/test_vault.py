@@ -85,3 +85,13 @@ def test_rotate_from_the_command_line(tmp_path: Path) -> None:
                           capture_output=True, text=True, env=env, check=True)
     assert "1" in done.stdout and before != (tmp_path / "personal" / "master.key").read_text()
     assert Vault.at(tmp_path, "").open("", "res_cli", sealed) == b"kept"
+
+
+def test_two_processes_share_the_keys(tmp_path: Path) -> None:
+    master = new_master_key()
+    first, second = Vault.at(tmp_path, master), Vault.at(tmp_path, master)
+    sealed = first.seal("", "res_both", b"one key")
+    assert first.open("", "res_both", second.seal("", "res_both", b"x")) == b"x"
+    assert second.open("", "res_both", sealed) == b"one key"
+    first.close()
+    second.close()

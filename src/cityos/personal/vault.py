@@ -142,8 +142,14 @@ class Vault:
                 raw = AESGCM.generate_key(bit_length=256)
                 nonce = secrets.token_bytes(NONCE)
                 wrapped = nonce + self._master.encrypt(nonce, raw, _aad(tenant, subject))
-                self._db.execute("INSERT INTO subject_keys VALUES (?, ?, ?, ?)",
-                                 (tenant, subject, wrapped, time.time()))
+                made = self._db.execute("INSERT OR IGNORE INTO subject_keys VALUES (?, ?, ?, ?)",
+                                        (tenant, subject, wrapped, time.time())).rowcount
+                if not made:  # another process made it a moment ago: use theirs
+                    wrapped = bytes(self._db.execute(
+                        "SELECT wrapped FROM subject_keys WHERE tenant = ? AND subject = ?",
+                        (tenant, subject)).fetchone()[0])
+                    raw = self._master.decrypt(wrapped[:NONCE], wrapped[NONCE:],
+                                               _aad(tenant, subject))
             key = AESGCM(raw)
             self._keys[(tenant, subject)] = key
             return key
