@@ -28,6 +28,7 @@ bench: $(BIN)/cityos
 	$(BIN)/python -m bench ngsi
 	$(BIN)/python -m bench temporal
 	$(BIN)/python -m bench notify
+	$(BIN)/python -m bench consent
 	$(BIN)/python -m bench iot
 	$(BIN)/python -m bench darp --time-limit $(DARP_LIMIT) --workers 2
 

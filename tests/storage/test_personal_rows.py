@@ -278,3 +278,32 @@ def test_becoming_personal_and_back_keeps_the_indexes_right(tmp_path: Path, seal
         assert await ids(store, None, types=[PERSON]) == set()
 
     run(tmp_path, scenario, seal=seal)
+
+
+def test_reclassify_after_the_catalog_changed(tmp_path: Path) -> None:
+    async def scenario(store: Store, vault: Vault) -> None:
+        store.set_classifier(None)  # the catalog does not know the type yet
+        await put(store, [record(1, "res_a"), sensor(1)])
+        await put(store, [record(1, "res_a", pulse=61)])
+        assert await ids(store, None) == {"urn:x:rec:1", "urn:x:s:1"}
+        store.set_classifier(TypeClassifier())  # now it does
+        assert await store.reclassify() == 1
+        assert await store.reclassify() == 0
+        assert await ids(store, None) == {"urn:x:s:1"}
+        assert await ids(store, None, geo_bbox=(135.0, 34.0, 136.0, 35.0)) == {"urn:x:s:1"}
+        assert await ids(store, Reader(org="org:a")) == {"urn:x:rec:1", "urn:x:s:1"}  # owner
+        page = await store.temporal_query(TEN, TemporalQuery(
+            entity_ids=["urn:x:rec:1"], attrs=[PULSE], reader=Reader(residents=("res_a",))))
+        assert [i["value"] for i in page.history["urn:x:rec:1"][PULSE]] == [60, 61]
+        assert await store.temporal_query(TEN, TemporalQuery(entity_ids=["urn:x:rec:1"])) \
+            == await store.temporal_query(TEN, TemporalQuery(entity_ids=[]))
+        store.set_classifier(None)
+        store.set_classifier(type("Nothing", (), {"classify": lambda self, t, e: None})())
+        assert await store.reclassify() == 1  # no longer personal: opened, indexed
+        assert await ids(store, None, geo_bbox=(135.0, 34.0, 136.0, 35.0)) == {
+            "urn:x:rec:1", "urn:x:s:1"}
+        page = await store.temporal_query(TEN, TemporalQuery(entity_ids=["urn:x:rec:1"],
+                                                             attrs=[PULSE]))
+        assert [i["value"] for i in page.history["urn:x:rec:1"][PULSE]] == [60, 61]
+
+    run(tmp_path, scenario)

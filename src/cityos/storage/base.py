@@ -264,6 +264,12 @@ class Store(Protocol):
         returns how many entities were deleted."""
         ...
 
+    async def reclassify(self) -> int:
+        """Run the classifier again over every stored entity (call it after the catalog
+        changed): rows that became personal are sealed (with their history) and filtered from
+        the next read on, rows no longer personal are opened. Returns rows changed."""
+        ...
+
     async def withheld(self, tenant: str, entity_ids: list[str],
                        reader: Reader | None) -> set[str]:
         """Of `entity_ids`, those personal and not released to `reader`, whether the entity

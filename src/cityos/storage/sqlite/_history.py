@@ -71,15 +71,21 @@ def row(tenant: str, entity_id: str, attr: str, inst: Instance, now: str,
     stamp_ms = to_ms(stamp)
     observed = inst.get("observedAt")
     kind = inst.get("type", "Property")
-    value = next((inst[k] for k in _VALUE_KEYS if k in inst), None)
-    num = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-    value_json = None if num is not None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    num, value_json = value_columns(inst)
     body = orjson.dumps(doc)
     if seal is not None:
         num, value_json, body = None, None, seal(body)
     return (tenant, entity_id, attr, inst.get("datasetId"), doc["instanceId"],
             to_ms(observed) if observed else stamp_ms, stamp_ms, stamp_ms, kind, num, value_json,
             body)
+
+
+def value_columns(inst: Instance) -> tuple[float | None, bytes | None]:
+    """The `num` and `value_json` columns of an instance (aggregation reads them)."""
+    value = next((inst[k] for k in _VALUE_KEYS if k in inst), None)
+    num = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    value_json = None if num is not None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return num, value_json
 
 
 def insert(conn: sqlite3.Connection, tenant: str, entity_id: str,

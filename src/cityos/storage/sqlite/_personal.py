@@ -214,3 +214,51 @@ def _may_read(conn: sqlite3.Connection, tenant: str, entity_id: str, found: tupl
         return True
     return conn.execute("SELECT 1 FROM personal_entities WHERE tenant = ? AND entity_id = ? "
                         "AND owner = ?", (tenant, entity_id, reader.org)).fetchone() is not None
+
+
+def reclassify(conn: sqlite3.Connection, personal: Personal, after: int,
+               limit: int) -> tuple[int | None, int]:
+    """Classify again the `limit` entity rows after rid `after` (the catalog changed): a row
+    that became personal is sealed with its history and leaves the geo index, one that is no
+    longer personal is opened and indexed. Returns (last rid seen or None at the end, rows
+    changed). Blocking (writer)."""
+    from cityos.storage.sqlite import _geo, _history
+
+    rows = conn.execute("SELECT rid, tenant, id, doc, subject, category, owner FROM entities "
+                        "WHERE rid > ? ORDER BY rid LIMIT ?", (after, limit)).fetchall()
+    changed = 0
+    for rid, tenant, entity_id, stored, subject, category, owner in rows:
+        data = personal.plain(tenant, stored)
+        if data is None:
+            continue  # sealed under an erased key: nothing to classify
+        entity = _loads(data)
+        found = personal.classify(tenant, entity)
+        if (subject, category) == ((found[0], found[1]) if found else (None, None)):
+            continue
+        changed += 1
+        history = conn.execute("SELECT iid, doc FROM attr_instances WHERE tenant = ? AND "
+                               "entity_id = ?", (tenant, entity_id)).fetchall()
+        if found is not None:
+            conn.execute("UPDATE entities SET doc = ?, subject = ?, category = ? WHERE rid = ?",
+                         (personal.seal(tenant, found[0], data), found[0], found[1], rid))
+            if subject is None:
+                _geo.unindex_first(conn, rid, len(_geo.geo_values(entity)))
+            mark(conn, tenant, entity_id, entity["type"], found, owner)
+            conn.executemany(
+                "UPDATE attr_instances SET num = NULL, value_json = NULL, doc = ? WHERE iid = ?",
+                [(personal.seal(tenant, found[0], personal.plain(tenant, doc) or b"{}"), iid)
+                 for iid, doc in history])
+        else:
+            conn.execute("UPDATE entities SET doc = ?, subject = NULL, category = NULL "
+                         "WHERE rid = ?", (data, rid))
+            _geo.index(conn, rid, entity)
+            conn.execute("DELETE FROM personal_entities WHERE tenant = ? AND entity_id = ?",
+                         (tenant, entity_id))
+            opened = []
+            for iid, doc in history:
+                plain = personal.plain(tenant, doc)
+                if plain is not None:
+                    opened.append((*_history.value_columns(_loads(plain)), plain, iid))
+            conn.executemany("UPDATE attr_instances SET num = ?, value_json = ?, doc = ? "
+                             "WHERE iid = ?", opened)
+    return (rows[-1][0] if rows else None), changed

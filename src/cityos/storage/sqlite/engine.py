@@ -151,6 +151,20 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
 
         return await self._writer.submit(job)  # type: ignore[no-any-return]
 
+    async def reclassify(self) -> int:
+        personal = self._personal
+        changed, after = 0, 0
+        while True:  # small transactions: writes go on meanwhile
+            last, n = await self._writer.submit(
+                lambda conn, after=after: _personal.reclassify(conn, personal, after, 500))
+            changed += n
+            if last is None:
+                break
+            after = last
+        if changed:
+            self._personal_seen.clear()
+        return changed
+
     async def withheld(self, tenant: str, entity_ids: list[str],
                        reader: Reader | None) -> set[str]:
         return _personal.withheld(self._r, tenant, entity_ids, reader)
