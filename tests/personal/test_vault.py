@@ -95,3 +95,18 @@ def test_two_processes_share_the_keys(tmp_path: Path) -> None:
     assert second.open("", "res_both", sealed) == b"one key"
     first.close()
     second.close()
+
+
+def test_a_key_erased_by_another_process_stops_working(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from cityos.personal import vault as vault_module
+
+    master = new_master_key()
+    reader, eraser = Vault.at(tmp_path, master), Vault.at(tmp_path, master)
+    sealed = reader.seal("", "res_gone", b"secret")
+    assert eraser.erase("", "res_gone")
+    assert reader.open("", "res_gone", sealed) == b"secret"  # cached a little while
+    monkeypatch.setattr(vault_module, "RECHECK_SECONDS", 0.0)
+    assert reader.open("", "res_gone", sealed) is None  # re-read: gone
+    reader.close()
+    eraser.close()

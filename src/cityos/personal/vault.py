@@ -26,6 +26,7 @@ ENV = "CITYOS_PERSONAL_MASTER_KEY"
 KEY_DIR = Path("personal")
 MASTER_FILE = "master.key"
 KEYS_DB = "keys.db"
+RECHECK_SECONDS = 30.0  # a key erased by another process stops working here within this time
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS subject_keys (
     tenant TEXT NOT NULL, subject TEXT NOT NULL, wrapped BLOB NOT NULL, created REAL NOT NULL,
@@ -84,7 +85,7 @@ class Vault:
         self._master = AESGCM(master)
         self._master_id = _key_id(master)
         self._lock = threading.Lock()
-        self._keys: dict[tuple[str, str], AESGCM] = {}
+        self._keys: dict[tuple[str, str], tuple[AESGCM, float]] = {}  # with when it was read
         directory.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(directory / KEYS_DB, check_same_thread=False,
                                    isolation_level=None)
@@ -128,8 +129,8 @@ class Vault:
     # keys -----------------------------------------------------------------------------------
     def _key(self, tenant: str, subject: str, create: bool) -> AESGCM | None:
         cached = self._keys.get((tenant, subject))
-        if cached is not None:
-            return cached
+        if cached is not None and time.monotonic() - cached[1] < RECHECK_SECONDS:
+            return cached[0]
         with self._lock:
             row = self._db.execute("SELECT wrapped FROM subject_keys WHERE tenant = ? AND "
                                    "subject = ?", (tenant, subject)).fetchone()
@@ -137,6 +138,7 @@ class Vault:
                 wrapped = bytes(row[0])
                 raw = self._master.decrypt(wrapped[:NONCE], wrapped[NONCE:], _aad(tenant, subject))
             elif not create:
+                self._keys.pop((tenant, subject), None)
                 return None
             else:
                 raw = AESGCM.generate_key(bit_length=256)
@@ -151,7 +153,7 @@ class Vault:
                     raw = self._master.decrypt(wrapped[:NONCE], wrapped[NONCE:],
                                                _aad(tenant, subject))
             key = AESGCM(raw)
-            self._keys[(tenant, subject)] = key
+            self._keys[(tenant, subject)] = (key, time.monotonic())
             return key
 
     def has_key(self, tenant: str, subject: str) -> bool:
