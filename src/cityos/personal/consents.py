@@ -8,6 +8,7 @@ declined or withdrawn consent ON again). APPROVED is the storage grant that rele
 from __future__ import annotations
 
 import asyncio
+import builtins
 import re
 import secrets
 import time
@@ -69,7 +70,7 @@ class ConsentBook:
         return self._current(consent) if consent is not None else None
 
     async def list(self, tenant: str, *, subject: str | None = None,
-                   recipient: str | None = None) -> list[dict[str, Any]]:
+                   recipient: str | None = None) -> builtins.list[dict[str, Any]]:
         """Consents of a tenant (of one subject, or one recipient), newest first."""
         prefix = tenant + "\x1f"
         out = [self._current(c) for k, c in await self.store.kv_list(SPACE)
@@ -84,7 +85,7 @@ class ConsentBook:
             return {**consent, "state": "EXPIRED"}
         return consent
 
-    async def records(self, tenant: str, consent_id: str) -> list[dict[str, Any]]:
+    async def records(self, tenant: str, consent_id: str) -> builtins.list[dict[str, Any]]:
         """Every record of a consent, oldest first (none once its subject is erased)."""
         consent = await self.store.kv_get(SPACE, _key(tenant, consent_id))
         if consent is None:

@@ -69,9 +69,9 @@ async def export_resident(personal: Personal, residents: ResidentBook, tenant: s
     entities = await subject_entities(personal, tenant, subject)
     history: dict[str, Any] = {}
     if entities:
-        page = await personal.store.temporal_query(tenant, TemporalQuery(
+        temporal = await personal.store.temporal_query(tenant, TemporalQuery(
             entity_ids=[e["id"] for e in entities], reader=EVERYTHING, limit=100_000))
-        history = page.history
+        history = temporal.history
     return {
         "format": FORMAT, "exported": time.time(), "tenant": tenant,
         "account": account_view(resident),

@@ -90,8 +90,10 @@ class Tracker:
                 keys.append([subject_key(tenant, subject)])
             if not plain:
                 continue
-            bodies = await asyncio.to_thread(
-                lambda items=plain: [self.vault.seal(*item) for item in items])
+            def seal_all(items: list[tuple[str, str, bytes]] = plain) -> list[bytes]:
+                return [self.vault.seal(*item) for item in items]
+
+            bodies = await asyncio.to_thread(seal_all)
             try:
                 await self.store.append_log(LOG, bodies, link, keys)
             except Exception:  # the store is gone: say so loudly, never fail the reads
