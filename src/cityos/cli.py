@@ -106,7 +106,10 @@ def init(data_dir: DataDir = Path("var"), ca_cert: CaCert = None, ca_key: CaKey 
     if token is None:
         console.print(f"[yellow]{data_dir} already holds a platform; nothing changed.[/]")
         return
-    console.print(f"Platform created in [bold]{data_dir}[/] (database {settings.database_url}).")
+    from cityos.storage import shown_url
+
+    console.print(f"Platform created in [bold]{data_dir}[/] "
+                  f"(database {shown_url(settings.database_url)}).")
     console.print("Admin token — shown only now, keep it safe / 管理者トークン(再表示されません):")
     print(token)
 

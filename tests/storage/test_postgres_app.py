@@ -3,7 +3,10 @@ over HTTP, a type+q query and a subscription's change log work through it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from starlette.testclient import TestClient
 
@@ -12,6 +15,7 @@ from cityos.settings import load_settings
 from cityos.storage.postgres.engine import PostgresStore
 
 V1 = "/ngsi-ld/v1"
+CITYOS = str(Path(sys.executable).with_name("cityos"))
 
 
 def test_the_app_runs_on_the_database_url(postgres_url: str, tmp_path: Path) -> None:
@@ -40,3 +44,18 @@ def test_the_app_runs_on_the_database_url(postgres_url: str, tmp_path: Path) -> 
         assert [e["id"] for e in near.json()] == [f"urn:ngsi-ld:Shelter:{n}" for n in (1, 2, 3)]
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:  # restart
         assert client.get(f"{V1}/entities/urn:ngsi-ld:Shelter:5").status_code == 200
+
+
+def test_a_password_in_the_database_url_is_never_printed(postgres_url: str,
+                                                         tmp_path: Path) -> None:
+    # the test server trusts local connections: the password is carried, never checked
+    parts = urlsplit(postgres_url)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    url = urlunsplit(parts._replace(netloc=f"postgres:hunter2-secret@{host}",
+                                    query=parts.query + "&password=hunter3-secret"))
+    done = subprocess.run([CITYOS, "init", "--data-dir", str(tmp_path / "var"),
+                           "--database-url", url], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Platform created" in done.stdout and "postgres:***@" in done.stdout
+    assert "hunter2" not in done.stdout + done.stderr
+    assert "hunter3" not in done.stdout + done.stderr

@@ -21,4 +21,18 @@ def open_store(url: str, **options: object) -> Store:
                      "use sqlite:///PATH or postgresql://USER@HOST/DB")
 
 
-__all__ = ["DELETE", "KEEP", "EntityQuery", "QueryResult", "Store", "TypeInfo", "open_store"]
+def shown_url(url: str) -> str:
+    """`url` fit to print or log: a password in it replaced by `***`."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is not None:
+        host = parts.netloc.rsplit("@", 1)[1]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = "&".join("password=***" if p.lower().startswith("password=") else p
+                     for p in parts.query.split("&")) if parts.query else ""
+    return urlunsplit(parts._replace(query=query))
+
+
+__all__ = ["DELETE", "KEEP", "EntityQuery", "QueryResult", "Store", "TypeInfo", "open_store",
+           "shown_url"]
