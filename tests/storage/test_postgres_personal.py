@@ -19,7 +19,9 @@ from cityos.storage.base import EVERYTHING
 SAME = [scenarios.test_without_a_classifier_nothing_is_personal,
         scenarios.test_a_personal_row_goes_to_its_owner_subject_and_grantees_only,
         scenarios.test_counts_filters_and_geo_see_exactly_the_released_rows,
-        scenarios.test_history_and_change_rows_follow_the_entity]
+        scenarios.test_history_and_change_rows_follow_the_entity,
+        scenarios.test_a_first_query_with_a_json_prefilter_over_many_sealed_rows,
+        scenarios.test_reclassify_after_the_catalog_changed]
 
 
 @pytest.fixture
@@ -33,6 +35,11 @@ def on_postgres(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 def test_the_sqlite_scenarios_hold(on_postgres: str, tmp_path: Path,
                                    scenario: Callable[[Path], None]) -> None:
     scenario(tmp_path)
+
+
+@pytest.mark.parametrize("seal", [True, False])
+def test_becoming_personal_and_back(on_postgres: str, tmp_path: Path, seal: bool) -> None:
+    scenarios.test_becoming_personal_and_back_keeps_the_indexes_right(tmp_path, seal)
 
 
 def test_sealed_at_rest_and_gone_after_erasure(postgres_url: str, tmp_path: Path) -> None:

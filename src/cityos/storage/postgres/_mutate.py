@@ -52,7 +52,7 @@ _RETYPE = """
 WITH gone AS (DELETE FROM entity_types WHERE rid = $1)
 INSERT INTO entity_types (tenant, type, rid) SELECT $2, unnest($3::text[]), $1
 """
-_REGEO = """
+REGEO = """
 WITH gone AS (DELETE FROM geo_boxes WHERE rid = $1)
 INSERT INTO geo_boxes (rid, attr, box)
 SELECT $1, g.attr, box(point(g.x1, g.y1), point(g.x2, g.y2))
@@ -191,7 +191,7 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
             await conn.execute(_RETYPE, rid, tenant, new["type"])
         new_geo = None if found is not None else geo_values(new)
         if new_geo != old_geo:
-            await conn.execute(_REGEO, rid, *boxes)
+            await conn.execute(REGEO, rid, *boxes)
     if found is not None:
         await _personal.mark(conn, tenant, entity_id, new["type"], found,
                              writer or None if row is None else None)

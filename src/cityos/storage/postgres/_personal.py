@@ -146,3 +146,67 @@ async def _may_read(pool: asyncpg.Pool, tenant: str, entity_id: str, found: tupl
     return bool(await pool.fetchval(
         "SELECT EXISTS (SELECT 1 FROM personal_entities WHERE tenant = $1 AND entity_id = $2 "
         "AND owner = $3)", tenant, entity_id, reader.org))
+
+
+async def reclassify(conn: asyncpg.Connection, personal: Personal, after: int,
+                     limit: int) -> tuple[int | None, int]:
+    """Classify again the `limit` entity rows after rid `after` (the catalog changed), as the
+    SQLite engine does: a row that became personal is sealed with its history and leaves the
+    geo index, one no longer personal is opened and indexed. Each entity is locked as a write
+    would lock it. Returns (last rid seen or None at the end, rows changed)."""
+    from cityos.storage.postgres import _mutate
+    from cityos.storage.sqlite import _history
+
+    batch = await conn.fetch("SELECT rid, tenant, id FROM entities WHERE rid > $1 ORDER BY rid "
+                             "LIMIT $2", after, limit)
+    if not batch:
+        return None, 0
+    by_tenant: dict[str, list[str]] = {}
+    for _rid, tenant, entity_id in batch:
+        by_tenant.setdefault(tenant, []).append(entity_id)
+    for tenant in sorted(by_tenant):
+        await _mutate.lock(conn, tenant, by_tenant[tenant])
+    changed = 0
+    for rid, tenant, entity_id, doc, sealed, subject, category, owner in await conn.fetch(
+            "SELECT rid, tenant, id, doc, sealed, subject, category, owner FROM entities "
+            "WHERE rid = ANY($1::bigint[]) ORDER BY rid", [r[0] for r in batch]):
+        data = doc.encode() if sealed is None else personal.plain(tenant, sealed)
+        if data is None:
+            continue  # sealed under an erased key: nothing to classify
+        entity = orjson.loads(data)
+        found = personal.classify(tenant, entity)
+        if (subject, category) == ((found[0], found[1]) if found else (None, None)):
+            continue
+        changed += 1
+        history = await conn.fetch("SELECT iid, doc FROM attr_instances WHERE tenant = $1 AND "
+                                   "entity_id = $2", tenant, entity_id)
+        if found is not None:
+            body = personal.seal(tenant, found[0], data)
+            kept_as_bytes = personal.sealer is not None or b"\\u0000" in data
+            await conn.execute(
+                "UPDATE entities SET doc = $2::jsonb, sealed = $3, subject = $4, category = $5 "
+                "WHERE rid = $1", rid, None if kept_as_bytes else data.decode(),
+                body if kept_as_bytes else None, found[0], found[1])
+            await conn.execute("DELETE FROM geo_boxes WHERE rid = $1", rid)
+            await mark(conn, tenant, entity_id, entity["type"], found, owner)
+            await conn.executemany(
+                "UPDATE attr_instances SET num = NULL, value_json = NULL, doc = $1 WHERE iid = $2",
+                [(personal.seal(tenant, found[0], personal.plain(tenant, bytes(d)) or b"{}"), i)
+                 for i, d in history])
+        else:
+            as_bytes = b"\\u0000" in data
+            await conn.execute(
+                "UPDATE entities SET doc = $2::jsonb, sealed = $3, subject = NULL, "
+                "category = NULL WHERE rid = $1", rid, None if as_bytes else data.decode(),
+                data if as_bytes else None)
+            await conn.execute(_mutate.REGEO, rid, *_mutate.geo_boxes(entity))
+            await conn.execute("DELETE FROM personal_entities WHERE tenant = $1 AND "
+                               "entity_id = $2", tenant, entity_id)
+            opened = []
+            for iid, stored in history:
+                plain = personal.plain(tenant, bytes(stored))
+                if plain is not None:
+                    opened.append((*_history.value_columns(orjson.loads(plain)), plain, iid))
+            await conn.executemany("UPDATE attr_instances SET num = $1, value_json = $2, "
+                                   "doc = $3 WHERE iid = $4", opened)
+    return batch[-1][0], changed

@@ -241,6 +241,16 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
         async with self.pool.acquire() as conn, conn.transaction():
             return await _personal.erase(conn, tenant, subject)
 
+    async def reclassify(self) -> int:
+        changed, after = 0, 0
+        while True:  # small transactions: writes go on meanwhile
+            async with self.pool.acquire() as conn, conn.transaction():
+                last, n = await _personal.reclassify(conn, self._personal, after, 500)
+            changed += n
+            if last is None:
+                return changed
+            after = last
+
     async def withheld(self, tenant: str, entity_ids: list[str],
                        reader: Reader | None) -> set[str]:
         return await _personal.withheld(self.pool, tenant, entity_ids, reader)
