@@ -122,3 +122,17 @@ class LengthRequired(NgsiError):
 class MethodNotAllowed(NgsiError):
     title = "MethodNotAllowed"
     status = 405
+
+
+class LoopDetected(NgsiError):
+    """A forwarded request came back to this broker for data held only elsewhere (§6.3.17)."""
+
+    title = "LoopDetected"
+    status = 508
+
+
+class Conflict(NgsiError):
+    """A registration holds the data exclusively but does not support the operation."""
+
+    title = "Conflict"
+    status = 409

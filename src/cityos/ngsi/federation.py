@@ -98,8 +98,7 @@ class Federation:
         now = parse_datetime(now_iso())
         found = []
         for reg in regs:
-            expires = parse_datetime(reg.get("expiresAt"))
-            if expires is not None and now is not None and expires <= now:
+            if _expired(reg, now):
                 continue
             if how(reg, op) is None:
                 continue
@@ -107,14 +106,35 @@ class Federation:
                 found.append(reg)
         return found
 
+    async def writable(self, tenant: str) -> list[Doc]:
+        """The live registrations that writes may go to (forward.py picks among them)."""
+        regs = await self._registrations(tenant)
+        if not regs:
+            return []
+        now = parse_datetime(now_iso())
+        return [r for r in regs if not _expired(r, now) and r.get("mode") != "auxiliary"]
+
+    def _timeout(self, reg: Doc) -> float:
+        management = reg.get("management")
+        if isinstance(management, dict) and isinstance(management.get("timeout"), int | float):
+            return max(0.05, float(management["timeout"]) / 1000)
+        return self.timeout
+
+    async def send(self, reg: Doc, method: str, path: str, params: list[tuple[str, str]],
+                   headers: dict[str, str], content: bytes | None) -> tuple[int, bytes]:
+        """One forwarded write: (status, body); raises when the source does not answer within
+        its timeout (the caller reports it)."""
+        url = str(reg["endpoint"]).rstrip("/") + path
+        response = await self._client.request(
+            method, url, params=httpx.QueryParams(list[tuple[str, Any]](params)),
+            content=content, headers=headers, timeout=self._timeout(reg))
+        return response.status_code, response.content
+
     async def fetch(self, reg: Doc, path: str, params: list[tuple[str, str]],
                     headers: dict[str, str], body: Any = None) -> Any:
         """One forwarded GET (a POST when `body` is given); raises on failure (the caller
         reports it)."""
-        timeout = self.timeout
-        management = reg.get("management")
-        if isinstance(management, dict) and isinstance(management.get("timeout"), int | float):
-            timeout = max(0.05, float(management["timeout"]) / 1000)
+        timeout = self._timeout(reg)
         url = str(reg["endpoint"]).rstrip("/") + path
         send = {**headers, "Via": _via(headers.get("Via"))}
         query = httpx.QueryParams(list[tuple[str, Any]](params))
@@ -129,6 +149,11 @@ class Federation:
             return None
         response.raise_for_status()
         return orjson.loads(response.content)
+
+
+def _expired(reg: Doc, now: Any) -> bool:
+    expires = parse_datetime(reg.get("expiresAt"))
+    return expires is not None and now is not None and expires <= now
 
 
 def _via(previous: str | None) -> str:

@@ -5,6 +5,8 @@ Paths, parameters and responses follow the spec's resource names exactly.
 
 from __future__ import annotations
 
+from typing import Any
+
 from cityos.ngsi.api import (
     attributes,
     batch,
@@ -18,9 +20,16 @@ from cityos.ngsi.api import (
     temporal,
     temporal_read,
 )
+from cityos.ngsi.api.forward import Shape, distributed
 from cityos.operations import NGSI_READ, NGSI_WRITE, STAFF_WRITE, Operation, Param
 
 V1 = "/ngsi-ld/v1"
+
+
+def _fw(endpoint: Any, op: str, kind: str, method: str, success: int = 204) -> Any:
+    """The local write with its forwarding to the registered context sources (§4.3.6)."""
+    return distributed(endpoint, Shape(op, kind, method, success))
+
 TAG = "NGSI-LD"
 
 ENTITY = {"type": "object"}
@@ -81,48 +90,62 @@ TIME = (
 )
 
 OPERATIONS: list[Operation] = [
-    Operation("POST", f"{V1}/entities", entities.create_entity, "Create an entity", TAG,
+    Operation("POST", f"{V1}/entities", _fw(entities.create_entity, "createEntity", "entity",
+                                            "POST", 201), "Create an entity", TAG,
               (TENANT, LINK, LOCAL), body=ENTITY,
               responses={201: "Created", 400: "BadRequestData", 409: "AlreadyExists"}, policy=NGSI_WRITE),
     Operation("GET", f"{V1}/entities", entities.query_entities, "Query entities", TAG,
               (TENANT, LINK, *SELECT, *VIEW, *PAGE), responses={200: "Entities", **ERRORS}, policy=NGSI_READ),
-    Operation("DELETE", f"{V1}/entities", purge.purge_entities, "Purge entities", TAG,
+    Operation("DELETE", f"{V1}/entities", _fw(purge.purge_entities, "purgeEntity", "purge",
+                                              "DELETE"), "Purge entities", TAG,
               (TENANT, LINK, *SELECT, Param("attrs"), LOCAL,
                Param("keep", description="purge all attributes but these"),
                Param("drop", description="purge these attributes")), responses={204: "Deleted", **ERRORS}, policy=NGSI_WRITE),
     Operation("GET", f"{V1}/entities/{{entityId}}", entities.retrieve_entity,
               "Retrieve an entity", TAG, (ENTITY_ID, TENANT, LINK, Param("type"), *VIEW),
               responses={200: "Entity", **ERRORS}, policy=NGSI_READ),
-    Operation("PUT", f"{V1}/entities/{{entityId}}", entities.replace_entity, "Replace an entity",
-              TAG, (ENTITY_ID, TENANT, LINK), body=ENTITY, responses={204: "Replaced", **ERRORS}, policy=NGSI_WRITE),
-    Operation("PATCH", f"{V1}/entities/{{entityId}}", entities.merge_entity, "Merge an entity",
-              TAG, (ENTITY_ID, TENANT, LINK), body=ENTITY,
+    Operation("PUT", f"{V1}/entities/{{entityId}}",
+              _fw(entities.replace_entity, "replaceEntity", "entity", "PUT"), "Replace an entity",
+              TAG, (ENTITY_ID, TENANT, LINK, LOCAL), body=ENTITY, responses={204: "Replaced", **ERRORS}, policy=NGSI_WRITE),
+    Operation("PATCH", f"{V1}/entities/{{entityId}}",
+              _fw(entities.merge_entity, "mergeEntity", "fragment", "PATCH"), "Merge an entity",
+              TAG, (ENTITY_ID, TENANT, LINK, LOCAL), body=ENTITY,
               body_types=("application/json", "application/ld+json",
                           "application/merge-patch+json"),
               responses={204: "Merged", **ERRORS}, policy=NGSI_WRITE),
-    Operation("DELETE", f"{V1}/entities/{{entityId}}", entities.delete_entity,
+    Operation("DELETE", f"{V1}/entities/{{entityId}}",
+              _fw(entities.delete_entity, "deleteEntity", "whole", "DELETE"),
               "Delete an entity", TAG, (ENTITY_ID, TENANT, LINK, Param("type"), LOCAL),
               responses={204: "Deleted", **ERRORS}, policy=NGSI_WRITE),
-    Operation("POST", f"{V1}/entities/{{entityId}}/attrs", attributes.append_attrs,
-              "Append attributes", TAG, (ENTITY_ID, TENANT, LINK, OPTIONS, TYPE_SELECTOR), body=ENTITY,
+    Operation("POST", f"{V1}/entities/{{entityId}}/attrs",
+              _fw(attributes.append_attrs, "appendAttrs", "fragment", "POST"),
+              "Append attributes", TAG, (ENTITY_ID, TENANT, LINK, OPTIONS, TYPE_SELECTOR, LOCAL),
+              body=ENTITY,
               responses={204: "Appended", 207: "Partly appended", **ERRORS}, policy=NGSI_WRITE),
-    Operation("PATCH", f"{V1}/entities/{{entityId}}/attrs", attributes.update_attrs,
-              "Update attributes", TAG, (ENTITY_ID, TENANT, LINK, TYPE_SELECTOR), body=ENTITY,
+    Operation("PATCH", f"{V1}/entities/{{entityId}}/attrs",
+              _fw(attributes.update_attrs, "updateEntity", "fragment", "PATCH"),
+              "Update attributes", TAG, (ENTITY_ID, TENANT, LINK, TYPE_SELECTOR, LOCAL),
+              body=ENTITY,
               responses={204: "Updated", 207: "Partly updated", **ERRORS}, policy=NGSI_WRITE),
-    Operation("PATCH", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}", attributes.patch_attr,
+    Operation("PATCH", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}",
+              _fw(attributes.patch_attr, "updateAttrs", "attr", "PATCH"),
               "Partially update an attribute", TAG,
-              (ENTITY_ID, ATTR_ID, TENANT, LINK, TYPE_SELECTOR),
+              (ENTITY_ID, ATTR_ID, TENANT, LINK, TYPE_SELECTOR, LOCAL),
               body=ENTITY, responses={204: "Updated", **ERRORS}, policy=NGSI_WRITE),
-    Operation("PUT", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}", attributes.replace_attr,
-              "Replace an attribute", TAG, (ENTITY_ID, ATTR_ID, TENANT, LINK, TYPE_SELECTOR), body=ENTITY,
+    Operation("PUT", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}",
+              _fw(attributes.replace_attr, "replaceAttrs", "attr", "PUT"),
+              "Replace an attribute", TAG, (ENTITY_ID, ATTR_ID, TENANT, LINK, TYPE_SELECTOR, LOCAL),
+              body=ENTITY,
               responses={204: "Replaced", **ERRORS}, policy=NGSI_WRITE),
-    Operation("DELETE", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}", attributes.delete_attr,
+    Operation("DELETE", f"{V1}/entities/{{entityId}}/attrs/{{attrId}}",
+              _fw(attributes.delete_attr, "deleteAttrs", "attr", "DELETE"),
               "Delete an attribute", TAG,
-              (ENTITY_ID, ATTR_ID, TENANT, LINK, TYPE_SELECTOR, Param("datasetId"),
+              (ENTITY_ID, ATTR_ID, TENANT, LINK, TYPE_SELECTOR, LOCAL, Param("datasetId"),
                Param("deleteAll", schema={"type": "boolean"})),
               responses={204: "Deleted", **ERRORS}, policy=NGSI_WRITE),
-    *[Operation("POST", f"{V1}/entityOperations/{name}", fn, f"Batch {name}", TAG,
-                (TENANT, LINK, OPTIONS), body={"type": "array"},
+    *[Operation("POST", f"{V1}/entityOperations/{name}",
+                _fw(fn, f"{name}Batch", "batch", "POST", 201 if name == "create" else 204),
+                f"Batch {name}", TAG, (TENANT, LINK, OPTIONS, LOCAL), body={"type": "array"},
                 responses={201: "Created", 204: "Done", 207: "Partly done", 400: "BadRequestData"}, policy=NGSI_WRITE)
       for name, fn in (("create", batch.batch_create), ("upsert", batch.batch_upsert),
                        ("update", batch.batch_update), ("delete", batch.batch_delete),

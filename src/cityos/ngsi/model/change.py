@@ -201,7 +201,10 @@ def replace_attribute(current: Entity | None, entity_id: str, iri: str,
     existing = entity["attrs"].get(iri)
     if not existing:
         raise ResourceNotFound(f"attribute not found in entity {entity_id}")
-    for inst in instances:
+    for inst in instances:  # the instance of that datasetId must be there too (§5.6.19.4)
+        if not any(_key(o) == _key(inst) for o in existing):
+            which = f"datasetId {_key(inst)}" if _key(inst) is not None else "default instance"
+            raise ResourceNotFound(f"the attribute has no {which} in entity {entity_id}")
         _put_instance(existing, inst, now)
     entity["modifiedAt"] = now
     return entity

@@ -138,8 +138,17 @@ def _selector_matches(sel: dict[str, Any], types: set[str] | None, ids: set[str]
         return (not ids or sel["id"] in ids) and (
             pattern is None or pattern.fullmatch(sel["id"]) is not None)
     if "idPattern" in sel and ids:
-        return any(re.fullmatch(str(sel["idPattern"]), i) for i in ids)
+        return any(pattern_finds(str(sel["idPattern"]), i) for i in ids)
     return True
+
+
+def pattern_finds(pattern: str, entity_id: str) -> bool:
+    """A registration's idPattern selects ids it finds a match in (as Orion does: suites and
+    peers write `urn:ngsi-ld:Vehicle:*` for "every Vehicle"); an invalid pattern selects none."""
+    try:
+        return re.search(pattern, entity_id) is not None
+    except re.error:
+        return False
 
 
 def time_window(params: Any) -> tuple[str, float, float] | None:
