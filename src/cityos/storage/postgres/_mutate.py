@@ -127,9 +127,9 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
     at creation), and kept out of the geo index (as in the SQLite engine)."""
     personal = personal or _NO_PERSONAL
     row = rows[entity_id]
-    old_doc: str | bytes | None = None
+    old_doc: bytes | None = None
     if row is not None:
-        old_doc = row[1] if row[2] is None else personal.plain(tenant, row[2])
+        old_doc = (row[1] or "").encode() if row[2] is None else personal.plain(tenant, row[2])
         if old_doc is None:  # sealed under an erased key: it is gone
             await conn.execute("DELETE FROM entities WHERE rid = $1", row[0])
             row = None

@@ -170,9 +170,9 @@ async def migrate(source: str, target: str, progress: Progress | None = None) ->
     conn = await asyncpg.connect(target)
     try:
         lite.execute("BEGIN")  # one snapshot for the copy and its verification
-        for table in ("entities", "logs", "attr_instances", "changes", "kv"):
-            if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table})"):
-                raise MigrationError(f"the target database is not empty ({table} has rows): "
+        for name in ("entities", "logs", "attr_instances", "changes", "kv"):
+            if await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {name})"):
+                raise MigrationError(f"the target database is not empty ({name} has rows): "
                                      "migrate into a new database")
         totals = {t.name: lite.execute(f"SELECT count(*) FROM {t.name}").fetchone()[0]
                   for t in TABLES}
