@@ -117,12 +117,16 @@ def has_personal(conn: sqlite3.Connection, tenant: str, types: list[str] | None)
     """Whether `tenant` ever held a personal row of one of `types` (any type: None). The
     engine then adds the reader's clause; a tenant without personal rows keeps its plans."""
     if types is None:
-        sql, params = "SELECT 1 FROM personal_types WHERE tenant = ? LIMIT 1", [tenant]
-    else:
-        sql = (f"SELECT 1 FROM personal_types WHERE tenant = ? AND type IN "
-               f"({','.join('?' * len(types))}) LIMIT 1")
-        params = [tenant, *types]
-    return conn.execute(sql, params).fetchone() is not None
+        return conn.execute(_ANY_TYPE, (tenant,)).fetchone() is not None
+    return conn.execute(_of_types(len(types)), (tenant, *types)).fetchone() is not None
+
+
+_ANY_TYPE = "SELECT 1 FROM personal_types WHERE tenant = ? LIMIT 1"
+
+
+@lru_cache(maxsize=64)
+def _of_types(n: int) -> str:
+    return f"SELECT 1 FROM personal_types WHERE tenant = ? AND type IN ({','.join('?' * n)})"
 
 
 def mark(conn: sqlite3.Connection, tenant: str, entity_id: str, types: list[str],
