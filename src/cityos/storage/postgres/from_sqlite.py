@@ -199,19 +199,30 @@ async def migrate(source: str, target: str, progress: Progress | None = None) ->
 async def _derive(conn: asyncpg.Connection, lite: sqlite3.Connection) -> None:
     """What PostgreSQL keeps its own way: the geo boxes (from the documents), the identity
     counters, the change log's high-water mark (numbered rows: none is waiting)."""
+    cols: list[list[Any]] = [[], [], [], [], [], []]  # rid, attr, min x, min y, max x, max y
     async for rid, doc in _entity_docs(conn):
         boxes = geo_boxes(orjson.loads(doc))
-        if boxes[0]:
-            await conn.execute(
-                "INSERT INTO geo_boxes (rid, attr, box) SELECT $1, g.attr, "
-                "box(point(g.x1, g.y1), point(g.x2, g.y2)) FROM unnest($2::text[], $3::float8[], "
-                "$4::float8[], $5::float8[], $6::float8[]) AS g (attr, x1, y1, x2, y2)",
-                rid, *boxes)
+        cols[0] += [rid] * len(boxes[0])
+        for col, values in zip(cols[1:], boxes, strict=True):
+            col += values
+        if len(cols[0]) >= CHUNK:
+            await _insert_boxes(conn, cols)
+            cols = [[], [], [], [], [], []]
+    await _insert_boxes(conn, cols)
     for table, column in _IDENTITY.items():
         await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
                            f"greatest((SELECT max({column}) FROM {table}), 1))")
     row = lite.execute("SELECT seq FROM sqlite_sequence WHERE name = 'changes'").fetchone()
     await conn.execute("UPDATE change_sequence SET seq = $1", row[0] if row else 0)
+
+
+async def _insert_boxes(conn: asyncpg.Connection, cols: list[list[Any]]) -> None:
+    if cols[0]:
+        await conn.execute(
+            "INSERT INTO geo_boxes (rid, attr, box) SELECT g.rid, g.attr, "
+            "box(point(g.x1, g.y1), point(g.x2, g.y2)) FROM unnest($1::bigint[], $2::text[], "
+            "$3::float8[], $4::float8[], $5::float8[], $6::float8[]) AS g (rid, attr, x1, y1, x2, y2)",
+            *cols)
 
 
 async def _entity_docs(conn: asyncpg.Connection) -> Any:
