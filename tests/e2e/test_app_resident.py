@@ -148,3 +148,33 @@ def test_passkey_sign_up_and_sign_in_on_the_app_pages(serve, tmp_path: Path) -> 
                 "アカウントを作れませんでした", timeout=30_000)
         finally:
             browser.close()
+
+
+def test_installable_and_offline(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The service worker keeps the offline page: without a connection the app says so (and
+    gives the town office's number) instead of the browser's error."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = system_binary("chromium")
+    server = serve("--host", "localhost")
+    url = f"http://localhost:{server.port}"
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+        try:
+            context = browser.new_context()
+            page = context.new_page()
+            page.goto(f"{url}/app/signin")
+            manifest = page.locator("link[rel=manifest]").get_attribute("href")
+            assert manifest == "/app/manifest.webmanifest"
+            scope = page.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
+            assert scope == f"{url}/app"
+            page.reload()  # now the worker controls the page
+            assert page.evaluate("navigator.serviceWorker.controller !== null")
+            context.set_offline(True)
+            page.goto(f"{url}/app/mydata")
+            sync_api.expect(page.locator("h1")).to_have_text("インターネットにつながっていません")
+            sync_api.expect(page.locator("a[href^='tel:']")).to_contain_text("072-739-0001")
+            context.set_offline(False)
+            page.goto(f"{url}/app/signin")
+            sync_api.expect(page.locator("h1")).to_have_text("サインイン")
+        finally:
+            browser.close()

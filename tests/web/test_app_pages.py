@@ -227,3 +227,27 @@ def test_pwa_manifest_and_service_worker(platform: Platform) -> None:
     sw = client.get("/app/sw.js")
     assert sw.status_code == 200 and sw.headers["service-worker-allowed"] == "/app"
     assert "/app/offline" in sw.text
+
+
+def test_a_view_only_representative_cannot_switch(platform: Platform) -> None:
+    client, res = platform.client, _resident_id(platform)
+    consent = client.post("/personal/v1/consents", headers=platform.auth("Reader"), json={
+        "resident": res, "category": "location", "purpose": "ServiceProvision"}).json()["id"]
+
+    async def add_son(access):  # type: ignore[no-untyped-def]
+        return await access.residents.add_resident("jiro@example.jp", tenant="",
+                                                   password="jiro-no-himitsu-1")
+
+    son = platform.access(add_son)
+    r = client.post("/personal/v1/me/representatives", headers=platform.auth("resident"),
+                    json={"representative": son["id"], "actions": ["view"]})
+    assert r.status_code == 201, r.text
+    sign_in(client, "jiro@example.jp", "jiro-no-himitsu-1")
+    post_form(client, "/app/family", "/app/family", {"subject": res})
+    page = get(client, "/app/mydata").text
+    assert "まだ決めていません" in page  # sees the consent
+    r = client.post(f"/app/mydata/consents/{consent}", data={"on": "1", "csrf": csrf_of(page)},
+                    headers=HTML)
+    assert r.status_code == 403 and "この操作は頼まれていません" in r.text
+    mine = client.get("/personal/v1/me/consents", headers=platform.auth("resident")).json()
+    assert [c["state"] for c in mine] == ["REQUESTED"]

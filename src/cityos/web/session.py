@@ -19,13 +19,14 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from cityos.access.service import access_of
+from cityos.access.service import access_of, resident_principal, staff_principal
 from cityos.access.tokens import Principal, TokenError
 
 COOKIE = "cityos_session"
 SCOPE_KEY = "cityos.session"
 KEY_SPACE = "web.session"
-SESSION_SECONDS = 30 * 86_400  # on one's own phone, signing in once a month is enough
+SESSION_SECONDS = 30 * 86_400  # residents, on their own phone: signing in once a month
+STAFF_SESSION_SECONDS = 12 * 3600  # staff: a working day on a shared office machine
 REFRESH_BEFORE = 120.0  # a token with less life than this is replaced before the request
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
@@ -54,7 +55,8 @@ class Session:
         """Start a signed-in session (a new CSRF token too: no fixation across sign-in)."""
         self.token, self.sub, self.tenant = token, principal.sub, principal.tenant
         self.roles = principal.roles
-        self.until = (time.time() if now is None else now) + SESSION_SECONDS
+        length = SESSION_SECONDS if principal.kind == "resident" else STAFF_SESSION_SECONDS
+        self.until = (time.time() if now is None else now) + length
         self.csrf = secrets.token_urlsafe(24)
         self.acting_for = ""
         self.changed = True
@@ -124,8 +126,10 @@ async def session_key(app: Any) -> bytes:
 
 
 async def fresh_token(app: Any, session: Session, now: float | None = None) -> None:
-    """Keep the session's access token alive: a new one when it nears its end, none when the
-    session ended or the account was disabled or removed."""
+    """Keep the session's access token alive: a new one when it nears its end (or its key was
+    retired: the cookie's own signature vouches for the session), made from the account as it
+    is now (roles changed since sign-in count); none when the session ended or the account
+    was disabled or removed."""
     now = time.time() if now is None else now
     if not session.token:
         return
@@ -137,15 +141,16 @@ async def fresh_token(app: Any, session: Session, now: float | None = None) -> N
         principal = await access.verifier.verify(session.token)
         if principal.exp - now > REFRESH_BEFORE:
             return
-    except TokenError as exc:
-        if exc.reason != "expired":  # forged or malformed: the keys changed under it
-            session.sign_out()
-            return
-    principal = Principal(sub=session.sub, tenant=session.tenant, roles=session.roles)
-    if await access.account_of(principal) is None:
+    except TokenError:
+        pass
+    account = await access.account_of(Principal(sub=session.sub, tenant=session.tenant))
+    if account is None or session.sub.split(":", 1)[0] not in ("resident", "staff"):
         session.sign_out()
         return
+    principal = resident_principal(account) if session.sub.startswith("resident:") \
+        else staff_principal(account)
     session.token = await access.issue(principal)
+    session.tenant, session.roles = principal.tenant, principal.roles
     session.changed = True
 
 

@@ -237,6 +237,9 @@ async def consent_switch(request: Request) -> Response:
     if who is None:
         return render(request, "error.html", {"status": 400, "message_key":
                                               "mydata.residents_only"}, status=400)
+    if session_of(request).acting_for not in ("", who.subject):  # a mandate to view only
+        return render(request, "error.html", {"status": 403, "message_key":
+                                              "family.not_allowed"}, status=403)
     on = (await form_of(request)).get("on") == "1"
     lang = prefs_of(request.scope).lang
     error = ""
