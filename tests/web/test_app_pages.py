@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 from access.secured import RESIDENT_PASSWORD, Platform
 from cityos.personal.service import personal_of
@@ -251,3 +252,21 @@ def test_a_view_only_representative_cannot_switch(platform: Platform) -> None:
     assert r.status_code == 403 and "この操作は頼まれていません" in r.text
     mine = client.get("/personal/v1/me/consents", headers=platform.auth("resident")).json()
     assert [c["state"] for c in mine] == ["REQUESTED"]
+
+
+def test_a_switch_personal_link_refuses_says_why(platform: Platform) -> None:
+    """An ended consent cannot be switched on from a page opened before it ended."""
+    client, res = platform.client, _resident_id(platform)
+    r = client.post("/personal/v1/consents", headers=platform.auth("Reader"), json={
+        "resident": res, "category": "health", "purpose": "ServiceProvision",
+        "until": time.time() + 1.5})
+    assert r.status_code == 201, r.text
+    sign_in(client)
+    page = get(client, "/app/mydata").text
+    assert "健康の記録" in page
+    time.sleep(2)  # the consent ends (not a timing assertion: nothing is measured)
+    htmx = {**HTML, "HX-Request": "true", "X-CSRF-Token": csrf_of(page)}
+    r = client.post(f"/app/mydata/consents/{r.json()['id']}", data={"on": "1"}, headers=htmx)
+    assert r.status_code == 200 and 'role="alert"' in r.text, r.text
+    assert "変更できませんでした" in r.text and 'aria-checked="false"' in r.text
+    assert "健康の記録" not in get(client, "/app/mydata").text  # ended: no longer listed

@@ -248,7 +248,9 @@ async def consent_switch(request: Request) -> Response:
             request.app, who.tenant, who.subject, request.path_params["consentId"], on,
             by=f"resident:{who.me}", role="representative" if who.acting else "data subject")
     except pv.Refused as exc:  # Personal-Link refuses the move: say why, keep the row
-        consent, error = await _current_consent(request, who), pick(str(exc), lang)
+        consent = await pv.my_consent(request.app, who.tenant, who.subject,
+                                      request.path_params["consentId"])
+        error = pick(str(exc), lang)
     if consent is None:
         return render(request, "error.html", {"status": 404, "message_key": "error.404"},
                       status=404)
@@ -256,13 +258,6 @@ async def consent_switch(request: Request) -> Response:
         return RedirectResponse("/app/mydata#consents", status_code=303)
     return render(request, "app/_consent.html", {"c": _consent_view(consent, lang),
                                                  "changed": not error, "error": error})
-
-
-async def _current_consent(request: Request, who: Whose) -> dict[str, Any] | None:
-    for consent in await pv.my_consents(request.app, who.tenant, who.subject) or []:
-        if consent["id"] == request.path_params["consentId"]:
-            return consent
-    return None
 
 
 async def export_download(request: Request) -> Response:

@@ -1,13 +1,16 @@
 """What "my data" reads and changes through Personal-Link (issue 6), in one place.
 
-Personal-Link is being built beside the app: each function answers None when the part it
-needs is not running in this platform yet, and the page then says 準備中 (coming soon)
-rather than show invented data.
+Each function answers None when Personal-Link is not running in this app (an app assembled
+without it), and the page then says 準備中 (coming soon) rather than show invented data.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from cityos.access.service import access_of
+from cityos.personal.consents import ConsentError
+from cityos.personal.export import erase_resident, export_resident
 
 
 class Refused(Exception):
@@ -33,15 +36,21 @@ async def my_consents(app: Any, tenant: str, subject: str) -> list[dict[str, Any
     return [c for c in await book.list(tenant, subject=subject) if c["state"] in shown]
 
 
+async def my_consent(app: Any, tenant: str, subject: str,
+                     consent_id: str) -> dict[str, Any] | None:
+    """One of the subject's consents, in whatever state (None: not the subject's)."""
+    book = _part(app, "consents")
+    consent = None if book is None else await book.get(tenant, consent_id)
+    return None if consent is None or consent["subject"] != subject else dict(consent)
+
+
 async def switch_consent(app: Any, tenant: str, subject: str, consent_id: str, on: bool, *,
                          by: str, role: str) -> dict[str, Any] | None:
     """Turn one consent on (APPROVED) or off (WITHDRAWN, or DECLINED when only requested);
     None when the consent is not the subject's. Errors of Personal-Link propagate."""
     book = _part(app, "consents")
-    if book is None:
-        return None
-    consent = await book.get(tenant, consent_id)
-    if consent is None or consent["subject"] != subject:
+    consent = await my_consent(app, tenant, subject, consent_id)
+    if book is None or consent is None:
         return None
     off = "DECLINED" if consent["state"] == "REQUESTED" else "WITHDRAWN"
     state = "APPROVED" if on else off
@@ -49,10 +58,8 @@ async def switch_consent(app: Any, tenant: str, subject: str, consent_id: str, o
         return dict(consent)
     try:
         return dict(await book.decide(tenant, consent_id, state, by=by, role=role))
-    except Exception as exc:  # Personal-Link's errors carry the HTTP status they mean
-        if 400 <= int(getattr(exc, "status", 500)) < 500:
-            raise Refused(str(exc)) from exc
-        raise
+    except ConsentError as exc:
+        raise Refused(str(exc)) from exc
 
 
 async def my_access_log(app: Any, tenant: str, subject: str,
@@ -88,9 +95,6 @@ async def export_data(app: Any, tenant: str, subject: str) -> dict[str, Any] | N
     personal = personal_of(app)
     if personal is None:
         return None
-    from cityos.access.service import access_of
-    from cityos.personal.export import export_resident
-
     return dict(await export_resident(personal, (await access_of(app)).residents, tenant,
                                       subject))
 
@@ -100,8 +104,5 @@ async def erase_data(app: Any, tenant: str, subject: str, *, by: str) -> dict[st
     personal = personal_of(app)
     if personal is None:
         return None
-    from cityos.access.service import access_of
-    from cityos.personal.export import erase_resident
-
     return dict(await erase_resident(personal, (await access_of(app)).residents, tenant,
                                      subject, by=by, role="data subject"))
