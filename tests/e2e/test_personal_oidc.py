@@ -5,6 +5,7 @@ trip played by httpx; a refused sign-in, a forged ID token and a forged bearer t
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -15,7 +16,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from cityos.access.oidc import OidcConfig, OidcError, verify_id_token
-from conftest import CITYOS
+
+# not `from conftest import …`: in a full run another folder's conftest may own that name
+CITYOS = str(Path(sys.executable).with_name("cityos"))
 
 pytestmark = pytest.mark.e2e
 

@@ -5,7 +5,9 @@ subscription stop receiving that resident's data; the access log shows the relea
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,10 +17,17 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import CITYOS, free_port
+# not `from conftest import …`: in a full run another folder's conftest may own that name
+CITYOS = str(Path(sys.executable).with_name("cityos"))
 
 pytestmark = pytest.mark.e2e
 V1 = "/ngsi-ld/v1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 class Receiver:
