@@ -2,8 +2,9 @@
 
 A lease is a session advisory lock on one long-lived connection of the process: held until
 released, or until the process (its connection) dies, when another process may take it. The
-`cityos_changes` channel carries the tenant of every committed change-log row (a trigger
-sends it at commit), so a process wakes for writes another process made.
+`cityos_changes` channel carries the tenants whose change log grew: each process sends one
+NOTIFY per tenant after its writes commit (outside them: a notifying transaction's commit takes
+a database-wide lock), so a process wakes for writes another process made.
 """
 
 from __future__ import annotations
@@ -31,12 +32,15 @@ class Coordination:
         self._lock = asyncio.Lock()
         self._leases: set[str] = set()
         self._listeners: list[Callable[[str], None]] = []
+        self._changed: set[str] = set()  # tenants written since the last NOTIFY
+        self._notifier: asyncio.Task[None] | None = None
 
     async def _connection(self) -> asyncpg.Connection:
         if self._conn is None or self._conn.is_closed():
             self._leases.clear()  # a new session holds none of the old one's locks
             self._conn = await asyncpg.connect(self.url, server_settings={
-                "application_name": "cityos coordination"})
+                "application_name": "cityos coordination",
+                "synchronous_commit": "off"})  # a wake-up needs no durable commit
             self._conn.add_termination_listener(self._lost)
             if self._listeners:
                 await self._conn.add_listener(CHANNEL, self._heard)
@@ -86,7 +90,31 @@ class Coordination:
             if first:
                 await conn.add_listener(CHANNEL, self._heard)
 
+    def changed(self, tenant: str) -> None:
+        """A write of `tenant` committed: tell the other processes soon (writes committing
+        meanwhile share the NOTIFY)."""
+        self._changed.add(tenant)
+        if self._notifier is None or self._notifier.done():
+            self._notifier = asyncio.create_task(self._notify(), name="cityos change notify")
+
+    async def _notify(self) -> None:
+        await asyncio.sleep(0)  # the writes finishing in this turn of the loop come along
+        while self._changed:
+            tenants = sorted(self._changed)
+            self._changed.clear()
+            try:
+                async with self._lock:
+                    conn = await self._connection()
+                    await conn.execute("SELECT pg_notify($1, t) FROM unnest($2::text[]) AS t",
+                                       CHANNEL, tenants)
+            except (OSError, asyncpg.PostgresError):  # the others still poll every second
+                log.warning("could not notify other processes of changes", exc_info=True)
+                return
+
     async def close(self) -> None:
+        if self._notifier is not None and not self._notifier.done():
+            with contextlib.suppress(Exception):
+                await self._notifier
         async with self._lock:
             if self._conn is not None and not self._conn.is_closed():
                 with contextlib.suppress(Exception):

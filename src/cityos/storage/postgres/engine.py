@@ -127,11 +127,18 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables):
                                        keep=self.keep_history_on_delete,
                                        personal=self._personal, writer=writer)
                    for entity_id, fn in items]
+            wrote = bool(pending.changes)
             await pending.flush(conn)
         self.commits += 1
         if pending.known_tenant:
             self._tenants.add(tenant)
+        if wrote:
+            self._changed(tenant)
         return out
+
+    def _changed(self, tenant: str) -> None:
+        """Committed change-log rows of `tenant`: other processes' workers are woken."""
+        self._coordination.changed(tenant)
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
         personal = (query.geo_bbox is not None

@@ -206,6 +206,14 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER changes_notify AFTER INSERT ON changes REFERENCING NEW TABLE AS new_rows
         FOR EACH STATEMENT EXECUTE FUNCTION cityos_changes_notify();
     """,
+    # 7: no NOTIFY inside write transactions: PostgreSQL serialises the commits of
+    # transactions that notify (a database-wide lock held through the WAL flush), which cost
+    # concurrent writes their group commit (-35% upserts measured); each process now sends one
+    # NOTIFY per tenant after its writes commit, from its coordination connection
+    """
+    DROP TRIGGER changes_notify ON changes;
+    DROP FUNCTION cityos_changes_notify();
+    """,
 ]
 
 _MIGRATION_LOCK = lock_key("cityos:migrations")

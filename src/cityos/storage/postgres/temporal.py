@@ -81,6 +81,9 @@ class TemporalTables:
     def pool(self) -> asyncpg.Pool:
         raise NotImplementedError
 
+    def _changed(self, tenant: str) -> None:
+        raise NotImplementedError
+
     async def _released(self, tenant: str, query: TemporalQuery) -> TemporalQuery:
         """`query` without the entities its reader may not see (issue 6)."""
         hidden = await _personal.withheld(self.pool, tenant, query.entity_ids, query.reader)
@@ -241,7 +244,8 @@ class TemporalTables:
                 seal = await self._seal_of(conn, tenant, entity_id)
                 await conn.executemany(_mutate.HISTORY_INSERT, [
                     _history.row(tenant, entity_id, a, i, now, seal) for a, i in instances])
-            return result
+        self._changed(tenant)
+        return result
 
     async def _seal_of(self, conn: asyncpg.Connection, tenant: str,
                        entity_id: str) -> _history.Seal | None:
@@ -286,7 +290,9 @@ class TemporalTables:
                 if isinstance(result, BaseException):
                     return result
             status = await conn.execute(text, *sql.params)
-            return int(status.split()[-1]), result
+        if fn is not None:
+            self._changed(tenant)
+        return int(status.split()[-1]), result
 
     async def replace_instance(self, tenant: str, entity_id: str, attr: str, instance_id: str,
                                instance: dict[str, Any], now: str) -> bool:
