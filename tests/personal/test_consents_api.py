@@ -155,3 +155,30 @@ def test_catalog_is_read_by_all_and_changed_by_staff(platform: Platform) -> None
                          headers=platform.auth("operator")).status_code == 204
     assert client.delete("/personal/v1/catalog/MeterReading",
                          headers=platform.auth("operator")).status_code == 404
+
+
+def test_a_catalog_change_reclassifies_stored_rows(platform: Platform) -> None:
+    client, res = platform.client, _resident_id(platform)
+    reading = {"id": "urn:ngsi-ld:MeterReading:m1", "type": "MeterReading",
+               "kwh": {"type": "Property", "value": 3.2},
+               "owner": {"type": "Property", "value": res}}
+    assert client.post("/ngsi-ld/v1/entities", json=reading,
+                       headers=platform.auth("Writer")).status_code == 201
+
+    def seen() -> list[str]:
+        r = client.get("/ngsi-ld/v1/entities", params={"type": "MeterReading"},
+                       headers=platform.auth("Reader"))
+        return [e["id"] for e in r.json()]
+
+    assert seen() == ["urn:ngsi-ld:MeterReading:m1"]  # not in the catalog: not personal
+    r = client.put("/personal/v1/catalog/MeterReading", headers=platform.auth("operator"),
+                   json={"classification": "personal", "category": "energy",
+                         "subject_attr": "owner"})
+    assert r.status_code == 200 and r.json()["reclassified"] == 1
+    assert seen() == []  # personal from the next read on
+    mine = client.get("/personal/v1/me/data", headers=platform.auth("resident")).json()
+    assert [(e["id"], e["category"]) for e in mine] == [("urn:ngsi-ld:MeterReading:m1",
+                                                         "energy")]
+    assert client.delete("/personal/v1/catalog/MeterReading",
+                         headers=platform.auth("operator")).status_code == 204
+    assert seen() == ["urn:ngsi-ld:MeterReading:m1"]

@@ -155,13 +155,19 @@ class DataCatalog:
     def get(self, type_name: str) -> CatalogEntry | None:
         return self._entries.get(type_name)
 
-    async def put(self, entry: CatalogEntry) -> None:
+    async def put(self, entry: CatalogEntry) -> int:
+        """Add or replace an entry; stored rows are classified again (rows that became
+        personal are sealed and filtered from the next read on). Returns rows changed."""
         await self.store.kv_put(SPACE, entry.type, asdict(entry))
         await self.load()
+        return await self.store.reclassify()
 
     async def delete(self, type_name: str) -> bool:
+        """Remove an entry (its rows are classified again); False when there was none."""
         gone = await self.store.kv_delete(SPACE, type_name)
         await self.load()
+        if gone:
+            await self.store.reclassify()
         return gone
 
     def categories(self) -> dict[str, str]:

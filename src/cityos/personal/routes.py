@@ -53,8 +53,8 @@ async def put_catalog_entry(request: Request) -> Response:
         entry = check_entry(data)
     except CatalogError as exc:
         raise BadRequestData(str(exc)) from exc
-    await personal(request).catalog.put(entry)
-    return plain_json(entry.to_json())
+    changed = await personal(request).catalog.put(entry)
+    return plain_json({**entry.to_json(), "reclassified": changed})
 
 
 async def delete_catalog_entry(request: Request) -> Response:
