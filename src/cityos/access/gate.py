@@ -22,7 +22,7 @@ from cityos.access.service import Access, access_of
 from cityos.access.tokens import Principal, TokenError
 from cityos.audit.trail import PRINCIPAL
 from cityos.ngsi.api.respond import problem_response
-from cityos.ngsi.errors import NgsiError
+from cityos.ngsi.errors import Forbidden, NgsiError
 from cityos.operations import Endpoint, Operation, Policy
 from cityos.settings import Settings
 
@@ -33,11 +33,6 @@ ADMIN_TOKEN_PREFIX = "cityos_"
 class Unauthorized(NgsiError):
     title = "Unauthorized"
     status = 401
-
-
-class Forbidden(NgsiError):
-    title = "Forbidden"
-    status = 403
 
 
 class TooManyRequests(NgsiError):

@@ -136,3 +136,10 @@ class Conflict(NgsiError):
 
     title = "Conflict"
     status = 409
+
+
+class Forbidden(NgsiError):
+    """The caller may not do this (a policy, a grant, a tenant, another's resource)."""
+
+    title = "Forbidden"
+    status = 403

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -65,6 +66,7 @@ class Federation:
         self.store = store
         self.timeout = timeout
         self._regs: dict[str, list[Doc]] = {}
+        self._cooling: dict[str, float] = {}  # registration id -> monotonic time it may be asked
         self._client = httpx.AsyncClient(follow_redirects=False,
                                           limits=httpx.Limits(max_connections=64))
 
@@ -123,12 +125,31 @@ class Federation:
     async def send(self, reg: Doc, method: str, path: str, params: list[tuple[str, str]],
                    headers: dict[str, str], content: bytes | None) -> tuple[int, bytes]:
         """One forwarded write: (status, body); raises when the source does not answer within
-        its timeout (the caller reports it)."""
+        its timeout or is cooling down after a failure (the caller reports it)."""
         url = str(reg["endpoint"]).rstrip("/") + path
-        response = await self._client.request(
-            method, url, params=httpx.QueryParams(list[tuple[str, Any]](params)),
-            content=content, headers=headers, timeout=self._timeout(reg))
+        self._check_cooldown(reg)
+        try:
+            response = await self._client.request(
+                method, url, params=httpx.QueryParams(list[tuple[str, Any]](params)),
+                content=content, headers=_with_info(reg, headers), timeout=self._timeout(reg))
+        except Exception:
+            self._failed(reg)
+            raise
+        if response.status_code >= 500:
+            self._failed(reg)
         return response.status_code, response.content
+
+    def _check_cooldown(self, reg: Doc) -> None:
+        until = self._cooling.get(str(reg.get("id")))
+        if until is not None and time.monotonic() < until:
+            raise CoolingDown(f"{reg.get('endpoint')} failed lately: cooling down")
+
+    def _failed(self, reg: Doc) -> None:
+        """`management.cooldown` (ms): no request goes to a failed source for that long."""
+        management = reg.get("management")
+        cooldown = management.get("cooldown") if isinstance(management, dict) else None
+        if isinstance(cooldown, int | float) and cooldown > 0:
+            self._cooling[str(reg.get("id"))] = time.monotonic() + float(cooldown) / 1000
 
     async def fetch(self, reg: Doc, path: str, params: list[tuple[str, str]],
                     headers: dict[str, str], body: Any = None) -> Any:
@@ -136,19 +157,39 @@ class Federation:
         reports it)."""
         timeout = self._timeout(reg)
         url = str(reg["endpoint"]).rstrip("/") + path
-        send = {**headers, "Via": _via(headers.get("Via"))}
+        send = _with_info(reg, {**headers, "Via": _via(headers.get("Via"))})
         query = httpx.QueryParams(list[tuple[str, Any]](params))
-        if body is None:
-            response = await self._client.get(url, params=query, headers=send,
-                                              timeout=timeout)
-        else:
-            response = await self._client.post(
-                url, params=query, content=orjson.dumps(body), timeout=timeout,
-                headers={**send, "Content-Type": "application/json"})
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
+        self._check_cooldown(reg)
+        try:
+            if body is None:
+                response = await self._client.get(url, params=query, headers=send,
+                                                  timeout=timeout)
+            else:
+                response = await self._client.post(
+                    url, params=query, content=orjson.dumps(body), timeout=timeout,
+                    headers={**send, "Content-Type": "application/json"})
+            if response.status_code == 404:
+                return None
+            response.raise_for_status()
+        except Exception:
+            self._failed(reg)
+            raise
         return orjson.loads(response.content)
+
+
+class CoolingDown(Exception):
+    """A source that failed lately is not asked again before its cooldown has passed."""
+
+
+def _with_info(reg: Doc, headers: dict[str, str]) -> dict[str, str]:
+    """The registration's `contextSourceInfo` key-values go with every request as headers
+    (§5.2.9), without overriding the ones the protocol needs."""
+    info = reg.get("contextSourceInfo")
+    if not isinstance(info, list):
+        return headers
+    extra = {str(i["key"]): str(i["value"]) for i in info
+             if isinstance(i, dict) and "key" in i and "value" in i}
+    return {**extra, **headers}
 
 
 def _expired(reg: Doc, now: Any) -> bool:

@@ -42,10 +42,12 @@ from cityos.ngsi.api.forward_plan import (
     with_body,
     without_context,
 )
+from cityos.ngsi.api.release import principal_sub
 from cityos.ngsi.api.request import bool_param, link_context, tenant_of
 from cityos.ngsi.api.respond import problem_response
 from cityos.ngsi.errors import Conflict, LoopDetected, NgsiError
 from cityos.ngsi.federation import INSTANCE, Doc, seen_by_us
+from cityos.ngsi.model.registration import may_take_writes
 from cityos.ngsi.model.terms import is_uri
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -128,7 +130,8 @@ class _Work:
     async def _make(cls, request: Request, shape: Shape) -> _Work | None:
         broker = broker_of(request)
         tenant = tenant_of(request)
-        regs = await broker.federation.writable(tenant)
+        writer = principal_sub(request)
+        regs = [r for r in await broker.federation.writable(tenant) if may_take_writes(r, writer)]
         if not regs:
             return None
         body: Any = None

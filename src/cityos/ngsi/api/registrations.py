@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.ngsi.api.entities import broker_of
+from cityos.ngsi.api.release import principal_sub
 from cityos.ngsi.api.request import (
     JSON,
     JSONLD,
@@ -31,10 +32,11 @@ from cityos.ngsi.api.request import (
 from cityos.ngsi.api.respond import ngsi_response, no_content, with_page_links
 from cityos.ngsi.api.stored import stored_document
 from cityos.ngsi.broker import Broker
-from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from cityos.ngsi.errors import AlreadyExists, BadRequestData, Forbidden, ResourceNotFound
 from cityos.ngsi.model.patch import patch_members
 from cityos.ngsi.model.registration import (
     CONTEXT_KEY,
+    OWNER_KEY,
     SYSTEM,
     as_entity,
     check_registration,
@@ -42,6 +44,7 @@ from cityos.ngsi.model.registration import (
     expand_registration,
     in_window,
     info_matches,
+    may_change,
     time_window,
 )
 from cityos.ngsi.model.terms import is_uri, now_iso
@@ -71,6 +74,7 @@ async def create_registration(request: Request) -> Response:
     url, ctx = await broker.context_url(body.context)
     reg = expand_registration(reg, ctx.expand_term)
     reg[CONTEXT_KEY] = url
+    reg[OWNER_KEY] = principal_sub(request)  # whose writes it may take (forward.py)
     reg["createdAt"] = reg["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), reg["id"], reg)
     await broker.registrations_changed(tenant, None, reg)
@@ -153,6 +157,13 @@ def _pattern(raw: str | None) -> re.Pattern[str] | None:
 
 
 
+def _owned(request: Request, reg: dict[str, Any]) -> dict[str, Any]:
+    """The registration, if the caller may change it (its owner or staff)."""
+    if not may_change(reg, principal_sub(request)):
+        raise Forbidden("only the organisation that registered it, or staff, may change it")
+    return reg
+
+
 async def _stored(broker: Broker, tenant: str, reg_id: str) -> dict[str, Any]:
     return await _legacy(broker, await stored_document(broker.store, space(tenant), reg_id,
                                                        "registration"))
@@ -175,7 +186,7 @@ async def update_registration(request: Request) -> Response:
     reg_id = _registration_id(request)
     body = await read_body(request, broker.settings.max_body_bytes,
                            allow=(JSON, JSONLD, MERGE_PATCH))
-    before = await _stored(broker, tenant, reg_id)
+    before = _owned(request, await _stored(broker, tenant, reg_id))
     ctx = await broker.context(body.context if body.context is not None
                                else before.get(CONTEXT_KEY))
     # the patch is written in its own @context: compare and merge in expanded form
@@ -195,7 +206,7 @@ async def delete_registration(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
     reg_id = _registration_id(request)
-    before = await _stored(broker, tenant, reg_id)
+    before = _owned(request, await _stored(broker, tenant, reg_id))
     if not await broker.store.kv_delete(space(tenant), reg_id):
         raise ResourceNotFound(f"registration {reg_id} not found")
     await broker.registrations_changed(tenant, before, None)

@@ -12,8 +12,9 @@ from cityos.ngsi.errors import BadRequestData
 from cityos.ngsi.model.terms import is_uri, is_valid_name, parse_datetime
 
 MODES = ("inclusive", "exclusive", "redirect", "auxiliary")
+OWNER_KEY = "_owner"  # the principal that registered it ("" in open conformance mode): kept, never shown
 SYSTEM = frozenset({"createdAt", "modifiedAt", "status", "timesSent", "timesFailed",
-                    "lastSuccess", "lastFailure"})
+                    "lastSuccess", "lastFailure", OWNER_KEY})
 
 
 def check_registration(reg: dict[str, Any]) -> None:
@@ -109,6 +110,7 @@ def compact_registration(reg: dict[str, Any], compact: Any, *, sys_attrs: bool =
     `extra(name)` compacts the names of additional (user-defined) members."""
     shown = _map_info(reg, compact)
     shown.pop(CONTEXT_KEY, None)
+    shown.pop(OWNER_KEY, None)
     shown.pop("jsonldContext", None)
     if not sys_attrs:
         shown.pop("createdAt", None)
@@ -200,3 +202,18 @@ def as_entity(reg: dict[str, Any], expand: Any) -> dict[str, Any]:
                 {"type": "Property", "value": value}
             attrs[expand(key)] = [inst]
     return {"id": reg["id"], "type": ["ContextSourceRegistration"], "attrs": attrs}
+
+
+def may_take_writes(reg: dict[str, Any], writer: str) -> bool:
+    """Whose writes a registration may receive (forwarding, §4.3.6): everyone's when staff
+    registered it (the town's own federation, e.g. with a neighbouring town), otherwise only
+    those of the principal that registered it, so that no company can draw other companies'
+    (or residents') writes to its endpoint by registering for their entity types."""
+    owner = str(reg.get(OWNER_KEY, ""))
+    return owner.startswith("staff:") or owner == writer
+
+
+def may_change(reg: dict[str, Any], principal: str) -> bool:
+    """Only its owner and staff change or delete a registration."""
+    owner = str(reg.get(OWNER_KEY, ""))
+    return owner == principal or principal.startswith("staff:") or not principal
