@@ -10,11 +10,12 @@ from typing import Any
 
 import asyncpg
 import pytest
-import test_personal_rows as scenarios  # the same directory: pytest puts it on the path
 
 from cityos.personal.vault import Vault
 from cityos.storage import open_store
 from cityos.storage.base import EVERYTHING
+
+from . import test_personal_rows as scenarios
 
 SAME = [scenarios.test_without_a_classifier_nothing_is_personal,
         scenarios.test_a_personal_row_goes_to_its_owner_subject_and_grantees_only,
