@@ -113,6 +113,15 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL for each engine, for the storage test-suite: a new SQLite file, or a new
+    PostgreSQL database (`postgres_url`: CITYOS_TEST_DATABASE_URL or a throwaway cluster)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'db.sqlite'}"
+
+
 # engines the in-process `client` runs on: CITYOS_TEST_ENGINES=sqlite,postgresql runs every
 # API test on both (test ids gain [sqlite]/[postgresql]); default SQLite alone, ids unchanged
 ENGINES = tuple(e.strip() for e in os.environ.get("CITYOS_TEST_ENGINES", "sqlite").split(",")
