@@ -46,10 +46,10 @@ async def load(store: Store, entities: int, residents: int) -> None:
     started = time.perf_counter()
     batch = 1000
     for first in range(0, entities, batch):
-        items = [(f"urn:ngsi-ld:HealthObservation:{n}",
-                  lambda cur, e=observation(n, f"res_{n % residents:06d}"): (e, None))
-                 for n in range(first, min(first + batch, entities))]
-        await store.mutate("", items, writer=WRITER)
+        docs = [observation(n, f"res_{n % residents:06d}")
+                for n in range(first, min(first + batch, entities))]
+        await store.mutate("", [(e["id"], lambda cur, e=e: (e, None)) for e in docs],
+                           writer=WRITER)
     await asyncio.gather(*(store.put_grant("", f"res_{r:06d}", READER, "health",
                                            "dpv:HealthcareService", None)
                            for r in range(residents)))
