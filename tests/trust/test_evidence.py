@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -137,7 +138,11 @@ def expired_certificate(b: dict[str, Any]) -> None:
 
 def altered_time_stamp(b: dict[str, Any]) -> None:
     token = base64.b64decode(b["treeHead"]["timeStampToken"])
-    at = token.index(b"Z") - 1
+    # the last digit of the genTime (GeneralizedTime, tag 0x18): not the first b"Z" of the
+    # token, which may be a byte of the hash or the serial and make another error
+    found = re.search(rb"\x18[\x0f-\x17]\d{14}(?:\.\d+)?Z", token)
+    assert found is not None
+    at = found.end() - 2
     b["treeHead"]["timeStampToken"] = base64.b64encode(
         token[:at] + bytes([token[at] ^ 1]) + token[at + 1:]).decode()
 
