@@ -202,6 +202,20 @@ _FAILURES = (TypeError, ValueError, KeyError, IndexError, AttributeError, Recurs
              ShapelyError)
 
 
+
+def repaired(geom: BaseGeometry) -> BaseGeometry:
+    """A valid form of an invalid geometry (self-intersecting or collapsed rings): GEOS's
+    make_valid, which refuses some collapsed inputs ("mixed-dimension"), then its structure
+    method, then a zero buffer (polygons) — never an error for a well-formed GeoJSON."""
+    for attempt in (lambda: shapely.make_valid(geom),
+                    lambda: shapely.make_valid(geom, method="structure", keep_collapsed=False),
+                    lambda: geom.buffer(0)):
+        try:
+            return attempt()
+        except shapely.errors.GEOSException:
+            continue
+    return geom
+
 class GeoQuery:
     """A parsed §4.10 geo-query; `matches` tests one GeoProperty value against it.
 
@@ -223,7 +237,7 @@ class GeoQuery:
         self.geoproperty = geoproperty
         geom = shape(value)
         if not geom.is_valid:
-            geom = shapely.make_valid(geom)
+            geom = repaired(geom)
         self._base = geom
         self._prepared: dict[int, BaseGeometry] = {}
         # near: distances are measured on a densified copy (see _geodesy.densify)
@@ -308,7 +322,7 @@ class GeoQuery:
             g = shape(geometry)
             if gtype in ("Polygon", "MultiPolygon") and not g.is_valid:
                 # self-intersecting rings give undefined DE-9IM answers: test the repaired form
-                g = shapely.make_valid(g)
+                g = repaired(g)
             return self._relate(g)
         except _FAILURES:
             return False
