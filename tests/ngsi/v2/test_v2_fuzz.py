@@ -82,3 +82,11 @@ def test_any_body_is_refused_clearly_or_read(body: Any) -> None:
         return
     with contextlib.suppress(BadRequestData):
         read_entity(ld, CTX, "2026-11-22T00:00:00Z")
+
+
+def test_ids_with_control_characters_are_not_uris() -> None:
+    # PostgreSQL cannot store U+0000: such an id must be refused (400), never a 500
+    from cityos.ngsi.model.terms import is_uri
+
+    assert not is_uri("urn:ngsi-ld:Room:a\x00b") and not is_uri("urn:ngsi-ld:Room:\x1f")
+    assert is_uri("urn:ngsi-ld:Room:1") and is_uri("https://example.jp/部屋")

@@ -45,7 +45,7 @@ GEO_ATTRIBUTES = frozenset({"location", "observationSpace", "operationSpace"})
 NGSI_NULL = "urn:ngsi-ld:null"
 
 _FORBIDDEN_NAME = re.compile(r"[\s<>\"'=;()\\\x00-\x1f]")
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]*$")  # no controls
 
 
 class Context(Protocol):
