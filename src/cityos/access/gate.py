@@ -142,7 +142,7 @@ class Gate:
                 "grants", {}).get(org_mode, ())):
             return False
         now = time.monotonic()
-        if access.limiter.take(principal.sub, now=now):
+        if not access.limiter.take_now(principal.sub, now):
             return False  # check() takes again and answers 429
         settings = access.settings
         unusual = access.monitor.volume(principal.sub, settings.volume_factor,

@@ -35,6 +35,22 @@ class RateLimiter:
         self._buckets[key] = (tokens, now)
         return (1.0 - tokens) / rate
 
+    def take_now(self, key: str, now: float) -> bool:
+        """The hot path of `take` at the limiter's own rate: True when a token was spent
+        (False: ask `take` for how long to wait)."""
+        rate = self.rate
+        if rate <= 0:
+            return True
+        found = self._buckets.get(key)
+        if found is None:
+            return not self.take(key, now=now)
+        tokens = found[0] + (now - found[1]) * rate
+        if tokens < 1.0:
+            return False
+        burst = self.burst
+        self._buckets[key] = ((burst if tokens > burst else tokens) - 1.0, now)
+        return True
+
     def _forget_full(self, now: float) -> None:
         """Drop buckets that have refilled: forgetting them changes nothing."""
         self._buckets = {k: (t, at) for k, (t, at) in self._buckets.items()

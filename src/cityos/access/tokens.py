@@ -5,6 +5,7 @@ RFC 7519 (JWT), RFC 8037 (EdDSA in JOSE), RFC 9068 claim names (sub, jti, scope 
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from dataclasses import dataclass
@@ -39,8 +40,8 @@ class Principal:
     exp: float = float("inf")
     iat: float = 0.0  # when the token was issued (whole seconds)
 
-    @property
-    def kind(self) -> str:
+    @functools.cached_property
+    def kind(self) -> str:  # cached: the gate asks on every request
         return self.sub.split(":", 1)[0]
 
     @property
