@@ -298,8 +298,24 @@ async def replace_attrs(request: Request) -> Response:
 
 
 # /v2/entities/{id}/attrs/{attrName}[/value] ---------------------------------------------
-def _attr_iri(request: Request, ctx: ActiveContext) -> str:
-    return ctx.expand_term(check_name(request.path_params["attrName"], "attribute name"))
+async def _attribute(request: Request) -> tuple[Broker, str, ActiveContext, Entity, str]:
+    """(broker, tenant, @context, entity, attribute IRI) of a request naming an attribute the
+    caller may read; NotFound for the entity or the attribute as Orion says it."""
+    broker = broker_of(request)
+    tenant = tenant_v2(request)
+    ctx = await core(broker)
+    entity = await stored(request, broker, tenant)
+    iri = ctx.expand_term(check_name(request.path_params["attrName"], "attribute name"))
+    if iri not in entity["attrs"]:
+        raise V2Error(404, "The entity does not have such an attribute")
+    return broker, tenant, ctx, entity, iri
+
+
+def _attr_v2(entity: Entity, iri: str, ctx: ActiveContext,
+             metadata: list[str] | None = None) -> dict[str, Any]:
+    """One attribute of a stored entity as v2 shows it."""
+    rendered = render_entity({**entity, "attrs": {iri: entity["attrs"][iri]}}, ctx, SHOWN)
+    return attr_to_v2(rendered[ctx.compact_iri(iri)], metadata)
 
 
 @v2_endpoint
@@ -313,16 +329,9 @@ async def retrieve_attr_value(request: Request) -> Response:
 
 
 async def _retrieve_attr(request: Request, *, value: bool) -> Response:
-    broker = broker_of(request)
-    tenant = tenant_v2(request)
-    ctx = await core(broker)
-    entity = await stored(request, broker, tenant)
-    iri = _attr_iri(request, ctx)
-    if iri not in entity["attrs"]:
-        raise V2Error(404, "The entity does not have such an attribute")
+    _, tenant, ctx, entity, iri = await _attribute(request)
     released(request, tenant, [entity], "retrieve")
-    rendered = render_entity({**entity, "attrs": {iri: entity["attrs"][iri]}}, ctx, SHOWN)
-    attr = attr_to_v2(rendered[ctx.compact_iri(iri)], listed(request, "metadata"))
+    attr = _attr_v2(entity, iri, ctx, listed(request, "metadata"))
     if value:
         return _value_response(attr["value"])
     return json_response(attr)
@@ -331,10 +340,12 @@ async def _retrieve_attr(request: Request, *, value: bool) -> Response:
 def _value_response(value: Any) -> Response:
     if isinstance(value, dict | list):
         return json_response(value)
-    text = "null" if value is None else ("true" if value is True else "false" if value is False
-                                         else value if isinstance(value, str) else repr(value))
     if isinstance(value, str):
         text = f'"{value}"'
+    elif isinstance(value, bool) or value is None:
+        text = {True: "true", False: "false", None: "null"}[value]
+    else:
+        text = repr(value)
     return Response(text, media_type="text/plain")
 
 
@@ -351,19 +362,12 @@ async def update_attr_value(request: Request) -> Response:
 
 
 async def _update_attr(request: Request, *, value: bool) -> Response:
-    broker = broker_of(request)
-    tenant = tenant_v2(request)
-    ctx = await core(broker)
-    entity = await stored(request, broker, tenant)
-    iri = _attr_iri(request, ctx)
-    if iri not in entity["attrs"]:
-        raise V2Error(404, "The entity does not have such an attribute")
+    broker, tenant, ctx, entity, iri = await _attribute(request)
     name = ctx.compact_iri(iri)
     now = now_iso()
     if value:
         raw = await _plain_or_json(request, broker)
-        shown = render_entity({**entity, "attrs": {iri: entity["attrs"][iri]}}, ctx, SHOWN)
-        old = attr_to_v2(shown[name])
+        old = _attr_v2(entity, iri, ctx)
         attr = {"type": old["type"], "value": raw, "metadata": old["metadata"]}
     else:
         attr = await json_body(request, broker.settings.max_body_bytes)
@@ -399,13 +403,7 @@ async def _plain_or_json(request: Request, broker: Broker) -> Any:
 
 @v2_endpoint
 async def delete_attr(request: Request) -> Response:
-    broker = broker_of(request)
-    tenant = tenant_v2(request)
-    ctx = await core(broker)
-    entity = await stored(request, broker, tenant)
-    iri = _attr_iri(request, ctx)
-    if iri not in entity["attrs"]:
-        raise V2Error(404, "The entity does not have such an attribute")
+    broker, tenant, _, entity, iri = await _attribute(request)
     now = now_iso()
 
     def write(cur: Entity | None) -> tuple[Any, Any]:
