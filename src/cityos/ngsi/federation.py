@@ -157,7 +157,7 @@ class Federation:
         reports it)."""
         timeout = self._timeout(reg)
         url = str(reg["endpoint"]).rstrip("/") + path
-        send = _with_info(reg, {**headers, "Via": _via(headers.get("Via"))})
+        send = _with_info(reg, {**headers, "Via": via_after(headers.get("Via"))})
         query = httpx.QueryParams(list[tuple[str, Any]](params))
         self._check_cooldown(reg)
         try:
@@ -197,7 +197,7 @@ def _expired(reg: Doc, now: Any) -> bool:
     return expires is not None and now is not None and expires <= now
 
 
-def _via(previous: str | None) -> str:
+def via_after(previous: str | None) -> str:
     mine = f"1.1 {INSTANCE}"
     return f"{previous}, {mine}" if previous else mine
 

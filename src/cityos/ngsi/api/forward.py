@@ -46,7 +46,7 @@ from cityos.ngsi.api.release import principal_sub
 from cityos.ngsi.api.request import bool_param, link_context, tenant_of
 from cityos.ngsi.api.respond import problem_response
 from cityos.ngsi.errors import Conflict, LoopDetected, NgsiError
-from cityos.ngsi.federation import INSTANCE, Doc, seen_by_us
+from cityos.ngsi.federation import Doc, seen_by_us, via_after
 from cityos.ngsi.model.registration import may_take_writes
 from cityos.ngsi.model.terms import is_uri
 
@@ -344,8 +344,7 @@ class _Work:
                                ' type="application/ld+json"')
         if isinstance(part.reg.get("tenant"), str):
             headers["NGSILD-Tenant"] = part.reg["tenant"]
-        previous = self.request.headers.get("via")
-        headers["Via"] = f"{previous}, 1.1 {INSTANCE}" if previous else f"1.1 {INSTANCE}"
+        headers["Via"] = via_after(self.request.headers.get("via"))
         try:
             answer = await federation.send(part.reg, self.shape.method, path, params, headers,
                                            None if body is None else orjson.dumps(body))
