@@ -7,6 +7,16 @@ from __future__ import annotations
 
 import sqlite3
 
+# an entity's attribute values as rows of `attr_values` (migration 13); a plain number or
+# string (JSON integer, real, text) is kept, anything else is NULL
+_VALUES_OF = """
+        SELECT {rid}, a.key, i.key,
+               CASE i.type WHEN 'object' THEN
+                   CASE json_type(i.value, '$.value') WHEN 'integer' THEN i.value ->> '$.value'
+                   WHEN 'real' THEN i.value ->> '$.value' WHEN 'text' THEN i.value ->> '$.value'
+                   END END
+        FROM entities e, json_each(CAST({doc} AS TEXT), '$.attrs') a, json_each(a.value) i"""
+
 MIGRATIONS: list[str | tuple[str, ...]] = [
     # 1: entities, their types, the geo index, tenants, small documents
     """
@@ -202,6 +212,46 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
     """
     DROP INDEX IF EXISTS grants_by_subject;
     """,
+    # 13: attribute values (the `q` filter's index, storage/sqlite/_values.py): one row per
+    # instance of a non-personal entity, its plain number or string `value` (NULL: anything
+    # else, left to the exact predicate). Keyed by rid for the per-row test, by (attr, value)
+    # for selective queries. Triggers drop a row's values when the entity goes or turns
+    # personal, and index them when it turns non-personal; writes keep the rest current.
+    (
+        """
+        CREATE TABLE attr_values (
+            rid INTEGER NOT NULL,
+            attr TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            val,
+            PRIMARY KEY (rid, attr, n)
+        ) WITHOUT ROWID
+        """,
+        """
+        CREATE INDEX attr_values_by_value ON attr_values (attr, val, rid)
+        """,
+        f"""
+        INSERT INTO attr_values (rid, attr, n, val)
+        {_VALUES_OF.format(rid="e.rid", doc="e.doc")} WHERE e.subject IS NULL
+        """,
+        """
+        CREATE TRIGGER attr_values_gone AFTER DELETE ON entities
+        BEGIN DELETE FROM attr_values WHERE rid = old.rid; END
+        """,
+        """
+        CREATE TRIGGER attr_values_personal AFTER UPDATE OF subject ON entities
+        WHEN old.subject IS NULL AND new.subject IS NOT NULL
+        BEGIN DELETE FROM attr_values WHERE rid = new.rid; END
+        """,
+        f"""
+        CREATE TRIGGER attr_values_public AFTER UPDATE OF subject ON entities
+        WHEN old.subject IS NOT NULL AND new.subject IS NULL
+        BEGIN
+            INSERT INTO attr_values (rid, attr, n, val)
+            {_VALUES_OF.format(rid="new.rid", doc="new.doc")} WHERE e.rid = new.rid;
+        END
+        """,
+    ),
 ]
 
 
