@@ -21,6 +21,7 @@ from cityos import __version__
 from cityos.access import routes as access_routes
 from cityos.access.cors import add_cors
 from cityos.access.gate import Gate
+from cityos.access.service import close_access
 from cityos.audit.trail import audited, close_trail
 from cityos.catalog import routes as catalog_routes
 from cityos.catalog.usage import UsageMeter
@@ -219,6 +220,7 @@ def create_app(settings: Settings) -> Starlette:
             yield {}
         finally:
             await app.state.iot.aclose()
+            await close_access(app)  # its exchange of counts with other processes
             await close_trail(app)
             await app.state.trust.close()  # the last audit records into the log
             await broker.aclose()

@@ -5,6 +5,7 @@ the subscription over from its durable cursor and no notification is lost."""
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -15,6 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from conftest import CITYOS
 
 V1 = "/ngsi-ld/v1"
 
@@ -99,3 +102,55 @@ def test_two_processes_notify_once_and_survive_a_kill(serve: Any, postgres_url: 
     wait_until(lambda: rest <= set(receiver.counts()), "the other process took over")
     for n in range(40, 100):  # acknowledged writes are all there
         assert httpx.get(f"{two.url}{V1}/entities/urn:ngsi-ld:Meter:{n}").status_code == 200
+
+
+def _cli(url: str, *args: str) -> str:
+    done = subprocess.run([CITYOS, *args], capture_output=True, text=True, timeout=120,
+                          env={"PATH": "/usr/bin:/bin", "CITYOS_DATABASE_URL": url})
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+@pytest.mark.e2e
+def test_two_processes_share_the_rate_and_the_lockout(serve: Any, postgres_url: str,
+                                                      tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    data.mkdir()
+    # a rate slow enough that no token comes back during the test: only the burst counts
+    (data / "cityos.toml").write_text("[access]\nrate_per_second = 0.01\nrate_burst = 5\n")
+    _cli(postgres_url, "init", "--data-dir", str(data))
+    _cli(postgres_url, "org", "add", "Toyono Reader", "--corporate-number", "7000012050002",
+         "--read", "Meter", "--data-dir", str(data))
+    password = _cli(postgres_url, "staff", "add", "tanaka", "--role", "viewer",
+                    "--data-dir", str(data)).strip().splitlines()[-1]
+    token = _cli(postgres_url, "token", "--data-dir", str(data), "--org", "Toyono Reader"
+                 ).strip().splitlines()[-1]
+    one = serve("--database-url", postgres_url, data_dir=data)
+    two = serve("--database-url", postgres_url, data_dir=data)
+    bearer = {"Authorization": f"Bearer {token}"}
+
+    def read(server: Any) -> int:
+        return httpx.get(f"{server.url}{V1}/entities", params={"type": "Meter"},
+                         headers=bearer, timeout=30).status_code
+
+    assert [read(one) for _ in range(5)] == [200] * 5  # the client's whole burst, through one
+    allowed = 0  # by the other, before it refuses (alone it would allow a burst of 5 more)
+    for _ in range(5):
+        time.sleep(1)  # the processes exchange what they counted twice a second
+        status = read(two)
+        if status == 429:
+            break
+        assert status == 200
+        allowed += 1
+    assert status == 429 and allowed < 5, (allowed, one.stop()[-3000:])
+    assert read(one) == 429
+
+    def login(server: Any, secret: str) -> httpx.Response:
+        return httpx.post(f"{server.url}/auth/login", timeout=30,
+                          data={"username": "tanaka", "password": secret})
+
+    for n in range(10):  # ten wrong passwords, spread over both processes
+        assert login((one, two)[n % 2], "wrong password!").status_code == 401
+    for server in (one, two):  # the account is locked on both, the right password too
+        r = login(server, password)
+        assert r.status_code == 429 and "Retry-After" in r.headers, r.text

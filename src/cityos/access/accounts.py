@@ -7,17 +7,18 @@ MIC guideline 都市OS①-2. Blocking Argon2 work runs in threads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from cityos.access import monitor
 from cityos.access.corporate import validate_corporate_number
 from cityos.access.passwords import hash_secret, new_secret, verify_secret
 from cityos.operations import STAFF_ROLES
-from cityos.storage.base import Store
+from cityos.storage.base import Store, shared
 
 ORGS = "access.orgs"  # name -> organisation
 CLIENTS = "access.clients"  # client id -> organisation name
@@ -57,11 +58,24 @@ class AccountBook:
         self.secret_overlap = secret_overlap
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def lock(self, key: str) -> asyncio.Lock:
-        """One lock per account key, so that concurrent sign-ins count failures exactly."""
+    @contextlib.asynccontextmanager
+    async def lock(self, key: str) -> AsyncIterator[None]:
+        """One lock per account key, so that concurrent sign-ins count failures exactly; with
+        several processes on one database (PostgreSQL) it is their lease on the account too."""
         if len(self._locks) > 10_000:
             self._locks = {k: v for k, v in self._locks.items() if v.locked()}
-        return self._locks.setdefault(key, asyncio.Lock())
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            several = shared(self.store)
+            if several is None:
+                yield
+                return
+            name = f"account\0{key}"
+            while not await several.lease(name):  # another process signs this account in
+                await asyncio.sleep(0.02)
+            try:
+                yield
+            finally:
+                await several.release(name)
 
     # organisations ----------------------------------------------------------------------
     async def add_org(self, name: str, corporate_number: str, *, tenant: str = "",

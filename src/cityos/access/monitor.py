@@ -56,6 +56,7 @@ class Monitor:
         self._counts: dict[tuple[str, str], tuple[float, int]] = {}
         self._volumes: dict[str, tuple[int, int, float, int]] = {}  # minute, count, baseline, n
         self._posts: set[asyncio.Task[None]] = set()
+        self.counted: dict[str, int] | None = None  # several processes: events per shared key
 
     def volume(self, subject: str, factor: float, floor: int,
                now: float | None = None) -> tuple[int, float] | None:
@@ -65,6 +66,8 @@ class Monitor:
         now = time.monotonic() if now is None else now
         minute = int(now // 60)
         current, count, baseline, minutes = self._volumes.get(subject, (minute, 0, 0.0, 0))
+        if self.counted is not None:
+            self.counted["v\x1f" + subject] = self.counted.get("v\x1f" + subject, 0) + 1
         if current == minute:
             self._volumes[subject] = (minute, count + 1, baseline, minutes)
             return None
@@ -86,7 +89,26 @@ class Monitor:
         if len(self._counts) > 10_000:
             self._counts.clear()
         self._counts[(kind, subject)] = (start, seen + 1)
-        return seen + 1 == limit
+        if self.counted is None:
+            return seen + 1 == limit
+        shared = f"c\x1f{kind}\x1f{subject}"
+        self.counted[shared] = self.counted.get(shared, 0) + 1
+        return seen + 1 >= limit  # the others' events may have passed the limit: `alert` dedups
+
+    def absorb(self, key: str, events: int, now: float | None = None) -> None:
+        """Add what other processes counted (`key` as in `counted`) to this process's view:
+        a subject's volume in the current minute, or a kind's events in the current window."""
+        now = time.monotonic() if now is None else now
+        if key.startswith("v\x1f"):
+            subject = key[2:]
+            found = self._volumes.get(subject)
+            if found is not None and found[0] == int(now // 60):  # else the minute went by
+                self._volumes[subject] = (found[0], found[1] + events, found[2], found[3])
+        elif key.startswith("c\x1f"):
+            kind, _, subject = key[2:].partition("\x1f")
+            start, seen = self._counts.get((kind, subject), (now, 0))
+            if now - start <= 60.0:  # a window of the default length, as `count`'s callers use
+                self._counts[(kind, subject)] = (start, seen + events)
 
     async def alert(self, kind: str, subject: str, **detail: Any) -> bool:
         """Record an alert; returns False when an identical one was recorded within a minute."""

@@ -14,10 +14,11 @@ from cityos.access.keys import KeyRing
 from cityos.access.monitor import Monitor
 from cityos.access.ratelimit import RateLimiter
 from cityos.access.residents import RESIDENTS, ResidentBook
+from cityos.access.shared import CountExchange
 from cityos.access.tokens import Principal, TokenVerifier, issue_token
 from cityos.operations import RESIDENT_ROLE
 from cityos.settings import AccessSettings
-from cityos.storage.base import Store
+from cityos.storage.base import Store, shared
 
 _ACCOUNT_CACHE_SECONDS = 2.0  # a disabled account stops working within this time
 
@@ -33,6 +34,7 @@ class Access:
     login_limiter: RateLimiter
     monitor: Monitor
     _accounts: dict[str, tuple[float, dict[str, Any] | None]] = field(default_factory=dict)
+    exchange: CountExchange | None = None  # several processes on one database
 
     @classmethod
     async def create(cls, store: Store, settings: AccessSettings) -> Access:
@@ -42,9 +44,19 @@ class Access:
                            lockout_seconds=settings.lockout_seconds,
                            secret_overlap=settings.secret_overlap_hours * 3600.0,
                            alerts=Monitor(store, webhook=settings.alert_webhook))
-        return cls(settings, store, book, ring, TokenVerifier(ring),
+        access = cls(settings, store, book, ring, TokenVerifier(ring),
                      RateLimiter(settings.rate_per_second, settings.rate_burst),
                      RateLimiter(1.0, 20.0), book.monitor)
+        several = shared(store)
+        if several is not None:  # the rate and the monitor's counts are the processes' sum
+            access.exchange = CountExchange(several, access.limiter, access.login_limiter,
+                                            access.monitor)
+            access.exchange.start()
+        return access
+
+    async def close(self) -> None:
+        if self.exchange is not None:
+            await self.exchange.close()
 
     @property
     def residents(self) -> ResidentBook:
@@ -110,6 +122,14 @@ async def access_of(app: Any) -> Access:
         access = await Access.create(store, app.state.settings.access)
         current: Access | None = getattr(app.state, "access", None)
         if current is not None and current.store is store:
+            await access.close()
             return current  # a concurrent first request won
         app.state.access = access
     return access
+
+
+async def close_access(app: Any) -> None:
+    """Stop what the app's `Access` runs in the background (before the store closes)."""
+    access: Access | None = getattr(app.state, "access", None)
+    if access is not None:
+        await access.close()

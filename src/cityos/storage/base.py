@@ -390,3 +390,37 @@ class Store(Protocol):
                                instance: dict[str, Any], now: str) -> bool:
         """Replace one history instance, keeping its instanceId; False when there is none."""
         ...
+
+
+# several processes on one database (issue 10) ----------------------------------------------
+class SharedStore(Protocol):
+    """What an engine that several `cityos serve` processes may share (PostgreSQL) adds to
+    `Store`. An engine one process has alone (SQLite) leaves it out: `shared(store)` is None
+    there, and callers skip the coordination at no cost (every lease is theirs)."""
+
+    async def lease(self, name: str) -> bool:
+        """Whether this process holds the lease `name` now (taking it when free); it is held
+        until released or until the process dies."""
+        ...
+
+    def holds(self, name: str) -> bool:
+        """Whether this process held `name` at its last look (its database session lives)."""
+        ...
+
+    async def release(self, name: str) -> None: ...
+
+    async def on_changes(self, listener: Callable[[str], None]) -> None:
+        """Call `listener(tenant)` after any process commits a change of `tenant`."""
+        ...
+
+    async def exchange_counts(self, counts: dict[str, int]) -> dict[str, int]:
+        """Add this process's `counts` (events per key since its last exchange) to the shared
+        totals; return what the other processes counted per key since this one last asked.
+        For counters kept in memory (rate limits, the security monitor), exchanged in the
+        background, never on a request's path."""
+        ...
+
+
+def shared(store: object) -> SharedStore | None:
+    """The store as a `SharedStore` when several processes may use its database, else None."""
+    return store if hasattr(store, "exchange_counts") else None  # type: ignore[return-value]

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cityos.access.monitor import Monitor
 from cityos.settings import TrustSettings
-from cityos.storage.base import Store
+from cityos.storage.base import Store, shared
 from cityos.trust.certs import CertificateBook
 from cityos.trust.feed import audit_leaf, new_audit_entries
 from cityos.trust.log import TransparencyLog
@@ -31,6 +31,7 @@ from cityos.trust.writes import WriteRecorder
 
 KEYS = "trust.keys"  # kv space of the platform's trust keys (private: the store is a secret)
 CRL_PATH = "/trust/v1/ca/crl"
+_FEED_LEASE = "trust.audit-feed"  # one process at a time takes audit records in
 log = logging.getLogger("cityos.trust")
 
 
@@ -84,7 +85,19 @@ class Trust:
 
     async def feed(self) -> int:
         """Append the audit records not yet in the log; returns how many. Another process may
-        have taken some in already: reading its leaves first moves the cursor past them."""
+        have taken some in already: reading its leaves first moves the cursor past them, and
+        with several processes (PostgreSQL) one feeds at a time, so none is taken in twice."""
+        several = shared(self.store)
+        if several is None:
+            return await self._feed()
+        if not await several.lease(_FEED_LEASE):
+            return 0  # another process is feeding them in right now
+        try:
+            return await self._feed()
+        finally:
+            await several.release(_FEED_LEASE)
+
+    async def _feed(self) -> int:
         await self.log.catch_up()
         added = 0
         while True:

@@ -32,6 +32,7 @@ from cityos.storage.postgres.changes import ChangeTables
 from cityos.storage.postgres.coordination import Coordination
 from cityos.storage.postgres.logs import LogTables
 from cityos.storage.postgres.schema import migrate
+from cityos.storage.postgres.shared_counts import SharedCounts
 from cityos.storage.postgres.temporal import TemporalTables
 from cityos.storage.sqlite._personal import Personal
 
@@ -56,7 +57,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     which holds session locks, is not pooled)."""
 
 
-class PostgresStore(LogTables, TemporalTables, ChangeTables):
+class PostgresStore(LogTables, TemporalTables, ChangeTables, SharedCounts):
     """A cityos database in PostgreSQL (`postgresql://user@host/db`)."""
 
     def __init__(self, url: str, synchronous: str = "FULL", pool_size: int = 10,

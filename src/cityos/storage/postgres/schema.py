@@ -214,6 +214,19 @@ MIGRATIONS: list[str] = [
     DROP TRIGGER changes_notify ON changes;
     DROP FUNCTION cityos_changes_notify();
     """,
+    # 8: counts several processes share (rate limits, the security monitor): each process's
+    # running total per key, exchanged about every half second (shared_counts.py); unlogged:
+    # a crash loses at most a second of counting, and no WAL is written for them
+    """
+    CREATE UNLOGGED TABLE shared_counts (
+        key text COLLATE "C" NOT NULL,
+        process text COLLATE "C" NOT NULL,
+        total bigint NOT NULL,
+        at timestamptz NOT NULL,
+        PRIMARY KEY (key, process)
+    );
+    CREATE INDEX shared_counts_by_time ON shared_counts (at);
+    """,
 ]
 
 _MIGRATION_LOCK = lock_key("cityos:migrations")
