@@ -1,4 +1,5 @@
-"""The SQL prefilter derived from q never changes a query's result (hypothesis, every engine)."""
+"""The SQL prefilter derived from q never changes a query's result (hypothesis, every engine):
+the JSON prefilter, and on SQLite the attribute-value index as it is kept by writes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from cityos.ngsi.errors import BadRequestData
 from cityos.ngsi.query.prefilter import attr_filters
 from cityos.ngsi.query.q import parse_q
 from cityos.storage import EntityQuery, open_store
-from cityos.storage.sqlite import _select
+from cityos.storage.base import DELETE
+from cityos.storage.sqlite import _select, _values
 
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 T = VOCAB + "T"
@@ -43,14 +45,22 @@ clause = st.one_of(
 queries = st.lists(clause, min_size=1, max_size=3).map(";".join)
 _tenants = itertools.count()
 default_first = _select.PYTHON_FIRST
+default_selective = _values.SELECTIVE
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
-@given(docs=entities, q=queries, python_first=st.sampled_from([0, 1, 3, 256]))
+@given(docs=entities, q=queries, python_first=st.sampled_from([0, 1, 3, 256]),
+       selective=st.sampled_from([0, 2, 2000]), later=st.lists(
+           st.tuples(st.integers(0, 2), st.one_of(st.none(), entities.map(lambda d: d[0]))),
+           max_size=4))
 def test_prefilter_never_changes_results(db: str, docs: list[dict[str, Any]], q: str,
-                                         python_first: int) -> None:
+                                         python_first: int, selective: int,
+                                         later: list[tuple[int, Any]]) -> None:
     """`python_first`: how many candidates SQLite hands to Python before the prefilter takes
-    over (0: the prefilter from the start), so that both phases and the switch are tested."""
+    over (0: the prefilter from the start), so that both phases and the switch are tested;
+    `selective`: up to how many matches the value index drives the query; `later`: entities
+    replaced (new attributes) or deleted (None) after they were written, so that the index
+    must follow writes."""
     try:
         expr = parse_q(q)
     except BadRequestData:
@@ -66,7 +76,16 @@ def test_prefilter_never_changes_results(db: str, docs: list[dict[str, Any]], q:
                  "attrs": {VOCAB + k: v for k, v in attrs.items()}}
             items.append((e["id"], lambda cur, e=e: (e, None)))
         await store.mutate(tenant, items)
+        for n, attrs in later:
+            if attrs is None:
+                await store.mutate(tenant, [(f"urn:e:{n}", lambda cur: (DELETE, None))])
+                continue
+            e = {"id": f"urn:e:{n}", "type": [T],
+                 "attrs": {VOCAB + k: v for k, v in attrs.items()}}
+            await store.mutate(tenant, [(e["id"], lambda cur, e=e: (e, None))])
         _select.PYTHON_FIRST = python_first
+        _values.SELECTIVE = selective
+        _values._broad.clear()
         pred = expr.bind(lambda term: VOCAB + term)
         plain = await store.query_entities(tenant, EntityQuery(types=[T], predicate=pred,
                                                                limit=100))
@@ -80,4 +99,5 @@ def test_prefilter_never_changes_results(db: str, docs: list[dict[str, Any]], q:
         plain, filtered = asyncio.run(scenario())
     finally:
         _select.PYTHON_FIRST = default_first
+        _values.SELECTIVE = default_selective
     assert filtered == plain

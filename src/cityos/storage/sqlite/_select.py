@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from cityos.storage.base import EntityQuery
-from cityos.storage.sqlite import _filters, _geo
+from cityos.storage.sqlite import _filters, _geo, _values
 
 Row = tuple[int, bytes]
 
@@ -59,6 +59,8 @@ def _merged(cursors: list[sqlite3.Cursor]) -> Iterator[Row]:
 # twice the rows a page needs, at most PYTHON_FIRST. The prefilter parses each document in
 # SQLite (json_each), so a row that passes it is parsed twice: when most rows match (a page of
 # a broad query) Python alone is cheaper; when few do (a selective one) the prefilter is.
+# Comparisons the attribute-value index decides (`_values`) cost one seek a row and apply from
+# the first row; a selective one drives the query from that index (non-personal rows only).
 PYTHON_FIRST = 256
 
 
@@ -67,14 +69,20 @@ def filtered_rows(conn: sqlite3.Connection, tenant: str, query: EntityQuery, *,
                   sealed: bool = False) -> Iterator[Row]:
     """The rows of `query` for an exact predicate to test, in rid order: the first
     candidates without the JSON prefilter, the rest with it (`plan` for `who`, `personal`)."""
+    rids = None
+    if query.attr_filters and not personal:
+        rids = _values.selective(conn, query.attr_filters)
     first = min(PYTHON_FIRST, 2 * (query.offset + query.limit) + 16)
-    if first <= 0 or (not query.attr_filters and not query.attrs_any):
-        yield from plan(tenant, query, who=who, personal=personal, sealed=sealed).rows(conn)
+    if first <= 0 or not (query.attrs_any or any(
+            _values.test(f) is None for f in query.attr_filters or ())):
+        yield from plan(tenant, query, who=who, personal=personal, sealed=sealed,
+                        rids=rids).rows(conn)
         return
-    bare = replace(query, attr_filters=None, attrs_any=None)
+    bare = replace(query, attrs_any=None, attr_filters=[
+        f for f in query.attr_filters or () if _values.test(f) is not None] or None)
     last = None
-    for n, row in enumerate(plan(tenant, bare, who=who, personal=personal, sealed=sealed
-                                 ).rows(conn), start=1):
+    for n, row in enumerate(plan(tenant, bare, who=who, personal=personal, sealed=sealed,
+                                 rids=rids).rows(conn), start=1):
         yield row
         last = row[0]
         if n >= first:
@@ -82,18 +90,19 @@ def filtered_rows(conn: sqlite3.Connection, tenant: str, query: EntityQuery, *,
     else:
         return  # every candidate seen
     yield from plan(tenant, query, after=last, who=who, personal=personal,
-                    sealed=sealed).rows(conn)
+                    sealed=sealed, rids=rids).rows(conn)
 
 
 Where = tuple[str, list[Any]]  # an SQL condition over `e` and its parameters
 
 
 def plan(tenant: str, query: EntityQuery, *, after: int | None = None,
-         who: Where | None = None, personal: bool = False, sealed: bool = False) -> Plan:
+         who: Where | None = None, personal: bool = False, sealed: bool = False,
+         rids: list[int] | None = None) -> Plan:
     """The SQL of `query`; with `after`, only rows after that rid; `who`: the reader's
-    condition (issue 6). Where rows may be `personal` (outside the geo index) the geo
-    prefilter, where they may be `sealed` the JSON prefilter, pass every personal row on to
-    the exact predicate."""
+    condition (issue 6). Where rows may be `personal` (outside the geo and value indexes) the
+    geo prefilter, where they may be `sealed` the JSON prefilter, pass every personal row on
+    to the exact predicate. `rids`: the only rows that can match (sorted; they drive the plan)."""
     filters: list[str] = []
     params: list[Any] = []
     if who is not None:
@@ -102,17 +111,23 @@ def plan(tenant: str, query: EntityQuery, *, after: int | None = None,
     if query.id_pattern is not None:
         filters.append("regexp(?, e.id)")
         params.append(query.id_pattern)
-    clauses = [_filters.filter_sql(f) for f in query.attr_filters or ()]
+    # (clause, whether personal rows must pass it unread): a personal row has no indexed
+    # values, and a sealed one no JSON SQLite can read
+    clauses = [(_values.clause(f), personal) for f in query.attr_filters or ()]
+    clauses = [(c, p) if c is not None else (_filters.filter_sql(f), sealed)
+               for (c, p), f in zip(clauses, query.attr_filters or (), strict=True)]
     if query.attrs_any:
-        clauses.append(_filters.any_attr_sql(query.attrs_any))
-    for found in clauses:
+        clauses.append((_filters.any_attr_sql(query.attrs_any), sealed))
+    for found, passes in clauses:
         if found is not None:
-            filters.append(f"(e.subject IS NOT NULL OR {found[0]})" if sealed else found[0])
+            filters.append(f"(e.subject IS NOT NULL OR {found[0]})" if passes else found[0])
             params.extend(found[1])
     types = query.types
-    if query.ids is not None or query.geo_bbox is not None:
+    if query.ids is not None or query.geo_bbox is not None or rids is not None:
         where = ["+e.tenant = ?"]
         wparams: list[Any] = [tenant]
+        if rids is not None:
+            where.append(f"e.rid IN ({','.join(map(str, rids))})" if rids else "0")
         if query.ids is not None:
             where.append(f"e.rid IN (SELECT rid FROM entities WHERE tenant = ? AND id IN "
                          f"({','.join('?' * len(query.ids))}))")

@@ -29,7 +29,7 @@ from cityos.storage.base import (
     Sealer,
     TypeInfo,
 )
-from cityos.storage.sqlite import _geo, _history, _personal, _select, changes
+from cityos.storage.sqlite import _geo, _history, _personal, _select, _values, changes
 from cityos.storage.sqlite._personal import Personal
 from cityos.storage.sqlite.changes import ChangeTables
 from cityos.storage.sqlite.logs import LogTables
@@ -372,6 +372,7 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
     old_geo = None if current is None or was_personal else _geo.geo_values(current)
     old_attrs = None if current is None else {  # attribute -> its number of instances
         k: len(v) for k, v in current.get("attrs", {}).items()}
+    old_values = None if current is None or was_personal else _values.of(current)
     try:
         new, result = fn(current)
     except Exception as exc:  # the caller's verdict on this item (e.g. BadRequestData)
@@ -410,6 +411,7 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
                          [(tenant, t, rid) for t in new["type"]])
         if found is None:
             _geo.index(conn, rid, new)
+            _values.reindex(conn, rid, None, _values.of(new))
     else:
         rid = row[0]
         if found is None and not was_personal:
@@ -426,6 +428,8 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
             _geo.unindex_first(conn, rid, len(old_geo or ()))
             if found is None:
                 _geo.index(conn, rid, new)
+        if found is None and not was_personal:  # the turns are the schema's triggers'
+            _values.reindex(conn, rid, old_values, _values.of(new))
     if found is not None:
         _personal.mark(conn, tenant, entity_id, new["type"], found,
                        writer or None if row is None else None)
