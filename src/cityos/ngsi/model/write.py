@@ -37,6 +37,8 @@ class View:
 
 
 def render_entity(entity: Entity, ctx: Context, view: View) -> dict[str, Any]:
+    if view is _PLAIN or view == _PLAIN:
+        return _render_plain(entity, ctx)
     out: dict[str, Any] = {}
     keep = _keeper(view)
     if keep("id"):
@@ -67,6 +69,43 @@ def render_entity(entity: Entity, ctx: Context, view: View) -> dict[str, Any]:
                                      for inst, r in zip(instances, rendered, strict=True)}}
         else:
             out[term] = rendered[0] if len(rendered) == 1 else rendered
+    return out
+
+
+_PLAIN = View()
+# kinds whose instance renders as its type, its value member and the metadata below
+_PLAIN_KINDS = frozenset({"Property", "GeoProperty", "Relationship", "JsonProperty",
+                          "ListProperty", "ListRelationship", "LanguageProperty"})
+_META = ("datasetId", "observedAt", "unitCode")
+
+
+def _render_plain(entity: Entity, ctx: Context) -> dict[str, Any]:
+    """`render_entity` for the default view (normalized, no system attributes, every
+    attribute), the one most requests ask for: the same output with fewer checks."""
+    compact = ctx.compact_iri
+    types = entity["type"]
+    out: dict[str, Any] = {"id": entity["id"], "type": compact(types[0]) if len(types) == 1
+                           else [compact(t) for t in types]}
+    if "scope" in entity:
+        scope = entity["scope"]
+        out["scope"] = scope[0] if len(scope) == 1 else scope
+    for iri, instances in entity.get("attrs", {}).items():
+        if len(instances) == 1:
+            out[compact(iri)] = _plain_instance(instances[0], ctx)
+        else:
+            out[compact(iri)] = [_plain_instance(i, ctx) for i in instances]
+    return out
+
+
+def _plain_instance(inst: Instance, ctx: Context) -> Any:
+    kind = inst["type"]
+    if kind not in _PLAIN_KINDS or "objectType" in inst or "subattrs" in inst:
+        return _render_instance(inst, ctx, _PLAIN)
+    value_key = VALUE_KEY[kind]
+    out = {"type": kind, value_key: inst[value_key]}
+    for key in _META:
+        if key in inst:
+            out[key] = inst[key]
     return out
 
 
