@@ -45,26 +45,26 @@ def of(entity: Entity) -> Values:
 
 def reindex(conn: sqlite3.Connection, rid: int, old: Values | None, new: Values) -> None:
     """Bring a non-personal entity's rows from `old` (None: none yet) to `new`: only the
-    attributes whose values changed are rewritten."""
+    values that changed are written (1 and 1.0 differ: SQLite keeps INTEGER and REAL)."""
     rows: list[tuple[int, str, int, Any]] = []
     for attr, values in new.items():
-        if old is not None:
-            before = old.get(attr)
-            if before == values and before is not None and _same_kinds(before, values):
+        before = None if old is None else old.get(attr)
+        if before is not None:
+            if len(before) == len(values):  # the usual update: values in place
+                changed = [(v, rid, attr, n)
+                           for n, (u, v) in enumerate(zip(before, values, strict=True))
+                           if u != v or type(u) is not type(v)]
+                if changed:
+                    conn.executemany("UPDATE attr_values SET val = ? "
+                                     "WHERE rid = ? AND attr = ? AND n = ?", changed)
                 continue
-            if before is not None:
-                conn.execute("DELETE FROM attr_values WHERE rid = ? AND attr = ?", (rid, attr))
+            conn.execute("DELETE FROM attr_values WHERE rid = ? AND attr = ?", (rid, attr))
         rows += [(rid, attr, n, v) for n, v in enumerate(values)]
     if old is not None:
         for attr in old.keys() - new.keys():
             conn.execute("DELETE FROM attr_values WHERE rid = ? AND attr = ?", (rid, attr))
     if rows:
         conn.executemany("INSERT INTO attr_values (rid, attr, n, val) VALUES (?, ?, ?, ?)", rows)
-
-
-def _same_kinds(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    # 1 == 1.0 in Python, but SQLite keeps INTEGER and REAL apart in typeof(): rewrite then
-    return all(type(x) is type(y) for x, y in zip(a, b, strict=True))
 
 
 # --- reading ------------------------------------------------------------------------------
