@@ -45,6 +45,28 @@ def _types(data: Any) -> list[str]:
     return out
 
 
+def _headers(raw: list[tuple[bytes, bytes]]) -> tuple[str, str | None, str]:
+    """Content-Length (first), the seal header (last) and the tenant (NGSILD-Tenant, else
+    Fiware-Service; first of each) in one pass over the raw headers."""
+    length = tenant = service = None
+    seal = None
+    for name, value in raw:
+        if name == b"content-length":
+            length = value.decode("latin-1") if length is None else length
+        elif name == _HEADER:
+            seal = value.decode("latin-1")
+        elif name == b"ngsild-tenant":
+            tenant = value.decode("latin-1") if tenant is None else tenant
+        elif name == b"fiware-service":
+            service = value.decode("latin-1") if service is None else service
+    return length or "", seal, tenant or service or ""
+
+
+def _url_path(scope: dict[str, Any]) -> str:
+    """`request.url.path` without building the URL (Starlette escapes these three)."""
+    return scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
 def with_trust(op: Operation) -> Operation:
     """`op` with its endpoint behind the trust checks (other operations are returned as is)."""
     if not is_data_write(op):
@@ -57,15 +79,12 @@ def with_trust(op: Operation) -> Operation:
             raise WritesSuspended("time-stamping is unavailable, so writes are suspended; "
                                   "retry later / タイムスタンプを取得できないため書き込みを停止中です",
                                   extra={"retryAfter": 60})
-        declared = request.headers.get("content-length", "")
+        scope = request.scope
+        declared, header, tenant = _headers(scope["headers"])
         if declared.isdigit() and int(declared) > request.app.state.settings.ngsi.max_body_bytes:
             return await endpoint(request)  # refused there (413) before it is read
-        principal = request.scope.get(PRINCIPAL)
+        principal = scope.get(PRINCIPAL)
         org = principal.org if principal is not None and principal.kind == "org" else None
-        header = None
-        for name, value in request.scope["headers"]:
-            if name == _HEADER:
-                header = value.decode("latin-1")
         body = await request.body()
         try:
             data = orjson.loads(body) if body else None
@@ -77,13 +96,11 @@ def with_trust(op: Operation) -> Operation:
             raise BadRequestData(exc.detail, extra={"sealError": exc.code}) from None
         response = await endpoint(request)
         if response.status_code < 300:
-            tenant = request.headers.get("ngsild-tenant") or \
-                request.headers.get("fiware-service", "")
             path_id = request.path_params.get("entityId")
             ids = entity_ids(data, None if path_id is None else str(path_id))
             trust.writes.record(write_leaf(
                 tenant=tenant, who=principal.sub if principal is not None else "anonymous",
-                org=org or "", op=op.operation_id, method=op.method, path=request.url.path,
+                org=org or "", op=op.operation_id, method=op.method, path=_url_path(scope),
                 entities=ids, status=response.status_code, body=body, seal=seal),
                 [entity_key(tenant, i) for i in ids])
         return response
