@@ -93,24 +93,37 @@ def postgres_server() -> Iterator[str]:
 _databases = itertools.count()
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A new, empty database on the test server for one test; dropped after it."""
+def _admin(server: str, statement: str) -> None:
     import asyncpg
 
-    name = f"cityos_test_{os.getpid()}_{next(_databases)}"
-    parts = urlsplit(postgres_server)
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(postgres_server)
+    async def run() -> None:
+        conn = await asyncpg.connect(server)
         try:
             await conn.execute(statement)
         finally:
             await conn.close()
 
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield urlunsplit(parts._replace(path=f"/{name}"))
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(run())
+
+
+def new_database(server: str, template: str | None = None) -> str:
+    """A new database on the test server (a copy of `template`'s database when given): its URL."""
+    name = f"cityos_test_{os.getpid()}_{next(_databases)}"
+    copy = f' TEMPLATE "{urlsplit(template).path.lstrip("/")}"' if template else ""
+    _admin(server, f'CREATE DATABASE "{name}"{copy}')
+    return urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+
+
+def drop_database(server: str, url: str) -> None:
+    _admin(server, f'DROP DATABASE IF EXISTS "{urlsplit(url).path.lstrip("/")}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A new, empty database on the test server for one test; dropped after it."""
+    url = new_database(postgres_server)
+    yield url
+    drop_database(postgres_server, url)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -128,6 +141,82 @@ ENGINES = tuple(e.strip() for e in os.environ.get("CITYOS_TEST_ENGINES", "sqlite
                 if e.strip())
 
 
+# CITYOS_TEST_ENGINES=postgresql alone: every store a test opens is PostgreSQL — each test that
+# has a tmp_path gets a new database in CITYOS_DATABASE_URL, which `cityos` subprocesses inherit
+# and in-process settings take through `engine_environ()`
+STORE_ENGINE = "postgresql" if ENGINES == ("postgresql",) else "sqlite"
+
+
+@pytest.fixture(autouse=True)
+def _test_database(request: pytest.FixtureRequest) -> Iterator[None]:
+    if STORE_ENGINE != "postgresql" or "tmp_path" not in request.fixturenames:
+        yield
+        return
+    patch = pytest.MonkeyPatch()
+    patch.setenv("CITYOS_DATABASE_URL", str(request.getfixturevalue("postgres_url")))
+    yield
+    patch.undo()
+
+
+def engine_environ() -> dict[str, str]:
+    """The environment of a test's in-process settings: empty on SQLite, the test's database
+    under CITYOS_TEST_ENGINES=postgresql (use in place of `environ={}`)."""
+    url = os.environ.get("CITYOS_DATABASE_URL") if STORE_ENGINE == "postgresql" else None
+    return {"CITYOS_DATABASE_URL": url} if url else {}
+
+
+def database_environ(data_dir: Path) -> dict[str, str]:
+    """The environment that points a `cityos` command or in-process settings at the database of
+    the platform in `data_dir`: a prepared platform's own (database.url), else the test's."""
+    marker = data_dir / "database.url"
+    if STORE_ENGINE == "postgresql" and marker.exists():
+        return {"CITYOS_DATABASE_URL": marker.read_text().split()[1]}
+    return engine_environ()
+
+
+def database_url(data_dir: Path) -> str:
+    """The database URL of the platform in `data_dir` (its SQLite file, or as above)."""
+    return database_environ(data_dir).get("CITYOS_DATABASE_URL") or \
+        f"sqlite:///{(data_dir / 'cityos.db').resolve()}"
+
+
+def sqlite_only(reason: str) -> pytest.MarkDecorator:
+    """For a test that is about SQLite itself (it opens the file with sqlite3): skipped when
+    the suite runs on PostgreSQL (CITYOS_TEST_ENGINES=postgresql), with the reason given."""
+    return pytest.mark.skipif(STORE_ENGINE == "postgresql", reason=f"SQLite only: {reason}")
+
+
+def copy_platform(template: Path, data_dir: Path) -> dict[str, str]:
+    """Copy a prepared platform (its data directory, and on PostgreSQL its database, named in
+    the directory's database.url): the environment of the copy's in-process settings."""
+    shutil.copytree(template, data_dir)
+    marker = data_dir / "database.url"
+    if STORE_ENGINE != "postgresql" or not marker.exists():
+        return engine_environ()
+    server, source = marker.read_text().split()[:2]
+    mine = os.environ.get("CITYOS_DATABASE_URL")
+    if mine:  # the test's (empty) database becomes the copy: its subprocesses inherit it
+        drop_database(server, mine)
+        _admin(server, f'CREATE DATABASE "{urlsplit(mine).path.lstrip("/")}" '
+                       f'TEMPLATE "{urlsplit(source).path.lstrip("/")}"')
+    else:  # a template made from a template (module fixtures), kept for the session
+        mine = new_database(server, template=source)
+    marker.write_text(f"{server}\n{mine}\n")
+    return {"CITYOS_DATABASE_URL": mine}
+
+
+def template_environ(request: pytest.FixtureRequest, data_dir: Path) -> dict[str, str]:
+    """For a session-scoped prepared platform in `data_dir`: on PostgreSQL a database of its own
+    (kept for the session; `copy_platform` copies it), else nothing."""
+    if STORE_ENGINE != "postgresql":
+        return {}
+    server = str(request.getfixturevalue("postgres_server"))
+    url = new_database(server)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "database.url").write_text(f"{server}\n{url}\n")
+    return {"CITYOS_DATABASE_URL": url}
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "var"
@@ -138,7 +227,7 @@ def client(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[TestClien
     """The whole app in-process (real SQLite file, or PostgreSQL: see ENGINES), NGSI-LD open
     as in conformance runs."""
     engine = getattr(request, "param", ENGINES[0])
-    environ = {}
+    environ: dict[str, str] = {}
     if engine == "postgresql":
         environ["CITYOS_DATABASE_URL"] = str(request.getfixturevalue("postgres_url"))
     settings = load_settings(data_dir, environ=environ, open_ngsi=True, max_body_bytes=65536)
@@ -155,10 +244,12 @@ def free_port() -> int:
 class Server:
     """A real `cityos serve` subprocess on a free port."""
 
-    def __init__(self, data_dir: Path, *args: str) -> None:
+    def __init__(self, data_dir: Path, *args: str, database_url: str | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CITYOS_")}
+        if database_url:
+            env["CITYOS_DATABASE_URL"] = database_url
         self.proc = subprocess.Popen(
             [CITYOS, "serve", "--data-dir", str(data_dir), "--port", str(self.port), *args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -190,14 +281,34 @@ class Server:
 
 
 @pytest.fixture
-def serve(tmp_path: Path) -> Iterator[type[Server]]:
+def serve(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[type[Server]]:
+    """Start `cityos serve` processes; under CITYOS_TEST_ENGINES=postgresql each data directory
+    is one platform with a database of its own (the test's first, new ones for the others)."""
     started: list[Server] = []
+    databases: dict[Path, str] = {}
+    made: list[str] = []
+    pg = str(request.getfixturevalue("postgres_server")) if STORE_ENGINE == "postgresql" else ""
+
+    def database_of(data_dir: Path, args: tuple[str, ...]) -> str | None:
+        if STORE_ENGINE != "postgresql" or "--database-url" in args:
+            return None
+        key = data_dir.resolve()
+        if key not in databases:
+            if os.environ["CITYOS_DATABASE_URL"] not in databases.values():
+                databases[key] = os.environ["CITYOS_DATABASE_URL"]
+            else:
+                made.append(new_database(pg))
+                databases[key] = made[-1]
+        return databases[key]
 
     class _Server(Server):
         def __init__(self, *args: str, data_dir: Path | None = None) -> None:
-            super().__init__(data_dir or tmp_path / f"srv{len(started)}", *args)
+            data_dir = data_dir or tmp_path / f"srv{len(started)}"
+            super().__init__(data_dir, *args, database_url=database_of(data_dir, args))
             started.append(self)
 
     yield _Server
     for s in started:
         s.stop()
+    for url in made:
+        drop_database(pg, url)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import shutil
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from cityos.access.tokens import issue_token
 from cityos.app import create_app
 from cityos.settings import Settings, load_settings
 from cityos.storage import open_store
+from conftest import copy_platform, template_environ
 
 T = TypeVar("T")
 
@@ -98,9 +98,9 @@ async def _populate(settings: Settings) -> dict[str, Any]:
         await store.close()
 
 
-def prepare(data_dir: Path) -> dict[str, Any]:
+def prepare(data_dir: Path, environ: dict[str, str] | None = None) -> dict[str, Any]:
     """Create a platform with the accounts above in `data_dir` (slow: Argon2 hashes)."""
-    settings = load_settings(data_dir, environ={})
+    settings = load_settings(data_dir, environ=environ or {})
     data_dir.mkdir(parents=True, exist_ok=True)
     made = asyncio.run(_populate(settings))
     made["admin_token"] = create_admin_token(data_dir)
@@ -110,9 +110,9 @@ def prepare(data_dir: Path) -> dict[str, Any]:
 def make_platform(template: tuple[Path, dict[str, Any]], data_dir: Path,
                   **access: Any) -> Iterator[Platform]:
     """Serve a copy of the prepared platform in-process, with `access` settings changed."""
-    shutil.copytree(template[0], data_dir)
+    environ = copy_platform(template[0], data_dir)
     made = template[1]
-    settings = load_settings(data_dir, environ={}, max_body_bytes=65536)
+    settings = load_settings(data_dir, environ=environ, max_body_bytes=65536)
     settings = dataclasses.replace(settings, access=dataclasses.replace(settings.access, **access))
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         yield Platform(settings, client, made["admin_token"], made["tokens"], made["secrets"],
@@ -120,9 +120,10 @@ def make_platform(template: tuple[Path, dict[str, Any]], data_dir: Path,
 
 
 @pytest.fixture(scope="session")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def prepared(tmp_path_factory: pytest.TempPathFactory,
+             request: pytest.FixtureRequest) -> tuple[Path, dict[str, Any]]:
     path = tmp_path_factory.mktemp("access-template") / "var"
-    return path, prepare(path)
+    return path, prepare(path, template_environ(request, path))
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from cityos.settings import AccessSettings
+from conftest import engine_environ
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +23,7 @@ SHELTER = {"id": "urn:ngsi-ld:Shelter:001", "type": "Shelter",
 
 def cityos(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([CITYOS, *args], capture_output=True, text=True, env={
-        "PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+        "PATH": "/usr/bin:/bin", "COLUMNS": "200", **engine_environ()})
     assert (done.returncode == 0) == ok, done.stdout + done.stderr
     return done
 

@@ -12,7 +12,7 @@ from cityos.access.accounts import BadCredentials, Locked
 from cityos.access.service import Access
 from cityos.settings import load_settings
 from cityos.storage import open_store
-from conftest import CITYOS
+from conftest import CITYOS, engine_environ
 
 from .secured import RESIDENT_PASSWORD, Platform, make_platform
 
@@ -135,7 +135,7 @@ def test_passkey_ceremonies_refuse_bad_input(platform: Platform) -> None:
 def test_residents_commands(tmp_path) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "var"
     subprocess.run([CITYOS, "init", "--data-dir", str(data)], capture_output=True, check=True)
-    settings = load_settings(data, environ={})
+    settings = load_settings(data, environ=engine_environ())
 
     async def with_access(work):  # type: ignore[no-untyped-def]
         store = open_store(settings.database_url)
@@ -150,7 +150,7 @@ def test_residents_commands(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
     def cityos(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([CITYOS, "residents", *args, "--data-dir", str(data)],
-                              capture_output=True, text=True, env={"COLUMNS": "200"})
+                              capture_output=True, text=True, env={"COLUMNS": "200", **engine_environ()})
 
     listed = cityos("list")
     assert listed.returncode == 0 and "kita@toyono.example" in listed.stdout

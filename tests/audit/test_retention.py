@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -20,6 +21,7 @@ from cityos.audit.chain import Entry, canonical, link, verify
 from cityos.audit.retention import prune_audit
 from cityos.audit.trail import HEAD, LOG, AuditTrail, build_record, touch_subjects
 from cityos.storage import open_store
+from conftest import database_url
 
 CITYOS = str(Path(sys.executable).with_name("cityos"))
 DAY = 86_400.0
@@ -110,7 +112,7 @@ def test_prune_verify_and_export_commands(tmp_path: Path) -> None:
     assert _cityos("init", "--data-dir", str(data)).returncode == 0
 
     async def fill() -> None:
-        store = open_store(f"sqlite:///{data / 'cityos.db'}")
+        store = open_store(database_url(data))
         await store.open()
         try:
             old = (NOW - time.time()) / DAY  # days from now back to NOW
@@ -135,13 +137,23 @@ def test_prune_verify_and_export_commands(tmp_path: Path) -> None:
     assert lost.returncode == 1 and "AUDIT_DELETED" in lost.stdout
 
 
+def _stored_records(url: str) -> list[dict[str, Any]]:
+    async def read() -> list[dict[str, Any]]:
+        store = open_store(url)
+        await store.open()
+        try:
+            return [orjson.loads(e.body) for e in await store.read_log(LOG, limit=100_000)]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
 def test_records_name_the_residents_whose_data_was_touched(platform: Platform) -> None:
     me = platform.client.get("/auth/v1/me", headers=platform.auth("resident")).json()
     platform.client.get("/auth/v1/alerts", headers=platform.auth("admin"))
     platform.client.__exit__(None, None, None)  # stop the app: the trail is flushed
-    with sqlite3.connect(platform.settings.data_dir / "cityos.db") as conn:
-        records = [orjson.loads(b) for (b,) in conn.execute(
-            "SELECT body FROM logs WHERE log = ? ORDER BY seq", (LOG,))]
+    records = _stored_records(platform.settings.database_url)
     by_op = {r["op"]: r for r in records}
     assert by_op["who_am_i"]["subjects"] == [me["id"]]
     assert by_op["who_am_i"]["who"] == f"resident:{me['id']}"

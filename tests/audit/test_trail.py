@@ -3,16 +3,20 @@ without secrets or values; the SQLite log refuses edits; `cityos verify` finds t
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import orjson
 
 from access.secured import Platform
 from cityos.audit.trail import LOG
+from cityos.storage import open_store
+from conftest import sqlite_only
 
 CITYOS = str(Path(sys.executable).with_name("cityos"))
 V1 = "/ngsi-ld/v1"
@@ -20,10 +24,17 @@ SHELTER = {"id": "urn:ngsi-ld:Shelter:001", "type": "Shelter",
            "name": {"type": "Property", "value": "豊能町役場 secret-value"}}
 
 
-def _records(db: Path) -> list[dict[str, object]]:
-    with sqlite3.connect(db) as conn:
-        rows = conn.execute("SELECT body FROM logs WHERE log = ? ORDER BY seq", (LOG,))
-        return [orjson.loads(body) for (body,) in rows]
+def _records(url: str) -> list[dict[str, object]]:
+    """The audit trail's records as stored (either engine), through the Store."""
+    async def read() -> list[dict[str, object]]:
+        store = open_store(url)
+        await store.open()
+        try:
+            return [orjson.loads(e.body) for e in await store.read_log(LOG, limit=100_000)]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
 
 
 def _use(platform: Platform) -> None:
@@ -46,8 +57,7 @@ def _use(platform: Platform) -> None:
 def test_every_request_is_recorded_without_secrets(platform: Platform) -> None:
     _use(platform)
     platform.client.__exit__(None, None, None)  # stop the app: the trail is flushed
-    db = platform.settings.data_dir / "cityos.db"
-    records = _records(db)
+    records = _records(platform.settings.database_url)
     ops = [(r["op"], r["status"], r["who"]) for r in records]
     assert ops[0] == ("issue_client_token", 200, "anonymous")
     assert ops[1] == ("create_entity", 201, f"org:{platform.secrets['Writer'][0]}")
@@ -68,11 +78,26 @@ def test_every_request_is_recorded_without_secrets(platform: Platform) -> None:
 def test_the_log_refuses_updates_and_deletes(platform: Platform) -> None:
     _use(platform)
     platform.client.__exit__(None, None, None)
-    with sqlite3.connect(platform.settings.data_dir / "cityos.db") as conn:
-        for statement in ("UPDATE logs SET body = x'00' WHERE seq = 1",
-                          "DELETE FROM logs WHERE seq = 1"):
+    statements = ("UPDATE logs SET body = '\\x00' WHERE seq = 1", "DELETE FROM logs WHERE seq = 1")
+    url = platform.settings.database_url
+    if url.startswith("postgresql"):
+        async def refused(statement: str) -> str:
+            conn = await asyncpg.connect(url)
             try:
-                conn.execute(statement)
+                await conn.execute(statement)
+            except asyncpg.PostgresError as exc:
+                return str(exc)
+            finally:
+                await conn.close()
+            raise AssertionError(f"{statement} was allowed")
+
+        for statement in statements:
+            assert "append-only" in asyncio.run(refused(statement))
+        return
+    with sqlite3.connect(platform.settings.data_dir / "cityos.db") as conn:
+        for statement in statements:
+            try:
+                conn.execute(statement.replace("'\\x00'", "x'00'"))
             except sqlite3.IntegrityError as exc:
                 assert "append-only" in str(exc)
             else:
@@ -92,6 +117,7 @@ def _tamper(db: Path, *statements: str) -> None:
             conn.execute(statement)
 
 
+@sqlite_only("tampers with the log in the SQLite file")
 def test_cityos_verify_detects_edits_deletes_reorders_and_truncation(
         platform: Platform, tmp_path: Path) -> None:
     _use(platform)

@@ -14,6 +14,7 @@ from cityos.personal.service import personal_of
 from cityos.personal.vault import Vault
 from cityos.storage import open_store
 from cityos.storage.base import EVERYTHING
+from conftest import sqlite_only
 
 SECRET = "Zq9-DISTINCTIVE-ALLERGY-buckwheat"
 ENTITY = "urn:ngsi-ld:HealthCheckup:hanako-2026"
@@ -23,6 +24,7 @@ def _raw_files(data_dir: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in data_dir.glob("cityos.db*")}
 
 
+@sqlite_only("reads the SQLite files' raw bytes for plaintext")
 def test_export_then_erase(platform: Platform, tmp_path: Path) -> None:
     client = platform.client
     me = client.get("/auth/v1/me", headers=platform.auth("resident")).json()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,13 @@ from cityos.app import create_app
 from cityos.audit.trail import trail_of
 from cityos.settings import load_settings
 from cityos.trust.service import Trust
+from conftest import copy_platform
 
 
 @contextlib.contextmanager
 def secured_with(prepared: tuple[Path, dict[str, Any]], data_dir: Path,
                  **trust: Any) -> Iterator[Platform]:
-    shutil.copytree(prepared[0], data_dir)
-    settings = load_settings(data_dir, environ={})
+    settings = load_settings(data_dir, environ=copy_platform(prepared[0], data_dir))
     settings = dataclasses.replace(settings, trust=dataclasses.replace(settings.trust, **trust))
     made = prepared[1]
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import os
 import re
 import subprocess
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from cityos.trust.evidence import verify_bundle
 from cityos.trust.seal import HEADER, canonical_json, make_seal
 from cityos.trust.treehead import public_key_text
 from cityos.trust.tsa import BuiltInTsa, make_tsa_certificate
-from conftest import CITYOS
+from conftest import CITYOS, database_environ
 
 from .platforms import certificate_for, checkpoint, secured_with, trust_of
 
@@ -98,7 +99,8 @@ def test_bundles_verify_offline(made: dict[str, Any], tmp_path: Path) -> None:
 def test_the_cli_makes_bundles(made: dict[str, Any], tmp_path: Path) -> None:
     out = tmp_path / "e.json"
     made_ = subprocess.run([CITYOS, "trust", "evidence", ID, "--out", str(out), "--data-dir",
-                            str(made["data"])], capture_output=True, text=True, timeout=60)
+                            str(made["data"])], capture_output=True, text=True, timeout=60,
+                           env={**os.environ, **database_environ(made["data"])})
     assert made_.returncode == 0, made_.stderr
     bundle = orjson.loads(out.read_bytes())
     assert len(bundle["records"]) == 3

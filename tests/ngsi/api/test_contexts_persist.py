@@ -8,12 +8,13 @@ from starlette.testclient import TestClient
 
 from cityos.app import create_app
 from cityos.settings import load_settings
+from conftest import engine_environ
 
 V1 = "/ngsi-ld/v1"
 
 
 def test_hosted_context_survives_restart(data_dir: Path) -> None:
-    settings = load_settings(data_dir, environ={}, open_ngsi=True)
+    settings = load_settings(data_dir, environ=engine_environ(), open_ngsi=True)
     ctx = {"@context": {"Shelter": "https://example.org/toyono#Shelter"}}
     with TestClient(create_app(settings)) as c:
         r = c.post(f"{V1}/jsonldContexts", json=ctx)

@@ -10,12 +10,13 @@ from starlette.testclient import TestClient
 
 from cityos.app import create_app
 from cityos.settings import load_settings
+from conftest import engine_environ
 
 V1 = "/ngsi-ld/v1"
 
 
 def app_client(data_dir: Path) -> TestClient:
-    settings = load_settings(data_dir, environ={}, open_ngsi=True, max_body_bytes=65536)
+    settings = load_settings(data_dir, environ=engine_environ(), open_ngsi=True, max_body_bytes=65536)
     return TestClient(create_app(settings), raise_server_exceptions=False)
 
 
