@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.audit.trail import PRINCIPAL
+from cityos.ngsi.api.request import url_path
 from cityos.ngsi.errors import BadRequestData, NgsiError
 from cityos.operations import Operation
 from cityos.trust.seal import HEADER, SealError
@@ -62,11 +63,6 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> tuple[str, str | None, str]:
     return length or "", seal, tenant or service or ""
 
 
-def _url_path(scope: dict[str, Any]) -> str:
-    """`request.url.path` without building the URL (Starlette escapes these three)."""
-    return scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
-
-
 def with_trust(op: Operation) -> Operation:
     """`op` with its endpoint behind the trust checks (other operations are returned as is)."""
     if not is_data_write(op):
@@ -100,7 +96,7 @@ def with_trust(op: Operation) -> Operation:
             ids = entity_ids(data, None if path_id is None else str(path_id))
             trust.writes.record(write_leaf(
                 tenant=tenant, who=principal.sub if principal is not None else "anonymous",
-                org=org or "", op=op.operation_id, method=op.method, path=_url_path(scope),
+                org=org or "", op=op.operation_id, method=op.method, path=url_path(request),
                 entities=ids, status=response.status_code, body=body, seal=seal),
                 [entity_key(tenant, i) for i in ids])
         return response

@@ -28,6 +28,7 @@ from cityos.ngsi.api.request import (
     path_uri,
     read_body,
     tenant_of,
+    url_path,
     view_of,
 )
 from cityos.ngsi.api.respond import ngsi_response, no_content, problem_response
@@ -162,7 +163,7 @@ def _page_links(request: Request, limit: int, offset: int, has_next: bool) -> st
     """prev/next links (§5.5.9): the same query, parameters in name order, one page over."""
     if limit == 0 or (offset == 0 and not has_next):
         return ""
-    return _links(request.url.path, request.scope.get("query_string", b""), limit, offset,
+    return _links(url_path(request), request.scope.get("query_string", b""), limit, offset,
                   has_next)
 
 

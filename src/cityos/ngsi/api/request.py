@@ -33,6 +33,11 @@ MERGE_PATCH = "application/merge-patch+json"
 _TENANT = re.compile(r"^[A-Za-z0-9_\-.]{1,64}$")
 
 
+def url_path(request: Request) -> str:
+    """`request.url.path` without building Starlette's URL (it escapes these three)."""
+    return request.scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+
+
 def tenant_of(request: Request) -> str:
     tenant = request.headers.get("ngsild-tenant")
     if tenant is None:
