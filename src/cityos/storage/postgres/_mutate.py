@@ -48,9 +48,12 @@ WITH ins AS (
 )
 SELECT rid FROM ins
 """
+# the CTE and the INSERT see one snapshot: a type kept must be neither deleted nor inserted
+# again (a duplicate key before: [A] -> [A, B] failed)
 _RETYPE = """
-WITH gone AS (DELETE FROM entity_types WHERE rid = $1)
+WITH gone AS (DELETE FROM entity_types WHERE rid = $1 AND type <> ALL($3::text[]))
 INSERT INTO entity_types (tenant, type, rid) SELECT $2, unnest($3::text[]), $1
+ON CONFLICT DO NOTHING
 """
 REGEO = """
 WITH gone AS (DELETE FROM geo_boxes WHERE rid = $1)

@@ -71,15 +71,18 @@ class Personal:
 
 
 def reader_clause(reader: Reader | None, tenant: str, alias: str = "e",
-                  now: float | None = None) -> tuple[str, list[Any]] | None:
+                  now: float | None = None, public: str | None = None
+                  ) -> tuple[str, list[Any]] | None:
     """SQL over `alias`'s subject/category/owner columns: the rows of `tenant` that `reader`
     may see; None when it sees everything. The grant test is one seek on the grants' primary
-    key (tenant, recipient, subject, category, purpose), which holds `until`."""
+    key (tenant, recipient, subject, category, purpose), which holds `until`. `public`: the
+    test for a row that is not personal (default: a NULL subject)."""
     reader = _NOBODY if reader is None else reader
     if reader.system:
         return None
     params: list[Any] = []
-    sql = _clause_sql(alias, bool(reader.org), len(reader.residents),
+    sql = _clause_sql(alias, public or f"{alias}.subject IS NULL", bool(reader.org),
+                      len(reader.residents),
                       -1 if reader.categories is None else len(reader.categories),
                       reader.purpose is not None)
     if reader.org:
@@ -96,8 +99,9 @@ def reader_clause(reader: Reader | None, tenant: str, alias: str = "e",
 
 
 @lru_cache(maxsize=128)
-def _clause_sql(a: str, org: bool, residents: int, categories: int, purpose: bool) -> str:
-    ways = [f"{a}.subject IS NULL"]
+def _clause_sql(a: str, public: str, org: bool, residents: int, categories: int,
+                purpose: bool) -> str:
+    ways = [public]
     if org:
         ways.append(f"{a}.owner = ?")
     if residents:
@@ -111,6 +115,21 @@ def _clause_sql(a: str, org: bool, residents: int, categories: int, purpose: boo
             f"AND g.subject = {a}.subject AND g.category = {a}.category"
             f"{' AND g.purpose = ?' if purpose else ''} AND (g.until IS NULL OR g.until > ?))")
     return f"({' OR '.join(ways)})"
+
+
+def visible_count(reader: Reader | None, tenant: str,
+                  type_iri: str) -> tuple[str, list[Any]] | None:
+    """The number of rows of one type `reader` may see, as SQL: the sum of the type's
+    `personal_counts` groups (schema 14) its clause passes — a test a group, not a row; the
+    type index alone when the type never held a personal row. None: it sees everything."""
+    clause = reader_clause(reader, tenant, "c", public="c.personal = 0")
+    if clause is None:
+        return None
+    return (f"SELECT CASE WHEN EXISTS (SELECT 1 FROM personal_types WHERE tenant = ? AND "
+            f"type = ?) THEN (SELECT coalesce(sum(c.n), 0) FROM personal_counts c WHERE "
+            f"c.tenant = ? AND c.type = ? AND {clause[0]}) ELSE (SELECT count(*) FROM "
+            f"entity_types WHERE tenant = ? AND type = ?) END",
+            [tenant, type_iri, tenant, type_iri, *clause[1], tenant, type_iri])
 
 
 def has_personal(conn: sqlite3.Connection, tenant: str, types: list[str] | None) -> bool:

@@ -17,6 +17,29 @@ _VALUES_OF = """
                    END END
         FROM entities e, json_each(CAST({doc} AS TEXT), '$.attrs') a, json_each(a.value) i"""
 
+# an entities row's group in `personal_counts` (migration 14): personal or not, and for a
+# personal row its subject, category and owner (the reader filter's only inputs)
+_GROUP = (("personal", "{e}.subject IS NOT NULL"), ("subject", "coalesce({e}.subject, '')"),
+          ("category", "CASE WHEN {e}.subject IS NULL THEN '' ELSE coalesce({e}.category, '') END"),
+          ("owner", "CASE WHEN {e}.subject IS NULL THEN '' ELSE coalesce({e}.owner, '') END"))
+
+
+def _group(e: str) -> str:
+    return ", ".join(value.format(e=e) for _, value in _GROUP)
+
+
+def _in_group(e: str) -> str:
+    return " AND ".join(f"{column} = ({value.format(e=e)})" for column, value in _GROUP)
+
+
+def _in_group_of(rid: str) -> str:
+    """`_in_group` of the entities row `rid` (a seek each; the key stays the index's)."""
+    return " AND ".join(f"{column} = (SELECT {value.format(e='e')} FROM entities e "
+                        f"WHERE e.rid = {rid})" for column, value in _GROUP)
+
+
+_COUNTED = "(tenant, type, personal, subject, category, owner)"
+
 MIGRATIONS: list[str | tuple[str, ...]] = [
     # 1: entities, their types, the geo index, tenants, small documents
     """
@@ -249,6 +272,89 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
         BEGIN
             INSERT INTO attr_values (rid, attr, n, val)
             {_VALUES_OF.format(rid="new.rid", doc="new.doc")} WHERE e.rid = new.rid;
+        END
+        """,
+    ),
+    # 14: the rows of each type that ever held a personal row, counted by group (personal or
+    # not; subject, category, owner): a consent-filtered count of one type sums the groups
+    # the reader's clause passes (10,000 group tests for 100,000 rows; bench/consent.py).
+    # Triggers keep the counts in the write's own transaction: a count is the number of
+    # (entity_types, entities) pairs of its group, whichever of the two tables a statement
+    # changes first; a type entering personal_types is counted from its rows at once.
+    (
+        f"""
+        CREATE TABLE personal_counts (
+            tenant TEXT NOT NULL,
+            type TEXT NOT NULL,
+            personal INTEGER NOT NULL,
+            subject TEXT NOT NULL,
+            category TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY {_COUNTED}
+        ) WITHOUT ROWID
+        """,
+        f"""
+        INSERT INTO personal_counts {_COUNTED[:-1]}, n)
+        SELECT t.tenant, t.type, {_group("e")}, count(*) FROM personal_types p
+        JOIN entity_types t ON t.tenant = p.tenant AND t.type = p.type
+        JOIN entities e ON e.rid = t.rid GROUP BY 1, 2, 3, 4, 5, 6
+        """,
+        f"""
+        CREATE TRIGGER personal_counts_type_added AFTER INSERT ON entity_types
+        WHEN EXISTS (SELECT 1 FROM personal_types p WHERE p.tenant = new.tenant
+                     AND p.type = new.type)
+        BEGIN
+            INSERT INTO personal_counts {_COUNTED[:-1]}, n)
+            SELECT new.tenant, new.type, {_group("e")}, 1 FROM entities e WHERE e.rid = new.rid
+            ON CONFLICT {_COUNTED} DO UPDATE SET n = n + 1;
+        END
+        """,
+        f"""
+        CREATE TRIGGER personal_counts_type_removed AFTER DELETE ON entity_types
+        WHEN EXISTS (SELECT 1 FROM personal_types p WHERE p.tenant = old.tenant
+                     AND p.type = old.type)
+        BEGIN
+            UPDATE personal_counts SET n = n - 1 WHERE tenant = old.tenant AND type = old.type
+            AND {_in_group_of("old.rid")};
+            DELETE FROM personal_counts WHERE n <= 0 AND tenant = old.tenant AND type = old.type
+            AND {_in_group_of("old.rid")};
+        END
+        """,
+        f"""
+        CREATE TRIGGER personal_counts_entity_gone AFTER DELETE ON entities
+        BEGIN
+            UPDATE personal_counts SET n = n - 1 WHERE tenant = old.tenant AND type IN (
+                SELECT t.type FROM entity_types t WHERE t.rid = old.rid) AND {_in_group("old")};
+            DELETE FROM personal_counts WHERE n <= 0 AND tenant = old.tenant AND type IN (
+                SELECT t.type FROM entity_types t WHERE t.rid = old.rid) AND {_in_group("old")};
+        END
+        """,
+        f"""
+        CREATE TRIGGER personal_counts_entity_moved AFTER UPDATE OF subject, category, owner
+        ON entities
+        WHEN old.subject IS NOT new.subject OR old.category IS NOT new.category
+             OR old.owner IS NOT new.owner
+        BEGIN
+            UPDATE personal_counts SET n = n - 1 WHERE tenant = old.tenant AND type IN (
+                SELECT t.type FROM entity_types t WHERE t.rid = old.rid) AND {_in_group("old")};
+            DELETE FROM personal_counts WHERE n <= 0 AND tenant = old.tenant AND type IN (
+                SELECT t.type FROM entity_types t WHERE t.rid = old.rid) AND {_in_group("old")};
+            INSERT INTO personal_counts {_COUNTED[:-1]}, n)
+            SELECT new.tenant, t.type, {_group("new")}, 1 FROM entity_types t
+            WHERE t.rid = new.rid AND EXISTS (SELECT 1 FROM personal_types p
+                                              WHERE p.tenant = new.tenant AND p.type = t.type)
+            ON CONFLICT {_COUNTED} DO UPDATE SET n = n + 1;
+        END
+        """,
+        f"""
+        CREATE TRIGGER personal_counts_type_turned AFTER INSERT ON personal_types
+        BEGIN
+            INSERT INTO personal_counts {_COUNTED[:-1]}, n)
+            SELECT t.tenant, t.type, {_group("e")}, count(*) FROM entity_types t
+            JOIN entities e ON e.rid = t.rid WHERE t.tenant = new.tenant AND t.type = new.type
+            GROUP BY 1, 2, 3, 4, 5, 6
+            ON CONFLICT {_COUNTED} DO UPDATE SET n = excluded.n;
         END
         """,
     ),
