@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from cityos.storage import open_store
+from cityos.storage.base import shared
 
 T = "https://example.org/T"
 
@@ -115,6 +116,29 @@ def test_concurrent_writers_of_one_entity_in_two_processes_are_serialised(
                                    for _ in range(100) for s in (one, two)))
             got = await one.get_entity("", "urn:x:c")
             assert got["attrs"]["n"][0]["value"] == 200  # created once, no update lost
+        finally:
+            await one.close()
+            await two.close()
+
+    asyncio.run(scenario())
+
+
+def test_counts_are_exchanged_between_processes(postgres_url: str) -> None:
+    async def scenario() -> None:
+        one: Any = open_store(postgres_url)
+        two: Any = open_store(postgres_url)
+        sqlite: Any = open_store("sqlite:///:memory:")
+        await one.open()
+        await two.open()
+        try:
+            assert shared(one) is one and shared(sqlite) is None  # one process alone: nothing
+            assert await one.exchange_counts({"r\x1forg:a": 3, "v\x1forg:a": 5}) == {}
+            assert await two.exchange_counts({"r\x1forg:a": 2}) == {"r\x1forg:a": 3,
+                                                                     "v\x1forg:a": 5}
+            assert await two.exchange_counts({}) == {}  # nothing new since it last asked
+            assert await one.exchange_counts({"r\x1forg:b": 1}) == {"r\x1forg:a": 2}
+            assert await one.exchange_counts({"r\x1forg:a": 4}) == {}  # its own are not its news
+            assert await two.exchange_counts({}) == {"r\x1forg:b": 1, "r\x1forg:a": 4}
         finally:
             await one.close()
             await two.close()
