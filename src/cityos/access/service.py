@@ -44,15 +44,18 @@ class Access:
                            lockout_seconds=settings.lockout_seconds,
                            secret_overlap=settings.secret_overlap_hours * 3600.0,
                            alerts=Monitor(store, webhook=settings.alert_webhook))
-        access = cls(settings, store, book, ring, TokenVerifier(ring),
-                     RateLimiter(settings.rate_per_second, settings.rate_burst),
-                     RateLimiter(1.0, 20.0), book.monitor)
-        several = shared(store)
-        if several is not None:  # the rate and the monitor's counts are the processes' sum
-            access.exchange = CountExchange(several, access.limiter, access.login_limiter,
-                                            access.monitor)
-            access.exchange.start()
-        return access
+        return cls(settings, store, book, ring, TokenVerifier(ring),
+                   RateLimiter(settings.rate_per_second, settings.rate_burst),
+                   RateLimiter(1.0, 20.0), book.monitor)
+
+    def share_counts(self) -> None:
+        """Serving requests with other processes on one database: the rate and the monitor's
+        counts become the processes' sum (nothing to do for an engine one process has alone)."""
+        several = shared(self.store)
+        if several is not None and self.exchange is None:
+            self.exchange = CountExchange(several, self.limiter, self.login_limiter,
+                                          self.monitor)
+            self.exchange.start()
 
     async def close(self) -> None:
         if self.exchange is not None:
@@ -122,9 +125,9 @@ async def access_of(app: Any) -> Access:
         access = await Access.create(store, app.state.settings.access)
         current: Access | None = getattr(app.state, "access", None)
         if current is not None and current.store is store:
-            await access.close()
             return current  # a concurrent first request won
         app.state.access = access
+        access.share_counts()
     return access
 
 
