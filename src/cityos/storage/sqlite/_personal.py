@@ -2,7 +2,7 @@
 
 A personal row has `subject` (not NULL), `category` and `owner` columns on `entities`; the
 `Reader` becomes one WHERE clause (owner, own subjects, or an EXISTS on `grants` by its
-primary key), so the filter runs inside the query that reads the rows.
+subject-first covering index), so the filter runs inside the query that reads the rows.
 """
 
 from __future__ import annotations
@@ -74,8 +74,8 @@ def reader_clause(reader: Reader | None, tenant: str, alias: str = "e",
                   now: float | None = None, public: str | None = None
                   ) -> tuple[str, list[Any]] | None:
     """SQL over `alias`'s subject/category/owner columns: the rows of `tenant` that `reader`
-    may see; None when it sees everything. The grant test is one seek on the grants' primary
-    key (tenant, recipient, subject, category, purpose), which holds `until`. `public`: the
+    may see; None when it sees everything. The grant test is one seek on the grants' covering
+    index (subject, category, recipient, tenant, purpose, until; schema 15). `public`: the
     test for a row that is not personal (default: a NULL subject)."""
     reader = _NOBODY if reader is None else reader
     if reader.system:
@@ -91,7 +91,7 @@ def reader_clause(reader: Reader | None, tenant: str, alias: str = "e",
     if reader.residents and reader.categories is not None:
         params += reader.categories
     if reader.org:
-        params += [tenant, reader.org]
+        params += [reader.org, tenant]
         if reader.purpose is not None:
             params.append(reader.purpose)
         params.append(time.time() if now is None else now)
@@ -111,9 +111,10 @@ def _clause_sql(a: str, public: str, org: bool, residents: int, categories: int,
         ways.append(f"({own})")
     if org:
         ways.append(
-            f"EXISTS (SELECT 1 FROM grants g WHERE g.tenant = ? AND g.recipient = ? "
-            f"AND g.subject = {a}.subject AND g.category = {a}.category"
-            f"{' AND g.purpose = ?' if purpose else ''} AND (g.until IS NULL OR g.until > ?))")
+            f"EXISTS (SELECT 1 FROM grants g INDEXED BY grants_by_subject_first WHERE "
+            f"g.subject = {a}.subject AND g.category = {a}.category AND g.recipient = ? AND "
+            f"g.tenant = ?{' AND g.purpose = ?' if purpose else ''} AND (g.until IS NULL OR "
+            f"g.until > ?))")
     return f"({' OR '.join(ways)})"
 
 

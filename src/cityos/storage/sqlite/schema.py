@@ -358,6 +358,14 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
         END
         """,
     ),
+    # 15: the reader filter's grant test seeks this covering index, subject first: in the
+    # primary key every entry of a recipient's range shares (tenant, recipient), so each
+    # comparison of the seek decoded several fields; here most differ at the first (bench:
+    # the grant test a row -23%, a consent-filtered page 1.38x -> 1.29x the unfiltered one)
+    """
+    CREATE INDEX grants_by_subject_first ON grants (subject, category, recipient, tenant,
+                                                    purpose, until);
+    """,
 ]
 
 
