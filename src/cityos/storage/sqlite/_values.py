@@ -1,6 +1,6 @@
 """The attribute-value index (`attr_values`, migration 13): `q` comparisons answered by SQLite.
 
-One row per attribute instance of a non-personal entity: (rid, attribute IRI, instance
+One row per attribute instance of a non-personal entity: (attribute IRI, rid, instance
 number, value), the value kept when it is a plain number or string and NULL otherwise
 (arrays, objects, booleans, Relationships, LanguageProperties …: left to the exact
 predicate, so a NULL row always passes). Writes keep it current here (`reindex`); the
@@ -8,9 +8,11 @@ schema's triggers drop an entity's rows when it is deleted or turns personal (pe
 are sealed: their values never leave the sealed body) and index it again when it turns
 non-personal.
 
-A comparison becomes a test on one index (`clause`): per candidate row, one seek on the
-primary key (rid, attr, n) instead of decoding the document in Python; and for a selective
-comparison (`selective`), the (attr, val, rid) index lists the few rids that can match.
+A comparison becomes a test on the primary key (`clause`): per candidate row, one seek on
+(attr, rid) instead of decoding the document in Python; and a selective comparison
+(`selective`: one pass over the attribute's rows in C) lists the few rids that can match.
+There is no (attr, val) index on purpose: each PATCH would move an entry of it to another
+page, a third dirty page for every changed value (docs/decisions/0011).
 SQLite orders NULL < numbers < text, so a numeric range needs `val < ''` to stay off the
 strings, and no text ever equals a number.
 """
@@ -124,9 +126,8 @@ def selective(conn: sqlite3.Connection, filters: list[AttrFilter]) -> list[int] 
             continue
         cond, params = found
         rids = [r for (r,) in conn.execute(
-            f"SELECT rid FROM attr_values WHERE attr = ? AND val IS NULL UNION ALL "
-            f"SELECT rid FROM attr_values WHERE attr = ? AND {cond} LIMIT ?",
-            [f.attr, f.attr, *params, SELECTIVE + 1])]
+            f"SELECT rid FROM attr_values WHERE attr = ? AND (val IS NULL OR ({cond})) LIMIT ?",
+            [f.attr, *params, SELECTIVE + 1])]
         if len(rids) > SELECTIVE:
             if len(_broad) > 4096:
                 _broad.clear()

