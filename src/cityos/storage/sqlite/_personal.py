@@ -1,8 +1,8 @@
 """Personal rows in SQLite (issue 6): who may read them, as SQL, and their sealed bodies.
 
 A personal row has `subject` (not NULL), `category` and `owner` columns on `entities`; the
-`Reader` becomes one WHERE clause (owner, own subjects, or an EXISTS on `grants` by its
-subject-first covering index), so the filter runs inside the query that reads the rows.
+`Reader` becomes one WHERE clause (owner, own subjects, or a grant: an IN and an EXISTS on
+an index of `grants`), so the filter runs inside the query that reads the rows.
 """
 
 from __future__ import annotations
@@ -73,49 +73,50 @@ class Personal:
 def reader_clause(reader: Reader | None, tenant: str, alias: str = "e",
                   now: float | None = None, public: str | None = None
                   ) -> tuple[str, list[Any]] | None:
-    """SQL over `alias`'s subject/category/owner columns: the rows of `tenant` that `reader`
-    may see; None when it sees everything. The grant test is one seek on the grants' covering
-    index (subject, category, recipient, tenant, purpose, until; schema 15). `public`: the
-    test for a row that is not personal (default: a NULL subject)."""
+    """SQL over `alias`'s tenant/subject/category/owner columns: the rows of `tenant` that
+    `reader` may see; None when it sees everything. The grant test probes the grants' index
+    (subject, category, recipient, tenant, forever, purpose, until; schema 16): an IN for
+    grants without an end, an EXISTS for those with one. `public`: the test for a row that is
+    not personal (default: a NULL subject)."""
     reader = _NOBODY if reader is None else reader
     if reader.system:
         return None
-    params: list[Any] = []
-    sql = _clause_sql(alias, public or f"{alias}.subject IS NULL", bool(reader.org),
-                      len(reader.residents),
-                      -1 if reader.categories is None else len(reader.categories),
-                      reader.purpose is not None)
-    if reader.org:
-        params.append(reader.org)
-    params += reader.residents
-    if reader.residents and reader.categories is not None:
-        params += reader.categories
-    if reader.org:
-        params += [reader.org, tenant]
-        if reader.purpose is not None:
-            params.append(reader.purpose)
-        params.append(time.time() if now is None else now)
-    return sql, params
+    sql, fixed = _clause(reader, alias, public or f"{alias}.subject IS NULL")
+    if not reader.org:
+        return sql, list(fixed)
+    return sql, [*fixed, time.time() if now is None else now]  # the EXISTS's `until > now`
 
 
-@lru_cache(maxsize=128)
-def _clause_sql(a: str, public: str, org: bool, residents: int, categories: int,
-                purpose: bool) -> str:
+@lru_cache(maxsize=1024)
+def _clause(reader: Reader, a: str, public: str) -> tuple[str, tuple[Any, ...]]:
+    """The clause and its parameters but the time (a reader's, whatever the tenant: the
+    grant tests take the row's own). Only text: nothing here can outlive a withdrawal."""
     ways = [public]
-    if org:
+    params: list[Any] = []
+    if reader.org:
         ways.append(f"{a}.owner = ?")
-    if residents:
-        own = f"{a}.subject IN ({','.join('?' * residents)})"
-        if categories >= 0:
-            own += f" AND {a}.category IN ({','.join('?' * categories)})" if categories else " AND 0"
+        params.append(reader.org)
+    if reader.residents:
+        own = f"{a}.subject IN ({','.join('?' * len(reader.residents))})"
+        params += reader.residents
+        if reader.categories is not None:
+            own += (f" AND {a}.category IN ({','.join('?' * len(reader.categories))})"
+                    if reader.categories else " AND 0")
+            params += reader.categories
         ways.append(f"({own})")
-    if org:
+    if reader.org:  # a grant without an end, then one with an end not reached (schema 16)
+        purpose = reader.purpose is not None
         ways.append(
-            f"EXISTS (SELECT 1 FROM grants g INDEXED BY grants_by_subject_first WHERE "
+            f"({a}.subject, {a}.category, ?, {a}.tenant, 1{', ?' if purpose else ''}) IN "
+            f"(SELECT subject, category, recipient, tenant, forever"
+            f"{', purpose' if purpose else ''} FROM grants)")
+        ways.append(
+            f"EXISTS (SELECT 1 FROM grants g INDEXED BY grants_for_readers WHERE "
             f"g.subject = {a}.subject AND g.category = {a}.category AND g.recipient = ? AND "
-            f"g.tenant = ?{' AND g.purpose = ?' if purpose else ''} AND (g.until IS NULL OR "
-            f"g.until > ?))")
-    return f"({' OR '.join(ways)})"
+            f"g.tenant = {a}.tenant{' AND g.purpose = ?' if purpose else ''} AND g.until > ?)")
+        grant = [reader.org, reader.purpose] if purpose else [reader.org]
+        params += [*grant, *grant]
+    return f"({' OR '.join(ways)})", tuple(params)
 
 
 def visible_count(reader: Reader | None, tenant: str,
