@@ -23,12 +23,12 @@ from cityos.access.cors import add_cors
 from cityos.access.gate import Gate
 from cityos.access.service import close_access
 from cityos.audit.trail import audited, close_trail
+from cityos.body_limit import BodyLimit
 from cityos.catalog import routes as catalog_routes
 from cityos.catalog.usage import UsageMeter
 from cityos.iot import routes as iot_routes
 from cityos.iot.service import Iot
 from cityos.ngsi.api import routes as ngsi_routes
-from cityos.ngsi.v2 import routes as ngsi_v2_routes
 from cityos.ngsi.api.respond import plain_json, problem_response
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import (
@@ -39,6 +39,7 @@ from cityos.ngsi.errors import (
     NgsiError,
     ResourceNotFound,
 )
+from cityos.ngsi.v2 import routes as ngsi_v2_routes
 from cityos.openapi import build_openapi
 from cityos.operations import STAFF_READ, Endpoint, Operation
 from cityos.personal import routes as personal_routes
@@ -243,4 +244,5 @@ def create_app(settings: Settings) -> Starlette:
     app.add_middleware(UsageMeter)  # innermost: it sees the scope the gate marks
     app.add_middleware(PageSession)  # pages: session cookie → bearer token for the gate
     app.add_middleware(TolerantPaths)
+    app.add_middleware(BodyLimit, limit=settings.ngsi.max_body_bytes)
     return app
