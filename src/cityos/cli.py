@@ -191,11 +191,37 @@ def _run(settings: Settings) -> None:
     except TlsSettingsError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(2) from None
+    _reach_database(settings.storage.database_url)
     asgi = create_app(settings)
     _tune_gc()
     uvicorn.run(StrictTransport(asgi) if tls else asgi, host=settings.host, port=settings.port,
                 log_level="warning", access_log=False, loop="auto", http="auto",
                 limit_concurrency=None, timeout_keep_alive=30, **tls)
+
+
+def _reach_database(url: str) -> None:
+    """Exit with a clear message (no traceback) when the PostgreSQL database cannot be
+    reached; SQLite (no URL) is a file and opens with the app."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        return
+    import asyncio
+    from urllib.parse import urlsplit
+
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(url, timeout=10)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        parts = urlsplit(url)
+        where = f"{parts.hostname or parts.query or 'localhost'}:{parts.port or 5432}{parts.path}"
+        console.print(f"[red]cannot reach the database at {where} ({type(exc).__name__}: {exc})"
+                      f"\nデータベースに接続できません。--database-url と PostgreSQL の状態を確認し"
+                      "てください / check --database-url and that PostgreSQL is running[/]")
+        raise typer.Exit(2) from None
 
 
 def _mount_parts() -> None:
