@@ -31,7 +31,7 @@ from cityos.trust.writes import WriteRecorder
 
 KEYS = "trust.keys"  # kv space of the platform's trust keys (private: the store is a secret)
 CRL_PATH = "/trust/v1/ca/crl"
-_FEED_LEASE = "trust.audit-feed"  # one process at a time takes audit records in
+_CHECKPOINT_LEASE = "trust.checkpoint"  # one process at a time feeds, signs and stamps
 log = logging.getLogger("cityos.trust")
 
 
@@ -85,19 +85,8 @@ class Trust:
 
     async def feed(self) -> int:
         """Append the audit records not yet in the log; returns how many. Another process may
-        have taken some in already: reading its leaves first moves the cursor past them, and
-        with several processes (PostgreSQL) one feeds at a time, so none is taken in twice."""
-        several = shared(self.store)
-        if several is None:
-            return await self._feed()
-        if not await several.lease(_FEED_LEASE):
-            return 0  # another process is feeding them in right now
-        try:
-            return await self._feed()
-        finally:
-            await several.release(_FEED_LEASE)
-
-    async def _feed(self) -> int:
+        have taken some in already: reading its leaves first moves the cursor past them (and
+        `checkpoint`, its caller, runs in one process at a time)."""
         await self.log.catch_up()
         added = 0
         while True:
@@ -109,21 +98,34 @@ class Trust:
             added += len(entries)
 
     async def checkpoint(self) -> SignedTreeHead | None:
-        """Feed, then sign (and keep) a tree head if the log grew since the last one."""
+        """Feed, then sign (and keep) a tree head if the log grew since the last one. With
+        several processes on one database (PostgreSQL) one checkpoints at a time, so no audit
+        record is taken in twice and one head (and time-stamp) covers what both appended."""
         async with self._lock:
-            await self.writes.flush()
-            await self.feed()
-            latest = await self.log.latest_head()
-            await self.log.catch_up()
-            if latest is not None and latest.size == self.log.size and \
-                    "timeStampToken" in latest.extra:  # an unstamped head is stamped again
-                return None
-            sth = await self.log.sign()
-            token = await self.stamper.stamp(sth.head.body())
-            if token is not None:  # the next head's token covers these leaves too
-                sth = sth.with_extra(timeStampToken=base64.b64encode(token).decode())
-            await self.log.checkpoint(sth)
-            return sth
+            several = shared(self.store)
+            if several is None:
+                return await self._checkpoint()
+            while not await several.lease(_CHECKPOINT_LEASE):  # another process's checkpoint
+                await asyncio.sleep(0.05)
+            try:
+                return await self._checkpoint()
+            finally:
+                await several.release(_CHECKPOINT_LEASE)
+
+    async def _checkpoint(self) -> SignedTreeHead | None:
+        await self.writes.flush()
+        await self.feed()
+        latest = await self.log.latest_head()
+        await self.log.catch_up()
+        if latest is not None and latest.size == self.log.size and \
+                "timeStampToken" in latest.extra:  # an unstamped head is stamped again
+            return None
+        sth = await self.log.sign()
+        token = await self.stamper.stamp(sth.head.body())
+        if token is not None:  # the next head's token covers these leaves too
+            sth = sth.with_extra(timeStampToken=base64.b64encode(token).decode())
+        await self.log.checkpoint(sth)
+        return sth
 
     @property
     def writes_allowed(self) -> bool:
