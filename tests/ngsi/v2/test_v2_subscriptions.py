@@ -58,6 +58,39 @@ def test_subscribe_notify_in_v2_format_update_and_delete(platform: Platform,
     assert p.client.get(f"/v2/subscriptions/{sub_id}", headers=op).status_code == 404
 
 
+def test_id_pattern_searches_the_id_as_orion_does(platform: Platform,
+                                                 receiver: Receiver) -> None:
+    """`idPattern` is searched in the id, not matched whole: "Room" selects Room7, as
+    GET /v2/entities?idPattern=Room finds it; "^Room$" selects only the id Room."""
+    p = platform
+    op = {**p.auth("operator"), "Fiware-ServicePath": "/"}
+    subs = {}
+    for pattern in ("Room", "^Room$"):
+        sub = {"subject": {"entities": [{"idPattern": pattern, "type": "Room"}]},
+               "notification": {"http": {"url": receiver.url}, "attrsFormat": "keyValues"},
+               "throttling": 0}
+        made = p.client.post("/v2/subscriptions", headers=op, json=sub)
+        assert made.status_code == 201, made.text
+        subs[pattern] = made.headers["location"].rsplit("/", 1)[1]
+    for room in ("Room7", "Room"):
+        made = p.client.post("/v2/entities", headers=op,
+                             json={"id": room, "type": "Room", "temperature": {"value": 21}})
+        assert made.status_code == 201, made.text
+    found = p.client.get("/v2/entities", params={"idPattern": "Room"}, headers=op).json()
+    assert sorted(e["id"] for e in found) == ["Room", "Room7"]
+
+    def ids_for(pattern: str) -> list[str]:
+        return sorted(e["id"] for n in list(receiver.got) if n["subscriptionId"] == subs[pattern]
+                      for e in n["data"])
+
+    assert receiver.wait_for(lambda: ids_for("Room") == ["Room", "Room7"]), receiver.got
+    assert receiver.wait_for(lambda: ids_for("^Room$") == ["Room"]), receiver.got
+    bad = {"subject": {"entities": [{"idPattern": "Room(", "type": "Room"}]},
+           "notification": {"http": {"url": receiver.url}}}
+    refused = p.client.post("/v2/subscriptions", headers=op, json=bad)
+    assert refused.status_code == 400, refused.text
+
+
 def test_bad_subscriptions_are_refused(platform: Platform) -> None:
     p = platform
     op = p.auth("operator")

@@ -8,6 +8,7 @@ A v2 subscription's id is 24 hex digits (as Orion's); the NGSI-LD id is
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -22,7 +23,7 @@ from cityos.ngsi.model.write import View, render_entity
 from cityos.ngsi.notify import space
 from cityos.ngsi.notify.owner import OWNER, owner_doc
 from cityos.ngsi.v2 import qlang
-from cityos.ngsi.v2.entities import broker_of
+from cityos.ngsi.v2.entities import _ld_pattern, broker_of
 from cityos.ngsi.v2.request import (
     V2Error,
     int_arg,
@@ -127,7 +128,12 @@ def _selector(item: Any) -> dict[str, Any]:
     if "id" in item:
         out["id"] = to_ld_id(check_name(item["id"], "entity id", is_id=True))
     elif isinstance(item.get("idPattern"), str):
-        out["idPattern"] = f"(?:urn:ngsi-v2:)?(?:{item['idPattern']})"
+        try:
+            re.compile(item["idPattern"])
+        except re.error:
+            raise V2Invalid("idPattern is a regular expression") from None
+        # Orion searches the id with the pattern, as GET /v2/entities?idPattern= does here
+        out["idPattern"] = _ld_pattern(item["idPattern"])
     else:
         raise V2Invalid("an entity of a subscription has id or idPattern")
     if "type" in item:
