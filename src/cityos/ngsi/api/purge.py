@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.ngsi.api.entities import broker_of
+from cityos.ngsi.api.release import reader_of
 from cityos.ngsi.api.request import bool_param, link_context, split_list, tenant_of
 from cityos.ngsi.api.respond import no_content
 from cityos.ngsi.api.selection import selection_from_params, to_store_query
@@ -37,6 +38,7 @@ async def purge_entities(request: Request) -> Response:
         raise BadRequestData("purging entities needs type, attrs, q over attributes or a "
                              "geo-query, or local=true")
     query = to_store_query(sel, ctx, limit=1 << 62, offset=0, count=False)
+    query.reader = reader_of(request)  # the personal rows the caller may see, and only those
     if keep is None and drop is None:
         await broker.store.purge_entities(tenant, query)
         return no_content()
