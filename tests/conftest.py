@@ -13,9 +13,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import orjson
 import pytest
 from starlette.testclient import TestClient
 
@@ -178,6 +180,22 @@ def database_url(data_dir: Path) -> str:
     """The database URL of the platform in `data_dir` (its SQLite file, or as above)."""
     return database_environ(data_dir).get("CITYOS_DATABASE_URL") or \
         f"sqlite:///{(data_dir / 'cityos.db').resolve()}"
+
+
+def stored_log(url: str, log: str) -> list[dict[str, Any]]:
+    """The JSON entries of the store's log `log` (the audit trail, the transparency log's
+    leaves), read through the Store from either engine."""
+    from cityos.storage import open_store
+
+    async def read() -> list[dict[str, Any]]:
+        store = open_store(url)
+        await store.open()
+        try:
+            return [orjson.loads(e.body) for e in await store.read_log(log, limit=100_000)]
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
 
 
 def sqlite_only(reason: str) -> pytest.MarkDecorator:

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -21,7 +20,7 @@ from cityos.audit.chain import Entry, canonical, link, verify
 from cityos.audit.retention import prune_audit
 from cityos.audit.trail import HEAD, LOG, AuditTrail, build_record, touch_subjects
 from cityos.storage import open_store
-from conftest import database_url
+from conftest import database_url, stored_log
 
 CITYOS = str(Path(sys.executable).with_name("cityos"))
 DAY = 86_400.0
@@ -137,23 +136,11 @@ def test_prune_verify_and_export_commands(tmp_path: Path) -> None:
     assert lost.returncode == 1 and "AUDIT_DELETED" in lost.stdout
 
 
-def _stored_records(url: str) -> list[dict[str, Any]]:
-    async def read() -> list[dict[str, Any]]:
-        store = open_store(url)
-        await store.open()
-        try:
-            return [orjson.loads(e.body) for e in await store.read_log(LOG, limit=100_000)]
-        finally:
-            await store.close()
-
-    return asyncio.run(read())
-
-
 def test_records_name_the_residents_whose_data_was_touched(platform: Platform) -> None:
     me = platform.client.get("/auth/v1/me", headers=platform.auth("resident")).json()
     platform.client.get("/auth/v1/alerts", headers=platform.auth("admin"))
     platform.client.__exit__(None, None, None)  # stop the app: the trail is flushed
-    records = _stored_records(platform.settings.database_url)
+    records = stored_log(platform.settings.database_url, LOG)
     by_op = {r["op"]: r for r in records}
     assert by_op["who_am_i"]["subjects"] == [me["id"]]
     assert by_op["who_am_i"]["who"] == f"resident:{me['id']}"

@@ -15,26 +15,12 @@ import orjson
 
 from access.secured import Platform
 from cityos.audit.trail import LOG
-from cityos.storage import open_store
-from conftest import sqlite_only
+from conftest import sqlite_only, stored_log
 
 CITYOS = str(Path(sys.executable).with_name("cityos"))
 V1 = "/ngsi-ld/v1"
 SHELTER = {"id": "urn:ngsi-ld:Shelter:001", "type": "Shelter",
            "name": {"type": "Property", "value": "豊能町役場 secret-value"}}
-
-
-def _records(url: str) -> list[dict[str, object]]:
-    """The audit trail's records as stored (either engine), through the Store."""
-    async def read() -> list[dict[str, object]]:
-        store = open_store(url)
-        await store.open()
-        try:
-            return [orjson.loads(e.body) for e in await store.read_log(LOG, limit=100_000)]
-        finally:
-            await store.close()
-
-    return asyncio.run(read())
 
 
 def _use(platform: Platform) -> None:
@@ -57,7 +43,7 @@ def _use(platform: Platform) -> None:
 def test_every_request_is_recorded_without_secrets(platform: Platform) -> None:
     _use(platform)
     platform.client.__exit__(None, None, None)  # stop the app: the trail is flushed
-    records = _records(platform.settings.database_url)
+    records = stored_log(platform.settings.database_url, LOG)
     ops = [(r["op"], r["status"], r["who"]) for r in records]
     assert ops[0] == ("issue_client_token", 200, "anonymous")
     assert ops[1] == ("create_entity", 201, f"org:{platform.secrets['Writer'][0]}")

@@ -4,7 +4,6 @@ the subscription over from its durable cursor and no notification is lost."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import subprocess
 import threading
@@ -19,8 +18,7 @@ import httpx
 import pytest
 
 from cityos.audit.trail import LOG as AUDIT_LOG
-from cityos.storage import open_store
-from conftest import CITYOS
+from conftest import CITYOS, stored_log
 
 V1 = "/ngsi-ld/v1"
 
@@ -160,21 +158,12 @@ def test_two_processes_share_the_rate_and_the_lockout(serve: Any, postgres_url: 
     # both fed the audit trail into one transparency log: each record once, and it verifies
     one.stop()
     two.stop()  # each takes a last checkpoint on the way out
-    leaves = asyncio.run(_read_log(postgres_url, "trust"))
+    leaves = stored_log(postgres_url, "trust")
     fed = Counter(doc["seq"] for doc in leaves if doc.get("kind") == "audit")
-    trail = asyncio.run(_read_log(postgres_url, AUDIT_LOG))
+    trail = stored_log(postgres_url, AUDIT_LOG)
     assert len(trail) >= 15 and max(fed.values()) == 1
     assert sorted(fed) == list(range(1, len(trail) + 1))
     checked = subprocess.run([CITYOS, "verify", "--data-dir", str(data)], capture_output=True,
                              text=True, timeout=120, env={"PATH": "/usr/bin:/bin",
                                                           "CITYOS_DATABASE_URL": postgres_url})
     assert checked.returncode == 0, checked.stdout + checked.stderr
-
-
-async def _read_log(url: str, log: str) -> list[dict[str, Any]]:
-    store = open_store(url)
-    await store.open()
-    try:
-        return [json.loads(e.body) for e in await store.read_log(log, limit=100_000)]
-    finally:
-        await store.close()
