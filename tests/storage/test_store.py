@@ -168,6 +168,27 @@ def test_kv_documents(db: str) -> None:
     run(scenario())
 
 
+def test_kv_add_keeps_the_first_value_across_processes(db: str) -> None:
+    """Two stores on one database (as two cityos processes) race to make a shared secret:
+    both end up with the same one, the first that was stored."""
+    async def scenario() -> None:
+        a, b = open_store(db), open_store(db)
+        await a.open()
+        await b.open()
+        try:
+            got = await asyncio.gather(*(s.kv_add("secrets", "hmac", {"key": n})
+                                         for n, s in enumerate([a, b, a, b])))
+            assert len({g["key"] for g in got}) == 1
+            assert await a.kv_get("secrets", "hmac") == await b.kv_get("secrets", "hmac") \
+                == got[0]
+            assert await b.kv_add("secrets", "hmac", {"key": "later"}) == got[0]
+        finally:
+            await a.close()
+            await b.close()
+
+    run(scenario())
+
+
 def test_sqlite_is_wal_and_durable(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
 

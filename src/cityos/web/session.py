@@ -116,10 +116,9 @@ async def session_key(app: Any) -> bytes:
     if cached is not None and cached[0] is store:
         return bytes(cached[1])
     doc = await store.kv_get(KEY_SPACE, "hmac")
-    if doc is None:
-        await store.kv_put(KEY_SPACE, "hmac", {"key": secrets.token_hex(32),
-                                               "created": time.time()})
-        doc = await store.kv_get(KEY_SPACE, "hmac")  # another process may have won
+    if doc is None:  # the first process to add it wins; the others keep the winner's
+        doc = await store.kv_add(KEY_SPACE, "hmac", {"key": secrets.token_hex(32),
+                                                     "created": time.time()})
     key = bytes.fromhex(doc["key"])
     app.state.web_session_key = (store, key)
     return key

@@ -278,6 +278,14 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables, SharedCounts):
                                 "ON CONFLICT (space, key) DO UPDATE SET value = excluded.value",
                                 space, key, _dumps(value))
 
+    async def kv_add(self, space: str, key: str, value: Any) -> Any:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("INSERT INTO kv (space, key, value) VALUES ($1, $2, $3) "
+                               "ON CONFLICT (space, key) DO NOTHING", space, key, _dumps(value))
+            stored = await conn.fetchval("SELECT value FROM kv WHERE space = $1 AND key = $2",
+                                         space, key)
+        return _loads(stored)
+
     async def kv_delete(self, space: str, key: str) -> bool:
         status = await self.pool.execute("DELETE FROM kv WHERE space = $1 AND key = $2",
                                          space, key)

@@ -316,6 +316,17 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
             "INSERT INTO kv (space, key, value) VALUES (?, ?, ?) "
             "ON CONFLICT (space, key) DO UPDATE SET value = excluded.value", (space, key, blob)))
 
+    async def kv_add(self, space: str, key: str, value: Any) -> Any:
+        blob = _dumps(value)
+
+        def job(conn: sqlite3.Connection) -> bytes:
+            conn.execute("INSERT INTO kv (space, key, value) VALUES (?, ?, ?) "
+                         "ON CONFLICT (space, key) DO NOTHING", (space, key, blob))
+            return conn.execute("SELECT value FROM kv WHERE space = ? AND key = ?",
+                                (space, key)).fetchone()[0]  # type: ignore[no-any-return]
+
+        return _loads(await self._writer.submit(job))
+
     async def kv_delete(self, space: str, key: str) -> bool:
         def job(conn: sqlite3.Connection) -> bool:
             return conn.execute("DELETE FROM kv WHERE space = ? AND key = ?",
