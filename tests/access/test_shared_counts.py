@@ -4,8 +4,12 @@ and end to end with two `cityos serve` in tests/storage/test_postgres_processes.
 
 from __future__ import annotations
 
-from cityos.access.monitor import Monitor
+import asyncio
+from typing import Any
+
+from cityos.access.monitor import Monitor, list_alerts
 from cityos.access.ratelimit import RateLimiter
+from cityos.storage import open_store
 
 
 def test_what_others_spent_is_taken_from_the_bucket() -> None:
@@ -32,3 +36,23 @@ def test_others_volume_and_events_count_in_this_process() -> None:
     assert not monitor.count("id-scan", "org:a", limit=5)
     monitor.absorb("c\x1fid-scan\x1forg:a", 10)  # the others saw the limit passed
     assert monitor.count("id-scan", "org:a", limit=5)  # the next event here says so
+
+
+def test_one_process_raises_an_alert_the_others_see_too(postgres_url: str) -> None:
+    async def scenario() -> None:
+        one: Any = open_store(postgres_url)
+        two: Any = open_store(postgres_url)
+        await one.open()
+        await two.open()
+        try:
+            first, second = Monitor(one), Monitor(two)
+            assert await first.alert("unusual-volume", "org:a", requests=900)
+            assert not await second.alert("unusual-volume", "org:a", requests=910)
+            assert await second.alert("unusual-volume", "org:b", requests=700)  # another subject
+            kinds = [(a["kind"], a["subject"]) for a in await list_alerts(one)]
+            assert sorted(kinds) == [("unusual-volume", "org:a"), ("unusual-volume", "org:b")]
+        finally:
+            await one.close()
+            await two.close()
+
+    asyncio.run(scenario())

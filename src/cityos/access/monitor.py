@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from cityos.storage.base import Store
+from cityos.storage.base import Store, shared
 
 ALERTS = "audit.alerts"
 MAX_LOCK_SECONDS = 86_400.0
@@ -118,15 +118,33 @@ class Monitor:
         if len(self._recent) > 10_000:
             self._recent.clear()
         self._recent[(kind, subject)] = now
+        if not await self._first_of_processes(kind, subject):
+            return False
         log.warning("security alert %s: %s %s", kind, subject, detail)
         key = f"{now:017.6f}-{secrets.token_hex(4)}"
         alert = {"at": now, "kind": kind, "subject": subject, "detail": detail}
         await self.store.kv_put(ALERTS, key, alert)
         if self.webhook:
-            task = asyncio.get_running_loop().create_task(self._post(alert))
-            self._posts.add(task)
-            task.add_done_callback(self._posts.discard)
+            self._keep(asyncio.get_running_loop().create_task(self._post(alert)))
         return True
+
+    async def _first_of_processes(self, kind: str, subject: str) -> bool:
+        """Several processes on one database: whether this one raises the alert (it takes the
+        alert's lease and keeps it for the minute); the others seeing the same stay quiet."""
+        several = shared(self.store)
+        if several is None:
+            return True
+        name = f"alert\x1f{kind}\x1f{subject}"
+        if not await several.lease(name):
+            return False
+        loop = asyncio.get_running_loop()
+        loop.call_later(_DEDUP_SECONDS, lambda: self._keep(loop.create_task(
+            several.release(name))))
+        return True
+
+    def _keep(self, task: asyncio.Task[None]) -> None:
+        self._posts.add(task)
+        task.add_done_callback(self._posts.discard)
 
     async def _post(self, alert: dict[str, Any]) -> None:
         try:
