@@ -1,9 +1,10 @@
 """The cost of consent enforcement (issue 6): a consent-filtered query over 100,000 personal
 entities of 10,000 residents against the same query unfiltered, in the storage engine.
 
-`python -m bench consent [--entities N] [--residents N] [--sealed]` — the reading company
-holds an APPROVED grant for every resident, so both queries return the same rows: what differs
-is the filter (owner, own subjects, EXISTS on the grants) inside the SQL. Shapes: a page of a
+`python -m bench consent [--entities N] [--residents N] [--sealed] [--ending]` — the reading
+company holds an APPROVED grant for every resident (until withdrawn; with `--ending`, ending in a
+year), so both queries return the same rows: what differs is the filter (owner, own subjects,
+the grant: an IN probe for grants without an end, an EXISTS for those with one) inside the SQL. Shapes: a page of a
 type, a page with an attribute filter, the same with a count, and one entity by id. Alternating
 rounds, best of ROUNDS; CPU time. Target (issue 6): filtered ≤ 1.3× unfiltered.
 Writes bench/results/consent-latest.json. Run it on a quiet machine; it is not a test.
@@ -42,7 +43,7 @@ def observation(num: int, resident: str) -> dict[str, Any]:
                 WEIGHT: [{"type": "Property", "value": 40 + num % 50, "modifiedAt": stamp}]}}
 
 
-async def load(store: Store, entities: int, residents: int) -> None:
+async def load(store: Store, entities: int, residents: int, ending: bool = False) -> None:
     started = time.perf_counter()
     batch = 1000
     for first in range(0, entities, batch):
@@ -50,8 +51,9 @@ async def load(store: Store, entities: int, residents: int) -> None:
                 for n in range(first, min(first + batch, entities))]
         await store.mutate("", [(e["id"], lambda cur, e=e: (e, None)) for e in docs],
                            writer=WRITER)
+    until = time.time() + 365 * 86400 if ending else None
     await asyncio.gather(*(store.put_grant("", f"res_{r:06d}", READER, "health",
-                                           "dpv:HealthcareService", None)
+                                           "dpv:HealthcareService", until)
                            for r in range(residents)))
     print(f"loaded {entities:,} entities of {residents:,} residents and their grants "
           f"in {time.perf_counter() - started:.1f} s")
@@ -112,7 +114,8 @@ async def measure(store: Store) -> dict[str, dict[str, float]]:
     return out
 
 
-async def run(entities: int, residents: int, sealed: bool) -> dict[str, Any]:
+async def run(entities: int, residents: int, sealed: bool, ending: bool = False
+              ) -> dict[str, Any]:
     data = Path(tempfile.mkdtemp(prefix="cityos-consent-"))
     store = open_store(f"sqlite:///{data / 'cityos.db'}")
     await store.open()
@@ -122,13 +125,13 @@ async def run(entities: int, residents: int, sealed: bool) -> dict[str, Any]:
         await catalog.load()  # the demo town's catalog: HealthObservation is personal, health
         store.set_classifier(catalog)
         store.set_sealer(vault)
-        await load(store, entities, residents)
+        await load(store, entities, residents, ending)
         figures = await measure(store)
     finally:
         await store.close()
         if vault is not None:
             vault.close()
-    return {"entities": entities, "residents": residents, "sealed": sealed,
+    return {"entities": entities, "residents": residents, "sealed": sealed, "ending": ending,
             "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "cpu_us": figures}
 
 
@@ -138,8 +141,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--residents", type=int, default=10_000)
     parser.add_argument("--sealed", action="store_true",
                         help="bodies sealed with the vault (AES-256-GCM) on both sides")
+    parser.add_argument("--ending", action="store_true",
+                        help="grants that end (in a year): the EXISTS path, not the IN probe")
     args = parser.parse_args(argv)
-    result = asyncio.run(run(args.entities, args.residents, args.sealed))
+    result = asyncio.run(run(args.entities, args.residents, args.sealed, args.ending))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "consent-latest.json").write_text(json.dumps(result, indent=2) + "\n")
     worst = max(v["ratio"] for v in result["cpu_us"].values())

@@ -71,26 +71,32 @@ class Personal:
 
 
 def reader_clause(reader: Reader | None, tenant: str, alias: str = "e",
-                  now: float | None = None, public: str | None = None
+                  now: float | None = None, public: str | None = None, one_row: bool = False
                   ) -> tuple[str, list[Any]] | None:
     """SQL over `alias`'s tenant/subject/category/owner columns: the rows of `tenant` that
-    `reader` may see; None when it sees everything. The grant test probes the grants' index
-    (subject, category, recipient, tenant, forever, purpose, until; schema 16): an IN for
-    grants without an end, an EXISTS for those with one. `public`: the test for a row that is
-    not personal (default: a NULL subject)."""
+    `reader` may see; None when it sees everything. The grant test (schema 16, 17): when the
+    reader holds no grant with an end, an IN probe of the grants without one (one cursor for
+    the query); else an EXISTS on the same index (a cursor opened again each row, SQLite 3.40).
+    `public`: the test for a row that is not personal (default: a NULL subject). `one_row`:
+    for a statement that tests one row (a retrieval by id), the EXISTS alone — the choice
+    would cost that statement as much as it saves."""
     reader = _NOBODY if reader is None else reader
     if reader.system:
         return None
-    sql, fixed = _clause(reader, alias, public or f"{alias}.subject IS NULL")
+    sql, fixed, grant = _clause(reader, alias, public or f"{alias}.subject IS NULL", one_row)
     if not reader.org:
         return sql, list(fixed)
-    return sql, [*fixed, time.time() if now is None else now]  # the EXISTS's `until > now`
+    if one_row:
+        return sql, [*fixed, *grant, time.time() if now is None else now]
+    return sql, [*fixed, reader.org, tenant, *grant, time.time() if now is None else now,
+                 *grant]
 
 
 @lru_cache(maxsize=1024)
-def _clause(reader: Reader, a: str, public: str) -> tuple[str, tuple[Any, ...]]:
-    """The clause and its parameters but the time (a reader's, whatever the tenant: the
-    grant tests take the row's own). Only text: nothing here can outlive a withdrawal."""
+def _clause(reader: Reader, a: str, public: str, one_row: bool
+            ) -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
+    """The clause, its parameters before the grant test, and the grant's own (recipient,
+    purpose). Only text: nothing here can outlive a withdrawal."""
     ways = [public]
     params: list[Any] = []
     if reader.org:
@@ -104,19 +110,21 @@ def _clause(reader: Reader, a: str, public: str) -> tuple[str, tuple[Any, ...]]:
                     if reader.categories else " AND 0")
             params += reader.categories
         ways.append(f"({own})")
-    if reader.org:  # a grant without an end, then one with an end not reached (schema 16)
+    grant: tuple[Any, ...] = ()
+    if reader.org:  # CASE: one of the two tests only, chosen once per query
         purpose = reader.purpose is not None
-        ways.append(
-            f"({a}.subject, {a}.category, ?, {a}.tenant, 1{', ?' if purpose else ''}) IN "
+        grant = (reader.org, reader.purpose) if purpose else (reader.org,)
+        exists = (f"EXISTS (SELECT 1 FROM grants g INDEXED BY grants_for_readers WHERE "
+                  f"g.subject = {a}.subject AND g.category = {a}.category AND g.recipient = ? "
+                  f"AND g.tenant = {a}.tenant{' AND g.purpose = ?' if purpose else ''} AND "
+                  f"(g.until IS NULL OR g.until > ?))")
+        ways.append(exists if one_row else (
+            f"CASE WHEN EXISTS (SELECT 1 FROM grants INDEXED BY grants_ending WHERE "
+            f"recipient = ? AND tenant = ? AND until IS NOT NULL) THEN {exists} "
+            f"ELSE ({a}.subject, {a}.category, ?, {a}.tenant, 1{', ?' if purpose else ''}) IN "
             f"(SELECT subject, category, recipient, tenant, forever"
-            f"{', purpose' if purpose else ''} FROM grants)")
-        ways.append(
-            f"EXISTS (SELECT 1 FROM grants g INDEXED BY grants_for_readers WHERE "
-            f"g.subject = {a}.subject AND g.category = {a}.category AND g.recipient = ? AND "
-            f"g.tenant = {a}.tenant{' AND g.purpose = ?' if purpose else ''} AND g.until > ?)")
-        grant = [reader.org, reader.purpose] if purpose else [reader.org]
-        params += [*grant, *grant]
-    return f"({' OR '.join(ways)})", tuple(params)
+            f"{', purpose' if purpose else ''} FROM grants) END"))
+    return f"({' OR '.join(ways)})", tuple(params), grant
 
 
 def visible_count(reader: Reader | None, tenant: str,

@@ -378,6 +378,12 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
                                                purpose, until);
     DROP INDEX grants_by_subject_first;
     """,
+    # 17: whether a recipient holds any grant with an end (expired ones included): once per
+    # query, so that a reader holding none probes only the IN of 16 and one holding some
+    # only the EXISTS (a row tested by both cost 1.45x the unfiltered page, not 1.2-1.3x)
+    """
+    CREATE INDEX grants_ending ON grants (tenant, recipient) WHERE until IS NOT NULL;
+    """,
 ]
 
 
