@@ -182,7 +182,7 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
     # entities -----------------------------------------------------------------------------
     async def get_entity(self, tenant: str, entity_id: str,
                          reader: Reader | None = None) -> Entity | None:
-        who = _personal.reader_clause(reader, tenant)
+        who = _personal.reader_clause(reader, tenant, one_row=True)
         if who is None:
             row = self._r.execute("SELECT doc FROM entities WHERE tenant = ? AND id = ?",
                                   (tenant, entity_id)).fetchone()
