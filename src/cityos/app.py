@@ -33,6 +33,7 @@ from cityos.ngsi.api.respond import plain_json, problem_response
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import (
     BadRequestData,
+    Forbidden,
     InternalError,
     InvalidRequest,
     MethodNotAllowed,
@@ -46,6 +47,7 @@ from cityos.personal import routes as personal_routes
 from cityos.personal.service import install as install_personal
 from cityos.settings import Settings
 from cityos.storage import open_store
+from cityos.storage.base import NotOwner
 from cityos.trust import cert_routes
 from cityos.trust import routes as trust_routes
 from cityos.trust.hook import with_trust
@@ -127,6 +129,10 @@ async def _ngsi_error(request: Request, exc: Exception) -> Response:
     if tenant is not None and request.url.path.startswith(ngsi_routes.V1):
         response.headers["NGSILD-Tenant"] = tenant  # the tenant the answer is about (§6.3.14)
     return response
+
+
+async def _not_owner(request: Request, exc: Exception) -> Response:
+    return await _ngsi_error(request, Forbidden(str(exc)))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -234,8 +240,8 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={NgsiError: _ngsi_error, HTTPException: _http_error,
-                            Exception: _unexpected},
+        exception_handlers={NgsiError: _ngsi_error, NotOwner: _not_owner,
+                            HTTPException: _http_error, Exception: _unexpected},
     )
     app.router.redirect_slashes = False
     app.state.settings = settings

@@ -52,6 +52,19 @@ class Reader:
 EVERYTHING = Reader(system=True)
 
 
+class NotOwner(PermissionError):
+    """A write to a personal row by someone who may not change it (`may_change`): the engine
+    returns it as that item's outcome and changes nothing."""
+
+
+def may_change(writer: str, owner: str | None) -> bool:
+    """Whether `writer` (`Store.mutate`'s) may change or delete a personal row written by
+    `owner`: the platform itself ("": loaders, devices, erasure) and the row's owner may;
+    nobody else — a consent to read a resident's data is no right to rewrite it, and staff,
+    who read no personal rows through NGSI-LD, administer them through /personal/v1."""
+    return writer == "" or writer == owner
+
+
 class Classifier(Protocol):
     """Set by personal/ (`Store.set_classifier`); the engine calls it on every entity write."""
 
@@ -226,7 +239,9 @@ class Store(Protocol):
 
         A mutation sees the stored entity whatever it is (writes are not filtered). An entity
         it creates records `writer` (a principal sub, "org:CLIENT_ID") as its owner; the
-        classifier, when set, decides on every write whether the entity is personal."""
+        classifier, when set, decides on every write whether the entity is personal. An item
+        that would change a personal row `writer` may not change (`may_change`) gets
+        `NotOwner` as its outcome; its mutation is not called."""
         ...
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult: ...
@@ -235,7 +250,10 @@ class Store(Protocol):
 
     async def tenant_exists(self, tenant: str) -> bool: ...
 
-    async def purge_entities(self, tenant: str, query: EntityQuery) -> int: ...
+    async def purge_entities(self, tenant: str, query: EntityQuery, writer: str = "") -> int:
+        """Delete every entity `query` selects (its reader's view) as `writer` would
+        (`mutate`: personal rows `writer` may not change stay); the number deleted."""
+        ...
 
     # personal data (issue 6) ---------------------------------------------------------------
     def set_classifier(self, classifier: Classifier | None) -> None:

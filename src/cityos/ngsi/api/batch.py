@@ -32,12 +32,12 @@ from cityos.ngsi.api.request import (
 )
 from cityos.ngsi.api.respond import ngsi_response, no_content, plain_json
 from cityos.ngsi.api.selection import Selection, to_store_query
-from cityos.ngsi.errors import BadRequestData, NgsiError
+from cityos.ngsi.errors import BadRequestData, Forbidden, NgsiError
 from cityos.ngsi.model import change
 from cityos.ngsi.model.read import read_entity
 from cityos.ngsi.model.terms import is_uri, now_iso
 from cityos.ngsi.model.write import render_feature_collection
-from cityos.storage.base import DELETE, KEEP, Mutation
+from cityos.storage.base import DELETE, KEEP, Mutation, NotOwner
 
 
 class _Results:
@@ -46,6 +46,8 @@ class _Results:
         self.errors: list[dict[str, Any]] = []
 
     def fail(self, entity_id: Any, error: Exception) -> None:
+        if isinstance(error, NotOwner):  # another's personal row: 403 for this entity
+            error = Forbidden(str(error))
         problem = error.problem() if isinstance(error, NgsiError) else \
             {"type": "https://uri.etsi.org/ngsi-ld/errors/InternalError", "title": "InternalError",
              "status": 500, "detail": "the entity could not be written"}
@@ -220,7 +222,8 @@ async def batch_delete(request: Request) -> Response:
             return DELETE, None
         return fn
 
-    outcomes = await broker.store.mutate(tenant, [(i, remove(i)) for i in ids]) if ids else []
+    outcomes = await broker.store.mutate(tenant, [(i, remove(i)) for i in ids],
+                                         writer=principal_sub(request)) if ids else []
     _collect(results, ids, outcomes)
     return _reply(results)
 

@@ -286,6 +286,7 @@ async def delete_entity(request: Request) -> Response:
             raise ResourceNotFound(f"entity {entity_id} not found")
         return DELETE, None
 
-    [result] = await broker.store.mutate(tenant, [(entity_id, remove)])
+    [result] = await broker.store.mutate(tenant, [(entity_id, remove)],
+                                         writer=principal_sub(request))
     unwrap(result)
     return no_content()

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from cityos.ngsi.errors import NgsiError
 from cityos.ngsi.v2.translate import V2Invalid
+from cityos.storage.base import NotOwner
 
 _SERVICE = re.compile(r"^[a-z0-9_]{1,50}$")
 _PATH_PART = re.compile(r"^[A-Za-z0-9_]{1,50}$")
@@ -50,6 +51,8 @@ def v2_endpoint(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Reque
             return error_response(exc.status, exc.error, exc.description)
         except V2Invalid as exc:
             return error_response(400, "BadRequest", str(exc))
+        except NotOwner as exc:  # another's personal row
+            return error_response(403, "Forbidden", str(exc))
         except NgsiError as exc:
             status = 422 if exc.status == 409 else exc.status
             name = type(exc).__name__

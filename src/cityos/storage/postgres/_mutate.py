@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from cityos.storage.base import DELETE, KEEP, Mutation
+from cityos.storage.base import DELETE, KEEP, Mutation, NotOwner, may_change
 from cityos.storage.postgres import _personal
 from cityos.storage.postgres._keys import entity_key
 from cityos.storage.sqlite import _history, changes
@@ -24,7 +24,7 @@ from cityos.storage.sqlite._personal import Personal
 _loads = orjson.loads
 # entity id -> (rid, JSONB text, body kept as bytes (sealed, or JSON holding U+0000), subject,
 # category), None when absent
-Row = tuple[int, str | None, bytes | None, str | None, str | None]
+Row = tuple[int, str | None, bytes | None, str | None, str | None, str | None]  # + owner
 Rows = dict[str, Row | None]
 _NO_PERSONAL = Personal()
 
@@ -95,11 +95,12 @@ async def fetch(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> Rows:
     """The stored rows of `ids` (after `lock`: nobody else changes them until commit)."""
     rows: Rows = dict.fromkeys(ids)
     if len(ids) == 1:
-        found = await conn.fetch("SELECT id, rid, doc, sealed, subject, category FROM entities "
-                                 "WHERE tenant = $1 AND id = $2", tenant, ids[0])
+        found = await conn.fetch("SELECT id, rid, doc, sealed, subject, category, owner "
+                                 "FROM entities WHERE tenant = $1 AND id = $2", tenant, ids[0])
     else:
-        found = await conn.fetch("SELECT id, rid, doc, sealed, subject, category FROM entities "
-                                 "WHERE tenant = $1 AND id = ANY($2::text[])", tenant, ids)
+        found = await conn.fetch("SELECT id, rid, doc, sealed, subject, category, owner "
+                                 "FROM entities WHERE tenant = $1 AND id = ANY($2::text[])",
+                                 tenant, ids)
     for entity_id, *row in found:
         rows[entity_id] = tuple(row)  # type: ignore[assignment]
     return rows
@@ -138,6 +139,9 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
             row = None
     current = None if old_doc is None else _loads(old_doc)
     was_personal = row is not None and row[3] is not None
+    if was_personal and row is not None and not may_change(writer, row[5]):
+        return NotOwner(f"entity {entity_id} holds a resident's data that {writer} did not "
+                        "write / 他社が書いた個人データは変更できません")
     old_types = None if current is None else list(current["type"])
     old_geo = None if current is None or was_personal else geo_values(current)
     old_attrs = None if current is None else {
@@ -205,7 +209,8 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
             seal = None if found is None else sealing(personal, tenant, found[0])
             pending.history += [_history.row(tenant, entity_id, a, i, now, seal)
                                 for a, i in pairs]
-    rows[entity_id] = (rid, doc, sealed, subject, category)
+    rows[entity_id] = (rid, doc, sealed, subject, category,
+                       (writer or None) if row is None else row[5])
     change = changes.entry(tenant, entity_id, old_types, old_attrs, new, old_doc)
     if found is not None:
         change = _sealed_change(personal, tenant, found[0], change)

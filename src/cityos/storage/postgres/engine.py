@@ -194,7 +194,7 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables, SharedCounts):
             return _loads(row[1])  # type: ignore[no-any-return]
         return _personal.decode(self._personal, tenant, row[1], row[2])
 
-    async def purge_entities(self, tenant: str, query: EntityQuery) -> int:
+    async def purge_entities(self, tenant: str, query: EntityQuery, writer: str = "") -> int:
         everything = EntityQuery(**{**query.__dict__, "limit": 1 << 62, "offset": 0,
                                     "count": False})
         found = await self.query_entities(tenant, everything)
@@ -202,7 +202,7 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables, SharedCounts):
         if not ids:
             return 0
         results = await self.mutate(tenant, [(i, lambda cur: (DELETE, cur is not None))
-                                             for i in ids])
+                                             for i in ids], writer=writer)
         return sum(1 for r in results if r is True)
 
     async def entity_types(self, tenant: str) -> list[TypeInfo]:

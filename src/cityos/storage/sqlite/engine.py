@@ -24,10 +24,12 @@ from cityos.storage.base import (
     Entity,
     EntityQuery,
     Mutation,
+    NotOwner,
     QueryResult,
     Reader,
     Sealer,
     TypeInfo,
+    may_change,
 )
 from cityos.storage.sqlite import _geo, _history, _personal, _select, _values, changes
 from cityos.storage.sqlite._personal import Personal
@@ -277,13 +279,14 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
                 break
         return QueryResult(out, matched if query.count else None)
 
-    async def purge_entities(self, tenant: str, query: EntityQuery) -> int:
+    async def purge_entities(self, tenant: str, query: EntityQuery, writer: str = "") -> int:
         everything = EntityQuery(**{**query.__dict__, "limit": 1 << 62, "offset": 0, "count": False})
         found = await self.query_entities(tenant, everything)
         ids = [e["id"] for e in found.entities]
         if not ids:
             return 0
-        results = await self.mutate(tenant, [(i, lambda cur: (DELETE, cur is not None)) for i in ids])
+        results = await self.mutate(tenant, [(i, lambda cur: (DELETE, cur is not None))
+                                             for i in ids], writer=writer)
         return sum(1 for r in results if r is True)
 
     async def entity_types(self, tenant: str) -> list[TypeInfo]:
@@ -343,7 +346,7 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
         return {"commits": self._writer.commits, "jobs": self._writer.jobs}
 
 
-_Row = tuple[int, bytes, str | None, str | None]  # rid, doc as stored, subject, category
+_Row = tuple[int, bytes, str | None, str | None, str | None]  # rid, stored doc, subject, category, owner
 _Rows = dict[str, _Row | None]
 _PREFETCH_CHUNK = 500
 
@@ -353,10 +356,10 @@ def _prefetch(conn: sqlite3.Connection, tenant: str, ids: list[str]) -> _Rows:
     rows: _Rows = dict.fromkeys(ids)
     for first in range(0, len(ids), _PREFETCH_CHUNK):
         chunk = ids[first:first + _PREFETCH_CHUNK]
-        for entity_id, rid, doc, subject, category in conn.execute(
-                f"SELECT id, rid, doc, subject, category FROM entities WHERE tenant = ? AND "
-                f"id IN ({','.join('?' * len(chunk))})", [tenant, *chunk]):
-            rows[entity_id] = (rid, doc, subject, category)
+        for entity_id, rid, doc, subject, category, owner in conn.execute(
+                f"SELECT id, rid, doc, subject, category, owner FROM entities WHERE tenant = ? "
+                f"AND id IN ({','.join('?' * len(chunk))})", [tenant, *chunk]):
+            rows[entity_id] = (rid, doc, subject, category, owner)
     return rows
 
 
@@ -372,7 +375,7 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
     its subject, category and owner (`writer`, at creation), and kept out of the geo index."""
     if rows is None:
         row: _Row | None = conn.execute(
-            "SELECT rid, doc, subject, category FROM entities WHERE tenant = ? AND id = ?",
+            "SELECT rid, doc, subject, category, owner FROM entities WHERE tenant = ? AND id = ?",
             (tenant, entity_id)).fetchone()
     else:
         row = rows[entity_id]
@@ -384,6 +387,9 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
         row = None
     current = None if old_doc is None else _loads(old_doc)
     was_personal = row is not None and row[2] is not None
+    if was_personal and row is not None and not may_change(writer, row[4]):
+        return NotOwner(f"entity {entity_id} holds a resident's data that {writer} did not "
+                        "write / 他社が書いた個人データは変更できません")
     # what the indexes hold, taken before `fn` (which may change `current` in place)
     old_types = None if current is None else list(current["type"])
     old_geo = None if current is None or was_personal else _geo.geo_values(current)
@@ -454,7 +460,8 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
         seal = None if found is None else _sealing(personal, tenant, found[0])
         _history.record(conn, tenant, entity_id, old_doc, new, seal)
     if rows is not None:
-        rows[entity_id] = (rid, stored, subject, category)
+        rows[entity_id] = (rid, stored, subject, category,
+                           (writer or None) if row is None else row[4])
     change = changes.entry(tenant, entity_id, old_types, old_attrs, new, old_doc)
     if found is not None:
         change = _sealed_change(personal, tenant, found[0], change)
