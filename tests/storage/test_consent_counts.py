@@ -188,3 +188,32 @@ def test_a_filtered_count_is_the_number_of_rows_returned(db: str, steps: list[An
             await store.close()
 
     asyncio.run(main())
+
+
+def test_type_changes_and_erasure_keep_the_counts(db: str) -> None:
+    """The paths the random steps reach least often, step by step: a personal row changing
+    its types (kept, added, dropped), turning non-personal and back, and its erasure."""
+    steps: list[Any] = [
+        ("put", 0, [A], "r0", "org:w1"), ("put", 1, [A, S], None, "org:w1"),
+        ("grant", "r0", "org:x", "health", "p1", None),
+        ("put", 0, [A, S], "r0", "org:w1"), ("put", 0, [S, B], "r0", "org:w1"),
+        ("put", 0, [A], "r0", "org:w1"), ("put", 0, [A, B], None, "org:w1"),
+        ("put", 0, [A], "r0", "org:w1"), ("put", 2, [B, A], "r0", "org:w2"),
+        ("switch",), ("put", 2, [B], "r0", "org:w2"), ("switch",), ("erase", "r0"),
+        ("put", 0, [A, S], "r1", "org:w2"), ("delete", 1), ("delete", 0)]
+
+    async def main() -> None:
+        store = open_store(db)
+        await store.open()
+        catalog = SwitchedCatalog()
+        store.set_classifier(catalog)
+        tenant = f"c{next(_tenants)}"
+        model = Model(catalog)
+        try:
+            for op in steps:
+                await apply(store, tenant, model, op)
+                await check(store, tenant, model, db)
+        finally:
+            await store.close()
+
+    asyncio.run(main())

@@ -142,6 +142,21 @@ def visible_count(reader: Reader | None, tenant: str,
             [tenant, type_iri, tenant, type_iri, *clause[1], tenant, type_iri])
 
 
+def uncount_types(conn: sqlite3.Connection, rid: int) -> None:
+    """Before the entity_types rows of `rid` go while its entities row stays (a type change):
+    take the row out of those types' `personal_counts` groups (schema 18: no trigger on
+    entity_types deletion, which cost every entity's deletion). Blocking (writer)."""
+    groups = conn.execute(
+        "SELECT t.tenant, t.type, e.subject IS NOT NULL, coalesce(e.subject, ''), CASE WHEN "
+        "e.subject IS NULL THEN '' ELSE coalesce(e.category, '') END, CASE WHEN e.subject IS "
+        "NULL THEN '' ELSE coalesce(e.owner, '') END FROM entity_types t JOIN entities e ON "
+        "e.rid = t.rid WHERE t.rid = ?", (rid,)).fetchall()
+    for sql in ("UPDATE personal_counts SET n = n - 1", "DELETE FROM personal_counts"):
+        conn.executemany(f"{sql} WHERE tenant = ? AND type = ? AND personal = ? AND subject = ? "
+                         f"AND category = ? AND owner = ?{' AND n <= 0' if 'DELETE' in sql else ''}",
+                         groups)
+
+
 def has_personal(conn: sqlite3.Connection, tenant: str, types: list[str] | None) -> bool:
     """Whether `tenant` ever held a personal row of one of `types` (any type: None). The
     engine then adds the reader's clause; a tenant without personal rows keeps its plans."""

@@ -153,8 +153,9 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
             rids, count = _personal.erase(conn, tenant, subject)
             for first in range(0, len(rids), 500):
                 chunk = [(rid,) for rid in rids[first:first + 500]]
-                conn.executemany("DELETE FROM entity_types WHERE rid = ?", chunk)
+                # the entity first: its trigger takes it out of personal_counts by its types
                 conn.executemany("DELETE FROM entities WHERE rid = ?", chunk)
+                conn.executemany("DELETE FROM entity_types WHERE rid = ?", chunk)
             return count
 
         return await self._writer.submit(job)  # type: ignore[no-any-return]
@@ -443,6 +444,7 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
             conn.execute("UPDATE entities SET doc = ?, subject = ?, category = ? WHERE rid = ?",
                          (stored, subject, category, rid))
         if new["type"] != old_types:
+            _personal.uncount_types(conn, rid)
             conn.execute("DELETE FROM entity_types WHERE rid = ?", (rid,))
             conn.executemany("INSERT INTO entity_types (tenant, type, rid) VALUES (?, ?, ?)",
                              [(tenant, t, rid) for t in new["type"]])

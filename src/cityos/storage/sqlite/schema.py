@@ -384,6 +384,32 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
     """
     CREATE INDEX grants_ending ON grants (tenant, recipient) WHERE until IS NOT NULL;
     """,
+    # 18: entity deletion without the cost of 14's triggers where no personal type is
+    # involved: the entities trigger runs its body only for a personal row or a row of a type
+    # that held personal rows, and the entity_types trigger goes (a trigger on a deletion
+    # made every `DELETE FROM entity_types` two passes: 5 -> 13 µs an entity deleted); the
+    # engine deletes the entities row first and, for a type change, takes the row out of its
+    # groups itself (`_personal.uncount_types`)
+    (
+        """
+        DROP TRIGGER personal_counts_type_removed
+        """,
+        """
+        DROP TRIGGER personal_counts_entity_gone
+        """,
+        f"""
+        CREATE TRIGGER personal_counts_entity_gone AFTER DELETE ON entities
+        WHEN old.subject IS NOT NULL OR EXISTS (
+            SELECT 1 FROM entity_types t JOIN personal_types p ON p.tenant = t.tenant
+            AND p.type = t.type WHERE t.rid = old.rid)
+        BEGIN
+            UPDATE personal_counts SET n = n - 1 WHERE tenant = old.tenant AND type IN (
+                SELECT t.type FROM entity_types t WHERE t.rid = old.rid) AND {_in_group("old")};
+            DELETE FROM personal_counts WHERE n <= 0 AND tenant = old.tenant AND type IN (
+                SELECT t.type FROM entity_types t WHERE t.rid = old.rid) AND {_in_group("old")};
+        END
+        """,
+    ),
 ]
 
 
