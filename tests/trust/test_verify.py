@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -203,7 +204,11 @@ def _set_token(conn: sqlite3.Connection, change: Callable[[bytes, bytes], bytes]
 
 def altered_time_stamp(conn: sqlite3.Connection) -> None:
     def alter(token: bytes, data: bytes) -> bytes:
-        at = token.index(b"Z") - 1  # the last digit of the time
+        # the last digit of the token's genTime (DER GeneralizedTime: tag 0x18, length,
+        # YYYYMMDDhhmmss[.f…]Z); a bare b"Z" may occur earlier, in a hash or a signature
+        found = re.search(rb"\x18[\x0f-\x17]\d{14}(?:\.\d+)?Z", token)
+        assert found is not None, "no GeneralizedTime in the token"
+        at = found.end() - 2
         return token[:at] + bytes([token[at] ^ 1]) + token[at + 1:]
 
     _set_token(conn, alter)
