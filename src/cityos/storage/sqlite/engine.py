@@ -46,6 +46,11 @@ _MMAP_BYTES = 256 << 20
 # which mmap does not cover, so a cache miss there is a pread: 64 MB cut the writer's system
 # time per PATCH by about a sixth on the bench's 500 MB database.
 _WRITER_CACHE_KIB = 64 << 10
+# Checkpoint the WAL after 10,000 pages (40 MB) instead of SQLite's 1,000: a page dirtied by
+# several commits in between is copied back once, and checkpoints run ten times less often.
+# In process, PATCH over 100,000 entities: CPU per request −7…9% in interleaved runs; a
+# checkpoint then copies more at once (the bench's p99 shows it).
+_WAL_CHECKPOINT_PAGES = 10_000
 _DEFAULT_SWITCH = 0.005  # CPython's default GIL switch interval
 _WRITER_SWITCH = 0.001
 _dumps = orjson.dumps
@@ -89,6 +94,7 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
         conn.execute(f"PRAGMA cache_size=-{_WRITER_CACHE_KIB}")
+        conn.execute(f"PRAGMA wal_autocheckpoint={_WAL_CHECKPOINT_PAGES}")
         migrate(conn)
         return conn
 
