@@ -39,6 +39,8 @@ PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.jso
                  ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signin/token"),
                  ("GET", "/app/signup"), ("POST", "/app/signup"), ("POST", "/app/signout"),
                  ("GET", "/app/signin/oidc"), ("GET", "/app/signin/oidc/callback"),
+                 # staff sign in to the console through the municipality's provider
+                 ("GET", "/console/signin/oidc"), ("GET", "/console/signin/oidc/callback"),
                  ("GET", "/app/manifest.webmanifest"), ("GET", "/app/sw.js"),
                  # residents sign in through their identity provider (My Number card)
                  ("GET", "/personal/v1/oidc/login"), ("GET", "/personal/v1/oidc/callback"),

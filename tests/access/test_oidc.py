@@ -21,6 +21,7 @@ from cityos.access.oidc import STATES, OidcConfig, OidcError, verify_id_token
 from .secured import Platform, make_platform
 
 CALLBACK = "http://127.0.0.1:8000/auth/oidc/callback"  # the test platform's public URL
+CONSOLE_CALLBACK = "http://127.0.0.1:8000/console/signin/oidc/callback"
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,8 @@ def provider() -> Iterator[dict[str, str]]:
     with oidc_provider_mock.run_server_in_thread(require_client_registration=True,
                                                  require_nonce=True) as server:
         issuer = f"http://localhost:{server.server_port}"
-        r = httpx.post(f"{issuer}/oauth2/clients", json={"redirect_uris": [CALLBACK]})
+        r = httpx.post(f"{issuer}/oauth2/clients",
+                       json={"redirect_uris": [CALLBACK, CONSOLE_CALLBACK]})
         r.raise_for_status()
         yield {"issuer": issuer, "client_id": r.json()["client_id"],
                "client_secret": r.json()["client_secret"]}
@@ -131,8 +133,44 @@ def test_callbacks_that_were_not_started_here_are_refused(prepared, tmp_path, pr
         assert r.status_code == 403
 
 
+PAGE = {"Accept": "text/html"}
+
+
+def _console_trip(platform: Platform, who: str) -> httpx.Response:
+    """The console's button: cityos → provider → the console's callback."""
+    start = platform.client.get("/console/signin/oidc", headers=PAGE, follow_redirects=False)
+    assert start.status_code == 303, start.text
+    with httpx.Client() as browser:
+        back = browser.post(start.headers["location"], data={"sub": who})
+    callback = urlsplit(back.headers["location"])
+    assert f"{callback.scheme}://{callback.netloc}{callback.path}" == CONSOLE_CALLBACK
+    return platform.client.get(f"{callback.path}?{callback.query}", headers=PAGE,
+                               follow_redirects=False)
+
+
+def test_staff_sign_in_to_the_console_with_the_municipalitys_id(prepared, tmp_path, provider) -> None:  # type: ignore[no-untyped-def]
+    """Back to a page session (no token on screen); an unmapped staff member or a code that
+    was not started in this browser gets the sign-in page again with the reason."""
+    for platform in _platform(prepared, tmp_path / "var", provider):
+        signin = platform.client.get("/console/signin", headers=PAGE)
+        assert 'href="/console/signin/oidc"' in signin.text
+        stranger = _console_trip(platform, "stranger@town.example")
+        assert stranger.status_code == 403 and "自治体の ID" in stranger.text
+        assert platform.client.get("/console", headers=PAGE,
+                                   follow_redirects=False).status_code == 303  # not signed in
+        done = _console_trip(platform, "viewer")
+        assert done.status_code == 303 and done.headers["location"] == "/console"
+        console = platform.client.get("/console", headers=PAGE, follow_redirects=False)
+        assert console.status_code == 200 and "viewer" in console.text
+        replay = platform.client.get("/console/signin/oidc/callback?code=abc&state=forged",
+                                     headers=PAGE, follow_redirects=False)
+        assert replay.status_code == 400
+
+
 def test_oidc_is_off_unless_configured(platform: Platform) -> None:
     assert platform.client.get("/auth/oidc/login", follow_redirects=False).status_code == 404
+    assert platform.client.get("/console/signin/oidc", headers={"Accept": "text/html"},
+                               follow_redirects=False).status_code == 404
     assert platform.client.get("/auth/oidc/callback?code=x&state=y").status_code == 404
 
 

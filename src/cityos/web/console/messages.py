@@ -36,6 +36,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
                              "This role needs a passkey: register one first "
                              "(/auth/v1/me/passkeys, docs/security.md)."),
     "console.signin.oidc": ("自治体の ID でサインイン", "Sign in with the municipality's ID"),
+    "console.signin.oidc.failed": ("自治体の ID でサインインできませんでした。もう一度お試しください。"
+                                   "続く場合は管理者に連絡してください。",
+                                   "Could not sign in with the municipality's ID. Please try "
+                                   "again, or ask an administrator if it keeps failing."),
+    "console.signin.oidc.off": ("自治体の ID でのサインインは設定されていません。",
+                                "Sign-in with the municipality's ID is not set up."),
     # overview
     "console.overview.title": ("概要", "Overview"),
     "console.kpi.residents": ("住民アカウント", "Resident accounts"),

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from cityos.operations import PUBLIC, Operation
-from cityos.web.console import catalog_pages, entities, geo, overview, people, signin, town_map
+from cityos.web.console import (
+    catalog_pages,
+    entities,
+    geo,
+    oidc,
+    overview,
+    people,
+    signin,
+    town_map,
+)
 from cityos.web.console._page import CONSOLE_READ, CONSOLE_WRITE, TAG, console_page
 
 FORM_DONE = {303: "done: on to the next page", 400: "the form again, with the reason"}
@@ -16,6 +25,13 @@ OPERATIONS: list[Operation] = [
     console_page("POST", "/console/signin/token", signin.signin_with_token,
                  "Staff sign-in: the token of the passkey step starts the session", PUBLIC,
                  responses={204: "signed in", 400: "out-of-date form", 401: "not a staff token"}),
+    console_page("GET", "/console/signin/oidc", oidc.oidc_signin,
+                 "Staff sign-in through the municipality's OIDC provider", PUBLIC,
+                 responses={303: "to the provider", 404: "OIDC not configured"}),
+    console_page("GET", oidc.CALLBACK, oidc.oidc_callback,
+                 "The OIDC provider's answer: the console session", PUBLIC,
+                 responses={303: "signed in", 400: "not started in this browser",
+                            403: "not a mapped staff member", 503: "provider unreachable"}),
     console_page("POST", "/console/signout", signin.signout, "Sign out of the console",
                  CONSOLE_READ, responses={303: "signed out"}),
     console_page("GET", "/console", overview.overview, "Console overview: KPIs (概要)"),
