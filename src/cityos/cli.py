@@ -65,28 +65,33 @@ def _init(settings: Settings, ca: tuple[Path, Path] | None = None) -> str | None
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
 
-    async def make_db() -> tuple[str, str] | None:
+    async def make_db() -> tuple[tuple[str, str] | None, str | None]:
         from cityos.access.cli import create_first_admin
         from cityos.access.service import Access
+        from cityos.storage.base import shared
 
         store = open_store(settings.database_url)
         await store.open()
-        try:
+        several = shared(store)
+        try:  # processes starting together on one PostgreSQL: one creates the platform
+            while several is not None and not await several.lease("platform.init"):
+                await asyncio.sleep(0.05)
             from cityos.trust.cli import init_trust
 
             if (made := await init_trust(store, settings, ca)) is not None:
                 console.print(made)
-            return await create_first_admin(await Access.create(store, settings.access))
+            login = await create_first_admin(await Access.create(store, settings.access))
+            if (settings.data_dir / TOKEN_FILE).exists():
+                return login, None
+            return login, create_admin_token(settings.data_dir)
         finally:
             await store.close()
 
-    login = asyncio.run(make_db())
+    login, token = asyncio.run(make_db())
     if login is not None:
         console.print("First admin login for POST /auth/login — shown once / 管理者ログイン:")
         print(f"username={login[0]}\npassword={login[1]}", flush=True)
-    if (settings.data_dir / TOKEN_FILE).exists():
-        return None
-    return create_admin_token(settings.data_dir)
+    return token
 
 
 CaCert = Annotated[Path | None, typer.Option(
@@ -122,7 +127,11 @@ def serve(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None,
     """Serve the platform over HTTP (HTTPS only with --tls-cert and --tls-key)."""
     settings = _settings(data_dir, host, port, open_ngsi, context_dir, allow_remote_contexts,
                          tls_cert, tls_key, database_url)
-    if not (settings.data_dir / "cityos.db").exists() and not settings.storage.database_url:
+    from cityos.access.gate import TOKEN_FILE
+
+    url = settings.storage.database_url
+    if not (settings.data_dir / ("cityos.db" if not url else TOKEN_FILE)).exists():
+        _reach_database(url)  # a new platform (on PostgreSQL: a data dir without its token)
         token = _init(settings)
         if token:
             console.print("New platform. Admin token (shown once) / 管理者トークン:")

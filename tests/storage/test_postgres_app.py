@@ -6,8 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+import httpx
 from starlette.testclient import TestClient
 
 from cityos.app import create_app
@@ -59,3 +61,20 @@ def test_a_password_in_the_database_url_is_never_printed(postgres_url: str,
     assert "Platform created" in done.stdout and "postgres:***@" in done.stdout
     assert "hunter2" not in done.stdout + done.stderr
     assert "hunter3" not in done.stdout + done.stderr
+
+
+def test_serve_creates_a_new_platform_on_an_empty_database(serve: Any, postgres_url: str,
+                                                           tmp_path: Path) -> None:
+    """As on SQLite, `cityos serve` on a new data directory creates the platform — here in an
+    empty PostgreSQL database — and a second process on the same directory does not again."""
+    data = tmp_path / "town"
+    one = serve("--database-url", postgres_url, data_dir=data)
+    two = serve("--database-url", postgres_url, data_dir=data)
+    env = {"PATH": "/usr/bin:/bin", "CITYOS_DATABASE_URL": postgres_url}
+    token = subprocess.run([CITYOS, "token", "--data-dir", str(data)], capture_output=True,
+                           text=True, timeout=120, env=env)
+    assert token.returncode == 0, token.stdout + token.stderr
+    bearer = {"Authorization": f"Bearer {token.stdout.strip().splitlines()[-1]}"}
+    for server in (one, two):
+        assert httpx.get(f"{server.url}/auth/v1/alerts", headers=bearer).status_code == 200
+    assert "New platform" in one.stop() and "New platform" not in two.stop()
