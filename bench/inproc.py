@@ -78,6 +78,7 @@ async def measure(make: Callable[[int], Awaitable[int]], n: int, *, concurrent: 
 
 async def run(source: str, work: Path, n: int, doc: Any) -> dict[str, float]:
     from cityos.app import create_app
+    from cityos.cli import _tune_gc
     from cityos.settings import load_settings
 
     work.mkdir(parents=True, exist_ok=True)
@@ -89,6 +90,7 @@ async def run(source: str, work: Path, n: int, doc: Any) -> dict[str, float]:
     app = create_app(load_settings(work, open_ngsi=True))
     out: dict[str, float] = {}
     async with app.router.lifespan_context(app):
+        _tune_gc()  # as `cityos serve` does: the figures are the served app's
         status = await call(app, "GET", f"{ENTITY}000042")
         if status != 200:
             raise RuntimeError(f"GET answered {status}")
