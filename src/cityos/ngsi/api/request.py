@@ -203,6 +203,8 @@ def int_param(request: Request, name: str, default: int, *, minimum: int = 0,
 
 
 def bool_param(request: Request, name: str) -> bool:
+    if not request.scope.get("query_string"):
+        return False  # most writes: no query string to parse
     raw = request.query_params.get(name)
     if raw is None:
         return False
