@@ -241,7 +241,7 @@ class Store(Protocol):
         it creates records `writer` (a principal sub, "org:CLIENT_ID") as its owner; the
         classifier, when set, decides on every write whether the entity is personal. An item
         that would change a personal row `writer` may not change (`may_change`) gets
-        `NotOwner` as its outcome; its mutation is not called."""
+        `NotOwner` as its outcome (after the mutation's own verdict) and changes nothing."""
         ...
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult: ...

@@ -139,9 +139,6 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
             row = None
     current = None if old_doc is None else _loads(old_doc)
     was_personal = row is not None and row[3] is not None
-    if was_personal and row is not None and not may_change(writer, row[5]):
-        return NotOwner(f"entity {entity_id} holds a resident's data that {writer} did not "
-                        "write / 他社が書いた個人データは変更できません")
     old_types = None if current is None else list(current["type"])
     old_geo = None if current is None or was_personal else geo_values(current)
     old_attrs = None if current is None else {
@@ -152,6 +149,10 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
         return exc
     if new is KEEP:
         return result
+    # after the mutation's own verdict (e.g. AlreadyExists), before anything is written
+    if was_personal and row is not None and not may_change(writer, row[5]):
+        return NotOwner(f"entity {entity_id} holds a resident's data that {writer} did not "
+                        "write / 他社が書いた個人データは変更できません")
     if new is DELETE:
         if row is not None:
             await conn.execute("DELETE FROM entities WHERE rid = $1", row[0])

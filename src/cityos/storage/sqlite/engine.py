@@ -394,9 +394,6 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
         row = None
     current = None if old_doc is None else _loads(old_doc)
     was_personal = row is not None and row[2] is not None
-    if was_personal and row is not None and not may_change(writer, row[4]):
-        return NotOwner(f"entity {entity_id} holds a resident's data that {writer} did not "
-                        "write / 他社が書いた個人データは変更できません")
     # what the indexes hold, taken before `fn` (which may change `current` in place)
     old_types = None if current is None else list(current["type"])
     old_geo = None if current is None or was_personal else _geo.geo_values(current)
@@ -409,6 +406,10 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
         return exc
     if new is KEEP:
         return result
+    # after the mutation's own verdict (e.g. AlreadyExists), before anything is written
+    if was_personal and row is not None and not may_change(writer, row[4]):
+        return NotOwner(f"entity {entity_id} holds a resident's data that {writer} did not "
+                        "write / 他社が書いた個人データは変更できません")
     if new is DELETE:
         if row is not None:
             rid = row[0]
