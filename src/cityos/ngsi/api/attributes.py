@@ -26,6 +26,7 @@ from cityos.ngsi.api.request import (
     bool_param,
     link_context,
     options_of,
+    query_param,
     read_body,
     tenant_of,
 )
@@ -47,7 +48,7 @@ from cityos.storage.base import KEEP, Mutation
 
 async def _gate(request: Request, broker: Broker, entity_id: str, fn: Mutation) -> Mutation:
     """`fn`, applied only if the entity has one of the types in `?type=` (else 404)."""
-    raw = request.query_params.get("type")
+    raw = query_param(request, "type")
     if raw is None:
         return fn
     ctx = await broker.context(link_context(request))

@@ -38,9 +38,19 @@ def url_path(request: Request) -> str:
     return request.scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
+def query_param(request: Request, name: str) -> str | None:
+    """`request.query_params.get(name)`, without parsing when there is no query string."""
+    if not request.scope.get("query_string"):
+        return None
+    return request.query_params.get(name)
+
+
 def tenant_of(request: Request) -> str:
-    tenant = request.headers.get("ngsild-tenant")
-    if tenant is None:
+    for key, value in request.scope["headers"]:  # the first one, as Headers.get
+        if key == b"ngsild-tenant":
+            tenant = value.decode("latin-1")
+            break
+    else:
         return ""
     if not _TENANT.match(tenant):
         raise BadRequestData("NGSILD-Tenant must be 1-64 letters, digits, '-', '_' or '.'")
@@ -203,9 +213,7 @@ def int_param(request: Request, name: str, default: int, *, minimum: int = 0,
 
 
 def bool_param(request: Request, name: str) -> bool:
-    if not request.scope.get("query_string"):
-        return False  # most writes: no query string to parse
-    raw = request.query_params.get(name)
+    raw = query_param(request, name)
     if raw is None:
         return False
     if raw in ("true", "false"):
