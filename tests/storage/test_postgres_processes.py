@@ -167,3 +167,15 @@ def test_two_processes_share_the_rate_and_the_lockout(serve: Any, postgres_url: 
                              text=True, timeout=120, env={"PATH": "/usr/bin:/bin",
                                                           "CITYOS_DATABASE_URL": postgres_url})
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_process_with_another_vault_refuses_to_start(serve: Any, postgres_url: str,
+                                                       tmp_path: Path) -> None:
+    """Processes on one database share DIR/personal (the residents' keys): one started with a
+    data directory of its own would seal data no other process can open, so it stops with
+    the reason instead of serving."""
+    serve("--database-url", postgres_url, data_dir=tmp_path / "one")
+    with pytest.raises(RuntimeError) as refused:
+        serve("--database-url", postgres_url, data_dir=tmp_path / "other")
+    assert "personal/ (keys.db and master.key)" in str(refused.value)
+    assert "鍵保管庫" in str(refused.value)

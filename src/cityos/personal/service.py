@@ -17,7 +17,7 @@ from cityos.personal.datacatalog import DataCatalog
 from cityos.personal.family import Family
 from cityos.personal.links import Links
 from cityos.personal.tracker import Tracker
-from cityos.personal.vault import Vault
+from cityos.personal.vault import Vault, VaultError
 from cityos.settings import PersonalSettings
 from cityos.storage.base import Store
 
@@ -65,6 +65,20 @@ async def _org_name(app: Any, sub: str) -> str:
     return str(org.get("name", "")) if org else ""
 
 
+async def _one_vault(store: Store, vault: Vault, data_dir: Any) -> None:
+    """Refuse to run with a vault other than the platform's: every process on one database
+    must share `DIR/personal` (its keys and master key). With a vault of its own a process
+    could read no resident's sealed data and would seal new data no other process can open."""
+    held = await store.kv_add("personal", "vault", {"id": vault.identity})
+    if held.get("id") != vault.identity:
+        vault.close()
+        raise VaultError(
+            f"{data_dir}/personal の鍵保管庫がこのデータベースのものと異なります。同じデータベースを使う"
+            "すべての cityos プロセスで personal/ (keys.db と master.key) を共有してください / the "
+            f"vault in {data_dir}/personal is not this database's: every cityos process on one "
+            "database must share personal/ (keys.db and master.key)")
+
+
 async def install(app: Any) -> Personal:
     """Open Personal-Link for `app` (store and trust open): classifier and sealer on the store,
     the tracker on `app.state.tracker`, the state on `app.state.personal`."""
@@ -73,6 +87,7 @@ async def install(app: Any) -> Personal:
     catalog = DataCatalog(store)
     await catalog.load()
     vault = await asyncio.to_thread(Vault.at, settings.data_dir, settings.personal.master_key)
+    await _one_vault(store, vault, settings.data_dir)
     trust = app.state.trust
     consents = ConsentBook(store, vault, trust.log.key, trust.log)
     family = Family(store)

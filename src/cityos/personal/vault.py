@@ -99,6 +99,11 @@ class Vault:
             self._db.close()
             raise VaultError("マスター鍵が鍵データベースと一致しません / the master key does not "
                              f"match {directory / KEYS_DB} (another key, or a rotation half done)")
+        found = self._db.execute("SELECT value FROM meta WHERE name = 'vault'").fetchone()
+        if found is None:  # which vault this is, so that processes on one database can tell
+            self._db.execute("INSERT INTO meta VALUES ('vault', ?)", (secrets.token_hex(16),))
+            found = self._db.execute("SELECT value FROM meta WHERE name = 'vault'").fetchone()
+        self.identity: str = found[0]
 
     @classmethod
     def at(cls, data_dir: Path, master_text: str = "") -> Vault:
