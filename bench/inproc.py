@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import shutil
 import sqlite3
 import sys
 import time
@@ -82,6 +83,9 @@ async def run(source: str, work: Path, n: int, doc: Any) -> dict[str, float]:
     from cityos.settings import load_settings
 
     work.mkdir(parents=True, exist_ok=True)
+    vault = Path(source).parent / "personal"  # the residents' keys go with their database
+    if vault.is_dir():
+        shutil.copytree(vault, work / "personal", dirs_exist_ok=True)
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(work / "cityos.db")
     src.backup(dst)
