@@ -52,6 +52,12 @@ class Reader:
 EVERYTHING = Reader(system=True)
 
 
+class SealedUnreadable(RuntimeError):
+    """A write to a personal row this process cannot open although its subject was never
+    erased (its key is missing or another): the engine changes nothing, never treating the
+    row as erased. An operator must restore the vault (docs/operations.md)."""
+
+
 class NotOwner(PermissionError):
     """A write to a personal row by someone who may not change it (`may_change`): the engine
     returns it as that item's outcome and changes nothing."""
@@ -82,6 +88,11 @@ class Sealer(Protocol):
 
     def open(self, tenant: str, subject: str, data: bytes) -> bytes | None:
         """The plaintext, or None when the subject's key is erased (the row reads as absent)."""
+        ...
+
+    def erased(self, tenant: str, subject: str) -> bool:
+        """Whether the subject's key was erased (crypto-shredding), as opposed to missing here
+        (a vault restored from an older backup, another process's vault)."""
         ...
 
 # Links an append-only log: gets the previous entry's hash (None for the first entry) and the

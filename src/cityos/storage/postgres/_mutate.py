@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from cityos.storage.base import DELETE, KEEP, Mutation, NotOwner, may_change
+from cityos.storage.base import DELETE, KEEP, Mutation, NotOwner, SealedUnreadable, may_change
 from cityos.storage.postgres import _personal
 from cityos.storage.postgres._keys import entity_key
 from cityos.storage.sqlite import _history, changes
@@ -134,6 +134,9 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
     old_doc: bytes | None = None
     if row is not None:
         old_doc = (row[1] or "").encode() if row[2] is None else personal.plain(tenant, row[2])
+        if old_doc is None and not personal.erased(tenant, row[2] or b""):
+            return SealedUnreadable(f"entity {entity_id} is sealed under a key this process "
+                                    "cannot open (its resident was not erased)")
         if old_doc is None:  # sealed under an erased key: it is gone
             await conn.execute("DELETE FROM entities WHERE rid = $1", row[0])
             row = None

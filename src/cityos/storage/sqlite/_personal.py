@@ -51,6 +51,13 @@ class Personal:
             return None
         return self.sealer.open(tenant, subject.decode(), data)
 
+    def erased(self, tenant: str, stored: bytes) -> bool:
+        """Whether a stored body that does not open was sealed for an erased subject (then it
+        is gone for good); False when its key is merely missing here."""
+        subject = self.subject_of(stored)
+        return self.sealer is not None and subject is not None and \
+            self.sealer.erased(tenant, subject)
+
     @staticmethod
     def subject_of(stored: bytes) -> str | None:
         """The subject a stored body is sealed for; None when it is not sealed."""

@@ -27,6 +27,7 @@ from cityos.storage.base import (
     NotOwner,
     QueryResult,
     Reader,
+    SealedUnreadable,
     Sealer,
     TypeInfo,
     may_change,
@@ -389,6 +390,9 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
     personal = personal or _NO_PERSONAL
     old_doc = None if row is None else personal.plain(tenant, row[1])
     if row is not None and old_doc is None:  # sealed under an erased key: it is gone
+        if not personal.erased(tenant, row[1]):  # or its key is missing: change nothing
+            return SealedUnreadable(f"entity {entity_id} is sealed under a key this process "
+                                    "cannot open (its resident was not erased)")
         conn.execute("DELETE FROM entities WHERE rid = ?", (row[0],))
         conn.execute("DELETE FROM entity_types WHERE rid = ?", (row[0],))
         row = None
