@@ -195,3 +195,17 @@ async def map_staff(book: AccountBook, config: OidcConfig,
         member["last_used"] = time.time()
         await book.store.kv_put(STAFF, name, member)
     return member
+
+
+async def staff_signing_in(access: Any, config: OidcConfig, state: str,
+                           code: str) -> dict[str, Any]:
+    """The staff account a provider's answer signs in to (`finish`, then `map_staff`); a
+    refusal raises OidcError after an `oidc-refused` alert. `access`: the running Access."""
+    try:
+        claims = await finish(access.book, config, state, code)
+        return await map_staff(access.book, config, claims)
+    except OidcError as exc:
+        if exc.error == "access_denied":
+            await access.monitor.alert("oidc-refused", "oidc:" + config.issuer[:100],
+                                       reason=str(exc)[:200])
+        raise

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from cityos.access._oauth import oauth_error, token_response
-from cityos.access.oidc import OidcConfig, OidcError, finish, map_staff, start
+from cityos.access.oidc import OidcConfig, OidcError, staff_signing_in, start
 from cityos.access.service import access_of, staff_principal
 from cityos.operations import PUBLIC, Operation, Param
 
@@ -66,12 +66,8 @@ async def oidc_callback(request: Request) -> Response:
                                  "browser: start again at /auth/oidc/login"))
     access = await access_of(request.app)
     try:
-        claims = await finish(access.book, config, state, code)
-        member = await map_staff(access.book, config, claims)
+        member = await staff_signing_in(access, config, state, code)
     except OidcError as exc:
-        if exc.error == "access_denied":
-            await access.monitor.alert("oidc-refused", "oidc:" + config.issuer[:100],
-                                       reason=str(exc)[:200])
         return _failed(exc)
     response = await token_response(access, staff_principal(member))
     response.delete_cookie(COOKIE, path=_PATH)

@@ -14,7 +14,7 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from cityos.access.oidc import OidcConfig, OidcError, finish, map_staff, start
+from cityos.access.oidc import OidcConfig, OidcError, staff_signing_in, start
 from cityos.access.service import access_of, staff_principal
 from cityos.settings import Settings
 from cityos.web.console.signin import _form
@@ -60,12 +60,8 @@ async def oidc_callback(request: Request) -> Response:
         return _form(request, "console.signin.oidc.failed", 400)
     access = await access_of(request.app)
     try:
-        claims = await finish(access.book, config, state, code)
-        member = await map_staff(access.book, config, claims)
+        member = await staff_signing_in(access, config, state, code)
     except OidcError as exc:
-        if exc.error == "access_denied":
-            await access.monitor.alert("oidc-refused", "oidc:" + config.issuer[:100],
-                                       reason=str(exc)[:200])
         return _form(request, "console.signin.oidc.failed",
                      503 if exc.error == "temporarily_unavailable" else 403)
     principal = staff_principal(member)
