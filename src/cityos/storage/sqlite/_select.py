@@ -114,9 +114,11 @@ def plan(tenant: str, query: EntityQuery, *, after: int | None = None,
         params.append(query.id_pattern)
     # (clause, whether personal rows must pass it unread): a personal row has no indexed
     # values, and a sealed one no JSON SQLite can read
-    clauses = [(_values.clause(f), personal) for f in query.attr_filters or ()]
-    clauses = [(c, p) if c is not None else (_filters.filter_sql(f), sealed)
-               for (c, p), f in zip(clauses, query.attr_filters or (), strict=True)]
+    clauses: list[tuple[Where | None, bool]] = []
+    for f in query.attr_filters or ():
+        indexed = _values.clause(f)
+        clauses.append((indexed, personal) if indexed is not None
+                       else (_filters.filter_sql(f), sealed))
     if query.attrs_any:
         clauses.append((_filters.any_attr_sql(query.attrs_any), sealed))
     for found, passes in clauses:
