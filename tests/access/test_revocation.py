@@ -60,3 +60,17 @@ def test_staff_revoke_every_token_of_an_account(platform: Platform) -> None:
     bad = p.client.post("/auth/v1/accounts/revoke-tokens", json={"account": 3},
                         headers=p.auth("admin"))
     assert bad.status_code == 400
+
+
+def test_the_gate_does_not_keep_admitting_a_token_once_revoked(platform: Platform) -> None:
+    """The gate keeps what it decided about a token between requests: that must never outlive
+    a revocation, for staff tokens (the fast path) as for organisations'."""
+    p = platform
+    viewer = p.tokens["viewer"]
+    for _ in range(3):  # admitted, then served from what the gate holds
+        assert _entities(p, viewer) == 200
+    done = p.client.post("/auth/v1/accounts/revoke-tokens", json={"account": "staff:viewer"},
+                         headers=p.auth("admin"))
+    assert done.status_code == 200, done.text
+    assert _entities(p, viewer) == 401
+    assert _entities(p, p.tokens["operator"]) == 200  # another account's token still works

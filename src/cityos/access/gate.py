@@ -13,6 +13,7 @@ import math
 import secrets
 import time
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -64,6 +65,37 @@ def _unauthorized(detail: str, error: str = "invalid_token") -> Response:
     return problem_response(Unauthorized(detail), {"WWW-Authenticate": challenge})
 
 
+# (principal, the account's cache entry it was admitted with, monotonic time it lapses)
+_Pass = tuple[Principal, tuple[float, "dict[str, Any] | None"], float]
+_PASSES_MAX = 10_000  # per operation; past it the held passes are dropped and admitted again
+
+
+def _admit(access: Access, policy: Policy, org_mode: str | None, raw: bytes,
+           now: float) -> _Pass | None:
+    """A pass for an Authorization header whose token was verified before, of a live account
+    that has not revoked it, allowed by `policy` (and, for an organisation, granted every type
+    of this operation's kind); None: `Gate.check` must decide."""
+    token = raw.decode("latin-1")
+    if token[:7].lower() != "bearer ":
+        return None
+    principal = access.verifier.known(token[7:].strip())
+    if principal is None or principal.tenant not in ("*", ""):
+        return None
+    entry = access.account_entry(principal.sub)
+    if entry is None or now - entry[0] >= access.account_seconds():
+        return None
+    account = entry[1]
+    if account is None or is_revoked(principal, account):
+        return None
+    if not policy.allows(principal.roles, principal.scopes):
+        return None
+    if principal.kind == "org" and (org_mode is None or "*" not in account.get(
+            "grants", {}).get(org_mode, ())):
+        return None
+    lapses = min(entry[0] + access.account_seconds(), now + principal.exp - time.time())
+    return principal, entry, lapses
+
+
 class Gate:
     """Wraps each operation's endpoint with the check its declared policy asks for."""
 
@@ -92,9 +124,10 @@ class Gate:
             return endpoint
 
         org_mode = grants.mode_of(op)
+        passes: dict[bytes, _Pass] = {}  # this operation's admitted Authorization headers
 
         async def guarded(request: Request) -> Response:
-            if not self._fast(policy, org_mode, request):
+            if not self._fast(policy, org_mode, request, passes):
                 refused = await self.check(op, policy, request)
                 if refused is not None:
                     return refused
@@ -111,37 +144,40 @@ class Gate:
         guarded.__name__ = endpoint.__name__
         return guarded
 
-    def _fast(self, policy: Policy, org_mode: str | None, request: Request) -> bool:
+    def _fast(self, policy: Policy, org_mode: str | None, request: Request,
+              passes: dict[bytes, _Pass]) -> bool:
         """The hot path, without an await: True when a token seen before, of a live account,
         within its rate, may call this operation on this tenant (a staff member, or an
         organisation granted every type); False sends the request through `check`, which
-        decides and explains (nothing here refuses)."""
+        decides and explains (nothing here refuses).
+
+        What does not change from one request to the next (the token's principal, its
+        account, the policy and grants) is decided once per operation and Authorization
+        header, and held as a `_Pass` while the account's cache entry is the same object and
+        neither that entry nor the token has expired: an account looked up again (a change,
+        a revocation, `forget`) or two seconds old sends the next request through it all."""
         access = self._access
         scope = request.scope
         if access is None or access.store is not scope["app"].state.broker.store:
             return False
-        token = tenant = ""
+        raw = b""
         for name, value in scope["headers"]:
             if name == b"authorization":
-                if token:
+                if raw:
                     return False  # repeated: check() decides which one counts
-                token = value.decode("latin-1")
+                raw = value
             elif name == b"ngsild-tenant" or name == b"fiware-service":
                 return False  # a tenant other than the default: check() compares them
-        if token[:7].lower() != "bearer ":
-            return False
-        principal = access.verifier.known(token[7:].strip())
-        if principal is None or principal.tenant not in ("*", tenant):
-            return False
-        account = access.live_account(principal.sub)[1]
-        if account is None or is_revoked(principal, account):
-            return False
-        if not policy.allows(principal.roles, principal.scopes):
-            return False
-        if principal.kind == "org" and (org_mode is None or "*" not in account.get(
-                "grants", {}).get(org_mode, ())):
-            return False
         now = time.monotonic()
+        held = passes.get(raw)
+        if held is None or now >= held[2] or access.account_entry(held[0].sub) is not held[1]:
+            held = _admit(access, policy, org_mode, raw, now)
+            if held is None:
+                return False
+            if len(passes) >= _PASSES_MAX:
+                passes.clear()
+            passes[raw] = held
+        principal = held[0]
         if not access.limiter.take_now(principal.sub, now):
             return False  # check() takes again and answers 429
         settings = access.settings

@@ -75,6 +75,14 @@ class Access:
             return True, cached[1]
         return False, None
 
+    def account_entry(self, sub: str) -> tuple[float, dict[str, Any] | None] | None:
+        """The cache entry behind `live_account` (when it was looked up, the account): the same
+        object until the account is looked up again, so a holder can tell it is still current."""
+        return self._accounts.get(sub)
+
+    def account_seconds(self) -> float:
+        return _ACCOUNT_CACHE_SECONDS
+
     def forget(self, sub: str) -> None:
         """Look the account of `sub` up again on its next request (after a change to it)."""
         self._accounts.pop(sub, None)
