@@ -78,8 +78,11 @@ class TooManyResults(NgsiError):
 
 
 class LdContextNotAvailable(NgsiError):
+    """A remote @context could not be retrieved: 504 Gateway Timeout, as v1.8.1 §6.3.17 maps it
+    (503 up to v1.8.0; Stellio moved too, stellio-context-broker#1754)."""
+
     title = "LdContextNotAvailable"
-    status = 503
+    status = 504
 
 
 class NonexistentTenant(NgsiError):

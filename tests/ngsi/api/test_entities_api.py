@@ -106,6 +106,18 @@ def test_unknown_entity_is_resource_not_found(client: TestClient) -> None:
     assert problem["title"] and problem["detail"]
 
 
+def test_a_context_that_cannot_be_had_is_ld_context_not_available(client: TestClient) -> None:
+    """v1.8.1 §6.3.17 maps LdContextNotAvailable to 504; nothing is written."""
+    entity = {**shelter(), "@context": "https://example.org/not-allowed/context.jsonld"}
+    r = client.post(f"{V1}/entities", json=entity,
+                    headers={"Content-Type": "application/ld+json"})
+    assert r.status_code == 504, r.text
+    problem = r.json()
+    assert problem["type"] == "https://uri.etsi.org/ngsi-ld/errors/LdContextNotAvailable"
+    assert "Traceback" not in r.text
+    assert client.get(f"{V1}/entities/{entity['id']}").status_code == 404
+
+
 def test_append_update_partial_and_delete_attributes(client: TestClient) -> None:
     create(client, shelter())
     url = f"{V1}/entities/urn:ngsi-ld:Shelter:001"
