@@ -45,6 +45,7 @@ from cityos.openapi import build_openapi
 from cityos.operations import STAFF_READ, Endpoint, Operation
 from cityos.personal import routes as personal_routes
 from cityos.personal.service import install as install_personal
+from cityos.router import IndexedRouter
 from cityos.settings import Settings
 from cityos.storage import open_store
 from cityos.storage.base import NotOwner
@@ -243,7 +244,7 @@ def create_app(settings: Settings) -> Starlette:
         exception_handlers={NgsiError: _ngsi_error, NotOwner: _not_owner,
                             HTTPException: _http_error, Exception: _unexpected},
     )
-    app.router.redirect_slashes = False
+    app.router = IndexedRouter(routes=routes, lifespan=lifespan, redirect_slashes=False)
     app.state.settings = settings
     app.state.openapi = build_openapi(operations, __version__)
     add_cors(app, settings)
