@@ -21,10 +21,12 @@ def leaf_body(doc: dict[str, Any]) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
-def audit_leaf(entry: LogEntry) -> bytes:
-    return leaf_body({"kind": "audit", "seq": entry.seq, "hash": entry.hash})
+def audit_leaf(entry: LogEntry | tuple[int, str]) -> bytes:
+    seq, hash_ = (entry.seq, entry.hash) if isinstance(entry, LogEntry) else entry
+    return leaf_body({"kind": "audit", "seq": seq, "hash": hash_})
 
 
-async def new_audit_entries(store: Store, after: int) -> list[LogEntry]:
-    """Audit entries not yet in the transparency log (a page at most)."""
-    return await store.read_log(AUDIT_LOG, after=after, limit=AUDIT_PAGE)
+async def new_audit_entries(store: Store, after: int) -> list[tuple[int, str]]:
+    """(seq, chain hash) of the audit entries not yet in the transparency log (a page at most):
+    a leaf needs only these, so the records themselves are not read back."""
+    return await store.read_log_hashes(AUDIT_LOG, after=after, limit=AUDIT_PAGE)

@@ -94,7 +94,7 @@ class Trust:
             if not entries:
                 return added
             await self.log.append([audit_leaf(e) for e in entries],
-                                  cursors={"audit": entries[-1].seq})
+                                  cursors={"audit": entries[-1][0]})
             added += len(entries)
 
     async def checkpoint(self) -> SignedTreeHead | None:
