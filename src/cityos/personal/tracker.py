@@ -51,16 +51,25 @@ class Tracker:
         self.catalog = catalog
         self.vault = vault
         self.name_of = name_of
-        self._pending: list[tuple[float, str, str, Entity, str | None, str]] = []
+        # (time, recipient, tenant, entity, purpose, via, (subject, category))
+        self._pending: list[tuple[float, str, str, Entity, str | None, str,
+                                  tuple[str, str]]] = []
         self._task: asyncio.Task[None] | None = None
 
     def released(self, principal_sub: str, tenant: str, entities: list[Entity], *,
                  purpose: str | None, via: str) -> None:
-        """Note that `entities` were sent to `principal_sub` (the contract's tracker hook)."""
+        """Note that `entities` were sent to `principal_sub` (the contract's tracker hook).
+        Only personal entities of a known subject, read by someone else, are kept: the
+        others (most of a query's) cost no more than their classification."""
         now = time.time()
+        kept = False
         for entity in entities:
-            self._pending.append((now, principal_sub, tenant, entity, purpose, via))
-        if entities and (self._task is None or self._task.done()):
+            found = self.catalog.classify(tenant, entity)
+            if found is None or not found[0] or principal_sub == "resident:" + found[0]:
+                continue  # not personal, no known subject, or the subject's own read
+            self._pending.append((now, principal_sub, tenant, entity, purpose, via, found))
+            kept = True
+        if kept and (self._task is None or self._task.done()):
             with contextlib.suppress(RuntimeError):  # no running loop: flush() writes it later
                 self._task = asyncio.get_running_loop().create_task(self._flush_later())
 
@@ -75,11 +84,7 @@ class Tracker:
             plain: list[tuple[str, str, bytes]] = []
             keys: list[list[str]] = []
             names: dict[str, str] = {}
-            for at, who, tenant, entity, purpose, via in batch:
-                found = self.catalog.classify(tenant, entity)
-                if found is None or not found[0] or who == "resident:" + found[0]:
-                    continue  # not personal, no known subject, or the subject's own read
-                subject, category = found
+            for at, who, tenant, entity, purpose, via, (subject, category) in batch:
                 if who not in names:
                     names[who] = await self._name(who)
                 record = {"at": int(at * 1000), "recipient": who, "service": names[who],
