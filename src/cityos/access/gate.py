@@ -210,13 +210,14 @@ class Gate:
         access = self._access
         if access is None or access.store is not request.app.state.broker.store:
             access = self._access = await access_of(request.app)
-        principal = access.verifier.known(token)
-        account = None if principal is None else access.live_account(principal.sub)[1]
-        if account is None or is_revoked(principal, account):  # not the hot path
+        known = access.verifier.known(token)
+        account = None if known is None else access.live_account(known.sub)[1]
+        if known is None or account is None or is_revoked(known, account):  # not the hot path
             found = await self._principal(access, token, request)
             if isinstance(found, Response):
                 return found
-            principal = found
+            known = found
+        principal: Principal = known
         request.scope[PRINCIPAL] = principal
         now = time.monotonic()
         wait = access.limiter.take(principal.sub, now=now)
