@@ -303,7 +303,7 @@ class _Work:
         success: list[Any] = []
         errors: list[dict[str, Any]] = []
         for o in outcomes:
-            names = o.entities or ([entity_id] if entity_id else [])
+            names: list[str | None] = [*(o.entities or ([entity_id] if entity_id else []))]
             if o.ok:
                 success += [n for n in names if n not in success]
                 continue
@@ -311,7 +311,7 @@ class _Work:
                 errors += list(o.body.get("errors", ()))
                 success += [s for s in o.body.get("success", ()) if s not in success]
                 continue
-            for name in names or [None]:
+            for name in names or [None]:  # None: the error names no entity
                 item: dict[str, Any] = {"error": o.problem or {"status": o.status}}
                 if name is not None:
                     item["entityId"] = name

@@ -4,7 +4,7 @@ the pieces of bodies that go there: the planning half of forward.py."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 
@@ -83,7 +83,8 @@ def split(regs: list[Doc], op: str, entity_id: str, types: set[str] | None,
     return parts, local, whole_away
 
 
-def _held(reg: Doc, entity_id: str, types: set[str] | None) -> set[str] | bool | None:
+def _held(reg: Doc, entity_id: str,
+          types: set[str] | None) -> set[str] | Literal[False] | None:
     """False: the registration does not cover the entity; None: it covers all of its
     attributes; else the attribute IRIs it registers for it."""
     held: set[str] = set()

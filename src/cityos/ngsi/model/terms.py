@@ -9,7 +9,7 @@ import re
 import time
 import unicodedata
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 # attribute kind -> the member that holds its value
 VALUE_KEY = {
@@ -89,7 +89,7 @@ def _visible(value: str) -> bool:
     return True
 
 
-def is_uri(value: object) -> bool:
+def is_uri(value: object) -> TypeGuard[str]:
     """An absolute URI or IRI (RFC 3987) without invisible or non-character code points."""
     return (isinstance(value, str) and len(value) < 2048 and _URI.match(value) is not None
             and (value.isascii() or _visible(value)))

@@ -22,7 +22,9 @@ _NAME = re.compile(r"^[A-Za-z0-9_\-:@#]+$")
 
 def _split(text: str, sep: str) -> list[str]:
     """Split at `sep` outside single quotes."""
-    parts, cur, quoted = [], [], False
+    parts: list[str] = []
+    cur: list[str] = []
+    quoted = False
     for ch in text:
         if ch == "'":
             quoted = not quoted

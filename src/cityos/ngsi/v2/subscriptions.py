@@ -250,7 +250,7 @@ def notification(sub: dict[str, Any], entities: list[dict[str, Any]], ctx: Any) 
     v2 = sub["v2"]
     attrs = sub["notification"].get("attributes")
     fmt = v2.get("attrsFormat", "normalized")
-    data = []
+    data: list[Any] = []
     for entity in entities:
         shown = entity_to_v2(render_entity(entity, ctx, View(sys_attrs=True)), attrs=attrs,
                              key_values=fmt != "normalized", metadata=v2.get("metadata"))

@@ -209,8 +209,8 @@ def _v2_value(raw: dict[str, Any]) -> tuple[str, Any]:
     kind = raw.get("type")
     if kind == "Relationship":
         obj = raw.get("object")
-        value = [to_v2_id(o) for o in obj] if isinstance(obj, list) else to_v2_id(str(obj))
-        return "Relationship", value
+        ids = [to_v2_id(o) for o in obj] if isinstance(obj, list) else to_v2_id(str(obj))
+        return "Relationship", ids
     if kind == "GeoProperty":
         return "geo:json", raw.get("value")
     if kind == "LanguageProperty":

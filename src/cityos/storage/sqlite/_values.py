@@ -34,7 +34,7 @@ def _value(instance: dict[str, Any]) -> Any:
     kind = type(value)
     if kind is float or kind is str:
         return value
-    if kind is int and _INT_MIN <= value <= _INT_MAX:
+    if kind is int and _INT_MIN <= value <= _INT_MAX:  # type: ignore[operator]  # an int here
         return value
     return None  # bool, list, dict, absent, an integer SQLite cannot hold: undecided
 

@@ -171,8 +171,10 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
         personal = self._personal
         changed, after = 0, 0
         while True:  # small transactions: writes go on meanwhile
-            last, n = await self._writer.submit(
-                lambda conn, after=after: _personal.reclassify(conn, personal, after, 500))
+            def job(conn: sqlite3.Connection, after: int = after) -> tuple[int | None, int]:
+                return _personal.reclassify(conn, personal, after, 500)
+
+            last, n = await self._writer.submit(job)
             changed += n
             if last is None:
                 break
