@@ -11,8 +11,9 @@ import base64
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
@@ -31,6 +32,8 @@ from cityos.trust.writes import WriteRecorder
 
 KEYS = "trust.keys"  # kv space of the platform's trust keys (private: the store is a secret)
 CRL_PATH = "/trust/v1/ca/crl"
+FEED_SECONDS = 1.0  # audit records are taken into the log this often between checkpoints
+_T = TypeVar("_T")
 _CHECKPOINT_LEASE = "trust.checkpoint"  # one process at a time feeds, signs and stamps
 log = logging.getLogger("cityos.trust")
 
@@ -101,14 +104,22 @@ class Trust:
         """Feed, then sign (and keep) a tree head if the log grew since the last one. With
         several processes on one database (PostgreSQL) one checkpoints at a time, so no audit
         record is taken in twice and one head (and time-stamp) covers what both appended."""
+        return await self._alone(self._checkpoint)
+
+    async def take_in(self) -> int:
+        """Feed only (no head), as `checkpoint` would: between checkpoints, so that audit
+        records enter the log a second's worth at a time rather than in one long burst."""
+        return await self._alone(self.feed)
+
+    async def _alone(self, work: Callable[[], Awaitable[_T]]) -> _T:
         async with self._lock:
             several = shared(self.store)
             if several is None:
-                return await self._checkpoint()
+                return await work()
             while not await several.lease(_CHECKPOINT_LEASE):  # another process's checkpoint
                 await asyncio.sleep(0.05)
             try:
-                return await self._checkpoint()
+                return await work()
             finally:
                 await several.release(_CHECKPOINT_LEASE)
 
@@ -132,10 +143,18 @@ class Trust:
         return self.stamper.writes_allowed()
 
     async def run(self) -> None:
+        """A checkpoint every `checkpoint_seconds`; in between, the audit records are taken in
+        every FEED_SECONDS (a burst of requests then never makes one long catch-up)."""
+        period = self.settings.checkpoint_seconds
+        due = time.monotonic() + period
         while True:
-            await asyncio.sleep(self.settings.checkpoint_seconds)
+            await asyncio.sleep(min(FEED_SECONDS, max(0.0, due - time.monotonic())))
             try:
-                await self.checkpoint()
+                if time.monotonic() >= due:
+                    due = time.monotonic() + period
+                    await self.checkpoint()
+                else:
+                    await self.take_in()
             except Exception:  # keep checkpointing; the next period retries
                 log.exception("trust checkpoint failed")
 
