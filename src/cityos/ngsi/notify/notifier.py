@@ -15,7 +15,7 @@ from typing import Any
 from cityos.ngsi.notify.http import HttpSender
 from cityos.ngsi.notify.worker import Worker
 from cityos.personal.hooks import Tracker, tracker_of
-from cityos.storage.base import Delivery, Store
+from cityos.storage.base import Delivery, Store, shared
 
 log = logging.getLogger("cityos.ngsi.notify")
 HOUSEKEEPING = 5.0  # seconds between prunes of the change log
@@ -62,9 +62,9 @@ class Notifier:
                 await self.store.drop_delivery(delivery.tenant, delivery.subscription_id)
             else:
                 await self._start_worker(delivery.tenant, sub, delivery)
-        listen = getattr(self.store, "on_changes", None)  # other processes' writes (PostgreSQL)
-        if listen is not None:
-            await listen(self._heard)
+        several = shared(self.store)
+        if several is not None:  # other processes' writes (PostgreSQL)
+            await several.on_changes(self._heard)
         self._housekeeper = asyncio.create_task(self._housekeeping(), name="notify housekeeping")
 
     def _heard(self, tenant: str) -> None:
@@ -79,13 +79,13 @@ class Notifier:
         """Whether this process delivers the subscription. Several processes on one database
         (PostgreSQL) each try its lease and exactly one holds it until it stops or dies; an
         engine without leases (SQLite: one process) always delivers (docs/decisions/0009)."""
-        lease = getattr(self.store, "lease", None)
-        return True if lease is None else bool(await lease(self._lease_name(tenant, sub_id)))
+        several = shared(self.store)
+        return True if several is None else await several.lease(self._lease_name(tenant, sub_id))
 
     async def _release(self, tenant: str, sub_id: str) -> None:
-        release = getattr(self.store, "release", None)
-        if release is not None:
-            await release(self._lease_name(tenant, sub_id))
+        several = shared(self.store)
+        if several is not None:
+            await several.release(self._lease_name(tenant, sub_id))
 
     async def prepare(self, tenant: str, sub_id: str) -> None:
         """Before a new subscription is stored: its cursor, at the newest change, so that every
@@ -227,10 +227,10 @@ class Notifier:
     async def _follow(self) -> None:
         """Several processes: a subscription updated or deleted through another process, or
         a lease lost with the database connection, reaches this process's worker here."""
-        holds = getattr(self.store, "holds", None)
+        several = shared(self.store)
         for (tenant, sub_id), worker in list(self.workers.items()):
             sub = await self.store.kv_get(space(tenant), sub_id)
-            lost = holds is not None and not holds(self._lease_name(tenant, sub_id))
+            lost = several is not None and not several.holds(self._lease_name(tenant, sub_id))
             if sub is None or lost:
                 self.workers.pop((tenant, sub_id), None)
                 await worker.stop()
