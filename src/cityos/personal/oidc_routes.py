@@ -104,7 +104,7 @@ def _login_for(issuer: str, sub: str) -> str:
     return "idp." + hashlib.sha256(f"{issuer}\x1f{sub}".encode()).hexdigest()[:20]
 
 
-async def _resident_for(access: Access, request: Request, config: OidcConfig, state: str,
+async def resident_for(access: Access, request: Request, config: OidcConfig, state: str,
                         claims: dict[str, object]) -> tuple[dict[str, object], int]:
     """The resident these claims sign in (linking or opening an account); OidcError if none."""
     links = personal_of(request.app).links
@@ -159,7 +159,7 @@ async def resident_oidc_callback(request: Request) -> Response:
     access = await access_of(request.app)
     try:
         claims = await finish(access.book, config, state, code)
-        resident, status = await _resident_for(access, request, config, state, claims)
+        resident, status = await resident_for(access, request, config, state, claims)
     except OidcError as exc:
         if exc.error == "access_denied":
             await access.monitor.alert("oidc-refused", "oidc:" + config.issuer[:100],

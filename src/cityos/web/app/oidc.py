@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from cityos.access.oidc import OidcConfig, OidcError, finish, start
 from cityos.access.service import access_of, resident_principal
-from cityos.personal.oidc_routes import _resident_for, config_of
+from cityos.personal.oidc_routes import config_of, resident_for
 from cityos.settings import Settings
 from cityos.web.i18n import add_messages
 from cityos.web.render import render
@@ -75,7 +75,7 @@ async def oidc_callback(request: Request) -> Response:
     access = await access_of(request.app)
     try:
         claims = await finish(access.book, config, state, code)
-        resident, _ = await _resident_for(access, request, config, state, claims)
+        resident, _ = await resident_for(access, request, config, state, claims)
     except OidcError as exc:
         if exc.error == "access_denied":
             await access.monitor.alert("oidc-refused", "oidc:" + config.issuer[:100],
