@@ -86,6 +86,7 @@ class AccessSettings:
 @dataclass(frozen=True)
 class TrustSettings:
     checkpoint_seconds: float = 10.0  # a signed, time-stamped tree head this often (if new leaves)
+    feed_seconds: float = 1.0  # new audit records taken into the log this often in between
     origin: str = ""  # the log's name in its checkpoints; default host:port/trust/v1/log
     tsa_url: str = ""  # external RFC 3161 TSA (production); empty = the built-in TSA
     tsa_max_outage_seconds: float = 300.0  # TSA unreachable this long → writes refused

@@ -32,7 +32,6 @@ from cityos.trust.writes import WriteRecorder
 
 KEYS = "trust.keys"  # kv space of the platform's trust keys (private: the store is a secret)
 CRL_PATH = "/trust/v1/ca/crl"
-FEED_SECONDS = 1.0  # audit records are taken into the log this often between checkpoints
 _T = TypeVar("_T")
 _CHECKPOINT_LEASE = "trust.checkpoint"  # one process at a time feeds, signs and stamps
 log = logging.getLogger("cityos.trust")
@@ -144,11 +143,11 @@ class Trust:
 
     async def run(self) -> None:
         """A checkpoint every `checkpoint_seconds`; in between, the audit records are taken in
-        every FEED_SECONDS (a burst of requests then never makes one long catch-up)."""
+        every `feed_seconds` (a burst of requests then never makes one long catch-up)."""
         period = self.settings.checkpoint_seconds
         due = time.monotonic() + period
         while True:
-            await asyncio.sleep(min(FEED_SECONDS, max(0.0, due - time.monotonic())))
+            await asyncio.sleep(min(self.settings.feed_seconds, max(0.0, due - time.monotonic())))
             try:
                 if time.monotonic() >= due:
                     due = time.monotonic() + period
