@@ -74,21 +74,15 @@ class IndexedRouter(Router):
                 scope.update(child_scope)
                 await route.handle(scope, receive, send)
                 return
-        partial = partial_scope = None
-        for route in self.candidates(route_path):  # no route answers the method: 405 or 404
+        # no route of this method matched fully (the others match at most partially): the
+        # first partial match answers 405 Method Not Allowed; none, 404
+        for route in self.candidates(route_path):
             match, child_scope = route.matches(scope)
-            if match is Match.FULL:  # cannot be, as the method was checked; kept for safety
+            if match is Match.PARTIAL:
                 scope["route"] = route
                 scope.update(child_scope)
                 await route.handle(scope, receive, send)
                 return
-            if match is Match.PARTIAL and partial is None:
-                partial, partial_scope = route, child_scope
-        if partial is not None and partial_scope is not None:  # e.g. 405 Method Not Allowed
-            scope["route"] = partial
-            scope.update(partial_scope)
-            await partial.handle(scope, receive, send)
-            return
         await self.default(scope, receive, send)
 
 
