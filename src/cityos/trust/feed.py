@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from cityos.audit.trail import LOG as AUDIT_LOG
-from cityos.storage.base import LogEntry, Store
+from cityos.storage.base import Store
 
 AUDIT_PAGE = 2000
 
@@ -21,8 +21,8 @@ def leaf_body(doc: dict[str, Any]) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
 
-def audit_leaf(entry: LogEntry | tuple[int, str]) -> bytes:
-    seq, hash_ = (entry.seq, entry.hash) if isinstance(entry, LogEntry) else entry
+def audit_leaf(seq: int, hash_: str) -> bytes:
+    """The leaf of the audit record `seq` whose chain hash is `hash_`."""
     return leaf_body({"kind": "audit", "seq": seq, "hash": hash_})
 
 

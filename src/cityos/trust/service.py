@@ -95,7 +95,7 @@ class Trust:
             entries = await new_audit_entries(self.store, self.log.cursors.get("audit", 0))
             if not entries:
                 return added
-            await self.log.append([audit_leaf(e) for e in entries],
+            await self.log.append([audit_leaf(seq, hash_) for seq, hash_ in entries],
                                   cursors={"audit": entries[-1][0]})
             added += len(entries)
 
