@@ -20,7 +20,7 @@ from starlette.responses import Response
 
 from cityos.access import grants
 from cityos.access.revocation import is_revoked
-from cityos.access.service import Access, access_of
+from cityos.access.service import ACCOUNT_CACHE_SECONDS, Access, access_of
 from cityos.access.tokens import Principal, TokenError
 from cityos.audit.trail import PRINCIPAL
 from cityos.ngsi.api.respond import problem_response
@@ -81,8 +81,8 @@ def _admit(access: Access, policy: Policy, org_mode: str | None, raw: bytes,
     principal = access.verifier.known(token[7:].strip())
     if principal is None or principal.tenant not in ("*", ""):
         return None
-    entry = access.account_entry(principal.sub)
-    if entry is None or now - entry[0] >= access.account_seconds():
+    entry = access.account_entry(principal.sub, now)
+    if entry is None:
         return None
     account = entry[1]
     if account is None or is_revoked(principal, account):
@@ -92,7 +92,7 @@ def _admit(access: Access, policy: Policy, org_mode: str | None, raw: bytes,
     if principal.kind == "org" and (org_mode is None or "*" not in account.get(
             "grants", {}).get(org_mode, ())):
         return None
-    lapses = min(entry[0] + access.account_seconds(), now + principal.exp - time.time())
+    lapses = min(entry[0] + ACCOUNT_CACHE_SECONDS, now + principal.exp - time.time())
     return principal, entry, lapses
 
 
@@ -170,7 +170,8 @@ class Gate:
                 return False  # a tenant other than the default: check() compares them
         now = time.monotonic()
         held = passes.get(raw)
-        if held is None or now >= held[2] or access.account_entry(held[0].sub) is not held[1]:
+        if held is None or now >= held[2] or \
+                access.account_entry(held[0].sub, now) is not held[1]:
             held = _admit(access, policy, org_mode, raw, now)
             if held is None:
                 return False

@@ -20,7 +20,7 @@ from cityos.operations import RESIDENT_ROLE
 from cityos.settings import AccessSettings
 from cityos.storage.base import Store, shared
 
-_ACCOUNT_CACHE_SECONDS = 2.0  # a disabled account stops working within this time
+ACCOUNT_CACHE_SECONDS = 2.0  # a disabled account stops working within this time
 
 
 @dataclass
@@ -70,18 +70,17 @@ class Access:
 
     def live_account(self, sub: str) -> tuple[bool, dict[str, Any] | None]:
         """(True, account) when the account of `sub` was looked up less than two seconds ago."""
+        cached = self.account_entry(sub, time.monotonic())
+        return (False, None) if cached is None else (True, cached[1])
+
+    def account_entry(self, sub: str, now: float) -> tuple[float, dict[str, Any] | None] | None:
+        """The cache entry behind `live_account` (when it was looked up, the account) while
+        fresh at monotonic time `now`, else None. It is the same object until the account is
+        looked up again, so a holder can tell that what it decided on is still current."""
         cached = self._accounts.get(sub)
-        if cached is not None and time.monotonic() - cached[0] < _ACCOUNT_CACHE_SECONDS:
-            return True, cached[1]
-        return False, None
-
-    def account_entry(self, sub: str) -> tuple[float, dict[str, Any] | None] | None:
-        """The cache entry behind `live_account` (when it was looked up, the account): the same
-        object until the account is looked up again, so a holder can tell it is still current."""
-        return self._accounts.get(sub)
-
-    def account_seconds(self) -> float:
-        return _ACCOUNT_CACHE_SECONDS
+        if cached is not None and now - cached[0] < ACCOUNT_CACHE_SECONDS:
+            return cached
+        return None
 
     def forget(self, sub: str) -> None:
         """Look the account of `sub` up again on its next request (after a change to it)."""
