@@ -205,7 +205,13 @@ async def staff_signing_in(access: Any, config: OidcConfig, state: str,
         claims = await finish(access.book, config, state, code)
         return await map_staff(access.book, config, claims)
     except OidcError as exc:
-        if exc.error == "access_denied":
-            await access.monitor.alert("oidc-refused", "oidc:" + config.issuer[:100],
-                                       reason=str(exc)[:200])
+        await alert_refused(access, config, exc)
         raise
+
+
+async def alert_refused(access: Any, config: OidcConfig, exc: OidcError) -> None:
+    """An `oidc-refused` security alert when the provider or the mapping refused the sign-in
+    (`access_denied`); other failures raise none."""
+    if exc.error == "access_denied":
+        await access.monitor.alert("oidc-refused", "oidc:" + config.issuer[:100],
+                                   reason=str(exc)[:200])

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from cityos.access._oauth import oauth_error, token_response
 from cityos.access.accounts import AccountError
-from cityos.access.oidc import OidcConfig, OidcError, finish, start
+from cityos.access.oidc import OidcConfig, OidcError, alert_refused, finish, start
 from cityos.access.service import Access, access_of, resident_principal
 from cityos.ngsi.api.respond import plain_json
 from cityos.operations import PUBLIC, Operation, Param
@@ -104,7 +104,19 @@ def _login_for(issuer: str, sub: str) -> str:
     return "idp." + hashlib.sha256(f"{issuer}\x1f{sub}".encode()).hexdigest()[:20]
 
 
-async def resident_for(access: Access, request: Request, config: OidcConfig, state: str,
+async def resident_signing_in(access: Access, request: Request, config: OidcConfig,
+                              state: str, code: str) -> tuple[dict[str, object], int]:
+    """The resident a provider's answer signs in, and 200 or 201 (`finish`, then the linked
+    or new account); a refusal raises OidcError after an `oidc-refused` alert."""
+    try:
+        claims = await finish(access.book, config, state, code)
+        return await _resident_for(access, request, config, state, claims)
+    except OidcError as exc:
+        await alert_refused(access, config, exc)
+        raise
+
+
+async def _resident_for(access: Access, request: Request, config: OidcConfig, state: str,
                         claims: dict[str, object]) -> tuple[dict[str, object], int]:
     """The resident these claims sign in (linking or opening an account); OidcError if none."""
     links = personal_of(request.app).links
@@ -158,12 +170,8 @@ async def resident_oidc_callback(request: Request) -> Response:
                                  "いません / this sign-in was not started in this browser"))
     access = await access_of(request.app)
     try:
-        claims = await finish(access.book, config, state, code)
-        resident, status = await resident_for(access, request, config, state, claims)
+        resident, status = await resident_signing_in(access, request, config, state, code)
     except OidcError as exc:
-        if exc.error == "access_denied":
-            await access.monitor.alert("oidc-refused", "oidc:" + config.issuer[:100],
-                                       reason=str(exc)[:200])
         return _failed(exc)
     response = await token_response(access, resident_principal(resident), status=status)
     response.delete_cookie(COOKIE, path=_PATH)

@@ -14,9 +14,9 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from cityos.access.oidc import OidcConfig, OidcError, finish, start
+from cityos.access.oidc import OidcConfig, OidcError, start
 from cityos.access.service import access_of, resident_principal
-from cityos.personal.oidc_routes import config_of, resident_for
+from cityos.personal.oidc_routes import config_of, resident_signing_in
 from cityos.settings import Settings
 from cityos.web.i18n import add_messages
 from cityos.web.render import render
@@ -74,12 +74,8 @@ async def oidc_callback(request: Request) -> Response:
         return _failed(request, 400)
     access = await access_of(request.app)
     try:
-        claims = await finish(access.book, config, state, code)
-        resident, _ = await resident_for(access, request, config, state, claims)
+        resident, _ = await resident_signing_in(access, request, config, state, code)
     except OidcError as exc:
-        if exc.error == "access_denied":
-            await access.monitor.alert("oidc-refused", "oidc:" + config.issuer[:100],
-                                       reason=str(exc)[:200])
         return _failed(request, 503 if exc.error == "temporarily_unavailable" else 403)
     principal = resident_principal(resident)
     session.sign_in(principal, await access.issue(principal))
