@@ -67,23 +67,26 @@ class IndexedRouter(Router):
         if "router" not in scope:
             scope["router"] = self
         route_path = get_route_path(scope)
-        for route in self.candidates(route_path, scope["method"]):
-            match, child_scope = route.matches(scope)
-            if match is Match.FULL:
-                scope["route"] = route
-                scope.update(child_scope)
-                await route.handle(scope, receive, send)
-                return
-        # no route of this method matched fully (the others match at most partially): the
-        # first partial match answers 405 Method Not Allowed; none, 404
-        for route in self.candidates(route_path):
-            match, child_scope = route.matches(scope)
-            if match is Match.PARTIAL:
-                scope["route"] = route
-                scope.update(child_scope)
-                await route.handle(scope, receive, send)
-                return
-        await self.default(scope, receive, send)
+        # a route of this method that matches; else the first that matches but for the method
+        # (405 Method Not Allowed); else none (404)
+        found = _first(self.candidates(route_path, scope["method"]), scope, Match.FULL) or \
+            _first(self.candidates(route_path), scope, Match.PARTIAL)
+        if found is None:
+            await self.default(scope, receive, send)
+            return
+        route, child_scope = found
+        scope["route"] = route
+        scope.update(child_scope)
+        await route.handle(scope, receive, send)
+
+
+def _first(routes: list[BaseRoute], scope: Scope,
+           wanted: Match) -> tuple[BaseRoute, Scope] | None:
+    for route in routes:
+        match, child_scope = route.matches(scope)
+        if match is wanted:
+            return route, child_scope
+    return None
 
 
 def _fits(literal: tuple[str, ...] | None, key: tuple[str | None, ...]) -> bool:
