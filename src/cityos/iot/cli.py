@@ -11,15 +11,15 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cityos.access.cli import run
 from cityos.access.service import Access
+from cityos.cli_console import cli_console
 from cityos.iot.device_types import device_types
 from cityos.iot.registry import DeviceError, DeviceRegistry, public
 
-console = Console()
+console = cli_console()
 device_app = typer.Typer(no_args_is_help=True, help="IoT devices (registry, tokens, inventory)")
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
 Tenant = Annotated[str, typer.Option("--tenant", help="the tenant (municipality) of the device")]
