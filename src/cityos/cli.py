@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from cityos import __version__
 from cityos.cli_console import cli_console
@@ -136,12 +137,15 @@ def init(data_dir: DataDir = Path("var"), ca_cert: CaCert = None, ca_key: CaKey 
     settings = load_settings(data_dir, database_url=database_url)
     token = _init(settings, (ca_cert, ca_key) if ca_cert and ca_key else None)
     if token is None:
-        console.print(f"[yellow]{data_dir} already holds a platform; nothing changed.[/]")
+        shown = escape(str(data_dir))
+        console.print(f"[yellow]{shown} にはプラットフォームがあります。変更していません / "
+                      f"{shown} already holds a platform; nothing changed.[/]")
         return
     from cityos.storage import shown_url
 
-    console.print(f"Platform created in [bold]{data_dir}[/] "
-                  f"(database {shown_url(settings.database_url)}).")
+    console.print(f"プラットフォームを作成しました / Platform created in "
+                  f"[bold]{escape(str(data_dir))}[/] (database {shown_url(settings.database_url)}).",
+                  highlight=False)
     console.print("Admin token — shown only now, keep it safe / 管理者トークン(再表示されません):")
     print(token)
 
