@@ -5,12 +5,9 @@ Sub-commands of other parts (e.g. `cityos darp`) are mounted from their own modu
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -20,6 +17,9 @@ from cityos.cli_console import cli_console
 from cityos.cli_errors import fail, guarded, usable_data_dir
 from cityos.cli_lazy import Part, lazy_group
 from cityos.settings import Settings, load_settings
+
+if TYPE_CHECKING:  # asyncio, logging and socket load when a command runs, not for --help
+    import socket
 
 # The parts' commands, imported only when one of them runs (`cityos --help` imports none)
 PARTS = {
@@ -88,6 +88,8 @@ def _settings(data_dir: Path, host: str | None, port: int | None, open_ngsi: boo
 def _init(settings: Settings, ca: tuple[Path, Path] | None = None) -> str | None:
     """Create the database and the first admin token if this data dir is new; `ca` is the
     municipality's CA (certificate, key) to use instead of a new platform CA."""
+    import asyncio
+
     from cityos.access.gate import TOKEN_FILE, create_admin_token
     from cityos.storage import open_store
 
@@ -184,6 +186,8 @@ def migrate_store(
 @app.command()
 def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) -> None:
     """Start the demo town (init if needed) and serve it."""
+    import asyncio
+
     settings = _settings(data_dir, host, port, False, None, None)
     tls, sock = _prepare(settings)
     token = _init(settings)
@@ -238,6 +242,8 @@ def _prepare(settings: Settings) -> tuple[dict[str, Any], socket.socket]:
 
 
 def _run(settings: Settings, tls: dict[str, Any], sock: socket.socket) -> None:
+    import logging
+
     import uvicorn
 
     from cityos.access.tls import StrictTransport
