@@ -253,6 +253,13 @@ def test_help_shows_no_bool_for_flags(command: list[str]) -> None:
     assert "<bool>" not in done.stdout, done.stdout
 
 
+def test_a_mistyped_option_is_answered_in_both_languages() -> None:
+    done = cityos("serve", "--prot", "8001")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "--prot" in done.stderr and "使い方 / help: 'cityos serve --help'" in done.stderr
+    assert "コマンドの誤り / Error" in done.stderr
+
+
 # 10. a quick --help ---------------------------------------------------------------------------
 
 HEAVY = ("starlette", "uvicorn", "numba", "numpy", "cryptography", "asyncpg", "httpx")

@@ -2,7 +2,8 @@
 
 The parts' command modules import the whole platform (the app, cryptography, numba …); the
 root group lists them by name and one-line help and imports a module the moment one of its
-commands is invoked (or its own `--help` is asked for). Also: flags show no `<bool>` in help.
+commands is invoked (or its own `--help` is asked for). Also: flags show no `<bool>` in help,
+and usage errors are framed in Japanese and English.
 """
 
 from __future__ import annotations
@@ -119,3 +120,15 @@ def _flag_type(self: TyperOption, ctx: _click.Context) -> str | None:
 
 _value_type = TyperOption.display_type_rich
 TyperOption.display_type_rich = _flag_type  # type: ignore[method-assign]
+
+
+def _bilingual_usage_errors() -> None:
+    """A mistyped command line (click's own message, in English) is framed in both languages."""
+    from typer import rich_utils  # loaded for every help and error anyway
+
+    rich_utils.ERRORS_PANEL_TITLE = "コマンドの誤り / Error"
+    rich_utils.RICH_HELP = "使い方 / help: [blue]'{command_path} {help_option}'[/]"
+    rich_utils.ABORTED_TEXT = "中断しました / Aborted."
+
+
+_bilingual_usage_errors()
