@@ -246,6 +246,14 @@ def test_a_grant_is_listed_plainly_and_whole(platform: tuple[Path, str]) -> None
     assert done.stdout.strip() == ("Toyono Mobility: read EvacuationShelter, TownArea; write -")
 
 
+def test_token_says_how_long_it_lives(platform: tuple[Path, str]) -> None:
+    data, _ = platform
+    done = cityos("token", "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    said, token = done.stdout.strip().splitlines()
+    assert "15分" in said and "15 minutes" in said and token.count(".") == 2
+
+
 @pytest.mark.parametrize("command", [["org", "grant"], ["token"], ["audit", "export"], ["serve"]])
 def test_help_shows_no_bool_for_flags(command: list[str]) -> None:
     done = cityos(*command, "--help")

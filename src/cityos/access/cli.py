@@ -303,7 +303,9 @@ def token(data_dir: DataDir = Path("var"),
         return await access.issue(principal), access.settings.token_ttl
 
     value, ttl = run(data_dir, make)
-    console.print(f"Bearer token, valid {ttl} s:", highlight=False)
+    minutes = f"{ttl / 60:g}"
+    console.print(f"アクセストークン({minutes}分有効) / bearer token, valid {minutes} minutes:",
+                  highlight=False)
     print(value)
 
 
