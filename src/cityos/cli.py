@@ -1,6 +1,8 @@
 """The `cityos` command: init, serve, demo and the admin verbs named in ARCHITECTURE.md.
 
-Sub-commands of other parts (e.g. `cityos darp`) are mounted from their own modules.
+Sub-commands of other parts (e.g. `cityos darp`) live in their own modules, named in PARTS and
+imported only when used (cli_lazy), so that `cityos --help` answers at once. A new part's command
+is one more PARTS entry. Errors reach the user as one line in Japanese and English (cli_errors).
 """
 
 from __future__ import annotations

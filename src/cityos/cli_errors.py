@@ -61,15 +61,6 @@ def existing_platform(data_dir: Path, has_platform: bool) -> None:
              f"{data_dir} holds no platform: run `cityos init --data-dir {data_dir}` first")
 
 
-def listed(items: object) -> str:
-    """A list for a person: `a, b, c` — never a Python tuple or list."""
-    if isinstance(items, str):
-        return items
-    if isinstance(items, list | tuple | set | frozenset):
-        return ", ".join(str(i) for i in items) or "-"
-    return str(items)
-
-
 def debug_requested(argv: list[str]) -> tuple[bool, list[str]]:
     """Whether `--debug` (anywhere before `--`) or CITYOS_DEBUG=1 asks for tracebacks, and the
     arguments without it."""
