@@ -34,3 +34,13 @@ def test_vendored_data_is_in_the_clone_with_its_sources(folder: str, files: int)
     here = ROOT / folder
     assert (here / "SOURCES.md").is_file()
     assert len([p for p in here.iterdir() if p.is_file()]) == files
+
+
+def test_the_architecture_map_names_every_part_and_only_parts_that_exist() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text("utf-8")
+    package = ROOT / "src" / "cityos"
+    parts = {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    rows = {line.split("`")[1].rstrip("/") for line in text.split("## The parts", 1)[1]
+            .split("\n## ", 1)[0].splitlines() if line.startswith("| `")}
+    assert parts == rows
+    assert "docs/architecture.md" in (ROOT / "README.md").read_text("utf-8")
