@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cityos.access.accounts import AccountError
 from cityos.access.cli import run
 from cityos.access.service import Access
 from cityos.iot.device_types import device_types
@@ -36,6 +37,14 @@ def _registry(data_dir: Path, work: Any) -> Any:
     return run(data_dir, call)
 
 
+async def _org_exists(access: Access, name: str) -> bool:
+    try:
+        await access.book.get_org(name)
+    except AccountError:
+        return False
+    return True
+
+
 @device_app.command("add")
 def add(device_id: str, device_type: Annotated[str, typer.Option(
             "--type", help=f"device type: {', '.join(device_types())}")],
@@ -49,9 +58,23 @@ def add(device_id: str, device_type: Annotated[str, typer.Option(
         lat: Annotated[float | None, typer.Option("--lat", help="latitude")] = None) -> None:
     """Register a device and print its token (shown once)."""
     location = (lon, lat) if lon is not None and lat is not None else None
-    device, token = _registry(data_dir, lambda r: r.add(
-        device_id, device_type, tenant=tenant, owner=owner, entity_id=entity, firmware=firmware,
-        location=location, expected_interval=interval))
+
+    async def register(access: Access) -> Any:
+        if owner and not await _org_exists(access, owner):
+            known = sorted(org["name"] for org in await access.book.list_orgs())
+            console.print(f"no organisation {owner!r} (`cityos org list`; known: "
+                          f"{', '.join(known) or 'none'}) / 組織 {owner!r} は登録されていません",
+                          style="red", markup=False, soft_wrap=True)
+            raise typer.Exit(2)
+        try:
+            return await DeviceRegistry(access.store).add(
+                device_id, device_type, tenant=tenant, owner=owner, entity_id=entity,
+                firmware=firmware, location=location, expected_interval=interval)
+        except DeviceError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from None
+
+    device, token = run(data_dir, register)
     console.print(f"Device [bold]{device['id']}[/] feeds {device['entity_id']}.")
     console.print("Device token — shown only now / 機器トークン(再表示されません):")
     print(token)
