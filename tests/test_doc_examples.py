@@ -62,6 +62,7 @@ def blocks() -> list[Block]:
 # later blocks use what earlier ones made (the shelter of README, the keys of trust.md)
 RUN = (
     ("README.md", "TOKEN=cityos_…", False),
+    ("docs/api.md", "TOKEN=$(curl -s http://127.0.0.1:8000/auth/token", False),
     ("docs/ngsi-v2.md", "curl -i http://127.0.0.1:8000/v2/entities", True),
     ("docs/personal.md", "TOKEN=$(curl -s http://127.0.0.1:8000/auth/residents/login \\", False),
     ("docs/security.md", 'cityos org add "Toyono Mobility" --corporate-number', False),
