@@ -40,19 +40,3 @@ def test_add_list_disable_rotate_inventory(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and "already exists" in bad.output
     bad = runner.invoke(app, ["device", "add", "pc-2", "--type", "toaster", "--data-dir", data])
     assert bad.exit_code == 1 and "unknown device type" in bad.output
-
-
-def test_owner_must_be_a_registered_organisation(tmp_path: Path) -> None:
-    data = str(tmp_path / "var")
-    _run("init", "--data-dir", data)
-    _run("org", "add", "Toyono Bousai", "--corporate-number", "1180301018771", "--data-dir", data)
-    typo = runner.invoke(app, ["device", "add", "pc-1", "--type", "people-counter",
-                               "--owner", "Toyono Bosai", "--data-dir", data])
-    assert typo.exit_code == 2
-    assert "no organisation 'Toyono Bosai'" in typo.output and "登録されていません" in typo.output
-    assert "Toyono Bousai" in typo.output  # the known ones are named
-    assert orjson.loads(_run("device", "inventory", "--data-dir", data))["devices"] == []
-    _run("device", "add", "pc-1", "--type", "people-counter", "--owner", "Toyono Bousai",
-         "--data-dir", data)
-    [device] = orjson.loads(_run("device", "inventory", "--data-dir", data))["devices"]
-    assert device["owner"] == "Toyono Bousai"

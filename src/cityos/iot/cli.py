@@ -37,12 +37,16 @@ def _registry(data_dir: Path, work: Any) -> Any:
     return run(data_dir, call)
 
 
-async def _org_exists(access: Access, name: str) -> bool:
+async def _owner_must_exist(access: Access, name: str) -> None:
+    """A device's owner is a registered organisation: a typo would make an owner nobody is."""
     try:
         await access.book.get_org(name)
     except AccountError:
-        return False
-    return True
+        known = ", ".join(sorted(org["name"] for org in await access.book.list_orgs())) or "-"
+        typer.echo(f"cityos: 組織 {name!r} は登録されていません（登録済み: {known}） / no "
+                   f"organisation {name!r} is registered (known: {known}; `cityos org list`)",
+                   err=True)
+        raise typer.Exit(2) from None
 
 
 @device_app.command("add")
@@ -58,23 +62,11 @@ def add(device_id: str, device_type: Annotated[str, typer.Option(
         lat: Annotated[float | None, typer.Option("--lat", help="latitude")] = None) -> None:
     """Register a device and print its token (shown once)."""
     location = (lon, lat) if lon is not None and lat is not None else None
-
-    async def register(access: Access) -> Any:
-        if owner and not await _org_exists(access, owner):
-            known = sorted(org["name"] for org in await access.book.list_orgs())
-            console.print(f"no organisation {owner!r} (`cityos org list`; known: "
-                          f"{', '.join(known) or 'none'}) / 組織 {owner!r} は登録されていません",
-                          style="red", markup=False, soft_wrap=True)
-            raise typer.Exit(2)
-        try:
-            return await DeviceRegistry(access.store).add(
-                device_id, device_type, tenant=tenant, owner=owner, entity_id=entity,
-                firmware=firmware, location=location, expected_interval=interval)
-        except DeviceError as exc:
-            console.print(f"[red]{exc}[/]")
-            raise typer.Exit(1) from None
-
-    device, token = run(data_dir, register)
+    if owner:
+        run(data_dir, lambda access: _owner_must_exist(access, owner))
+    device, token = _registry(data_dir, lambda r: r.add(
+        device_id, device_type, tenant=tenant, owner=owner, entity_id=entity, firmware=firmware,
+        location=location, expected_interval=interval))
     console.print(f"Device [bold]{device['id']}[/] feeds {device['entity_id']}.")
     console.print("Device token — shown only now / 機器トークン(再表示されません):")
     print(token)
