@@ -6,6 +6,7 @@ inventory shown in iot.md lists the demo's devices (item 6)."""
 from __future__ import annotations
 
 import asyncio
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -115,9 +116,11 @@ def test_a_restart_adds_nothing_and_keeps_her_answers(
 
 def test_the_inventory_command_of_iot_md_lists_the_demo_devices(
         town: tuple[Settings, Town]) -> None:
-    shown = CliRunner().invoke(cli, ["device", "inventory", "--data-dir",
-                                     str(town[0].data_dir)])
+    doc = (Path(__file__).parents[2] / "docs" / "iot.md").read_text("utf-8")
+    line = next(line for line in doc.splitlines() if line.startswith("cityos device inventory"))
+    args = shlex.split(line.split("#")[0])[1:]  # the first inventory example, as a user pastes it
+    shown = CliRunner().invoke(cli, [*args, "--data-dir", str(town[0].data_dir)])
     assert shown.exit_code == 0, shown.output
     inventory = orjson.loads(shown.output)
-    assert len(inventory["devices"]) == len(town[1].devices) == 23
-    assert "cityos device inventory " in (Path(__file__).parents[2] / "docs" / "iot.md").read_text()
+    assert len(town[1].devices) == 23
+    assert len(inventory["devices"]) == 23, f"`{line}` lists {len(inventory['devices'])} devices"
