@@ -41,6 +41,7 @@ from cityos.ngsi.errors import (
     ResourceNotFound,
 )
 from cityos.ngsi.v2 import routes as ngsi_v2_routes
+from cityos.ngsi.v2.errors import OrionErrors
 from cityos.openapi import build_openapi
 from cityos.operations import STAFF_READ, Endpoint, Operation
 from cityos.personal import routes as personal_routes
@@ -252,4 +253,5 @@ def create_app(settings: Settings) -> Starlette:
     app.add_middleware(PageSession)  # pages: session cookie → bearer token for the gate
     app.add_middleware(TolerantPaths)
     app.add_middleware(BodyLimit, limit=settings.ngsi.max_body_bytes)
+    app.add_middleware(OrionErrors)  # outermost: every /v2 error in Orion's shape
     return app

@@ -13,6 +13,7 @@ import orjson
 import typer
 from rich.table import Table
 
+from cityos.access.accounts import AccountError
 from cityos.access.cli import run
 from cityos.access.service import Access
 from cityos.cli_console import cli_console
@@ -37,6 +38,18 @@ def _registry(data_dir: Path, work: Any) -> Any:
     return run(data_dir, call)
 
 
+async def _owner_must_exist(access: Access, name: str) -> None:
+    """A device's owner is a registered organisation: a typo would make an owner nobody is."""
+    try:
+        await access.book.get_org(name)
+    except AccountError:
+        known = ", ".join(sorted(org["name"] for org in await access.book.list_orgs())) or "-"
+        typer.echo(f"cityos: 組織 {name!r} は登録されていません（登録済み: {known}） / no "
+                   f"organisation {name!r} is registered (known: {known}; `cityos org list`)",
+                   err=True)
+        raise typer.Exit(2) from None
+
+
 @device_app.command("add")
 def add(device_id: str, device_type: Annotated[str, typer.Option(
             "--type", help=f"device type: {', '.join(device_types())}")],
@@ -50,6 +63,8 @@ def add(device_id: str, device_type: Annotated[str, typer.Option(
         lat: Annotated[float | None, typer.Option("--lat", help="latitude")] = None) -> None:
     """Register a device and print its token (shown once)."""
     location = (lon, lat) if lon is not None and lat is not None else None
+    if owner:
+        run(data_dir, lambda access: _owner_must_exist(access, owner))
     device, token = _registry(data_dir, lambda r: r.add(
         device_id, device_type, tenant=tenant, owner=owner, entity_id=entity, firmware=firmware,
         location=location, expected_interval=interval))

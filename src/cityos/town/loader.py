@@ -29,6 +29,7 @@ from cityos.storage import open_store
 from cityos.storage.base import KEEP, Store
 from cityos.town import people
 from cityos.town.places import all_places, shelters, town_areas
+from cityos.town.story import tell_story
 
 STATE = ("town.state", "toyono")  # kv space and key: what was loaded and when
 PROFILES = "town.residents"  # resident id -> fictional profile (age band, area, beacon)
@@ -193,6 +194,7 @@ async def load_town(settings: Settings) -> Town:
         _write(credentials_file, saved)
         town.created["devices"] = await _devices(store, town, tokens)
         town.created["services"] = await seed_catalog(store)  # the plan's services
+        town.created["story"] = await tell_story(store, broker, access, settings)
         _write(tokens_file, tokens)
         profiles = await store.kv_list(PROFILES)
         town.beacons = sorted(p["beacon"] for _, p in profiles if p.get("beacon"))

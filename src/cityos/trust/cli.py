@@ -18,7 +18,7 @@ from cityos.cli_console import cli_console
 from cityos.settings import Settings, load_settings
 from cityos.storage.base import Store
 from cityos.trust.ca import CertificateError
-from cityos.trust.certs import KEYS, CertificateBook, load_pem
+from cityos.trust.certs import KEYS, CertificateBook
 from cityos.trust.service import Trust
 
 T = TypeVar("T")
@@ -61,6 +61,12 @@ def run_trust(data_dir: Path, work: Callable[[Trust, Access], Awaitable[T]]) -> 
     except CertificateError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    """Say what is wrong on standard error, unwrapped (paths stay whole, brackets literal)."""
+    console.print(message, style="red", markup=False, soft_wrap=True)
+    return typer.Exit(code)
 
 
 def _print(data: object) -> None:
@@ -166,6 +172,33 @@ def evidence(entity: Annotated[str, typer.Argument(help="entity id")],
         console.print(f"evidence written to {out}")
 
 
+@trust_app.command("export-checkpoint")
+def export_checkpoint(
+        bundle: Annotated[Path, typer.Argument(help="an evidence bundle (JSON)")],
+        out: Annotated[Path, typer.Option("--out", help="folder to write the files in")]
+        = Path("."),
+) -> None:
+    """Write checkpoint.txt, token.tst and ca.pem from an evidence bundle, for
+    `openssl ts -verify -data checkpoint.txt -in token.tst -token_in -CAfile ca.pem`."""
+    from cityos.trust.checkpoint_files import ExportError, checkpoint_files
+
+    try:
+        files = checkpoint_files(orjson.loads(bundle.read_bytes()))
+    except OSError as exc:
+        raise _fail(f"{bundle}: cannot read the file ({exc.strerror}) / ファイルを読めません",
+                    2) from None
+    except orjson.JSONDecodeError as exc:
+        raise _fail(f"{bundle}: not JSON ({exc}) / JSON として読めません", 1) from None
+    except ExportError as exc:
+        raise _fail(f"{bundle}: {exc}", 1) from None
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+    console.print(f"written / 書き出しました: {', '.join(str(out / n) for n in files)}\n"
+                  f"openssl ts -verify -data {out / 'checkpoint.txt'} -in {out / 'token.tst'} "
+                  f"-token_in -CAfile {out / 'ca.pem'}", markup=False, soft_wrap=True)
+
+
 @trust_app.command("tree-head")
 def tree_head(data_dir: DataDir = Path("var")) -> None:
     """Take a checkpoint now and print the signed tree head (JSON, with the public key)."""
@@ -181,8 +214,8 @@ def verify_cmd(data_dir: DataDir = Path("var"),
                file: Annotated[Path | None, typer.Option(
                    "--file", help="verify a JSON Lines export of the audit trail instead")] = None,
                log_key: Annotated[str | None, typer.Option(
-                   "--log-key", help="the log's public key to trust (as tree heads print it); "
-                   "default: the one in the store")] = None,
+                   "--log-key", help="the log's public key to trust (as tree heads print it), "
+                   "or a file holding it; default: the one in the store")] = None,
                ca: Annotated[Path | None, typer.Option(
                    "--ca", help="the platform CA certificate to trust (PEM); default: the "
                    "store's")] = None,
@@ -191,21 +224,20 @@ def verify_cmd(data_dir: DataDir = Path("var"),
     """Verify the audit trail's hash chain and the transparency log: leaves, signed tree heads,
     time-stamp tokens and seals. Prints each problem with its code; exit status 1 if any."""
     from cityos.audit.cli import verify_cmd as verify_audit
-    from cityos.trust.treehead import TreeHeadError, parse_public_key
+    from cityos.trust.pinned import PinError, read_ca, read_log_key
     from cityos.trust.verify import verify_store
 
     if file is not None:
         verify_audit(data_dir, file)
         return
+    try:  # a bad pinned key or CA is the caller's file at fault, named as such
+        key_text, pinned = (None, None) if log_key is None else read_log_key(log_key)
+        ca_pem, anchor = (None, None) if ca is None else read_ca(ca)
+    except PinError as exc:
+        raise _fail(str(exc), 2) from None
     if bundle is not None:
-        _verify_bundle(bundle, log_key, ca)
+        _verify_bundle(bundle, key_text, ca_pem)
         return
-    try:
-        pinned = None if log_key is None else parse_public_key(log_key)[1]
-    except TreeHeadError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from None
-    anchor = None if ca is None else load_pem(ca.read_bytes())
     failed = False
     try:
         verify_audit(data_dir, None)
@@ -227,7 +259,7 @@ def verify_cmd(data_dir: DataDir = Path("var"),
           f"{summary.root.hex()}")
 
 
-def _verify_bundle(path: Path, log_key: str | None, ca: Path | None) -> None:
+def _verify_bundle(path: Path, log_key: str | None, ca: bytes | None) -> None:
     from cityos.trust.evidence import verify_bundle
 
     try:
@@ -235,7 +267,7 @@ def _verify_bundle(path: Path, log_key: str | None, ca: Path | None) -> None:
     except (OSError, orjson.JSONDecodeError) as exc:
         print(f"BUNDLE_MALFORMED at 0: cannot read {path}: {exc}")
         raise typer.Exit(1) from None
-    problems = verify_bundle(data, log_key, ca.read_bytes() if ca else None)
+    problems = verify_bundle(data, log_key, ca)
     for problem in problems:
         print(problem)
     if problems:
