@@ -47,7 +47,7 @@ class AuditTrail:
         self.watchers: list[Callable[[dict[str, Any]], None]] = []  # see each record as made
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self._head: tuple[int, str] | None = None  # last appended (seq, hash), not yet in kv
+        self._head: int | None = None  # seq of the last append, not yet kept as the head
 
     def record(self, record: dict[str, Any]) -> None:
         self._pending.append(canonical(record))
@@ -72,9 +72,7 @@ class AuditTrail:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    seq = await self.store.append_log(LOG, batch, link)
-                    [last] = await self.store.read_log(LOG, after=seq - 1, limit=1)
-                    self._head = (last.seq, last.hash)
+                    self._head = await self.store.append_log(LOG, batch, link)
                 except Exception:  # the store is gone: say so loudly, never fail the requests
                     log.exception("could not append %d audit records", len(batch))
                     return
@@ -82,10 +80,11 @@ class AuditTrail:
     async def _anchor(self) -> None:
         """Keep the last appended (seq, hash) as the trail's head, and prune now and then
         (in the background: an acknowledged write waits for neither)."""
-        head, self._head = self._head, None
-        if head is not None:
+        seq, self._head = self._head, None
+        if seq is not None:
             try:
-                await self.store.kv_put(*HEAD, {"seq": head[0], "hash": head[1]})
+                [last] = await self.store.read_log(LOG, after=seq - 1, limit=1)
+                await self.store.kv_put(*HEAD, {"seq": last.seq, "hash": last.hash})
             except Exception:
                 log.exception("could not keep the audit trail's head")
         if self.retention_days > 0 and time.monotonic() - self._pruned > PRUNE_SECONDS:
