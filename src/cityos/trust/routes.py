@@ -109,8 +109,11 @@ def _revealer(request: Request) -> Reveal:
     async def reveal_for(record: dict[str, Any]) -> str | None:
         if personal is None:
             return None
-        return await reveal(request.app.state.broker.store, personal.vault,
-                            str(record.get("tenant", "")), record, reader_of(request))
+        tenant = str(record.get("tenant", ""))
+        if str(record.get("path", "")).startswith("/v2/"):
+            tenant = tenant.lower()  # Fiware-Service names the store's tenant in lower case
+        return await reveal(request.app.state.broker.store, personal.vault, tenant, record,
+                            reader_of(request))
 
     return reveal_for
 
