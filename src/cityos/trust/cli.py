@@ -252,11 +252,18 @@ def verify_cmd(data_dir: DataDir = Path("var"),
     problems, summary = run_trust(data_dir, work)
     for problem in problems:
         print(problem)
+    unsigned = max(0, summary.leaves - summary.signed)
+    # what no signature covers yet can be taken away unnoticed: say how much that is
+    tail = (f"{unsigned} leaves not yet signed, {summary.unlogged} audit records not yet in "
+            "the log")
     if problems or failed:
+        print(f"({tail})")
         raise typer.Exit(1)
+    withheld = f" ({summary.withheld} over sealed personal payloads, not opened)" \
+        if summary.withheld else ""
     print(f"OK: transparency log of {summary.leaves} leaves intact, {summary.heads} signed tree "
-          f"heads ({summary.stamped} time-stamped), {summary.seals} seals, root "
-          f"{summary.root.hex()}")
+          f"heads ({summary.stamped} time-stamped), {summary.seals} seals{withheld}, "
+          f"{summary.audit} audit records present; {tail}; root {summary.root.hex()}")
 
 
 def _verify_bundle(path: Path, log_key: str | None, ca: bytes | None) -> None:
