@@ -25,6 +25,9 @@ from cityos.storage.base import Store
 LOG = "audit"
 PRINCIPAL = "cityos.principal"  # scope key where the gate leaves who is calling
 SUBJECTS = "cityos.subjects"  # scope key: resident ids whose data a handler touched
+# scope key: the owner of another's resource (subscription, registration) a staff admin acted
+# on; the record then names it as `owner` (issue #18)
+ACTING_FOR = "cityos.acting_for"
 HEAD = ("audit.head", "audit")  # kv space and key of the last anchored (seq, hash)
 FLUSH_SECONDS = 0.25
 PRUNE_SECONDS = 3600.0
@@ -185,7 +188,7 @@ def build_record(op: Operation, request: Request, status: int, bytes_out: int,
     # only a body the operation already read (Starlette keeps it on the request) is looked at
     body: bytes = getattr(request, "_body", b"") if op.body is not None else b""
     entity_id = scope.get("path_params", {}).get("entityId")
-    return {
+    record: dict[str, Any] = {
         "at": _timestamp(time.time()),
         "who": principal.sub if principal is not None else "anonymous",
         "org": principal.org if principal is not None else "",
@@ -200,3 +203,7 @@ def build_record(op: Operation, request: Request, status: int, bytes_out: int,
         "bytes_out": bytes_out,
         "ms": round((time.perf_counter() - started) * 1000, 3),
     }
+    owner = scope.get(ACTING_FOR)
+    if owner is not None:
+        record["owner"] = str(owner)[:256]
+    return record
