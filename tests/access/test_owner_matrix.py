@@ -18,6 +18,7 @@ from cityos.app import create_app
 from cityos.audit.trail import LOG
 from cityos.ngsi.notify import space
 from conftest import stored_log
+from ngsi.notify.conftest import Receiver
 
 from .secured import CORPORATE, Platform
 
@@ -195,3 +196,42 @@ def test_open_ngsi_mode_shows_everything_as_stored(platform: Platform) -> None:
         changed = client.patch(f"{V1}/subscriptions/urn:ngsi-ld:Subscription:open",
                                json={"description": "anyone may"})
         assert changed.status_code == 204
+
+
+def test_masked_values_sent_back_keep_the_stored_ones(platform: Platform) -> None:
+    """A read-modify-write of one's own subscription: the masked header value sent back means
+    the stored one, which the receiver still gets; a password in an MQTT URI reads masked."""
+    p = platform
+    op = p.auth("operator")
+    receiver = Receiver()
+    try:
+        made = p.client.post(f"{V1}/subscriptions", headers=op, json={
+            "id": "urn:ngsi-ld:Subscription:round-trip", "type": "Subscription",
+            "entities": [{"type": "Shelter"}],
+            "notification": {"endpoint": _endpoint("https://before.invalid/notify")}})
+        assert made.status_code == 201, made.text
+        path = f"{V1}/subscriptions/urn:ngsi-ld:Subscription:round-trip"
+        notification = p.client.get(path, headers=op).json()["notification"]
+        assert notification["endpoint"]["receiverInfo"] == [
+            {"key": "X-Api-Key", "value": "********"}]
+        endpoint = {**notification["endpoint"], "uri": receiver.url}
+        changed = p.client.patch(path, headers=op, json={"notification": {
+            "endpoint": {k: endpoint[k] for k in ("uri", "accept", "receiverInfo")}}})
+        assert changed.status_code == 204, changed.text
+        shelter = {"id": "urn:ngsi-ld:Shelter:round-trip", "type": "Shelter",
+                   "capacity": {"type": "Property", "value": 40}}
+        assert p.client.post(f"{V1}/entities", headers=op, json=shelter).status_code == 201
+        assert receiver.wait_for(lambda: len(receiver.got) >= 1)
+        assert receiver.headers[0]["X-Api-Key"] == SECRET
+    finally:
+        receiver.down()
+    mqtt = p.client.post(f"{V1}/subscriptions", headers=op, json={
+        "id": "urn:ngsi-ld:Subscription:mqtt", "type": "Subscription",
+        "entities": [{"type": "Shelter"}],
+        "notification": {"endpoint": {"uri": "mqtt://town:hunter2@broker.invalid:1883/shelters",
+                                      "accept": "application/json"}}})
+    assert mqtt.status_code == 201, mqtt.text
+    shown = p.client.get(f"{V1}/subscriptions/urn:ngsi-ld:Subscription:mqtt", headers=op)
+    assert shown.json()["notification"]["endpoint"]["uri"] == \
+        "mqtt://town:********@broker.invalid:1883/shelters"
+    assert "hunter2" not in p.client.get(f"{V1}/subscriptions", headers=op).text
