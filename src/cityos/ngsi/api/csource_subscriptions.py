@@ -27,6 +27,7 @@ from cityos.ngsi.api.request import (
     tenant_of,
 )
 from cityos.ngsi.api.respond import ngsi_response, no_content, with_page_links
+from cityos.ngsi.api.stored import owned_document
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.csource import space
 from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
@@ -38,7 +39,6 @@ from cityos.ngsi.notify.owner import OWNER
 from cityos.ngsi.ownership import (
     mask_notification,
     masking,
-    owned,
     owner_field,
     unmask_notification,
     visible,
@@ -71,8 +71,7 @@ async def _stored(request: Request, broker: Broker, tenant: str,
                   sub_id: str) -> dict[str, Any]:
     """The stored subscription, if the caller may see it (its owner or a staff admin); else
     the 404 of a subscription that does not exist."""
-    return owned(request, await broker.store.kv_get(space(tenant), sub_id),
-                 ResourceNotFound(f"subscription {sub_id} not found"))
+    return await owned_document(request, broker.store, space(tenant), sub_id, "subscription")
 
 
 def _subscription_id(request: Request) -> str:

@@ -30,6 +30,7 @@ from cityos.ngsi.api.request import (
     tenant_of,
 )
 from cityos.ngsi.api.respond import ngsi_response, no_content, with_page_links
+from cityos.ngsi.api.stored import owned_document
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from cityos.ngsi.model.patch import patch_members
@@ -46,7 +47,7 @@ from cityos.ngsi.model.registration import (
     time_window,
 )
 from cityos.ngsi.model.terms import is_uri, now_iso
-from cityos.ngsi.ownership import mask_registration, masking, owned, unmask_registration, visible
+from cityos.ngsi.ownership import mask_registration, masking, unmask_registration, visible
 from cityos.ngsi.query.geo import parse_geoq
 from cityos.ngsi.query.q import parse_q
 
@@ -163,8 +164,7 @@ def _pattern(raw: str | None) -> re.Pattern[str] | None:
 async def _stored(request: Request, broker: Broker, tenant: str, reg_id: str) -> dict[str, Any]:
     """The stored registration, if the caller may see it (its owner or a staff admin); else
     the 404 of a registration that does not exist."""
-    found = owned(request, await broker.store.kv_get(space(tenant), reg_id),
-                  ResourceNotFound(f"registration {reg_id} not found"))
+    found = await owned_document(request, broker.store, space(tenant), reg_id, "registration")
     return await _legacy(broker, found)
 
 

@@ -27,6 +27,7 @@ from cityos.ngsi.api.request import (
     tenant_of,
 )
 from cityos.ngsi.api.respond import ngsi_response, no_content, with_page_links
+from cityos.ngsi.api.stored import owned_document
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import AlreadyExists, NgsiError, ResourceNotFound
 from cityos.ngsi.model.patch import patch_members
@@ -44,7 +45,6 @@ from cityos.ngsi.ownership import (
     mask_notification,
     mask_v2_member,
     masking,
-    owned,
     unmask_notification,
     visible,
 )
@@ -150,8 +150,7 @@ async def query_subscriptions(request: Request) -> Response:
 async def _stored(request: Request, broker: Broker, tenant: str, sub_id: str) -> dict[str, Any]:
     """The stored subscription, if the caller may see it (its owner or a staff admin); else
     the 404 of a subscription that does not exist."""
-    return owned(request, await broker.store.kv_get(space(tenant), sub_id),
-                 ResourceNotFound(f"subscription {sub_id} not found"))
+    return await owned_document(request, broker.store, space(tenant), sub_id, "subscription")
 
 
 async def retrieve_subscription(request: Request) -> Response:
