@@ -127,9 +127,9 @@ async def update_csource_subscription(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
     sub_id = _subscription_id(request)
-    before = await _stored(request, broker, tenant, sub_id)
     body = await read_body(request, broker.settings.max_body_bytes,
                            allow=(JSON, JSONLD, MERGE_PATCH))
+    before = await _stored(request, broker, tenant, sub_id)
     if "notification" in body.data:  # masked values sent back as read keep the stored ones
         body.data["notification"] = unmask_notification(body.data["notification"],
                                                         before.get("notification"))
