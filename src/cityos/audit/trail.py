@@ -25,9 +25,6 @@ from cityos.storage.base import Store
 LOG = "audit"
 PRINCIPAL = "cityos.principal"  # scope key where the gate leaves who is calling
 SUBJECTS = "cityos.subjects"  # scope key: resident ids whose data a handler touched
-# scope key: the owner of another's resource (subscription, registration) a staff admin acted
-# on; the record then names it as `owner` (issue #18)
-ACTING_FOR = "cityos.acting_for"
 HEAD = ("audit.head", "audit")  # kv space and key of the last anchored (seq, hash)
 FLUSH_SECONDS = 0.25
 PRUNE_SECONDS = 3600.0
@@ -159,6 +156,10 @@ def _subjects(scope: MutableMapping[str, Any], principal: Any) -> list[str]:
         return own
     return list(dict.fromkeys(own + [str(s)[:64] for s in named]))[:MAX_IDS]
 
+
+# scope key: the owner of another's resource (subscription, registration) a staff admin acted
+# on; the record then names it as `owner` (issue #18)
+ACTING_FOR = "cityos.acting_for"
 
 _second: tuple[int, str] = (0, "")
 
