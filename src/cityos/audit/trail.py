@@ -182,6 +182,10 @@ def _subjects(scope: MutableMapping[str, Any], principal: Any) -> list[str]:
     return list(dict.fromkeys(own + [str(s)[:64] for s in named]))[:MAX_IDS]
 
 
+# scope key: the owner of another's resource (subscription, registration) a staff admin acted
+# on; the record then names it as `owner` (issue #18)
+ACTING_FOR = "cityos.acting_for"
+
 _second: tuple[int, str] = (0, "")
 
 
@@ -210,7 +214,7 @@ def build_record(op: Operation, request: Request, status: int, bytes_out: int,
     # only a body the operation already read (Starlette keeps it on the request) is looked at
     body: bytes = getattr(request, "_body", b"") if op.body is not None else b""
     entity_id = scope.get("path_params", {}).get("entityId")
-    return {
+    record: dict[str, Any] = {
         "at": _timestamp(time.time()),
         "who": principal.sub if principal is not None else "anonymous",
         "org": principal.org if principal is not None else "",
@@ -225,3 +229,7 @@ def build_record(op: Operation, request: Request, status: int, bytes_out: int,
         "bytes_out": bytes_out,
         "ms": round((time.perf_counter() - started) * 1000, 3),
     }
+    owner = scope.get(ACTING_FOR)
+    if owner is not None:
+        record["owner"] = str(owner)[:256]
+    return record

@@ -33,6 +33,7 @@ from cityos.ngsi.model.registration import (
 from cityos.ngsi.model.subscription import with_status
 from cityos.ngsi.model.terms import now_iso
 from cityos.ngsi.notify.http import DeliveryFailed, HttpSender
+from cityos.ngsi.ownership import mask_registration, masks_notifications, notified_of
 from cityos.ngsi.query.geo import parse_geoq
 from cityos.ngsi.query.q import parse_q
 from cityos.storage.base import Store
@@ -224,14 +225,19 @@ class CsourceNotifier:
             await asyncio.wait(list(pending), timeout=wait)
 
     async def _send(self, tenant: str, sub: Doc, regs: list[Doc], reason: str) -> None:
+        # only registrations its owner may see, their secrets masked (cityos.ngsi.ownership)
+        regs = [r for r in regs if notified_of(sub, r)]
+        if not regs:
+            return
         ctx = await self.context(sub.get(CONTEXT_KEY))
         context_url = sub.get(CONTEXT_KEY)
         match = Match(sub, ctx)
+        data = [compact_registration(match.relevant(r), ctx.compact_iri) for r in regs]
+        if masks_notifications(sub):
+            data = [mask_registration(r) for r in data]
         body: Doc = {"id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
                      "type": "ContextSourceNotification", "subscriptionId": sub["id"],
-                     "notifiedAt": now_iso(), "triggerReason": reason,
-                     "data": [compact_registration(match.relevant(r), ctx.compact_iri)
-                              for r in regs]}
+                     "notifiedAt": now_iso(), "triggerReason": reason, "data": data}
         accept = sub["notification"]["endpoint"].get("accept")
         if accept == "application/ld+json":
             body["@context"] = context_url

@@ -211,9 +211,3 @@ def may_take_writes(reg: dict[str, Any], writer: str) -> bool:
     (or residents') writes to its endpoint by registering for their entity types."""
     owner = str(reg.get(OWNER_KEY, ""))
     return owner.startswith("staff:") or owner == writer
-
-
-def may_change(reg: dict[str, Any], principal: str) -> bool:
-    """Only its owner and staff change or delete a registration."""
-    owner = str(reg.get(OWNER_KEY, ""))
-    return owner == principal or principal.startswith("staff:") or not principal
