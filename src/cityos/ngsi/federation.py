@@ -27,6 +27,7 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from cityos import egress
 from cityos.ngsi.model.read import read_entity
 from cityos.ngsi.model.registration import CONTEXT_KEY, info_matches
 from cityos.ngsi.model.terms import now_iso, parse_datetime
@@ -67,8 +68,8 @@ class Federation:
         self.timeout = timeout
         self._regs: dict[str, list[Doc]] = {}
         self._cooling: dict[str, float] = {}  # registration id -> monotonic time it may be asked
-        self._client = httpx.AsyncClient(follow_redirects=False,
-                                          limits=httpx.Limits(max_connections=64))
+        # every connection passes the egress policy (cityos.egress) at connect time
+        self._client = egress.client(timeout=timeout, limits=httpx.Limits(max_connections=64))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -128,6 +129,7 @@ class Federation:
         its timeout or is cooling down after a failure (the caller reports it)."""
         url = str(reg["endpoint"]).rstrip("/") + path
         self._check_cooldown(reg)
+        egress.policy().target(url, ("http", "https"))  # EgressRefused: reported by the caller
         try:
             response = await self._client.request(
                 method, url, params=httpx.QueryParams(list[tuple[str, Any]](params)),
@@ -160,6 +162,7 @@ class Federation:
         send = _with_info(reg, {**headers, "Via": via_after(headers.get("Via"))})
         query = httpx.QueryParams(list[tuple[str, Any]](params))
         self._check_cooldown(reg)
+        egress.policy().target(url, ("http", "https"))  # EgressRefused: reported by the caller
         try:
             if body is None:
                 response = await self._client.get(url, params=query, headers=send,
@@ -189,7 +192,7 @@ def _with_info(reg: Doc, headers: dict[str, str]) -> dict[str, str]:
         return headers
     extra = {str(i["key"]): str(i["value"]) for i in info
              if isinstance(i, dict) and "key" in i and "value" in i}
-    return {**extra, **headers}
+    return {**egress.without_forbidden(extra), **headers}
 
 
 def _expired(reg: Doc, now: Any) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cityos import egress
 from cityos.ngsi.errors import BadRequestData
 from cityos.ngsi.model.terms import is_uri, is_valid_name, parse_datetime
 
@@ -25,6 +26,7 @@ def check_registration(reg: dict[str, Any]) -> None:
         raise BadRequestData("the registration id must be a URI")
     if not is_uri(reg.get("endpoint")):
         raise BadRequestData("endpoint must be a URI")
+    check_egress(reg)
     info = reg.get("information")
     if not isinstance(info, list) or not info:
         raise BadRequestData("information must be a non-empty list of RegistrationInfo")
@@ -37,6 +39,21 @@ def check_registration(reg: dict[str, Any]) -> None:
     if "operations" in reg and not (isinstance(reg["operations"], list) and all(
             isinstance(o, str) for o in reg["operations"])):
         raise BadRequestData("operations must be a list of operation names")
+
+
+def check_egress(reg: dict[str, Any]) -> None:
+    """The endpoint and contextSourceInfo by the egress policy (cityos.egress): http(s) only,
+    no fragment, no refused address, no Host or hop-by-hop header (checked again at send)."""
+    info = reg.get("contextSourceInfo")
+    if info is not None and not (isinstance(info, list) and all(
+            isinstance(i, dict) and isinstance(i.get("key"), str) and "value" in i
+            for i in info)):
+        raise BadRequestData("contextSourceInfo must be a list of {key, value}")
+    try:
+        egress.policy().target(str(reg["endpoint"]), ("http", "https"))
+        egress.check_headers(info, "contextSourceInfo")
+    except egress.EgressRefused as exc:
+        raise BadRequestData(f"endpoint: {exc}" if exc.rule != "header" else str(exc)) from None
 
 
 def _check_info(item: Any) -> None:
