@@ -170,12 +170,12 @@ class EgressPolicy:
             return
         kind = why_special(address)
         if kind is not None:
+            shown = target.host if target.host == str(address) else f"{target.host} ({address})"
             raise EgressRefused(
                 "address",
-                f"送信先 {target.host}（{address}）は {kind} アドレスです。egress.allow に"
-                "載っていない限り接続しません",
-                f"{target.host} ({address}) is a {kind} address: not connected to unless "
-                "egress.allow lists it")
+                f"送信先 {shown} は {kind} アドレスです。egress.allow に載っていない限り"
+                "接続しません",
+                f"{shown} is a {kind} address: not connected to unless egress.allow lists it")
         if target.port < 1024 and target.port not in STANDARD_PORTS:
             self._refuse_port(target)
 
