@@ -48,6 +48,8 @@ FORBIDDEN_HEADERS = frozenset({
     "expect", "via", "forwarded", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
     "x-real-ip"})
 _SHARED = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 carrier-grade NAT
+_PRIVATE = tuple(ipaddress.ip_network(n) for n in (  # RFC 1918 and unique local (RFC 4193)
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"))
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
                    "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -83,13 +85,12 @@ def why_special(address: Address) -> str | None:
         return why_special(address.ipv4_mapped)
     for kind, hit in (("loopback", address.is_loopback), ("unspecified", address.is_unspecified),
                       ("link-local", address.is_link_local), ("multicast", address.is_multicast),
-                      ("private", address.is_private), ("reserved", address.is_reserved),
-                      ("shared", isinstance(address, ipaddress.IPv4Address)
-                       and address in _SHARED)):
+                      ("private", any(address in net for net in _PRIVATE)),
+                      ("shared", address in _SHARED)):
         if hit:
             return kind
-    if not address.is_global:
-        return "reserved"
+    if address.is_reserved or address.is_private or not address.is_global:
+        return "reserved"  # documentation, benchmarking, 240/4, 6to4/NAT64 prefixes, …
     return None
 
 
