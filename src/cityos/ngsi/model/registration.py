@@ -14,8 +14,11 @@ from cityos.ngsi.model.terms import is_uri, is_valid_name, parse_datetime
 
 MODES = ("inclusive", "exclusive", "redirect", "auxiliary")
 OWNER_KEY = "_owner"  # the principal that registered it ("" in open conformance mode): kept, never shown
+# {"by": staff principal, "at": time}: a staff admin approved a company's registration to serve
+# everyone (issue #18): kept, never shown, never written by POST/PATCH
+APPROVED_KEY = "_approved"
 SYSTEM = frozenset({"createdAt", "modifiedAt", "status", "timesSent", "timesFailed",
-                    "lastSuccess", "lastFailure", OWNER_KEY})
+                    "lastSuccess", "lastFailure", OWNER_KEY, APPROVED_KEY})
 
 
 def check_registration(reg: dict[str, Any]) -> None:
@@ -128,6 +131,7 @@ def compact_registration(reg: dict[str, Any], compact: Any, *, sys_attrs: bool =
     shown = _map_info(reg, compact)
     shown.pop(CONTEXT_KEY, None)
     shown.pop(OWNER_KEY, None)
+    shown.pop(APPROVED_KEY, None)
     shown.pop("jsonldContext", None)
     if not sys_attrs:
         shown.pop("createdAt", None)
@@ -221,13 +225,23 @@ def as_entity(reg: dict[str, Any], expand: Any) -> dict[str, Any]:
     return {"id": reg["id"], "type": ["ContextSourceRegistration"], "attrs": attrs}
 
 
+def is_towns(reg: dict[str, Any]) -> bool:
+    """The town's own federation: registered by staff, or a company's registration a staff
+    admin approved for everyone (issue #18)."""
+    return str(reg.get(OWNER_KEY, "")).startswith("staff:") or bool(reg.get(APPROVED_KEY))
+
+
+def serves(reg: dict[str, Any], principal: str) -> bool:
+    """Whose requests a registration serves, reads (forwarded queries and retrievals) and
+    writes alike (§4.3.6): everyone's when it is the town's (`is_towns`), otherwise only those
+    of the principal that registered it, so that no company draws other companies' (or
+    residents') queries — their `q` — or writes to its endpoint, nor answers them, by
+    registering for their entity types."""
+    return is_towns(reg) or str(reg.get(OWNER_KEY, "")) == principal
+
+
 def may_take_writes(reg: dict[str, Any], writer: str) -> bool:
-    """Whose writes a registration may receive (forwarding, §4.3.6): everyone's when staff
-    registered it (the town's own federation, e.g. with a neighbouring town), otherwise only
-    those of the principal that registered it, so that no company can draw other companies'
-    (or residents') writes to its endpoint by registering for their entity types."""
-    owner = str(reg.get(OWNER_KEY, ""))
-    return owner.startswith("staff:") or owner == writer
+    return serves(reg, writer)
 
 
 def may_change(reg: dict[str, Any], principal: str) -> bool:
