@@ -154,6 +154,12 @@ def migrate_store(
 def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) -> None:
     """Start the demo town (init if needed) and serve it."""
     settings = _settings(data_dir, host, port, False, None, None)
+    if not settings.egress.allow:  # a laptop's sandbox: its receivers and brokers are local
+        from dataclasses import replace
+
+        from cityos.egress import LOOPBACK
+
+        settings = replace(settings, egress=replace(settings.egress, allow=LOOPBACK))
     token = _init(settings)
     from cityos.town.loader import load_town
     from cityos.town.simulator import Simulator

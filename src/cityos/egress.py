@@ -38,6 +38,7 @@ import httpcore
 import httpx
 
 SCHEMES = ("http", "https", "mqtt", "mqtts")
+LOOPBACK = ("127.0.0.0/8", "::1/128")  # `cityos demo`'s egress.allow: everything on this machine
 DEFAULT_PORTS = {"http": 80, "https": 443, "mqtt": 1883, "mqtts": 8883}
 STANDARD_PORTS = frozenset(DEFAULT_PORTS.values())
 # headers a caller may not set through contextSourceInfo / receiverInfo (RFC 9110 §7.6.1
