@@ -21,6 +21,7 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
+from cityos import egress
 from cityos.app import create_app
 from cityos.settings import load_settings
 
@@ -257,6 +258,17 @@ def client(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[TestClien
 # what the test suite's receivers, context sources and brokers listen on: the settings of the
 # apps and servers tests start allow it explicitly (a fresh `cityos serve` refuses loopback)
 LOOPBACK = "127.0.0.0/8,::1/128"
+
+
+@pytest.fixture(autouse=True)
+def egress_loopback() -> Iterator[None]:
+    """Outbound calls made outside an app (a TSA client, a fetcher, a sender under test) go by
+    the process's egress policy: loopback for every test, as the suite's peers are local. An
+    app a test builds sets its own from its settings; the policy is restored after the test."""
+    before = egress.policy()
+    egress.configure(egress.EgressPolicy(tuple(LOOPBACK.split(","))))
+    yield
+    egress.configure(before)
 
 
 def free_port() -> int:
