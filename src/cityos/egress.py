@@ -196,9 +196,10 @@ class EgressPolicy:
             self.check_address(target, literal)
             return str(literal)
         try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                target.host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
+            async with asyncio.timeout(self.timeout):  # a resolver that hangs is a refusal
+                infos = await asyncio.get_running_loop().getaddrinfo(
+                    target.host, port, type=socket.SOCK_STREAM)
+        except (OSError, TimeoutError) as exc:
             raise EgressRefused("host", f"{host} の名前解決に失敗しました",
                                 f"{host} does not resolve: {exc}") from None
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))

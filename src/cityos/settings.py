@@ -126,7 +126,9 @@ class EgressSettings:
     # webhooks) may go besides public addresses: CIDRs / addresses (any port) or host:port;
     # loopback, private, link-local… are refused unless listed (see cityos.egress)
     allow: tuple[str, ...] = ()
-    timeout: float = 10.0  # seconds an outbound request may take unless its own setting says
+    # seconds a host name may take to resolve, and an outbound request without a timeout of its
+    # own (the alert webhook) may take
+    timeout: float = 10.0
 
     def __post_init__(self) -> None:  # checked when read, not at the first request
         from cityos.egress import EgressPolicy

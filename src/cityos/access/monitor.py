@@ -150,7 +150,7 @@ class Monitor:
     async def _post(self, alert: dict[str, Any]) -> None:
         try:  # the webhook passes the egress policy (cityos.egress) like every outbound call
             egress.policy().target(self.webhook, ("http", "https"))
-            async with egress.client(timeout=5.0) as client:
+            async with egress.client() as client:  # egress.timeout
                 response = await client.post(self.webhook, json={"cityos_alert": alert})
                 response.raise_for_status()
         except (httpx.HTTPError, egress.EgressRefused) as exc:
