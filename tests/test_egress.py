@@ -25,6 +25,8 @@ REFUSED = [
     ("224.0.0.1", "multicast"), ("ff02::1", "multicast"),
     ("240.0.0.1", "reserved"), ("100.64.0.1", "shared"), ("192.0.2.1", "reserved"), ("198.18.0.1", "reserved"), ("2001:db8::1", "reserved"),
     ("::ffff:127.0.0.1", "loopback"), ("::ffff:10.0.0.1", "private"),
+    ("127.1", "loopback"), ("0x7f000001", "loopback"), ("2130706433", "loopback"),
+    ("0177.0.0.1", "loopback"), ("10.1", "private"),
 ]
 
 

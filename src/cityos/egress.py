@@ -74,10 +74,18 @@ class Target:
 
 
 def _address(host: str) -> Address | None:
+    """The address a host names literally: dotted quads and IPv6, and the other forms the
+    C resolver reads as IPv4 (`127.1`, `0x7f000001`, `2130706433`)."""
     try:
         return ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
-        return None
+        pass
+    if host[:1].isdigit():
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
 
 
 def why_special(address: Address) -> str | None:
