@@ -171,3 +171,36 @@ def test_the_client_does_not_follow_redirects_or_use_proxies() -> None:
     assert made._trust_env is False  # an environment proxy would be connected to unchecked
     asyncio.run(made.aclose())
     assert isinstance(made, httpx.AsyncClient)
+
+
+def test_every_outbound_client_goes_by_the_policy(local_server: int) -> None:
+    """The @context fetcher, the external TSA client and the context source client are refused
+    a loopback server the policy does not list, and nothing reaches it."""
+    from cityos.ngsi.errors import LdContextNotAvailable
+    from cityos.ngsi.federation import Federation
+    from cityos.ngsi.jsonld._fetch import RemoteFetcher
+    from cityos.trust.tsa import TimeStampError, stamp_external
+
+    _Hello.hits.clear()
+    url = f"http://localhost:{local_server}"
+    before = egress.policy()
+    try:
+        egress.configure(EgressPolicy())
+        with pytest.raises(LdContextNotAvailable, match="egress rule: address"):
+            asyncio.run(RemoteFetcher(timeout=5).fetch(f"{url}/ctx.jsonld"))
+        with pytest.raises(TimeStampError, match="egress rule: address"):
+            asyncio.run(stamp_external(f"{url}/tsa", b"data", timeout=5))
+
+        async def forward() -> None:
+            federation = Federation(None, timeout=5)  # type: ignore[arg-type]
+            try:
+                await federation.fetch({"id": "r", "endpoint": url}, "/ngsi-ld/v1/entities",
+                                       [], {})
+            finally:
+                await federation.aclose()
+
+        with pytest.raises(EgressRefused):
+            asyncio.run(forward())
+        assert _Hello.hits == []
+    finally:
+        egress.configure(before)
