@@ -191,7 +191,7 @@ BAD_ENDPOINTS = [
     ("http://[fd00::1]:1026", "address", "private"),
     ("http://169.254.169.254/latest/meta-data", "address", "link-local"),
     ("http://0.0.0.0:1026", "address", "unspecified"),
-    (f"http://127.0.0.1:{LISTENER_PORTS[0] + 1}", "address", "loopback"),
+    (f"http://127.0.0.1:{max(LISTENER_PORTS) + 1}", "address", "loopback"),  # not listed
     ("file:///etc/passwd", "scheme", "file"),
     ("gopher://example.jp:70/_SET%20x", "scheme", "gopher"),
     ("http://example.jp/ngsi#", "fragment", "#"),
