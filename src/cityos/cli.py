@@ -154,12 +154,6 @@ def migrate_store(
 def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) -> None:
     """Start the demo town (init if needed) and serve it."""
     settings = _settings(data_dir, host, port, False, None, None)
-    if not settings.egress.allow:  # a laptop's sandbox: its receivers and brokers are local
-        from dataclasses import replace
-
-        from cityos.egress import LOOPBACK
-
-        settings = replace(settings, egress=replace(settings.egress, allow=LOOPBACK))
     token = _init(settings)
     from cityos.town.loader import load_town
     from cityos.town.simulator import Simulator
@@ -172,8 +166,21 @@ def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) 
         console.print("  Admin token (shown once; use as 'Authorization: Bearer …') / 管理者トークン:")
         print(f"    {token}", flush=True)
     print_tour(console, settings, town)
+    settings = _demo_egress(settings)
     Simulator(town, settings).start()
     _run(settings)
+
+
+def _demo_egress(settings: Settings) -> Settings:
+    """The demo is a sandbox on one machine: unless egress.allow is set, its subscriptions and
+    context sources may point at receivers and brokers on loopback (a served town may not)."""
+    if settings.egress.allow:
+        return settings
+    from dataclasses import replace
+
+    from cityos.egress import LOOPBACK
+
+    return replace(settings, egress=replace(settings.egress, allow=LOOPBACK))
 
 
 @app.command("version")
