@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cityos import __version__
+from cityos import __version__, egress
 from cityos.access import routes as access_routes
 from cityos.access.cors import add_cors
 from cityos.access.gate import Gate
@@ -204,6 +204,8 @@ def _strict(op: Operation, endpoint: Endpoint) -> Endpoint:
 
 def create_app(settings: Settings) -> Starlette:
     operations = all_operations()
+    # every outbound request of this process passes one policy (issue #18)
+    egress.configure(egress.EgressPolicy(settings.egress.allow, settings.egress.timeout))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:

@@ -204,8 +204,21 @@ def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) 
         console.print("  Admin token (shown once; use as 'Authorization: Bearer …') / 管理者トークン:")
         print(f"    {token}", flush=True)
     print_tour(console, settings, town)
+    settings = _demo_egress(settings)
     Simulator(town, settings).start()
     _run(settings, tls, sock)
+
+
+def _demo_egress(settings: Settings) -> Settings:
+    """The demo is a sandbox on one machine: unless egress.allow is set, its subscriptions and
+    context sources may point at receivers and brokers on loopback (a served town may not)."""
+    if settings.egress.allow:
+        return settings
+    from dataclasses import replace
+
+    from cityos.egress import LOOPBACK
+
+    return replace(settings, egress=replace(settings.egress, allow=LOOPBACK))
 
 
 @app.command("version")

@@ -30,7 +30,7 @@ from cityos.access.tokens import issue_token
 from cityos.app import create_app
 from cityos.settings import Settings, load_settings
 from cityos.storage import open_store
-from conftest import copy_platform, template_environ
+from conftest import LOOPBACK, copy_platform, template_environ
 
 T = TypeVar("T")
 
@@ -112,6 +112,7 @@ def make_platform(template: tuple[Path, dict[str, Any]], data_dir: Path,
     """Serve a copy of the prepared platform in-process, with `access` settings changed."""
     environ = copy_platform(template[0], data_dir)
     made = template[1]
+    environ["CITYOS_EGRESS_ALLOW"] = LOOPBACK  # tests' receivers and sources are local
     settings = load_settings(data_dir, environ=environ, max_body_bytes=65536)
     settings = dataclasses.replace(settings, access=dataclasses.replace(settings.access, **access))
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:

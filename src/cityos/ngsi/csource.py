@@ -242,20 +242,22 @@ class CsourceNotifier:
         if accept == "application/ld+json":
             body["@context"] = context_url
         at = now_iso()
+        error = ""
         try:
             await self.sender.send({**sub, "jsonldContext": context_url}, body)
-            ok = True
-        except DeliveryFailed as exc:
+        except DeliveryFailed as exc:  # unreachable, non-2xx, or refused by the egress policy
             log.info("csource notification to %s failed: %s",
                      sub["notification"]["endpoint"]["uri"], exc)
-            ok = False
-        await self._record(tenant, sub["id"], at, ok)
+            error = str(exc) or "failed"
+        await self._record(tenant, sub["id"], at, not error, error)
 
-    async def _record(self, tenant: str, sub_id: str, at: str, ok: bool) -> None:
+    async def _record(self, tenant: str, sub_id: str, at: str, ok: bool,
+                      error: str = "") -> None:
         async with self._lock:
-            await self._record_locked(tenant, sub_id, at, ok)
+            await self._record_locked(tenant, sub_id, at, ok, error)
 
-    async def _record_locked(self, tenant: str, sub_id: str, at: str, ok: bool) -> None:
+    async def _record_locked(self, tenant: str, sub_id: str, at: str, ok: bool,
+                             error: str = "") -> None:
         sub = await self.store.kv_get(space(tenant), sub_id)
         if sub is None:  # deleted meanwhile
             return
@@ -265,8 +267,10 @@ class CsourceNotifier:
         if ok:
             note["lastSuccess"] = at
             note["status"] = "ok"
+            note.pop("lastError", None)
         else:
             note["lastFailure"] = at
             note["timesFailed"] = int(note.get("timesFailed", 0)) + 1
             note["status"] = "failed"
+            note["lastError"] = error  # cityos: why (e.g. the egress rule that refused it)
         await self.store.kv_put(space(tenant), sub_id, sub)

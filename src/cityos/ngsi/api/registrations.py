@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.ngsi.api.entities import broker_of
+from cityos.ngsi.api.registration_rules import after_change, check_registrar
 from cityos.ngsi.api.release import principal_sub
 from cityos.ngsi.api.request import (
     JSON,
@@ -73,8 +74,9 @@ async def create_registration(request: Request) -> Response:
         raise AlreadyExists(f"registration {reg['id']} already exists")
     url, ctx = await broker.context_url(body.context)
     reg = expand_registration(reg, ctx.expand_term)
+    await check_registrar(request, reg)  # only types it may write (issue #18)
     reg[CONTEXT_KEY] = url
-    reg[OWNER_KEY] = principal_sub(request)  # whose writes it may take (forward.py)
+    reg[OWNER_KEY] = principal_sub(request)  # whose requests it serves (registration.serves)
     reg["createdAt"] = reg["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), reg["id"], reg)
     await broker.registrations_changed(tenant, None, reg)
@@ -196,6 +198,8 @@ async def update_registration(request: Request) -> Response:
         patch["information"] = expand_registration(patch, ctx.expand_term)["information"]
     reg = patch_members(before, patch, reg_id, "registration", SYSTEM)
     check_registration(reg)
+    await check_registrar(request, reg)  # only types it may write (issue #18)
+    reg = after_change(reg, principal_sub(request))
     reg["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), reg_id, reg)
     await broker.registrations_changed(tenant, before, reg)

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos import egress
 from cityos.ngsi.api.release import principal_sub, reader_of
 from cityos.ngsi.jsonld.context import CORE_CONTEXT_URL
 from cityos.ngsi.model.subscription import check_future, with_status
@@ -74,6 +75,15 @@ def to_ld(body: Any, sub_id: str, tenant: str, service_path: str | None) -> dict
     url = http["url"]
     if not url.startswith(("http://", "https://")):
         raise V2Invalid("notification.http.url must be an http(s) URL")
+    try:  # the egress policy (cityos.egress), checked again when a notification is sent
+        egress.policy().target(url, ("http", "https"))
+        headers_given = http.get("headers")
+        if isinstance(headers_given, dict):
+            egress.check_headers([{"key": k, "value": v} for k, v in headers_given.items()],
+                                 "notification.http.headers")
+    except egress.EgressRefused as exc:
+        raise V2Invalid(f"notification.http.url: {exc}" if exc.rule != "header"
+                        else str(exc)) from None
     fmt = notification.get("attrsFormat", "normalized")
     if fmt not in FORMATS:
         raise V2Invalid(f"attrsFormat is one of {', '.join(FORMATS)}")
