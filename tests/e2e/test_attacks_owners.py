@@ -19,7 +19,7 @@ from typing import Any
 import attack_town
 import httpx
 import pytest
-from attack_town import V1, Town, personal
+from attack_town import LISTENER_PORTS, V1, Town, personal
 
 from ngsi.notify.conftest import Receiver
 
@@ -33,7 +33,7 @@ SEEN: list[str] = []  # every response body of this module: the secret must be i
 @pytest.fixture
 def receivers() -> Iterator[tuple[Receiver, Receiver]]:
     """A's receiver and C's (the attacker's)."""
-    a, c = Receiver(), Receiver()
+    a, c = Receiver(LISTENER_PORTS[0]), Receiver(LISTENER_PORTS[1])  # ports the town allows
     yield a, c
     for r in (a, c):
         r.hold.set()
