@@ -21,6 +21,7 @@ from cityos.access.accounts import STAFF, AccountError
 from cityos.access.corporate import InvalidCorporateNumber
 from cityos.access.revocation import revoke_all
 from cityos.access.service import Access, org_principal, staff_principal
+from cityos.keystore import KeyStore
 from cityos.settings import load_settings
 from cityos.storage import open_store
 
@@ -48,7 +49,8 @@ def run(data_dir: Path, work: Callable[[Access], Awaitable[T]]) -> T:
         store = open_store(settings.database_url)
         await store.open()
         try:
-            return await work(await Access.create(store, settings.access))
+            return await work(await Access.create(store, settings.access,
+                                                KeyStore.at(settings.data_dir)))
         finally:
             await store.close()
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 
@@ -25,7 +25,7 @@ from cityos.trust.log import LEAVES, TransparencyLog
 from cityos.trust.merkle import Frontier
 from cityos.trust.seal import SealError, parse_seal, verify_seal
 from cityos.trust.sealing import certificate_status
-from cityos.trust.treehead import SignedTreeHead, TreeHeadError, verify_head
+from cityos.trust.treehead import SignedTreeHead, TreeHeadError, key_id, verify_head
 from cityos.trust.tsa import TimeStampError, verify_token
 
 # error codes, one per kind of tampering
@@ -83,18 +83,23 @@ def _classify(entry: LogEntry, last: LogEntry | None, recent: deque[str],
 
 
 async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTreeHead],
-                     public: Ed25519PublicKey, anchors: list[x509.Certificate],
+                     public: Ed25519PublicKey | Sequence[Ed25519PublicKey],
+                     anchors: list[x509.Certificate],
                      certificate: CertificateLookup | None = None,
                      summary: Summary | None = None,
                      audit: AuditLookup | None = None) -> list[Problem]:
     """Every problem of the log, in order; `pages` yields its entries in sequence order.
-    `audit` gives the audit trail's hash of a record (None when pruned), to check audit leaves."""
+    `public` is the log's key, or every key it had (rotations): a head verifies against the
+    one its key id names. `audit` gives the audit trail's hash of a record (None when pruned),
+    to check audit leaves."""
+    publics = [public] if isinstance(public, Ed25519PublicKey) else list(public)
     problems: list[Problem] = []
     summary = summary if summary is not None else Summary()
     signed_size = 0
     for sth in heads:
         try:
-            verify_head(sth, public)
+            verify_head(sth, next((k for k in publics if key_id(sth.head.origin, k) == sth.key),
+                                  publics[0]))
         except TreeHeadError as exc:
             problems.append(Problem(HEAD_SIGNATURE, sth.size, str(exc)))
             continue
@@ -277,10 +282,12 @@ async def all_heads(tlog: TransparencyLog) -> list[SignedTreeHead]:
 
 async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBook,
                        public: Ed25519PublicKey | None = None,
-                       ca: x509.Certificate | None = None) -> tuple[list[Problem], Summary]:
+                       ca: x509.Certificate | None = None,
+                       log_keys: Sequence[Ed25519PublicKey] = ()) -> tuple[list[Problem], Summary]:
     """Verify a platform's log from its store; `public` and `ca` pin the log key and the CA
-    (by default the ones in the store, which a tamperer with the database could replace)."""
-    anchors = [ca or (await certs.ca()).cert] + [
+    (by default the ones in the key store: `log_keys`, every key the log had, and the CA's
+    certificates)."""
+    anchors = ([ca] if ca else certs.ca_certificates()) + [
         load_pem(doc["pem"]) for _, doc in await store.kv_list(ANCHORS)]
     table: dict[str, tuple[dict[str, object], x509.Certificate]] = {}
     for record in await certs.list():
@@ -291,7 +298,8 @@ async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBo
 
     summary = Summary()
     problems = await verify_log(store_pages(store), await all_heads(tlog),
-                                public or tlog.key.public_key(), anchors, lookup, summary,
+                                public or log_keys or [tlog.key.public_key()], anchors, lookup,
+                                summary,
                                 AuditHashes(store).get)
     return problems, summary
 

@@ -38,7 +38,7 @@ from cityos.storage.sqlite.changes import ChangeTables
 from cityos.storage.sqlite.logs import LogTables
 from cityos.storage.sqlite.schema import migrate
 from cityos.storage.sqlite.temporal import TemporalTables
-from cityos.storage.sqlite.writer import Writer
+from cityos.storage.sqlite.writer import Alone, Writer
 
 _loads = orjson.loads
 _MMAP_BYTES = 256 << 20
@@ -350,6 +350,13 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
     async def kv_list(self, space: str) -> list[tuple[str, Any]]:
         rows = self._r.execute("SELECT key, value FROM kv WHERE space = ? ORDER BY key", (space,))
         return [(k, _loads(v)) for k, v in rows]
+
+    async def scrub(self) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+        await self._writer.submit(Alone(job))
 
     # statistics ---------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:
