@@ -284,7 +284,10 @@ def _mount_parts() -> None:
     from cityos.catalog.cli import catalog_app
 
     app.add_typer(catalog_app, name="catalog", help="the service catalog: import, export, seed")
+    from cityos.keys_cli import keys_app
     from cityos.personal.cli import personal_app
+
+    app.add_typer(keys_app, name="keys", help="the key store: private keys and secrets (rotation)")
 
     app.add_typer(personal_app, name="personal", help="Personal-Link: residents' data keys")
     try:

@@ -22,7 +22,7 @@ from starlette.requests import Request
 
 from cityos.access.service import access_of, resident_principal, staff_principal
 from cityos.access.tokens import Principal, TokenError
-from cityos.keystore import KeyStore
+from cityos.keystore import KeyStore, key_name
 
 COOKIE = "cityos_session"
 SCOPE_KEY = "cityos.session"
@@ -139,6 +139,13 @@ def current_session_keys(keys: KeyStore, now: float | None = None) -> list[bytes
             live.append((older, doc))
     return [bytes.fromhex(live[0][1]["key"])] + [bytes.fromhex(doc["key"])
                                                   for _, doc in reversed(live[1:])]
+
+
+def rotate_session_key(keys: KeyStore, now: float | None = None) -> None:
+    """A new key signs session cookies from now on (processes read it within seconds); the
+    old ones verify cookies for SESSION_SECONDS more."""
+    now = time.time() if now is None else now
+    keys.put(SESSION_KIND, key_name(now), {"key": secrets.token_hex(32), "created": now})
 
 
 async def session_keys(app: Any) -> list[bytes]:

@@ -10,6 +10,7 @@ import re
 import sqlite3
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -354,7 +355,10 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
     async def scrub(self) -> None:
         def job(conn: sqlite3.Connection) -> None:
             conn.execute("VACUUM")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            for _ in range(100):  # a reader in the middle of a read holds the WAL a moment
+                if conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
+                    return
+                time.sleep(0.05)
 
         await self._writer.submit(Alone(job))
 
