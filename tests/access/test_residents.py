@@ -163,7 +163,7 @@ def test_residents_commands(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert "disabled" in cityos("list").stdout
     assert cityos("enable", "kita@toyono.example").returncode == 0
     missing = cityos("disable", "nobody")
-    assert missing.returncode == 1 and "no resident" in missing.stdout
+    assert missing.returncode == 2 and "no resident" in missing.stderr
 
 
 def test_failed_passkey_signatures_count_toward_the_lockout(platform: Platform) -> None:

@@ -11,15 +11,16 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cityos.access.cli import run
 from cityos.access.service import Access
+from cityos.cli_console import cli_console
+from cityos.cli_errors import USER_ERROR
 from cityos.iot.device_types import device_types
 from cityos.iot.registry import DeviceError, DeviceRegistry, public
 
-console = Console()
+console = cli_console()
 device_app = typer.Typer(no_args_is_help=True, help="IoT devices (registry, tokens, inventory)")
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
 Tenant = Annotated[str, typer.Option("--tenant", help="the tenant (municipality) of the device")]
@@ -29,9 +30,9 @@ def _registry(data_dir: Path, work: Any) -> Any:
     async def call(access: Access) -> Any:
         try:
             return await work(DeviceRegistry(access.store))
-        except DeviceError as exc:
-            console.print(f"[red]{exc}[/]")
-            raise typer.Exit(1) from None
+        except DeviceError as exc:  # bilingual: "ja / en"
+            typer.echo(f"cityos: {exc}", err=True)
+            raise typer.Exit(USER_ERROR) from None
 
     return run(data_dir, call)
 

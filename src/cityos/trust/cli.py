@@ -11,10 +11,10 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 from cryptography.hazmat.primitives import hashes
-from rich.console import Console
 
 from cityos.access.cli import run
 from cityos.access.service import Access
+from cityos.cli_console import cli_console
 from cityos.keystore import KeyStore, move_keys_out
 from cityos.settings import Settings, load_settings
 from cityos.storage.base import Store
@@ -23,7 +23,7 @@ from cityos.trust.certs import CA_KIND, CertificateBook, load_pem
 from cityos.trust.service import Trust
 
 T = TypeVar("T")
-console = Console(stderr=True)
+console = cli_console(stderr=True)
 trust_app = typer.Typer(no_args_is_help=True, help="platform CA, seal certificates, transparency log")
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
 
