@@ -25,6 +25,10 @@ from cityos import egress
 from cityos.app import create_app
 from cityos.settings import load_settings
 
+# as `cityos` itself (cli.main): what tests make in-process (templates, data directories that
+# `cityos serve` is then started on) is private, or serve would refuse it
+os.umask(0o077)
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 CITYOS = str(Path(sys.executable).with_name("cityos"))

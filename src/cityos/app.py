@@ -28,6 +28,7 @@ from cityos.catalog import routes as catalog_routes
 from cityos.catalog.usage import UsageMeter
 from cityos.iot import routes as iot_routes
 from cityos.iot.service import Iot
+from cityos.keystore import KeyStore
 from cityos.ngsi.api import routes as ngsi_routes
 from cityos.ngsi.api.respond import plain_json, problem_response
 from cityos.ngsi.broker import Broker
@@ -219,6 +220,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.broker = broker
         broker.notifier.state = app.state  # notifications tell app.state.tracker (issue 6)
         app.state.trust = await Trust.open(store, settings.trust, settings.public_url,
+                                           KeyStore.at(settings.data_dir),
                                            settings.access.alert_webhook)
         app.state.trust.start()
         await install_personal(app)  # classifier, sealer, tracker (issue 6)

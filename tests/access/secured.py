@@ -28,6 +28,7 @@ from cityos.access.service import (
 )
 from cityos.access.tokens import issue_token
 from cityos.app import create_app
+from cityos.keystore import KeyStore
 from cityos.settings import Settings, load_settings
 from cityos.storage import open_store
 from conftest import LOOPBACK, copy_platform, template_environ
@@ -69,7 +70,7 @@ async def _populate(settings: Settings) -> dict[str, Any]:
     store = open_store(settings.database_url)
     await store.open()
     try:
-        access = await Access.create(store, settings.access)
+        access = await Access.create(store, settings.access, KeyStore.at(settings.data_dir))
         out: dict[str, Any] = {"tokens": {}, "secrets": {}, "passwords": {}}
         for user, (roles, tenant) in STAFF.items():
             member, password = await access.book.add_staff(user, roles, tenant=tenant,

@@ -26,6 +26,7 @@ import pytest
 
 from cityos.access.gate import create_admin_token
 from cityos.access.service import Access
+from cityos.keystore import KeyStore
 from cityos.settings import load_settings
 from cityos.storage import open_store
 from conftest import STORE_ENGINE, Server, copy_platform, free_port, template_environ
@@ -104,7 +105,7 @@ async def _populate(data_dir: Path, environ: dict[str, str]) -> dict[str, Any]:
     store = open_store(settings.database_url)
     await store.open()
     try:
-        access = await Access.create(store, settings.access)
+        access = await Access.create(store, settings.access, KeyStore.at(settings.data_dir))
         out: dict[str, Any] = {"staff": {}, "orgs": {}, "residents": {}, "clients": {}}
         for user, roles in STAFF.items():
             _, password = await access.book.add_staff(user, roles, tenant="*" if user == "admin"
