@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
+from cityos.jsonvalue import loads
 from cityos.ngsi.errors import (
     BadRequestData,
     InvalidRequest,
@@ -108,10 +109,13 @@ def content_type_of(request: Request) -> str:
 
 
 async def read_body(request: Request, limit: int, *, allow: tuple[str, ...] = (JSON, JSONLD),
-                    expect: type | tuple[type, ...] = dict, plain: bool = False) -> Body:
+                    expect: type | tuple[type, ...] = dict, plain: bool = False,
+                    items: bool = False) -> Body:
     """Parse a JSON body within `limit` bytes and find its @context (body or Link header).
 
     `plain` bodies (an @context document itself) are taken as they are, @context included.
+    A value nested more than `MAX_DEPTH` levels is refused; `items`: the items of an array
+    body are left to the caller to check one by one (`check_depth`: a batch's item errors).
     """
     media = content_type_of(request)
     if media not in allow:
@@ -128,7 +132,7 @@ async def read_body(request: Request, limit: int, *, allow: tuple[str, ...] = (J
     if not raw:
         raise InvalidRequest("the request has no body")
     try:
-        data = orjson.loads(raw)
+        data = loads(raw, items=items)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, expect):

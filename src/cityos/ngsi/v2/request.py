@@ -12,6 +12,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.jsonvalue import loads
 from cityos.ngsi.errors import NgsiError
 from cityos.ngsi.v2.translate import V2Invalid
 from cityos.storage.base import NotOwner
@@ -116,7 +117,7 @@ async def json_body(request: Request, limit: int) -> Any:
     if len(raw) > limit:
         raise V2Error(413, f"the body is over {limit} bytes")
     try:
-        return orjson.loads(raw)
+        return loads(raw)
     except orjson.JSONDecodeError:
         raise V2Error(400, "the body is not valid JSON", "ParseError") from None
 
