@@ -13,6 +13,7 @@ from cityos.access.tokens import Principal
 from cityos.audit.trail import PRINCIPAL, touch_subjects
 from cityos.jsonvalue import loads
 from cityos.ngsi.errors import BadRequestData, NgsiError
+from cityos.numbers import bounded_int
 from cityos.personal.reader import ON_BEHALF_HEADER
 from cityos.personal.service import Personal, personal_of
 
@@ -106,7 +107,4 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise BadRequestData(f"{name} は {low}〜{high} の整数です / {name} is an integer "
-                             f"from {low} to {high}")
-    return int(raw)
+    return bounded_int(raw, name, minimum=low, maximum=high)

@@ -26,6 +26,7 @@ from cityos.ngsi.jsonld.link import parse_link_header
 from cityos.ngsi.model.projection import parse_projection
 from cityos.ngsi.model.terms import is_uri
 from cityos.ngsi.model.write import View
+from cityos.numbers import MAX_COUNT, bounded_int
 
 JSON = "application/json"
 JSONLD = "application/ld+json"
@@ -201,19 +202,12 @@ def split_list(value: str | None) -> list[str] | None:
 
 
 def int_param(request: Request, name: str, default: int, *, minimum: int = 0,
-              maximum: int | None = None) -> int:
+              maximum: int = MAX_COUNT) -> int:
+    """An integer query parameter within bounds (by default 0 to 2^31: `bounded_int`)."""
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequestData(f"{name} must be an integer, not {raw[:50]!r}") from None
-    if value < minimum:
-        raise BadRequestData(f"{name} must be at least {minimum}")
-    if maximum is not None and value > maximum:
-        raise BadRequestData(f"{name} must be at most {maximum}")
-    return value
+    return bounded_int(raw, name, minimum=minimum, maximum=maximum)
 
 
 def bool_param(request: Request, name: str) -> bool:
