@@ -26,8 +26,10 @@ class TooDeep(BadRequestData):
 
 
 def depth_over(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether `value` nests more than `limit` arrays/objects (iterative: no recursion)."""
+    """Whether `value` nests more than `limit` arrays/objects (iterative: no recursion; a
+    container reached again, as YAML aliases share them, is not walked again)."""
     stack: list[tuple[Any, int]] = [(value, 0)]
+    walked: dict[int, int] = {}  # id of a container -> the deepest level it was walked at
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):
@@ -39,6 +41,9 @@ def depth_over(value: Any, limit: int = MAX_DEPTH) -> bool:
         depth += 1
         if depth > limit:
             return True
+        if walked.get(id(item), 0) >= depth:
+            continue
+        walked[id(item)] = depth
         stack.extend((child, depth) for child in children if isinstance(child, (dict, list)))
     return False
 

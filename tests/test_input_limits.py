@@ -1,0 +1,123 @@
+"""Bad input on every declared operation (issue #18 item 11), in-process over a real SQLite
+file (or PostgreSQL: `client`'s engines): a body nested hundreds of levels deep and numbers past
+64 bits are answered with a 4xx that says so, never a 5xx. The lists of operations come from
+the app's declared operations, so a new route is covered by construction."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from cityos.access.gate import create_admin_token
+from cityos.app import all_operations, create_app
+from cityos.jsonvalue import MAX_DEPTH, check_depth, depth_over, loads
+from cityos.numbers import MAX_COUNT, bounded_int
+from cityos.operations import Operation
+from cityos.settings import load_settings
+from conftest import engine_environ
+
+OPERATIONS = all_operations()
+JSON_BODIES = [op for op in OPERATIONS if op.body is not None
+               and any("json" in t for t in op.body_types)]
+NUMERIC = {"offset", "limit", "lastN", "joinLevel", "after", "first", "second", "leafIndex",
+           "treeSize", "count"}
+HUGE = ("99999999999999999999", "9223372036854775808", "9" * 5000, "-9223372036854775809")
+NUMBER_PARAMS = [(op, p.name) for op in OPERATIONS for p in op.params if p.where == "query"
+                 and (p.schema.get("type") in ("integer", "number") or p.name in NUMERIC)
+                 and p.name != "count"]
+
+
+def _id(op: Operation) -> str:
+    return f"{op.method} {op.path}"
+
+
+def _path(op: Operation) -> str:
+    return re.sub(r"\{[^}]+\}", "urn:ngsi-ld:Limits:x", op.path)
+
+
+def _deep(levels: int) -> bytes:
+    return b"[" * levels + b"1" + b"]" * levels
+
+
+def deep_body(op: Operation, levels: int) -> bytes:
+    """A body of the operation's shape (an array for batches) holding a value `levels` deep."""
+    one = orjson.dumps({"id": "urn:ngsi-ld:Limits:deep", "type": "Limits",
+                        "name": "deep", "deep": {"type": "Property", "value": "@@"}})
+    one = one.replace(b'"@@"', _deep(levels))
+    return b"[" + one + b"]" if (op.body or {}).get("type") == "array" else one
+
+
+@pytest.fixture(scope="module")
+def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    data_dir: Path = tmp_path_factory.mktemp("limits") / "var"
+    settings = load_settings(data_dir, environ=engine_environ(), open_ngsi=True,
+                             max_body_bytes=1 << 20)
+    token = create_admin_token(data_dir)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c, {"Authorization": f"Bearer {token}"}
+
+
+def test_the_lists_cover_the_declared_operations() -> None:
+    assert len(JSON_BODIES) > 60
+    assert {"offset", "limit", "lastN"} <= {name for _, name in NUMBER_PARAMS}
+
+
+@pytest.mark.parametrize("op", JSON_BODIES, ids=_id)
+def test_a_deep_body_is_refused_on_every_operation(
+        admin: tuple[TestClient, dict[str, str]], op: Operation) -> None:
+    client, auth = admin
+    media = next(t for t in op.body_types if "json" in t)
+    body = deep_body(op, 300)
+    if media == "application/ld+json":
+        body = body.replace(b'{"id"', b'{"@context":"https://uri.etsi.org/ngsi-ld/v1/'
+                                      b'ngsi-ld-core-context-v1.8.jsonld","id"', 1)
+    r = client.request(op.method, _path(op), content=body,
+                       headers={**auth, "Content-Type": media})
+    assert 400 <= r.status_code < 500, (r.status_code, r.text[:300])
+    if r.status_code == 207:  # a batch: the deep item is its error
+        assert "nested too deeply" in r.text
+    assert "Traceback" not in r.text
+
+
+@pytest.mark.parametrize(("op", "name"), NUMBER_PARAMS, ids=lambda v: v if isinstance(v, str)
+                         else _id(v))
+def test_a_huge_number_in_a_parameter_is_a_400(
+        admin: tuple[TestClient, dict[str, str]], op: Operation, name: str) -> None:
+    client, auth = admin
+    for huge in HUGE:
+        r = client.request(op.method, _path(op), params={name: huge}, headers=auth)
+        assert 400 <= r.status_code < 500, (huge[:30], r.status_code, r.text[:300])
+        if "{" not in op.path:  # nothing to find first: the parameter itself is refused
+            assert r.status_code == 400, (huge[:30], r.text[:300])
+            assert name in r.text
+
+
+# the helpers themselves
+
+
+def test_depth_is_counted_in_arrays_and_objects() -> None:
+    assert not depth_over(orjson.loads(_deep(MAX_DEPTH - 1)))
+    assert depth_over(orjson.loads(_deep(MAX_DEPTH)))
+    assert depth_over({"a": {"b": orjson.loads(_deep(MAX_DEPTH - 2))}})
+    assert not depth_over({"a": [{"b": 1}] * 10_000})
+    with pytest.raises(Exception, match="nested too deeply"):
+        check_depth(orjson.loads(_deep(1000)))
+    assert loads(b"[" + _deep(MAX_DEPTH) + b"]", items=True) == [orjson.loads(_deep(MAX_DEPTH))]
+
+
+@pytest.mark.parametrize("raw", ["-1", "２", "²", "1_0", " 1", "1.0", "9" * 5000,
+                                 str(MAX_COUNT + 1), "0x10", ""])
+def test_bounded_int_refuses_what_is_not_a_small_ascii_integer(raw: str) -> None:
+    with pytest.raises(Exception, match="offset"):
+        bounded_int(raw, "offset")
+
+
+def test_bounded_int_takes_its_bounds() -> None:
+    assert bounded_int("0", "offset") == 0
+    assert bounded_int(str(MAX_COUNT), "offset") == MAX_COUNT
+    assert bounded_int("-5", "x", minimum=-10) == -5
