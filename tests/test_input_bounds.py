@@ -47,3 +47,15 @@ def test_durations_stop_at_a_century() -> None:
     for too_long in (1e300, float("inf"), float("nan")):
         with pytest.raises(Exception, match="throttling"):
             bounded_seconds(too_long, "throttling")
+
+
+@pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 1000])
+def test_a_deep_device_payload_is_refused_not_crashed_on(levels: int) -> None:
+    """MQTT and HTTP ingestion read payloads with `read_payload`: a PayloadError is recorded
+    on the device; anything else would stop the ingester."""
+    from cityos.iot.adapters import PayloadError, read_payload
+    from cityos.iot.device_types import device_types
+
+    payload = b'{"t": ' + _deep(levels) + b"}"
+    with pytest.raises(PayloadError, match="nested too deeply"):
+        read_payload(payload, "json", device_types()["env-sensor"], "2026-04-01T00:00:00.000Z")

@@ -105,3 +105,29 @@ def test_a_huge_number_in_a_parameter_is_a_400(
         if fine.status_code < 300:  # the same request with name=1 is answered: huge is refused
             assert r.status_code == 400, (huge[:30], r.text[:300])
             assert name in r.text
+
+
+U64 = (b'{"id": "urn:ngsi-ld:Limits:u64", "type": "Limits", "n": {"type": "Property", '
+       b'"value": 18446744073709551615, "observedAt": "2026-01-01T00:00:00Z"}, '
+       b'"m": {"type": "Property", "value": {"x": [9223372036854775808]}}}')
+
+
+def test_integers_past_int64_are_kept_and_compared(client: TestClient) -> None:
+    """JSON allows any integer; SQLite and PostgreSQL hold 64 bits: values past them are kept
+    as sent and filters compare with them (and with numbers past them) without a 5xx."""
+    v1 = "/ngsi-ld/v1"
+    made = client.post(f"{v1}/entities", content=U64,
+                       headers={"Content-Type": "application/json"})
+    assert made.status_code == 201, made.text
+    got = client.get(f"{v1}/entities/urn:ngsi-ld:Limits:u64", params={"options": "keyValues"})
+    assert got.status_code == 200 and b"18446744073709551615" in got.content
+    for q, found in (("n==18446744073709551615", 1), ("n>9223372036854775807", 1),
+                     ("n==99999999999999999999999", 0), ("n<-99999999999999999999999", 0),
+                     ("n==1..18446744073709551615", 1), ("m.x==9223372036854775808", None)):
+        r = client.get(f"{v1}/entities", params={"type": "Limits", "q": q})
+        assert r.status_code == 200, (q, r.text)
+        if found is not None:
+            assert len(r.json()) == found, (q, r.text)
+    temporal = client.get(f"{v1}/temporal/entities/urn:ngsi-ld:Limits:u64", params={
+        "options": "aggregatedValues", "aggrMethods": "sum,avg,min,max,stddev,sumsq"})
+    assert temporal.status_code == 200, temporal.text

@@ -25,8 +25,8 @@ _DATA = Path(tempfile.mkdtemp(prefix="cityos-fuzz-"))
 _SETTINGS = load_settings(_DATA, environ={}, open_ngsi=True, max_body_bytes=65536)
 _SETTINGS = replace(_SETTINGS, access=replace(_SETTINGS.access, rate_per_second=0.0),
                     ngsi=replace(_SETTINGS.ngsi, forward_timeout=0.2))
+ADMIN = {"Authorization": f"Bearer {create_admin_token(_DATA)}"}  # before the app reads it
 APP = create_app(_SETTINGS)
-ADMIN = {"Authorization": f"Bearer {create_admin_token(_DATA)}"}
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 # every declared operation but the description itself (read above to load the schema)
 DECLARED = {(op.method, op.path) for op in all_operations()} - {("GET", "/openapi.json")}

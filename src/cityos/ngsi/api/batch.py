@@ -74,7 +74,6 @@ async def _read_entities(request: Request, *, require_type: bool = True,
     media = request.headers.get("content-type", "").split(";")[0].strip()
     for item in body.data:
         raw_id = item.get("id", item.get("@id")) if isinstance(item, dict) else None
-        raw_id = raw_id if isinstance(raw_id, str) else None
         try:
             check_depth(item)  # too deep: this item's error, the others are written
             ctx = await broker.context(item_context(item, body, media))
