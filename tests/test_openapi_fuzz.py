@@ -9,6 +9,7 @@ run stays within a bounded time (about EXAMPLES cases per operation).
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -20,7 +21,7 @@ from cityos.access.gate import create_admin_token
 from cityos.app import all_operations, create_app
 from cityos.settings import load_settings
 
-EXAMPLES = 25
+EXAMPLES = int(os.environ.get("CITYOS_FUZZ_EXAMPLES", "25"))  # more for a deeper search
 _DATA = Path(tempfile.mkdtemp(prefix="cityos-fuzz-"))
 _SETTINGS = load_settings(_DATA, environ={}, open_ngsi=True, max_body_bytes=65536)
 _SETTINGS = replace(_SETTINGS, access=replace(_SETTINGS.access, rate_per_second=0.0),

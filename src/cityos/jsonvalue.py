@@ -26,25 +26,23 @@ class TooDeep(BadRequestData):
 
 
 def depth_over(value: Any, limit: int = MAX_DEPTH) -> bool:
-    """Whether `value` nests more than `limit` arrays/objects (iterative: no recursion; a
-    container reached again, as YAML aliases share them, is not walked again)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    walked: dict[int, int] = {}  # id of a container -> the deepest level it was walked at
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
+    """Whether `value` nests more than `limit` arrays/objects.
+
+    Level by level, without recursion (about the cost of parsing the value again); each level
+    keeps a container once, so that containers shared by YAML aliases are not walked twice.
+    """
+    level: list[Any] = [value] if type(value) is dict or type(value) is list else []
+    depth = 0
+    while level:
         depth += 1
         if depth > limit:
             return True
-        if walked.get(id(item), 0) >= depth:
-            continue
-        walked[id(item)] = depth
-        stack.extend((child, depth) for child in children if isinstance(child, (dict, list)))
+        below: dict[int, Any] = {}
+        for item in level:
+            for child in (item.values() if type(item) is dict else item):
+                if type(child) is dict or type(child) is list:
+                    below[id(child)] = child
+        level = list(below.values())
     return False
 
 
