@@ -50,6 +50,7 @@ class Town:
     tokens: dict[str, str]  # who -> bearer token (signed in over HTTP; staff admin: the admin token)
     residents: dict[str, str] = field(default_factory=dict)  # label -> res_… id
     clients: dict[str, str] = field(default_factory=dict)  # company -> org:CLIENT_ID
+    data_dir: Path | None = None  # the server's (its store holds the audit trail)
 
     def auth(self, who: str, **headers: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}", **headers}
@@ -169,7 +170,7 @@ def town(attack_template: tuple[Path, dict[str, Any]],
     server = Server(data_dir, *TOWN_ARGS, database_url=url, egress_allow=TOWN_EGRESS)
     try:
         yield Town(server.url, _sign_in(server.url, made), dict(made["residents"]),
-                   dict(made["clients"]))
+                   dict(made["clients"]), data_dir)
     finally:
         server.stop()
         if os.environ.get("CITYOS_KEEP_TOWN") is None:

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
+from cityos.jsonvalue import loads
 from cityos.operations import NGSI_READ, NGSI_WRITE, Operation
 from cityos.storage.base import EVERYTHING, Store
 
@@ -56,7 +57,7 @@ async def _body(request: Request, limit: int) -> Any:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return None
     try:
-        return orjson.loads(await request.body())
+        return loads(await request.body())
     except orjson.JSONDecodeError:
         return None
 

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.jsonvalue import TooDeep, check_depth, depth_over
 from cityos.ngsi.api import distributed
 from cityos.ngsi.api.entities import broker_of, update_result
 from cityos.ngsi.api.linked import join_of, render_all
@@ -62,7 +63,7 @@ async def _read_entities(request: Request, *, require_type: bool = True,
                          allow_null: bool = False) -> tuple[list[tuple[Any, Any]], _Results, str]:
     """Each element read on its own: a bad one is reported, the others go on."""
     broker = broker_of(request)
-    body = await read_body(request, broker.settings.max_body_bytes, expect=list)
+    body = await read_body(request, broker.settings.max_body_bytes, expect=list, items=True)
     if not body.data:
         raise BadRequestData("the batch is empty")
     if any(item is None for item in body.data):  # not an entity at all: the array is malformed
@@ -74,6 +75,7 @@ async def _read_entities(request: Request, *, require_type: bool = True,
     for item in body.data:
         raw_id = item.get("id", item.get("@id")) if isinstance(item, dict) else None
         try:
+            check_depth(item)  # too deep: this item's error, the others are written
             ctx = await broker.context(item_context(item, body, media))
             entities.append((read_entity(item, ctx, now, require_type=require_type,
                                          allow_null=allow_null), ctx))
@@ -205,13 +207,15 @@ async def batch_delete(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
     body = await read_body(request, broker.settings.max_body_bytes, allow=(JSON, JSONLD),
-                           expect=list)
+                           expect=list, items=True)
     if not body.data:
         raise BadRequestData("the batch is empty")
     results = _Results()
     ids: list[str] = []
     for raw in body.data:
-        if not is_uri(raw):
+        if depth_over(raw):
+            results.fail(None, TooDeep())
+        elif not is_uri(raw):
             results.fail(raw, BadRequestData(f"{str(raw)[:200]!r} is not an entity id"))
         else:
             ids.append(raw)

@@ -31,6 +31,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.jsonvalue import TooDeep, loads
 from cityos.ngsi.api.entities import broker_of
 from cityos.ngsi.api.forward_plan import (
     ENTITY_KEYS,
@@ -138,8 +139,8 @@ class _Work:
         if shape.kind not in ("whole", "purge") and shape.method != "DELETE":
             raw = await request.body()
             try:
-                body = orjson.loads(raw) if raw else None
-            except orjson.JSONDecodeError:
+                body = loads(raw) if raw else None  # too deep: answered here
+            except (orjson.JSONDecodeError, TooDeep):
                 return None
         context = body.get("@context") if isinstance(body, dict) else None
         ctx = await broker.context(context if context is not None else link_context(request))

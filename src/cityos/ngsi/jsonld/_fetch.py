@@ -13,6 +13,7 @@ import httpx
 import orjson
 
 from cityos import egress
+from cityos.jsonvalue import loads
 from cityos.ngsi.errors import BadRequestData, LdContextNotAvailable
 
 _ACCEPT = "application/ld+json, application/json;q=0.9, */*;q=0.1"
@@ -35,7 +36,7 @@ class RemoteFetcher:
         except (httpx.HTTPError, egress.EgressRefused) as exc:
             raise LdContextNotAvailable(f"@context {url} not retrieved: {exc}") from exc
         try:
-            return orjson.loads(body)
+            return loads(body)  # nested past MAX_DEPTH: TooDeep, a 400 naming the limit
         except orjson.JSONDecodeError as exc:
             raise BadRequestData(f"@context {url} is not valid JSON: {exc}") from exc
 

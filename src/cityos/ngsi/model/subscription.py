@@ -15,6 +15,7 @@ from cityos.ngsi.model.terms import is_uri, is_valid_name, parse_datetime
 from cityos.ngsi.query.geo import parse_geoq
 from cityos.ngsi.query.q import parse_q
 from cityos.ngsi.query.scope import parse_scope_q
+from cityos.numbers import bounded_seconds
 
 FORMATS = ("normalized", "concise", "keyValues", "simplified")
 ACCEPTS = ("application/json", "application/ld+json", "application/geo+json")
@@ -43,10 +44,11 @@ def check_subscription(sub: dict[str, Any]) -> None:
             raise BadRequestData("watchedAttributes must be a non-empty list of names")
         if "timeInterval" in sub:
             raise BadRequestData("timeInterval and watchedAttributes exclude each other")
-    if "timeInterval" in sub and not _positive(sub["timeInterval"]):
-        raise BadRequestData("timeInterval must be a positive number of seconds")
-    if "throttling" in sub and not _positive(sub["throttling"]):
-        raise BadRequestData("throttling must be a positive number of seconds")
+    for name in ("timeInterval", "throttling"):
+        if name in sub and not _positive(sub[name]):
+            raise BadRequestData(f"{name} must be a positive number of seconds")
+        if name in sub:
+            bounded_seconds(sub[name], name)  # a century at most (no overflowing timer)
     if "expiresAt" in sub and parse_datetime(sub["expiresAt"]) is None:
         raise BadRequestData("expiresAt must be an ISO 8601 date-time")
     if "isActive" in sub and not isinstance(sub["isActive"], bool):
