@@ -3,7 +3,8 @@
 Organisations read their own rows and consented ones (under the purpose they declare with
 `Cityos-Purpose`), residents their own — or, with `Cityos-On-Behalf-Of: res_…`, the person
 they represent within the mandate's categories; everyone else (staff, open NGSI) non-personal
-rows only.
+rows only. An organisation reads only the entity types it is granted (issue 18: the
+Caller's read grants, applied by the store in the same SQL).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from cityos.audit.trail import PRINCIPAL
+from cityos.caller import caller_of
 from cityos.personal.receipts import purpose_term
 from cityos.storage.base import Reader
 
@@ -27,7 +29,9 @@ def reader_for(request: Request) -> Reader:
     kind, _, name = principal.sub.partition(":")
     if kind == "org":
         purpose = request.headers.get(PURPOSE_HEADER)
-        return Reader(org=principal.sub, purpose=purpose_term(purpose) if purpose else None)
+        caller = caller_of(request.scope)
+        return Reader(org=principal.sub, purpose=purpose_term(purpose) if purpose else None,
+                      types=frozenset() if caller is None else caller.reads)
     if kind == "resident":
         subject = request.headers.get(ON_BEHALF_HEADER)
         if not subject or subject == name:

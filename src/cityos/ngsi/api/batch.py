@@ -16,7 +16,7 @@ from starlette.responses import Response
 from cityos.ngsi.api import distributed
 from cityos.ngsi.api.entities import broker_of, update_result
 from cityos.ngsi.api.linked import join_of, render_all
-from cityos.ngsi.api.release import principal_sub, reader_of, released
+from cityos.ngsi.api.release import reader_of, released, writer_of
 from cityos.ngsi.api.request import (
     GEOJSON,
     JSON,
@@ -109,7 +109,7 @@ async def batch_create(request: Request) -> Response:
     entities, results, now = await _read_entities(request)
     items: list[tuple[str, Mutation]] = [(e["id"], _write(change.create, e, now))
                                           for e, _ in entities]
-    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+    outcomes = (await broker.store.mutate(tenant, items, writer=writer_of(request))
                 if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -141,7 +141,7 @@ async def batch_upsert(request: Request) -> Response:
         return fn
 
     items = [(e["id"], upsert(e)) for e, _ in entities]
-    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+    outcomes = (await broker.store.mutate(tenant, items, writer=writer_of(request))
                 if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -172,7 +172,7 @@ async def batch_update(request: Request) -> Response:
         return fn
 
     items = [(e["id"], update(e)) for e, _ in entities]
-    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+    outcomes = (await broker.store.mutate(tenant, items, writer=writer_of(request))
                 if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -193,7 +193,7 @@ async def batch_merge(request: Request) -> Response:
     entities, results, now = await _read_entities(request, require_type=False, allow_null=True)
     items: list[tuple[str, Mutation]] = [(e["id"], _write(change.merge, e, now))
                                           for e, _ in entities]
-    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+    outcomes = (await broker.store.mutate(tenant, items, writer=writer_of(request))
                 if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -223,7 +223,7 @@ async def batch_delete(request: Request) -> Response:
         return fn
 
     outcomes = await broker.store.mutate(tenant, [(i, remove(i)) for i in ids],
-                                         writer=principal_sub(request)) if ids else []
+                                         writer=writer_of(request)) if ids else []
     _collect(results, ids, outcomes)
     return _reply(results)
 

@@ -12,9 +12,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.ngsi.api.release import principal_sub as writer_of
 from cityos.ngsi.api.release import reader_of as reader_for
-from cityos.ngsi.api.release import released
+from cityos.ngsi.api.release import released, writer_of
 from cityos.ngsi.api.selection import Selection, to_store_query
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import ResourceNotFound

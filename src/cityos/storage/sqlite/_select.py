@@ -15,6 +15,7 @@ from typing import Any
 
 from cityos.storage.base import EntityQuery
 from cityos.storage.sqlite import _filters, _geo, _values
+from cityos.storage.sqlite._grants import type_clause
 from cityos.storage.sqlite._personal import visible_count
 
 Row = tuple[int, bytes]
@@ -163,7 +164,8 @@ def plan(tenant: str, query: EntityQuery, *, after: int | None = None,
         if not filters:  # the index alone
             count = (f"SELECT count(DISTINCT rid) FROM entity_types WHERE tenant = ? AND {in_types}",
                      [tenant, *types])
-        elif who is not None and filters == [who[0]] and len(set(types)) == 1:  # issue 6
+        elif who is not None and filters == [who[0]] and len(set(types)) == 1 and \
+                type_clause(query.reader) is None:  # issue 6 (the consent filter alone)
             count = visible_count(query.reader, tenant, types[0]) or (
                 f"SELECT count(DISTINCT rid) FROM entity_types WHERE tenant = ? AND {in_types}",
                 [tenant, *types])
