@@ -3,8 +3,7 @@
 Organisations read their own rows and consented ones (under the purpose they declare with
 `Cityos-Purpose`), residents their own — or, with `Cityos-On-Behalf-Of: res_…`, the person
 they represent within the mandate's categories; everyone else (staff, open NGSI) non-personal
-rows only. An organisation reads only the entity types it is granted (issue 18: the
-Caller's read grants, applied by the store in the same SQL).
+rows only.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from cityos.audit.trail import PRINCIPAL
-from cityos.caller import caller_of
 from cityos.personal.receipts import purpose_term
 from cityos.storage.base import Reader
 
@@ -29,9 +27,7 @@ def reader_for(request: Request) -> Reader:
     kind, _, name = principal.sub.partition(":")
     if kind == "org":
         purpose = request.headers.get(PURPOSE_HEADER)
-        caller = caller_of(request.scope)
-        return Reader(org=principal.sub, purpose=purpose_term(purpose) if purpose else None,
-                      types=frozenset() if caller is None else caller.reads)
+        return Reader(org=principal.sub, purpose=purpose_term(purpose) if purpose else None)
     if kind == "resident":
         subject = request.headers.get(ON_BEHALF_HEADER)
         if not subject or subject == name:
@@ -46,3 +42,10 @@ def reader_for(request: Request) -> Reader:
         return Reader(residents=(subject,),
                       categories=None if categories is None else tuple(categories))
     return _NOBODY
+
+
+class ConsentReaders:
+    """`cityos.ngsi.ports.Readers` as personal/ implements it (installed at app start)."""
+
+    def reader_for(self, request: Request) -> Reader:
+        return reader_for(request)
