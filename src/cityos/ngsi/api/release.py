@@ -34,6 +34,13 @@ def reader_of(request: Request) -> Reader:
     return reader  # type: ignore[no-any-return]
 
 
+def write_reader_of(request: Request) -> Reader:
+    """The Reader for finding what a write changes (NGSI v2: what it may not see it may not
+    change): the caller's consents with its write grants in place of its read grants — a
+    company granted to write a type but not to read it may still update what it wrote."""
+    return replace(reader_of(request), types=_granted(request, "writes"))
+
+
 def _granted(request: Request, mode: str) -> frozenset[str] | None:
     caller = caller_of(request.scope)
     if caller is not None:
