@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -178,3 +179,45 @@ def test_every_read_path_returns_exactly_the_granted_types(
     assert ids(v2) == want, ("v2 list", read)
     v2q = c.post("/v2/op/query", headers=who, json={"entities": [{"idPattern": f"x{n}-"}]})
     assert ids(v2q) == want, ("v2 op/query", read)
+
+
+def test_a_revoked_read_grant_stops_the_next_notification(world: World) -> None:
+    """Notifications read through the subscriber's grants as they are now (the account as the
+    gate sees it, re-read within two seconds), not as they were when it subscribed."""
+    from ngsi.notify.conftest import Receiver
+
+    receiver = Receiver()
+    try:
+        c = world.platform.client
+        world.grant_reads(["GtA", "GtB"])
+        sub = {"type": "Subscription", "entities": [{"type": "GtA"}, {"type": "GtB"}],
+               "notification": {"endpoint": {"uri": receiver.url}}}
+        r = c.post(f"{BASE}/subscriptions", json=sub, headers=world.auth("GrantReader"))
+        assert r.status_code == 201, r.text
+
+        def write(name: str, kind: str) -> str:
+            eid = f"urn:ngsi-ld:{kind}:revoke-{name}"
+            made = c.post(f"{BASE}/entities", headers=world.auth("GrantWriter"),
+                          json={"id": eid, "type": kind, "v": {"type": "Property", "value": 1}})
+            assert made.status_code == 201, made.text
+            return eid
+
+        def notified() -> set[str]:
+            return {e["id"] for e in receiver.entities()}
+
+        a1, b1 = write("1", "GtA"), write("1", "GtB")
+        assert receiver.wait_for(lambda: {a1, b1} <= notified())
+        # GtB is revoked as `cityos org grant --revoke` does it: in the account, no signal
+        org = world.platform.access(lambda a: a.book.grant("GrantReader", read=["GtB"],
+                                                           revoke=True))
+        assert org["grants"]["read"] == ["GtA"]
+        time.sleep(2.2)  # the account cache's two seconds
+        b2, a2 = write("2", "GtB"), write("2", "GtA")
+        assert receiver.wait_for(lambda: a2 in notified())
+        time.sleep(0.5)
+        assert b2 not in notified()
+        # and one may no longer subscribe to it
+        assert c.post(f"{BASE}/subscriptions", json=sub,
+                      headers=world.auth("GrantReader")).status_code == 403
+    finally:
+        receiver.down()
