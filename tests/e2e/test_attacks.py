@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 from attack_town import V1, Town, attack_template, entity, town  # noqa: F401  (its fixtures)
 
@@ -198,3 +199,30 @@ def test_a_company_patches_an_attribute_of_its_own_entity(city: Town) -> None:
                    json={"type": "Property", "value": 2})
     assert r.status_code == 204, r.text
     assert city.get("B", f"{V1}/entities/{mine['id']}").json()["level"]["value"] == 2
+
+
+# forwarding ----------------------------------------------------------------------------------
+def test_a_write_one_may_not_make_is_not_forwarded_to_a_context_source(
+        city: Town, serve: Any) -> None:
+    """A registered source takes writes of its types for the town: a company without a write
+    grant for the type must not reach it that way either."""
+    nose = serve("--open-ngsi")  # a neighbouring broker
+    reg = {"id": "urn:ngsi-ld:ContextSourceRegistration:attack-delta",
+           "type": "ContextSourceRegistration", "information": [{"entities": [{"type": "Delta"}]}],
+           "endpoint": nose.url, "mode": "redirect", "operations": ["redirectionOps"],
+           "management": {"timeout": 2000}}
+    made = city.post("admin", f"{V1}/csourceRegistrations", json=reg)
+    assert made.status_code == 201, made.text
+    try:
+        delta = entity("Delta", "fwd-1", note="B was here")
+        r = city.post("B", f"{V1}/entities", json=delta)  # B writes Beta (and personal) only
+        assert r.status_code == 403, r.text
+        r = city.post("B", f"{V1}/entityOperations/upsert", json=[delta])
+        assert r.status_code == 207 and r.json()["errors"][0]["error"]["status"] == 403, r.text
+        there = httpx.get(f"{nose.url}{V1}/entities/{delta['id']}")
+        assert there.status_code == 404, there.text
+        # a company granted every type is forwarded as before
+        assert city.post("A", f"{V1}/entities", json=entity("Delta", "fwd-2")).status_code == 201
+        assert httpx.get(f"{nose.url}{V1}/entities/urn:ngsi-ld:Delta:fwd-2").status_code == 200
+    finally:
+        city.delete("admin", f"{V1}/csourceRegistrations/{reg['id']}")
