@@ -1,6 +1,6 @@
 """Dial-a-ride benchmark: solve Cordeau's 42 a/b instances and compare with best-known costs.
 
-Instances and best-known costs: ../shared/data/darp-cordeau (Cordeau 2006, Operations Research).
+Instances and best-known costs: tests/fixtures/darp-cordeau (Cordeau 2006, Operations Research).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from cityos.services.ondemand.checker import check_solution
 from cityos.services.ondemand.loader import load_instance
 from cityos.services.ondemand.solver import solve
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "darp-cordeau"
+DATA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "darp-cordeau"
 
 
 def best_known(data: Path = DATA) -> dict[str, float]:

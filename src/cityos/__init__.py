@@ -1,6 +1,6 @@
 """cityos: a city OS (都市OS) a small municipality starts with one command.
 
-Parts are laid out as ARCHITECTURE.md shows: ngsi/, storage/, access/, personal/ …
+Parts are laid out as docs/architecture.md shows: ngsi/, storage/, access/, personal/ …
 """
 
 __version__ = "0.1.0"

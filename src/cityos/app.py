@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cityos import __version__
+from cityos import __version__, egress
 from cityos.access import routes as access_routes
 from cityos.access.cors import add_cors
 from cityos.access.gate import Gate
@@ -28,6 +28,7 @@ from cityos.catalog import routes as catalog_routes
 from cityos.catalog.usage import UsageMeter
 from cityos.iot import routes as iot_routes
 from cityos.iot.service import Iot
+from cityos.keystore import KeyStore
 from cityos.ngsi.api import routes as ngsi_routes
 from cityos.ngsi.api.respond import plain_json, problem_response
 from cityos.ngsi.broker import Broker
@@ -41,6 +42,7 @@ from cityos.ngsi.errors import (
     ResourceNotFound,
 )
 from cityos.ngsi.v2 import routes as ngsi_v2_routes
+from cityos.ngsi.v2.errors import OrionErrors
 from cityos.openapi import build_openapi
 from cityos.operations import STAFF_READ, Endpoint, Operation
 from cityos.personal import routes as personal_routes
@@ -203,6 +205,8 @@ def _strict(op: Operation, endpoint: Endpoint) -> Endpoint:
 
 def create_app(settings: Settings) -> Starlette:
     operations = all_operations()
+    # every outbound request of this process passes one policy (issue #18)
+    egress.configure(egress.EgressPolicy(settings.egress.allow, settings.egress.timeout))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -217,6 +221,7 @@ def create_app(settings: Settings) -> Starlette:
         broker.notifier.state = app.state  # notifications tell app.state.tracker (issue 6)
         app.state.type_grants = AccountGrants(app)  # notifications' read grants (issue 18)
         app.state.trust = await Trust.open(store, settings.trust, settings.public_url,
+                                           KeyStore.at(settings.data_dir),
                                            settings.access.alert_webhook)
         app.state.trust.start()
         await install_personal(app)  # classifier, sealer, tracker (issue 6)
@@ -253,4 +258,5 @@ def create_app(settings: Settings) -> Starlette:
     app.add_middleware(PageSession)  # pages: session cookie → bearer token for the gate
     app.add_middleware(TolerantPaths)
     app.add_middleware(BodyLimit, limit=settings.ngsi.max_body_bytes)
+    app.add_middleware(OrionErrors)  # outermost: every /v2 error in Orion's shape
     return app

@@ -1,24 +1,57 @@
 """The `cityos` command: init, serve, demo and the admin verbs named in ARCHITECTURE.md.
 
-Sub-commands of other parts (e.g. `cityos darp`) are mounted from their own modules.
+Sub-commands of other parts (e.g. `cityos darp`) live in their own modules, named in PARTS and
+imported only when used (cli_lazy), so that `cityos --help` answers at once. A new part's command
+is one more PARTS entry. Errors reach the user as one line in Japanese and English (cli_errors).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
+import contextlib
+import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
 from cityos import __version__
+from cityos.cli_console import cli_console
+from cityos.cli_errors import fail, guarded, usable_data_dir
+from cityos.cli_lazy import Part, lazy_group
 from cityos.settings import Settings, load_settings
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="cityos — 都市OS: a smart city platform anyone can start.")
-console = Console()
+if TYPE_CHECKING:  # asyncio, logging and socket load when a command runs, not for --help
+    import socket
+
+# The parts' commands, imported only when one of them runs (`cityos --help` imports none)
+PARTS = {
+    "org": Part("cityos.access.cli:org_app", "organisations and their client credentials"),
+    "staff": Part("cityos.access.cli:staff_app", "staff accounts (admin, operator, viewer)"),
+    "residents": Part("cityos.access.cli:residents_app",
+                      "residents' accounts (the app's sign-in)"),
+    "token": Part("cityos.access.cli:token",
+                  "Print a bearer access token on the last line (for scripts)."),
+    "accounts": Part("cityos.access.cli:accounts_app", "the account inventory (棚卸し)"),
+    "audit": Part("cityos.audit.cli:audit_app", "the audit trail of every request"),
+    "verify": Part("cityos.trust.cli:verify_cmd",  # the audit chain, then the transparency log
+                   "Verify the audit trail's hash chain and the transparency log."),
+    "trust": Part("cityos.trust.cli:trust_app",
+                  "platform CA, seal certificates, transparency log"),
+    "device": Part("cityos.iot.cli:device_app", "IoT devices: registry, tokens, inventory"),
+    "catalog": Part("cityos.catalog.cli:catalog_app",
+                    "the service catalog: import, export, seed"),
+    "personal": Part("cityos.personal.cli:personal_app", "Personal-Link: residents' data keys"),
+    "keys": Part("cityos.keys_cli:keys_app", "the key store: private keys and secrets (rotation)"),
+    "darp": Part("cityos.services.ondemand.cli:darp_app",
+                 "AI on-demand transport (dial-a-ride) solver"),
+}
+
+app = typer.Typer(cls=lazy_group(PARTS), no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_show_locals=False,  # locals hold passwords and keys
+                  help="cityos — 都市OS: a smart city platform anyone can start. "
+                  "Add --debug to any command to see the traceback of an unexpected error.")
+console = cli_console()
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
 Host = Annotated[str | None, typer.Option("--host", help="address to listen on (127.0.0.1)")]
@@ -53,21 +86,25 @@ def _settings(data_dir: Path, host: str | None, port: int | None, open_ngsi: boo
             allow_remote_contexts=tuple(p for p in allow_remote.split(",") if p) if allow_remote
             else None)
     except ValueError as err:  # a wrong setting: say which, no traceback
-        typer.echo(f"cityos: {err}", err=True)
-        raise typer.Exit(2) from None
+        fail("設定が正しくありません", str(err))
 
 
 def _init(settings: Settings, ca: tuple[Path, Path] | None = None) -> str | None:
     """Create the database and the first admin token if this data dir is new; `ca` is the
     municipality's CA (certificate, key) to use instead of a new platform CA."""
+    import asyncio
+
     from cityos.access.gate import TOKEN_FILE, create_admin_token
     from cityos.storage import open_store
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not _platform_exists(settings):  # a new platform: its directory is private
+        settings.data_dir.chmod(0o700)
 
     async def make_db() -> tuple[tuple[str, str] | None, str | None]:
         from cityos.access.cli import create_first_admin
         from cityos.access.service import Access
+        from cityos.keystore import KeyStore
         from cityos.storage.base import shared
 
         store = open_store(settings.database_url)
@@ -80,7 +117,8 @@ def _init(settings: Settings, ca: tuple[Path, Path] | None = None) -> str | None
 
             if (made := await init_trust(store, settings, ca)) is not None:
                 console.print(made)
-            login = await create_first_admin(await Access.create(store, settings.access))
+            login = await create_first_admin(await Access.create(
+                store, settings.access, KeyStore.at(settings.data_dir)))
             if (settings.data_dir / TOKEN_FILE).exists():
                 return login, None
             return login, create_admin_token(settings.data_dir)
@@ -104,17 +142,20 @@ def init(data_dir: DataDir = Path("var"), ca_cert: CaCert = None, ca_key: CaKey 
          database_url: DatabaseUrl = None) -> None:
     """Create a platform: database, platform CA and the first admin's token (printed once)."""
     if (ca_cert is None) != (ca_key is None):
-        console.print("[red]--ca-cert and --ca-key go together[/]")
-        raise typer.Exit(2)
+        fail("--ca-cert と --ca-key は一緒に指定してください", "--ca-cert and --ca-key go together")
+    usable_data_dir(data_dir)
     settings = load_settings(data_dir, database_url=database_url)
     token = _init(settings, (ca_cert, ca_key) if ca_cert and ca_key else None)
     if token is None:
-        console.print(f"[yellow]{data_dir} already holds a platform; nothing changed.[/]")
+        shown = escape(str(data_dir))
+        console.print(f"[yellow]{shown} にはプラットフォームがあります。変更していません / "
+                      f"{shown} already holds a platform; nothing changed.[/]")
         return
     from cityos.storage import shown_url
 
-    console.print(f"Platform created in [bold]{data_dir}[/] "
-                  f"(database {shown_url(settings.database_url)}).")
+    console.print(f"プラットフォームを作成しました / Platform created in "
+                  f"[bold]{escape(str(data_dir))}[/] (database {shown_url(settings.database_url)}).",
+                  highlight=False)
     console.print("Admin token — shown only now, keep it safe / 管理者トークン(再表示されません):")
     print(token)
 
@@ -127,16 +168,14 @@ def serve(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None,
     """Serve the platform over HTTP (HTTPS only with --tls-cert and --tls-key)."""
     settings = _settings(data_dir, host, port, open_ngsi, context_dir, allow_remote_contexts,
                          tls_cert, tls_key, database_url)
-    from cityos.access.gate import TOKEN_FILE
-
-    url = settings.storage.database_url
-    if not (settings.data_dir / ("cityos.db" if not url else TOKEN_FILE)).exists():
-        _reach_database(url)  # a new platform (on PostgreSQL: a data dir without its token)
-        token = _init(settings)
+    _refuse_exposed(settings)
+    tls, sock = _prepare(settings)
+    if not _platform_exists(settings):
+        token = _init(settings)  # a new platform (on PostgreSQL: a data dir without its token)
         if token:
             console.print("New platform. Admin token (shown once) / 管理者トークン:")
             print(token, flush=True)
-    _run(settings)
+    _run(settings, tls, sock)
 
 
 @app.command("migrate-store")
@@ -153,7 +192,11 @@ def migrate_store(
 @app.command()
 def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) -> None:
     """Start the demo town (init if needed) and serve it."""
+    import asyncio
+
     settings = _settings(data_dir, host, port, False, None, None)
+    _refuse_exposed(settings)
+    tls, sock = _prepare(settings)
     token = _init(settings)
     from cityos.town.loader import load_town
     from cityos.town.simulator import Simulator
@@ -166,8 +209,21 @@ def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) 
         console.print("  Admin token (shown once; use as 'Authorization: Bearer …') / 管理者トークン:")
         print(f"    {token}", flush=True)
     print_tour(console, settings, town)
+    settings = _demo_egress(settings)
     Simulator(town, settings).start()
-    _run(settings)
+    _run(settings, tls, sock)
+
+
+def _demo_egress(settings: Settings) -> Settings:
+    """The demo is a sandbox on one machine: unless egress.allow is set, its subscriptions and
+    context sources may point at receivers and brokers on loopback (a served town may not)."""
+    if settings.egress.allow:
+        return settings
+    from dataclasses import replace
+
+    from cityos.egress import LOOPBACK
+
+    return replace(settings, egress=replace(settings.egress, allow=LOOPBACK))
 
 
 @app.command("version")
@@ -188,24 +244,43 @@ def _tune_gc() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-def _run(settings: Settings) -> None:
-    import uvicorn
+def _prepare(settings: Settings) -> tuple[dict[str, Any], socket.socket]:
+    """Everything that can refuse to serve, checked before a platform is created or changed,
+    a secret printed or the simulator started: the TLS files, the port (bound here and handed
+    to uvicorn, so nothing can take it in between), the data directory and the database."""
+    from cityos.access.tls import TlsSettingsError, tls_options
+    from cityos.cli_listen import bind
 
-    from cityos.access.tls import StrictTransport, TlsSettingsError, tls_options
-    from cityos.app import create_app
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     try:
         tls = tls_options(settings)
     except TlsSettingsError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from None
+        fail("TLS の設定が正しくありません", str(exc))
+    sock = bind(settings.host, settings.port)
+    usable_data_dir(settings.data_dir)
     _reach_database(settings.storage.database_url)
+    return tls, sock
+
+
+def _run(settings: Settings, tls: dict[str, Any], sock: socket.socket) -> None:
+    import logging
+
+    import uvicorn
+
+    from cityos.access.tls import StrictTransport
+    from cityos.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asgi = create_app(settings)
     _tune_gc()
-    uvicorn.run(StrictTransport(asgi) if tls else asgi, host=settings.host, port=settings.port,
-                log_level="warning", access_log=False, loop="auto", http="auto",
-                limit_concurrency=None, timeout_keep_alive=30, **tls)
+    config = uvicorn.Config(StrictTransport(asgi) if tls else asgi, host=settings.host,
+                            port=settings.port, log_level="warning", access_log=False,
+                            loop="auto", http="auto", limit_concurrency=None,
+                            timeout_keep_alive=30, **tls)
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn has shut down already
+        server.run(sockets=[sock])
+    if not server.started:
+        raise typer.Exit(3)  # uvicorn logged why (e.g. the app's startup failed)
 
 
 def _reach_database(url: str) -> None:
@@ -227,45 +302,37 @@ def _reach_database(url: str) -> None:
     except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         parts = urlsplit(url)
         where = f"{parts.hostname or parts.query or 'localhost'}:{parts.port or 5432}{parts.path}"
-        console.print(f"[red]cannot reach the database at {where} ({type(exc).__name__}: {exc})"
-                      f"\nデータベースに接続できません。--database-url と PostgreSQL の状態を確認し"
-                      "てください / check --database-url and that PostgreSQL is running[/]")
-        raise typer.Exit(2) from None
+        fail("データベースに接続できません。--database-url と PostgreSQL の状態を確認してください",
+             f"cannot reach the database at {where} ({type(exc).__name__}: {exc}); check "
+             "--database-url and that PostgreSQL is running")
 
 
-def _mount_parts() -> None:
-    from cityos.access.cli import accounts_app, org_app, residents_app, staff_app, token
+def _platform_exists(settings: Settings) -> bool:
+    """Whether the data directory holds a platform (on PostgreSQL: its admin token's hash)."""
+    from cityos.access.gate import TOKEN_FILE
 
-    app.add_typer(org_app, name="org", help="organisations and their client credentials")
-    app.add_typer(staff_app, name="staff", help="staff accounts (admin, operator, viewer)")
-    app.add_typer(residents_app, name="residents", help="residents' accounts (the app's sign-in)")
-    app.command("token")(token)
-    app.add_typer(accounts_app, name="accounts", help="the account inventory (棚卸し)")
-    from cityos.audit.cli import audit_app
+    url = settings.storage.database_url
+    return (settings.data_dir / ("cityos.db" if not url else TOKEN_FILE)).exists()
 
-    app.add_typer(audit_app, name="audit", help="the audit trail of every request")
-    from cityos.trust.cli import trust_app, verify_cmd
 
-    app.command("verify")(verify_cmd)  # the audit chain, then the transparency log
-    app.add_typer(trust_app, name="trust", help="platform CA, seal certificates, transparency log")
-    from cityos.iot.cli import device_app
+def _refuse_exposed(settings: Settings) -> None:
+    """Exit 2 with one bilingual line naming the path when the data directory of a platform or
+    one of its key files may be read by other users (a new platform's is made private by
+    `_init`)."""
+    from cityos.keystore import exposed
 
-    app.add_typer(device_app, name="device", help="IoT devices: registry, tokens, inventory")
-    from cityos.catalog.cli import catalog_app
-
-    app.add_typer(catalog_app, name="catalog", help="the service catalog: import, export, seed")
-    from cityos.personal.cli import personal_app
-
-    app.add_typer(personal_app, name="personal", help="Personal-Link: residents' data keys")
-    try:
-        from cityos.services.ondemand.cli import darp_app
-    except ImportError:  # the on-demand transport engine is optional while it is being built
+    data_dir = settings.data_dir
+    if not _platform_exists(settings):
         return
-    app.add_typer(darp_app, name="darp", help="AI on-demand transport (dial-a-ride) solver")
-
-
-_mount_parts()
+    found = exposed(data_dir)
+    if found is not None:
+        mode = found.stat().st_mode & 0o777
+        fail(f"{found} は他のユーザーから読めます (mode {mode:o})。"
+             f"`chmod -R go-rwx {data_dir}` を実行してください",
+             f"{found} is readable by other users (mode {mode:o}): "
+             f"run `chmod -R go-rwx {data_dir}`")
 
 
 def main() -> None:
-    app()
+    os.umask(0o077)  # every file and directory cityos makes is its owner's alone (0600/0700)
+    guarded(lambda args: app(args=args, prog_name="cityos"))

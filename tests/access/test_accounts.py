@@ -17,7 +17,7 @@ from cityos.access.corporate import InvalidCorporateNumber, validate_corporate_n
 from cityos.access.keys import KeyRing
 from cityos.access.service import Access
 from cityos.access.tokens import Principal, TokenError, TokenVerifier, issue_token
-from cityos.storage import open_store
+from cityos.keystore import KeyStore
 
 from .secured import Platform, make_platform
 
@@ -218,30 +218,26 @@ def test_per_type_grants_of_organisations(platform: Platform) -> None:
 
 def test_signing_keys_rotate_and_old_tokens_live_until_expiry(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-        await store.open()
-        try:
-            ring = KeyRing(store, rotation_seconds=100.0, token_ttl=600.0)
-            who = Principal("staff:admin", "*", ("admin",))
-            now = time.time()
-            first = await issue_token(ring, who, 600.0, now=now - 150)
-            key1 = ring.newest
-            second = await issue_token(ring, who, 600.0, now=now)  # key1 is due: a new key
-            key2 = ring.newest
-            assert key1 is not None and key2 is not None and key2.kid != key1.kid
-            assert [k["kid"] for k in ring.jwks()["keys"]] == [key2.kid, key1.kid]
-            other = KeyRing(store, 100.0, 600.0)  # another process sees both keys
-            await other.load()
-            for token in (first, second):  # tokens of the old key live until they expire
-                assert (await TokenVerifier(other).verify(token)).sub == "staff:admin"
-            await ring.rotate(now + 1300)  # every token of key1 expired: it retires
-            assert key1.kid not in {k["kid"] for k in ring.jwks()["keys"]}
-            await other.load()
-            with pytest.raises(TokenError) as err:
-                await TokenVerifier(other).verify(first)
-            assert err.value.reason == "forged"  # its key is gone: nobody can vouch for it
-        finally:
-            await store.close()
+        keys = KeyStore(tmp_path / "keys")
+        ring = KeyRing(keys, rotation_seconds=100.0, token_ttl=600.0)
+        who = Principal("staff:admin", "*", ("admin",))
+        now = time.time()
+        first = await issue_token(ring, who, 600.0, now=now - 150)
+        key1 = ring.newest
+        second = await issue_token(ring, who, 600.0, now=now)  # key1 is due: a new key
+        key2 = ring.newest
+        assert key1 is not None and key2 is not None and key2.kid != key1.kid
+        assert [k["kid"] for k in ring.jwks()["keys"]] == [key2.kid, key1.kid]
+        other = KeyRing(keys, 100.0, 600.0)  # another process sees both keys
+        await other.load()
+        for token in (first, second):  # tokens of the old key live until they expire
+            assert (await TokenVerifier(other).verify(token)).sub == "staff:admin"
+        await ring.rotate(now + 1300)  # every token of key1 expired: it retires
+        assert key1.kid not in {k["kid"] for k in ring.jwks()["keys"]}
+        await other.load()
+        with pytest.raises(TokenError) as err:
+            await TokenVerifier(other).verify(first)
+        assert err.value.reason == "forged"  # its key is gone: nobody can vouch for it
 
     asyncio.run(scenario())
 

@@ -10,6 +10,7 @@ import pytest
 
 from cityos.access.accounts import BadCredentials, Locked
 from cityos.access.service import Access
+from cityos.keystore import KeyStore
 from cityos.settings import load_settings
 from cityos.storage import open_store
 from conftest import CITYOS, engine_environ
@@ -141,7 +142,8 @@ def test_residents_commands(tmp_path) -> None:  # type: ignore[no-untyped-def]
         store = open_store(settings.database_url)
         await store.open()
         try:
-            return await work(await Access.create(store, settings.access))
+            return await work(await Access.create(store, settings.access,
+                                                 KeyStore.at(settings.data_dir)))
         finally:
             await store.close()
 
@@ -161,7 +163,7 @@ def test_residents_commands(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert "disabled" in cityos("list").stdout
     assert cityos("enable", "kita@toyono.example").returncode == 0
     missing = cityos("disable", "nobody")
-    assert missing.returncode == 1 and "no resident" in missing.stdout
+    assert missing.returncode == 2 and "no resident" in missing.stderr
 
 
 def test_failed_passkey_signatures_count_toward_the_lockout(platform: Platform) -> None:

@@ -83,4 +83,4 @@ def test_half_a_tls_configuration_is_refused(tmp_path: Path) -> None:
     cert, _ = _self_signed(tmp_path)
     done = subprocess.run([CITYOS, "serve", "--data-dir", str(tmp_path / "v"), "--tls-cert",
                            str(cert)], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and "--tls-key" in done.stdout
+    assert done.returncode == 2 and "--tls-key" in done.stderr

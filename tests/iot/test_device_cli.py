@@ -37,6 +37,6 @@ def test_add_list_disable_rotate_inventory(tmp_path: Path) -> None:
     assert new.startswith("dk_") and new != token
     bad = runner.invoke(app, ["device", "add", "pc-1", "--type", "people-counter",
                               "--data-dir", data])
-    assert bad.exit_code == 1 and "already exists" in bad.output
+    assert bad.exit_code == 2 and "already exists" in bad.output
     bad = runner.invoke(app, ["device", "add", "pc-2", "--type", "toaster", "--data-dir", data])
-    assert bad.exit_code == 1 and "unknown device type" in bad.output
+    assert bad.exit_code == 2 and "unknown device type" in bad.output

@@ -83,12 +83,15 @@ class AccountBook:
                       ) -> tuple[dict[str, Any], str]:
         """Register an organisation; returns it and its client secret (shown once)."""
         if not _NAME.match(name):
-            raise AccountError(f"organisation name {name!r}: letters, digits, space . @ - _")
+            raise AccountError(f"事業者名 {name!r} に使えるのは英数字・空白・. @ - _ です / "
+                               f"organisation name {name!r}: letters, digits, space . @ - _")
         if not _TENANT.match(tenant):
-            raise AccountError(f"tenant {tenant!r} is not a tenant name")
+            raise AccountError(f"{tenant!r} はテナント名ではありません / tenant {tenant!r} is not "
+                               "a tenant name")
         number = validate_corporate_number(corporate_number)
         if await self.store.kv_get(ORGS, name) is not None:
-            raise AccountError(f"organisation {name!r} already exists")
+            raise AccountError(f"事業者 {name!r} はすでに登録されています / organisation "
+                               f"{name!r} already exists")
         client_id = "org_" + secrets.token_hex(8)
         secret = new_secret("cs_")
         now = time.time()
@@ -105,7 +108,7 @@ class AccountBook:
     async def get_org(self, name: str) -> dict[str, Any]:
         org = await self.store.kv_get(ORGS, name)
         if org is None:
-            raise AccountError(f"no organisation {name!r}")
+            raise AccountError(f"事業者 {name!r} は登録されていません / no organisation {name!r}")
         return dict(org)
 
     async def org_by_client(self, client_id: str) -> dict[str, Any] | None:
@@ -169,16 +172,21 @@ class AccountBook:
         """Add a staff member; returns the account and its password (generated if not given)."""
         roles = tuple(dict.fromkeys(roles))
         if not _NAME.match(username) or " " in username:
-            raise AccountError(f"user name {username!r}: letters, digits . @ - _")
+            raise AccountError(f"ユーザー名 {username!r} に使えるのは英数字と . @ - _ です / "
+                               f"user name {username!r}: letters, digits . @ - _")
         if not roles or any(r not in STAFF_ROLES for r in roles):
-            raise AccountError(f"roles must be among {', '.join(STAFF_ROLES)}, not {roles}")
+            given = ", ".join(roles) or "-"
+            raise AccountError(f"役割は {', '.join(STAFF_ROLES)} のいずれかです({given} は不可) / "
+                               f"roles must be among {', '.join(STAFF_ROLES)}, not {given}")
         tenant = ("*" if "admin" in roles else "") if tenant is None else tenant
         if not _TENANT.match(tenant):
-            raise AccountError(f"tenant {tenant!r} is not a tenant name")
+            raise AccountError(f"{tenant!r} はテナント名ではありません / tenant {tenant!r} is not "
+                               "a tenant name")
         if password is not None and len(password) < 12:
-            raise AccountError("a password has at least 12 characters")
+            raise AccountError("パスワードは12文字以上です / a password has at least 12 characters")
         if await self.store.kv_get(STAFF, username) is not None:
-            raise AccountError(f"staff member {username!r} already exists")
+            raise AccountError(f"職員 {username!r} はすでに登録されています / staff member "
+                               f"{username!r} already exists")
         password = password or new_secret("")[:24]
         member = {"username": username, "roles": list(roles), "tenant": tenant,
                   "password": await asyncio.to_thread(hash_secret, password),
@@ -190,7 +198,8 @@ class AccountBook:
     async def get_staff(self, username: str) -> dict[str, Any]:
         member = await self.store.kv_get(STAFF, username)
         if member is None:
-            raise AccountError(f"no staff member {username!r}")
+            raise AccountError(f"職員 {username!r} は登録されていません / no staff member "
+                               f"{username!r}")
         return dict(member)
 
     async def list_staff(self) -> list[dict[str, Any]]:
@@ -225,7 +234,7 @@ class AccountBook:
         async with self.lock(f"{space}:{key}"):
             account = await self.store.kv_get(space, key)
             if account is None:
-                raise AccountError(f"no account {key!r}")
+                raise AccountError(f"アカウント {key!r} はありません / no account {key!r}")
             account["passkeys"] = [*account.get("passkeys", []), passkey]
             await self.store.kv_put(space, key, account)
 

@@ -14,18 +14,20 @@ from typing import Annotated, Any, TypeVar
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cityos.access.accounts import STAFF, AccountError
 from cityos.access.corporate import InvalidCorporateNumber
 from cityos.access.revocation import revoke_all
 from cityos.access.service import Access, org_principal, staff_principal
+from cityos.cli_console import cli_console
+from cityos.cli_errors import USER_ERROR, existing_platform
+from cityos.keystore import KeyStore
 from cityos.settings import load_settings
 from cityos.storage import open_store
 
 T = TypeVar("T")
-console = Console()
+console = cli_console()
 org_app = typer.Typer(no_args_is_help=True, help="organisations (service companies) and their "
                       "OAuth 2.0 client credentials")
 accounts_app = typer.Typer(no_args_is_help=True, help="the account inventory (棚卸し)")
@@ -39,24 +41,23 @@ Types = Annotated[str, typer.Option(help="comma-separated entity types ('*' = ev
 def run(data_dir: Path, work: Callable[[Access], Awaitable[T]]) -> T:
     """Open the platform's store, run `work` with its access state, close the store."""
     settings = load_settings(data_dir)
-    if not settings.storage.database_url and not (data_dir / "cityos.db").exists():
-        console.print(f"[red]{data_dir} holds no platform: run `cityos init --data-dir "
-                      f"{data_dir}` first[/]")
-        raise typer.Exit(2)
+    existing_platform(data_dir, bool(settings.storage.database_url)
+                      or (data_dir / "cityos.db").exists())
 
     async def main() -> T:
         store = open_store(settings.database_url)
         await store.open()
         try:
-            return await work(await Access.create(store, settings.access))
+            return await work(await Access.create(store, settings.access,
+                                                KeyStore.at(settings.data_dir)))
         finally:
             await store.close()
 
     try:
         return asyncio.run(main())
-    except (AccountError, InvalidCorporateNumber) as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from None
+    except (AccountError, InvalidCorporateNumber) as exc:  # bilingual: "ja / en"
+        typer.echo(f"cityos: {exc}", err=True)
+        raise typer.Exit(USER_ERROR) from None
 
 
 def _split(text: str) -> list[str]:
@@ -129,7 +130,9 @@ def org_grant(name: str, data_dir: DataDir = Path("var"), read: Types = "", writ
     """Grant (or --revoke) reading / writing entity types."""
     org = run(data_dir, lambda a: a.book.grant(name, read=_split(read), write=_split(write),
                                                revoke=revoke))
-    console.print(f"{name}: read {org['grants']['read']}, write {org['grants']['write']}")
+    grants = org["grants"]
+    console.print(f"{name}: read {', '.join(grants['read']) or '-'}; "
+                  f"write {', '.join(grants['write']) or '-'}", highlight=False)
 
 
 @org_app.command("rotate-secret")
@@ -230,7 +233,8 @@ def _set_resident_disabled(login: str, data_dir: Path, disabled: bool) -> None:
     async def work(access: Access) -> None:
         resident = await access.residents.by_login(login)
         if resident is None:
-            raise AccountError(f"no resident with login {login!r}")
+            raise AccountError(f"ログイン名 {login} の住民はいません / no resident with "
+                               f"login {login}")
         await access.residents.set_disabled(resident["id"], disabled)
 
     run(data_dir, work)
@@ -292,14 +296,18 @@ def token(data_dir: DataDir = Path("var"),
             account = await (access.book.get_staff(staff) if staff else
                              access.book.first_admin())
             if account is None:
-                raise AccountError("this platform has no admin account yet")
+                raise AccountError("管理者アカウントがまだありません / this platform has no "
+                                   "admin account yet")
             principal = staff_principal(account)
         if account.get("disabled"):
-            raise AccountError(f"{principal.sub} is disabled")
+            raise AccountError(f"{principal.sub} は無効化されています / {principal.sub} is "
+                               "disabled")
         return await access.issue(principal), access.settings.token_ttl
 
     value, ttl = run(data_dir, make)
-    console.print(f"Bearer token, valid {ttl} s:", highlight=False)
+    minutes = f"{ttl / 60:g}"
+    console.print(f"アクセストークン({minutes}分有効) / bearer token, valid {minutes} minutes:",
+                  highlight=False)
     print(value)
 
 

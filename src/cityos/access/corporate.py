@@ -20,7 +20,9 @@ def validate_corporate_number(text: str) -> str:
     """Return the corporate number normalised (spaces and hyphens removed), or raise."""
     number = text.replace("-", "").replace(" ", "").strip()
     if len(number) != 13 or not number.isascii() or not number.isdigit():
-        raise InvalidCorporateNumber(f"a corporate number has 13 digits, not {text!r}")
+        raise InvalidCorporateNumber(f"法人番号は13桁の数字です({text!r} は不可) / a corporate "
+                                     f"number has 13 digits, not {text!r}")
     if int(number[0]) != check_digit(number[1:]):
-        raise InvalidCorporateNumber(f"{number}: the check digit (first digit) is wrong")
+        raise InvalidCorporateNumber(f"{number}: 法人番号のチェックディジット(先頭の1桁)が正しく"
+                                     "ありません / the check digit (first digit) is wrong")
     return number

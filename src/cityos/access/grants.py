@@ -81,3 +81,9 @@ def granted(names: list[str], type_name: str) -> bool:
     """Whether grant names (an account's stored list) cover `type_name` (a name or an IRI,
     expanded the same way)."""
     return EVERY in names or expand(type_name) in {expand(n) for n in names}
+
+
+def local_name(type_name: str) -> str:
+    """The last segment of a type IRI (`.../default-context/Shelter` → `Shelter`): for
+    messages, never for deciding."""
+    return type_name.rstrip("/#").replace("#", "/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]

@@ -17,6 +17,7 @@ from cityos.access.ratelimit import RateLimiter
 from cityos.access.residents import RESIDENTS, ResidentBook
 from cityos.access.shared import CountExchange
 from cityos.access.tokens import Principal, TokenVerifier, issue_token
+from cityos.keystore import KeyStore, move_keys_out
 from cityos.operations import RESIDENT_ROLE
 from cityos.settings import AccessSettings
 from cityos.storage.base import Store, shared
@@ -38,8 +39,10 @@ class Access:
     exchange: CountExchange | None = None  # several processes on one database
 
     @classmethod
-    async def create(cls, store: Store, settings: AccessSettings) -> Access:
-        ring = KeyRing(store, settings.key_rotation_days * 86_400.0, settings.token_ttl)
+    async def create(cls, store: Store, settings: AccessSettings, keys: KeyStore) -> Access:
+        """`keys`: the data directory's key store (`KeyStore.at(settings.data_dir)`)."""
+        await move_keys_out(store, keys)  # a platform from before the key store
+        ring = KeyRing(keys, settings.key_rotation_days * 86_400.0, settings.token_ttl)
         await ring.load()
         book = AccountBook(store, lockout_after=settings.lockout_after,
                            lockout_seconds=settings.lockout_seconds,
@@ -130,7 +133,8 @@ async def access_of(app: Any) -> Access:
     store = app.state.broker.store
     access: Access | None = getattr(app.state, "access", None)
     if access is None or access.store is not store:  # first use, or the app was restarted
-        access = await Access.create(store, app.state.settings.access)
+        access = await Access.create(store, app.state.settings.access,
+                                     KeyStore.at(app.state.settings.data_dir))
         current: Access | None = getattr(app.state, "access", None)
         if current is not None and current.store is store:
             return current  # a concurrent first request won

@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from cityos.access.cli import run
 from cityos.access.service import Access
 from cityos.audit.chain import Entry, Problem, checkpoint_line, read_export, to_line, verify
 from cityos.audit.retention import prune_audit
 from cityos.audit.trail import HEAD, LOG
+from cityos.cli_console import cli_console
 
 audit_app = typer.Typer(no_args_is_help=True, help="the audit trail of every request")
-console = Console(stderr=True)
+console = cli_console(stderr=True)
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
 _PAGE = 5000
 

@@ -2,7 +2,9 @@
 outcome and sizes — never secrets, query values or attribute values (guideline 都市OS③-3).
 
 Records are buffered and appended in batches (one durable transaction every few hundred ms),
-so answering a request never waits for the log; `close` flushes what is left.
+so answering a read never waits for the log; a write to data is answered only once its audit
+record and its write record (see trust/hook.py, `DURABLE`) are in the store, so that a crash
+loses no record of an acknowledged write. `close` flushes what is left.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from cityos.storage.base import Store
 LOG = "audit"
 PRINCIPAL = "cityos.principal"  # scope key where the gate leaves who is calling
 SUBJECTS = "cityos.subjects"  # scope key: resident ids whose data a handler touched
+DURABLE = "cityos.durable"  # scope key: flushes to await (with the audit record's) before answering
 HEAD = ("audit.head", "audit")  # kv space and key of the last anchored (seq, hash)
 FLUSH_SECONDS = 0.25
 PRUNE_SECONDS = 3600.0
@@ -43,6 +46,8 @@ class AuditTrail:
         self._pending: list[bytes] = []
         self.watchers: list[Callable[[dict[str, Any]], None]] = []  # see each record as made
         self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._head: int | None = None  # seq of the last append, not yet kept as the head
 
     def record(self, record: dict[str, Any]) -> None:
         self._pending.append(canonical(record))
@@ -56,15 +61,32 @@ class AuditTrail:
         await self.flush()
 
     async def flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
+        """Append what is pending, keep the trail's head, prune when due."""
+        await self.commit()
+        await self._anchor()
+
+    async def commit(self) -> None:
+        """Return when every record made before the call is in the store (what a write waits
+        for). One at a time: the requests waiting meanwhile share the next append."""
+        async with self._lock:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    self._head = await self.store.append_log(LOG, batch, link)
+                except Exception:  # the store is gone: say so loudly, never fail the requests
+                    log.exception("could not append %d audit records", len(batch))
+                    return
+
+    async def _anchor(self) -> None:
+        """Keep the last appended (seq, hash) as the trail's head, and prune now and then
+        (in the background: an acknowledged write waits for neither)."""
+        seq, self._head = self._head, None
+        if seq is not None:
             try:
-                seq = await self.store.append_log(LOG, batch, link)
                 [last] = await self.store.read_log(LOG, after=seq - 1, limit=1)
                 await self.store.kv_put(*HEAD, {"seq": last.seq, "hash": last.hash})
-            except Exception:  # the store is gone: say so loudly, never fail the requests
-                log.exception("could not append %d audit records", len(batch))
-                return
+            except Exception:
+                log.exception("could not keep the audit trail's head")
         if self.retention_days > 0 and time.monotonic() - self._pruned > PRUNE_SECONDS:
             self._pruned = time.monotonic()
             from cityos.audit.retention import prune_audit  # it needs LOG from here
@@ -104,8 +126,11 @@ def audited(op: Operation, endpoint: Endpoint) -> Endpoint:
         else:
             size = response.headers.get("content-length", "0")
             out = int(size) if size.isdigit() else 0
-        trail_of(request.app).record(build_record(op, request, response.status_code, out,
-                                                  started))
+        trail = trail_of(request.app)
+        trail.record(build_record(op, request, response.status_code, out, started))
+        waits = request.scope.get(DURABLE)
+        if waits:  # a write to data: its records are in the store before it is acknowledged
+            await asyncio.gather(trail.commit(), *(flush() for flush in waits))
         return response
 
     call.__name__ = endpoint.__name__
@@ -157,6 +182,10 @@ def _subjects(scope: MutableMapping[str, Any], principal: Any) -> list[str]:
     return list(dict.fromkeys(own + [str(s)[:64] for s in named]))[:MAX_IDS]
 
 
+# scope key: the owner of another's resource (subscription, registration) a staff admin acted
+# on; the record then names it as `owner` (issue #18)
+ACTING_FOR = "cityos.acting_for"
+
 _second: tuple[int, str] = (0, "")
 
 
@@ -185,7 +214,7 @@ def build_record(op: Operation, request: Request, status: int, bytes_out: int,
     # only a body the operation already read (Starlette keeps it on the request) is looked at
     body: bytes = getattr(request, "_body", b"") if op.body is not None else b""
     entity_id = scope.get("path_params", {}).get("entityId")
-    return {
+    record: dict[str, Any] = {
         "at": _timestamp(time.time()),
         "who": principal.sub if principal is not None else "anonymous",
         "org": principal.org if principal is not None else "",
@@ -200,3 +229,7 @@ def build_record(op: Operation, request: Request, status: int, bytes_out: int,
         "bytes_out": bytes_out,
         "ms": round((time.perf_counter() - started) * 1000, 3),
     }
+    owner = scope.get(ACTING_FOR)
+    if owner is not None:
+        record["owner"] = str(owner)[:256]
+    return record

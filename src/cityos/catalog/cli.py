@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from cityos.access.cli import run
 from cityos.access.service import Access
@@ -17,8 +16,9 @@ from cityos.catalog.exchange import read_services, write_services
 from cityos.catalog.model import CatalogError
 from cityos.catalog.seed import seed_catalog
 from cityos.catalog.services import ServiceCatalog
+from cityos.cli_console import cli_console
 
-console = Console()
+console = cli_console()
 catalog_app = typer.Typer(no_args_is_help=True, help="the service catalog (UAX-Link)")
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
 Tenant = Annotated[str, typer.Option("--tenant", help="the tenant (municipality)")]

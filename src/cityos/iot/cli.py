@@ -11,15 +11,17 @@ from typing import Annotated, Any
 
 import orjson
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from cityos.access.accounts import AccountError
 from cityos.access.cli import run
 from cityos.access.service import Access
+from cityos.cli_console import cli_console
+from cityos.cli_errors import USER_ERROR
 from cityos.iot.device_types import device_types
 from cityos.iot.registry import DeviceError, DeviceRegistry, public
 
-console = Console()
+console = cli_console()
 device_app = typer.Typer(no_args_is_help=True, help="IoT devices (registry, tokens, inventory)")
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
 Tenant = Annotated[str, typer.Option("--tenant", help="the tenant (municipality) of the device")]
@@ -29,11 +31,23 @@ def _registry(data_dir: Path, work: Any) -> Any:
     async def call(access: Access) -> Any:
         try:
             return await work(DeviceRegistry(access.store))
-        except DeviceError as exc:
-            console.print(f"[red]{exc}[/]")
-            raise typer.Exit(1) from None
+        except DeviceError as exc:  # bilingual: "ja / en"
+            typer.echo(f"cityos: {exc}", err=True)
+            raise typer.Exit(USER_ERROR) from None
 
     return run(data_dir, call)
+
+
+async def _owner_must_exist(access: Access, name: str) -> None:
+    """A device's owner is a registered organisation: a typo would make an owner nobody is."""
+    try:
+        await access.book.get_org(name)
+    except AccountError:
+        known = ", ".join(sorted(org["name"] for org in await access.book.list_orgs())) or "-"
+        typer.echo(f"cityos: 組織 {name!r} は登録されていません（登録済み: {known}） / no "
+                   f"organisation {name!r} is registered (known: {known}; `cityos org list`)",
+                   err=True)
+        raise typer.Exit(2) from None
 
 
 @device_app.command("add")
@@ -49,6 +63,8 @@ def add(device_id: str, device_type: Annotated[str, typer.Option(
         lat: Annotated[float | None, typer.Option("--lat", help="latitude")] = None) -> None:
     """Register a device and print its token (shown once)."""
     location = (lon, lat) if lon is not None and lat is not None else None
+    if owner:
+        run(data_dir, lambda access: _owner_must_exist(access, owner))
     device, token = _registry(data_dir, lambda r: r.add(
         device_id, device_type, tenant=tenant, owner=owner, entity_id=entity, firmware=firmware,
         location=location, expected_interval=interval))

@@ -59,29 +59,37 @@ class DeviceRegistry:
                   fmt: str | None = None) -> tuple[dict[str, Any], str]:
         """Register a device; returns it and its token (shown once)."""
         if not _ID.match(device_id):
-            raise DeviceError(f"device id {device_id[:80]!r}: 1-64 letters, digits . - _")
+            raise DeviceError(f"機器IDは1〜64文字の英数字と . - _ です / device id "
+                              f"{device_id[:80]!r}: 1-64 letters, digits . - _")
         kind = device_types().get(device_type)
         if kind is None:
-            raise DeviceError(f"unknown device type {device_type[:40]!r}; known: "
-                              f"{', '.join(device_types())}")
+            raise DeviceError(f"機器の種類 {device_type[:40]!r} はありません / unknown device "
+                              f"type {device_type[:40]!r}; known: {', '.join(device_types())}")
         if not _TENANT.match(tenant):
-            raise DeviceError(f"tenant {tenant[:80]!r} is not a tenant name")
+            raise DeviceError(f"{tenant[:80]!r} はテナント名ではありません / tenant "
+                              f"{tenant[:80]!r} is not a tenant name")
         fmt = fmt or kind.format
         if fmt not in FORMATS:
-            raise DeviceError(f"payload format is one of {', '.join(FORMATS)}")
+            raise DeviceError(f"データ形式は {', '.join(FORMATS)} のいずれかです / payload format "
+                              f"is one of {', '.join(FORMATS)}")
         entity_id = entity_id or f"urn:ngsi-ld:{kind.entity_type}:{device_id}"
         if not is_uri(entity_id):
-            raise DeviceError(f"entity id {entity_id[:80]!r} is not a URI")
+            raise DeviceError(f"エンティティID {entity_id[:80]!r} が URI ではありません / entity id "
+                              f"{entity_id[:80]!r} is not a URI")
         if not (isinstance(expected_interval, int | float) and 0 < expected_interval <= 604_800):
-            raise DeviceError("expected interval: more than 0 and at most 604800 seconds")
+            raise DeviceError("報告間隔は0秒より長く604800秒以下です / expected interval: more "
+                              "than 0 and at most 604800 seconds")
         if location is not None:
             lon, lat = location
             if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-                raise DeviceError("location is [longitude, latitude] in degrees")
+                raise DeviceError("位置は [経度, 緯度] の度数です / location is [longitude, "
+                                  "latitude] in degrees")
         if len(firmware) > 64 or len(owner) > 100:
-            raise DeviceError("firmware has at most 64 characters, owner at most 100")
+            raise DeviceError("ファームウェアは64文字以内、所有者は100文字以内です / firmware has at "
+                              "most 64 characters, owner at most 100")
         if await self.store.kv_get(DEVICES, device_id) is not None:
-            raise DeviceError(f"device {device_id!r} already exists")
+            raise DeviceError(f"機器 {device_id!r} はすでに登録されています / device "
+                              f"{device_id!r} already exists")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
         device: dict[str, Any] = {
                   "id": device_id, "tenant": tenant, "owner": owner, "device_type": device_type,
@@ -98,7 +106,8 @@ class DeviceRegistry:
     async def get(self, device_id: str) -> dict[str, Any]:
         device = await self.store.kv_get(DEVICES, device_id)
         if device is None:
-            raise DeviceError(f"no device {device_id[:80]!r}")
+            raise DeviceError(f"機器 {device_id[:80]!r} は登録されていません / no device "
+                              f"{device_id[:80]!r}")
         return dict(device)
 
     async def cached(self, device_id: str) -> dict[str, Any] | None:

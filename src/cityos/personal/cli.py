@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from cityos.cli_console import cli_console
 from cityos.personal.vault import VaultError, rotate_master_key
 from cityos.settings import load_settings
 
-console = Console()
+console = cli_console()
 personal_app = typer.Typer(no_args_is_help=True, help="Personal-Link (個人情報管理)")
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
 

@@ -26,6 +26,8 @@ def shown_url(url: str) -> str:
     from urllib.parse import urlsplit, urlunsplit
 
     parts = urlsplit(url)
+    if parts.password is None and "password=" not in parts.query.lower():
+        return url  # as given: `sqlite:///DIR/cityos.db` keeps its three slashes
     if parts.password is not None:
         host = parts.netloc.rsplit("@", 1)[1]
         parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")

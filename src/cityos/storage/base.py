@@ -383,6 +383,11 @@ class Store(Protocol):
 
     async def kv_list(self, space: str) -> list[tuple[str, Any]]: ...
 
+    async def scrub(self) -> None:
+        """Rewrite the database so that deleted key-value documents leave no copy in its files
+        (SQLite: VACUUM and an emptied WAL; PostgreSQL: VACUUM FULL of the table)."""
+        ...
+
     # append-only, hash-chained logs (audit trail) -----------------------------------------
     async def append_log(self, log: str, bodies: list[bytes], chain: Chain,
                          keys: list[list[str]] | None = None) -> int:

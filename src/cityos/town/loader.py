@@ -20,6 +20,7 @@ from cityos.access.accounts import AccountError
 from cityos.access.service import Access
 from cityos.catalog.seed import seed_catalog
 from cityos.iot.registry import DeviceError, DeviceRegistry
+from cityos.keystore import KeyStore
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.model import change
 from cityos.ngsi.model.read import read_entity
@@ -29,6 +30,7 @@ from cityos.storage import open_store
 from cityos.storage.base import KEEP, Store
 from cityos.town import people
 from cityos.town.places import all_places, shelters, town_areas
+from cityos.town.story import tell_story
 
 STATE = ("town.state", "toyono")  # kv space and key: what was loaded and when
 PROFILES = "town.residents"  # resident id -> fictional profile (age band, area, beacon)
@@ -184,7 +186,7 @@ async def load_town(settings: Settings) -> Town:
     broker = Broker.create(store, settings.ngsi, base_url=settings.public_url)
     town = Town()
     try:
-        access = await Access.create(store, settings.access)
+        access = await Access.create(store, settings.access, KeyStore.at(settings.data_dir))
         credentials_file = _secret_file(settings.data_dir, "credentials.json")
         tokens_file = _secret_file(settings.data_dir, "device-tokens.json")
         saved, tokens = _read(credentials_file), _read(tokens_file)
@@ -193,6 +195,7 @@ async def load_town(settings: Settings) -> Town:
         _write(credentials_file, saved)
         town.created["devices"] = await _devices(store, town, tokens)
         town.created["services"] = await seed_catalog(store)  # the plan's services
+        town.created["story"] = await tell_story(store, broker, access, settings)
         _write(tokens_file, tokens)
         profiles = await store.kv_list(PROFILES)
         town.beacons = sorted(p["beacon"] for _, p in profiles if p.get("beacon"))

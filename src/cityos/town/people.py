@@ -23,8 +23,9 @@ class Org:
 
 # fictional companies, one per role of the plan's service table
 ORGS = (
-    Org("豊能防災サービス", "①防災 disaster evacuation, shelter congestion",
-        ("EvacuationShelter", "EmergencyEvacuationSite", "TownArea"), ("EvacuationShelter",)),
+    Org("豊能防災サービス", "①防災 disaster evacuation, shelter congestion",  # and, as consented,
+        ("EvacuationShelter", "EmergencyEvacuationSite", "TownArea", "BeaconSighting"),  # tags
+        ("EvacuationShelter",)),
     Org("とよの見守りネット", "②見守り watch-over by beacon sightings",
         ("BeaconReceiver", "EvacuationShelter", "TownArea"), ("BeaconReceiver",)),
     Org("とよのオンデマンド交通", "⑥交通 AI on-demand transport",

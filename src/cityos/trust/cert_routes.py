@@ -102,12 +102,21 @@ def _issued(issued: Any) -> Response:
     return plain_json(body, status=201, headers=_NO_STORE)
 
 
+PEM_TYPES = ("application/x-pem-file", "application/pem-certificate-chain")
+
+
 async def ca_certificate(request: Request) -> Response:
-    """The platform CA certificate (PEM), the trust anchor of organisation seals."""
+    """The platform CA certificate, the trust anchor of organisation seals: the PEM file itself
+    to `Accept: application/x-pem-file` (or RFC 8555's `application/pem-certificate-chain`),
+    ready for `openssl … -CAfile`; otherwise JSON `{"certificate": PEM, "subject"}`."""
     try:
         ca = await trust_of(request.app).certs.ca()
     except CertificateError as exc:
         raise ResourceNotFound(str(exc)) from None
+    accept = request.headers.get("accept", "")
+    wanted = next((t for t in PEM_TYPES if t in accept), None)
+    if wanted is not None:
+        return Response(ca.pem(), media_type=wanted)
     return plain_json({"certificate": ca.pem().decode(),
                        "subject": ca.cert.subject.rfc4514_string()})
 
@@ -233,7 +242,8 @@ OPERATIONS: list[Operation] = [
     # what a relying party needs to check a seal without an account here: public (RFC 5280
     # CRL distribution points and RFC 6960 responders are)
     Operation("GET", f"{V1}/ca", ca_certificate, "Platform CA certificate", TAG,
-              responses={200: "PEM certificate"}, public=True),
+              responses={200: "JSON {certificate (PEM), subject}; the PEM file itself to "
+                                    "Accept: application/x-pem-file"}, public=True),
     Operation("GET", CRL_PATH, ca_crl, "Certificate revocation list (DER)", TAG,
               responses={200: "CRL"}, public=True),
     Operation("POST", f"{V1}/ocsp", ocsp_status, "Certificate status (OCSP)", TAG,

@@ -11,18 +11,19 @@ from typing import Annotated, Any, TypeVar
 import orjson
 import typer
 from cryptography.hazmat.primitives import hashes
-from rich.console import Console
 
 from cityos.access.cli import run
 from cityos.access.service import Access
+from cityos.cli_console import cli_console
+from cityos.keystore import KeyStore, move_keys_out
 from cityos.settings import Settings, load_settings
 from cityos.storage.base import Store
 from cityos.trust.ca import CertificateError
-from cityos.trust.certs import KEYS, CertificateBook, load_pem
+from cityos.trust.certs import CA_KIND, CertificateBook
 from cityos.trust.service import Trust
 
 T = TypeVar("T")
-console = Console(stderr=True)
+console = cli_console(stderr=True)
 trust_app = typer.Typer(no_args_is_help=True, help="platform CA, seal certificates, transparency log")
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
 
@@ -31,8 +32,10 @@ async def init_trust(store: Store, settings: Settings,
                      ca_files: tuple[Path, Path] | None = None) -> str | None:
     """Make (or import) the platform CA and the log key of a new platform; a line to print,
     or None when there was a CA already."""
-    book = CertificateBook(store)
-    if ca_files is not None and await store.kv_get(KEYS, "ca") is None:
+    keys = KeyStore.at(settings.data_dir)
+    await move_keys_out(store, keys)  # a platform from before the key store
+    book = CertificateBook(store, keys)
+    if ca_files is not None and not keys.list(CA_KIND):
         try:
             ca = await book.import_ca(ca_files[0].read_bytes(), ca_files[1].read_bytes())
         except (OSError, CertificateError) as exc:
@@ -41,7 +44,7 @@ async def init_trust(store: Store, settings: Settings,
         created = True
     else:
         ca, created = await book.ensure_ca(settings.trust.ca_name)
-    await Trust.open(store, settings.trust, settings.public_url)  # the log signing key
+    await Trust.open(store, settings.trust, settings.public_url, keys)  # the log signing key
     if not created:
         return None
     return (f"Platform CA / 認証局: {ca.cert.subject.rfc4514_string()} "
@@ -53,14 +56,20 @@ def run_trust(data_dir: Path, work: Callable[[Trust, Access], Awaitable[T]]) -> 
     settings = load_settings(data_dir)
 
     async def with_trust(access: Access) -> T:
-        return await work(await Trust.open(access.store, settings.trust, settings.public_url),
-                          access)
+        return await work(await Trust.open(access.store, settings.trust, settings.public_url,
+                                           access.ring.keys), access)
 
     try:
         return run(data_dir, with_trust)
     except CertificateError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    """Say what is wrong on standard error, unwrapped (paths stay whole, brackets literal)."""
+    console.print(message, style="red", markup=False, soft_wrap=True)
+    return typer.Exit(code)
 
 
 def _print(data: object) -> None:
@@ -166,6 +175,33 @@ def evidence(entity: Annotated[str, typer.Argument(help="entity id")],
         console.print(f"evidence written to {out}")
 
 
+@trust_app.command("export-checkpoint")
+def export_checkpoint(
+        bundle: Annotated[Path, typer.Argument(help="an evidence bundle (JSON)")],
+        out: Annotated[Path, typer.Option("--out", help="folder to write the files in")]
+        = Path("."),
+) -> None:
+    """Write checkpoint.txt, token.tst and ca.pem from an evidence bundle, for
+    `openssl ts -verify -data checkpoint.txt -in token.tst -token_in -CAfile ca.pem`."""
+    from cityos.trust.checkpoint_files import ExportError, checkpoint_files
+
+    try:
+        files = checkpoint_files(orjson.loads(bundle.read_bytes()))
+    except OSError as exc:
+        raise _fail(f"{bundle}: cannot read the file ({exc.strerror}) / ファイルを読めません",
+                    2) from None
+    except orjson.JSONDecodeError as exc:
+        raise _fail(f"{bundle}: not JSON ({exc}) / JSON として読めません", 1) from None
+    except ExportError as exc:
+        raise _fail(f"{bundle}: {exc}", 1) from None
+    out.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+    console.print(f"written / 書き出しました: {', '.join(str(out / n) for n in files)}\n"
+                  f"openssl ts -verify -data {out / 'checkpoint.txt'} -in {out / 'token.tst'} "
+                  f"-token_in -CAfile {out / 'ca.pem'}", markup=False, soft_wrap=True)
+
+
 @trust_app.command("tree-head")
 def tree_head(data_dir: DataDir = Path("var")) -> None:
     """Take a checkpoint now and print the signed tree head (JSON, with the public key)."""
@@ -181,8 +217,8 @@ def verify_cmd(data_dir: DataDir = Path("var"),
                file: Annotated[Path | None, typer.Option(
                    "--file", help="verify a JSON Lines export of the audit trail instead")] = None,
                log_key: Annotated[str | None, typer.Option(
-                   "--log-key", help="the log's public key to trust (as tree heads print it); "
-                   "default: the one in the store")] = None,
+                   "--log-key", help="the log's public key to trust (as tree heads print it), "
+                   "or a file holding it; default: the one in the store")] = None,
                ca: Annotated[Path | None, typer.Option(
                    "--ca", help="the platform CA certificate to trust (PEM); default: the "
                    "store's")] = None,
@@ -191,21 +227,20 @@ def verify_cmd(data_dir: DataDir = Path("var"),
     """Verify the audit trail's hash chain and the transparency log: leaves, signed tree heads,
     time-stamp tokens and seals. Prints each problem with its code; exit status 1 if any."""
     from cityos.audit.cli import verify_cmd as verify_audit
-    from cityos.trust.treehead import TreeHeadError, parse_public_key
+    from cityos.trust.pinned import PinError, read_ca, read_log_key
     from cityos.trust.verify import verify_store
 
     if file is not None:
         verify_audit(data_dir, file)
         return
+    try:  # a bad pinned key or CA is the caller's file at fault, named as such
+        key_text, pinned = (None, None) if log_key is None else read_log_key(log_key)
+        ca_pem, anchor = (None, None) if ca is None else read_ca(ca)
+    except PinError as exc:
+        raise _fail(str(exc), 2) from None
     if bundle is not None:
-        _verify_bundle(bundle, log_key, ca)
+        _verify_bundle(bundle, key_text, ca_pem)
         return
-    try:
-        pinned = None if log_key is None else parse_public_key(log_key)[1]
-    except TreeHeadError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(2) from None
-    anchor = None if ca is None else load_pem(ca.read_bytes())
     failed = False
     try:
         verify_audit(data_dir, None)
@@ -215,19 +250,27 @@ def verify_cmd(data_dir: DataDir = Path("var"),
             raise
 
     async def work(trust: Trust, access: Access) -> tuple[list[Any], Any]:
-        return await verify_store(trust.store, trust.log, trust.certs, pinned, anchor)
+        return await verify_store(trust.store, trust.log, trust.certs, pinned, anchor,
+                                  trust.public_keys())
 
     problems, summary = run_trust(data_dir, work)
     for problem in problems:
         print(problem)
+    unsigned = max(0, summary.leaves - summary.signed)
+    # what no signature covers yet can be taken away unnoticed: say how much that is
+    tail = (f"{unsigned} leaves not yet signed, {summary.unlogged} audit records not yet in "
+            "the log")
     if problems or failed:
+        print(f"({tail})")
         raise typer.Exit(1)
+    withheld = f" ({summary.withheld} over sealed personal payloads, not opened)" \
+        if summary.withheld else ""
     print(f"OK: transparency log of {summary.leaves} leaves intact, {summary.heads} signed tree "
-          f"heads ({summary.stamped} time-stamped), {summary.seals} seals, root "
-          f"{summary.root.hex()}")
+          f"heads ({summary.stamped} time-stamped), {summary.seals} seals{withheld}, "
+          f"{summary.audit} audit records present; {tail}; root {summary.root.hex()}")
 
 
-def _verify_bundle(path: Path, log_key: str | None, ca: Path | None) -> None:
+def _verify_bundle(path: Path, log_key: str | None, ca: bytes | None) -> None:
     from cityos.trust.evidence import verify_bundle
 
     try:
@@ -235,7 +278,7 @@ def _verify_bundle(path: Path, log_key: str | None, ca: Path | None) -> None:
     except (OSError, orjson.JSONDecodeError) as exc:
         print(f"BUNDLE_MALFORMED at 0: cannot read {path}: {exc}")
         raise typer.Exit(1) from None
-    problems = verify_bundle(data, log_key, ca.read_bytes() if ca else None)
+    problems = verify_bundle(data, log_key, ca)
     for problem in problems:
         print(problem)
     if problems:

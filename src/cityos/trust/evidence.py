@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -17,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cityos.trust.ca import issued_by
 from cityos.trust.certs import load_pem
 from cityos.trust.merkle import ProofError, leaf_hash, verify_inclusion
+from cityos.trust.private import DIGEST, SEALED, digest
 from cityos.trust.seal import SealError, parse_seal, verify_seal
 from cityos.trust.service import Trust
 from cityos.trust.treehead import SignedTreeHead, TreeHeadError, parse_public_key, verify_head
@@ -32,10 +34,15 @@ class EvidenceError(ValueError):
     """No evidence can be made (e.g. nothing was ever written to the entity)."""
 
 
+Reveal = Callable[[dict[str, Any]], Awaitable[str | None]]
+
+
 async def build_bundle(trust: Trust, tenant: str, entity_id: str, org: str | None = None,
-                       limit: int = MAX_RECORDS) -> dict[str, Any]:
+                       limit: int = MAX_RECORDS, reveal: Reveal | None = None) -> dict[str, Any]:
     """The newest write records of an entity (only `org`'s when given) with proofs to a
-    signed, time-stamped tree head that covers them."""
+    signed, time-stamped tree head that covers them. A record of a personal write keeps its
+    seal's payload sealed (`trust.private`): `reveal` gives it (beside the leaf, as `payload`)
+    when the caller may read it."""
     await trust.writes.flush()
     indexes = await trust.log.find(entity_key(tenant, entity_id), limit=limit * 4)
     records: list[tuple[int, bytes, dict[str, Any]]] = []
@@ -61,8 +68,12 @@ async def build_bundle(trust: Trust, tenant: str, entity_id: str, org: str | Non
         if index >= head.size:
             continue
         path = await trust.log.inclusion(index, head.size)
-        out.append({"leafIndex": index, "leaf": body.decode("utf-8"),
-                    "inclusionPath": [h.hex() for h in path]})
+        item = {"leafIndex": index, "leaf": body.decode("utf-8"),
+                "inclusionPath": [h.hex() for h in path]}
+        payload = None if reveal is None or SEALED not in doc else await reveal(doc)
+        if payload is not None:
+            item["payload"] = payload
+        out.append(item)
         serial = doc.get("certificate")
         if isinstance(serial, str) and serial not in certificates:
             cert = await trust.certs.get(serial)
@@ -113,8 +124,15 @@ def _verify(bundle: dict[str, Any], log_key: str | None, ca_pem: bytes | None) -
         index = int(item["leafIndex"])
         body = str(item["leaf"]).encode("utf-8")
         record = orjson.loads(body)
-        if "seal" in record:  # first: a changed seal or payload is named as such
-            code, detail = _check_seal(record, bundle["certificates"], ca, crl)
+        payload = record["payload"] if "seal" in record and DIGEST not in record else None
+        if DIGEST in record and "payload" in item:  # a personal write's payload, revealed
+            payload = str(item["payload"])
+            if digest(payload.encode("utf-8")) != record[DIGEST]:
+                problems.append(Problem("PAYLOAD_MODIFIED", index, "the payload beside the "
+                                        "record is not the one its digest names"))
+                payload = None
+        if "seal" in record and payload is not None:  # first: a changed seal or payload
+            code, detail = _check_seal(record, str(payload), bundle["certificates"], ca, crl)
             if code:
                 problems.append(Problem(code, index, detail))
         try:
@@ -131,8 +149,9 @@ def _verify(bundle: dict[str, Any], log_key: str | None, ca_pem: bytes | None) -
     return problems
 
 
-def _check_seal(record: dict[str, Any], certificates: dict[str, Any], ca: x509.Certificate,
-                crl: x509.CertificateRevocationList | None) -> tuple[str, str]:
+def _check_seal(record: dict[str, Any], payload: str, certificates: dict[str, Any],
+                ca: x509.Certificate, crl: x509.CertificateRevocationList | None
+                ) -> tuple[str, str]:
     found = certificates.get(str(record.get("certificate")))
     if found is None:
         return "SEAL_UNKNOWN_CERTIFICATE", "the bundle lacks the seal's certificate"
@@ -141,7 +160,7 @@ def _check_seal(record: dict[str, Any], certificates: dict[str, Any], ca: x509.C
     if not (issued_by(cert, ca) or any(issued_by(cert, c) for c in chain)):
         return "SEAL_CERTIFICATE_UNTRUSTED", "the seal's certificate is not from the CA"
     try:
-        verify_seal(parse_seal(str(record["seal"])), str(record["payload"]).encode("utf-8"), cert)
+        verify_seal(parse_seal(str(record["seal"])), payload.encode("utf-8"), cert)
     except SealError as exc:
         return exc.code, exc.detail
     at = dt.datetime.fromtimestamp(int(record["at"]) / 1000, dt.UTC)

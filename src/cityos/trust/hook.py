@@ -13,10 +13,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.audit.trail import PRINCIPAL
-from cityos.ngsi.api.request import url_path
+from cityos.audit.trail import DURABLE, PRINCIPAL
+from cityos.ngsi.api.request import tenant_of, url_path
 from cityos.ngsi.errors import BadRequestData, NgsiError
+from cityos.ngsi.v2.request import tenant_v2
 from cityos.operations import Operation
+from cityos.trust.private import seal_payload
 from cityos.trust.seal import HEADER, SealError
 from cityos.trust.writes import entity_ids, entity_key, write_leaf
 
@@ -63,6 +65,17 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> tuple[str, str | None, str]:
     return length or "", seal, tenant or service or ""
 
 
+async def _private(request: Request, ids: list[str], payload: bytes
+                   ) -> list[dict[str, str]] | None:
+    """The sealed payload's boxes when the write touched personal entities (`trust.private`)."""
+    personal = getattr(request.app.state, "personal", None)
+    if personal is None or not ids:
+        return None
+    tenant = tenant_v2(request) if request.url.path.startswith("/v2/") else tenant_of(request)
+    return await seal_payload(request.app.state.broker.store, personal.catalog, personal.vault,
+                              tenant, ids, payload)
+
+
 def with_trust(op: Operation) -> Operation:
     """`op` with its endpoint behind the trust checks (other operations are returned as is)."""
     if not is_data_write(op):
@@ -94,11 +107,13 @@ def with_trust(op: Operation) -> Operation:
         if response.status_code < 300:
             path_id = request.path_params.get("entityId")
             ids = entity_ids(data, None if path_id is None else str(path_id))
+            sealed = None if seal is None else await _private(request, ids, seal.payload)
             trust.writes.record(write_leaf(
                 tenant=tenant, who=principal.sub if principal is not None else "anonymous",
                 org=org or "", op=op.operation_id, method=op.method, path=url_path(request),
-                entities=ids, status=response.status_code, body=body, seal=seal),
-                [entity_key(tenant, i) for i in ids])
+                entities=ids, status=response.status_code, body=body, seal=seal,
+                sealed=sealed), [entity_key(tenant, i) for i in ids])
+            scope.setdefault(DURABLE, []).append(trust.writes.flush)  # before the answer
         return response
 
     trusted.__name__ = endpoint.__name__

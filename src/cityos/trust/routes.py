@@ -5,16 +5,20 @@ RFC 9162 §4 (log client messages) in JSON: hashes in hex, proofs leaf to root.
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.audit.trail import PRINCIPAL
+from cityos.ngsi.api.release import reader_of
 from cityos.ngsi.api.respond import plain_json
 from cityos.ngsi.errors import BadRequestData, ResourceNotFound
 from cityos.operations import ADMIN, Operation, Param, Policy
-from cityos.trust.evidence import EvidenceError, build_bundle
+from cityos.trust.evidence import EvidenceError, Reveal, build_bundle
 from cityos.trust.merkle import ProofError
+from cityos.trust.private import SEALED, reveal
 from cityos.trust.sealing import SealPolicy
 from cityos.trust.service import trust_of
 
@@ -89,7 +93,29 @@ async def leaf(request: Request) -> Response:
         data = orjson.loads(entry.body)
     except orjson.JSONDecodeError:
         data = None
-    return plain_json({"leafIndex": entry.seq - 1, "leafHash": entry.hash, "leaf": data})
+    out = {"leafIndex": entry.seq - 1, "leafHash": entry.hash, "leaf": data}
+    payload = await _revealer(request)(data) if isinstance(data, dict) and SEALED in data \
+        else None
+    if payload is not None:
+        out["payload"] = payload
+    return plain_json(out)
+
+
+def _revealer(request: Request) -> Reveal:
+    """The sealed payloads of personal writes, for this caller (`trust.private.reveal`): only
+    when it may read every entity of the write, as the NGSI-LD read would let it."""
+    personal = getattr(request.app.state, "personal", None)
+
+    async def reveal_for(record: dict[str, Any]) -> str | None:
+        if personal is None:
+            return None
+        tenant = str(record.get("tenant", ""))
+        if str(record.get("path", "")).startswith("/v2/"):
+            tenant = tenant.lower()  # Fiware-Service names the store's tenant in lower case
+        return await reveal(request.app.state.broker.store, personal.vault, tenant, record,
+                            reader_of(request))
+
+    return reveal_for
 
 
 async def get_seal_policy(request: Request) -> Response:
@@ -126,7 +152,8 @@ async def evidence(request: Request) -> Response:
     entity_id = str(request.path_params["entityId"])
     try:
         bundle = await build_bundle(trust_of(request.app),
-                                    request.headers.get("ngsild-tenant", ""), entity_id, org)
+                                    request.headers.get("ngsild-tenant", ""), entity_id, org,
+                                    reveal=_revealer(request))
     except EvidenceError as exc:
         raise ResourceNotFound(str(exc)) from None
     return plain_json(bundle)

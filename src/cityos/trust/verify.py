@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 
@@ -23,9 +23,10 @@ from cityos.storage.base import LogEntry, Store
 from cityos.trust.certs import ANCHORS, CertificateBook, load_pem
 from cityos.trust.log import LEAVES, TransparencyLog
 from cityos.trust.merkle import Frontier
+from cityos.trust.private import DIGEST
 from cityos.trust.seal import SealError, parse_seal, verify_seal
 from cityos.trust.sealing import certificate_status
-from cityos.trust.treehead import SignedTreeHead, TreeHeadError, verify_head
+from cityos.trust.treehead import SignedTreeHead, TreeHeadError, key_id, verify_head
 from cityos.trust.tsa import TimeStampError, verify_token
 
 # error codes, one per kind of tampering
@@ -40,6 +41,10 @@ HEAD_ORDER = "TREE_HEAD_ORDER"  # tree heads that shrink
 HEAD_MISMATCH = "TREE_HEAD_MISMATCH"  # leaves below a signed tree head changed (a consequence)
 RECORD_MALFORMED = "RECORD_MALFORMED"  # a leaf that is not a record cityos writes
 AUDIT_REWRITTEN = "AUDIT_REWRITTEN"  # the audit trail holds another record than the log names
+AUDIT_DELETED = "AUDIT_DELETED"  # audit records the log took in are gone (later ones remain)
+AUDIT_TRUNCATED = "AUDIT_TRUNCATED"  # the newest audit records the log took in are gone
+GONE = ""  # what an AuditLookup answers for a record deleted from the trail (None: pruned)
+GONE_TO_END = "-"  # … for a record gone with every one after it (the trail was truncated)
 _WINDOW = 4096  # leaves looked back / ahead to tell a reordering from a removal
 
 AuditLookup = Callable[[int], Awaitable[str | None]]
@@ -63,6 +68,10 @@ class Summary:
     stamped: int = 0
     seals: int = 0
     audit: int = 0  # audit leaves checked against the audit trail
+    audit_last: int = 0  # the newest audit record the log took in
+    signed: int = 0  # leaves under the newest valid signed tree head
+    unlogged: int = 0  # audit records not yet taken into the log (after `audit_last`)
+    withheld: int = 0  # seals over personal payloads kept sealed (their digest is in the leaf)
     root: bytes = b""
 
 
@@ -83,18 +92,24 @@ def _classify(entry: LogEntry, last: LogEntry | None, recent: deque[str],
 
 
 async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTreeHead],
-                     public: Ed25519PublicKey, anchors: list[x509.Certificate],
+                     public: Ed25519PublicKey | Sequence[Ed25519PublicKey],
+                     anchors: list[x509.Certificate],
                      certificate: CertificateLookup | None = None,
                      summary: Summary | None = None,
                      audit: AuditLookup | None = None) -> list[Problem]:
     """Every problem of the log, in order; `pages` yields its entries in sequence order.
-    `audit` gives the audit trail's hash of a record (None when pruned), to check audit leaves."""
+    `public` is the log's key, or every key it had (rotations): a head verifies against the
+    one its key id names. `audit` gives the audit trail's hash of a record (None when pruned,
+    `GONE` or `GONE_TO_END` when deleted), to check audit leaves."""
+    publics = [public] if isinstance(public, Ed25519PublicKey) else list(public)
     problems: list[Problem] = []
+    gone: list[tuple[int, int, str]] = []  # (leaf index, audit seq, mark) of one run
     summary = summary if summary is not None else Summary()
     signed_size = 0
     for sth in heads:
         try:
-            verify_head(sth, public)
+            verify_head(sth, next((k for k in publics if key_id(sth.head.origin, k) == sth.key),
+                                  publics[0]))
         except TreeHeadError as exc:
             problems.append(Problem(HEAD_SIGNATURE, sth.size, str(exc)))
             continue
@@ -157,7 +172,7 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
             if b'"seal":"' in body:
                 await _check_seal(body, index, certificate, problems, summary)
             elif audit is not None and body.startswith(b'{"hash":"'):
-                await _check_audit(body, index, audit, problems, summary)
+                await _check_audit(body, index, audit, problems, summary, gone)
             append(digest)
             index += 1
             if index != next_size:
@@ -175,6 +190,8 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
             next_size = due[0].size if due else -1
             recent.append(entry.hash)
             last = entry
+    _gone_run(gone, problems)
+    summary.signed = max((h.size for h in valid_heads), default=0)
     for sth in due:
         problems.append(Problem(LOG_TRUNCATED, sth.size, f"the log has {frontier.size} leaves "
                                 f"but a tree head of {sth.size} was signed"))
@@ -199,15 +216,36 @@ def _renamed_removals(problems: list[Problem]) -> list[Problem]:
     return out
 
 
+def _gone_run(gone: list[tuple[int, int, str]], problems: list[Problem]) -> None:
+    """One problem for a run of audit records gone from the trail, naming the first."""
+    if not gone:
+        return
+    index, first, _ = gone[0]
+    truncated = gone[-1][2] == GONE_TO_END
+    more = f" (and {len(gone) - 1} after it, through {gone[-1][1]})" if len(gone) > 1 else ""
+    problems.append(Problem(
+        AUDIT_TRUNCATED if truncated else AUDIT_DELETED, index,
+        f"audit record {first}{more} is gone from the audit trail, though the transparency "
+        "log took it in" + (": the trail was truncated" if truncated else "")))
+    gone.clear()
+
+
 async def _check_audit(body: bytes, index: int, audit: AuditLookup, problems: list[Problem],
-                       summary: Summary) -> None:
+                       summary: Summary, gone: list[tuple[int, int, str]]) -> None:
     try:
         record = orjson.loads(body)
         seq, expected = int(record["seq"]), str(record["hash"])
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         problems.append(Problem(RECORD_MALFORMED, index, "an audit leaf without seq and hash"))
         return
+    summary.audit_last = max(summary.audit_last, seq)
     found = await audit(seq)
+    if found in (GONE, GONE_TO_END):
+        if gone and gone[-1][1] != seq - 1:
+            _gone_run(gone, problems)
+        gone.append((index, seq, str(found)))
+        return
+    _gone_run(gone, problems)
     if found is None:
         return  # pruned by retention (the audit chain's checkpoint covers it)
     if found != expected:
@@ -225,6 +263,9 @@ async def _check_seal(body: bytes, index: int, certificate: CertificateLookup | 
         problems.append(Problem(RECORD_MALFORMED, index, "the leaf is not JSON"))
         return
     if not isinstance(record, dict) or "seal" not in record or certificate is None:
+        return
+    if "payload" not in record and DIGEST in record:  # a personal write: the payload is sealed
+        summary.withheld += 1
         return
     code, detail = check_record_seal(record, await certificate(str(record.get("certificate"))))
     if code:
@@ -277,10 +318,12 @@ async def all_heads(tlog: TransparencyLog) -> list[SignedTreeHead]:
 
 async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBook,
                        public: Ed25519PublicKey | None = None,
-                       ca: x509.Certificate | None = None) -> tuple[list[Problem], Summary]:
+                       ca: x509.Certificate | None = None,
+                       log_keys: Sequence[Ed25519PublicKey] = ()) -> tuple[list[Problem], Summary]:
     """Verify a platform's log from its store; `public` and `ca` pin the log key and the CA
-    (by default the ones in the store, which a tamperer with the database could replace)."""
-    anchors = [ca or (await certs.ca()).cert] + [
+    (by default the ones in the key store: `log_keys`, every key the log had, and the CA's
+    certificates)."""
+    anchors = ([ca] if ca else certs.ca_certificates()) + [
         load_pem(doc["pem"]) for _, doc in await store.kv_list(ANCHORS)]
     table: dict[str, tuple[dict[str, object], x509.Certificate]] = {}
     for record in await certs.list():
@@ -290,9 +333,15 @@ async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBo
         return table.get(serial)
 
     summary = Summary()
+    checkpoint = await store.log_checkpoint(AUDIT_LOG)
+    hashes = AuditHashes(store, pruned=0 if checkpoint is None else checkpoint.seq)
     problems = await verify_log(store_pages(store), await all_heads(tlog),
-                                public or tlog.key.public_key(), anchors, lookup, summary,
-                                AuditHashes(store).get)
+                                public or log_keys or [tlog.key.public_key()], anchors, lookup,
+                                summary, hashes.get)
+    after = summary.audit_last
+    while page := await store.read_log_hashes(AUDIT_LOG, after=after, limit=10_000):
+        summary.unlogged += len(page)
+        after = page[-1][0]
     return problems, summary
 
 
@@ -300,15 +349,23 @@ class AuditHashes:
     """The audit trail's entry hashes by sequence number, read a page ahead (audit leaves come
     in sequence order)."""
 
-    def __init__(self, store: Store, page: int = 10_000) -> None:
+    def __init__(self, store: Store, page: int = 10_000, pruned: int = 0) -> None:
         self.store = store
         self.page = page
+        self.pruned = pruned  # records through this seq were pruned by retention
         self._hashes: dict[int, str] = {}
         self._upto = -1  # pages were read for every seq below this
+        self._empty = False  # the last page read was empty: no record from there on
 
     async def get(self, seq: int) -> str | None:
+        """The record's chain hash; None when pruned; `GONE` when it is missing (deleted),
+        `GONE_TO_END` when every record from it on is missing (truncated)."""
         if seq not in self._hashes and not self._upto > seq:
             entries = await self.store.read_log_hashes(AUDIT_LOG, after=seq - 1, limit=self.page)
             self._hashes = dict(entries)
+            self._empty = not entries
             self._upto = entries[-1][0] + 1 if entries else 1 << 62  # nothing after seq
-        return self._hashes.get(seq)
+        found = self._hashes.get(seq)
+        if found is not None or seq <= self.pruned:
+            return found
+        return GONE_TO_END if self._empty else GONE  # a page holds a later record, or none

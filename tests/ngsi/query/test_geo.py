@@ -22,7 +22,7 @@ from cityos.ngsi.query.geo import (
     validate_geometry,
 )
 
-TOYONO = Path("/work/shared/data/toyono")
+TOYONO = Path(__file__).resolve().parents[3] / "src" / "cityos" / "town" / "data"  # vendored
 
 
 def vincenty(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

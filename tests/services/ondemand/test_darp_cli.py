@@ -10,12 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "darp-cordeau"
+DATA = Path(__file__).resolve().parents[2] / "fixtures" / "darp-cordeau"  # vendored, see SOURCES.md
 
 
-@pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
 def test_solve_json() -> None:
     cmd = [sys.executable, "-c", "from cityos.cli import main; main()", "darp", "solve"]
     args = [str(DATA / "a2-16.txt"), "--time-limit", "2", "--seed", "3", "--json"]

@@ -8,15 +8,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from cityos.services.ondemand.checker import check_solution
 from cityos.services.ondemand.dynamic import Trip, add_trip, improve, insert_trip
 from cityos.services.ondemand.loader import load_instance
 from cityos.services.ondemand.solver import search
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "darp-cordeau"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
+DATA = Path(__file__).resolve().parents[2] / "fixtures" / "darp-cordeau"  # vendored, see SOURCES.md
 NOW = 150.0
 TRIP = Trip(
     pickup=(1.0, 1.0), dropoff=(-4.0, 3.0), seats=1, service=3.0, pickup_window=(170.0, 185.0)

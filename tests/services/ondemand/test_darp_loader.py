@@ -1,6 +1,6 @@
 """The DARP loader reads Cordeau's format with and without the arrival-depot line, and JSON.
 
-Format of the a/b instances of Cordeau (2006), see ../shared/data/darp-cordeau/SOURCES.md.
+Format of the a/b instances of Cordeau (2006), see tests/fixtures/darp-cordeau/SOURCES.md.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from cityos.services.ondemand.loader import (
     parse_json,
 )
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "darp-cordeau"
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
+DATA = Path(__file__).resolve().parents[2] / "fixtures" / "darp-cordeau"  # vendored, see SOURCES.md
 
 BODY = """0 0 0 0 0 0 480
 1 1 1 3 1 0 480
@@ -43,7 +42,6 @@ def test_bad_node_count() -> None:
         parse_cordeau("1 4 480 3 30\n" + BODY)
 
 
-@needs_data
 @pytest.mark.parametrize(("name", "lines"), [("a2-16", 34), ("b2-20", 42)])
 def test_benchmark_files_of_both_variants(name: str, lines: int) -> None:
     text = (DATA / f"{name}.txt").read_text()

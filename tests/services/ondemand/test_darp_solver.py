@@ -7,14 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from cityos.services.ondemand.checker import check_solution
 from cityos.services.ondemand.loader import load_instance
 from cityos.services.ondemand.solver import search, solve
 
-DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "darp-cordeau"
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason=f"benchmark data not found at {DATA}")
+DATA = Path(__file__).resolve().parents[2] / "fixtures" / "darp-cordeau"  # vendored, see SOURCES.md
 
 
 def test_a2_16_reaches_its_optimum() -> None:

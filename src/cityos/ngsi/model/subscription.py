@@ -9,6 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from cityos import egress
 from cityos.ngsi.errors import BadRequestData
 from cityos.ngsi.model.terms import is_uri, is_valid_name, parse_datetime
 from cityos.ngsi.query.geo import parse_geoq
@@ -100,6 +101,13 @@ def _check_notification(notification: Any) -> None:
     endpoint = notification.get("endpoint")
     if not isinstance(endpoint, dict) or not is_uri(endpoint.get("uri")):
         raise BadRequestData("notification.endpoint.uri must be a URI")
+    try:  # the egress policy (cityos.egress), checked again when a notification is sent
+        egress.policy().target(str(endpoint["uri"]))
+        egress.check_headers(_key_values(endpoint.get("receiverInfo"), "receiverInfo"),
+                             "receiverInfo")
+    except egress.EgressRefused as exc:
+        raise BadRequestData(f"notification.endpoint.uri: {exc}" if exc.rule != "header"
+                             else str(exc)) from None
     if endpoint.get("accept", ACCEPTS[0]) not in ACCEPTS:
         raise BadRequestData(f"notification.endpoint.accept must be one of {', '.join(ACCEPTS)}")
     if notification.get("format", "normalized") not in FORMATS:
@@ -121,6 +129,15 @@ def _check_notification(notification: Any) -> None:
         members[name] = set(value)
     if len(members) == 2 and members["pick"] & members["omit"]:
         raise BadRequestData("a member cannot be both picked and omitted")
+
+
+def _key_values(items: Any, member: str) -> list[Any]:
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("key"), str) and "value" in i for i in items):
+        raise BadRequestData(f"{member} must be a list of {{key, value}}")
+    return items
 
 
 def check_future(expires_at: Any) -> None:

@@ -136,7 +136,7 @@ class Notifier:
         notification = dict(sub.get("notification") or {})
         state = delivery.state
         for key in ("timesSent", "timesFailed", "lastNotification", "lastSuccess",
-                    "lastFailure", "status"):
+                    "lastFailure", "status", "lastError"):  # lastError: cityos, why it failed
             if key in state:
                 notification[key] = state[key]
         backlog = await self.store.backlog(tenant, delivery.seq)

@@ -18,10 +18,11 @@ from cityos.storage.base import NotOwner
 
 _SERVICE = re.compile(r"^[a-z0-9_]{1,50}$")
 _PATH_PART = re.compile(r"^[A-Za-z0-9_]{1,50}$")
-_ERRORS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
-           405: "MethodNotAllowed", 409: "Unprocessable", 411: "LengthRequired",
-           413: "RequestEntityTooLarge", 415: "UnsupportedMediaType", 422: "Unprocessable",
-           501: "NotImplemented", 503: "ServiceUnavailable", 504: "GatewayTimeout"}
+ERRORS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+          405: "MethodNotAllowed", 409: "Unprocessable", 411: "LengthRequired",
+          413: "RequestEntityTooLarge", 415: "UnsupportedMediaType", 422: "Unprocessable",
+          429: "TooManyRequests", 500: "InternalError", 501: "NotImplemented",
+          503: "ServiceUnavailable", 504: "GatewayTimeout"}
 _CAUSE = {"AlreadyExists": "Already Exists"}
 JSON = "application/json"
 
@@ -30,7 +31,7 @@ class V2Error(Exception):
     def __init__(self, status: int, description: str, error: str | None = None) -> None:
         super().__init__(description)
         self.status = status
-        self.error = error or _ERRORS.get(status, "InternalError")
+        self.error = error or ERRORS.get(status, "InternalError")
         self.description = description
 
 
@@ -56,7 +57,7 @@ def v2_endpoint(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Reque
         except NgsiError as exc:
             status = 422 if exc.status == 409 else exc.status
             name = type(exc).__name__
-            return error_response(status, _ERRORS.get(status, name),
+            return error_response(status, ERRORS.get(status, name),
                                   _CAUSE.get(name, exc.detail if hasattr(exc, "detail")
                                              else str(exc)))
 

@@ -33,8 +33,7 @@ WRITE_OPTIONS = Param("options", description="keyValues (and upsert / append whe
 
 async def entry_point(request: Request) -> Response:
     return json_response({"entities_url": f"{V2}/entities", "types_url": f"{V2}/types",
-                          "subscriptions_url": f"{V2}/subscriptions",
-                          "registrations_url": f"{V2}/registrations"})
+                          "subscriptions_url": f"{V2}/subscriptions"})
 
 
 def _op(method: str, path: str, endpoint: object, summary: str, *params: Param,

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
+from cityos.cli_console import cli_console
 from cityos.storage.postgres.from_sqlite import MigrationError, migrate
 
-console = Console()
+console = cli_console()
 
 
 def migrate_store(source: str, target: str) -> int:

@@ -308,6 +308,9 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables, SharedCounts):
                                      space)
         return [(k, _loads(v)) for k, v in rows]
 
+    async def scrub(self) -> None:
+        await self.pool.execute("VACUUM FULL kv")
+
     # several processes on one database (issue 10) -----------------------------------------
     async def lease(self, name: str) -> bool:
         """Whether this process holds the lease `name` (e.g. a subscription's delivery), taking

@@ -10,6 +10,7 @@ import re
 import sqlite3
 import sys
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -43,7 +44,7 @@ from cityos.storage.sqlite.changes import ChangeTables
 from cityos.storage.sqlite.logs import LogTables
 from cityos.storage.sqlite.schema import migrate
 from cityos.storage.sqlite.temporal import TemporalTables
-from cityos.storage.sqlite.writer import Writer
+from cityos.storage.sqlite.writer import Alone, Writer
 
 _loads = orjson.loads
 _MMAP_BYTES = 256 << 20
@@ -363,6 +364,16 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
     async def kv_list(self, space: str) -> list[tuple[str, Any]]:
         rows = self._r.execute("SELECT key, value FROM kv WHERE space = ? ORDER BY key", (space,))
         return [(k, _loads(v)) for k, v in rows]
+
+    async def scrub(self) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("VACUUM")
+            for _ in range(100):  # a reader in the middle of a read holds the WAL a moment
+                if conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
+                    return
+                time.sleep(0.05)
+
+        await self._writer.submit(Alone(job))
 
     # statistics ---------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:
