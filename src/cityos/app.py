@@ -21,7 +21,7 @@ from cityos import __version__, egress
 from cityos.access import routes as access_routes
 from cityos.access.cors import add_cors
 from cityos.access.gate import Gate
-from cityos.access.service import close_access
+from cityos.access.service import AccountGrants, close_access
 from cityos.audit.trail import audited, close_trail
 from cityos.body_limit import BodyLimit
 from cityos.catalog import routes as catalog_routes
@@ -219,6 +219,7 @@ def create_app(settings: Settings) -> Starlette:
         await broker.open()
         app.state.broker = broker
         broker.notifier.state = app.state  # notifications tell app.state.tracker (issue 6)
+        app.state.type_grants = AccountGrants(app)  # notifications' read grants (issue 18)
         app.state.trust = await Trust.open(store, settings.trust, settings.public_url,
                                            KeyStore.at(settings.data_dir),
                                            settings.access.alert_webhook)

@@ -26,13 +26,14 @@ from ngsi.notify.conftest import Receiver
 pytestmark = pytest.mark.e2e
 attack_template, town = attack_town.attack_template, attack_town.town  # the fixtures
 
-SECRET = "a-api-key-4f1c9e"  # company A's key for its own receiver
+SECRET = "a-api-key-4f1c9e"  # company B's key for its own receiver
 SEEN: list[str] = []  # every response body of this module: the secret must be in none
 
 
 @pytest.fixture
 def receivers() -> Iterator[tuple[Receiver, Receiver]]:
-    """A's receiver and C's (the attacker's)."""
+    """B's receiver and C's (the attacker's). B subscribes: it reads BeaconSighting (issue 18:
+    a company subscribes only to types it may read)."""
     a, c = Receiver(LISTENER_PORTS[0]), Receiver(LISTENER_PORTS[1])  # ports the town allows
     yield a, c
     for r in (a, c):
@@ -63,8 +64,8 @@ def _access_log_recipients(town: Town, resident: str) -> set[str]:
 def test_c_cannot_redirect_or_delete_as_ngsi_ld_subscription(
         town: Town, receivers: tuple[Receiver, Receiver]) -> None:
     a_rx, c_rx = receivers
-    town.consent("hanako", "A", "location")
-    made = _call(town, "POST", "A", f"{V1}/subscriptions",
+    town.consent("hanako", "B", "location")
+    made = _call(town, "POST", "B", f"{V1}/subscriptions",
                  json=_ld_subscription("a-watch", a_rx.url))
     assert made.status_code == 201, made.text
     path = f"{V1}/subscriptions/urn:ngsi-ld:Subscription:a-watch"
@@ -78,19 +79,19 @@ def test_c_cannot_redirect_or_delete_as_ngsi_ld_subscription(
     # A's next write of a consenting resident's data goes to A, and only to A
     sighting = personal("BeaconSighting", "hanako-owners-1", town.residents["hanako"],
                         beacon="gate-3")
-    assert _call(town, "POST", "A", f"{V1}/entities", json=sighting).status_code == 201
+    assert _call(town, "POST", "B", f"{V1}/entities", json=sighting).status_code == 201
     assert a_rx.wait_for(lambda: sighting["id"] in [e["id"] for e in a_rx.entities()])
     assert a_rx.headers[-1]["X-Api-Key"] == SECRET  # stored and sent, only never shown
     time.sleep(0.5)
     assert c_rx.got == []
-    assert _access_log_recipients(town, "hanako") == {town.clients["A"]}
+    assert _access_log_recipients(town, "hanako") == {town.clients["B"]}
 
 
 def test_c_cannot_redirect_or_delete_a_v2_subscription(
         town: Town, receivers: tuple[Receiver, Receiver]) -> None:
     a_rx, c_rx = receivers
-    town.consent("taro", "A", "location")
-    made = _call(town, "POST", "A", "/v2/subscriptions", json={
+    town.consent("taro", "B", "location")
+    made = _call(town, "POST", "B", "/v2/subscriptions", json={
         "subject": {"entities": [{"idPattern": "taro-owners", "type": "BeaconSighting"}]},
         "notification": {"httpCustom": {"url": a_rx.url, "headers": {"X-Api-Key": SECRET}}}})
     assert made.status_code == 201, made.text
@@ -107,12 +108,12 @@ def test_c_cannot_redirect_or_delete_a_v2_subscription(
         assert _call(town, "PATCH", attacker, ld_path, json=steal).status_code == 404
     sighting = personal("BeaconSighting", "taro-owners-1", town.residents["taro"],
                         beacon="gate-5")
-    assert _call(town, "POST", "A", f"{V1}/entities", json=sighting).status_code == 201
+    assert _call(town, "POST", "B", f"{V1}/entities", json=sighting).status_code == 201
     assert a_rx.wait_for(lambda: len(a_rx.got) >= 1)
     assert a_rx.headers[-1]["X-Api-Key"] == SECRET
     time.sleep(0.5)
     assert c_rx.got == []
-    assert _access_log_recipients(town, "taro") == {town.clients["A"]}
+    assert _access_log_recipients(town, "taro") == {town.clients["B"]}
 
 
 def test_a_company_cannot_touch_staffs_csource_resources(
@@ -173,15 +174,16 @@ def _listed(town: Town, who: str) -> dict[str, httpx.Response]:
 
 
 def test_nobody_lists_anothers_subscriptions_nor_reads_secrets(town: Town) -> None:
-    made = _call(town, "POST", "A", f"{V1}/subscriptions",
+    made = _call(town, "POST", "B", f"{V1}/subscriptions",
                  json=_ld_subscription("a-listed", "http://a-receiver.invalid/notify"))
     assert made.status_code == 201, made.text
-    for who in ("viewer", "operator", "C", "B"):
+    for who in ("viewer", "operator", "C", "A"):
         for path, r in _listed(town, who).items():
             if r.status_code == 200:
                 assert "a-listed" not in r.text and "a-watch" not in r.text, (who, path)
-            else:  # a company without a grant on every type may not list at all
-                assert who in ("C", "B") and r.status_code == 403, (who, path, r.text)
+            else:  # registrations: a company without a read grant on every type may not list
+                assert who in ("C", "A") and "csource" in path and r.status_code == 403, \
+                    (who, path, r.text)
     assert _listed(town, "viewer")[f"{V1}/subscriptions"].json() == []
     # a staff admin sees every subscription, each receiverInfo key with its value masked
     shown = _listed(town, "admin")[f"{V1}/subscriptions"].json()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cityos.access.accounts import AccountBook
+from cityos.access.grants import type_grants
 from cityos.access.keys import KeyRing
 from cityos.access.monitor import Monitor
 from cityos.access.ratelimit import RateLimiter
@@ -147,3 +148,21 @@ async def close_access(app: Any) -> None:
     access: Access | None = getattr(app.state, "access", None)
     if access is not None:
         await access.close()
+
+
+class AccountGrants:
+    """`cityos.ngsi.ports.TypeGrants` from the accounts (issue 18): an organisation's read
+    grants as they are now, from the same two-second account cache as the gate's, so a
+    revoked grant or a disabled account stops the next notification. Installed at start."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def reads(self, sub: str) -> frozenset[str] | None:
+        if not sub.startswith("org:"):
+            return None  # staff and residents: what they read is limited otherwise
+        access = await access_of(self.app)
+        account = await access.account_of(Principal(sub=sub, tenant=""))
+        if account is None:
+            return frozenset()  # disabled or removed: nothing
+        return type_grants(account.get("grants")).reads

@@ -17,7 +17,7 @@ from cityos.jsonvalue import TooDeep, check_depth, depth_over
 from cityos.ngsi.api import distributed
 from cityos.ngsi.api.entities import broker_of, update_result
 from cityos.ngsi.api.linked import join_of, render_all
-from cityos.ngsi.api.release import principal_sub, reader_of, released
+from cityos.ngsi.api.release import reader_of, released, writer_of
 from cityos.ngsi.api.request import (
     GEOJSON,
     JSON,
@@ -111,7 +111,7 @@ async def batch_create(request: Request) -> Response:
     entities, results, now = await _read_entities(request)
     items: list[tuple[str, Mutation]] = [(e["id"], _write(change.create, e, now))
                                           for e, _ in entities]
-    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+    outcomes = (await broker.store.mutate(tenant, items, writer=writer_of(request))
                 if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -143,7 +143,7 @@ async def batch_upsert(request: Request) -> Response:
         return fn
 
     items = [(e["id"], upsert(e)) for e, _ in entities]
-    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+    outcomes = (await broker.store.mutate(tenant, items, writer=writer_of(request))
                 if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -174,7 +174,7 @@ async def batch_update(request: Request) -> Response:
         return fn
 
     items = [(e["id"], update(e)) for e, _ in entities]
-    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+    outcomes = (await broker.store.mutate(tenant, items, writer=writer_of(request))
                 if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -195,7 +195,7 @@ async def batch_merge(request: Request) -> Response:
     entities, results, now = await _read_entities(request, require_type=False, allow_null=True)
     items: list[tuple[str, Mutation]] = [(e["id"], _write(change.merge, e, now))
                                           for e, _ in entities]
-    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+    outcomes = (await broker.store.mutate(tenant, items, writer=writer_of(request))
                 if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -227,7 +227,7 @@ async def batch_delete(request: Request) -> Response:
         return fn
 
     outcomes = await broker.store.mutate(tenant, [(i, remove(i)) for i in ids],
-                                         writer=principal_sub(request)) if ids else []
+                                         writer=writer_of(request)) if ids else []
     _collect(results, ids, outcomes)
     return _reply(results)
 

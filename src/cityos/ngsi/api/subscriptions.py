@@ -40,7 +40,7 @@ from cityos.ngsi.model.subscription import (
 from cityos.ngsi.model.terms import now_iso
 from cityos.ngsi.notify import space
 from cityos.ngsi.notify.matching import DEFAULT_TRIGGERS
-from cityos.ngsi.notify.owner import OWNER, owner_doc
+from cityos.ngsi.notify.owner import OWNER, check_readable, owner_doc
 from cityos.ngsi.ownership import (
     mask_notification,
     mask_v2_member,
@@ -124,6 +124,7 @@ async def create_subscription(request: Request) -> Response:
     if await broker.store.kv_get(space(tenant), sub["id"]) is not None:
         raise AlreadyExists(f"subscription {sub['id']} already exists")
     await _notification_context(broker, tenant, sub, body.context)
+    await check_readable(broker, sub, reader_of(request))  # its types' read grants (issue 18)
     sub["createdAt"] = sub["modifiedAt"] = now_iso()
     sub[OWNER] = owner_doc(principal_sub(request), reader_of(request))  # whose eyes (issue 6)
     await broker.notifier.prepare(tenant, sub["id"])  # owed every change from now on
@@ -182,6 +183,7 @@ async def update_subscription(request: Request) -> Response:
         if "jsonldContext" not in body.data:
             sub.pop("jsonldContext", None)  # the new @context replaces it
         await _notification_context(broker, tenant, sub, body.context)
+    await check_readable(broker, sub, reader_of(request))  # its types' read grants (issue 18)
     sub["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), sub_id, sub)
     await broker.notifier.subscribed(tenant, sub)

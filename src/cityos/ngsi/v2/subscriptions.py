@@ -22,7 +22,7 @@ from cityos.ngsi.model.subscription import check_future, with_status
 from cityos.ngsi.model.terms import now_iso, parse_datetime
 from cityos.ngsi.model.write import View, render_entity
 from cityos.ngsi.notify import space
-from cityos.ngsi.notify.owner import OWNER, owner_doc
+from cityos.ngsi.notify.owner import OWNER, check_readable, owner_doc
 from cityos.ngsi.ownership import (
     mask_v2_notification,
     masking,
@@ -200,6 +200,7 @@ async def create_subscription(request: Request) -> Response:
     v2_id = secrets.token_hex(12)
     sub = to_ld(body, LD_PREFIX + v2_id, tenant, request.headers.get("fiware-servicepath"))
     sub.update(owner_fields(request))
+    await check_readable(broker, sub, reader_of(request))  # its types' read grants (issue 18)
     sub["createdAt"] = sub["modifiedAt"] = now_iso()
     await broker.notifier.prepare(tenant, sub["id"])
     await broker.store.kv_put(space(tenant), sub["id"], sub)
@@ -255,6 +256,7 @@ async def update_subscription(request: Request) -> Response:
     body["status"] = patch.get("status", "active" if old.get("isActive", True) else "inactive")
     sub = to_ld(body, old["id"], tenant, old["v2"].get("servicePath"))
     sub.update({k: old[k] for k in (OWNER, "createdAt") if k in old})
+    await check_readable(broker, sub, reader_of(request))  # its types' read grants (issue 18)
     sub["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), sub["id"], sub)
     await broker.notifier.subscribed(tenant, sub)
