@@ -54,6 +54,7 @@ from cityos.trust import cert_routes
 from cityos.trust import routes as trust_routes
 from cityos.trust.hook import with_trust
 from cityos.trust.service import Trust
+from cityos.trust.state import record_baseline
 from cityos.web import routes as web_routes
 from cityos.web.console import routes as console_routes
 from cityos.web.middleware import PageSession
@@ -218,6 +219,7 @@ def create_app(settings: Settings) -> Starlette:
         broker.notifier.state = app.state  # notifications tell app.state.tracker (issue 6)
         app.state.trust = await Trust.open(store, settings.trust, settings.public_url,
                                            settings.access.alert_webhook)
+        await record_baseline(store)  # once: accounts and grants made before their history
         app.state.trust.start()
         await install_personal(app)  # classifier, sealer, tracker (issue 6)
         app.state.iot = await Iot.open(app)

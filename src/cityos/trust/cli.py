@@ -255,7 +255,10 @@ def verify_cmd(data_dir: DataDir = Path("var"),
     unsigned = max(0, summary.leaves - summary.signed)
     # what no signature covers yet can be taken away unnoticed: say how much that is
     tail = (f"{unsigned} leaves not yet signed, {summary.unlogged} audit records not yet in "
-            "the log")
+            f"the log, {summary.rows_unsigned} changes of grants and accounts not yet signed, "
+            f"{summary.tracker_unlogged} data-tracker entries not yet in the log")
+    if summary.rows_unrecorded:
+        tail += f", {summary.rows_unrecorded} grants and accounts without history (no baseline)"
     if problems or failed:
         print(f"({tail})")
         raise typer.Exit(1)
@@ -263,7 +266,8 @@ def verify_cmd(data_dir: DataDir = Path("var"),
         if summary.withheld else ""
     print(f"OK: transparency log of {summary.leaves} leaves intact, {summary.heads} signed tree "
           f"heads ({summary.stamped} time-stamped), {summary.seals} seals{withheld}, "
-          f"{summary.audit} audit records present; {tail}; root {summary.root.hex()}")
+          f"{summary.audit} audit records present, {summary.rows} grants and accounts as "
+          f"signed; {tail}; root {summary.root.hex()}")
 
 
 def _verify_bundle(path: Path, log_key: str | None, ca: bytes | None) -> None:

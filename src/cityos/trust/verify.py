@@ -24,8 +24,10 @@ from cityos.trust.certs import ANCHORS, CertificateBook, load_pem
 from cityos.trust.log import LEAVES, TransparencyLog
 from cityos.trust.merkle import Frontier
 from cityos.trust.private import DIGEST
+from cityos.trust.rows import check_rows
 from cityos.trust.seal import SealError, parse_seal, verify_seal
 from cityos.trust.sealing import certificate_status
+from cityos.trust.state import History
 from cityos.trust.treehead import SignedTreeHead, TreeHeadError, verify_head
 from cityos.trust.tsa import TimeStampError, verify_token
 
@@ -72,6 +74,10 @@ class Summary:
     signed: int = 0  # leaves under the newest valid signed tree head
     unlogged: int = 0  # audit records not yet taken into the log (after `audit_last`)
     withheld: int = 0  # seals over personal payloads kept sealed (their digest is in the leaf)
+    rows: int = 0  # grants and accounts that match their signed history (trust/state.py)
+    rows_unsigned: int = 0  # … whose last change no signed tree head covers yet
+    rows_unrecorded: int = 0  # … with no history (no baseline recorded yet)
+    tracker_unlogged: int = 0  # data-tracker entries after the last tracker head in the log
     root: bytes = b""
 
 
@@ -95,10 +101,12 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
                      public: Ed25519PublicKey, anchors: list[x509.Certificate],
                      certificate: CertificateLookup | None = None,
                      summary: Summary | None = None,
-                     audit: AuditLookup | None = None) -> list[Problem]:
+                     audit: AuditLookup | None = None,
+                     history: History | None = None) -> list[Problem]:
     """Every problem of the log, in order; `pages` yields its entries in sequence order.
     `audit` gives the audit trail's hash of a record (None when pruned, `GONE` or
-    `GONE_TO_END` when deleted), to check audit leaves."""
+    `GONE_TO_END` when deleted), to check audit leaves; `history` takes in the state,
+    consent and tracker leaves (trust/state.py)."""
     problems: list[Problem] = []
     gone: list[tuple[int, int, str]] = []  # (leaf index, audit seq, mark) of one run
     summary = summary if summary is not None else Summary()
@@ -122,6 +130,8 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
     valid_heads = sorted((h for h in heads if not any(
         p.code == HEAD_SIGNATURE and p.index == h.size for p in problems)), key=lambda h: h.size)
     due = deque(valid_heads)
+    if history is not None:
+        history.signed = max((h.size for h in valid_heads), default=0)
     frontier = Frontier()
     last: LogEntry | None = None
     recent: deque[str] = deque(maxlen=_WINDOW)
@@ -169,6 +179,9 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
                 await _check_seal(body, index, certificate, problems, summary)
             elif audit is not None and body.startswith(b'{"hash":"'):
                 await _check_audit(body, index, audit, problems, summary, gone)
+            elif history is not None and (b'"kind":"state"' in body or b'"kind":"consent"'
+                                          in body or b'"kind":"tracker"' in body):
+                history.add(index, body)
             append(digest)
             index += 1
             if index != next_size:
@@ -329,9 +342,14 @@ async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBo
     summary = Summary()
     checkpoint = await store.log_checkpoint(AUDIT_LOG)
     hashes = AuditHashes(store, pruned=0 if checkpoint is None else checkpoint.seq)
+    history = History()
     problems = await verify_log(store_pages(store), await all_heads(tlog),
                                 public or tlog.key.public_key(), anchors, lookup, summary,
-                                hashes.get)
+                                hashes.get, history)
+    outcome, summary.tracker_unlogged = await check_rows(store, history)
+    problems += [Problem(f.code, max(f.index, 0), f.detail) for f in outcome.findings]
+    summary.rows, summary.rows_unsigned = outcome.checked, outcome.unsigned
+    summary.rows_unrecorded = outcome.unrecorded
     after = summary.audit_last
     while page := await store.read_log_hashes(AUDIT_LOG, after=after, limit=10_000):
         summary.unlogged += len(page)
