@@ -20,7 +20,9 @@ from cityos.access.accounts import AccountBook
 from cityos.audit.chain import link
 from cityos.settings import load_settings
 from cityos.storage import open_store
+from cityos.trust.service import Trust
 from cityos.trust.state import record_baseline
+from cityos.trust.verify import Problem, Summary, verify_store
 from conftest import CITYOS, STORE_ENGINE, copy_platform, database_environ
 
 from .platforms import checkpoint, secured_with
@@ -29,6 +31,11 @@ from .test_verify import _verify
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 TAMPERS = sorted(p for p in FIXTURES.glob("rows.*.sql") if not p.name.endswith(".pg.sql"))
 TRACKER = "personal.access"
+ENTITY_TAMPERS = sorted(p for p in FIXTURES.glob("entities.*.sql")
+                        if not p.name.endswith(".pg.sql"))
+SIGHTING = {"id": "urn:ngsi-ld:BeaconSighting:s1", "type": "BeaconSighting",  # personal
+            "rssi": {"type": "Property", "value": -61},
+            "refResident": {"type": "Relationship", "object": "urn:ngsi-ld:Resident:res_hanako"}}
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +72,8 @@ def rows_template(prepared: tuple[Path, dict[str, Any]],
         assert platform.client.post("/ngsi-ld/v1/entities", content=orjson.dumps(
             {"id": "urn:ngsi-ld:Shelter:1", "type": "Shelter"}), headers=headers
         ).status_code == 201
+        assert platform.client.post("/ngsi-ld/v1/entities", content=orjson.dumps(SIGHTING),
+                                    headers=headers).status_code == 201
         checkpoint(platform)
     return data
 
@@ -106,8 +115,9 @@ def _copy(template: Path, tmp_path: Path) -> Path:
     return data
 
 
-def _cityos_verify(data: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CITYOS, "verify", "--data-dir", str(data)], capture_output=True,
+def _cityos_verify(data: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CITYOS, "verify", "--data-dir", str(data), *options],
+                          capture_output=True,
                           text=True, timeout=120, env={**os.environ, **database_environ(data)})
 
 
@@ -206,3 +216,45 @@ def test_a_second_baseline_is_reported(rows_template: Path, tmp_path: Path) -> N
     problems, _ = _verify(data)
     assert problems and problems[0].code == "STATE_REBASELINED", problems
 
+
+
+def _verify_entities(data: Path) -> tuple[list[Problem], Summary]:
+    settings = load_settings(data, environ=database_environ(data))
+
+    async def main() -> tuple[list[Problem], Summary]:
+        store = open_store(settings.database_url)
+        await store.open()
+        try:
+            trust = await Trust.open(store, settings.trust, settings.public_url)
+            return await verify_store(store, trust.log, trust.certs, entities=True)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+def test_entities_as_written_verify(rows_template: Path, tmp_path: Path) -> None:
+    data = _copy(rows_template, tmp_path)
+    problems, summary = _verify_entities(data)
+    assert problems == []
+    assert summary.entities == 2 and summary.entities_unrecorded == 0
+    done = _cityos_verify(data, "--entities")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 entities as written" in done.stdout, done.stdout
+
+
+@pytest.mark.parametrize("fixture", ENTITY_TAMPERS,
+                         ids=[p.name.split(".")[1] for p in ENTITY_TAMPERS])
+def test_each_entity_tampering_is_named(rows_template: Path, tmp_path: Path,
+                                        fixture: Path) -> None:
+    assert len(ENTITY_TAMPERS) >= 3
+    code = fixture.name.split(".")[2]
+    data = _copy(rows_template, tmp_path)
+    _tamper(data, _fixture_sql(fixture))
+    assert _verify(data)[0] == []  # without --entities the entities are not read
+    problems, _ = _verify_entities(data)
+    assert problems, f"{fixture.name}: the tampering went unnoticed"
+    assert problems[0].code == code, "\n".join(map(str, problems))
+    done = _cityos_verify(data, "--entities")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert re.search(rf"^{code} at \d+: ", done.stdout, re.M), done.stdout

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from cityos.storage.base import Store
+from cityos.trust.entities import EntityHistory
 from cityos.trust.log import LEAVES, chain
 
 KIND = "state"
@@ -141,6 +142,7 @@ class History:
     consents: dict[tuple[str, str], tuple[int, str, str | None]] = field(default_factory=dict)
     records: dict[int, tuple[int, str]] = field(default_factory=dict)
     tracker: dict[int, tuple[int, str]] = field(default_factory=dict)  # seq -> (leaf, hash)
+    entities: EntityHistory | None = None  # `verify --entities`: the write records' states
 
     def add(self, index: int, body: bytes) -> bool:
         """Take a leaf in; False when it is not a state, consent or tracker leaf."""

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cityos.audit.trail import LOG as AUDIT_LOG
 from cityos.storage.base import LogEntry, Store
 from cityos.trust.certs import ANCHORS, CertificateBook, load_pem
+from cityos.trust.entities import EntityHistory, check_entities
 from cityos.trust.log import LEAVES, TransparencyLog
 from cityos.trust.merkle import Frontier
 from cityos.trust.private import DIGEST
@@ -78,6 +79,10 @@ class Summary:
     rows_unsigned: int = 0  # … whose last change no signed tree head covers yet
     rows_unrecorded: int = 0  # … with no history (no baseline recorded yet)
     tracker_unlogged: int = 0  # data-tracker entries after the last tracker head in the log
+    entities: int = -1  # entities as their last write record left them (-1: not checked)
+    entities_unsigned: int = 0  # … whose last write record no signed tree head covers yet
+    entities_unrecorded: int = 0  # entities no write record gives a state of
+    entities_purged: int = 0  # entities gone in a purge or erasure after their last write
     root: bytes = b""
 
 
@@ -130,6 +135,7 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
     valid_heads = sorted((h for h in heads if not any(
         p.code == HEAD_SIGNATURE and p.index == h.size for p in problems)), key=lambda h: h.size)
     due = deque(valid_heads)
+    entity_states = None if history is None else history.entities
     if history is not None:
         history.signed = max((h.size for h in valid_heads), default=0)
     frontier = Frontier()
@@ -175,6 +181,9 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
                     at = index - 1 if problem[0] == LEAF_INSERTED else index  # the intruder
                     problems.append(Problem(problem[0], at, problem[1]))
             expected_seq, expected_prev = entry.seq + 1, entry.hash
+            if entity_states is not None and (b'"kind":"write"' in body
+                                              or b'"of":"erasure"' in body):
+                entity_states.add(index, body)
             if b'"seal":"' in body:
                 await _check_seal(body, index, certificate, problems, summary)
             elif audit is not None and body.startswith(b'{"hash":"'):
@@ -327,9 +336,11 @@ async def all_heads(tlog: TransparencyLog) -> list[SignedTreeHead]:
 
 async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBook,
                        public: Ed25519PublicKey | None = None,
-                       ca: x509.Certificate | None = None) -> tuple[list[Problem], Summary]:
+                       ca: x509.Certificate | None = None, entities: bool = False
+                       ) -> tuple[list[Problem], Summary]:
     """Verify a platform's log from its store; `public` and `ca` pin the log key and the CA
-    (by default the ones in the store, which a tamperer with the database could replace)."""
+    (by default the ones in the store, which a tamperer with the database could replace);
+    with `entities`, every stored entity against its last write record too."""
     anchors = [ca or (await certs.ca()).cert] + [
         load_pem(doc["pem"]) for _, doc in await store.kv_list(ANCHORS)]
     table: dict[str, tuple[dict[str, object], x509.Certificate]] = {}
@@ -342,7 +353,7 @@ async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBo
     summary = Summary()
     checkpoint = await store.log_checkpoint(AUDIT_LOG)
     hashes = AuditHashes(store, pruned=0 if checkpoint is None else checkpoint.seq)
-    history = History()
+    history = History(entities=EntityHistory() if entities else None)
     problems = await verify_log(store_pages(store), await all_heads(tlog),
                                 public or tlog.key.public_key(), anchors, lookup, summary,
                                 hashes.get, history)
@@ -350,6 +361,12 @@ async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBo
     problems += [Problem(f.code, max(f.index, 0), f.detail) for f in outcome.findings]
     summary.rows, summary.rows_unsigned = outcome.checked, outcome.unsigned
     summary.rows_unrecorded = outcome.unrecorded
+    if history.entities is not None:
+        found = await check_entities(store, history.entities, history.signed)
+        problems += [Problem(code, index, detail) for code, index, detail in found.findings]
+        summary.entities, summary.entities_unsigned = found.checked, found.unsigned
+        summary.entities_unrecorded = found.unrecorded
+        summary.entities_purged = found.bulk_deleted
     after = summary.audit_last
     while page := await store.read_log_hashes(AUDIT_LOG, after=after, limit=10_000):
         summary.unlogged += len(page)
