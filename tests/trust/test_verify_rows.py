@@ -258,3 +258,33 @@ def test_each_entity_tampering_is_named(rows_template: Path, tmp_path: Path,
     done = _cityos_verify(data, "--entities")
     assert done.returncode == 1, done.stdout + done.stderr
     assert re.search(rf"^{code} at \d+: ", done.stdout, re.M), done.stdout
+
+
+def test_ordinary_writes_leave_nothing_to_report(prepared: tuple[Path, dict[str, Any]],
+                                                 tmp_path: Path) -> None:
+    """Creates, updates, batch upserts and deletions through the API: every entity is as its
+    last write record says (no false alarm), the deleted ones are not looked for."""
+    data = tmp_path / "var"
+    with secured_with(prepared, data) as platform:
+        client = platform.client
+        headers = {**platform.auth("Writer"), "Content-Type": "application/json"}
+        for n in range(1, 4):
+            assert client.post("/ngsi-ld/v1/entities", headers=headers, content=orjson.dumps(
+                {"id": f"urn:ngsi-ld:Shelter:{n}", "type": "Shelter"})).status_code == 201
+        assert client.post("/ngsi-ld/v1/entities/urn:ngsi-ld:Shelter:1/attrs", headers=headers,
+                            content=orjson.dumps({"capacity": {"type": "Property",
+                                                               "value": 7}})).status_code == 204
+        batch = [{"id": f"urn:ngsi-ld:Shelter:{n}", "type": "Shelter",
+                  "capacity": {"type": "Property", "value": n}} for n in range(2, 7)]
+        assert client.post("/ngsi-ld/v1/entityOperations/upsert", headers=headers,
+                           content=orjson.dumps(batch)).status_code in (201, 204)
+        assert client.post("/ngsi-ld/v1/entityOperations/delete", headers=headers,
+                           content=orjson.dumps(["urn:ngsi-ld:Shelter:5"])).status_code == 204
+        assert client.delete("/ngsi-ld/v1/entities/urn:ngsi-ld:Shelter:6",
+                             headers=platform.auth("Writer")).status_code == 204
+    problems, summary = _verify_entities(data)
+    assert problems == [], problems
+    assert summary.entities == 4 and summary.entities_unrecorded == 0
+    _tamper(data, "UPDATE entities SET owner = 'org:Nobody' "
+                  "WHERE id = 'urn:ngsi-ld:Shelter:4'")
+    assert [p.code for p in _verify_entities(data)[0]] == ["OWNER_MODIFIED"]
