@@ -73,12 +73,17 @@ async def with_states(store: Store, batch: list[tuple[bytes, list[str]]]
     return out
 
 
+def _pack(doc: str, owner: str | None) -> bytes:
+    """A state in 32 or 64 bytes (the history holds one per recorded entity)."""
+    return bytes.fromhex(doc) + (b"" if owner is None else bytes.fromhex(owner))
+
+
 @dataclass
 class EntityHistory:
     """The latest recorded state of each entity, from the write records (`add` each in log
     order); `bulk` the last purge (by query) or erasure leaf of each tenant."""
 
-    latest: dict[tuple[str, str], tuple[int, State | None]] = field(default_factory=dict)
+    latest: dict[str, tuple[int, bytes | None]] = field(default_factory=dict)  # tenant␟id
     bulk: dict[str, int] = field(default_factory=dict)
 
     def add(self, index: int, body: bytes) -> None:
@@ -100,8 +105,9 @@ class EntityHistory:
         if not isinstance(state, dict):
             return  # a record from before part 5
         for entity_id, value in state.items():
-            self.latest[(tenant, str(entity_id))] = (
-                index, None if not isinstance(value, list) else (str(value[0]), value[1]))
+            self.latest[f"{tenant}\x1f{entity_id}"] = (
+                index, None if not isinstance(value, list) else
+                _pack(str(value[0]), None if value[1] is None else str(value[1])))
 
 
 @dataclass
@@ -120,12 +126,13 @@ async def check_entities(store: Store, history: EntityHistory, signed: int,
     latest = history.latest
     async for page in all_entity_states(store):
         for tenant, entity_id, (doc, owner) in page:
-            found = latest.pop((tenant, entity_id), None)
+            found = latest.pop(f"{tenant}\x1f{entity_id}", None)
             if found is None:
                 outcome.unrecorded += 1
                 continue
             index, recorded = found
-            if recorded is not None and recorded == (doc, owner):
+            stored = _pack(doc, owner)
+            if recorded is not None and recorded == stored:
                 if index >= signed:
                     outcome.unsigned += 1
                 else:
@@ -134,7 +141,7 @@ async def check_entities(store: Store, history: EntityHistory, signed: int,
             if recorded is None:
                 detail = f"entity {entity_id} exists, though its last write record deleted it"
                 code = ENTITY_MODIFIED
-            elif recorded[0] != doc:
+            elif recorded[:32] != stored[:32]:
                 detail = (f"entity {entity_id} (tenant {tenant!r}) is not as its last write "
                           "record left it: the stored document was changed")
                 code = ENTITY_MODIFIED
@@ -143,7 +150,8 @@ async def check_entities(store: Store, history: EntityHistory, signed: int,
                 code = OWNER_MODIFIED
             if len(outcome.findings) < limit:
                 outcome.findings.append((code, index, detail))
-    for (tenant, entity_id), (index, recorded) in latest.items():
+    for key, (index, recorded) in latest.items():
+        tenant, _, entity_id = key.partition("\x1f")
         if recorded is None:
             continue
         if history.bulk.get(tenant, -1) > index:
