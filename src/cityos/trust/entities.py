@@ -1,7 +1,7 @@
 """Entity documents against the write records (issue #19, part 5): each write record carries,
 per entity it wrote, the digest of the stored row (its document as stored, a personal one
-sealed, and its owner) as it stands when the record is appended — `"state": {id: [doc, owner]
-| null}` (null: not stored, e.g. deleted). `cityos verify --entities` streams the entities and
+sealed, and its owner) as it stands when the record is appended — `"state"`, a list in the
+order of `"entities"`: `"DOC"` or `"DOC:OWNER"` (SHA-256 hex), null when not stored (deleted). `cityos verify --entities` streams the entities and
 compares them with the latest record of each.
 
 The digests are read when the recorder flushes (one query per tenant a batch), after the
@@ -63,11 +63,12 @@ async def with_states(store: Store, batch: list[tuple[bytes, list[str]]]
     out = []
     for leaf, keys in batch:
         record: dict[str, Any] = orjson.loads(leaf)
-        state: dict[str, Any] = {}
-        for key in keys:
+        state: list[str | None] = []
+        for key in keys:  # in the order of the record's `entities`
             tenant, _, entity_id = key.partition("\x1f")
             value = found[tenant].get(entity_id)
-            state[entity_id] = None if value is None else list(value)
+            state.append(None if value is None else value[0] if value[1] is None
+                         else f"{value[0]}:{value[1]}")
         record["state"] = state
         out.append((orjson.dumps(record, option=orjson.OPT_SORT_KEYS), keys))
     return out
@@ -102,12 +103,13 @@ class EntityHistory:
         if record.get("method") == "DELETE" and not record.get("entities"):
             self.bulk[tenant] = index  # a purge by query: which entities went is not named
         state = record.get("state")
-        if not isinstance(state, dict):
+        entities = record.get("entities")
+        if not isinstance(state, list) or not isinstance(entities, list):
             return  # a record from before part 5
-        for entity_id, value in state.items():
+        for entity_id, value in zip(entities, state, strict=False):
+            doc, _, owner = value.partition(":") if isinstance(value, str) else ("", "", "")
             self.latest[f"{tenant}\x1f{entity_id}"] = (
-                index, None if not isinstance(value, list) else
-                _pack(str(value[0]), None if value[1] is None else str(value[1])))
+                index, _pack(doc, owner or None) if doc else None)
 
 
 @dataclass
