@@ -232,12 +232,14 @@ def main(argv: list[str]) -> int:
     RESULTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cityos-bench-notify-") as tmp:
         port = free_port()
+        receiver = free_port()
         url = f"http://127.0.0.1:{port}"
         server = Process([CITYOS, "serve", "--data-dir", str(Path(tmp) / "var"), "--port",
                           str(port), "--open-ngsi"], core=SERVER_CORE,
-                         log=Path(tmp) / "server.log", ready_url=f"{url}/healthz", timeout=120)
+                         log=Path(tmp) / "server.log", ready_url=f"{url}/healthz", timeout=120,
+                         env={"CITYOS_EGRESS_ALLOW": f"127.0.0.1:{receiver}"})  # the receiver
         try:
-            result = asyncio.run(_run(url, args.rate, args.seconds, args.entities, free_port(),
+            result = asyncio.run(_run(url, args.rate, args.seconds, args.entities, receiver,
                                       subscribe=not args.no_subscription))
         finally:
             server.stop()

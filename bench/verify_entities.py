@@ -8,8 +8,8 @@ and without `--entities`.
 from __future__ import annotations
 
 import argparse
-import resource
 import asyncio
+import resource
 import subprocess
 import sys
 import tempfile
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cityos.keystore import KeyStore
 from cityos.settings import load_settings
 from cityos.storage import open_store
 from cityos.trust.service import Trust
@@ -38,7 +39,8 @@ async def load(data: Path, count: int) -> None:
     store = open_store(settings.database_url)
     await store.open()
     try:
-        trust = await Trust.open(store, settings.trust, settings.public_url)
+        trust = await Trust.open(store, settings.trust, settings.public_url,
+                                 KeyStore.at(settings.data_dir))
         started = time.perf_counter()
         for first in range(0, count, 1000):
             docs = [shelter(n) for n in range(first, min(first + 1000, count))]

@@ -21,8 +21,13 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
+from cityos import egress
 from cityos.app import create_app
 from cityos.settings import load_settings
+
+# as `cityos` itself (cli.main): what tests make in-process (templates, data directories that
+# `cityos serve` is then started on) is private, or serve would refuse it
+os.umask(0o077)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -248,9 +253,26 @@ def client(request: pytest.FixtureRequest, data_dir: Path) -> Iterator[TestClien
     environ: dict[str, str] = {}
     if engine == "postgresql":
         environ["CITYOS_DATABASE_URL"] = str(request.getfixturevalue("postgres_url"))
+    environ["CITYOS_EGRESS_ALLOW"] = LOOPBACK  # the tests' receivers and sources are local
     settings = load_settings(data_dir, environ=environ, open_ngsi=True, max_body_bytes=65536)
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         yield c
+
+
+# what the test suite's receivers, context sources and brokers listen on: the settings of the
+# apps and servers tests start allow it explicitly (a fresh `cityos serve` refuses loopback)
+LOOPBACK = "127.0.0.0/8,::1/128"
+
+
+@pytest.fixture(autouse=True)
+def egress_loopback() -> Iterator[None]:
+    """Outbound calls made outside an app (a TSA client, a fetcher, a sender under test) go by
+    the process's egress policy: loopback for every test, as the suite's peers are local. An
+    app a test builds sets its own from its settings; the policy is restored after the test."""
+    before = egress.policy()
+    egress.configure(egress.EgressPolicy(tuple(LOOPBACK.split(","))))
+    yield
+    egress.configure(before)
 
 
 def free_port() -> int:
@@ -262,10 +284,15 @@ def free_port() -> int:
 class Server:
     """A real `cityos serve` subprocess on a free port."""
 
-    def __init__(self, data_dir: Path, *args: str, database_url: str | None = None) -> None:
+    def __init__(self, data_dir: Path, *args: str, database_url: str | None = None,
+                 egress_allow: str = LOOPBACK, env: dict[str, str] | None = None) -> None:
+        """`egress_allow`: the server's egress.allow (loopback: the tests' receivers)."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CITYOS_")}
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CITYOS_")},
+               **(env or {})}
+        if egress_allow:
+            env["CITYOS_EGRESS_ALLOW"] = egress_allow
         if database_url:
             env["CITYOS_DATABASE_URL"] = database_url
         self.proc = subprocess.Popen(

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer.main
 
 from cityos.cli import app
-from cityos.settings import NgsiSettings, Settings, StorageSettings
+from cityos.settings import EgressSettings, NgsiSettings, Settings, StorageSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = "\n".join(p.read_text("utf-8") for p in [ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
@@ -23,9 +23,10 @@ def test_readme_quick_start_is_exactly_two_commands() -> None:
 
 def test_every_setting_is_documented() -> None:
     missing = []
-    for section, cls in (("", Settings), ("storage.", StorageSettings), ("ngsi.", NgsiSettings)):
+    for section, cls in (("", Settings), ("storage.", StorageSettings), ("ngsi.", NgsiSettings),
+                         ("egress.", EgressSettings)):
         for f in dataclasses.fields(cls):
-            if f.name in ("storage", "ngsi", "data_dir"):
+            if f.name in ("storage", "ngsi", "egress", "data_dir"):
                 continue
             if f"{section}{f.name}" not in DOCS and f"`{f.name}`" not in DOCS:
                 missing.append(section + f.name)

@@ -17,17 +17,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cityos import __version__
+from cityos import __version__, egress
 from cityos.access import routes as access_routes
 from cityos.access.cors import add_cors
 from cityos.access.gate import Gate
-from cityos.access.service import close_access
+from cityos.access.service import AccountGrants, close_access
 from cityos.audit.trail import audited, close_trail
 from cityos.body_limit import BodyLimit
 from cityos.catalog import routes as catalog_routes
 from cityos.catalog.usage import UsageMeter
 from cityos.iot import routes as iot_routes
 from cityos.iot.service import Iot
+from cityos.keystore import KeyStore
 from cityos.ngsi.api import routes as ngsi_routes
 from cityos.ngsi.api.respond import plain_json, problem_response
 from cityos.ngsi.broker import Broker
@@ -205,6 +206,8 @@ def _strict(op: Operation, endpoint: Endpoint) -> Endpoint:
 
 def create_app(settings: Settings) -> Starlette:
     operations = all_operations()
+    # every outbound request of this process passes one policy (issue #18)
+    egress.configure(egress.EgressPolicy(settings.egress.allow, settings.egress.timeout))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -217,7 +220,9 @@ def create_app(settings: Settings) -> Starlette:
         await broker.open()
         app.state.broker = broker
         broker.notifier.state = app.state  # notifications tell app.state.tracker (issue 6)
+        app.state.type_grants = AccountGrants(app)  # notifications' read grants (issue 18)
         app.state.trust = await Trust.open(store, settings.trust, settings.public_url,
+                                           KeyStore.at(settings.data_dir),
                                            settings.access.alert_webhook)
         await record_baseline(store)  # once: accounts and grants made before their history
         app.state.trust.start()

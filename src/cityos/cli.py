@@ -8,6 +8,7 @@ is one more PARTS entry. Errors reach the user as one line in Japanese and Engli
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -41,6 +42,7 @@ PARTS = {
     "catalog": Part("cityos.catalog.cli:catalog_app",
                     "the service catalog: import, export, seed"),
     "personal": Part("cityos.personal.cli:personal_app", "Personal-Link: residents' data keys"),
+    "keys": Part("cityos.keys_cli:keys_app", "the key store: private keys and secrets (rotation)"),
     "darp": Part("cityos.services.ondemand.cli:darp_app",
                  "AI on-demand transport (dial-a-ride) solver"),
 }
@@ -95,11 +97,14 @@ def _init(settings: Settings, ca: tuple[Path, Path] | None = None) -> str | None
     from cityos.access.gate import TOKEN_FILE, create_admin_token
     from cityos.storage import open_store
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not _platform_exists(settings):  # a new platform: its directory is private
+        settings.data_dir.chmod(0o700)
 
     async def make_db() -> tuple[tuple[str, str] | None, str | None]:
         from cityos.access.cli import create_first_admin
         from cityos.access.service import Access
+        from cityos.keystore import KeyStore
         from cityos.storage.base import shared
 
         store = open_store(settings.database_url)
@@ -112,7 +117,8 @@ def _init(settings: Settings, ca: tuple[Path, Path] | None = None) -> str | None
 
             if (made := await init_trust(store, settings, ca)) is not None:
                 console.print(made)
-            login = await create_first_admin(await Access.create(store, settings.access))
+            login = await create_first_admin(await Access.create(
+                store, settings.access, KeyStore.at(settings.data_dir)))
             if (settings.data_dir / TOKEN_FILE).exists():
                 return login, None
             return login, create_admin_token(settings.data_dir)
@@ -162,11 +168,9 @@ def serve(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None,
     """Serve the platform over HTTP (HTTPS only with --tls-cert and --tls-key)."""
     settings = _settings(data_dir, host, port, open_ngsi, context_dir, allow_remote_contexts,
                          tls_cert, tls_key, database_url)
+    _refuse_exposed(settings)
     tls, sock = _prepare(settings)
-    from cityos.access.gate import TOKEN_FILE
-
-    url = settings.storage.database_url
-    if not (settings.data_dir / ("cityos.db" if not url else TOKEN_FILE)).exists():
+    if not _platform_exists(settings):
         token = _init(settings)  # a new platform (on PostgreSQL: a data dir without its token)
         if token:
             console.print("New platform. Admin token (shown once) / 管理者トークン:")
@@ -191,6 +195,7 @@ def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) 
     import asyncio
 
     settings = _settings(data_dir, host, port, False, None, None)
+    _refuse_exposed(settings)
     tls, sock = _prepare(settings)
     token = _init(settings)
     from cityos.town.loader import load_town
@@ -204,8 +209,21 @@ def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) 
         console.print("  Admin token (shown once; use as 'Authorization: Bearer …') / 管理者トークン:")
         print(f"    {token}", flush=True)
     print_tour(console, settings, town)
+    settings = _demo_egress(settings)
     Simulator(town, settings).start()
     _run(settings, tls, sock)
+
+
+def _demo_egress(settings: Settings) -> Settings:
+    """The demo is a sandbox on one machine: unless egress.allow is set, its subscriptions and
+    context sources may point at receivers and brokers on loopback (a served town may not)."""
+    if settings.egress.allow:
+        return settings
+    from dataclasses import replace
+
+    from cityos.egress import LOOPBACK
+
+    return replace(settings, egress=replace(settings.egress, allow=LOOPBACK))
 
 
 @app.command("version")
@@ -289,5 +307,32 @@ def _reach_database(url: str) -> None:
              "--database-url and that PostgreSQL is running")
 
 
+def _platform_exists(settings: Settings) -> bool:
+    """Whether the data directory holds a platform (on PostgreSQL: its admin token's hash)."""
+    from cityos.access.gate import TOKEN_FILE
+
+    url = settings.storage.database_url
+    return (settings.data_dir / ("cityos.db" if not url else TOKEN_FILE)).exists()
+
+
+def _refuse_exposed(settings: Settings) -> None:
+    """Exit 2 with one bilingual line naming the path when the data directory of a platform or
+    one of its key files may be read by other users (a new platform's is made private by
+    `_init`)."""
+    from cityos.keystore import exposed
+
+    data_dir = settings.data_dir
+    if not _platform_exists(settings):
+        return
+    found = exposed(data_dir)
+    if found is not None:
+        mode = found.stat().st_mode & 0o777
+        fail(f"{found} は他のユーザーから読めます (mode {mode:o})。"
+             f"`chmod -R go-rwx {data_dir}` を実行してください",
+             f"{found} is readable by other users (mode {mode:o}): "
+             f"run `chmod -R go-rwx {data_dir}`")
+
+
 def main() -> None:
+    os.umask(0o077)  # every file and directory cityos makes is its owner's alone (0600/0700)
     guarded(lambda args: app(args=args, prog_name="cityos"))

@@ -121,6 +121,24 @@ class PersonalSettings:
 
 
 @dataclass(frozen=True)
+class EgressSettings:
+    # where outbound requests (notifications, context sources, remote @contexts, the TSA,
+    # webhooks) may go besides public addresses: CIDRs / addresses (any port) or host:port;
+    # loopback, private, link-local… are refused unless listed (see cityos.egress)
+    allow: tuple[str, ...] = ()
+    # seconds a host name may take to resolve, and an outbound request without a timeout of its
+    # own (the alert webhook) may take
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:  # checked when read, not at the first request
+        from cityos.egress import EgressPolicy
+
+        EgressPolicy(self.allow, self.timeout)
+        if self.timeout <= 0:
+            raise ValueError("egress.timeout must be more than 0")
+
+
+@dataclass(frozen=True)
 class ConsoleSettings:
     # background map of the staff console: an XYZ tile URL ({z}/{x}/{y}); empty = no tiles
     # (the map then draws the town's outline, areas and data layers on a plain background)
@@ -144,6 +162,7 @@ class Settings:
     iot: IotSettings = field(default_factory=IotSettings)
     personal: PersonalSettings = field(default_factory=PersonalSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    egress: EgressSettings = field(default_factory=EgressSettings)
 
     @property
     def public_url(self) -> str:
@@ -157,7 +176,7 @@ class Settings:
 
 _SECTIONS = {"storage": StorageSettings, "ngsi": NgsiSettings, "access": AccessSettings,
              "trust": TrustSettings, "iot": IotSettings, "personal": PersonalSettings,
-             "console": ConsoleSettings}
+             "console": ConsoleSettings, "egress": EgressSettings}
 
 
 def _coerce(kind: Any, raw: Any) -> Any:

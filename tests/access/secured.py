@@ -28,9 +28,10 @@ from cityos.access.service import (
 )
 from cityos.access.tokens import issue_token
 from cityos.app import create_app
+from cityos.keystore import KeyStore
 from cityos.settings import Settings, load_settings
 from cityos.storage import open_store
-from conftest import copy_platform, template_environ
+from conftest import LOOPBACK, copy_platform, template_environ
 
 T = TypeVar("T")
 
@@ -69,7 +70,7 @@ async def _populate(settings: Settings) -> dict[str, Any]:
     store = open_store(settings.database_url)
     await store.open()
     try:
-        access = await Access.create(store, settings.access)
+        access = await Access.create(store, settings.access, KeyStore.at(settings.data_dir))
         out: dict[str, Any] = {"tokens": {}, "secrets": {}, "passwords": {}}
         for user, (roles, tenant) in STAFF.items():
             member, password = await access.book.add_staff(user, roles, tenant=tenant,
@@ -112,6 +113,7 @@ def make_platform(template: tuple[Path, dict[str, Any]], data_dir: Path,
     """Serve a copy of the prepared platform in-process, with `access` settings changed."""
     environ = copy_platform(template[0], data_dir)
     made = template[1]
+    environ["CITYOS_EGRESS_ALLOW"] = LOOPBACK  # tests' receivers and sources are local
     settings = load_settings(data_dir, environ=environ, max_body_bytes=65536)
     settings = dataclasses.replace(settings, access=dataclasses.replace(settings.access, **access))
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:

@@ -17,7 +17,7 @@ from cityos.access.corporate import InvalidCorporateNumber, validate_corporate_n
 from cityos.access.keys import KeyRing
 from cityos.access.service import Access
 from cityos.access.tokens import Principal, TokenError, TokenVerifier, issue_token
-from cityos.storage import open_store
+from cityos.keystore import KeyStore
 
 from .secured import Platform, make_platform
 
@@ -179,26 +179,38 @@ def test_tenant_bound_token_refused_elsewhere_and_recorded(platform: Platform) -
 
 
 def test_per_type_grants_of_organisations(platform: Platform) -> None:
+    """Grants are applied where data is released and written (issue 18): what a company may
+    not read is not there for it (404, absent from lists), what it may not write is a 403 —
+    per item in a batch."""
     admin = platform.auth("admin")
     assert platform.client.post(f"{V1}/entities", json=BUILDING, headers=admin).status_code == 201
     co = platform.auth("ShelterCo")
     c = platform.client
     assert c.post(f"{V1}/entities", json=SHELTER, headers=co).status_code == 201
-    assert c.post(f"{V1}/entities", json=BUILDING | {"id": "urn:b:2"}, headers=co
-                  ).status_code == 403
+    r = c.post(f"{V1}/entities", json=BUILDING | {"id": "urn:b:2"}, headers=co)
+    assert r.status_code == 403 and "Building" in r.json()["detail"]
+    assert c.get(f"{V1}/entities/urn:b:2", headers=admin).status_code == 404  # nothing written
     assert c.get(f"{V1}/entities/{SHELTER['id']}", headers=co).status_code == 200
-    assert c.get(f"{V1}/entities/{BUILDING['id']}", headers=co).status_code == 403
-    assert c.get(f"{V1}/entities?type=Shelter", headers=co).status_code == 200
-    assert c.get(f"{V1}/entities?type=Shelter,Building", headers=co).status_code == 403
-    assert c.get(f"{V1}/entities?q=name==%22x%22", headers=co).status_code == 403
-    assert c.get(f"{V1}/types", headers=co).status_code == 403
+    assert c.get(f"{V1}/entities/{BUILDING['id']}", headers=co).status_code == 404
+    assert c.get(f"{V1}/entities/{BUILDING['id']}", headers=admin).status_code == 200
+    assert [e["id"] for e in c.get(f"{V1}/entities?type=Shelter", headers=co).json()] == \
+        [SHELTER["id"]]
+    r = c.get(f"{V1}/entities?type=Shelter,Building", headers=co)
+    assert r.status_code == 200 and [e["id"] for e in r.json()] == [SHELTER["id"]]
+    r = c.get(f"{V1}/entities?q=name==%22x%22", headers=co)  # typeless: what it may read
+    assert r.status_code == 200 and BUILDING["id"] not in {e["id"] for e in r.json()}
+    assert c.get(f"{V1}/types", headers=co).status_code == 403  # about every type: needs '*'
     r = c.post(f"{V1}/entityOperations/upsert", json=[SHELTER, BUILDING], headers=co)
-    assert r.status_code == 403
+    assert r.status_code == 207
+    assert r.json()["success"] == [SHELTER["id"]]
+    assert [(e["entityId"], e["error"]["status"]) for e in r.json()["errors"]] == \
+        [(BUILDING["id"], 403)]
     r = c.post(f"{V1}/entityOperations/delete", json=[BUILDING["id"]], headers=co)
-    assert r.status_code == 403
+    assert r.status_code == 207 and r.json()["errors"][0]["error"]["status"] == 403
     r = c.patch(f"{V1}/entities/{BUILDING['id']}/attrs",
                 json={"name": {"type": "Property", "value": "x"}}, headers=co)
     assert r.status_code == 403
+    assert c.get(f"{V1}/entities/{BUILDING['id']}", headers=admin).json()["name"]["value"] != "x"
     r = c.post(f"{V1}/entityOperations/query", json={"type": "Query",
                "entities": [{"type": "Shelter"}]}, headers=co)
     assert r.status_code == 200 and [e["id"] for e in r.json()] == [SHELTER["id"]]
@@ -206,30 +218,26 @@ def test_per_type_grants_of_organisations(platform: Platform) -> None:
 
 def test_signing_keys_rotate_and_old_tokens_live_until_expiry(tmp_path: Path) -> None:
     async def scenario() -> None:
-        store = open_store(f"sqlite:///{tmp_path / 'k.db'}")
-        await store.open()
-        try:
-            ring = KeyRing(store, rotation_seconds=100.0, token_ttl=600.0)
-            who = Principal("staff:admin", "*", ("admin",))
-            now = time.time()
-            first = await issue_token(ring, who, 600.0, now=now - 150)
-            key1 = ring.newest
-            second = await issue_token(ring, who, 600.0, now=now)  # key1 is due: a new key
-            key2 = ring.newest
-            assert key1 is not None and key2 is not None and key2.kid != key1.kid
-            assert [k["kid"] for k in ring.jwks()["keys"]] == [key2.kid, key1.kid]
-            other = KeyRing(store, 100.0, 600.0)  # another process sees both keys
-            await other.load()
-            for token in (first, second):  # tokens of the old key live until they expire
-                assert (await TokenVerifier(other).verify(token)).sub == "staff:admin"
-            await ring.rotate(now + 1300)  # every token of key1 expired: it retires
-            assert key1.kid not in {k["kid"] for k in ring.jwks()["keys"]}
-            await other.load()
-            with pytest.raises(TokenError) as err:
-                await TokenVerifier(other).verify(first)
-            assert err.value.reason == "forged"  # its key is gone: nobody can vouch for it
-        finally:
-            await store.close()
+        keys = KeyStore(tmp_path / "keys")
+        ring = KeyRing(keys, rotation_seconds=100.0, token_ttl=600.0)
+        who = Principal("staff:admin", "*", ("admin",))
+        now = time.time()
+        first = await issue_token(ring, who, 600.0, now=now - 150)
+        key1 = ring.newest
+        second = await issue_token(ring, who, 600.0, now=now)  # key1 is due: a new key
+        key2 = ring.newest
+        assert key1 is not None and key2 is not None and key2.kid != key1.kid
+        assert [k["kid"] for k in ring.jwks()["keys"]] == [key2.kid, key1.kid]
+        other = KeyRing(keys, 100.0, 600.0)  # another process sees both keys
+        await other.load()
+        for token in (first, second):  # tokens of the old key live until they expire
+            assert (await TokenVerifier(other).verify(token)).sub == "staff:admin"
+        await ring.rotate(now + 1300)  # every token of key1 expired: it retires
+        assert key1.kid not in {k["kid"] for k in ring.jwks()["keys"]}
+        await other.load()
+        with pytest.raises(TokenError) as err:
+            await TokenVerifier(other).verify(first)
+        assert err.value.reason == "forged"  # its key is gone: nobody can vouch for it
 
     asyncio.run(scenario())
 

@@ -12,7 +12,7 @@ def test_a_new_key_from_another_process_is_found_at_once(platform: Platform) -> 
 
         assert isinstance(access, Access)
         # a second ring on the same store, as `cityos token` would have: it rotates now
-        other = await Access.create(access.store, access.settings)
+        other = await Access.create(access.store, access.settings, access.ring.keys)
         await other.ring.rotate()
         admin = await other.book.get_staff("admin")
         assert admin is not None

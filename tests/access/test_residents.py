@@ -10,6 +10,7 @@ import pytest
 
 from cityos.access.accounts import BadCredentials, Locked
 from cityos.access.service import Access
+from cityos.keystore import KeyStore
 from cityos.settings import load_settings
 from cityos.storage import open_store
 from conftest import CITYOS, engine_environ
@@ -141,7 +142,8 @@ def test_residents_commands(tmp_path) -> None:  # type: ignore[no-untyped-def]
         store = open_store(settings.database_url)
         await store.open()
         try:
-            return await work(await Access.create(store, settings.access))
+            return await work(await Access.create(store, settings.access,
+                                                 KeyStore.at(settings.data_dir)))
         finally:
             await store.close()
 

@@ -26,9 +26,10 @@ import pytest
 
 from cityos.access.gate import create_admin_token
 from cityos.access.service import Access
+from cityos.keystore import KeyStore
 from cityos.settings import load_settings
 from cityos.storage import open_store
-from conftest import STORE_ENGINE, Server, copy_platform, template_environ
+from conftest import STORE_ENGINE, Server, copy_platform, free_port, template_environ
 
 V1 = "/ngsi-ld/v1"
 CORPORATE = "7000012050002"  # 国税庁 (a valid 法人番号)
@@ -49,6 +50,7 @@ class Town:
     tokens: dict[str, str]  # who -> bearer token (signed in over HTTP; staff admin: the admin token)
     residents: dict[str, str] = field(default_factory=dict)  # label -> res_… id
     clients: dict[str, str] = field(default_factory=dict)  # company -> org:CLIENT_ID
+    data_dir: Path | None = None  # the server's (its store holds the audit trail)
 
     def auth(self, who: str, **headers: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[who]}", **headers}
@@ -104,7 +106,7 @@ async def _populate(data_dir: Path, environ: dict[str, str]) -> dict[str, Any]:
     store = open_store(settings.database_url)
     await store.open()
     try:
-        access = await Access.create(store, settings.access)
+        access = await Access.create(store, settings.access, KeyStore.at(settings.data_dir))
         out: dict[str, Any] = {"staff": {}, "orgs": {}, "residents": {}, "clients": {}}
         for user, roles in STAFF.items():
             _, password = await access.book.add_staff(user, roles, tenant="*" if user == "admin"
@@ -165,10 +167,10 @@ def town(attack_template: tuple[Path, dict[str, Any]],
     environ = copy_platform(attack_template[0], data_dir)
     url = environ.get("CITYOS_DATABASE_URL") if STORE_ENGINE == "postgresql" else None
     made = attack_template[1]
-    server = Server(data_dir, *TOWN_ARGS, database_url=url)
+    server = Server(data_dir, *TOWN_ARGS, database_url=url, egress_allow=TOWN_EGRESS)
     try:
         yield Town(server.url, _sign_in(server.url, made), dict(made["residents"]),
-                   dict(made["clients"]))
+                   dict(made["clients"]), data_dir)
     finally:
         server.stop()
         if os.environ.get("CITYOS_KEEP_TOWN") is None:
@@ -176,3 +178,8 @@ def town(attack_template: tuple[Path, dict[str, Any]],
 
 
 TOWN_ARGS: tuple[str, ...] = ()  # extra `cityos serve` arguments
+# loopback ports tests may start receivers and context sources on: the town's egress.allow
+# lists exactly these (as a real town lists its own services), so that every other local,
+# private or link-local address stays refused, as in a fresh `cityos serve`
+LISTENER_PORTS: tuple[int, ...] = (free_port(), free_port(), free_port())
+TOWN_EGRESS = ",".join(f"127.0.0.1:{port}" for port in LISTENER_PORTS)

@@ -16,6 +16,7 @@ import httpx
 
 from conftest import CITYOS, free_port
 from iot.polling import until
+from ngsi.notify.conftest import Receiver
 
 
 class Demo:
@@ -91,6 +92,17 @@ def test_demo_town_lives_and_survives_a_restart(tmp_path: Path) -> None:
         devices = get("/iot/v1/devices")
         assert len(devices) == 23 and all(d["owner"] for d in devices)
         before = len(get(history)["activePower"])
+        # the demo allows loopback egress (a fresh `cityos serve` does not): a receiver on this
+        # machine gets the town's notifications
+        receiver = Receiver()
+        try:
+            r = httpx.post(demo.url + "/ngsi-ld/v1/subscriptions", headers=auth, timeout=10,
+                           json={"type": "Subscription", "entities": [{"type": "EvacuationShelter"}],
+                                 "notification": {"endpoint": {"uri": receiver.url}}})
+            assert r.status_code == 201, r.text
+            assert receiver.wait_for(lambda: bool(receiver.entities())), "no notification"
+        finally:
+            receiver.down()
     finally:
         demo.stop()
 

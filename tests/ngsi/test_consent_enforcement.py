@@ -203,6 +203,11 @@ def test_forwarded_answers_pass_the_same_filter(platform: Platform) -> None:  # 
                "information": [{"entities": [{"type": "BeaconSighting"}, {"type": "Marker"}]}]}
         r = c.post(f"{BASE}/csourceRegistrations", json=reg, headers=platform.auth("Care"))
         assert r.status_code == 201, r.text
+        # a company's source serves only its own requests until a staff admin approves it
+        assert c.get(f"{BASE}/entities", params={"type": "BeaconSighting,Marker"},
+                     headers=platform.auth("Reader")).json() == []
+        approved = c.put(f"{r.headers['location']}/approval", headers=platform.auth("admin"))
+        assert approved.status_code in (200, 204), approved.text
 
         def found(org: str) -> set[str]:
             r = c.get(f"{BASE}/entities", params={"type": "BeaconSighting,Marker"},

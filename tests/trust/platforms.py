@@ -19,13 +19,14 @@ from cityos.app import create_app
 from cityos.audit.trail import trail_of
 from cityos.settings import load_settings
 from cityos.trust.service import Trust
-from conftest import copy_platform
+from conftest import LOOPBACK, copy_platform
 
 
 @contextlib.contextmanager
 def secured_with(prepared: tuple[Path, dict[str, Any]], data_dir: Path,
                  **trust: Any) -> Iterator[Platform]:
-    settings = load_settings(data_dir, environ=copy_platform(prepared[0], data_dir))
+    environ = {**copy_platform(prepared[0], data_dir), "CITYOS_EGRESS_ALLOW": LOOPBACK}  # TSAs
+    settings = load_settings(data_dir, environ=environ)
     settings = dataclasses.replace(settings, trust=dataclasses.replace(settings.trust, **trust))
     made = prepared[1]
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:

@@ -141,12 +141,14 @@ def test_verification_with_a_head_of_the_empty_tree(tmp_path: Path) -> None:
 def test_two_processes_feed_the_audit_trail_once(tmp_path: Path) -> None:
     from cityos.audit.chain import link
     from cityos.audit.trail import LOG as AUDIT_LOG
+    from cityos.keystore import KeyStore
     from cityos.settings import TrustSettings
     from cityos.trust.service import Trust
 
     async def scenario(store: Store) -> None:
-        a = await Trust.open(store, TrustSettings(), "http://town.example")
-        b = await Trust.open(store, TrustSettings(), "http://town.example")
+        keys = KeyStore(tmp_path / "keys")  # one data directory, as processes on PostgreSQL
+        a = await Trust.open(store, TrustSettings(), "http://town.example", keys)
+        b = await Trust.open(store, TrustSettings(), "http://town.example", keys)
         await store.append_log(AUDIT_LOG, [b'{"n":1}', b'{"n":2}'], link)
         assert await a.feed() == 2
         assert await b.feed() == 0  # b reads a's leaves first

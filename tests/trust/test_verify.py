@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cityos.keystore import KeyStore
 from cityos.settings import load_settings
 from cityos.storage import open_store
 from cityos.trust.ca import CertificateAuthority
@@ -67,8 +68,9 @@ def _verify(data: Path) -> tuple[list[Problem], Summary]:
         store = open_store(settings.database_url)
         await store.open()
         try:
-            trust = await Trust.open(store, settings.trust, settings.public_url)
-            return await verify_store(store, trust.log, trust.certs)
+            trust = await Trust.open(store, settings.trust, settings.public_url,
+                                     KeyStore.at(settings.data_dir))
+            return await verify_store(store, trust.log, trust.certs, log_keys=trust.public_keys())
         finally:
             await store.close()
 
@@ -166,12 +168,11 @@ def _heads(conn: sqlite3.Connection) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _key(conn: sqlite3.Connection) -> Ed25519PrivateKey:
-    from cryptography.hazmat.primitives import serialization
+    """The platform's log key, from the key store beside the database file."""
+    from cityos.trust.service import log_key
 
-    [(raw,)] = conn.execute("SELECT value FROM kv WHERE space = 'trust.keys' AND key = 'log'")
-    key = serialization.load_pem_private_key(orjson.loads(raw)["pem"].encode(), None)
-    assert isinstance(key, Ed25519PrivateKey)
-    return key
+    [(_, _, path)] = conn.execute("PRAGMA database_list").fetchall()
+    return log_key(KeyStore.at(Path(path).parent))
 
 
 def _append_head(conn: sqlite3.Connection, sth: SignedTreeHead) -> None:

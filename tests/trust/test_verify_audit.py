@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from cityos.keystore import KeyStore
 from cityos.settings import load_settings
 from cityos.storage import open_store
 from cityos.trust.service import Trust
@@ -91,7 +92,8 @@ def test_unsigned_leaves_are_counted_not_blamed(template: Path, tmp_path: Path) 
         store = open_store(settings.database_url)
         await store.open()
         try:
-            trust = await Trust.open(store, settings.trust, settings.public_url)
+            trust = await Trust.open(store, settings.trust, settings.public_url,
+                                     KeyStore.at(settings.data_dir))
             await trust.log.append([write_leaf(
                 tenant="", who="org:x", org="x", op="createEntity", method="POST",
                 path="/ngsi-ld/v1/entities", entities=[f"urn:ngsi-ld:Shelter:u{n}"], status=201,

@@ -18,6 +18,7 @@ import pytest
 
 from cityos.access.accounts import AccountBook
 from cityos.audit.chain import link
+from cityos.keystore import KeyStore
 from cityos.settings import load_settings
 from cityos.storage import open_store
 from cityos.trust.service import Trust
@@ -225,8 +226,10 @@ def _verify_entities(data: Path) -> tuple[list[Problem], Summary]:
         store = open_store(settings.database_url)
         await store.open()
         try:
-            trust = await Trust.open(store, settings.trust, settings.public_url)
-            return await verify_store(store, trust.log, trust.certs, entities=True)
+            trust = await Trust.open(store, settings.trust, settings.public_url,
+                                     KeyStore.at(settings.data_dir))
+            return await verify_store(store, trust.log, trust.certs,
+                                      log_keys=trust.public_keys(), entities=True)
         finally:
             await store.close()
 

@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from cityos.access.service import Access
 from cityos.access.tokens import Principal
+from cityos.jsonvalue import TooDeep, loads
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_FORM = 4096
@@ -34,12 +35,12 @@ async def form(request: Request) -> dict[str, str] | None:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         if media == "application/json":
-            data = orjson.loads(raw)
+            data = loads(raw)
             return {k: v for k, v in data.items() if isinstance(v, str)} \
                 if isinstance(data, dict) else None
         if media == "application/x-www-form-urlencoded":
             return {k: v[0] for k, v in parse_qs(raw.decode("utf-8"), strict_parsing=False).items()}
-    except (orjson.JSONDecodeError, UnicodeDecodeError):
+    except (orjson.JSONDecodeError, UnicodeDecodeError, TooDeep):
         return None
     return None
 
@@ -50,8 +51,8 @@ async def json_object(request: Request) -> dict[str, Any] | None:
     if len(raw) > MAX_JSON:
         return None
     try:
-        data = orjson.loads(raw) if raw else {}
-    except orjson.JSONDecodeError:
+        data = loads(raw) if raw else {}
+    except (orjson.JSONDecodeError, TooDeep):
         return None
     return data if isinstance(data, dict) else None
 

@@ -22,6 +22,7 @@ from cityos.access.revocation import revoke_all
 from cityos.access.service import Access, org_principal, staff_principal
 from cityos.cli_console import cli_console
 from cityos.cli_errors import USER_ERROR, existing_platform
+from cityos.keystore import KeyStore
 from cityos.settings import load_settings
 from cityos.storage import open_store
 
@@ -47,7 +48,8 @@ def run(data_dir: Path, work: Callable[[Access], Awaitable[T]]) -> T:
         store = open_store(settings.database_url)
         await store.open()
         try:
-            return await work(await Access.create(store, settings.access))
+            return await work(await Access.create(store, settings.access,
+                                                KeyStore.at(settings.data_dir)))
         finally:
             await store.close()
 

@@ -1,7 +1,9 @@
-"""The deny-by-default gate in front of every operation: token, account, rate, role, tenant, grants.
+"""The deny-by-default gate in front of every operation: token, account, rate, role, tenant.
 
 RFC 6750 bearer tokens (401 + `WWW-Authenticate`), 403 for what the caller may not do, 429 +
 `Retry-After` over the rate. An operation without a declared policy cannot be served at all.
+What passes leaves one `Caller` on the request (with its type grants, which the store applies
+where data is released and written: issue 18); the gate never reads a body.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cityos.access.revocation import is_revoked
 from cityos.access.service import ACCOUNT_CACHE_SECONDS, Access, access_of
 from cityos.access.tokens import Principal, TokenError
 from cityos.audit.trail import PRINCIPAL
+from cityos.caller import CALLER, Caller
 from cityos.ngsi.api.respond import problem_response
 from cityos.ngsi.errors import Forbidden, NgsiError
 from cityos.operations import Endpoint, Operation, Policy
@@ -65,16 +68,25 @@ def _unauthorized(detail: str, error: str = "invalid_token") -> Response:
     return problem_response(Unauthorized(detail), {"WWW-Authenticate": challenge})
 
 
-# (principal, the account's cache entry it was admitted with, monotonic time it lapses)
-_Pass = tuple[Principal, tuple[float, "dict[str, Any] | None"], float]
+# (caller, the account's cache entry it was admitted with, monotonic time it lapses)
+_Pass = tuple[Caller, tuple[float, "dict[str, Any] | None"], float]
 _PASSES_MAX = 10_000  # per operation; past it the held passes are dropped and admitted again
 
 
-def _admit(access: Access, policy: Policy, org_mode: str | None, raw: bytes,
+def caller(principal: Principal, tenant: str, account: dict[str, Any] | None) -> Caller:
+    """The Caller of a principal admitted to `tenant`: an organisation with its account's type
+    grants, anyone else with every type (what staff and residents read is limited otherwise)."""
+    if principal.kind != "org":
+        return Caller(principal, tenant)
+    held = grants.type_grants((account or {}).get("grants"))
+    return Caller(principal, tenant, held.reads, held.writes)
+
+
+def _admit(access: Access, op: Operation, policy: Policy, raw: bytes,
            now: float) -> _Pass | None:
     """A pass for an Authorization header whose token was verified before, of a live account
-    that has not revoked it, allowed by `policy` (and, for an organisation, granted every type
-    of this operation's kind); None: `Gate.check` must decide."""
+    that has not revoked it, allowed by `policy` (and, for an organisation, by its grants when
+    the operation needs every type); None: `Gate.check` must decide."""
     token = raw.decode("latin-1")
     if token[:7].lower() != "bearer ":
         return None
@@ -89,11 +101,12 @@ def _admit(access: Access, policy: Policy, org_mode: str | None, raw: bytes,
         return None
     if not policy.allows(principal.roles, principal.scopes):
         return None
-    if principal.kind == "org" and (org_mode is None or "*" not in account.get(
-            "grants", {}).get(org_mode, ())):
+    who = caller(principal, "", account)
+    if principal.kind == "org" and grants.refusal(op, grants.TypeGrants(
+            who.reads, who.writes)) is not None:
         return None
     lapses = min(entry[0] + ACCOUNT_CACHE_SECONDS, now + principal.exp - time.time())
-    return principal, entry, lapses
+    return who, entry, lapses
 
 
 class Gate:
@@ -123,11 +136,10 @@ class Gate:
         if self.is_open(op):
             return endpoint
 
-        org_mode = grants.mode_of(op)
         passes: dict[bytes, _Pass] = {}  # this operation's admitted Authorization headers
 
         async def guarded(request: Request) -> Response:
-            if not self._fast(policy, org_mode, request, passes):
+            if not self._fast(op, policy, request, passes):
                 refused = await self.check(op, policy, request)
                 if refused is not None:
                     return refused
@@ -144,12 +156,11 @@ class Gate:
         guarded.__name__ = endpoint.__name__
         return guarded
 
-    def _fast(self, policy: Policy, org_mode: str | None, request: Request,
+    def _fast(self, op: Operation, policy: Policy, request: Request,
               passes: dict[bytes, _Pass]) -> bool:
         """The hot path, without an await: True when a token seen before, of a live account,
-        within its rate, may call this operation on this tenant (a staff member, or an
-        organisation granted every type); False sends the request through `check`, which
-        decides and explains (nothing here refuses).
+        within its rate, may call this operation on the default tenant; False sends the
+        request through `check`, which decides and explains (nothing here refuses).
 
         What does not change from one request to the next (the token's principal, its
         account, the policy and grants) is decided once per operation and Authorization
@@ -172,13 +183,13 @@ class Gate:
         held = passes.get(raw)
         if held is None or now >= held[2] or \
                 access.account_entry(held[0].sub, now) is not held[1]:
-            held = _admit(access, policy, org_mode, raw, now)
+            held = _admit(access, op, policy, raw, now)
             if held is None:
                 return False
             if len(passes) >= _PASSES_MAX:
                 passes.clear()
             passes[raw] = held
-        principal = held[0]
+        principal = held[0].principal
         if not access.limiter.take_now(principal.sub, now):
             return False  # check() takes again and answers 429
         settings = access.settings
@@ -190,6 +201,7 @@ class Gate:
             self._alerts.add(alert)
             alert.add_done_callback(self._alerts.discard)
         scope[PRINCIPAL] = principal
+        scope[CALLER] = held[0]
         return True
 
     async def check(self, op: Operation, policy: Policy, request: Request) -> Response | None:
@@ -243,12 +255,13 @@ class Gate:
                                        own_tenant=principal.tenant, path=request.url.path[:200])
             return problem_response(Forbidden(f"this token is bound to another tenant than "
                                               f"{tenant[:64]!r}"))
+        who = caller(principal, service if service is not None else tenant,
+                     await access.account_of(principal) if principal.kind == "org" else None)
         if principal.kind == "org":
-            account = await access.account_of(principal)
-            why = await grants.refusal(op, request, (account or {}).get("grants", {}),
-                                       access.store, tenant, self.settings.ngsi.max_body_bytes)
+            why = grants.refusal(op, grants.TypeGrants(who.reads, who.writes))
             if why is not None:
                 return problem_response(Forbidden(why))
+        request.scope[CALLER] = who
         return None
 
     async def _not_found(self, request: Request) -> None:

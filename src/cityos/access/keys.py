@@ -1,7 +1,9 @@
 """Signing keys of access tokens: Ed25519, rotated on a schedule, published as a JWK Set.
 
-RFC 8037 (OKP/Ed25519 JWKs), RFC 7517 §5 (JWK Set). Keys live in the store, so that every
-`cityos` process behind a load balancer signs and verifies with the same ring.
+RFC 8037 (OKP/Ed25519 JWKs), RFC 7517 §5 (JWK Set). Keys live in the key store of the data
+directory (`keys/tokens/`, never in the database), which every `cityos` process behind a load
+balancer shares: a key another process made (`cityos keys rotate tokens`, `cityos token`) is
+read when a token names it, and the ring is re-read every few seconds to sign with it.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
-import secrets
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,10 +19,12 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from cityos.storage.base import Store
+from cityos.keystore import KeyStore, key_name
 
-KEYS = "access.keys"
+KIND = "tokens"  # the key store's kind of token signing keys
 _RELOAD_EVERY = 1.0  # seconds between reloads caused by an unknown key id
+_KID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # what a token's kid may name
+_RESCAN_EVERY = 5.0  # seconds between reloads before signing (another process rotated)
 
 
 def _b64(raw: bytes) -> str:
@@ -57,15 +61,14 @@ class SigningKey:
     @classmethod
     def generate(cls, now: float | None = None) -> SigningKey:
         created = time.time() if now is None else now
-        kid = time.strftime("%Y%m%d", time.gmtime(created)) + "-" + secrets.token_hex(4)
-        return cls(kid, Ed25519PrivateKey.generate(), created)
+        return cls(key_name(created), Ed25519PrivateKey.generate(), created)
 
 
 class KeyRing:
     """The current signing key and the older ones still needed to verify live tokens."""
 
-    def __init__(self, store: Store, rotation_seconds: float, token_ttl: float) -> None:
-        self.store = store
+    def __init__(self, keys: KeyStore, rotation_seconds: float, token_ttl: float) -> None:
+        self.keys = keys
         self.rotation_seconds = rotation_seconds
         self.token_ttl = token_ttl
         self._keys: dict[str, SigningKey] = {}
@@ -73,7 +76,7 @@ class KeyRing:
         self._lock = asyncio.Lock()
 
     async def load(self) -> None:
-        self._keys = {k: SigningKey.from_doc(doc) for k, doc in await self.store.kv_list(KEYS)}
+        self._keys = {k: SigningKey.from_doc(doc) for k, doc in self.keys.list(KIND)}
         self._loaded_at = time.monotonic()
 
     @property
@@ -83,6 +86,8 @@ class KeyRing:
     async def signing_key(self, now: float | None = None) -> SigningKey:
         """The key to sign with, rotating first when the newest one is due."""
         now = time.time() if now is None else now
+        if time.monotonic() - self._loaded_at > _RESCAN_EVERY:
+            await self.load()  # a key another process (or `cityos keys rotate`) made
         newest = self.newest
         if newest is not None and now - newest.created < self.rotation_seconds:
             return newest
@@ -96,7 +101,7 @@ class KeyRing:
     async def rotate(self, now: float | None = None) -> SigningKey:
         """Add a new signing key and retire keys whose tokens have all expired."""
         key = SigningKey.generate(now)
-        await self.store.kv_put(KEYS, key.kid, key.to_doc())
+        self.keys.put(KIND, key.kid, key.to_doc())
         self._keys[key.kid] = key
         await self._retire(key.created)
         return key
@@ -105,13 +110,13 @@ class KeyRing:
         ordered = sorted(self._keys.values(), key=lambda k: k.created)
         for older, newer in itertools.pairwise(ordered):
             if now - newer.created > self.token_ttl + 60:  # every token `older` signed expired
-                await self.store.kv_delete(KEYS, older.kid)
+                self.keys.delete(KIND, older.kid)
                 del self._keys[older.kid]
 
     async def public_key(self, kid: str) -> Ed25519PublicKey | None:
         key = self._keys.get(kid)
         if key is None:  # a key made by another process (`cityos token`) since we loaded:
-            doc = await self.store.kv_get(KEYS, kid)  # one point read, however recent
+            doc = self.keys.get(KIND, kid) if _KID.fullmatch(kid) else None  # one file read
             if doc is not None:
                 key = self._keys[kid] = SigningKey.from_doc(doc)
             elif time.monotonic() - self._loaded_at > _RELOAD_EVERY:

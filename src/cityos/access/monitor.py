@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from cityos import egress
 from cityos.storage.base import Store, shared
 
 ALERTS = "audit.alerts"
@@ -147,11 +148,12 @@ class Monitor:
         task.add_done_callback(self._posts.discard)
 
     async def _post(self, alert: dict[str, Any]) -> None:
-        try:
-            async with httpx.AsyncClient(timeout=5.0) as client:
+        try:  # the webhook passes the egress policy (cityos.egress) like every outbound call
+            egress.policy().target(self.webhook, ("http", "https"))
+            async with egress.client() as client:  # egress.timeout
                 response = await client.post(self.webhook, json={"cityos_alert": alert})
                 response.raise_for_status()
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, egress.EgressRefused) as exc:
             log.warning("security alert webhook failed: %s", exc)
 
 

@@ -27,6 +27,7 @@ from cityos.access.service import access_of, org_principal, staff_principal
 from cityos.access.staff_passkeys import enrolment_required, must_enrol, second_factor
 from cityos.access.tokens import Principal, TokenError
 from cityos.audit.trail import PRINCIPAL
+from cityos.jsonvalue import loads
 from cityos.ngsi.api.respond import plain_json
 from cityos.operations import ADMIN, PUBLIC, Operation, Param
 
@@ -143,7 +144,7 @@ async def revoke_account_tokens(request: Request) -> Response:
     """Staff: refuse every token an account holds now (after a leak or compromise)."""
     access = await access_of(request.app)
     try:
-        body = await request.json()
+        body = loads(await request.body())
     except ValueError:
         body = None
     account = body.get("account") if isinstance(body, dict) else None

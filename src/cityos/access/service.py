@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cityos.access.accounts import AccountBook
+from cityos.access.grants import type_grants
 from cityos.access.keys import KeyRing
 from cityos.access.monitor import Monitor
 from cityos.access.ratelimit import RateLimiter
 from cityos.access.residents import RESIDENTS, ResidentBook
 from cityos.access.shared import CountExchange
 from cityos.access.tokens import Principal, TokenVerifier, issue_token
+from cityos.keystore import KeyStore, move_keys_out
 from cityos.operations import RESIDENT_ROLE
 from cityos.settings import AccessSettings
 from cityos.storage.base import Store, shared
@@ -37,8 +39,10 @@ class Access:
     exchange: CountExchange | None = None  # several processes on one database
 
     @classmethod
-    async def create(cls, store: Store, settings: AccessSettings) -> Access:
-        ring = KeyRing(store, settings.key_rotation_days * 86_400.0, settings.token_ttl)
+    async def create(cls, store: Store, settings: AccessSettings, keys: KeyStore) -> Access:
+        """`keys`: the data directory's key store (`KeyStore.at(settings.data_dir)`)."""
+        await move_keys_out(store, keys)  # a platform from before the key store
+        ring = KeyRing(keys, settings.key_rotation_days * 86_400.0, settings.token_ttl)
         await ring.load()
         book = AccountBook(store, lockout_after=settings.lockout_after,
                            lockout_seconds=settings.lockout_seconds,
@@ -129,7 +133,8 @@ async def access_of(app: Any) -> Access:
     store = app.state.broker.store
     access: Access | None = getattr(app.state, "access", None)
     if access is None or access.store is not store:  # first use, or the app was restarted
-        access = await Access.create(store, app.state.settings.access)
+        access = await Access.create(store, app.state.settings.access,
+                                     KeyStore.at(app.state.settings.data_dir))
         current: Access | None = getattr(app.state, "access", None)
         if current is not None and current.store is store:
             return current  # a concurrent first request won
@@ -143,3 +148,21 @@ async def close_access(app: Any) -> None:
     access: Access | None = getattr(app.state, "access", None)
     if access is not None:
         await access.close()
+
+
+class AccountGrants:
+    """`cityos.ngsi.ports.TypeGrants` from the accounts (issue 18): an organisation's read
+    grants as they are now, from the same two-second account cache as the gate's, so a
+    revoked grant or a disabled account stops the next notification. Installed at start."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def reads(self, sub: str) -> frozenset[str] | None:
+        if not sub.startswith("org:"):
+            return None  # staff and residents: what they read is limited otherwise
+        access = await access_of(self.app)
+        account = await access.account_of(Principal(sub=sub, tenant=""))
+        if account is None:
+            return frozenset()  # disabled or removed: nothing
+        return type_grants(account.get("grants")).reads

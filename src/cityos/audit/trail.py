@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -117,9 +119,11 @@ def audited(op: Operation, endpoint: Endpoint) -> Endpoint:
         try:
             response = await endpoint(request)
         except Exception as exc:
-            status = int(getattr(exc, "status", 0) or getattr(exc, "status_code", 0) or 500)
-            trail_of(request.app).record(build_record(op, request, status, 0, started))
-            raise
+            handled = await handled_response(request, exc)
+            if handled is None:  # the server error handler answers 500 (and logs it)
+                trail_of(request.app).record(build_record(op, request, 500, 0, started))
+                raise
+            response = handled
         body = getattr(response, "body", None)  # a streamed response has none: its header
         if isinstance(body, bytes):
             out = len(body)
@@ -135,6 +139,22 @@ def audited(op: Operation, endpoint: Endpoint) -> Endpoint:
 
     call.__name__ = endpoint.__name__
     return call
+
+
+async def handled_response(request: Request, exc: Exception) -> Response | None:
+    """The response the app's exception handlers make of `exc` (None: no handler but the
+    server error one, i.e. a 500), chosen as Starlette chooses, so that the trail records the
+    status the client receives whatever the exception (a `NotOwner` is a 403, not a 500)."""
+    handlers, by_status = request.scope.get("starlette.exception_handlers", ({}, {}))
+    handler = by_status.get(exc.status_code) if isinstance(exc, HTTPException) else None
+    if handler is None:
+        handler = next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)
+    if handler is None:
+        return None
+    response = handler(request, exc)
+    if inspect.isawaitable(response):
+        response = await response
+    return response if isinstance(response, Response) else None
 
 
 def trail_of(app: Any) -> AuditTrail:
@@ -182,6 +202,10 @@ def _subjects(scope: MutableMapping[str, Any], principal: Any) -> list[str]:
     return list(dict.fromkeys(own + [str(s)[:64] for s in named]))[:MAX_IDS]
 
 
+# scope key: the owner of another's resource (subscription, registration) a staff admin acted
+# on; the record then names it as `owner` (issue #18)
+ACTING_FOR = "cityos.acting_for"
+
 _second: tuple[int, str] = (0, "")
 
 
@@ -210,7 +234,7 @@ def build_record(op: Operation, request: Request, status: int, bytes_out: int,
     # only a body the operation already read (Starlette keeps it on the request) is looked at
     body: bytes = getattr(request, "_body", b"") if op.body is not None else b""
     entity_id = scope.get("path_params", {}).get("entityId")
-    return {
+    record: dict[str, Any] = {
         "at": _timestamp(time.time()),
         "who": principal.sub if principal is not None else "anonymous",
         "org": principal.org if principal is not None else "",
@@ -225,3 +249,7 @@ def build_record(op: Operation, request: Request, status: int, bytes_out: int,
         "bytes_out": bytes_out,
         "ms": round((time.perf_counter() - started) * 1000, 3),
     }
+    owner = scope.get(ACTING_FOR)
+    if owner is not None:
+        record["owner"] = str(owner)[:256]
+    return record

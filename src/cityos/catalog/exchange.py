@@ -10,6 +10,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from cityos.catalog.model import CatalogError
+from cityos.jsonvalue import TooDeep, depth_over
 
 MAX_YAML = 1_000_000
 _KEEP = ("id", "name", "field", "provider", "description", "deepLink", "webFallback", "price",
@@ -26,6 +27,10 @@ def read_services(text: str | bytes) -> list[Any]:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1})" if where is not None else ""
         raise CatalogError(f"YAML として読めません{at} / not valid YAML{at}") from None
+    except RecursionError:  # the YAML parser recurses on every level of nesting
+        raise CatalogError(TooDeep().detail) from None
+    if depth_over(data):
+        raise CatalogError(TooDeep().detail)
     if isinstance(data, dict):
         data = data.get("services")
     if not isinstance(data, list):

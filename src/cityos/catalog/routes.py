@@ -19,6 +19,7 @@ from cityos.catalog.exchange import MAX_YAML, read_services, write_services
 from cityos.catalog.model import FIELD_BY_KEY, STATUSES, CatalogError
 from cityos.catalog.services import NotFound, Notices, ServiceCatalog
 from cityos.catalog.usage import usage_report
+from cityos.jsonvalue import loads
 from cityos.ngsi.api.request import tenant_of
 from cityos.ngsi.api.respond import no_content, plain_json
 from cityos.ngsi.errors import (
@@ -58,7 +59,7 @@ async def _json(request: Request) -> Any:
     if len(body) > MAX_BODY:
         raise PayloadTooLarge(f"本文が {MAX_BODY} バイトを超えています / the body is over {MAX_BODY} bytes")
     try:
-        return orjson.loads(body or b"null")
+        return loads(body or b"null")
     except orjson.JSONDecodeError:
         raise BadRequestData("本文が JSON ではありません / the body is not JSON") from None
 

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from cityos.iot.device_types import DeviceType
+from cityos.jsonvalue import TooDeep, loads
 from cityos.ngsi.model.terms import parse_datetime
 
 MAX_PAYLOAD = 16_384
@@ -30,9 +31,11 @@ def _measurements(payload: bytes, fmt: str) -> dict[str, Any]:
         raise PayloadError(f"payload over {MAX_PAYLOAD} bytes")
     if fmt == "json":
         try:
-            data = orjson.loads(payload)
+            data = loads(payload)
         except orjson.JSONDecodeError as exc:
             raise PayloadError(f"not JSON: {exc}") from None
+        except TooDeep as exc:
+            raise PayloadError(exc.detail) from None
         if not isinstance(data, dict) or not data:
             raise PayloadError("a JSON payload is a non-empty object of measurements")
         return data

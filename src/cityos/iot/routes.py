@@ -22,6 +22,7 @@ from cityos.iot.device_types import device_types
 from cityos.iot.ingest import Message, WritesRefused
 from cityos.iot.registry import DeviceError, public
 from cityos.iot.service import CommandError, iot_of
+from cityos.jsonvalue import loads
 from cityos.ngsi.api.request import tenant_of
 from cityos.ngsi.api.respond import no_content, plain_json, problem_response
 from cityos.ngsi.errors import (
@@ -68,7 +69,7 @@ async def _json(request: Request) -> dict[str, Any]:
     if len(body) > MAX_BODY:
         raise PayloadTooLarge(f"the body is over {MAX_BODY} bytes")
     try:
-        data = orjson.loads(body or b"{}")
+        data = loads(body or b"{}")
     except orjson.JSONDecodeError as exc:
         raise BadRequestData(f"the body is not JSON: {exc}") from None
     if not isinstance(data, dict):

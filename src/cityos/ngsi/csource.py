@@ -33,6 +33,7 @@ from cityos.ngsi.model.registration import (
 from cityos.ngsi.model.subscription import with_status
 from cityos.ngsi.model.terms import now_iso
 from cityos.ngsi.notify.http import DeliveryFailed, HttpSender
+from cityos.ngsi.ownership import mask_registration, masks_notifications, notified_of
 from cityos.ngsi.query.geo import parse_geoq
 from cityos.ngsi.query.q import parse_q
 from cityos.storage.base import Store
@@ -224,32 +225,39 @@ class CsourceNotifier:
             await asyncio.wait(list(pending), timeout=wait)
 
     async def _send(self, tenant: str, sub: Doc, regs: list[Doc], reason: str) -> None:
+        # only registrations its owner may see, their secrets masked (cityos.ngsi.ownership)
+        regs = [r for r in regs if notified_of(sub, r)]
+        if not regs:
+            return
         ctx = await self.context(sub.get(CONTEXT_KEY))
         context_url = sub.get(CONTEXT_KEY)
         match = Match(sub, ctx)
+        data = [compact_registration(match.relevant(r), ctx.compact_iri) for r in regs]
+        if masks_notifications(sub):
+            data = [mask_registration(r) for r in data]
         body: Doc = {"id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
                      "type": "ContextSourceNotification", "subscriptionId": sub["id"],
-                     "notifiedAt": now_iso(), "triggerReason": reason,
-                     "data": [compact_registration(match.relevant(r), ctx.compact_iri)
-                              for r in regs]}
+                     "notifiedAt": now_iso(), "triggerReason": reason, "data": data}
         accept = sub["notification"]["endpoint"].get("accept")
         if accept == "application/ld+json":
             body["@context"] = context_url
         at = now_iso()
+        error = ""
         try:
             await self.sender.send({**sub, "jsonldContext": context_url}, body)
-            ok = True
-        except DeliveryFailed as exc:
+        except DeliveryFailed as exc:  # unreachable, non-2xx, or refused by the egress policy
             log.info("csource notification to %s failed: %s",
                      sub["notification"]["endpoint"]["uri"], exc)
-            ok = False
-        await self._record(tenant, sub["id"], at, ok)
+            error = str(exc) or "failed"
+        await self._record(tenant, sub["id"], at, not error, error)
 
-    async def _record(self, tenant: str, sub_id: str, at: str, ok: bool) -> None:
+    async def _record(self, tenant: str, sub_id: str, at: str, ok: bool,
+                      error: str = "") -> None:
         async with self._lock:
-            await self._record_locked(tenant, sub_id, at, ok)
+            await self._record_locked(tenant, sub_id, at, ok, error)
 
-    async def _record_locked(self, tenant: str, sub_id: str, at: str, ok: bool) -> None:
+    async def _record_locked(self, tenant: str, sub_id: str, at: str, ok: bool,
+                             error: str = "") -> None:
         sub = await self.store.kv_get(space(tenant), sub_id)
         if sub is None:  # deleted meanwhile
             return
@@ -259,8 +267,10 @@ class CsourceNotifier:
         if ok:
             note["lastSuccess"] = at
             note["status"] = "ok"
+            note.pop("lastError", None)
         else:
             note["lastFailure"] = at
             note["timesFailed"] = int(note.get("timesFailed", 0)) + 1
             note["status"] = "failed"
+            note["lastError"] = error  # cityos: why (e.g. the egress rule that refused it)
         await self.store.kv_put(space(tenant), sub_id, sub)

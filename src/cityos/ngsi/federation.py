@@ -6,8 +6,11 @@ query that is not `local=true` goes to every registration that may hold what is 
 timeout (`management.timeout` in ms, else `ngsi.forward_timeout`), so one dead source costs
 at most its timeout. A query is narrowed to what each registration holds (its entity types
 and ids, and the asked attributes it registers). What comes back is merged with the local
-entities by id: attribute instances by datasetId, the newer `observedAt` (else `modifiedAt`)
-winning, local data winning over `auxiliary` sources. Forwarded requests carry a `Via` header
+entities by id: attribute instances by datasetId; an instance held here is replaced only by
+the newer `observedAt` (else `modifiedAt`) of one of the town's registrations (staff-made or
+approved, not `auxiliary`) — a company's own registration adds what is not held here but never
+replaces local data (issue #18). A registration serves only its owner's requests unless it is
+the town's (`registration.serves`). Forwarded requests carry a `Via` header
 that names this broker after the ones before it; a request whose `Via` already names it is
 answered locally, so brokers registered with each other never loop. A source that did not
 answer is named in an `NGSILD-Warning` header of the response.
@@ -27,8 +30,15 @@ from urllib.parse import quote
 import httpx
 import orjson
 
+from cityos import egress
 from cityos.ngsi.model.read import read_entity
-from cityos.ngsi.model.registration import CONTEXT_KEY, info_matches
+from cityos.ngsi.model.registration import (
+    CONTEXT_KEY,
+    OWNER_KEY,
+    info_matches,
+    is_towns,
+    serves,
+)
 from cityos.ngsi.model.terms import now_iso, parse_datetime
 from cityos.storage.base import Store
 
@@ -67,8 +77,8 @@ class Federation:
         self.timeout = timeout
         self._regs: dict[str, list[Doc]] = {}
         self._cooling: dict[str, float] = {}  # registration id -> monotonic time it may be asked
-        self._client = httpx.AsyncClient(follow_redirects=False,
-                                          limits=httpx.Limits(max_connections=64))
+        # every connection passes the egress policy (cityos.egress) at connect time
+        self._client = egress.client(timeout=timeout, limits=httpx.Limits(max_connections=64))
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -91,8 +101,9 @@ class Federation:
 
     async def sources(self, tenant: str, op: str, types: set[str] | None,
                       ids: set[str] | None, pattern: str | None,
-                      attrs: set[str] | None) -> list[Doc]:
-        """The live registrations that may hold what is asked, for this operation."""
+                      attrs: set[str] | None, principal: str) -> list[Doc]:
+        """The live registrations that may hold what is asked, for this operation, among
+        those that serve `principal` (a company's own serve only it, issue #18)."""
         regs = await self._registrations(tenant)
         if not regs:
             return []
@@ -100,7 +111,7 @@ class Federation:
         now = parse_datetime(now_iso())
         found = []
         for reg in regs:
-            if _expired(reg, now):
+            if _expired(reg, now) or not serves(reg, principal):
                 continue
             if how(reg, op) is None:
                 continue
@@ -128,6 +139,7 @@ class Federation:
         its timeout or is cooling down after a failure (the caller reports it)."""
         url = str(reg["endpoint"]).rstrip("/") + path
         self._check_cooldown(reg)
+        egress.policy().target(url, ("http", "https"))  # EgressRefused: reported by the caller
         try:
             response = await self._client.request(
                 method, url, params=httpx.QueryParams(list[tuple[str, Any]](params)),
@@ -160,6 +172,7 @@ class Federation:
         send = _with_info(reg, {**headers, "Via": via_after(headers.get("Via"))})
         query = httpx.QueryParams(list[tuple[str, Any]](params))
         self._check_cooldown(reg)
+        egress.policy().target(url, ("http", "https"))  # EgressRefused: reported by the caller
         try:
             if body is None:
                 response = await self._client.get(url, params=query, headers=send,
@@ -189,7 +202,7 @@ def _with_info(reg: Doc, headers: dict[str, str]) -> dict[str, str]:
         return headers
     extra = {str(i["key"]): str(i["value"]) for i in info
              if isinstance(i, dict) and "key" in i and "value" in i}
-    return {**extra, **headers}
+    return {**egress.without_forbidden(extra), **headers}
 
 
 def _expired(reg: Doc, now: Any) -> bool:
@@ -285,6 +298,15 @@ def merge(local: Doc | None, remote: Doc, *, local_wins: bool) -> Doc:
     return out
 
 
+def local_wins(reg: Doc) -> bool:
+    """Does what is held here win over this registration's answer? Yes, unless it is the
+    town's registration (staff-made or approved) and not `auxiliary`: a company's source never
+    replaces local data, whoever's it is (issue #18). Registrations made without a principal
+    (open NGSI-LD conformance runs, where nobody is anybody) keep the standard rule."""
+    town = is_towns(reg) or not reg.get(OWNER_KEY)
+    return reg.get("mode") == "auxiliary" or not town
+
+
 def merged(local: list[Doc], pairs: list[tuple[Doc, Doc]]) -> list[Doc]:
     """Local entities first, in their order, then those only sources hold."""
     by_id: dict[str, Doc] = {e["id"]: e for e in local}
@@ -292,8 +314,7 @@ def merged(local: list[Doc], pairs: list[tuple[Doc, Doc]]) -> list[Doc]:
     for reg, entity in pairs:
         if entity["id"] not in by_id:
             order.append(entity["id"])
-        by_id[entity["id"]] = merge(by_id.get(entity["id"]), entity,
-                                    local_wins=reg.get("mode") == "auxiliary")
+        by_id[entity["id"]] = merge(by_id.get(entity["id"]), entity, local_wins=local_wins(reg))
     return [by_id[i] for i in order]
 
 

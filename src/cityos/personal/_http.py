@@ -11,7 +11,9 @@ from starlette.requests import Request
 from cityos.access.gate import Forbidden
 from cityos.access.tokens import Principal
 from cityos.audit.trail import PRINCIPAL, touch_subjects
+from cityos.jsonvalue import loads
 from cityos.ngsi.errors import BadRequestData, NgsiError
+from cityos.numbers import bounded_int
 from cityos.personal.reader import ON_BEHALF_HEADER
 from cityos.personal.service import Personal, personal_of
 
@@ -75,7 +77,7 @@ async def json_body(request: Request) -> dict[str, Any]:
     if len(raw) > MAX_BODY:
         raise BadRequestData("本文が大きすぎます / the body is too large")
     try:
-        data = orjson.loads(raw) if raw else {}
+        data = loads(raw) if raw else {}
     except orjson.JSONDecodeError as exc:
         raise BadRequestData("本文がJSONではありません / the body is not JSON") from exc
     if not isinstance(data, dict):
@@ -105,7 +107,4 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise BadRequestData(f"{name} は {low}〜{high} の整数です / {name} is an integer "
-                             f"from {low} to {high}")
-    return int(raw)
+    return bounded_int(raw, name, minimum=low, maximum=high)

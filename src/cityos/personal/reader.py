@@ -42,3 +42,10 @@ def reader_for(request: Request) -> Reader:
         return Reader(residents=(subject,),
                       categories=None if categories is None else tuple(categories))
     return _NOBODY
+
+
+class ConsentReaders:
+    """`cityos.ngsi.ports.Readers` as personal/ implements it (installed at app start)."""
+
+    def reader_for(self, request: Request) -> Reader:
+        return reader_for(request)

@@ -16,6 +16,7 @@ from cityos.personal.consents import ConsentBook
 from cityos.personal.datacatalog import DataCatalog
 from cityos.personal.family import Family
 from cityos.personal.links import Links
+from cityos.personal.reader import ConsentReaders
 from cityos.personal.tracker import Tracker
 from cityos.personal.vault import Vault, VaultError
 from cityos.settings import PersonalSettings
@@ -102,6 +103,7 @@ async def install(app: Any) -> Personal:
     store.set_classifier(catalog)
     store.set_sealer(vault)
     app.state.tracker = tracker
+    app.state.readers = ConsentReaders()  # each request's consent Reader (ngsi/ports.py)
     app.state.personal = personal
     personal._task = asyncio.get_running_loop().create_task(personal.run())
     return personal

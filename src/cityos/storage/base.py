@@ -47,9 +47,49 @@ class Reader:
     categories: tuple[str, ...] | None = None  # limit for `residents` (representative); None = all
     purpose: str | None = None  # declared purpose; None = any approved purpose
     system: bool = False  # platform-internal work that must see everything (export, erasure)
+    # the expanded type IRIs it may read (issue 18, an organisation's read grants); None =
+    # every type. An entity is returned only when every one of its types is in it.
+    types: frozenset[str] | None = None
 
 
 EVERYTHING = Reader(system=True)
+
+
+def may_read_types(reader: Reader | None, types: list[str] | tuple[str, ...]) -> bool:
+    """Whether `reader`'s type grants release an entity of `types` (all must be granted)."""
+    granted = None if reader is None or reader.system else reader.types
+    return granted is None or all(t in granted for t in types)
+
+
+def granted_types(reader: Reader | None, types: list[str] | None) -> list[str] | None:
+    """`types` of a query narrowed to those `reader` may read (None: any type it may read,
+    which is every type, or its grants' own list); an entity of a type outside its grants is
+    never released, so a query over those alone selects nothing (an empty list)."""
+    granted = None if reader is None or reader.system else reader.types
+    if granted is None:
+        return types
+    if types is None:
+        return sorted(granted)
+    return [t for t in types if t in granted]
+
+
+class Writer(str):
+    """Who writes: a principal's sub ("org:CLIENT_ID"; "" the platform itself) with the
+    expanded entity types it may write (issue 18; None = every type). Engines check it on
+    every write, on the types stored and on the types written (`may_write`)."""
+
+    types: frozenset[str] | None
+
+    def __new__(cls, sub: str = "", types: frozenset[str] | None = None) -> Writer:
+        self = super().__new__(cls, sub)
+        self.types = types
+        return self
+
+
+def may_write(writer: str, types: list[str] | None) -> bool:
+    """Whether `writer` may write (or delete) an entity of `types` (None: no entity)."""
+    granted: frozenset[str] | None = getattr(writer, "types", None)
+    return granted is None or types is None or all(t in granted for t in types)
 
 
 class SealedUnreadable(RuntimeError):
@@ -69,6 +109,18 @@ def may_change(writer: str, owner: str | None) -> bool:
     nobody else — a consent to read a resident's data is no right to rewrite it, and staff,
     who read no personal rows through NGSI-LD, administer them through /personal/v1."""
     return writer == "" or writer == owner
+
+
+class NotGranted(NotOwner):
+    """A write of an entity whose type (stored or written, after @context expansion) the
+    writer has no write grant for (issue 18): that item's outcome (403), nothing changed."""
+
+
+def not_granted(writer: str, entity_id: str, types: list[str]) -> NotGranted:
+    granted: frozenset[str] = getattr(writer, "types", None) or frozenset()
+    denied = ", ".join(sorted(t for t in types if t not in granted))
+    return NotGranted(f"{writer or 'this caller'} has no write grant for entity type(s) {denied} "
+                      f"(entity {entity_id})")
 
 
 class Classifier(Protocol):
@@ -252,7 +304,10 @@ class Store(Protocol):
         it creates records `writer` (a principal sub, "org:CLIENT_ID") as its owner; the
         classifier, when set, decides on every write whether the entity is personal. An item
         that would change a personal row `writer` may not change (`may_change`) gets
-        `NotOwner` as its outcome (after the mutation's own verdict) and changes nothing."""
+        `NotOwner` as its outcome (after the mutation's own verdict) and changes nothing.
+        A `Writer` with type grants (issue 18) gets `NotGranted` for an item whose stored
+        entity has a type it may not write (before the mutation runs) or whose new entity
+        would have one (after it): the only place writes are checked against type grants."""
         ...
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult: ...
@@ -327,6 +382,11 @@ class Store(Protocol):
     async def kv_delete(self, space: str, key: str) -> bool: ...
 
     async def kv_list(self, space: str) -> list[tuple[str, Any]]: ...
+
+    async def scrub(self) -> None:
+        """Rewrite the database so that deleted key-value documents leave no copy in its files
+        (SQLite: VACUUM and an emptied WAL; PostgreSQL: VACUUM FULL of the table)."""
+        ...
 
     # append-only, hash-chained logs (audit trail) -----------------------------------------
     async def append_log(self, log: str, bodies: list[bytes], chain: Chain,
@@ -414,15 +474,17 @@ class Store(Protocol):
 
     async def delete_instances(self, tenant: str, entity_id: str, attr: str | None = None,
                                instance_id: str | None = None, dataset_id: str | None = None,
-                               fn: Mutation | None = None) -> Any:
+                               fn: Mutation | None = None, writer: str = "") -> Any:
         """Delete history rows (all of the entity, of one attribute — of one dataset, "@none" the
         default one — or one instance) and apply `fn` in the same transaction; (rows deleted,
-        fn's result), or fn's exception returned."""
+        fn's result), or fn's exception returned (`NotGranted` when a `Writer` may not write
+        the stored entity's types, or there is no entity to tell them by)."""
         ...
 
     async def replace_instance(self, tenant: str, entity_id: str, attr: str, instance_id: str,
-                               instance: dict[str, Any], now: str) -> bool:
-        """Replace one history instance, keeping its instanceId; False when there is none."""
+                               instance: dict[str, Any], now: str, writer: str = "") -> Any:
+        """Replace one history instance, keeping its instanceId; False when there is none,
+        `NotGranted` (returned) as in `delete_instances`."""
         ...
 
 

@@ -20,6 +20,7 @@ from cityos.access.accounts import AccountError
 from cityos.access.service import Access
 from cityos.catalog.seed import seed_catalog
 from cityos.iot.registry import DeviceError, DeviceRegistry
+from cityos.keystore import KeyStore
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.model import change
 from cityos.ngsi.model.read import read_entity
@@ -185,7 +186,7 @@ async def load_town(settings: Settings) -> Town:
     broker = Broker.create(store, settings.ngsi, base_url=settings.public_url)
     town = Town()
     try:
-        access = await Access.create(store, settings.access)
+        access = await Access.create(store, settings.access, KeyStore.at(settings.data_dir))
         credentials_file = _secret_file(settings.data_dir, "credentials.json")
         tokens_file = _secret_file(settings.data_dir, "device-tokens.json")
         saved, tokens = _read(credentials_file), _read(tokens_file)

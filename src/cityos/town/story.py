@@ -20,6 +20,7 @@ from typing import Any
 
 from cityos.access.accounts import AccountError
 from cityos.access.service import Access
+from cityos.keystore import KeyStore
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.model import change
 from cityos.ngsi.model.read import read_entity
@@ -135,7 +136,8 @@ async def tell_story(store: Store, broker: Broker, access: Access, settings: Set
             await access.book.get_org(org)
     except AccountError:
         return 0  # a town whose companies were renamed or removed: no story to tell
-    trust = await Trust.open(store, settings.trust, settings.public_url)
+    trust = await Trust.open(store, settings.trust, settings.public_url,
+                             KeyStore.at(settings.data_dir))
     catalog = DataCatalog(store)
     await catalog.load()
     vault = Vault.at(settings.data_dir, settings.personal.master_key)

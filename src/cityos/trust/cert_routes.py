@@ -18,6 +18,7 @@ from cityos.access.accounts import AccountError
 from cityos.access.gate import Forbidden
 from cityos.access.service import access_of
 from cityos.audit.trail import PRINCIPAL
+from cityos.jsonvalue import loads
 from cityos.ngsi.api.respond import plain_json
 from cityos.ngsi.errors import BadRequestData, ResourceNotFound
 from cityos.operations import ADMIN, Operation, Param, Policy
@@ -37,7 +38,7 @@ async def _json(request: Request) -> dict[str, Any]:
     if len(raw) > _MAX_BODY:
         raise BadRequestData("the body is too large / 本文が大きすぎます")
     try:
-        data = orjson.loads(raw or b"{}")
+        data = loads(raw or b"{}")
     except orjson.JSONDecodeError:
         raise BadRequestData("the body is not JSON / JSON ではありません") from None
     if not isinstance(data, dict):

@@ -1,14 +1,17 @@
 """The register of organisation seal certificates: issue (CSR or platform-made key, PKCS#12
 once), renew, revoke, register externally issued ones, publish the CRL.
 
-RFC 5280 (certificates, CRLs), RFC 7292 (PKCS#12). Documents in the store's kv spaces
-`trust.keys` (the CA, private), `trust.certs` (one per certificate) and `trust.anchors`.
+RFC 5280 (certificates, CRLs), RFC 7292 (PKCS#12). The CA's key and certificate live in the
+data directory's key store (`keys/ca/`: the newest signs; a rotated CA keeps its certificate
+there, without its key, to verify what it issued); the store's kv spaces hold `trust.certs`
+(one per certificate) and `trust.anchors`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from cityos.keystore import KeyStore, key_name
 from cityos.storage.base import Store
 from cityos.trust.ca import (
     CertificateAuthority,
@@ -26,7 +30,7 @@ from cityos.trust.ca import (
     load_csr,
 )
 
-KEYS = "trust.keys"
+CA_KIND = "ca"  # the key store's kind of the platform CA
 CERTS = "trust.certs"
 ANCHORS = "trust.anchors"  # CAs whose e-seal certificates may be registered (accredited CAs)
 _SHA256 = hashes.SHA256()
@@ -53,32 +57,59 @@ def load_pem(text: str | bytes) -> x509.Certificate:
         raise CertificateError(f"not a PEM certificate: {exc}") from None
 
 
+def _ca_doc(ca: CertificateAuthority, imported: bool) -> dict[str, Any]:
+    return {"cert": ca.pem().decode(), "key": ca.key_pem().decode(), "imported": imported,
+            "created": time.time()}
+
+
 def _when(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 class CertificateBook:
-    def __init__(self, store: Store, crl_url: str = "") -> None:
+    def __init__(self, store: Store, keys: KeyStore, crl_url: str = "") -> None:
         self.store = store
+        self.keys = keys
         self.crl_url = crl_url
-        self._ca: CertificateAuthority | None = None
+        self._ca: tuple[str, CertificateAuthority] | None = None  # with its key store name
 
     # the platform CA ---------------------------------------------------------------------
+    def _current(self) -> tuple[str, dict[str, Any]] | None:
+        signing = [(name, doc) for name, doc in self.keys.list(CA_KIND) if "key" in doc]
+        return signing[-1] if signing else None
+
     async def ca(self) -> CertificateAuthority:
-        if self._ca is None:
-            doc = await self.store.kv_get(KEYS, "ca")
-            if doc is None:
-                raise CertificateError("the platform has no CA yet: run `cityos init` "
-                                       "/ 認証局がありません")
-            self._ca = CertificateAuthority.from_pem(doc["cert"].encode(), doc["key"].encode())
-        return self._ca
+        """The CA that issues now (the key store is read each time: another process, or
+        `cityos keys rotate ca`, may have rotated it)."""
+        current = self._current()
+        if current is None:
+            raise CertificateError("the platform has no CA yet: run `cityos init` "
+                                   "/ 認証局がありません")
+        name, doc = current
+        if self._ca is None or self._ca[0] != name:
+            self._ca = (name, CertificateAuthority.from_pem(doc["cert"].encode(),
+                                                            doc["key"].encode()))
+        return self._ca[1]
+
+    def ca_certificates(self) -> list[x509.Certificate]:
+        """Every CA certificate of the platform, the current one first: the anchors that
+        what the platform issued (before rotations too) verifies against."""
+        return [load_pem(doc["cert"]) for _, doc in reversed(self.keys.list(CA_KIND))]
 
     async def ensure_ca(self, name: str) -> tuple[CertificateAuthority, bool]:
         """The platform CA, created for `name` if there is none (True when created)."""
-        if await self.store.kv_get(KEYS, "ca") is not None:
+        if self._current() is not None:
             return await self.ca(), False
+        made = CertificateAuthority.create(name)
+        kept = self.keys.add(CA_KIND, "first", _ca_doc(made, imported=False))
+        return await self.ca(), kept["cert"] == made.pem().decode()
+
+    async def rotate_ca(self, name: str) -> CertificateAuthority:
+        """A new platform CA for `name` issues from now on; the old one's certificate stays
+        (its key is deleted) so that certificates it issued verify until they expire."""
+        await self.ca()  # there is one to rotate
         await self._keep_ca(CertificateAuthority.create(name), imported=False)
-        return await self.ca(), True
+        return await self.ca()
 
     async def import_ca(self, cert_pem: bytes, key_pem: bytes) -> CertificateAuthority:
         """Use the municipality's own CA instead (only before any certificate was issued)."""
@@ -90,9 +121,12 @@ class CertificateBook:
         return ca
 
     async def _keep_ca(self, ca: CertificateAuthority, imported: bool) -> None:
-        await self.store.kv_put(KEYS, "ca", {"cert": ca.pem().decode(), "key": ca.key_pem().decode(),
-                                             "imported": imported})
-        self._ca = ca
+        doc = _ca_doc(ca, imported)
+        older = self.keys.list(CA_KIND)
+        self.keys.put(CA_KIND, key_name(doc["created"]), doc)
+        for name, old in older:  # public from now on: the certificate verifies, nothing signs
+            if "key" in old:
+                self.keys.put(CA_KIND, name, {k: v for k, v in old.items() if k != "key"})
 
     # issuing ---------------------------------------------------------------------------
     async def issue(self, org: dict[str, Any], csr_pem: bytes | None = None,

@@ -15,10 +15,11 @@ from cryptography.hazmat.primitives import hashes
 from cityos.access.cli import run
 from cityos.access.service import Access
 from cityos.cli_console import cli_console
+from cityos.keystore import KeyStore, move_keys_out
 from cityos.settings import Settings, load_settings
 from cityos.storage.base import Store
 from cityos.trust.ca import CertificateError
-from cityos.trust.certs import KEYS, CertificateBook
+from cityos.trust.certs import CA_KIND, CertificateBook
 from cityos.trust.service import Trust
 
 T = TypeVar("T")
@@ -31,8 +32,10 @@ async def init_trust(store: Store, settings: Settings,
                      ca_files: tuple[Path, Path] | None = None) -> str | None:
     """Make (or import) the platform CA and the log key of a new platform; a line to print,
     or None when there was a CA already."""
-    book = CertificateBook(store)
-    if ca_files is not None and await store.kv_get(KEYS, "ca") is None:
+    keys = KeyStore.at(settings.data_dir)
+    await move_keys_out(store, keys)  # a platform from before the key store
+    book = CertificateBook(store, keys)
+    if ca_files is not None and not keys.list(CA_KIND):
         try:
             ca = await book.import_ca(ca_files[0].read_bytes(), ca_files[1].read_bytes())
         except (OSError, CertificateError) as exc:
@@ -41,7 +44,7 @@ async def init_trust(store: Store, settings: Settings,
         created = True
     else:
         ca, created = await book.ensure_ca(settings.trust.ca_name)
-    await Trust.open(store, settings.trust, settings.public_url)  # the log signing key
+    await Trust.open(store, settings.trust, settings.public_url, keys)  # the log signing key
     if not created:
         return None
     return (f"Platform CA / 認証局: {ca.cert.subject.rfc4514_string()} "
@@ -53,8 +56,8 @@ def run_trust(data_dir: Path, work: Callable[[Trust, Access], Awaitable[T]]) -> 
     settings = load_settings(data_dir)
 
     async def with_trust(access: Access) -> T:
-        return await work(await Trust.open(access.store, settings.trust, settings.public_url),
-                          access)
+        return await work(await Trust.open(access.store, settings.trust, settings.public_url,
+                                           access.ring.keys), access)
 
     try:
         return run(data_dir, with_trust)
@@ -251,7 +254,7 @@ def verify_cmd(data_dir: DataDir = Path("var"),
 
     async def work(trust: Trust, access: Access) -> tuple[list[Any], Any]:
         return await verify_store(trust.store, trust.log, trust.certs, pinned, anchor,
-                                  entities)
+                                  trust.public_keys(), entities=entities)
 
     problems, summary = run_trust(data_dir, work)
     for problem in problems:

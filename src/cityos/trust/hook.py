@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.audit.trail import DURABLE, PRINCIPAL
+from cityos.jsonvalue import TooDeep, depth_over, loads
 from cityos.ngsi.api.request import tenant_of, url_path
 from cityos.ngsi.errors import BadRequestData, NgsiError
 from cityos.ngsi.v2.request import tenant_v2
@@ -96,9 +97,15 @@ def with_trust(op: Operation) -> Operation:
         org = principal.org if principal is not None and principal.kind == "org" else None
         body = await request.body()
         try:
-            data = orjson.loads(body) if body else None
+            data = loads(body, items=True) if body else None  # a batch: items checked there
         except orjson.JSONDecodeError:
-            data = None  # the endpoint answers the bad body
+            data = None  # the endpoint answers the bad body (in its API's own format)
+        except TooDeep:
+            if header is not None:
+                raise
+            data = None
+        if header is not None and isinstance(data, list) and any(map(depth_over, data)):
+            raise TooDeep()  # a seal covers the whole body: no item of it is written
         try:
             seal = await trust.seals.check(org, header, data, _types(data))
         except SealError as exc:

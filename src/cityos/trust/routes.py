@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.audit.trail import PRINCIPAL
+from cityos.jsonvalue import loads
 from cityos.ngsi.api.release import reader_of
 from cityos.ngsi.api.respond import plain_json
 from cityos.ngsi.errors import BadRequestData, ResourceNotFound
@@ -126,7 +127,7 @@ async def get_seal_policy(request: Request) -> Response:
 async def put_seal_policy(request: Request) -> Response:
     """Replace the seal policy: `{"orgs": [names], "types": [entity types]}`."""
     try:
-        data = orjson.loads(await request.body())
+        data = loads(await request.body())
     except orjson.JSONDecodeError:
         raise BadRequestData("the body is not JSON / JSON ではありません") from None
     lists = {k: data.get(k, []) for k in ("orgs", "types")} if isinstance(data, dict) else None

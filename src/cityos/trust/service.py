@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from cityos.access.monitor import Monitor
+from cityos.keystore import KeyStore, key_name, move_keys_out
 from cityos.settings import TrustSettings
 from cityos.storage.base import Store, shared
 from cityos.trust.certs import CertificateBook
@@ -30,25 +31,57 @@ from cityos.trust.stamper import Stamper, built_in_tsa
 from cityos.trust.treehead import SignedTreeHead, public_key_text
 from cityos.trust.writes import WriteRecorder
 
-KEYS = "trust.keys"  # kv space of the platform's trust keys (private: the store is a secret)
+LOG_KIND = "log"  # the key store's kind of the tree-head signing keys
 CRL_PATH = "/trust/v1/ca/crl"
 _T = TypeVar("_T")
 _CHECKPOINT_LEASE = "trust.checkpoint"  # one process at a time feeds, signs and stamps
 log = logging.getLogger("cityos.trust")
 
 
-async def log_key(store: Store) -> Ed25519PrivateKey:
-    """The platform's tree-head signing key, made on first use."""
-    doc = await store.kv_get(KEYS, "log")
-    if doc is None:
-        key = Ed25519PrivateKey.generate()
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        await store.kv_put(KEYS, "log", {"pem": pem.decode("ascii"), "created": time.time()})
-        return key
+def _log_doc() -> dict[str, Any]:
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    return {"pem": pem.decode("ascii"), "created": time.time()}
+
+
+def _private(doc: dict[str, Any]) -> Ed25519PrivateKey:
     loaded = serialization.load_pem_private_key(doc["pem"].encode("ascii"), password=None)
     assert isinstance(loaded, Ed25519PrivateKey)
     return loaded
+
+
+def _public(doc: dict[str, Any]) -> Ed25519PublicKey:
+    if "pem" in doc:
+        return _private(doc).public_key()
+    return Ed25519PublicKey.from_public_bytes(bytes.fromhex(doc["public"]))
+
+
+def log_key(keys: KeyStore) -> Ed25519PrivateKey:
+    """The platform's tree-head signing key: the newest in the key store (`keys/log/`),
+    made on first use (the first process to add it wins)."""
+    signing = [doc for _, doc in keys.list(LOG_KIND) if "pem" in doc]
+    return _private(signing[-1] if signing else keys.add(LOG_KIND, "first", _log_doc()))
+
+
+def log_public_keys(keys: KeyStore) -> list[Ed25519PublicKey]:
+    """Every key that signed the log's tree heads, the current one first."""
+    return [_public(doc) for _, doc in reversed(keys.list(LOG_KIND))]
+
+
+def rotate_log_key(keys: KeyStore) -> Ed25519PrivateKey:
+    """A new key signs tree heads from now on; the old ones keep only their public half, so
+    that the heads they signed verify (a process that has not read the new key yet signs its
+    next head with the old one: that head verifies too)."""
+    older = keys.list(LOG_KIND)
+    doc = _log_doc()
+    keys.put(LOG_KIND, key_name(doc["created"]), doc)
+    for name, old in older:
+        if "pem" in old:
+            raw = _public(old).public_bytes(serialization.Encoding.Raw,
+                                            serialization.PublicFormat.Raw)
+            keys.put(LOG_KIND, name, {"public": raw.hex(), "created": old["created"]})
+    return log_key(keys)
 
 
 def default_origin(public_url: str) -> str:
@@ -59,6 +92,7 @@ def default_origin(public_url: str) -> str:
 class Trust:
     settings: TrustSettings
     store: Store
+    keys: KeyStore
     log: TransparencyLog
     certs: CertificateBook
     stamper: Stamper
@@ -69,21 +103,33 @@ class Trust:
 
     @classmethod
     async def open(cls, store: Store, settings: TrustSettings, public_url: str,
-                   alert_webhook: str = "") -> Trust:
-        key = await log_key(store)
-        tlog = TransparencyLog(store, settings.origin or default_origin(public_url), key)
+                   keys: KeyStore, alert_webhook: str = "") -> Trust:
+        """`keys`: the data directory's key store (`KeyStore.at(settings.data_dir)`)."""
+        await move_keys_out(store, keys)  # a platform from before the key store
+        tlog = TransparencyLog(store, settings.origin or default_origin(public_url),
+                               log_key(keys))
         await tlog.open()
-        certs = CertificateBook(store, crl_url=f"{public_url.rstrip('/')}{CRL_PATH}")
+        certs = CertificateBook(store, keys, crl_url=f"{public_url.rstrip('/')}{CRL_PATH}")
         await certs.ensure_ca(settings.ca_name)
-        tsa = await built_in_tsa(store, certs, settings.ca_name)
+        tsa = await built_in_tsa(keys, certs, settings.ca_name)
         stamper = Stamper(settings, tsa, Monitor(store, webhook=alert_webhook))
-        return cls(settings, store, tlog, certs, stamper, SealChecker(store, certs),
+        return cls(settings, store, keys, tlog, certs, stamper, SealChecker(store, certs),
                    WriteRecorder(tlog))
 
     @property
     def public_key(self) -> str:
         """The log's verifier key in signed-note form (pin it to verify offline)."""
         return public_key_text(self.log.origin, self.log.key.public_key())
+
+    def public_keys(self) -> list[Ed25519PublicKey]:
+        """Every key that signed the log's heads (rotations), the current one first."""
+        return log_public_keys(self.keys)
+
+    async def reload_keys(self) -> None:
+        """Sign and stamp with the newest keys of the key store (another process, or `cityos
+        keys rotate`, may have rotated them)."""
+        self.log.key = log_key(self.keys)
+        self.stamper.tsa = await built_in_tsa(self.keys, self.certs, self.settings.ca_name)
 
     async def feed(self) -> int:
         """Append the audit records not yet in the log; returns how many. Another process may
@@ -131,6 +177,7 @@ class Trust:
 
     async def _checkpoint(self) -> SignedTreeHead | None:
         await self.writes.flush()
+        await self.reload_keys()
         await self.feed()
         latest = await self.log.latest_head()
         await self.log.catch_up()

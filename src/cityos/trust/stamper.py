@@ -7,34 +7,53 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cityos.access.monitor import Monitor
+from cityos.keystore import KeyStore, key_name
 from cityos.settings import TrustSettings
-from cityos.storage.base import Store
-from cityos.trust.certs import KEYS, CertificateBook
+from cityos.trust.certs import CertificateBook
 from cityos.trust.tsa import BuiltInTsa, TimeStampError, make_tsa_certificate, stamp_external
 
 log = logging.getLogger("cityos.trust")
 ALERT = "tsa-unreachable"
+TSA_KIND = "tsa"  # the key store's kind of the built-in TSA's keys
 
 
-async def built_in_tsa(store: Store, certs: CertificateBook, name: str) -> BuiltInTsa:
-    """The built-in TSA's key and certificate (from the platform CA), made on first use."""
-    doc = await store.kv_get(KEYS, "tsa")
-    if doc is None:
-        cert, key = make_tsa_certificate(await certs.ca(), name)
-        await store.kv_put(KEYS, "tsa", {
-            "cert": cert.public_bytes(serialization.Encoding.PEM).decode(),
+def _tsa_doc(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> dict[str, Any]:
+    return {"cert": cert.public_bytes(serialization.Encoding.PEM).decode(),
             "key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                     serialization.NoEncryption()).decode()})
-        return BuiltInTsa(cert, key)
+                                     serialization.NoEncryption()).decode(),
+            "created": time.time()}
+
+
+async def built_in_tsa(keys: KeyStore, certs: CertificateBook, name: str) -> BuiltInTsa:
+    """The built-in TSA's key and certificate (from the platform CA): the newest in the key
+    store (`keys/tsa/`), made on first use."""
+    signing = [doc for _, doc in keys.list(TSA_KIND) if "key" in doc]
+    if signing:
+        doc = signing[-1]
+    else:  # the first process to add it wins; the others use the winner's
+        doc = keys.add(TSA_KIND, "first", _tsa_doc(*make_tsa_certificate(await certs.ca(), name)))
     loaded = serialization.load_pem_private_key(doc["key"].encode(), password=None)
     assert isinstance(loaded, ec.EllipticCurvePrivateKey)
     return BuiltInTsa(x509.load_pem_x509_certificate(doc["cert"].encode()), loaded)
+
+
+async def rotate_tsa(keys: KeyStore, certs: CertificateBook, name: str) -> BuiltInTsa:
+    """A new key and certificate (from the current CA) stamp from now on; the old key is
+    deleted (the tokens it made carry its certificate, which stays valid until it expires)."""
+    older = keys.list(TSA_KIND)
+    doc = _tsa_doc(*make_tsa_certificate(await certs.ca(), name))
+    keys.put(TSA_KIND, key_name(doc["created"]), doc)
+    for old_name, old in older:
+        if "key" in old:
+            keys.put(TSA_KIND, old_name, {k: v for k, v in old.items() if k != "key"})
+    return await built_in_tsa(keys, certs, name)
 
 
 class Stamper:

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from cityos import egress
 from cityos.trust.ca import CertificateAuthority, issued_by
 
 # the policy of the built-in TSA: a UUID OID (ITU-T X.667), no registration needed
@@ -157,10 +158,13 @@ def token_from_response(response_der: bytes, data: bytes, nonce: int | None) -> 
 async def stamp_external(url: str, data: bytes, timeout: float = 10.0) -> bytes:
     """Ask an external RFC 3161 TSA (HTTP POST, RFC 3161 §3.4) to stamp `data`."""
     nonce = secrets.randbits(63)
-    try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+    try:  # the TSA's address passes the egress policy (cityos.egress) like every outbound call
+        egress.policy().target(url, ("http", "https"))
+        async with egress.client(timeout=timeout) as client:
             answer = await client.post(url, content=request_for(data, nonce),
                                        headers={"Content-Type": "application/timestamp-query"})
+    except egress.EgressRefused as exc:
+        raise TimeStampError(f"the TSA at {url} is refused: {exc}", "TSA_UNREACHABLE") from None
     except httpx.HTTPError as exc:
         raise TimeStampError(f"the TSA at {url} is unreachable: {type(exc).__name__}",
                              "TSA_UNREACHABLE") from None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from hashlib import sha256
 
@@ -29,7 +29,7 @@ from cityos.trust.rows import check_rows
 from cityos.trust.seal import SealError, parse_seal, verify_seal
 from cityos.trust.sealing import certificate_status
 from cityos.trust.state import History
-from cityos.trust.treehead import SignedTreeHead, TreeHeadError, verify_head
+from cityos.trust.treehead import SignedTreeHead, TreeHeadError, key_id, verify_head
 from cityos.trust.tsa import TimeStampError, verify_token
 
 # error codes, one per kind of tampering
@@ -103,22 +103,26 @@ def _classify(entry: LogEntry, last: LogEntry | None, recent: deque[str],
 
 
 async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTreeHead],
-                     public: Ed25519PublicKey, anchors: list[x509.Certificate],
+                     public: Ed25519PublicKey | Sequence[Ed25519PublicKey],
+                     anchors: list[x509.Certificate],
                      certificate: CertificateLookup | None = None,
                      summary: Summary | None = None,
                      audit: AuditLookup | None = None,
                      history: History | None = None) -> list[Problem]:
     """Every problem of the log, in order; `pages` yields its entries in sequence order.
-    `audit` gives the audit trail's hash of a record (None when pruned, `GONE` or
-    `GONE_TO_END` when deleted), to check audit leaves; `history` takes in the state,
-    consent and tracker leaves (trust/state.py)."""
+    `public` is the log's key, or every key it had (rotations): a head verifies against the
+    one its key id names. `audit` gives the audit trail's hash of a record (None when pruned,
+    `GONE` or `GONE_TO_END` when deleted), to check audit leaves; `history` takes in the
+    state, consent and tracker leaves (trust/state.py)."""
+    publics = [public] if isinstance(public, Ed25519PublicKey) else list(public)
     problems: list[Problem] = []
     gone: list[tuple[int, int, str]] = []  # (leaf index, audit seq, mark) of one run
     summary = summary if summary is not None else Summary()
     signed_size = 0
     for sth in heads:
         try:
-            verify_head(sth, public)
+            verify_head(sth, next((k for k in publics if key_id(sth.head.origin, k) == sth.key),
+                                  publics[0]))
         except TreeHeadError as exc:
             problems.append(Problem(HEAD_SIGNATURE, sth.size, str(exc)))
             continue
@@ -336,12 +340,13 @@ async def all_heads(tlog: TransparencyLog) -> list[SignedTreeHead]:
 
 async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBook,
                        public: Ed25519PublicKey | None = None,
-                       ca: x509.Certificate | None = None, entities: bool = False
+                       ca: x509.Certificate | None = None,
+                       log_keys: Sequence[Ed25519PublicKey] = (), entities: bool = False
                        ) -> tuple[list[Problem], Summary]:
     """Verify a platform's log from its store; `public` and `ca` pin the log key and the CA
-    (by default the ones in the store, which a tamperer with the database could replace);
-    with `entities`, every stored entity against its last write record too."""
-    anchors = [ca or (await certs.ca()).cert] + [
+    (by default the ones in the key store: `log_keys`, every key the log had, and the CA's
+    certificates); with `entities`, every stored entity against its last write record too."""
+    anchors = ([ca] if ca else certs.ca_certificates()) + [
         load_pem(doc["pem"]) for _, doc in await store.kv_list(ANCHORS)]
     table: dict[str, tuple[dict[str, object], x509.Certificate]] = {}
     for record in await certs.list():
@@ -355,8 +360,8 @@ async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBo
     hashes = AuditHashes(store, pruned=0 if checkpoint is None else checkpoint.seq)
     history = History(entities=EntityHistory() if entities else None)
     problems = await verify_log(store_pages(store), await all_heads(tlog),
-                                public or tlog.key.public_key(), anchors, lookup, summary,
-                                hashes.get, history)
+                                public or log_keys or [tlog.key.public_key()], anchors, lookup,
+                                summary, hashes.get, history)
     outcome, summary.tracker_unlogged = await check_rows(store, history)
     problems += [Problem(f.code, max(f.index, 0), f.detail) for f in outcome.findings]
     summary.rows, summary.rows_unsigned = outcome.checked, outcome.unsigned

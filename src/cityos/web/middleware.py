@@ -18,10 +18,11 @@ from cityos.web.session import (
     SCOPE_KEY,
     SESSION_SECONDS,
     Session,
-    decode_session,
+    decode_any,
     encode_session,
     fresh_token,
     session_key,
+    session_keys,
 )
 
 # page areas and where each signs in; W-CONSOLE's /console signs in on its own page
@@ -71,9 +72,10 @@ class PageSession:
         started = time.perf_counter()
         application = scope["app"]
         settings = application.state.settings
-        key = await session_key(application)
+        keys = await session_keys(application)
+        key = keys[0]
         cookies = _cookies(scope)
-        session = decode_session(key, cookies.get(COOKIE, "")) or Session()
+        session = decode_any(keys, cookies.get(COOKIE, "")) or Session()
         await fresh_token(application, session)
         has_bearer = any(name == b"authorization" for name, _ in scope["headers"])
         if session.token and not has_bearer:

@@ -2,7 +2,7 @@
 
 A signed-in page request reaches its operation exactly like an API call (the cookie's token
 becomes `Authorization: Bearer`), so the deny-by-default gate and the policies stay the one
-check. The cookie (HMAC-SHA256, key in the store) also holds the CSRF token of the forms
+check. The cookie (HMAC-SHA256, keys in the data directory's key store) also holds the CSRF token of the forms
 (OWASP synchroniser token) and whom a family representative acts for.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -21,10 +22,12 @@ from starlette.requests import Request
 
 from cityos.access.service import access_of, resident_principal, staff_principal
 from cityos.access.tokens import Principal, TokenError
+from cityos.keystore import KeyStore, key_name
 
 COOKIE = "cityos_session"
 SCOPE_KEY = "cityos.session"
-KEY_SPACE = "web.session"
+SESSION_KIND = "session"  # the key store's kind of the cookies' HMAC keys
+_RESCAN_EVERY = 5.0  # seconds between readings of the key store
 SESSION_SECONDS = 30 * 86_400  # residents, on their own phone: signing in once a month
 STAFF_SESSION_SECONDS = 12 * 3600  # staff: a working day on a shared office machine
 REFRESH_BEFORE = 120.0  # a token with less life than this is replaced before the request
@@ -108,20 +111,58 @@ def decode_session(key: bytes, value: str) -> Session | None:
         return None
 
 
+def decode_any(keys: list[bytes], value: str) -> Session | None:
+    """The session in a cookie signed with any of `keys`; signed with an older one, it is
+    marked changed, so that the answer signs it again with the newest."""
+    for number, key in enumerate(keys):
+        session = decode_session(key, value)
+        if session is not None:
+            session.changed = session.changed or number > 0
+            return session
+    return None
+
+
+def current_session_keys(keys: KeyStore, now: float | None = None) -> list[bytes]:
+    """The session cookies' HMAC keys in the key store, newest first (made on first use; the
+    first process to add it wins). A rotated key verifies cookies for SESSION_SECONDS more,
+    then it is deleted."""
+    now = time.time() if now is None else now
+    found = keys.list(SESSION_KIND)
+    if not found:
+        found = [("first", keys.add(SESSION_KIND, "first", {"key": secrets.token_hex(32),
+                                                            "created": now}))]
+    live = [found[-1]]
+    for (older, doc), (_, newer) in itertools.pairwise(found):
+        if now - float(newer["created"]) > SESSION_SECONDS:  # every cookie of `older` ended
+            keys.delete(SESSION_KIND, older)
+        else:
+            live.append((older, doc))
+    return [bytes.fromhex(live[0][1]["key"])] + [bytes.fromhex(doc["key"])
+                                                  for _, doc in reversed(live[1:])]
+
+
+def rotate_session_key(keys: KeyStore, now: float | None = None) -> None:
+    """A new key signs session cookies from now on (processes read it within seconds); the
+    old ones verify cookies for SESSION_SECONDS more."""
+    now = time.time() if now is None else now
+    keys.put(SESSION_KIND, key_name(now), {"key": secrets.token_hex(32), "created": now})
+
+
+async def session_keys(app: Any) -> list[bytes]:
+    """The HMAC keys of session cookies, newest first: the newest signs, each verifies. Read
+    from the data directory's key store (shared by every process behind a load balancer)
+    again every few seconds, so that a rotation reaches every process."""
+    cached = getattr(app.state, "web_session_keys", None)
+    if cached is not None and time.monotonic() - cached[0] < _RESCAN_EVERY:
+        return list(cached[1])
+    found = current_session_keys(KeyStore.at(app.state.settings.data_dir))
+    app.state.web_session_keys = (time.monotonic(), found)
+    return found
+
+
 async def session_key(app: Any) -> bytes:
-    """The HMAC key of session cookies: made once, kept in the store (shared by every
-    process behind a load balancer)."""
-    store = app.state.broker.store
-    cached = getattr(app.state, "web_session_key", None)
-    if cached is not None and cached[0] is store:
-        return bytes(cached[1])
-    doc = await store.kv_get(KEY_SPACE, "hmac")
-    if doc is None:  # the first process to add it wins; the others keep the winner's
-        doc = await store.kv_add(KEY_SPACE, "hmac", {"key": secrets.token_hex(32),
-                                                     "created": time.time()})
-    key = bytes.fromhex(doc["key"])
-    app.state.web_session_key = (store, key)
-    return key
+    """The key new session cookies are signed with."""
+    return (await session_keys(app))[0]
 
 
 async def fresh_token(app: Any, session: Session, now: float | None = None) -> None:

@@ -10,13 +10,14 @@ from starlette.testclient import TestClient
 
 from cityos.app import create_app
 from cityos.settings import load_settings
-from conftest import engine_environ
+from conftest import LOOPBACK, engine_environ
 
 V1 = "/ngsi-ld/v1"
 
 
 def app_client(data_dir: Path) -> TestClient:
-    settings = load_settings(data_dir, environ=engine_environ(), open_ngsi=True, max_body_bytes=65536)
+    environ = {**engine_environ(), "CITYOS_EGRESS_ALLOW": LOOPBACK}  # the receiver is local
+    settings = load_settings(data_dir, environ=environ, open_ngsi=True, max_body_bytes=65536)
     return TestClient(create_app(settings), raise_server_exceptions=False)
 
 

@@ -14,7 +14,9 @@ import paho.mqtt.client as paho
 import pytest
 from starlette.testclient import TestClient
 
-from conftest import free_port, system_binary  # tests/conftest.py
+from cityos.app import create_app
+from cityos.settings import load_settings
+from conftest import engine_environ, free_port, system_binary  # tests/conftest.py
 
 V1 = "/ngsi-ld/v1"
 TOPIC = "cityos/shelters"
@@ -133,5 +135,34 @@ def test_mqtt_broker_down_then_back_gets_the_latest_state(client: TestClient,
     try:
         assert listener.wait_for(lambda: any(
             m["body"]["data"][0]["occupancy"]["value"] == 2 for m in listener.messages))
+    finally:
+        listener.close()
+
+
+def test_a_broker_named_localhost_is_refused_when_not_allowed(data_dir: Path,
+                                                              mosquitto: Mosquitto) -> None:
+    """Issue #18: the broker's name is resolved and checked when connecting; a town that does
+    not list loopback publishes nothing there, and the failure names the egress rule."""
+    settings = load_settings(data_dir, environ=engine_environ(), open_ngsi=True)  # no allow
+    listener = Listener(mosquitto.port)
+    try:
+        with TestClient(create_app(settings), raise_server_exceptions=False) as app:
+            literal = {"id": "urn:ngsi-ld:Subscription:literal", "type": "Subscription",
+                       "entities": [{"type": "Shelter"}], "notification": {"endpoint": {
+                           "uri": f"mqtt://127.0.0.1:{mosquitto.port}/{TOPIC}"}}}
+            refused = app.post(f"{V1}/subscriptions", json=literal)
+            assert refused.status_code == 400 and "loopback" in refused.json()["detail"]
+            sub = {"id": "urn:ngsi-ld:Subscription:mqtt", "type": "Subscription",
+                   "entities": [{"type": "Shelter"}], "notification": {"endpoint": {
+                       "uri": f"mqtt://localhost:{mosquitto.port}/{TOPIC}"}}}
+            assert app.post(f"{V1}/subscriptions", json=sub).status_code == 201
+            occupancy(app, 7)
+            url = f"{V1}/subscriptions/urn:ngsi-ld:Subscription:mqtt"
+            deadline = time.monotonic() + 30
+            while app.get(url).json()["notification"].get("status") != "failed":
+                assert time.monotonic() < deadline, "no failure recorded"
+                time.sleep(0.1)
+            assert "egress rule: address" in app.get(url).json()["notification"]["lastError"]
+        assert listener.messages == []
     finally:
         listener.close()

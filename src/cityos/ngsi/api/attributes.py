@@ -18,7 +18,7 @@ from cityos.ngsi.api.entities import (
     update_result,
     with_path_id,
 )
-from cityos.ngsi.api.release import principal_sub
+from cityos.ngsi.api.release import writer_of
 from cityos.ngsi.api.request import (
     JSON,
     JSONLD,
@@ -67,7 +67,7 @@ async def _apply(request: Request, broker: Broker, tenant: str, entity_id: str,
     """Run `fn` on the entity (behind the type selector); its result, or its error raised."""
     [result] = await broker.store.mutate(
         tenant, [(entity_id, await _gate(request, broker, entity_id, fn))],
-        writer=principal_sub(request))
+        writer=writer_of(request))
     return unwrap(result)
 
 

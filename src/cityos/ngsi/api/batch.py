@@ -13,10 +13,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.jsonvalue import TooDeep, check_depth, depth_over
 from cityos.ngsi.api import distributed
 from cityos.ngsi.api.entities import broker_of, update_result
 from cityos.ngsi.api.linked import join_of, render_all
-from cityos.ngsi.api.release import principal_sub, reader_of, released
+from cityos.ngsi.api.release import reader_of, released, writer_of
 from cityos.ngsi.api.request import (
     GEOJSON,
     JSON,
@@ -62,7 +63,7 @@ async def _read_entities(request: Request, *, require_type: bool = True,
                          allow_null: bool = False) -> tuple[list[tuple[Any, Any]], _Results, str]:
     """Each element read on its own: a bad one is reported, the others go on."""
     broker = broker_of(request)
-    body = await read_body(request, broker.settings.max_body_bytes, expect=list)
+    body = await read_body(request, broker.settings.max_body_bytes, expect=list, items=True)
     if not body.data:
         raise BadRequestData("the batch is empty")
     if any(item is None for item in body.data):  # not an entity at all: the array is malformed
@@ -74,6 +75,7 @@ async def _read_entities(request: Request, *, require_type: bool = True,
     for item in body.data:
         raw_id = item.get("id", item.get("@id")) if isinstance(item, dict) else None
         try:
+            check_depth(item)  # too deep: this item's error, the others are written
             ctx = await broker.context(item_context(item, body, media))
             entities.append((read_entity(item, ctx, now, require_type=require_type,
                                          allow_null=allow_null), ctx))
@@ -109,7 +111,7 @@ async def batch_create(request: Request) -> Response:
     entities, results, now = await _read_entities(request)
     items: list[tuple[str, Mutation]] = [(e["id"], _write(change.create, e, now))
                                           for e, _ in entities]
-    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+    outcomes = (await broker.store.mutate(tenant, items, writer=writer_of(request))
                 if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -141,7 +143,7 @@ async def batch_upsert(request: Request) -> Response:
         return fn
 
     items = [(e["id"], upsert(e)) for e, _ in entities]
-    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+    outcomes = (await broker.store.mutate(tenant, items, writer=writer_of(request))
                 if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -172,7 +174,7 @@ async def batch_update(request: Request) -> Response:
         return fn
 
     items = [(e["id"], update(e)) for e, _ in entities]
-    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+    outcomes = (await broker.store.mutate(tenant, items, writer=writer_of(request))
                 if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -193,7 +195,7 @@ async def batch_merge(request: Request) -> Response:
     entities, results, now = await _read_entities(request, require_type=False, allow_null=True)
     items: list[tuple[str, Mutation]] = [(e["id"], _write(change.merge, e, now))
                                           for e, _ in entities]
-    outcomes = (await broker.store.mutate(tenant, items, writer=principal_sub(request))
+    outcomes = (await broker.store.mutate(tenant, items, writer=writer_of(request))
                 if items else [])
     await broker.changed(tenant, [i for (i, _), o in zip(items, outcomes, strict=True)
                                   if not isinstance(o, Exception)])
@@ -205,13 +207,15 @@ async def batch_delete(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
     body = await read_body(request, broker.settings.max_body_bytes, allow=(JSON, JSONLD),
-                           expect=list)
+                           expect=list, items=True)
     if not body.data:
         raise BadRequestData("the batch is empty")
     results = _Results()
     ids: list[str] = []
     for raw in body.data:
-        if not is_uri(raw):
+        if depth_over(raw):
+            results.fail(None, TooDeep())
+        elif not is_uri(raw):
             results.fail(raw, BadRequestData(f"{str(raw)[:200]!r} is not an entity id"))
         else:
             ids.append(raw)
@@ -223,7 +227,7 @@ async def batch_delete(request: Request) -> Response:
         return fn
 
     outcomes = await broker.store.mutate(tenant, [(i, remove(i)) for i in ids],
-                                         writer=principal_sub(request)) if ids else []
+                                         writer=writer_of(request)) if ids else []
     _collect(results, ids, outcomes)
     return _reply(results)
 

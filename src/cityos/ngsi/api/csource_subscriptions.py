@@ -27,7 +27,7 @@ from cityos.ngsi.api.request import (
     tenant_of,
 )
 from cityos.ngsi.api.respond import ngsi_response, no_content, with_page_links
-from cityos.ngsi.api.stored import stored_document
+from cityos.ngsi.api.stored import owned_document
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.csource import space
 from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
@@ -35,6 +35,14 @@ from cityos.ngsi.model.patch import patch_members
 from cityos.ngsi.model.registration import CONTEXT_KEY, time_window
 from cityos.ngsi.model.subscription import SYSTEM, check_future, check_subscription, with_status
 from cityos.ngsi.model.terms import now_iso
+from cityos.ngsi.notify.owner import OWNER
+from cityos.ngsi.ownership import (
+    mask_notification,
+    masking,
+    owner_field,
+    unmask_notification,
+    visible,
+)
 
 BASE = "/ngsi-ld/v1/csourceSubscriptions"
 
@@ -49,14 +57,21 @@ def _check(sub: dict[str, Any]) -> None:
         raise BadRequestData("csf must be a string")
 
 
-def _shown(sub: dict[str, Any]) -> dict[str, Any]:
+def _shown(sub: dict[str, Any], mask: bool = True) -> dict[str, Any]:
+    """As read: without its @context and owner; with `mask`, receiverInfo values and an
+    endpoint password masked (write-only, cityos.ngsi.ownership)."""
     out = {k: v for k, v in sub.items()
-           if k not in (CONTEXT_KEY, "createdAt", "modifiedAt")}
+           if k not in (CONTEXT_KEY, "createdAt", "modifiedAt", OWNER)}
+    if mask and "notification" in out:
+        out["notification"] = mask_notification(out["notification"])
     return with_status(out)
 
 
-async def _stored(broker: Broker, tenant: str, sub_id: str) -> dict[str, Any]:
-    return await stored_document(broker.store, space(tenant), sub_id, "subscription")
+async def _stored(request: Request, broker: Broker, tenant: str,
+                  sub_id: str) -> dict[str, Any]:
+    """The stored subscription, if the caller may see it (its owner or a staff admin); else
+    the 404 of a subscription that does not exist."""
+    return await owned_document(request, broker.store, space(tenant), sub_id, "subscription")
 
 
 def _subscription_id(request: Request) -> str:
@@ -75,6 +90,7 @@ async def create_csource_subscription(request: Request) -> Response:
         raise AlreadyExists(f"subscription {sub['id']} already exists")
     sub[CONTEXT_KEY], _ = await broker.context_url(body.context)
     sub["createdAt"] = sub["modifiedAt"] = now_iso()
+    sub.update(owner_field(request))  # who may see, change and delete it (issue #18)
     await broker.csource.save(tenant, sub)
     return Response(status_code=201,
                     headers={"Location": f"{BASE}/{quote(sub['id'], safe=':')}"})
@@ -86,9 +102,10 @@ async def query_csource_subscriptions(request: Request) -> Response:
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
     limit, offset, count = page_params(request, broker.settings)
-    subs = [v for _, v in await broker.store.kv_list(space(tenant))]
+    subs = visible(request, [v for _, v in await broker.store.kv_list(space(tenant))])
     headers = {"NGSILD-Results-Count": str(len(subs))} if count else None
-    response = ngsi_response([_shown(s) for s in subs[offset:offset + limit]], ctx, media,
+    mask = masking(request)
+    response = ngsi_response([_shown(s, mask) for s in subs[offset:offset + limit]], ctx, media,
                              headers=headers)
     return with_page_links(response, BASE, limit, offset, len(subs), JSONLD)
 
@@ -99,8 +116,10 @@ async def retrieve_csource_subscription(request: Request) -> Response:
     sub_id = _subscription_id(request)
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
+    await _stored(request, broker, tenant, sub_id)  # not another's: 404 before waiting
     await broker.csource.settled(tenant, sub_id)
-    return ngsi_response(_shown(await _stored(broker, tenant, sub_id)), ctx, media)
+    sub = await _stored(request, broker, tenant, sub_id)
+    return ngsi_response(_shown(sub, masking(request)), ctx, media)
 
 
 async def update_csource_subscription(request: Request) -> Response:
@@ -110,8 +129,11 @@ async def update_csource_subscription(request: Request) -> Response:
     sub_id = _subscription_id(request)
     body = await read_body(request, broker.settings.max_body_bytes,
                            allow=(JSON, JSONLD, MERGE_PATCH))
-    sub = patch_members(await _stored(broker, tenant, sub_id), body.data, sub_id, "subscription",
-                        SYSTEM | {CONTEXT_KEY})
+    before = await _stored(request, broker, tenant, sub_id)
+    if "notification" in body.data:  # masked values sent back as read keep the stored ones
+        body.data["notification"] = unmask_notification(body.data["notification"],
+                                                        before.get("notification"))
+    sub = patch_members(before, body.data, sub_id, "subscription", SYSTEM | {CONTEXT_KEY})
     _check(sub)
     if "expiresAt" in body.data:
         check_future(sub.get("expiresAt"))
@@ -126,6 +148,7 @@ async def delete_csource_subscription(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
     sub_id = _subscription_id(request)
+    await _stored(request, broker, tenant, sub_id)
     if not await broker.csource.delete(tenant, sub_id):
         raise ResourceNotFound(f"subscription {sub_id} not found")
     return no_content()

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from starlette.requests import Request
 
-from cityos.ngsi.api.release import reader_of
+from cityos.ngsi.api.release import principal_sub, reader_of
 from cityos.ngsi.api.request import bool_param, tenant_of
 from cityos.ngsi.api.selection import Selection
 from cityos.ngsi.broker import Broker
@@ -53,7 +53,7 @@ async def query_sources(request: Request, broker: Broker, tenant: str, sel: Sele
                  if t.strip()}
     attrs = {ctx.expand_term(a) for a in sel.attrs or ()} or None
     return await broker.federation.sources(tenant, "query", types, set(sel.ids or ()) or None,
-                                           sel.id_pattern, attrs)
+                                           sel.id_pattern, attrs, principal_sub(request))
 
 
 def narrowed(request: Request, reg: Doc, ctx: Any) -> list[list[tuple[str, str]]]:
@@ -142,7 +142,7 @@ async def retrieve_from_sources(request: Request, broker: Broker, tenant: str, e
     type_param = request.query_params.get("type")
     types = {ctx.expand_term(t) for t in type_param.split(",")} if type_param else None
     sources = await broker.federation.sources(tenant, "retrieve", types, {entity_id}, None,
-                                              None)
+                                              None, principal_sub(request))
     if not sources:
         return local, None
     headers = forward_headers(request.headers)
@@ -181,7 +181,8 @@ async def batch_query_sources(request: Request, broker: Broker, tenant: str, sel
     types = {ctx.expand_term(s.type) for s in selectors if s.type} or None
     ids = {i for s in selectors for i in s.ids or ()} or None
     attrs = {ctx.expand_term(a) for a in sel.attrs or ()} or None
-    sources = await broker.federation.sources(tenant, "query", types, ids, None, attrs)
+    sources = await broker.federation.sources(tenant, "query", types, ids, None, attrs,
+                                              principal_sub(request))
     if not sources:
         return local, None
     headers = forward_headers(request.headers)

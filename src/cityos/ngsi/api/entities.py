@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from cityos.ngsi.api import distributed
 from cityos.ngsi.api.linked import Linker, check_reach, join_of, render_all
-from cityos.ngsi.api.release import principal_sub, reader_of, released
+from cityos.ngsi.api.release import reader_of, released, writer_of
 from cityos.ngsi.api.request import (
     GEOJSON,
     JSON,
@@ -91,7 +91,7 @@ async def create_entity(request: Request) -> Response:
     entity = read_entity(body.data, ctx, now)
     [result] = await broker.store.mutate(
         tenant, [(entity["id"], lambda cur: (change.create(cur, entity, now), None))],
-        writer=principal_sub(request))
+        writer=writer_of(request))
     unwrap(result)
     await broker.changed(tenant, [entity["id"]])
     return Response(status_code=201,
@@ -247,7 +247,7 @@ async def replace_entity(request: Request) -> Response:
     entity = read_entity(data, ctx, now, require_type=False)
     [result] = await broker.store.mutate(
         tenant, [(entity_id, lambda cur: (change.replace(cur, entity, now), None))],
-        writer=principal_sub(request))
+        writer=writer_of(request))
     unwrap(result)
     await broker.changed(tenant, [entity_id])
     return no_content()
@@ -265,7 +265,7 @@ async def merge_entity(request: Request) -> Response:
     patch = read_entity(data, ctx, now, require_type=False, allow_null=True)
     [result] = await broker.store.mutate(
         tenant, [(entity_id, lambda cur: (change.merge(cur, patch, now), None))],
-        writer=principal_sub(request))
+        writer=writer_of(request))
     unwrap(result)
     await broker.changed(tenant, [entity_id])
     return no_content()
@@ -287,6 +287,6 @@ async def delete_entity(request: Request) -> Response:
         return DELETE, None
 
     [result] = await broker.store.mutate(tenant, [(entity_id, remove)],
-                                         writer=principal_sub(request))
+                                         writer=writer_of(request))
     unwrap(result)
     return no_content()

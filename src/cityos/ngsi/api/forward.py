@@ -31,6 +31,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.jsonvalue import TooDeep, loads
 from cityos.ngsi.api.entities import broker_of
 from cityos.ngsi.api.forward_plan import (
     ENTITY_KEYS,
@@ -42,13 +43,14 @@ from cityos.ngsi.api.forward_plan import (
     with_body,
     without_context,
 )
-from cityos.ngsi.api.release import principal_sub
+from cityos.ngsi.api.release import principal_sub, writer_of
 from cityos.ngsi.api.request import bool_param, link_context, tenant_of
 from cityos.ngsi.api.respond import problem_response
 from cityos.ngsi.errors import Conflict, LoopDetected, NgsiError
 from cityos.ngsi.federation import Doc, seen_by_us, via_after
 from cityos.ngsi.model.registration import may_take_writes
 from cityos.ngsi.model.terms import is_uri
+from cityos.storage.base import Writer
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 V1 = "/ngsi-ld/v1"
@@ -101,6 +103,15 @@ def distributed(endpoint: Endpoint, shape: Shape) -> Endpoint:
     return handler
 
 
+def _may_forward(writer: Writer, types: set[str] | None) -> bool:
+    """Whether a write may go to context sources (issue 18): a writer with type grants only
+    for types it may write, known ones (unknown types: the local write decides, and
+    refuses or does not find it)."""
+    if writer.types is None:
+        return True
+    return types is not None and types <= writer.types
+
+
 class _Work:
     """A write split into its local part and its sources' parts."""
 
@@ -138,8 +149,8 @@ class _Work:
         if shape.kind not in ("whole", "purge") and shape.method != "DELETE":
             raw = await request.body()
             try:
-                body = orjson.loads(raw) if raw else None
-            except orjson.JSONDecodeError:
+                body = loads(raw) if raw else None  # too deep: answered here
+            except (orjson.JSONDecodeError, TooDeep):
                 return None
         context = body.get("@context") if isinstance(body, dict) else None
         ctx = await broker.context(context if context is not None else link_context(request))
@@ -152,6 +163,8 @@ class _Work:
         if not is_uri(entity_id):
             return None  # the local handler refuses it (400) before anything is forwarded
         types = await entity_types(broker, tenant, entity_id, body, ctx)
+        if not _may_forward(writer_of(request), types):
+            return None  # not forwarded: the local write refuses it (issue 18)
         if shape.kind == "attr":
             attrs: set[str] | None = {ctx.expand_term(request.path_params["attrId"])}
         elif shape.kind == "whole":
@@ -197,6 +210,9 @@ class _Work:
             item_ctxs[entity_id] = item_ctx
             types = await entity_types(broker, tenant, entity_id, item if isinstance(item, dict)
                                  else None, item_ctx)
+            if not _may_forward(writer_of(request), types):
+                local_items.append(item)  # not forwarded: the local write refuses it
+                continue
             attrs = None if isinstance(item, str) else {
                 item_ctx.expand_term(k) for k in item if k not in ENTITY_KEYS}
             parts, local_attrs, whole_away = split(regs, shape.op, entity_id, types, attrs)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.ngsi.api.entities import broker_of
-from cityos.ngsi.api.release import principal_sub, reader_of
+from cityos.ngsi.api.release import reader_of, writer_of
 from cityos.ngsi.api.request import bool_param, link_context, split_list, tenant_of
 from cityos.ngsi.api.respond import no_content
 from cityos.ngsi.api.selection import selection_from_params, to_store_query
@@ -40,7 +40,7 @@ async def purge_entities(request: Request) -> Response:
     query = to_store_query(sel, ctx, limit=1 << 62, offset=0, count=False)
     query.reader = reader_of(request)  # the personal rows the caller may see, and only those
     if keep is None and drop is None:
-        await broker.store.purge_entities(tenant, query, writer=principal_sub(request))
+        await broker.store.purge_entities(tenant, query, writer=writer_of(request))
         return no_content()
     found = await broker.store.query_entities(tenant, query)
     names = {ctx.expand_term(n) for n in (keep or drop or ())}
@@ -54,7 +54,7 @@ async def purge_entities(request: Request) -> Response:
         return {**cur, "attrs": attrs, "modifiedAt": now}, None
 
     await broker.store.mutate(tenant, [(e["id"], prune) for e in found.entities],
-                              writer=principal_sub(request))
+                              writer=writer_of(request))
     return no_content()
 
 

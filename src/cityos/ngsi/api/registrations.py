@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.ngsi.api.entities import broker_of
+from cityos.ngsi.api.registration_rules import after_change, check_registrar
 from cityos.ngsi.api.release import principal_sub
 from cityos.ngsi.api.request import (
     JSON,
@@ -30,9 +31,9 @@ from cityos.ngsi.api.request import (
     tenant_of,
 )
 from cityos.ngsi.api.respond import ngsi_response, no_content, with_page_links
-from cityos.ngsi.api.stored import stored_document
+from cityos.ngsi.api.stored import owned_document
 from cityos.ngsi.broker import Broker
-from cityos.ngsi.errors import AlreadyExists, BadRequestData, Forbidden, ResourceNotFound
+from cityos.ngsi.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from cityos.ngsi.model.patch import patch_members
 from cityos.ngsi.model.registration import (
     CONTEXT_KEY,
@@ -44,10 +45,10 @@ from cityos.ngsi.model.registration import (
     expand_registration,
     in_window,
     info_matches,
-    may_change,
     time_window,
 )
 from cityos.ngsi.model.terms import is_uri, now_iso
+from cityos.ngsi.ownership import mask_registration, masking, unmask_registration, visible
 from cityos.ngsi.query.geo import parse_geoq
 from cityos.ngsi.query.q import parse_q
 
@@ -73,8 +74,9 @@ async def create_registration(request: Request) -> Response:
         raise AlreadyExists(f"registration {reg['id']} already exists")
     url, ctx = await broker.context_url(body.context)
     reg = expand_registration(reg, ctx.expand_term)
+    await check_registrar(request, reg)  # only types it may write (issue #18)
     reg[CONTEXT_KEY] = url
-    reg[OWNER_KEY] = principal_sub(request)  # whose writes it may take (forward.py)
+    reg[OWNER_KEY] = principal_sub(request)  # whose requests it serves (registration.serves)
     reg["createdAt"] = reg["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), reg["id"], reg)
     await broker.registrations_changed(tenant, None, reg)
@@ -90,8 +92,12 @@ async def _legacy(broker: Broker, reg: dict[str, Any]) -> dict[str, Any]:
     return {**expand_registration(reg, ctx.expand_term), CONTEXT_KEY: url}
 
 
-def shown(reg: dict[str, Any], ctx: Any, *, sys_attrs: bool = False) -> dict[str, Any]:
-    return compact_registration(reg, ctx.compact_iri, sys_attrs=sys_attrs)
+def shown(reg: dict[str, Any], ctx: Any, *, sys_attrs: bool = False,
+          mask: bool = True) -> dict[str, Any]:
+    """As read; with `mask`, contextSourceInfo values and an endpoint password masked
+    (write-only, cityos.ngsi.ownership)."""
+    out = compact_registration(reg, ctx.compact_iri, sys_attrs=sys_attrs)
+    return mask_registration(out) if mask else out
 
 
 async def query_registrations(request: Request) -> Response:
@@ -129,7 +135,7 @@ async def query_registrations(request: Request) -> Response:
     limit, offset, count = page_params(request, broker.settings)
     sys_attrs = "sysAttrs" in (split_list(params.get("options")) or ())
     found = []
-    for _, stored in await broker.store.kv_list(space(tenant)):
+    for stored in visible(request, [v for _, v in await broker.store.kv_list(space(tenant))]):
         reg = await _legacy(broker, stored)
         if not any(info_matches(i, types, ids, pattern, attrs) for i in reg["information"]):
             continue
@@ -141,7 +147,8 @@ async def query_registrations(request: Request) -> Response:
                 continue
         found.append(reg)
     headers = {"NGSILD-Results-Count": str(len(found))} if count else None
-    page = [shown(r, ctx, sys_attrs=sys_attrs) for r in found[offset:offset + limit]]
+    mask = masking(request)
+    page = [shown(r, ctx, sys_attrs=sys_attrs, mask=mask) for r in found[offset:offset + limit]]
     kept = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
     return with_page_links(ngsi_response(page, ctx, media, headers=headers), BASE, limit, offset,
                            len(found), JSONLD, kept)
@@ -156,17 +163,11 @@ def _pattern(raw: str | None) -> re.Pattern[str] | None:
         raise BadRequestData("idPattern is not a valid regular expression") from None
 
 
-
-def _owned(request: Request, reg: dict[str, Any]) -> dict[str, Any]:
-    """The registration, if the caller may change it (its owner or staff)."""
-    if not may_change(reg, principal_sub(request)):
-        raise Forbidden("only the organisation that registered it, or staff, may change it")
-    return reg
-
-
-async def _stored(broker: Broker, tenant: str, reg_id: str) -> dict[str, Any]:
-    return await _legacy(broker, await stored_document(broker.store, space(tenant), reg_id,
-                                                       "registration"))
+async def _stored(request: Request, broker: Broker, tenant: str, reg_id: str) -> dict[str, Any]:
+    """The stored registration, if the caller may see it (its owner or a staff admin); else
+    the 404 of a registration that does not exist."""
+    found = await owned_document(request, broker.store, space(tenant), reg_id, "registration")
+    return await _legacy(broker, found)
 
 
 async def retrieve_registration(request: Request) -> Response:
@@ -176,8 +177,8 @@ async def retrieve_registration(request: Request) -> Response:
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
     sys_attrs = "sysAttrs" in (split_list(request.query_params.get("options")) or ())
-    return ngsi_response(shown(await _stored(broker, tenant, reg_id), ctx, sys_attrs=sys_attrs),
-                         ctx, media)
+    reg = await _stored(request, broker, tenant, reg_id)
+    return ngsi_response(shown(reg, ctx, sys_attrs=sys_attrs, mask=masking(request)), ctx, media)
 
 
 async def update_registration(request: Request) -> Response:
@@ -186,16 +187,19 @@ async def update_registration(request: Request) -> Response:
     reg_id = _registration_id(request)
     body = await read_body(request, broker.settings.max_body_bytes,
                            allow=(JSON, JSONLD, MERGE_PATCH))
-    before = _owned(request, await _stored(broker, tenant, reg_id))
+    before = await _stored(request, broker, tenant, reg_id)
     ctx = await broker.context(body.context if body.context is not None
                                else before.get(CONTEXT_KEY))
-    # the patch is written in its own @context: compare and merge in expanded form
-    patch = {k: v for k, v in body.data.items() if k != "@context"}
+    # the patch is written in its own @context: compare and merge in expanded form; masked
+    # values sent back as read keep the stored ones
+    patch = unmask_registration({k: v for k, v in body.data.items() if k != "@context"}, before)
     if "information" in patch:
         check_registration({**before, "information": patch["information"]})
         patch["information"] = expand_registration(patch, ctx.expand_term)["information"]
     reg = patch_members(before, patch, reg_id, "registration", SYSTEM)
     check_registration(reg)
+    await check_registrar(request, reg)  # only types it may write (issue #18)
+    reg = after_change(reg, principal_sub(request))
     reg["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), reg_id, reg)
     await broker.registrations_changed(tenant, before, reg)
@@ -206,7 +210,7 @@ async def delete_registration(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
     reg_id = _registration_id(request)
-    before = _owned(request, await _stored(broker, tenant, reg_id))
+    before = await _stored(request, broker, tenant, reg_id)
     if not await broker.store.kv_delete(space(tenant), reg_id):
         raise ResourceNotFound(f"registration {reg_id} not found")
     await broker.registrations_changed(tenant, before, None)

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
+from cityos.jsonvalue import loads
 from cityos.ngsi.errors import (
     BadRequestData,
     InvalidRequest,
@@ -25,6 +26,7 @@ from cityos.ngsi.jsonld.link import parse_link_header
 from cityos.ngsi.model.projection import parse_projection
 from cityos.ngsi.model.terms import is_uri
 from cityos.ngsi.model.write import View
+from cityos.numbers import MAX_COUNT, bounded_int
 
 JSON = "application/json"
 JSONLD = "application/ld+json"
@@ -108,10 +110,13 @@ def content_type_of(request: Request) -> str:
 
 
 async def read_body(request: Request, limit: int, *, allow: tuple[str, ...] = (JSON, JSONLD),
-                    expect: type | tuple[type, ...] = dict, plain: bool = False) -> Body:
+                    expect: type | tuple[type, ...] = dict, plain: bool = False,
+                    items: bool = False) -> Body:
     """Parse a JSON body within `limit` bytes and find its @context (body or Link header).
 
     `plain` bodies (an @context document itself) are taken as they are, @context included.
+    A value nested more than `MAX_DEPTH` levels is refused; `items`: the items of an array
+    body are left to the caller to check one by one (`check_depth`: a batch's item errors).
     """
     media = content_type_of(request)
     if media not in allow:
@@ -128,7 +133,7 @@ async def read_body(request: Request, limit: int, *, allow: tuple[str, ...] = (J
     if not raw:
         raise InvalidRequest("the request has no body")
     try:
-        data = orjson.loads(raw)
+        data = loads(raw, items=items)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, expect):
@@ -197,19 +202,12 @@ def split_list(value: str | None) -> list[str] | None:
 
 
 def int_param(request: Request, name: str, default: int, *, minimum: int = 0,
-              maximum: int | None = None) -> int:
+              maximum: int = MAX_COUNT) -> int:
+    """An integer query parameter within bounds (by default 0 to 2^31: `bounded_int`)."""
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequestData(f"{name} must be an integer, not {raw[:50]!r}") from None
-    if value < minimum:
-        raise BadRequestData(f"{name} must be at least {minimum}")
-    if maximum is not None and value > maximum:
-        raise BadRequestData(f"{name} must be at most {maximum}")
-    return value
+    return bounded_int(raw, name, minimum=minimum, maximum=maximum)
 
 
 def bool_param(request: Request, name: str) -> bool:

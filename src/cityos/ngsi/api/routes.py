@@ -15,13 +15,14 @@ from cityos.ngsi.api import (
     discovery,
     entities,
     purge,
+    registration_rules,
     registrations,
     subscriptions,
     temporal,
     temporal_read,
 )
 from cityos.ngsi.api.forward import Shape, distributed
-from cityos.operations import NGSI_READ, NGSI_WRITE, STAFF_WRITE, Operation, Param
+from cityos.operations import ADMIN, NGSI_READ, NGSI_WRITE, STAFF_WRITE, Operation, Param
 
 V1 = "/ngsi-ld/v1"
 
@@ -242,6 +243,14 @@ OPERATIONS: list[Operation] = [
               registrations.delete_registration, "Delete a registration", TAG,
               (REGISTRATION_ID, TENANT), responses={204: "Deleted", **ERRORS},
               policy=NGSI_WRITE),
+    Operation("PUT", f"{V1}/csourceRegistrations/{{registrationId}}/approval",
+              registration_rules.approve_registration,
+              "Approve a company's registration to serve everyone (cityos, issue #18)", TAG,
+              (REGISTRATION_ID, TENANT), responses={204: "Approved", **ERRORS}, policy=ADMIN),
+    Operation("DELETE", f"{V1}/csourceRegistrations/{{registrationId}}/approval",
+              registration_rules.withdraw_approval,
+              "Withdraw the approval: the registration serves its company only (cityos)", TAG,
+              (REGISTRATION_ID, TENANT), responses={204: "Withdrawn", **ERRORS}, policy=ADMIN),
     Operation("POST", f"{V1}/csourceSubscriptions",
               csource_subscriptions.create_csource_subscription,
               "Subscribe to context source registrations", TAG, (TENANT, LINK),

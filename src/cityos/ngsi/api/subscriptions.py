@@ -27,7 +27,7 @@ from cityos.ngsi.api.request import (
     tenant_of,
 )
 from cityos.ngsi.api.respond import ngsi_response, no_content, with_page_links
-from cityos.ngsi.api.stored import stored_document
+from cityos.ngsi.api.stored import owned_document
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import AlreadyExists, NgsiError, ResourceNotFound
 from cityos.ngsi.model.patch import patch_members
@@ -40,7 +40,14 @@ from cityos.ngsi.model.subscription import (
 from cityos.ngsi.model.terms import now_iso
 from cityos.ngsi.notify import space
 from cityos.ngsi.notify.matching import DEFAULT_TRIGGERS
-from cityos.ngsi.notify.owner import OWNER, owner_doc
+from cityos.ngsi.notify.owner import OWNER, check_readable, owner_doc
+from cityos.ngsi.ownership import (
+    mask_notification,
+    mask_v2_member,
+    masking,
+    unmask_notification,
+    visible,
+)
 
 BASE = "/ngsi-ld/v1/subscriptions"
 
@@ -71,12 +78,18 @@ async def _notification_context(broker: Broker, tenant: str, sub: dict[str, Any]
     sub.setdefault("jsonldContext", url)
 
 
-async def _shown(broker: Broker, tenant: str, sub: dict[str, Any], ctx: Any) -> dict[str, Any]:
+async def _shown(broker: Broker, tenant: str, sub: dict[str, Any], ctx: Any,
+                 mask: bool = True) -> dict[str, Any]:
     """A stored subscription as read (§5.2.12): its delivery status, the default
     notificationTrigger, its type and attribute names compacted with the reader's @context;
-    createdAt and modifiedAt are system attributes, not shown."""
+    createdAt and modifiedAt are system attributes, not shown; with `mask`, receiverInfo
+    values and an endpoint password are masked (write-only, cityos.ngsi.ownership)."""
     out = {k: v for k, v in (await broker.notifier.status(tenant, sub)).items()
            if k not in ("createdAt", "modifiedAt", OWNER)}
+    if mask and "notification" in out:
+        out["notification"] = mask_notification(out["notification"])
+    if mask and "v2" in out:  # made over /v2: its v2 form holds the same header values
+        out["v2"] = mask_v2_member(out["v2"])
     out.setdefault("notificationTrigger", list(DEFAULT_TRIGGERS))
     try:
         own = await broker.notifier.context_of(tenant, sub)
@@ -111,6 +124,7 @@ async def create_subscription(request: Request) -> Response:
     if await broker.store.kv_get(space(tenant), sub["id"]) is not None:
         raise AlreadyExists(f"subscription {sub['id']} already exists")
     await _notification_context(broker, tenant, sub, body.context)
+    await check_readable(broker, sub, reader_of(request))  # its types' read grants (issue 18)
     sub["createdAt"] = sub["modifiedAt"] = now_iso()
     sub[OWNER] = owner_doc(principal_sub(request), reader_of(request))  # whose eyes (issue 6)
     await broker.notifier.prepare(tenant, sub["id"])  # owed every change from now on
@@ -126,15 +140,18 @@ async def query_subscriptions(request: Request) -> Response:
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
     limit, offset, count = page_params(request, broker.settings)
-    subs = [v for _, v in await broker.store.kv_list(space(tenant))]
+    subs = visible(request, [v for _, v in await broker.store.kv_list(space(tenant))])
     headers = {"NGSILD-Results-Count": str(len(subs))} if count else {}
-    page = [await _shown(broker, tenant, s, ctx) for s in subs[offset:offset + limit]]
+    mask = masking(request)
+    page = [await _shown(broker, tenant, s, ctx, mask) for s in subs[offset:offset + limit]]
     return with_page_links(ngsi_response(page, ctx, media, headers=headers), BASE, limit, offset,
                            len(subs), media)
 
 
-async def _stored(broker: Broker, tenant: str, sub_id: str) -> dict[str, Any]:
-    return await stored_document(broker.store, space(tenant), sub_id, "subscription")
+async def _stored(request: Request, broker: Broker, tenant: str, sub_id: str) -> dict[str, Any]:
+    """The stored subscription, if the caller may see it (its owner or a staff admin); else
+    the 404 of a subscription that does not exist."""
+    return await owned_document(request, broker.store, space(tenant), sub_id, "subscription")
 
 
 async def retrieve_subscription(request: Request) -> Response:
@@ -143,8 +160,8 @@ async def retrieve_subscription(request: Request) -> Response:
     sub_id = _subscription_id(request)
     media = accept_of(request)
     ctx = await broker.context(link_context(request))
-    sub = await _stored(broker, tenant, sub_id)
-    return ngsi_response(await _shown(broker, tenant, sub, ctx), ctx, media)
+    sub = await _stored(request, broker, tenant, sub_id)
+    return ngsi_response(await _shown(broker, tenant, sub, ctx, masking(request)), ctx, media)
 
 
 async def update_subscription(request: Request) -> Response:
@@ -154,8 +171,11 @@ async def update_subscription(request: Request) -> Response:
     sub_id = _subscription_id(request)
     body = await read_body(request, broker.settings.max_body_bytes,
                            allow=(JSON, JSONLD, MERGE_PATCH))
-    sub = patch_members(await _stored(broker, tenant, sub_id), body.data, sub_id, "subscription",
-                        SYSTEM)
+    before = await _stored(request, broker, tenant, sub_id)
+    if "notification" in body.data:  # masked values sent back as read keep the stored ones
+        body.data["notification"] = unmask_notification(body.data["notification"],
+                                                        before.get("notification"))
+    sub = patch_members(before, body.data, sub_id, "subscription", SYSTEM)
     check_subscription(sub)
     if "expiresAt" in body.data:
         check_future(sub.get("expiresAt"))
@@ -163,6 +183,7 @@ async def update_subscription(request: Request) -> Response:
         if "jsonldContext" not in body.data:
             sub.pop("jsonldContext", None)  # the new @context replaces it
         await _notification_context(broker, tenant, sub, body.context)
+    await check_readable(broker, sub, reader_of(request))  # its types' read grants (issue 18)
     sub["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), sub_id, sub)
     await broker.notifier.subscribed(tenant, sub)
@@ -173,6 +194,7 @@ async def delete_subscription(request: Request) -> Response:
     broker = broker_of(request)
     tenant = tenant_of(request)
     sub_id = _subscription_id(request)
+    await _stored(request, broker, tenant, sub_id)
     if not await broker.store.kv_delete(space(tenant), sub_id):
         raise ResourceNotFound(f"subscription {sub_id} not found")
     await broker.notifier.unsubscribed(tenant, sub_id)

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.ngsi.api.entities import broker_of, path_entity_id, unwrap
-from cityos.ngsi.api.release import principal_sub
+from cityos.ngsi.api.release import writer_of
 from cityos.ngsi.api.request import (
     JSON,
     JSONLD,
@@ -105,7 +105,7 @@ async def create_temporal(request: Request) -> Response:
         return cur, False
 
     created = unwrap(await broker.store.add_instances(tenant, entity_id, apply, instances,
-                                                      writer=principal_sub(request)))
+                                                      writer=writer_of(request)))
     await broker.changed(tenant, [entity_id])
     if created:
         return Response(status_code=201, headers={
@@ -128,7 +128,8 @@ async def append_temporal(request: Request) -> Response:
         _merge_latest(entity, latest, now)
         return entity, None
 
-    unwrap(await broker.store.add_instances(tenant, entity_id, apply, instances))
+    unwrap(await broker.store.add_instances(tenant, entity_id, apply, instances,
+                                            writer=writer_of(request)))
     await broker.changed(tenant, [entity_id])
     return no_content()
 
@@ -138,7 +139,8 @@ async def delete_temporal(request: Request) -> Response:
     tenant = tenant_of(request)
     entity_id = path_entity_id(request)
     removed, existed = unwrap(await broker.store.delete_instances(
-        tenant, entity_id, fn=lambda cur: (KEEP if cur is None else DELETE, cur is not None)))
+        tenant, entity_id, fn=lambda cur: (KEEP if cur is None else DELETE, cur is not None),
+        writer=writer_of(request)))
     if not removed and not existed:
         raise ResourceNotFound(f"temporal entity {entity_id} not found")
     return no_content()
@@ -163,7 +165,8 @@ async def delete_temporal_attr(request: Request) -> Response:
         raise BadRequestData("datasetId must be a URI")
     dataset = None if bool_param(request, "deleteAll") else (dataset_id or "@none")
     removed, _ = unwrap(await broker.store.delete_instances(
-        tenant, entity_id, attr=iri, dataset_id=dataset, fn=_exists(entity_id)))
+        tenant, entity_id, attr=iri, dataset_id=dataset, fn=_exists(entity_id),
+        writer=writer_of(request)))
     if not removed:
         raise ResourceNotFound(f"attribute {request.path_params['attrId'][:100]} has no history")
     return no_content()
@@ -191,7 +194,8 @@ async def modify_instance(request: Request) -> Response:
         data = data[name][0] if isinstance(data[name], list) and data[name] else data[name]
     now = now_iso()
     instance = read_instance(name, data, ctx, now)
-    if not await broker.store.replace_instance(tenant, entity_id, iri, instance_id, instance, now):
+    if not unwrap(await broker.store.replace_instance(tenant, entity_id, iri, instance_id,
+                                                      instance, now, writer=writer_of(request))):
         raise ResourceNotFound(f"instance {instance_id[:200]} not found")
     return no_content()
 
@@ -204,7 +208,7 @@ async def delete_instance(request: Request) -> Response:
     ctx = await broker.context(link_context(request))
     iri = attribute_iri(request.path_params["attrId"], ctx)
     removed, _ = unwrap(await broker.store.delete_instances(
-        tenant, entity_id, attr=iri, instance_id=instance_id))
+        tenant, entity_id, attr=iri, instance_id=instance_id, writer=writer_of(request)))
     if not removed:
         raise ResourceNotFound(f"instance {instance_id[:200]} not found")
     return no_content()

@@ -36,6 +36,7 @@ from cityos.ngsi.errors import BadRequestData, InvalidRequest, NonexistentTenant
 from cityos.ngsi.model.projection import Projection, parse_projection
 from cityos.ngsi.model.temporal_write import ms_iso, render_aggregated, render_temporal
 from cityos.ngsi.model.terms import parse_datetime
+from cityos.numbers import bounded_int, bounded_seconds
 from cityos.storage.base import Aggregation, TemporalPage, TemporalQuery
 
 Params = Mapping[str, str]
@@ -56,7 +57,8 @@ def duration_ms(text: str) -> int:
     match = _DURATION.match(text)
     if match is None:
         raise BadRequestData(f"aggrPeriodDuration {text[:50]!r} is not an ISO 8601 duration")
-    return int(sum(float(g) * unit for g, unit in zip(match.groups(), _UNIT_MS, strict=True) if g))
+    total = sum(float(g) * unit for g, unit in zip(match.groups(), _UNIT_MS, strict=True) if g)
+    return int(bounded_seconds(total / 1000, "aggrPeriodDuration") * 1000)
 
 
 def _time_ms(params: Params, name: str) -> int | None:
@@ -73,9 +75,7 @@ def _last_n(params: Params) -> int | None:
     raw = params.get("lastN")
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise BadRequestData(f"lastN must be a positive integer, not {raw[:50]!r}")
-    return int(raw)
+    return bounded_int(raw, "lastN", minimum=1)
 
 
 def temporal_query_of(params: Params, entity_ids: list[str], ctx: Any,

@@ -1,6 +1,7 @@
 """Download remote JSON-LD @context documents with a total timeout and a size limit.
 
 ETSI GS CIM 009 v1.8 §5.5.7: a context that cannot be retrieved is LdContextNotAvailable.
+Every connection (redirects too) passes the egress policy (cityos.egress).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import Any
 import httpx
 import orjson
 
+from cityos import egress
+from cityos.jsonvalue import loads
 from cityos.ngsi.errors import BadRequestData, LdContextNotAvailable
 
 _ACCEPT = "application/ld+json, application/json;q=0.9, */*;q=0.1"
@@ -30,16 +33,17 @@ class RemoteFetcher:
         except TimeoutError as exc:
             raise LdContextNotAvailable(
                 f"@context {url} not retrieved within {self.timeout} s") from exc
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, egress.EgressRefused) as exc:
             raise LdContextNotAvailable(f"@context {url} not retrieved: {exc}") from exc
         try:
-            return orjson.loads(body)
+            return loads(body)  # nested past MAX_DEPTH: TooDeep, a 400 naming the limit
         except orjson.JSONDecodeError as exc:
             raise BadRequestData(f"@context {url} is not valid JSON: {exc}") from exc
 
     async def _get(self, url: str) -> bytes:
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=True,
-                                     max_redirects=3) as client, \
+        egress.policy().target(url, ("http", "https"))
+        async with egress.client(timeout=self.timeout, follow_redirects=True,
+                                 max_redirects=3) as client, \
                 client.stream("GET", url, headers={"Accept": _ACCEPT}) as resp:
             if resp.status_code != 200:
                 raise LdContextNotAvailable(

@@ -8,13 +8,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from cityos import egress
 from cityos.ngsi.errors import BadRequestData
 from cityos.ngsi.model.terms import is_uri, is_valid_name, parse_datetime
 
 MODES = ("inclusive", "exclusive", "redirect", "auxiliary")
 OWNER_KEY = "_owner"  # the principal that registered it ("" in open conformance mode): kept, never shown
+# {"by": staff principal, "at": time}: a staff admin approved a company's registration to serve
+# everyone (issue #18): kept, never shown, never written by POST/PATCH
+APPROVED_KEY = "_approved"
 SYSTEM = frozenset({"createdAt", "modifiedAt", "status", "timesSent", "timesFailed",
-                    "lastSuccess", "lastFailure", OWNER_KEY})
+                    "lastSuccess", "lastFailure", OWNER_KEY, APPROVED_KEY})
 
 
 def check_registration(reg: dict[str, Any]) -> None:
@@ -25,6 +29,7 @@ def check_registration(reg: dict[str, Any]) -> None:
         raise BadRequestData("the registration id must be a URI")
     if not is_uri(reg.get("endpoint")):
         raise BadRequestData("endpoint must be a URI")
+    check_egress(reg)
     info = reg.get("information")
     if not isinstance(info, list) or not info:
         raise BadRequestData("information must be a non-empty list of RegistrationInfo")
@@ -37,6 +42,21 @@ def check_registration(reg: dict[str, Any]) -> None:
     if "operations" in reg and not (isinstance(reg["operations"], list) and all(
             isinstance(o, str) for o in reg["operations"])):
         raise BadRequestData("operations must be a list of operation names")
+
+
+def check_egress(reg: dict[str, Any]) -> None:
+    """The endpoint and contextSourceInfo by the egress policy (cityos.egress): http(s) only,
+    no fragment, no refused address, no Host or hop-by-hop header (checked again at send)."""
+    info = reg.get("contextSourceInfo")
+    if info is not None and not (isinstance(info, list) and all(
+            isinstance(i, dict) and isinstance(i.get("key"), str) and "value" in i
+            for i in info)):
+        raise BadRequestData("contextSourceInfo must be a list of {key, value}")
+    try:
+        egress.policy().target(str(reg["endpoint"]), ("http", "https"))
+        egress.check_headers(info, "contextSourceInfo")
+    except egress.EgressRefused as exc:
+        raise BadRequestData(f"endpoint: {exc}" if exc.rule != "header" else str(exc)) from None
 
 
 def _check_info(item: Any) -> None:
@@ -111,6 +131,7 @@ def compact_registration(reg: dict[str, Any], compact: Any, *, sys_attrs: bool =
     shown = _map_info(reg, compact)
     shown.pop(CONTEXT_KEY, None)
     shown.pop(OWNER_KEY, None)
+    shown.pop(APPROVED_KEY, None)
     shown.pop("jsonldContext", None)
     if not sys_attrs:
         shown.pop("createdAt", None)
@@ -204,16 +225,21 @@ def as_entity(reg: dict[str, Any], expand: Any) -> dict[str, Any]:
     return {"id": reg["id"], "type": ["ContextSourceRegistration"], "attrs": attrs}
 
 
+def is_towns(reg: dict[str, Any]) -> bool:
+    """The town's own federation: registered by staff, or a company's registration a staff
+    admin approved for everyone (issue #18)."""
+    return str(reg.get(OWNER_KEY, "")).startswith("staff:") or bool(reg.get(APPROVED_KEY))
+
+
+def serves(reg: dict[str, Any], principal: str) -> bool:
+    """Whose requests a registration serves, reads (forwarded queries and retrievals) and
+    writes alike (§4.3.6): everyone's when it is the town's (`is_towns`), otherwise only those
+    of the principal that registered it, so that no company draws other companies' (or
+    residents') queries — their `q` — or writes to its endpoint, nor answers them, by
+    registering for their entity types."""
+    return is_towns(reg) or str(reg.get(OWNER_KEY, "")) == principal
+
+
 def may_take_writes(reg: dict[str, Any], writer: str) -> bool:
-    """Whose writes a registration may receive (forwarding, §4.3.6): everyone's when staff
-    registered it (the town's own federation, e.g. with a neighbouring town), otherwise only
-    those of the principal that registered it, so that no company can draw other companies'
-    (or residents') writes to its endpoint by registering for their entity types."""
-    owner = str(reg.get(OWNER_KEY, ""))
-    return owner.startswith("staff:") or owner == writer
-
-
-def may_change(reg: dict[str, Any], principal: str) -> bool:
-    """Only its owner and staff change or delete a registration."""
-    owner = str(reg.get(OWNER_KEY, ""))
-    return owner == principal or principal.startswith("staff:") or not principal
+    """Whose writes a registration may receive (forwarding, §4.3.6): see `serves`."""
+    return serves(reg, writer)

@@ -9,11 +9,13 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from cityos import egress
 from cityos.ngsi.errors import BadRequestData
 from cityos.ngsi.model.terms import is_uri, is_valid_name, parse_datetime
 from cityos.ngsi.query.geo import parse_geoq
 from cityos.ngsi.query.q import parse_q
 from cityos.ngsi.query.scope import parse_scope_q
+from cityos.numbers import bounded_seconds
 
 FORMATS = ("normalized", "concise", "keyValues", "simplified")
 ACCEPTS = ("application/json", "application/ld+json", "application/geo+json")
@@ -42,10 +44,11 @@ def check_subscription(sub: dict[str, Any]) -> None:
             raise BadRequestData("watchedAttributes must be a non-empty list of names")
         if "timeInterval" in sub:
             raise BadRequestData("timeInterval and watchedAttributes exclude each other")
-    if "timeInterval" in sub and not _positive(sub["timeInterval"]):
-        raise BadRequestData("timeInterval must be a positive number of seconds")
-    if "throttling" in sub and not _positive(sub["throttling"]):
-        raise BadRequestData("throttling must be a positive number of seconds")
+    for name in ("timeInterval", "throttling"):
+        if name in sub and not _positive(sub[name]):
+            raise BadRequestData(f"{name} must be a positive number of seconds")
+        if name in sub:
+            bounded_seconds(sub[name], name)  # a century at most (no overflowing timer)
     if "expiresAt" in sub and parse_datetime(sub["expiresAt"]) is None:
         raise BadRequestData("expiresAt must be an ISO 8601 date-time")
     if "isActive" in sub and not isinstance(sub["isActive"], bool):
@@ -100,6 +103,13 @@ def _check_notification(notification: Any) -> None:
     endpoint = notification.get("endpoint")
     if not isinstance(endpoint, dict) or not is_uri(endpoint.get("uri")):
         raise BadRequestData("notification.endpoint.uri must be a URI")
+    try:  # the egress policy (cityos.egress), checked again when a notification is sent
+        egress.policy().target(str(endpoint["uri"]))
+        egress.check_headers(_key_values(endpoint.get("receiverInfo"), "receiverInfo"),
+                             "receiverInfo")
+    except egress.EgressRefused as exc:
+        raise BadRequestData(f"notification.endpoint.uri: {exc}" if exc.rule != "header"
+                             else str(exc)) from None
     if endpoint.get("accept", ACCEPTS[0]) not in ACCEPTS:
         raise BadRequestData(f"notification.endpoint.accept must be one of {', '.join(ACCEPTS)}")
     if notification.get("format", "normalized") not in FORMATS:
@@ -121,6 +131,15 @@ def _check_notification(notification: Any) -> None:
         members[name] = set(value)
     if len(members) == 2 and members["pick"] & members["omit"]:
         raise BadRequestData("a member cannot be both picked and omitted")
+
+
+def _key_values(items: Any, member: str) -> list[Any]:
+    if items is None:
+        return []
+    if not isinstance(items, list) or not all(
+            isinstance(i, dict) and isinstance(i.get("key"), str) and "value" in i for i in items):
+        raise BadRequestData(f"{member} must be a list of {{key, value}}")
+    return items
 
 
 def check_future(expires_at: Any) -> None:

@@ -3,14 +3,14 @@
 ETSI GS CIM 009 v1.8 §7.3 (MQTT binding): the message is `{"metadata": {headers}, "body":
 notification}`; notifierInfo MQTT-Version (mqtt3.1.1, mqtt5.0) and MQTT-QoS (0, 1, 2) choose the
 protocol and QoS. QoS defaults to 1 here (not 0): a notification counts as delivered only once
-the MQTT broker acknowledged it.
+the MQTT broker acknowledged it. The broker's name is resolved and checked by the egress policy
+(cityos.egress) and the connection made to the checked address (TLS still verifies the name).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import aiomqtt
 import orjson
 
+from cityos import egress
 from cityos.ngsi.notify.http import DeliveryFailed
 from cityos.ngsi.notify.render import http_headers
 
@@ -70,7 +71,8 @@ class MqttSender:
 
     async def send(self, sub: dict[str, Any], body: dict[str, Any]) -> None:
         endpoint = sub["notification"]["endpoint"]
-        try:
+        try:  # EgressRefused is a ValueError too
+            egress.policy().target(endpoint["uri"], ("mqtt", "mqtts"))
             target, qos = target_of(endpoint["uri"], endpoint.get("notifierInfo"))
         except ValueError as exc:
             raise DeliveryFailed(str(exc)) from None
@@ -79,6 +81,8 @@ class MqttSender:
         try:
             client = await self._client(key, target)
             await client.publish(target.topic, message(sub, body), qos=qos, timeout=self.timeout)
+        except egress.EgressRefused as exc:
+            raise DeliveryFailed(str(exc)[:300]) from None
         except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
             await self._drop(key)
             raise DeliveryFailed(f"MQTT {target.host}:{target.port}: {exc}"[:300]) from None
@@ -90,12 +94,14 @@ class MqttSender:
             if isinstance(lost, asyncio.Future) and lost.done():  # dropped while idle: reconnect
                 await self._drop(key)
                 client = None
-            if client is None:
+            if client is None:  # to the address the policy checked, not a name resolved later
+                address = await egress.policy().resolve(
+                    target.host, target.port, "mqtts" if target.tls else "mqtt")
                 client = aiomqtt.Client(
-                    target.host, target.port, username=target.username,
+                    address, target.port, username=target.username,
                     password=target.password, protocol=VERSIONS[target.version],
                     timeout=self.timeout,
-                    tls_context=ssl.create_default_context() if target.tls else None)
+                    tls_context=egress.tls_for(target.host) if target.tls else None)
                 await asyncio.wait_for(client.__aenter__(), self.timeout)
                 self._clients[key] = client
             return client

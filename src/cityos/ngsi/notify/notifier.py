@@ -14,7 +14,7 @@ from typing import Any
 
 from cityos.ngsi.notify.http import HttpSender
 from cityos.ngsi.notify.worker import Worker
-from cityos.personal.hooks import Tracker, tracker_of
+from cityos.ngsi.ports import Tracker, TypeGrants, tracker_of, type_grants_of
 from cityos.storage.base import Delivery, Store, shared
 
 log = logging.getLogger("cityos.ngsi.notify")
@@ -45,6 +45,10 @@ class Notifier:
     def tracker(self) -> Tracker:
         """The data tracker installed now (personal/ replaces the default on app.state)."""
         return tracker_of(self.state)
+
+    def type_grants(self) -> TypeGrants:
+        """Subscribers' read grants now (access/ installs them on app.state; issue 18)."""
+        return type_grants_of(self.state)
 
     def remember(self, tenant: str, sub_id: str, ctx: Any) -> None:
         """The resolved @context of a subscription, as it was written."""
@@ -132,7 +136,7 @@ class Notifier:
         notification = dict(sub.get("notification") or {})
         state = delivery.state
         for key in ("timesSent", "timesFailed", "lastNotification", "lastSuccess",
-                    "lastFailure", "status"):
+                    "lastFailure", "status", "lastError"):  # lastError: cityos, why it failed
             if key in state:
                 notification[key] = state[key]
         backlog = await self.store.backlog(tenant, delivery.seq)
@@ -188,7 +192,8 @@ class Notifier:
             return
         if (tenant, sub["id"]) in self.workers:
             return
-        worker = Worker(self.store, _Dispatch(self), sub, ctx, delivery, self.tracker)
+        worker = Worker(self.store, _Dispatch(self), sub, ctx, delivery, self.tracker,
+                        self.type_grants)
         self.workers[(tenant, sub["id"])] = worker
         worker.start()
 

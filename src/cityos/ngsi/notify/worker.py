@@ -13,6 +13,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -22,8 +23,8 @@ from cityos.ngsi.notify.http import DeliveryFailed
 from cityos.ngsi.notify.matching import Matcher
 from cityos.ngsi.notify.owner import owner_of
 from cityos.ngsi.notify.render import Owed, deleted_stub, notification
-from cityos.personal.hooks import NULL_TRACKER, Tracker
-from cityos.storage.base import Change, Delivery, Store
+from cityos.ngsi.ports import EVERY_TYPE, NULL_TRACKER, Tracker, TypeGrants
+from cityos.storage.base import Change, Delivery, Reader, Store, may_read_types
 
 log = logging.getLogger("cityos.ngsi.notify")
 Entity = dict[str, Any]
@@ -55,11 +56,13 @@ class Worker:
     """Delivers one subscription; independent of every other (a dead receiver stalls only it)."""
 
     def __init__(self, store: Store, sender: Sender, sub: dict[str, Any], ctx: Any,
-                 delivery: Delivery, tracker: Callable[[], Tracker] = lambda: NULL_TRACKER
+                 delivery: Delivery, tracker: Callable[[], Tracker] = lambda: NULL_TRACKER,
+                 grants: Callable[[], TypeGrants] = lambda: EVERY_TYPE
                  ) -> None:
         self.store = store
         self.sender = sender
         self.tracker = tracker  # the data tracker told of what each notification released
+        self.grants = grants  # the subscriber's read grants, asked before each delivery
         self.delivery = delivery
         self.failures = 0
         self._wake = asyncio.Event()  # new changes may be there
@@ -175,13 +178,16 @@ class Worker:
                     before.setdefault(iri, instances)
         out: list[Owed] = []
         hidden: set[str] | None = None
+        reader = await self._reader()
         for entity_id, change in last.items():
-            entity = await self.store.get_entity(self.tenant, entity_id, self.reader)
+            entity = await self.store.get_entity(self.tenant, entity_id, reader)
             if entity is None:
                 if hidden is None:  # personal ones not for this subscriber, deleted or not
                     gone = [i for i, c in last.items() if "d" in c.op]
                     hidden = await self.store.withheld(self.tenant, gone, self.reader)
-                if "d" in change.op and entity_id not in hidden:
+                # a deleted entity's types are the change row's (no entity row to ask)
+                if "d" in change.op and entity_id not in hidden and \
+                        may_read_types(reader, change.types):
                     stub = deleted_stub(entity_id, change.types, _ms_iso(change.at),
                                         (change.prev.get("@entity") or [{}])[0])
                     out.append(Owed(stub, {a: "d" for a in change.prev if a != "@entity"},
@@ -189,6 +195,14 @@ class Worker:
             elif self.matcher.matches(entity):
                 out.append(Owed(entity, ops[entity_id], prev[entity_id]))
         return out
+
+    async def _reader(self) -> Reader:
+        """The subscriber's Reader now: its consents (kept in the subscription) and its
+        current read grants (issue 18: a grant revoked stops the next notification)."""
+        if not self.owner:
+            return self.reader
+        types = await self.grants().reads(self.owner)
+        return self.reader if types is None else replace(self.reader, types=types)
 
     async def _send(self, entities: list[Owed]) -> bool:
         state = self.delivery.state
@@ -225,9 +239,10 @@ class Worker:
             return
         entities: list[Owed] = []
         offset = 0
+        reader = await self._reader()
         while True:
             query = self.matcher.query(PAGE, offset)
-            query.reader = self.reader
+            query.reader = reader
             page = await self.store.query_entities(self.tenant, query)
             entities += [Owed(e) for e in page.entities]
             if len(page.entities) < PAGE:

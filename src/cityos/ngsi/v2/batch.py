@@ -21,6 +21,7 @@ from cityos.ngsi.v2.entities import (
     reader_for,
     released,
     shown_v2,
+    write_reader_of,
     writer_of,
 )
 from cityos.ngsi.v2.request import (
@@ -74,7 +75,7 @@ async def op_update(request: Request) -> Response:
     ids = [e["id"] for e in entities]
     if len(set(ids)) != len(ids):
         raise V2Error(400, "an entity appears twice in one batch")
-    reader = reader_for(request)
+    reader = write_reader_of(request)
     visible: set[str] = set()
     for entity in entities:  # what the caller may not read, it may not change either
         if await broker.store.get_entity(tenant, entity["id"], reader) is not None:

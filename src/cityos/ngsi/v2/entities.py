@@ -12,9 +12,8 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.ngsi.api.release import principal_sub as writer_of
 from cityos.ngsi.api.release import reader_of as reader_for
-from cityos.ngsi.api.release import released
+from cityos.ngsi.api.release import released, write_reader_of, writer_of
 from cityos.ngsi.api.selection import Selection, to_store_query
 from cityos.ngsi.broker import Broker
 from cityos.ngsi.errors import ResourceNotFound
@@ -82,7 +81,8 @@ async def stored(request: Request, broker: Broker, tenant: str) -> Entity:
     """The entity of the path (and of `type` when given) as the caller may see it (what it may
     not read, it may not change either); NotFound as Orion says it."""
     v2_id = check_name(request.path_params["entityId"], "entity id", is_id=True)
-    entity = await broker.store.get_entity(tenant, to_ld_id(v2_id), reader_for(request))
+    reader = reader_for(request) if request.method == "GET" else write_reader_of(request)
+    entity = await broker.store.get_entity(tenant, to_ld_id(v2_id), reader)
     wanted = request.query_params.get("type")
     if entity is None or (wanted is not None and
                           (await core(broker)).expand_term(wanted) not in entity["type"]):
@@ -154,7 +154,7 @@ async def create_entity(request: Request) -> Response:
     entity = read_entity(ld, await core(broker), now)
     # an upsert changes only what the caller may read; anything else is "Already Exists"
     visible = "upsert" in options and await broker.store.get_entity(
-        tenant, entity["id"], reader_for(request)) is not None
+        tenant, entity["id"], write_reader_of(request)) is not None
 
     def write(cur: Entity | None) -> tuple[Any, Any]:
         if cur is not None and visible:

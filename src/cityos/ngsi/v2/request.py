@@ -12,8 +12,10 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos.jsonvalue import loads
 from cityos.ngsi.errors import NgsiError
 from cityos.ngsi.v2.translate import V2Invalid
+from cityos.numbers import bounded_int
 from cityos.storage.base import NotOwner
 
 _SERVICE = re.compile(r"^[a-z0-9_]{1,50}$")
@@ -116,7 +118,7 @@ async def json_body(request: Request, limit: int) -> Any:
     if len(raw) > limit:
         raise V2Error(413, f"the body is over {limit} bytes")
     try:
-        return orjson.loads(raw)
+        return loads(raw)
     except orjson.JSONDecodeError:
         raise V2Error(400, "the body is not valid JSON", "ParseError") from None
 
@@ -143,9 +145,10 @@ def int_arg(request: Request, name: str, default: int, maximum: int) -> int:
     raw = request.query_params.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) > maximum:
-        raise V2Error(400, f"{name} must be an integer from 0 to {maximum}")
-    return int(raw)
+    try:
+        return bounded_int(raw, name, maximum=maximum)
+    except NgsiError:
+        raise V2Error(400, f"{name} must be an integer from 0 to {maximum}") from None
 
 
 def json_response(data: Any, *, status: int = 200,

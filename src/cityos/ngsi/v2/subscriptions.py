@@ -15,13 +15,21 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cityos import egress
 from cityos.ngsi.api.release import principal_sub, reader_of
 from cityos.ngsi.jsonld.context import CORE_CONTEXT_URL
 from cityos.ngsi.model.subscription import check_future, with_status
 from cityos.ngsi.model.terms import now_iso, parse_datetime
 from cityos.ngsi.model.write import View, render_entity
 from cityos.ngsi.notify import space
-from cityos.ngsi.notify.owner import OWNER, owner_doc
+from cityos.ngsi.notify.owner import OWNER, check_readable, owner_doc
+from cityos.ngsi.ownership import (
+    mask_v2_notification,
+    masking,
+    owned,
+    unmask_v2_notification,
+    visible,
+)
 from cityos.ngsi.v2 import qlang
 from cityos.ngsi.v2.entities import _ld_pattern, broker_of
 from cityos.ngsi.v2.request import (
@@ -67,6 +75,15 @@ def to_ld(body: Any, sub_id: str, tenant: str, service_path: str | None) -> dict
     url = http["url"]
     if not url.startswith(("http://", "https://")):
         raise V2Invalid("notification.http.url must be an http(s) URL")
+    try:  # the egress policy (cityos.egress), checked again when a notification is sent
+        egress.policy().target(url, ("http", "https"))
+        headers_given = http.get("headers")
+        if isinstance(headers_given, dict):
+            egress.check_headers([{"key": k, "value": v} for k, v in headers_given.items()],
+                                 "notification.http.headers")
+    except egress.EgressRefused as exc:
+        raise V2Invalid(f"notification.http.url: {exc}" if exc.rule != "header"
+                        else str(exc)) from None
     fmt = notification.get("attrsFormat", "normalized")
     if fmt not in FORMATS:
         raise V2Invalid(f"attrsFormat is one of {', '.join(FORMATS)}")
@@ -155,10 +172,14 @@ def owner_fields(request: Request) -> dict[str, Any]:
 
 
 async def _shown(request: Request, tenant: str, sub: dict[str, Any]) -> dict[str, Any]:
+    """As Orion shows it; header values and a URL password masked (write-only, see
+    cityos.ngsi.ownership) unless in open mode."""
     broker = broker_of(request)
     status = await broker.notifier.status(tenant, sub)
     body = dict(sub["v2"]["body"])
     notification = dict(body.get("notification", {}))
+    if masking(request):
+        notification = mask_v2_notification(notification)
     info = status.get("notification", {})
     for v2_name, ld_name in (("timesSent", "timesSent"), ("lastNotification", "lastNotification"),
                              ("lastSuccess", "lastSuccess"), ("lastFailure", "lastFailure")):
@@ -179,6 +200,7 @@ async def create_subscription(request: Request) -> Response:
     v2_id = secrets.token_hex(12)
     sub = to_ld(body, LD_PREFIX + v2_id, tenant, request.headers.get("fiware-servicepath"))
     sub.update(owner_fields(request))
+    await check_readable(broker, sub, reader_of(request))  # its types' read grants (issue 18)
     sub["createdAt"] = sub["modifiedAt"] = now_iso()
     await broker.notifier.prepare(tenant, sub["id"])
     await broker.store.kv_put(space(tenant), sub["id"], sub)
@@ -196,7 +218,7 @@ async def list_subscriptions(request: Request) -> Response:
     tenant = tenant_v2(request)
     limit = int_arg(request, "limit", 20, 1000)
     offset = int_arg(request, "offset", 0, 10**9)
-    subs = await _v2_subs(request, tenant)
+    subs = visible(request, await _v2_subs(request, tenant))
     page = [await _shown(request, tenant, s) for s in subs[offset:offset + limit]]
     headers = {"Fiware-Total-Count": str(len(subs))} \
         if "count" in (request.query_params.get("options") or "") else None
@@ -204,10 +226,13 @@ async def list_subscriptions(request: Request) -> Response:
 
 
 async def _stored(request: Request, tenant: str) -> dict[str, Any]:
+    """The stored subscription, if the caller may see it (its owner or a staff admin); else
+    the 404 of a subscription that does not exist."""
     sub = await broker_of(request).store.kv_get(space(tenant), _ld_id(request))
+    missing = V2Error(404, "The requested subscription has not been found. Check id")
     if not isinstance(sub, dict) or "v2" not in sub:
-        raise V2Error(404, "The requested subscription has not been found. Check id")
-    return sub
+        raise missing
+    return owned(request, sub, missing)
 
 
 @v2_endpoint
@@ -224,10 +249,14 @@ async def update_subscription(request: Request) -> Response:
     patch = await json_body(request, broker.settings.max_body_bytes)
     if not isinstance(patch, dict) or not patch:
         raise V2Invalid("a JSON object of the members to change")
+    if "notification" in patch:  # masked values sent back as read keep the stored ones
+        patch["notification"] = unmask_v2_notification(
+            patch["notification"], old["v2"]["body"].get("notification"))
     body = {**old["v2"]["body"], **{k: v for k, v in patch.items() if k != "status"}}
     body["status"] = patch.get("status", "active" if old.get("isActive", True) else "inactive")
     sub = to_ld(body, old["id"], tenant, old["v2"].get("servicePath"))
     sub.update({k: old[k] for k in (OWNER, "createdAt") if k in old})
+    await check_readable(broker, sub, reader_of(request))  # its types' read grants (issue 18)
     sub["modifiedAt"] = now_iso()
     await broker.store.kv_put(space(tenant), sub["id"], sub)
     await broker.notifier.subscribed(tenant, sub)

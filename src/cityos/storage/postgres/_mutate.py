@@ -14,7 +14,16 @@ from typing import Any
 import asyncpg
 import orjson
 
-from cityos.storage.base import DELETE, KEEP, Mutation, NotOwner, SealedUnreadable, may_change
+from cityos.storage.base import (
+    DELETE,
+    KEEP,
+    Mutation,
+    NotOwner,
+    SealedUnreadable,
+    may_change,
+    may_write,
+    not_granted,
+)
 from cityos.storage.postgres import _personal
 from cityos.storage.postgres._keys import entity_key
 from cityos.storage.sqlite import _history, changes
@@ -146,12 +155,16 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
     old_geo = None if current is None or was_personal else geo_values(current)
     old_attrs = None if current is None else {
         k: len(v) for k, v in current.get("attrs", {}).items()}
+    if not may_write(writer, old_types):  # another's type: refused before it is even read
+        return not_granted(writer, entity_id, old_types or [])
     try:
         new, result = fn(current)
     except Exception as exc:  # the caller's verdict on this item (e.g. BadRequestData)
         return exc
     if new is KEEP:
         return result
+    if new is not DELETE and not may_write(writer, new["type"]):  # e.g. an aliased type
+        return not_granted(writer, entity_id, new["type"])
     # after the mutation's own verdict (e.g. AlreadyExists), before anything is written
     if was_personal and row is not None and not may_change(writer, row[5]):
         return NotOwner(f"entity {entity_id} holds a resident's data that {writer} did not "

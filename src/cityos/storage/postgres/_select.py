@@ -13,6 +13,7 @@ from typing import Any
 
 from cityos.storage.base import EntityQuery
 from cityos.storage.postgres import _filters
+from cityos.storage.postgres._grants import type_clause
 from cityos.storage.postgres._personal import reader_clause
 from cityos.storage.postgres._sql import Sql
 
@@ -82,4 +83,7 @@ def plan(tenant: str, query: EntityQuery, *, personal: bool = False) -> Plan:
     who = reader_clause(query.reader, sql)
     if who is not None:
         where.append(who)
+    granted = type_clause(query.reader, sql)
+    if granted is not None:
+        where.append(granted)
     return Plan(source, where, sql.params, rid)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -25,8 +26,10 @@ from cityos.storage.base import (
     Reader,
     Sealer,
     TypeInfo,
+    granted_types,
+    may_read_types,
 )
-from cityos.storage.postgres import _mutate, _personal, _select
+from cityos.storage.postgres import _grants, _mutate, _personal, _select
 from cityos.storage.postgres._sql import Sql
 from cityos.storage.postgres.changes import ChangeTables
 from cityos.storage.postgres.coordination import Coordination
@@ -105,10 +108,11 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables, SharedCounts):
         if "\x00" in entity_id:  # PostgreSQL's text cannot hold U+0000: no such entity
             return None
         sql = Sql([tenant, entity_id])
-        who = _personal.reader_clause(reader, sql)
+        who = [c for c in (_personal.reader_clause(reader, sql),
+                           _grants.type_clause(reader, sql)) if c is not None]
         row = await self.pool.fetchrow(
             "SELECT e.doc, e.sealed FROM entities e WHERE e.tenant = $1 AND e.id = $2"
-            + ("" if who is None else f" AND {who}"), *sql.params)
+            + "".join(f" AND {c}" for c in who), *sql.params)
         return None if row is None else _personal.decode(self._personal, tenant, row[0], row[1])
 
     async def tenant_exists(self, tenant: str) -> bool:
@@ -142,6 +146,11 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables, SharedCounts):
         self._coordination.changed(tenant)
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
+        types = granted_types(query.reader, query.types)
+        if types is not query.types:  # a reader with type grants (issue 18)
+            if not types:
+                return QueryResult([], 0 if query.count else None)
+            query = replace(query, types=types)
         personal = (query.geo_bbox is not None
                     and await _personal.has_personal(self.pool, tenant, query.types))
         plan = _select.plan(tenant, query, personal=personal)
@@ -261,11 +270,14 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables, SharedCounts):
 
     async def withheld(self, tenant: str, entity_ids: list[str],
                        reader: Reader | None) -> set[str]:
-        return await _personal.withheld(self.pool, tenant, entity_ids, reader)
+        return await _personal.withheld(self.pool, tenant, entity_ids, reader) | \
+            await _grants.ungranted(self.pool, tenant, entity_ids, reader)
 
     async def screen(self, tenant: str, entities: list[Entity],
                      reader: Reader | None) -> list[Entity]:
-        return await _personal.screen(self.pool, self._personal, tenant, entities, reader)
+        return [e for e in await _personal.screen(self.pool, self._personal, tenant, entities,
+                                                   reader)
+                if may_read_types(reader, e.get("type", ()))]
 
     # key/value ----------------------------------------------------------------------------
     async def kv_get(self, space: str, key: str) -> Any | None:
@@ -295,6 +307,9 @@ class PostgresStore(LogTables, TemporalTables, ChangeTables, SharedCounts):
         rows = await self.pool.fetch("SELECT key, value FROM kv WHERE space = $1 ORDER BY key",
                                      space)
         return [(k, _loads(v)) for k, v in rows]
+
+    async def scrub(self) -> None:
+        await self.pool.execute("VACUUM FULL kv")
 
     # several processes on one database (issue 10) -----------------------------------------
     async def lease(self, name: str) -> bool:

@@ -21,7 +21,7 @@ from cityos.storage.base import (
     TemporalPage,
     TemporalQuery,
 )
-from cityos.storage.postgres import _mutate, _personal
+from cityos.storage.postgres import _grants, _mutate, _personal
 from cityos.storage.postgres._sql import Sql
 from cityos.storage.sqlite import _history
 from cityos.storage.sqlite._personal import Personal
@@ -86,7 +86,8 @@ class TemporalTables:
 
     async def _released(self, tenant: str, query: TemporalQuery) -> TemporalQuery:
         """`query` without the entities its reader may not see (issue 6)."""
-        hidden = await _personal.withheld(self.pool, tenant, query.entity_ids, query.reader)
+        hidden = await _personal.withheld(self.pool, tenant, query.entity_ids, query.reader) \
+            | await _grants.ungranted(self.pool, tenant, query.entity_ids, query.reader)
         if not hidden:
             return query
         return replace(query, entity_ids=[i for i in query.entity_ids if i not in hidden])
@@ -271,7 +272,7 @@ class TemporalTables:
 
     async def delete_instances(self, tenant: str, entity_id: str, attr: str | None = None,
                                instance_id: str | None = None, dataset_id: str | None = None,
-                               fn: Mutation | None = None) -> Any:
+                               fn: Mutation | None = None, writer: str = "") -> Any:
         sql = Sql()
         text = (f"DELETE FROM attr_instances WHERE tenant = {sql.param(tenant)} "
                 f"AND entity_id = {sql.param(entity_id)}")
@@ -285,8 +286,11 @@ class TemporalTables:
             text += f" AND dataset_id = {sql.param(dataset_id)}"
         async with self.pool.acquire() as conn, conn.transaction():
             result = None
+            refused = await _grants.history_refusal(conn, tenant, entity_id, writer)
+            if refused is not None:
+                return refused
             if fn is not None:
-                result = await self._apply_one(conn, tenant, entity_id, fn)
+                result = await self._apply_one(conn, tenant, entity_id, fn, writer)
                 if isinstance(result, BaseException):
                     return result
             status = await conn.execute(text, *sql.params)
@@ -295,8 +299,11 @@ class TemporalTables:
         return int(status.split()[-1]), result
 
     async def replace_instance(self, tenant: str, entity_id: str, attr: str, instance_id: str,
-                               instance: dict[str, Any], now: str) -> bool:
+                               instance: dict[str, Any], now: str, writer: str = "") -> Any:
         async with self.pool.acquire() as conn, conn.transaction():
+            refused = await _grants.history_refusal(conn, tenant, entity_id, writer)
+            if refused is not None:
+                return refused
             found = await conn.fetchrow(
                 "SELECT iid, doc FROM attr_instances WHERE tenant = $1 AND entity_id = $2 AND "
                 "attr = $3 AND instance_id = $4 FOR UPDATE", tenant, entity_id, attr, instance_id)

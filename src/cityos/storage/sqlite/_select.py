@@ -15,6 +15,7 @@ from typing import Any
 
 from cityos.storage.base import EntityQuery
 from cityos.storage.sqlite import _filters, _geo, _values
+from cityos.storage.sqlite._grants import type_clause
 from cityos.storage.sqlite._personal import visible_count
 
 Row = tuple[int, bytes]
@@ -163,7 +164,14 @@ def plan(tenant: str, query: EntityQuery, *, after: int | None = None,
         if not filters:  # the index alone
             count = (f"SELECT count(DISTINCT rid) FROM entity_types WHERE tenant = ? AND {in_types}",
                      [tenant, *types])
-        elif who is not None and filters == [who[0]] and len(set(types)) == 1:  # issue 6
+        elif who is not None and filters == [who[0]] and \
+                who == type_clause(query.reader):  # issue 18 (type grants alone): the index
+            granted = type_clause(query.reader, "t")
+            assert granted is not None
+            count = (f"SELECT count(DISTINCT t.rid) FROM entity_types t WHERE t.tenant = ? AND "
+                     f"t.{in_types} AND {granted[0]}", [tenant, *types, *granted[1]])
+        elif who is not None and filters == [who[0]] and len(set(types)) == 1 and \
+                type_clause(query.reader) is None:  # issue 6 (the consent filter alone)
             count = visible_count(query.reader, tenant, types[0]) or (
                 f"SELECT count(DISTINCT rid) FROM entity_types WHERE tenant = ? AND {in_types}",
                 [tenant, *types])

@@ -10,6 +10,8 @@ import re
 import sqlite3
 import sys
 import threading
+import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -30,15 +32,19 @@ from cityos.storage.base import (
     SealedUnreadable,
     Sealer,
     TypeInfo,
+    granted_types,
     may_change,
+    may_read_types,
+    may_write,
+    not_granted,
 )
-from cityos.storage.sqlite import _geo, _history, _personal, _select, _values, changes
+from cityos.storage.sqlite import _geo, _grants, _history, _personal, _select, _values, changes
 from cityos.storage.sqlite._personal import Personal
 from cityos.storage.sqlite.changes import ChangeTables
 from cityos.storage.sqlite.logs import LogTables
 from cityos.storage.sqlite.schema import migrate
 from cityos.storage.sqlite.temporal import TemporalTables
-from cityos.storage.sqlite.writer import Writer
+from cityos.storage.sqlite.writer import Alone, Writer
 
 _loads = orjson.loads
 _MMAP_BYTES = 256 << 20
@@ -185,16 +191,18 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
 
     async def withheld(self, tenant: str, entity_ids: list[str],
                        reader: Reader | None) -> set[str]:
-        return _personal.withheld(self._r, tenant, entity_ids, reader)
+        return (_personal.withheld(self._r, tenant, entity_ids, reader)
+                | _grants.ungranted(self._r, tenant, entity_ids, reader))
 
     async def screen(self, tenant: str, entities: list[Entity],
                      reader: Reader | None) -> list[Entity]:
-        return _personal.screen(self._r, self._personal, tenant, entities, reader)
+        return [e for e in _personal.screen(self._r, self._personal, tenant, entities, reader)
+                if may_read_types(reader, e.get("type", ()))]
 
     # entities -----------------------------------------------------------------------------
     async def get_entity(self, tenant: str, entity_id: str,
                          reader: Reader | None = None) -> Entity | None:
-        who = _personal.reader_clause(reader, tenant, one_row=True)
+        who = _grants.with_types(_personal.reader_clause(reader, tenant, one_row=True), reader)
         if who is None:
             row = self._r.execute("SELECT doc FROM entities WHERE tenant = ? AND id = ?",
                                   (tenant, entity_id)).fetchone()
@@ -234,6 +242,11 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
 
     async def query_entities(self, tenant: str, query: EntityQuery) -> QueryResult:
         conn = self._r
+        types = granted_types(query.reader, query.types)
+        if types is not query.types:  # a reader with type grants (issue 18)
+            if not types:
+                return QueryResult([], 0 if query.count else None)
+            query = replace(query, types=types)
         key = (tenant, None if query.types is None else tuple(query.types))
         if key not in self._personal_seen:
             # Queries over types that never held a personal row keep their plans: run as
@@ -255,7 +268,8 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
 
     def _query(self, conn: sqlite3.Connection, tenant: str, query: EntityQuery,
                personal: bool) -> QueryResult:
-        who = _personal.reader_clause(query.reader, tenant) if personal else None
+        who = _grants.with_types(_personal.reader_clause(query.reader, tenant)
+                                 if personal else None, query.reader)
         decode = self._personal.decoder(tenant) if personal else _loads
         # sealed bodies (only a sealer opens them) must pass the JSON prefilter unread
         sealed = personal and self._personal.sealer is not None
@@ -351,6 +365,16 @@ class SqliteStore(LogTables, TemporalTables, ChangeTables):
         rows = self._r.execute("SELECT key, value FROM kv WHERE space = ? ORDER BY key", (space,))
         return [(k, _loads(v)) for k, v in rows]
 
+    async def scrub(self) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("VACUUM")
+            for _ in range(100):  # a reader in the middle of a read holds the WAL a moment
+                if conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0:
+                    return
+                time.sleep(0.05)
+
+        await self._writer.submit(Alone(job))
+
     # statistics ---------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:
         return {"commits": self._writer.commits, "jobs": self._writer.jobs}
@@ -406,12 +430,16 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
     old_attrs = None if current is None else {  # attribute -> its number of instances
         k: len(v) for k, v in current.get("attrs", {}).items()}
     old_values = None if current is None or was_personal else _values.of(current)
+    if not may_write(writer, old_types):  # another's type: refused before it is even read
+        return not_granted(writer, entity_id, old_types or [])
     try:
         new, result = fn(current)
     except Exception as exc:  # the caller's verdict on this item (e.g. BadRequestData)
         return exc
     if new is KEEP:
         return result
+    if new is not DELETE and not may_write(writer, new["type"]):  # e.g. an aliased type
+        return not_granted(writer, entity_id, new["type"])
     # after the mutation's own verdict (e.g. AlreadyExists), before anything is written
     if was_personal and row is not None and not may_change(writer, row[4]):
         return NotOwner(f"entity {entity_id} holds a resident's data that {writer} did not "

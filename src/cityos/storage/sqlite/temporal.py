@@ -21,7 +21,7 @@ from cityos.storage.base import (
     TemporalPage,
     TemporalQuery,
 )
-from cityos.storage.sqlite import _history, _personal
+from cityos.storage.sqlite import _grants, _history, _personal
 
 if TYPE_CHECKING:
     from cityos.storage.sqlite._personal import Personal
@@ -72,7 +72,8 @@ class TemporalTables:
 
     def _released(self, tenant: str, query: TemporalQuery) -> TemporalQuery:
         """`query` without the entities its reader may not see (issue 6)."""
-        hidden = _personal.withheld(self._r, tenant, query.entity_ids, query.reader)
+        hidden = _personal.withheld(self._r, tenant, query.entity_ids, query.reader) | \
+            _grants.ungranted(self._r, tenant, query.entity_ids, query.reader)
         if not hidden:
             return query
         return replace(query, entity_ids=[i for i in query.entity_ids if i not in hidden])
@@ -228,7 +229,7 @@ class TemporalTables:
 
     async def delete_instances(self, tenant: str, entity_id: str, attr: str | None = None,
                                instance_id: str | None = None, dataset_id: str | None = None,
-                               fn: Mutation | None = None) -> Any:
+                               fn: Mutation | None = None, writer: str = "") -> Any:
         from cityos.storage.sqlite.engine import _apply_mutation
 
         sql = "DELETE FROM attr_instances WHERE tenant = ? AND entity_id = ?"
@@ -249,9 +250,12 @@ class TemporalTables:
 
         def job(conn: sqlite3.Connection) -> Any:
             result = None
+            refused = _grants.history_refusal(conn, tenant, entity_id, writer)
+            if refused is not None:
+                return refused
             if fn is not None:
                 result = _apply_mutation(conn, tenant, entity_id, fn, record=False,
-                                         personal=personal)
+                                         personal=personal, writer=writer)
                 if isinstance(result, BaseException):
                     return result
             return conn.execute(sql, args).rowcount, result
@@ -259,10 +263,13 @@ class TemporalTables:
         return await self._writer.submit(job)
 
     async def replace_instance(self, tenant: str, entity_id: str, attr: str, instance_id: str,
-                               instance: dict[str, Any], now: str) -> bool:
+                               instance: dict[str, Any], now: str, writer: str = "") -> Any:
         personal = self._personal
 
-        def job(conn: sqlite3.Connection) -> bool:
+        def job(conn: sqlite3.Connection) -> Any:
+            refused = _grants.history_refusal(conn, tenant, entity_id, writer)
+            if refused is not None:
+                return refused
             found = conn.execute("SELECT iid, doc FROM attr_instances WHERE tenant = ? AND "
                                  "entity_id = ? AND attr = ? AND instance_id = ?",
                                  (tenant, entity_id, attr, instance_id)).fetchone()
@@ -285,7 +292,7 @@ class TemporalTables:
                                            body, found[0]))
             return True
 
-        return await self._writer.submit(job)  # type: ignore[no-any-return]
+        return await self._writer.submit(job)
 
 
 def _seal_of(conn: sqlite3.Connection, personal: Personal, tenant: str,

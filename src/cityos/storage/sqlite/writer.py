@@ -17,6 +17,16 @@ from typing import Any
 Job = Callable[[sqlite3.Connection], Any]
 
 
+class Alone:
+    """A job run by itself outside any transaction (VACUUM, a WAL checkpoint)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+
+    def __call__(self, conn: sqlite3.Connection) -> Any:
+        return self.job(conn)
+
+
 class Writer:
     """Owns the only read-write connection; `submit` returns when the job's commit is durable."""
 
@@ -63,8 +73,12 @@ class Writer:
                 item = self._queue.get()
                 if item is None:
                     return
+                if isinstance(item[0], Alone):
+                    self._run_alone(conn, item)
+                    continue
                 batch = [item]
                 stop = False
+                alone = None
                 while len(batch) < self._max_batch:
                     try:
                         nxt = self._queue.get_nowait()
@@ -73,12 +87,27 @@ class Writer:
                     if nxt is None:
                         stop = True
                         break
+                    if isinstance(nxt[0], Alone):
+                        alone = nxt
+                        break
                     batch.append(nxt)
                 self._run_batch(conn, batch)
+                if alone is not None:
+                    self._run_alone(conn, alone)
                 if stop:
                     return
         finally:
             conn.close()
+
+    def _run_alone(self, conn: sqlite3.Connection,
+                   item: tuple[Job, asyncio.Future[Any], asyncio.AbstractEventLoop]) -> None:
+        job, future, loop = item
+        try:
+            outcome: tuple[bool, Any] = (True, job(conn))
+        except BaseException as exc:
+            outcome = (False, exc)
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_deliver, [(future, *outcome)])
 
     def _run_batch(self, conn: sqlite3.Connection,
                    batch: list[tuple[Job, asyncio.Future[Any], asyncio.AbstractEventLoop]]) -> None:

@@ -10,8 +10,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.ngsi.errors import ResourceNotFound
+from cityos.ngsi.errors import NgsiError, ResourceNotFound
 from cityos.ngsi.model.write import View, render_entity
+from cityos.numbers import bounded_int
 from cityos.storage.base import EntityQuery, TemporalQuery
 from cityos.web.console._page import show, tenant
 from cityos.web.console.chart import Series, line_chart
@@ -31,8 +32,8 @@ async def entity_list(request: Request) -> Response:
                     (await store.entity_types(tenant_id) if exists else []))
     chosen = request.query_params.get("type", "")
     try:
-        offset = max(0, int(request.query_params.get("offset", "0")))
-    except ValueError:
+        offset = bounded_int(request.query_params.get("offset", "0"), "offset")
+    except NgsiError:  # a page: a bad offset shows the first one
         offset = 0
     rows: list[dict[str, Any]] = []
     total = 0
