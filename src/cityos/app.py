@@ -55,6 +55,7 @@ from cityos.trust import cert_routes
 from cityos.trust import routes as trust_routes
 from cityos.trust.hook import with_trust
 from cityos.trust.service import Trust
+from cityos.trust.state import record_baseline
 from cityos.web import routes as web_routes
 from cityos.web.console import routes as console_routes
 from cityos.web.middleware import PageSession
@@ -223,6 +224,7 @@ def create_app(settings: Settings) -> Starlette:
         app.state.trust = await Trust.open(store, settings.trust, settings.public_url,
                                            KeyStore.at(settings.data_dir),
                                            settings.access.alert_webhook)
+        await record_baseline(store)  # once: accounts and grants made before their history
         app.state.trust.start()
         await install_personal(app)  # classifier, sealer, tracker (issue 6)
         app.state.iot = await Iot.open(app)

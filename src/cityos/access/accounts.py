@@ -19,6 +19,7 @@ from cityos.access.corporate import validate_corporate_number
 from cityos.access.passwords import hash_secret, new_secret, verify_secret
 from cityos.operations import STAFF_ROLES
 from cityos.storage.base import Store, shared
+from cityos.trust import state
 
 ORGS = "access.orgs"  # name -> organisation
 CLIENTS = "access.clients"  # client id -> organisation name
@@ -77,6 +78,16 @@ class AccountBook:
             finally:
                 await several.release(name)
 
+    # each change of what an account may do is a state leaf too (trust/state.py), which
+    # `cityos verify` checks the stored account against
+    async def _save_org(self, org: dict[str, Any]) -> None:
+        await self.store.kv_put(ORGS, org["name"], org)
+        await state.append(self.store, [state.org_leaf(org)])
+
+    async def _save_staff(self, member: dict[str, Any]) -> None:
+        await self.store.kv_put(STAFF, member["username"], member)
+        await state.append(self.store, [state.staff_leaf(member)])
+
     # organisations ----------------------------------------------------------------------
     async def add_org(self, name: str, corporate_number: str, *, tenant: str = "",
                       read: Iterable[str] = (), write: Iterable[str] = ()
@@ -101,7 +112,7 @@ class AccountBook:
                "secrets": [{"hash": await asyncio.to_thread(hash_secret, secret),
                             "created": now, "expires": None}],
                "failures": 0, "locked_until": 0.0}
-        await self.store.kv_put(ORGS, name, org)
+        await self._save_org(org)
         await self.store.kv_put(CLIENTS, client_id, name)
         return org, secret
 
@@ -121,7 +132,7 @@ class AccountBook:
     async def set_org_disabled(self, name: str, disabled: bool) -> None:
         org = await self.get_org(name)
         org["disabled"] = disabled
-        await self.store.kv_put(ORGS, name, org)
+        await self._save_org(org)
 
     async def grant(self, name: str, *, read: Iterable[str] = (), write: Iterable[str] = (),
                     revoke: bool = False) -> dict[str, Any]:
@@ -131,7 +142,7 @@ class AccountBook:
             current = set(org["grants"].get(mode, []))
             current = current - set(types) if revoke else current | set(types)
             org["grants"][mode] = sorted(current)
-        await self.store.kv_put(ORGS, name, org)
+        await self._save_org(org)
         return org
 
     async def rotate_secret(self, name: str, overlap: float | None = None) -> str:
@@ -146,7 +157,7 @@ class AccountBook:
         kept.append({"hash": await asyncio.to_thread(hash_secret, secret), "created": now,
                      "expires": None})
         org["secrets"] = kept
-        await self.store.kv_put(ORGS, name, org)
+        await self._save_org(org)
         return secret
 
     async def authenticate_client(self, client_id: str, secret: str) -> dict[str, Any]:
@@ -192,7 +203,7 @@ class AccountBook:
                   "password": await asyncio.to_thread(hash_secret, password),
                   "created": time.time(), "disabled": False, "first_admin": first_admin,
                   "last_used": None, "failures": 0, "locked_until": 0.0}
-        await self.store.kv_put(STAFF, username, member)
+        await self._save_staff(member)
         return member, password
 
     async def get_staff(self, username: str) -> dict[str, Any]:
@@ -213,7 +224,7 @@ class AccountBook:
     async def set_staff_disabled(self, username: str, disabled: bool) -> None:
         member = await self.get_staff(username)
         member["disabled"] = disabled
-        await self.store.kv_put(STAFF, username, member)
+        await self._save_staff(member)
 
     async def authenticate_staff(self, username: str, password: str) -> dict[str, Any]:
         """The staff member with this password; raises BadCredentials or Locked."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import hashlib
 import re
 import secrets
 import time
@@ -22,6 +23,8 @@ from cityos.personal.receipts import build_record, digest, purpose_term, sign
 from cityos.personal.vault import Vault
 from cityos.storage.base import Store
 from cityos.trust.log import TransparencyLog
+from cityos.trust.state import append as append_state
+from cityos.trust.state import grant_leaf
 
 SPACE = "personal.consents"  # kv: tenant \x1f consent id -> the consent as it stands
 RECORDS = "personal.consent-records"  # store log: every record, sealed under the subject's key
@@ -198,10 +201,18 @@ class ConsentBook:
         """Grant or end the grant first, then the record, then the document."""
         tenant, subject = consent["tenant"], consent["subject"]
         grant = (tenant, subject, consent["recipient"], consent["category"], consent["purpose"])
+        # the grant's state leaf (trust/state.py): what `cityos verify` checks the row against
+        changed: list[bytes] = []
         if consent["state"] == "APPROVED":
             await self.store.put_grant(*grant, consent.get("until"))
+            changed.append(grant_leaf(tenant, consent["recipient"], subject,
+                                            consent["category"], consent["purpose"],
+                                            consent.get("until"), granted=True))
         elif consent["records"]:  # not a new request: there may be a grant to end
             await self.store.drop_grant(*grant)
+            changed.append(grant_leaf(tenant, consent["recipient"], subject,
+                                            consent["category"], consent["purpose"], None,
+                                            granted=False))
         previous = consent["records"][-1]["digest"] if consent["records"] else None
         consent["updated"] = at
         if consent["records"]:
@@ -213,11 +224,15 @@ class ConsentBook:
                                           [[_key(tenant, consent["id"])]])
         ref: dict[str, Any] = {"seq": seq, "record": record["record_id"],
                                "digest": digest(record), "leaf": None}
-        if self.tlog is not None:
+        if self.tlog is not None:  # `seq` and `sealed`: the stored record, for `verify`
             leaf = orjson.dumps({"kind": "consent", "tenant": tenant, "consent": consent["id"],
-                                 "record": record["record_id"], "digest": ref["digest"]},
-                                option=orjson.OPT_SORT_KEYS)
-            ref["leaf"] = await self.tlog.append([leaf], keys=[[f"consent:{consent['id']}"]])
+                                 "record": record["record_id"], "digest": ref["digest"],
+                                 "seq": seq, "sealed": hashlib.sha256(sealed).hexdigest(),
+                                 "state": consent["state"]}, option=orjson.OPT_SORT_KEYS)
+            ref["leaf"] = await self.tlog.append([leaf, *changed], keys=[
+                [f"consent:{consent['id']}"], *(["state"] for _ in changed)])
+        else:
+            await append_state(self.store, changed)
         consent["records"] = [*consent["records"], ref]
         await self.store.kv_put(SPACE, _key(tenant, consent["id"]), consent)
         return consent

@@ -14,6 +14,8 @@ from typing import Any
 from cityos.access.residents import LOGINS, PASSKEYS, RESIDENTS, ResidentBook
 from cityos.personal.service import Personal
 from cityos.storage.base import EVERYTHING, EntityQuery, TemporalQuery
+from cityos.trust.state import append as append_state
+from cityos.trust.state import leaf as state_leaf
 
 PAGE = 1000
 FORMAT = "cityos-personal-export/1"
@@ -94,6 +96,7 @@ async def erase_resident(personal: Personal, residents: ResidentBook, tenant: st
     mandates = await personal.family.forget(tenant, subject)
     await personal.tracker.flush()
     entities = await personal.store.erase_subject(tenant, subject)
+    await append_state(personal.store, [state_leaf("erasure", tenant, None)])  # for verify
     shredded = await asyncio.to_thread(personal.vault.erase, tenant, subject)
     await personal.consents.forget(tenant, subject)
     await personal.links.forget(tenant, subject)

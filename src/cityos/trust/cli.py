@@ -223,7 +223,10 @@ def verify_cmd(data_dir: DataDir = Path("var"),
                    "--ca", help="the platform CA certificate to trust (PEM); default: the "
                    "store's")] = None,
                bundle: Annotated[Path | None, typer.Option(
-                   "--bundle", help="verify an evidence bundle offline instead")] = None) -> None:
+                   "--bundle", help="verify an evidence bundle offline instead")] = None,
+               entities: Annotated[bool, typer.Option(
+                   "--entities", help="also compare every stored entity with its last write "
+                   "record (streams the entities)")] = False) -> None:
     """Verify the audit trail's hash chain and the transparency log: leaves, signed tree heads,
     time-stamp tokens and seals. Prints each problem with its code; exit status 1 if any."""
     from cityos.audit.cli import verify_cmd as verify_audit
@@ -251,7 +254,7 @@ def verify_cmd(data_dir: DataDir = Path("var"),
 
     async def work(trust: Trust, access: Access) -> tuple[list[Any], Any]:
         return await verify_store(trust.store, trust.log, trust.certs, pinned, anchor,
-                                  trust.public_keys())
+                                  trust.public_keys(), entities=entities)
 
     problems, summary = run_trust(data_dir, work)
     for problem in problems:
@@ -259,15 +262,24 @@ def verify_cmd(data_dir: DataDir = Path("var"),
     unsigned = max(0, summary.leaves - summary.signed)
     # what no signature covers yet can be taken away unnoticed: say how much that is
     tail = (f"{unsigned} leaves not yet signed, {summary.unlogged} audit records not yet in "
-            "the log")
+            f"the log, {summary.rows_unsigned} changes of grants and accounts not yet signed, "
+            f"{summary.tracker_unlogged} data-tracker entries not yet in the log")
+    if summary.entities >= 0:
+        tail += (f", {summary.entities_unsigned} entities written since the last signed head, "
+                 f"{summary.entities_unrecorded} entities without a write record of their "
+                 f"state, {summary.entities_purged} gone in a purge or erasure")
+    if summary.rows_unrecorded:
+        tail += f", {summary.rows_unrecorded} grants and accounts without history (no baseline)"
     if problems or failed:
         print(f"({tail})")
         raise typer.Exit(1)
+    checked = f", {summary.entities} entities as written" if summary.entities >= 0 else ""
     withheld = f" ({summary.withheld} over sealed personal payloads, not opened)" \
         if summary.withheld else ""
     print(f"OK: transparency log of {summary.leaves} leaves intact, {summary.heads} signed tree "
           f"heads ({summary.stamped} time-stamped), {summary.seals} seals{withheld}, "
-          f"{summary.audit} audit records present; {tail}; root {summary.root.hex()}")
+          f"{summary.audit} audit records present, {summary.rows} grants and accounts as "
+          f"signed{checked}; {tail}; root {summary.root.hex()}")
 
 
 def _verify_bundle(path: Path, log_key: str | None, ca: bytes | None) -> None:

@@ -30,3 +30,21 @@ async def new_audit_entries(store: Store, after: int) -> list[tuple[int, str]]:
     """(seq, chain hash) of the audit entries not yet in the transparency log (a page at most):
     a leaf needs only these, so the records themselves are not read back."""
     return await store.read_log_hashes(AUDIT_LOG, after=after, limit=AUDIT_PAGE)
+
+
+TRACKER_LOG = "personal.access"  # the data tracker's chained log (personal/tracker.py)
+
+
+def tracker_leaf(seq: int, hash_: str) -> bytes:
+    """The leaf naming the data tracker's head: its last entry `seq`, whose chain hash is
+    `hash_` (`cityos verify` checks the tracker's chain up to every such head)."""
+    return leaf_body({"kind": "tracker", "seq": seq, "head": hash_})
+
+
+async def tracker_head(store: Store, after: int) -> tuple[int, str] | None:
+    """The data tracker's last (seq, chain hash) after `after`; None when it did not grow."""
+    last: tuple[int, str] | None = None
+    while page := await store.read_log_hashes(TRACKER_LOG, after=after, limit=AUDIT_PAGE):
+        last = page[-1]
+        after = last[0]
+    return last

@@ -98,11 +98,13 @@ class TransparencyLog:
                 return
 
     def _note_cursor(self, body: bytes) -> None:
-        if b'"kind":"audit"' in body:  # the feed of the audit trail (trust/feed.py)
+        # the feeds of the audit trail and of the data tracker's head (trust/feed.py)
+        if b'"kind":"audit"' in body or b'"kind":"tracker"' in body:
             try:
                 doc = orjson.loads(body)
-                if doc.get("kind") == "audit":
-                    self.cursors["audit"] = max(self.cursors.get("audit", 0), int(doc["seq"]))
+                kind = doc.get("kind")
+                if kind in ("audit", "tracker"):
+                    self.cursors[kind] = max(self.cursors.get(kind, 0), int(doc["seq"]))
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 pass
 

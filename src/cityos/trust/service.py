@@ -24,7 +24,7 @@ from cityos.keystore import KeyStore, key_name, move_keys_out
 from cityos.settings import TrustSettings
 from cityos.storage.base import Store, shared
 from cityos.trust.certs import CertificateBook
-from cityos.trust.feed import audit_leaf, new_audit_entries
+from cityos.trust.feed import audit_leaf, new_audit_entries, tracker_head, tracker_leaf
 from cityos.trust.log import TransparencyLog
 from cityos.trust.sealing import SealChecker
 from cityos.trust.stamper import Stamper, built_in_tsa
@@ -140,10 +140,17 @@ class Trust:
         while True:
             entries = await new_audit_entries(self.store, self.log.cursors.get("audit", 0))
             if not entries:
+                await self._feed_tracker()
                 return added
             await self.log.append([audit_leaf(seq, hash_) for seq, hash_ in entries],
                                   cursors={"audit": entries[-1][0]})
             added += len(entries)
+
+    async def _feed_tracker(self) -> None:
+        """The data tracker's head into the log, when it grew (its chain is checked up to it)."""
+        head = await tracker_head(self.store, self.log.cursors.get("tracker", 0))
+        if head is not None:
+            await self.log.append([tracker_leaf(*head)], cursors={"tracker": head[0]})
 
     async def checkpoint(self) -> SignedTreeHead | None:
         """Feed, then sign (and keep) a tree head if the log grew since the last one. With

@@ -21,11 +21,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cityos.audit.trail import LOG as AUDIT_LOG
 from cityos.storage.base import LogEntry, Store
 from cityos.trust.certs import ANCHORS, CertificateBook, load_pem
+from cityos.trust.entities import EntityHistory, check_entities
 from cityos.trust.log import LEAVES, TransparencyLog
 from cityos.trust.merkle import Frontier
 from cityos.trust.private import DIGEST
+from cityos.trust.rows import check_rows
 from cityos.trust.seal import SealError, parse_seal, verify_seal
 from cityos.trust.sealing import certificate_status
+from cityos.trust.state import History
 from cityos.trust.treehead import SignedTreeHead, TreeHeadError, key_id, verify_head
 from cityos.trust.tsa import TimeStampError, verify_token
 
@@ -72,6 +75,14 @@ class Summary:
     signed: int = 0  # leaves under the newest valid signed tree head
     unlogged: int = 0  # audit records not yet taken into the log (after `audit_last`)
     withheld: int = 0  # seals over personal payloads kept sealed (their digest is in the leaf)
+    rows: int = 0  # grants and accounts that match their signed history (trust/state.py)
+    rows_unsigned: int = 0  # … whose last change no signed tree head covers yet
+    rows_unrecorded: int = 0  # … with no history (no baseline recorded yet)
+    tracker_unlogged: int = 0  # data-tracker entries after the last tracker head in the log
+    entities: int = -1  # entities as their last write record left them (-1: not checked)
+    entities_unsigned: int = 0  # … whose last write record no signed tree head covers yet
+    entities_unrecorded: int = 0  # entities no write record gives a state of
+    entities_purged: int = 0  # entities gone in a purge or erasure after their last write
     root: bytes = b""
 
 
@@ -96,11 +107,13 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
                      anchors: list[x509.Certificate],
                      certificate: CertificateLookup | None = None,
                      summary: Summary | None = None,
-                     audit: AuditLookup | None = None) -> list[Problem]:
+                     audit: AuditLookup | None = None,
+                     history: History | None = None) -> list[Problem]:
     """Every problem of the log, in order; `pages` yields its entries in sequence order.
     `public` is the log's key, or every key it had (rotations): a head verifies against the
     one its key id names. `audit` gives the audit trail's hash of a record (None when pruned,
-    `GONE` or `GONE_TO_END` when deleted), to check audit leaves."""
+    `GONE` or `GONE_TO_END` when deleted), to check audit leaves; `history` takes in the
+    state, consent and tracker leaves (trust/state.py)."""
     publics = [public] if isinstance(public, Ed25519PublicKey) else list(public)
     problems: list[Problem] = []
     gone: list[tuple[int, int, str]] = []  # (leaf index, audit seq, mark) of one run
@@ -126,6 +139,9 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
     valid_heads = sorted((h for h in heads if not any(
         p.code == HEAD_SIGNATURE and p.index == h.size for p in problems)), key=lambda h: h.size)
     due = deque(valid_heads)
+    entity_states = None if history is None else history.entities
+    if history is not None:
+        history.signed = max((h.size for h in valid_heads), default=0)
     frontier = Frontier()
     last: LogEntry | None = None
     recent: deque[str] = deque(maxlen=_WINDOW)
@@ -169,10 +185,16 @@ async def verify_log(pages: AsyncIterator[list[LogEntry]], heads: list[SignedTre
                     at = index - 1 if problem[0] == LEAF_INSERTED else index  # the intruder
                     problems.append(Problem(problem[0], at, problem[1]))
             expected_seq, expected_prev = entry.seq + 1, entry.hash
+            if entity_states is not None and (b'"kind":"write"' in body
+                                              or b'"of":"erasure"' in body):
+                entity_states.add(index, body)
             if b'"seal":"' in body:
                 await _check_seal(body, index, certificate, problems, summary)
             elif audit is not None and body.startswith(b'{"hash":"'):
                 await _check_audit(body, index, audit, problems, summary, gone)
+            elif history is not None and (b'"kind":"state"' in body or b'"kind":"consent"'
+                                          in body or b'"kind":"tracker"' in body):
+                history.add(index, body)
             append(digest)
             index += 1
             if index != next_size:
@@ -319,10 +341,11 @@ async def all_heads(tlog: TransparencyLog) -> list[SignedTreeHead]:
 async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBook,
                        public: Ed25519PublicKey | None = None,
                        ca: x509.Certificate | None = None,
-                       log_keys: Sequence[Ed25519PublicKey] = ()) -> tuple[list[Problem], Summary]:
+                       log_keys: Sequence[Ed25519PublicKey] = (), entities: bool = False
+                       ) -> tuple[list[Problem], Summary]:
     """Verify a platform's log from its store; `public` and `ca` pin the log key and the CA
     (by default the ones in the key store: `log_keys`, every key the log had, and the CA's
-    certificates)."""
+    certificates); with `entities`, every stored entity against its last write record too."""
     anchors = ([ca] if ca else certs.ca_certificates()) + [
         load_pem(doc["pem"]) for _, doc in await store.kv_list(ANCHORS)]
     table: dict[str, tuple[dict[str, object], x509.Certificate]] = {}
@@ -335,9 +358,20 @@ async def verify_store(store: Store, tlog: TransparencyLog, certs: CertificateBo
     summary = Summary()
     checkpoint = await store.log_checkpoint(AUDIT_LOG)
     hashes = AuditHashes(store, pruned=0 if checkpoint is None else checkpoint.seq)
+    history = History(entities=EntityHistory() if entities else None)
     problems = await verify_log(store_pages(store), await all_heads(tlog),
                                 public or log_keys or [tlog.key.public_key()], anchors, lookup,
-                                summary, hashes.get)
+                                summary, hashes.get, history)
+    outcome, summary.tracker_unlogged = await check_rows(store, history)
+    problems += [Problem(f.code, max(f.index, 0), f.detail) for f in outcome.findings]
+    summary.rows, summary.rows_unsigned = outcome.checked, outcome.unsigned
+    summary.rows_unrecorded = outcome.unrecorded
+    if history.entities is not None:
+        found = await check_entities(store, history.entities, history.signed)
+        problems += [Problem(code, index, detail) for code, index, detail in found.findings]
+        summary.entities, summary.entities_unsigned = found.checked, found.unsigned
+        summary.entities_unrecorded = found.unrecorded
+        summary.entities_purged = found.bulk_deleted
     after = summary.audit_last
     while page := await store.read_log_hashes(AUDIT_LOG, after=after, limit=10_000):
         summary.unlogged += len(page)

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from cityos.trust.entities import with_states
 from cityos.trust.log import TransparencyLog
 from cityos.trust.private import DIGEST, SEALED, digest
 from cityos.trust.sealing import CheckedSeal
@@ -82,7 +83,8 @@ class WriteRecorder:
         async with self._lock:
             while self._pending:
                 batch, self._pending = self._pending, []
-                try:
+                try:  # each entity's stored state, as the batch's writes left it
+                    batch = await with_states(self.log.store, batch)
                     await self.log.append([leaf for leaf, _ in batch],
                                           keys=[k for _, k in batch])
                 except Exception:  # the store is gone: say so loudly
