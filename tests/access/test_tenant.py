@@ -7,19 +7,21 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from starlette.requests import Request
 
 from cityos.access.tokens import Principal
-from cityos.audit.trail import build_record
+from cityos.audit.trail import PRINCIPAL, build_record
 from cityos.caller import CALLER, Caller
 from cityos.ngsi.api.request import tenant_of as ld_tenant
 from cityos.ngsi.errors import BadRequestData
 from cityos.ngsi.v2.request import V2Error, tenant_v2
 from cityos.operations import PUBLIC, Operation
 from cityos.personal._http import tenant_of as personal_tenant
+from cityos.personal.reader import ON_BEHALF_HEADER, reader_for
 from cityos.tenant import decide, keep
 from cityos.web.console._page import tenant as console_tenant
 
@@ -103,3 +105,26 @@ def test_the_audit_record_keeps_the_v2_tenant_the_store_used() -> None:
 
 async def _nothing(request: Request) -> Any:
     raise AssertionError("not called")
+
+
+class _Family:
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def allowed(self, tenant: str, resident: str, subject: str, action: str) -> None:
+        self.asked.append(tenant)
+
+
+@pytest.mark.parametrize("path, headers, expected", [
+    (LD, {"NGSILD-Tenant": "town-a"}, "town-a"),
+    (V2, {"Fiware-Service": "Town_B"}, "town_b"),  # was "": Fiware-Service was not read
+])
+def test_a_family_mandate_is_looked_up_in_the_request_s_tenant(
+        path: str, headers: dict[str, str], expected: str) -> None:
+    family = _Family()
+    request = _request(path, {**headers, ON_BEHALF_HEADER: "res_child"}, gated=True)
+    request.scope[PRINCIPAL] = Principal(sub="resident:res_parent", tenant="*")
+    request.scope["app"] = SimpleNamespace(state=SimpleNamespace(
+        personal=SimpleNamespace(family=family)))
+    assert reader_for(request).residents == ()  # no mandate: nothing personal
+    assert family.asked == [expected]
