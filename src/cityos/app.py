@@ -51,6 +51,7 @@ from cityos.router import IndexedRouter
 from cityos.settings import Settings
 from cityos.storage import open_store
 from cityos.storage.base import NotOwner
+from cityos.tenant import tenant_of
 from cityos.trust import cert_routes
 from cityos.trust import routes as trust_routes
 from cityos.trust.hook import with_trust
@@ -129,8 +130,8 @@ class TolerantPaths:
 async def _ngsi_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, NgsiError)
     response = problem_response(exc)
-    tenant = request.headers.get("ngsild-tenant")
-    if tenant is not None and request.url.path.startswith(ngsi_routes.V1):
+    tenant = tenant_of(request.scope)  # as named, even when not valid
+    if tenant and request.url.path.startswith(ngsi_routes.V1):
         response.headers["NGSILD-Tenant"] = tenant  # the tenant the answer is about (§6.3.14)
     return response
 
@@ -196,8 +197,9 @@ def _strict(op: Operation, endpoint: Endpoint) -> Endpoint:
                                      f"{op.method} {op.path}")
         response = await endpoint(request)
         await request.app.state.broker.flush()  # hosted/cached @contexts durable before answering
-        if b"ngsild-tenant" in present:
-            response.headers["NGSILD-Tenant"] = request.headers["ngsild-tenant"]
+        tenant = tenant_of(request.scope)
+        if tenant:
+            response.headers["NGSILD-Tenant"] = tenant
         return response
 
     strict.__name__ = endpoint.__name__

@@ -30,6 +30,7 @@ from cityos.ngsi.api.respond import problem_response
 from cityos.ngsi.errors import Forbidden, NgsiError
 from cityos.operations import Endpoint, Operation, Policy
 from cityos.settings import Settings
+from cityos.tenant import TENANT_HEADERS, decide, keep
 
 TOKEN_FILE = Path("access") / "admin-token.sha256"
 ADMIN_TOKEN_PREFIX = "cityos_"
@@ -177,7 +178,7 @@ class Gate:
                 if raw:
                     return False  # repeated: check() decides which one counts
                 raw = value
-            elif name == b"ngsild-tenant" or name == b"fiware-service":
+            elif name in TENANT_HEADERS:
                 return False  # a tenant other than the default: check() compares them
         now = time.monotonic()
         held = passes.get(raw)
@@ -206,15 +207,10 @@ class Gate:
 
     async def check(self, op: Operation, policy: Policy, request: Request) -> Response | None:
         """None when the request may go on; otherwise the refusal to send."""
-        header = tenant = ""
-        service: str | None = None  # NGSI v2's tenant header (Orion keeps it in lower case)
-        for name, value in reversed(request.scope["headers"]):  # one pass; the first one wins
+        header = ""
+        for name, value in reversed(request.scope["headers"]):  # the first one wins
             if name == b"authorization":
                 header = value.decode("latin-1")
-            elif name == b"ngsild-tenant":
-                tenant = value.decode("latin-1")
-            elif name == b"fiware-service":
-                service = value.decode("latin-1").lower()
         scheme, _, token = header.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
@@ -248,6 +244,9 @@ class Gate:
         if not policy.allows(principal.roles, principal.scopes):
             return problem_response(Forbidden(f"{principal.sub} may not call {op.method} "
                                               f"{op.path}"))
+        choice = decide(request.scope)  # the request's tenant, by the API of its path
+        service = choice.service  # NGSI v2's tenant header (Orion keeps it in lower case)
+        tenant = choice.ld or ""
         if service is not None and not principal.may_use_tenant(service):
             tenant = service  # every header that may select a tenant must name an allowed one
         if not principal.may_use_tenant(tenant):
@@ -255,7 +254,8 @@ class Gate:
                                        own_tenant=principal.tenant, path=request.url.path[:200])
             return problem_response(Forbidden(f"this token is bound to another tenant than "
                                               f"{tenant[:64]!r}"))
-        who = caller(principal, service if service is not None else tenant,
+        keep(request.scope, choice)
+        who = caller(principal, choice.tenant,
                      await access.account_of(principal) if principal.kind == "org" else None)
         if principal.kind == "org":
             why = grants.refusal(op, grants.TypeGrants(who.reads, who.writes))

@@ -25,6 +25,7 @@ from starlette.responses import Response
 from cityos.audit.chain import canonical, link
 from cityos.operations import Endpoint, Operation
 from cityos.storage.base import Store
+from cityos.tenant import tenant_of
 
 LOG = "audit"
 PRINCIPAL = "cityos.principal"  # scope key where the gate leaves who is calling
@@ -225,12 +226,11 @@ def build_record(op: Operation, request: Request, status: int, bytes_out: int,
     principal = scope.get(PRINCIPAL)
     client = scope.get("client")
     # one pass over the raw headers (the first of a repeated name wins, as in Headers.get)
-    declared = tenant = ""
+    declared = ""
     for name, value in reversed(scope["headers"]):
         if name == b"content-length":
             declared = value.decode("latin-1")
-        elif name == b"ngsild-tenant" or name == b"fiware-service":  # NGSI v2's tenant
-            tenant = value.decode("latin-1")
+    tenant = tenant_of(scope)  # the Caller's; a refused or open request's, decided the same
     # only a body the operation already read (Starlette keeps it on the request) is looked at
     body: bytes = getattr(request, "_body", b"") if op.body is not None else b""
     entity_id = scope.get("path_params", {}).get("entityId")

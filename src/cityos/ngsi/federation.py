@@ -219,10 +219,11 @@ def seen_by_us(via: str | None) -> bool:
     return via is not None and INSTANCE in via
 
 
-def forward_headers(request_headers: Any) -> dict[str, str]:
-    keep = {"link", "ngsild-tenant", "via"}
-    out = {k.title() if k != "ngsild-tenant" else "NGSILD-Tenant": v
-           for k, v in request_headers.items() if k in keep}
+def forward_headers(request_headers: Any, tenant: str) -> dict[str, str]:
+    """The headers a forwarded request keeps (Link, Via) and its tenant (the Caller's)."""
+    out = {k.title(): v for k, v in request_headers.items() if k in ("link", "via")}
+    if tenant:
+        out["NGSILD-Tenant"] = tenant
     out["Accept"] = "application/json"
     return out
 

@@ -16,6 +16,7 @@ from cityos.ngsi.errors import BadRequestData, NgsiError
 from cityos.numbers import bounded_int
 from cityos.personal.reader import ON_BEHALF_HEADER
 from cityos.personal.service import Personal, personal_of
+from cityos.tenant import tenant_of as request_tenant
 
 V1 = "/personal/v1"
 MAX_BODY = 65_536
@@ -44,8 +45,8 @@ def principal_of(request: Request) -> Principal:
 
 
 def tenant_of(request: Request) -> str:
-    """The tenant (municipality) a request is about: `NGSILD-Tenant`, as the gate checked it."""
-    return request.headers.get("ngsild-tenant", "")
+    """The tenant (municipality) a request is about: the gate's Caller keeps it."""
+    return request_tenant(request.scope)
 
 
 def personal(request: Request) -> Personal:

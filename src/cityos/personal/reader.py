@@ -13,6 +13,7 @@ from starlette.requests import Request
 from cityos.audit.trail import PRINCIPAL
 from cityos.personal.receipts import purpose_term
 from cityos.storage.base import Reader
+from cityos.tenant import tenant_of
 
 PURPOSE_HEADER = "cityos-purpose"
 ON_BEHALF_HEADER = "cityos-on-behalf-of"
@@ -33,7 +34,7 @@ def reader_for(request: Request) -> Reader:
         if not subject or subject == name:
             return Reader(residents=(name,))
         personal = getattr(request.app.state, "personal", None)
-        tenant = request.headers.get("ngsild-tenant", "")
+        tenant = tenant_of(request.scope)  # the Caller's (v2: Fiware-Service, lower case)
         mandate = None if personal is None else \
             personal.family.allowed(tenant, name, subject, "view")
         if mandate is None:

@@ -19,6 +19,7 @@ from cityos.ngsi.api.request import tenant_of, url_path
 from cityos.ngsi.errors import BadRequestData, NgsiError
 from cityos.ngsi.v2.request import tenant_v2
 from cityos.operations import Operation
+from cityos.tenant import tenant_of as request_tenant
 from cityos.trust.private import seal_payload
 from cityos.trust.seal import HEADER, SealError
 from cityos.trust.writes import entity_ids, entity_key, write_leaf
@@ -49,21 +50,15 @@ def _types(data: Any) -> list[str]:
     return out
 
 
-def _headers(raw: list[tuple[bytes, bytes]]) -> tuple[str, str | None, str]:
-    """Content-Length (first), the seal header (last) and the tenant (NGSILD-Tenant, else
-    Fiware-Service; first of each) in one pass over the raw headers."""
-    length = tenant = service = None
-    seal = None
+def _headers(raw: list[tuple[bytes, bytes]]) -> tuple[str, str | None]:
+    """Content-Length (first) and the seal header (last) in one pass over the raw headers."""
+    length = seal = None
     for name, value in raw:
         if name == b"content-length":
             length = value.decode("latin-1") if length is None else length
         elif name == _HEADER:
             seal = value.decode("latin-1")
-        elif name == b"ngsild-tenant":
-            tenant = value.decode("latin-1") if tenant is None else tenant
-        elif name == b"fiware-service":
-            service = value.decode("latin-1") if service is None else service
-    return length or "", seal, tenant or service or ""
+    return length or "", seal
 
 
 async def _private(request: Request, ids: list[str], payload: bytes
@@ -90,7 +85,8 @@ def with_trust(op: Operation) -> Operation:
                                   "retry later / タイムスタンプを取得できないため書き込みを停止中です",
                                   extra={"retryAfter": 60})
         scope = request.scope
-        declared, header, tenant = _headers(scope["headers"])
+        declared, header = _headers(scope["headers"])
+        tenant = request_tenant(scope)  # the Caller's (the gate decided it)
         if declared.isdigit() and int(declared) > request.app.state.settings.ngsi.max_body_bytes:
             return await endpoint(request)  # refused there (413) before it is read
         principal = scope.get(PRINCIPAL)

@@ -17,6 +17,7 @@ from cityos.ngsi.api.release import reader_of
 from cityos.ngsi.api.respond import plain_json
 from cityos.ngsi.errors import BadRequestData, ResourceNotFound
 from cityos.operations import ADMIN, Operation, Param, Policy
+from cityos.tenant import tenant_of
 from cityos.trust.evidence import EvidenceError, Reveal, build_bundle
 from cityos.trust.merkle import ProofError
 from cityos.trust.private import SEALED, reveal
@@ -153,7 +154,7 @@ async def evidence(request: Request) -> Response:
     entity_id = str(request.path_params["entityId"])
     try:
         bundle = await build_bundle(trust_of(request.app),
-                                    request.headers.get("ngsild-tenant", ""), entity_id, org,
+                                    tenant_of(request.scope), entity_id, org,
                                     reveal=_revealer(request))
     except EvidenceError as exc:
         raise ResourceNotFound(str(exc)) from None

@@ -89,7 +89,7 @@ def narrowed(request: Request, reg: Doc, ctx: Any) -> list[list[tuple[str, str]]
 async def merge_query(request: Request, broker: Broker, sources: list[Doc], ctx: Any,
                       local: list[Doc], want: int) -> tuple[list[Doc], str | None]:
     """Local entities and the sources' answers to the same query, narrowed per registration."""
-    headers = forward_headers(request.headers)
+    headers = forward_headers(request.headers, tenant_of(request))
     asks = [_ask(broker, reg, params, headers, ctx)
             for reg in sources for params in narrowed(request, reg, ctx)]
     pairs: list[tuple[Doc, Doc]] = []
@@ -145,7 +145,7 @@ async def retrieve_from_sources(request: Request, broker: Broker, tenant: str, e
                                               None, principal_sub(request))
     if not sources:
         return local, None
-    headers = forward_headers(request.headers)
+    headers = forward_headers(request.headers, tenant_of(request))
     path = f"/ngsi-ld/v1/entities/{quote(entity_id, safe=':')}"
     asks = []
     for reg in sources:
@@ -185,7 +185,7 @@ async def batch_query_sources(request: Request, broker: Broker, tenant: str, sel
                                               principal_sub(request))
     if not sources:
         return local, None
-    headers = forward_headers(request.headers)
+    headers = forward_headers(request.headers, tenant_of(request))
     parse = lambda items: to_internal(items, ctx)  # noqa: E731
     asks = []
     for reg in sources:

@@ -187,7 +187,7 @@ async def retrieve_entity(request: Request) -> Response:
     # the hot path (a plain GET): headers a request lacks and an empty query string are not
     # parsed at all; anything present goes through the same readers as everywhere else
     present = {name for name, _ in request.scope["headers"]}
-    tenant = tenant_of(request) if b"ngsild-tenant" in present else ""
+    tenant = tenant_of(request)
     entity_id = path_entity_id(request)
     media = accept_of(request, geo=True) if b"accept" in present else JSON
     ctx = await broker.context(link_context(request) if b"link" in present else None)

@@ -351,8 +351,10 @@ class _Work:
         path, params = self._target(part)
         body = self._part_body(part)
         # §6.3.5: forwarded as application/json with the @context in a Link header
-        headers = {k.title() if k != "ngsild-tenant" else "NGSILD-Tenant": v
-                   for k, v in self.request.headers.items() if k in ("link", "ngsild-tenant")}
+        headers = {k.title(): v for k, v in self.request.headers.items() if k == "link"}
+        tenant = tenant_of(self.request)
+        if tenant:
+            headers["NGSILD-Tenant"] = tenant
         if body is not None:
             headers["Content-Type"] = "application/json"
         if self.context_url is not None:

@@ -5,7 +5,6 @@ ETSI GS CIM 009 v1.8 §6.3 (HTTP binding: content negotiation, Link header, tena
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +26,12 @@ from cityos.ngsi.model.projection import parse_projection
 from cityos.ngsi.model.terms import is_uri
 from cityos.ngsi.model.write import View
 from cityos.numbers import MAX_COUNT, bounded_int
+from cityos.tenant import TenantError, checked_tenant
 
 JSON = "application/json"
 JSONLD = "application/ld+json"
 GEOJSON = "application/geo+json"
 MERGE_PATCH = "application/merge-patch+json"
-_TENANT = re.compile(r"^[A-Za-z0-9_\-.]{1,64}$")
 
 
 def url_path(request: Request) -> str:
@@ -48,15 +47,11 @@ def query_param(request: Request, name: str) -> str | None:
 
 
 def tenant_of(request: Request) -> str:
-    for key, value in request.scope["headers"]:  # the first one, as Headers.get
-        if key == b"ngsild-tenant":
-            tenant = value.decode("latin-1")
-            break
-    else:
-        return ""
-    if not _TENANT.match(tenant):
-        raise BadRequestData("NGSILD-Tenant must be 1-64 letters, digits, '-', '_' or '.'")
-    return tenant
+    """The request's tenant (the gate's Caller keeps it; `cityos.tenant` decides it)."""
+    try:
+        return checked_tenant(request.scope)
+    except TenantError as exc:
+        raise BadRequestData(str(exc)) from None
 
 
 def accept_of(request: Request, *, geo: bool = False) -> str:

@@ -17,8 +17,8 @@ from cityos.ngsi.errors import NgsiError
 from cityos.ngsi.v2.translate import V2Invalid
 from cityos.numbers import bounded_int
 from cityos.storage.base import NotOwner
+from cityos.tenant import TenantError, checked_tenant
 
-_SERVICE = re.compile(r"^[a-z0-9_]{1,50}$")
 _PATH_PART = re.compile(r"^[A-Za-z0-9_]{1,50}$")
 ERRORS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
           405: "MethodNotAllowed", 409: "Unprocessable", 411: "LengthRequired",
@@ -67,17 +67,12 @@ def v2_endpoint(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Reque
 
 
 def tenant_v2(request: Request) -> str:
-    """The tenant: Fiware-Service (lower case, as Orion keeps it), else NGSILD-Tenant."""
-    service = request.headers.get("fiware-service")
-    ld = request.headers.get("ngsild-tenant")
-    if service is None:
-        return ld or ""
-    tenant = service.lower()
-    if not _SERVICE.match(tenant):
-        raise V2Error(400, "Fiware-Service is 1-50 letters, digits or '_'")
-    if ld is not None and ld != tenant:
-        raise V2Error(400, "Fiware-Service and NGSILD-Tenant name different tenants")
-    return tenant
+    """The tenant: Fiware-Service (lower case, as Orion keeps it), else NGSILD-Tenant (the
+    gate's Caller keeps it; `cityos.tenant` decides it)."""
+    try:
+        return checked_tenant(request.scope)
+    except TenantError as exc:
+        raise V2Error(400, str(exc)) from None
 
 
 def service_path(request: Request, *, query: bool) -> list[str] | None:

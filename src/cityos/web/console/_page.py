@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from cityos.audit.trail import PRINCIPAL
 from cityos.operations import STAFF_READ, STAFF_WRITE, Endpoint, Operation, Param, Policy
+from cityos.tenant import tenant_of
 from cityos.web.console import messages as _messages  # noqa: F401  (registers the words)
 from cityos.web.pages import page
 from cityos.web.render import render
@@ -25,8 +26,8 @@ NAV = (("overview", "/console"), ("map", "/console/map"), ("entities", "/console
 
 
 def tenant(request: Request) -> str:
-    """The console shows the tenant in NGSILD-Tenant (the gate checked it), else the default."""
-    return request.headers.get("ngsild-tenant", "")
+    """The console shows the tenant the gate checked (the Caller's), else the default."""
+    return tenant_of(request.scope)
 
 
 def staff_name(request: Request) -> str:
