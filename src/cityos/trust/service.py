@@ -84,6 +84,9 @@ def rotate_log_key(keys: KeyStore) -> Ed25519PrivateKey:
     return log_key(keys)
 
 
+ORIGIN_SPACE = "trust.log"  # kv space of the log's name, kept from the first start
+
+
 def default_origin(public_url: str) -> str:
     return f"{urlsplit(public_url).netloc or 'cityos'}/trust/v1/log"
 
@@ -106,8 +109,11 @@ class Trust:
                    keys: KeyStore, alert_webhook: str = "") -> Trust:
         """`keys`: the data directory's key store (`KeyStore.at(settings.data_dir)`)."""
         await move_keys_out(store, keys)  # a platform from before the key store
-        tlog = TransparencyLog(store, settings.origin or default_origin(public_url),
-                               log_key(keys))
+        # the log's name is fixed by the first start (or set by trust.origin): a command run
+        # without --port, or a second port, must not sign the same log under another name
+        origin = settings.origin or str(await store.kv_add(ORIGIN_SPACE, "origin",
+                                                           default_origin(public_url)))
+        tlog = TransparencyLog(store, origin, log_key(keys))
         await tlog.open()
         certs = CertificateBook(store, keys, crl_url=f"{public_url.rstrip('/')}{CRL_PATH}")
         await certs.ensure_ca(settings.ca_name)
