@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from conftest import CITYOS, free_port
 
@@ -288,3 +289,12 @@ def test_help_imports_none_of_the_platform() -> None:
 def test_a_part_loads_when_used() -> None:
     done = cityos("darp", "--help")
     assert done.returncode == 0 and "solve" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_printed_address_leads_somewhere(client: TestClient) -> None:
+    """`make run` prints the platform's address: opened in a browser it goes on to the resident
+    app (a new user got a JSON 404 there); a program learns where things are."""
+    page = client.get("/", headers={"Accept": "text/html,application/xhtml+xml"},
+                      follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/app/"
+    assert client.get("/").json()["console"] == "/console/"

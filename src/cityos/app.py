@@ -75,6 +75,15 @@ async def version(request: Request) -> Response:
     })
 
 
+async def home(request: Request) -> Response:
+    """The address `cityos demo` prints: a browser goes on to the resident app, a program gets
+    where everything is."""
+    if "text/html" in request.headers.get("accept", ""):
+        return Response(status_code=303, headers={"Location": "/app/"})
+    return plain_json({"name": "cityos", "app": "/app/", "console": "/console/",
+                       "ngsi-ld": "/ngsi-ld/v1", "ngsi-v2": "/v2", "openapi": "/openapi.json"})
+
+
 async def healthz(request: Request) -> Response:
     broker: Broker = request.app.state.broker
     ok = await broker.store.tenant_exists("")
@@ -96,6 +105,8 @@ async def metrics(request: Request) -> Response:
 
 
 PLATFORM = [
+    Operation("GET", "/", home, "Where things are (a browser: to the resident app)", "platform",
+              public=True, responses={200: "links", 303: "to /app/"}),
     Operation("GET", "/version", version, "Describe this platform", "platform", public=True),
     Operation("GET", "/healthz", healthz, "Liveness and readiness", "platform", public=True,
               responses={200: "healthy", 503: "not ready"}),

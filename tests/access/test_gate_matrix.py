@@ -17,7 +17,7 @@ from cityos.operations import Operation
 
 from .secured import Platform
 
-PUBLIC_ROUTES = {("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.json"),
+PUBLIC_ROUTES = {("GET", "/"), ("GET", "/version"), ("GET", "/healthz"), ("GET", "/openapi.json"),
                  ("POST", "/auth/token"), ("POST", "/auth/revoke"), ("POST", "/auth/login"),
                  ("GET", "/auth/jwks.json"),
                  # residents open accounts and sign in (password or passkey ceremonies)
