@@ -90,7 +90,7 @@ async def staff_login(request: Request) -> Response:
     except Locked as exc:
         return locked(exc.seconds)
     except BadCredentials:
-        return _oauth_error(401, "access_denied", 
+        return _oauth_error(401, "access_denied",
                             "ユーザー名かパスワードが違います / unknown user or wrong password")
     if member.get("passkeys"):
         return await second_factor(access, request, member)
