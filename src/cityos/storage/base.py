@@ -251,6 +251,8 @@ class TemporalQuery:
     last_n: int | None = None  # only the newest n instances of each attribute
     limit: int | None = None  # at most this many instances in all; more → a TemporalPage cut
     reader: Reader | None = None  # entities it may see (as EntityQuery.reader)
+    # filled by the engines: entity id -> its history mark (only rows after it are released)
+    history_since: dict[str, int] | None = None
 
 
 @dataclass

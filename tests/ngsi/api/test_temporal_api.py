@@ -78,9 +78,12 @@ def test_failed_write_leaves_no_history(client: TestClient) -> None:
 
 def test_entity_deletion_keeps_history_by_default(client: TestClient) -> None:
     create(client, speed=1)
-    assert client.delete(f"{V1}/entities/{EID}").status_code == 204
-    create(client, speed=2)
+    assert client.patch(f"{V1}/entities/{EID}/attrs", json={
+        "speed": {"type": "Property", "value": 2}}).status_code == 204
     assert values(client) == [1, 2]
+    assert client.delete(f"{V1}/entities/{EID}").status_code == 204
+    create(client, speed=3)  # the id created again: the deleted entity's history is kept in
+    assert values(client) == [3]  # the store but not released with the new one (0012)
     assert client.delete(f"{T}/{EID}").status_code == 204
     assert client.get(f"{T}/{EID}").status_code == 404
     assert client.get(f"{V1}/entities/{EID}").status_code == 404

@@ -203,6 +203,7 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
         pending.known_tenant = True
         rid = await conn.fetchval(_CREATE, tenant, entity_id, doc, new["type"], *boxes, sealed,
                                   subject, category, writer or None)
+        await cut_history(conn, tenant, entity_id, None, new["type"], pending)
     else:
         rid = row[0]
         if found is None and not was_personal:
@@ -212,6 +213,7 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
                                "category = $5 WHERE rid = $1", rid, doc, sealed, subject,
                                category)
         if new["type"] != old_types:
+            await cut_history(conn, tenant, entity_id, old_types, new["type"], pending)
             await conn.execute(_RETYPE, rid, tenant, new["type"])
         new_geo = None if found is not None else geo_values(new)
         if new_geo != old_geo:
@@ -233,6 +235,29 @@ async def apply(conn: asyncpg.Connection, tenant: str, entity_id: str, fn: Mutat
         change = _sealed_change(personal, tenant, found[0], change)
     pending.changes.append(change)
     return result
+
+
+async def cut_history(conn: asyncpg.Connection, tenant: str, entity_id: str,
+                      old_types: list[str] | None, new_types: list[str],
+                      pending: Pending) -> None:
+    """Cut the history of `entity_id` off from the temporal API when a write removes one of
+    its types or creates it again over history it left (as SQLite's `_history.cut_if_needed`).
+    The mark is the newest history row now (identity values are never reused, and rows of
+    this entity are written under its lock): the write's own instances come after it."""
+    if old_types is None:  # a creation: over history left by a deleted entity of this id?
+        if await conn.fetchval("SELECT 1 FROM attr_instances WHERE tenant = $1 AND "
+                               "entity_id = $2 LIMIT 1", tenant, entity_id) is None:
+            return
+    elif set(old_types) <= set(new_types):  # types only added: the history stays
+        return
+    if pending.history:  # earlier items of this transaction: before the mark
+        await conn.executemany(HISTORY_INSERT, pending.history)
+        pending.history.clear()
+    await conn.execute(
+        "INSERT INTO history_marks (tenant, entity_id, since) "
+        "SELECT $1, $2, coalesce(max(iid), 0) FROM attr_instances "
+        "ON CONFLICT (tenant, entity_id) DO UPDATE SET since = excluded.since",
+        tenant, entity_id)
 
 
 def sealing(personal: Personal, tenant: str, subject: str) -> _history.Seal | None:

@@ -100,6 +100,9 @@ TABLES = [
           ("tenant", "recipient", "subject", "category", "purpose", "until"),
           "SELECT tenant, recipient, subject, category, purpose, until FROM grants "
           "ORDER BY tenant, recipient, subject, category, purpose"),
+    Table("history_marks", "SELECT tenant, entity_id, since FROM history_marks "
+          "ORDER BY tenant, entity_id", ("tenant", "entity_id", "since"),
+          "SELECT tenant, entity_id, since FROM history_marks ORDER BY tenant, entity_id"),
 ]
 # sort orders in Python where SQLite and PostgreSQL ("C" collation) agree: bytewise
 _IDENTITY = {"entities": "rid", "attr_instances": "iid"}

@@ -227,6 +227,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX shared_counts_by_time ON shared_counts (at);
     """,
+    # 9: where an entity's history starts for the temporal API: history written before one of
+    # its types was removed, or before its id was created again, is not released (0012)
+    """
+    CREATE TABLE history_marks (
+        tenant text COLLATE "C" NOT NULL,
+        entity_id text COLLATE "C" NOT NULL,
+        since bigint NOT NULL,
+        PRIMARY KEY (tenant, entity_id)
+    );
+    """,
 ]
 
 _MIGRATION_LOCK = lock_key("cityos:migrations")

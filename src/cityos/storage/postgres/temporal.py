@@ -54,6 +54,12 @@ def _where(sql: Sql, tenant: str, q: TemporalQuery) -> str:
         text += f" AND {col} >= {sql.param(q.time_at)}"
     elif q.timerel == "between":
         text += f" AND {col} >= {sql.param(q.time_at)} AND {col} < {sql.param(q.end_time_at)}"
+    marks = q.history_since or {}
+    for entity_id in q.entity_ids if marks else ():
+        since = marks.get(entity_id)
+        if since is not None:  # rows before a type was removed or the id created again
+            text += (f" AND NOT (entity_id = {sql.param(entity_id)} "
+                     f"AND iid <= {sql.param(since)})")
     return text
 
 
@@ -66,6 +72,15 @@ def _of_types(sql: Sql, names: list[str]) -> str:
     return (f"EXISTS (SELECT 1 FROM entities e JOIN entity_types t ON t.rid = e.rid "
             f"WHERE e.tenant = a.tenant AND e.id = a.entity_id AND t.tenant = a.tenant "
             f"AND ({' OR '.join(tests) or 'false'}))")
+
+
+def _after_mark(sql: Sql, tenant: str, entity_id: str, writer: str) -> str:
+    """SQL: the row is after `entity_id`'s history mark, for the temporal writes of a writer
+    with type grants (the history cut off is not theirs to change); "" for the others."""
+    if getattr(writer, "types", None) is None:
+        return ""
+    return (f" AND iid > coalesce((SELECT since FROM history_marks WHERE tenant = "
+            f"{sql.param(tenant)} AND entity_id = {sql.param(entity_id)}), 0)")
 
 
 Row = tuple[str, str, int, bytes]
@@ -88,9 +103,15 @@ class TemporalTables:
         """`query` without the entities its reader may not see (issue 6)."""
         hidden = await _personal.withheld(self.pool, tenant, query.entity_ids, query.reader) \
             | await _grants.ungranted(self.pool, tenant, query.entity_ids, query.reader)
-        if not hidden:
+        ids = [i for i in query.entity_ids if i not in hidden] if hidden else query.entity_ids
+        marks: dict[str, int] = {}
+        if ids:
+            marks = {r[0]: r[1] for r in await self.pool.fetch(
+                "SELECT entity_id, since FROM history_marks WHERE tenant = $1 AND "
+                "entity_id = ANY($2::text[])", tenant, ids)}
+        if not hidden and not marks:
             return query
-        return replace(query, entity_ids=[i for i in query.entity_ids if i not in hidden])
+        return replace(query, entity_ids=ids, history_since=marks or None)
 
     async def temporal_query(self, tenant: str, query: TemporalQuery) -> TemporalPage:
         if not query.entity_ids or query.attrs == []:
@@ -100,7 +121,7 @@ class TemporalTables:
         rows: list[Row] = []
         if query.last_n is not None:  # newest n per attribute: one index scan each
             for entity_id in query.entity_ids:
-                for attr in query.attrs or await self._attrs_of(tenant, entity_id):
+                for attr in query.attrs or await self._attrs_of(tenant, entity_id, query):
                     sql = Sql()
                     where = _where(sql, tenant, replace(query, entity_ids=[entity_id],
                                                         attrs=[attr]))
@@ -142,21 +163,25 @@ class TemporalTables:
         if cut is not None:
             for entity_id in query.entity_ids:
                 have = out.get(entity_id, {})
-                missing = [a for a in query.attrs or await self._attrs_of(tenant, entity_id)
+                missing = [a for a in query.attrs or await self._attrs_of(tenant, entity_id, query)
                            if a not in have]
                 if missing:
                     page.empty[entity_id] = missing
         return page
 
-    async def _attrs_of(self, tenant: str, entity_id: str) -> list[str]:
-        """The attributes with history, by index seeks (a loose index scan)."""
+    async def _attrs_of(self, tenant: str, entity_id: str, query: TemporalQuery) -> list[str]:
+        """The attributes with history (after the entity's mark), by index seeks (a loose
+        index scan)."""
+        since = (query.history_since or {}).get(entity_id)
+        after = "" if since is None else " AND iid > $3"
         rows = await self.pool.fetch(
             "WITH RECURSIVE a (attr) AS ("
-            " SELECT min(attr) FROM attr_instances WHERE tenant = $1 AND entity_id = $2"
+            f" SELECT min(attr) FROM attr_instances WHERE tenant = $1 AND entity_id = $2{after}"
             " UNION ALL"
             " SELECT (SELECT min(attr) FROM attr_instances WHERE tenant = $1 AND entity_id = $2"
-            " AND attr > a.attr) FROM a WHERE a.attr IS NOT NULL"
-            ") SELECT attr FROM a WHERE attr IS NOT NULL", tenant, entity_id)
+            f" AND attr > a.attr{after}) FROM a WHERE a.attr IS NOT NULL"
+            ") SELECT attr FROM a WHERE attr IS NOT NULL", tenant, entity_id,
+            *(() if since is None else (since,)))
         return [r[0] for r in rows]
 
     async def prune_history(self, cutoffs: list[tuple[str | None, int]]) -> int:
@@ -191,7 +216,7 @@ class TemporalTables:
         stats = _stats_sql(aggregation.methods)
         async with self.pool.acquire() as conn:
             for entity_id in query.entity_ids:
-                for attr in query.attrs or await self._attrs_of(tenant, entity_id):
+                for attr in query.attrs or await self._attrs_of(tenant, entity_id, query):
                     one = replace(query, entity_ids=[entity_id], attrs=[attr])
                     sql = Sql()
                     where = _where(sql, tenant, one)
@@ -275,7 +300,7 @@ class TemporalTables:
                                fn: Mutation | None = None, writer: str = "") -> Any:
         sql = Sql()
         text = (f"DELETE FROM attr_instances WHERE tenant = {sql.param(tenant)} "
-                f"AND entity_id = {sql.param(entity_id)}")
+                f"AND entity_id = {sql.param(entity_id)}{_after_mark(sql, tenant, entity_id, writer)}")
         if attr is not None:
             text += f" AND attr = {sql.param(attr)}"
         if instance_id is not None:
@@ -304,9 +329,11 @@ class TemporalTables:
             refused = await _grants.history_refusal(conn, tenant, entity_id, writer)
             if refused is not None:
                 return refused
+            sql = Sql([tenant, entity_id, attr, instance_id])
             found = await conn.fetchrow(
                 "SELECT iid, doc FROM attr_instances WHERE tenant = $1 AND entity_id = $2 AND "
-                "attr = $3 AND instance_id = $4 FOR UPDATE", tenant, entity_id, attr, instance_id)
+                f"attr = $3 AND instance_id = $4{_after_mark(sql, tenant, entity_id, writer)} "
+                "FOR UPDATE", *sql.params)
             if found is None:
                 return False
             before = self._personal.loads(tenant, found[1]) or {}

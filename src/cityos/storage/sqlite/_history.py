@@ -109,3 +109,41 @@ def forget(conn: sqlite3.Connection, tenant: str, entity_id: str) -> None:
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def cut_if_needed(conn: sqlite3.Connection, tenant: str, entity_id: str,
+                  old_types: list[str] | None, new_types: list[str]) -> None:
+    """Cut the history of `entity_id` off from the temporal API when a write removes one of
+    its types or creates it again over history it left (issue: history under a type set T_old
+    is released with the types T_new only when T_old ⊆ T_new). The mark is the newest history
+    row now: the write's own instances, inserted after it, are released."""
+    if old_types is None:  # a creation: over history left by a deleted entity of this id?
+        if conn.execute("SELECT 1 FROM attr_instances WHERE tenant = ? AND entity_id = ? "
+                        "LIMIT 1", (tenant, entity_id)).fetchone() is None:
+            return
+    elif set(old_types) <= set(new_types):  # types only added: the history stays
+        return
+    since = conn.execute("SELECT max(iid) FROM attr_instances").fetchone()[0] or 0
+    conn.execute("INSERT INTO history_marks (tenant, entity_id, since) VALUES (?, ?, ?) "
+                 "ON CONFLICT (tenant, entity_id) DO UPDATE SET since = excluded.since",
+                 (tenant, entity_id, since))
+
+
+def marks(conn: sqlite3.Connection, tenant: str, entity_ids: list[str]) -> dict[str, int]:
+    """The history marks of these entities: only rows with a greater iid are released."""
+    out: dict[str, int] = {}
+    for start in range(0, len(entity_ids), 500):
+        chunk = entity_ids[start:start + 500]
+        out.update(conn.execute(
+            f"SELECT entity_id, since FROM history_marks WHERE tenant = ? AND entity_id IN "
+            f"({','.join('?' * len(chunk))})", [tenant, *chunk]).fetchall())
+    return out
+
+
+def since_sql(tenant: str, entity_id: str, writer: str) -> tuple[str, list[Any]]:
+    """SQL: the row is after `entity_id`'s history mark, for the temporal writes of a writer
+    with type grants (the history cut off is not theirs to change); "" for the others."""
+    if getattr(writer, "types", None) is None:
+        return "", []
+    return (" AND iid > coalesce((SELECT since FROM history_marks WHERE tenant = ? "
+            "AND entity_id = ?), 0)", [tenant, entity_id])

@@ -474,6 +474,7 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
                            ).lastrowid or 0
         conn.executemany("INSERT INTO entity_types (tenant, type, rid) VALUES (?, ?, ?)",
                          [(tenant, t, rid) for t in new["type"]])
+        _history.cut_if_needed(conn, tenant, entity_id, None, new["type"])
         if found is None:
             _geo.index(conn, rid, new)
             _values.reindex(conn, rid, None, _values.of(new))
@@ -485,6 +486,7 @@ def _apply_mutation(conn: sqlite3.Connection, tenant: str, entity_id: str, fn: M
             conn.execute("UPDATE entities SET doc = ?, subject = ?, category = ? WHERE rid = ?",
                          (stored, subject, category, rid))
         if new["type"] != old_types:
+            _history.cut_if_needed(conn, tenant, entity_id, old_types, new["type"])
             _personal.uncount_types(conn, rid)
             conn.execute("DELETE FROM entity_types WHERE rid = ?", (rid,))
             conn.executemany("INSERT INTO entity_types (tenant, type, rid) VALUES (?, ?, ?)",

@@ -410,6 +410,16 @@ MIGRATIONS: list[str | tuple[str, ...]] = [
         END
         """,
     ),
+    # where an entity's history starts for the temporal API: history written before one
+    # of its types was removed, or before its id was created again, is not released (0012)
+    """
+    CREATE TABLE history_marks (
+        tenant TEXT NOT NULL,
+        entity_id TEXT NOT NULL,
+        since INTEGER NOT NULL,
+        PRIMARY KEY (tenant, entity_id)
+    ) WITHOUT ROWID
+    """,
 ]
 
 

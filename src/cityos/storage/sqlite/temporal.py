@@ -46,6 +46,12 @@ def _where(tenant: str, q: TemporalQuery) -> tuple[str, list[Any]]:
     elif q.timerel == "between":
         sql += f" AND {col} >= ? AND {col} < ?"
         args += [q.time_at, q.end_time_at]
+    marks = q.history_since or {}
+    for entity_id in q.entity_ids if marks else ():
+        since = marks.get(entity_id)
+        if since is not None:  # rows before a type was removed or the id created again
+            sql += " AND NOT (entity_id = ? AND iid <= ?)"
+            args += [entity_id, since]
     return sql, args
 
 
@@ -74,9 +80,11 @@ class TemporalTables:
         """`query` without the entities its reader may not see (issue 6)."""
         hidden = _personal.withheld(self._r, tenant, query.entity_ids, query.reader) | \
             _grants.ungranted(self._r, tenant, query.entity_ids, query.reader)
-        if not hidden:
+        ids = [i for i in query.entity_ids if i not in hidden] if hidden else query.entity_ids
+        marks = _history.marks(self._r, tenant, ids) if ids else {}
+        if not hidden and not marks:
             return query
-        return replace(query, entity_ids=[i for i in query.entity_ids if i not in hidden])
+        return replace(query, entity_ids=ids, history_since=marks or None)
 
     async def temporal_query(self, tenant: str, query: TemporalQuery) -> TemporalPage:
         query = self._released(tenant, query)
@@ -86,7 +94,7 @@ class TemporalTables:
         rows: list[tuple[str, str, int, bytes]] = []
         if query.last_n is not None:  # newest n per attribute: one index seek each
             for entity_id in query.entity_ids:
-                for attr in query.attrs or self._attrs_of(tenant, entity_id):
+                for attr in query.attrs or self._attrs_of(tenant, entity_id, query):
                     where, args = _where(tenant, replace(query, entity_ids=[entity_id],
                                                          attrs=[attr]))
                     rows += self._r.execute(
@@ -126,19 +134,22 @@ class TemporalTables:
         if cut is not None:
             for entity_id in query.entity_ids:
                 have = out.get(entity_id, {})
-                missing = [a for a in query.attrs or self._attrs_of(tenant, entity_id)
+                missing = [a for a in query.attrs or self._attrs_of(tenant, entity_id, query)
                            if a not in have]
                 if missing:
                     page.empty[entity_id] = missing
         return page
 
-    def _attrs_of(self, tenant: str, entity_id: str) -> list[str]:
-        """The attributes with history, by index seeks (a DISTINCT would read every row)."""
+    def _attrs_of(self, tenant: str, entity_id: str, query: TemporalQuery) -> list[str]:
+        """The attributes with history (after the entity's mark), by index seeks (a DISTINCT
+        would read every row)."""
         attrs: list[str] = []
+        since = (query.history_since or {}).get(entity_id)
         sql = ("SELECT min(attr) FROM attr_instances WHERE tenant = ? AND entity_id = ? "
-               "AND attr > ?")
-        while (row := self._r.execute(sql, (tenant, entity_id, attrs[-1] if attrs else ""))
-               .fetchone()) and row[0] is not None:
+               "AND attr > ?" + ("" if since is None else " AND iid > ?"))
+        extra = () if since is None else (since,)
+        while (row := self._r.execute(sql, (tenant, entity_id, attrs[-1] if attrs else "",
+                                            *extra)).fetchone()) and row[0] is not None:
             attrs.append(row[0])
         return attrs
 
@@ -171,7 +182,7 @@ class TemporalTables:
         stats = _stats_sql(aggregation.methods)
         for entity_id in query.entity_ids:
             # one attribute at a time: the sorter then holds small integers, not IRIs
-            for attr in query.attrs or self._attrs_of(tenant, entity_id):
+            for attr in query.attrs or self._attrs_of(tenant, entity_id, query):
                 where, args = _where(tenant, replace(query, entity_ids=[entity_id],
                                                      attrs=[attr]))
                 # min() and max() alone are one index seek each; together they scan
@@ -232,8 +243,9 @@ class TemporalTables:
                                fn: Mutation | None = None, writer: str = "") -> Any:
         from cityos.storage.sqlite.engine import _apply_mutation
 
-        sql = "DELETE FROM attr_instances WHERE tenant = ? AND entity_id = ?"
-        args: list[Any] = [tenant, entity_id]
+        since, since_args = _history.since_sql(tenant, entity_id, writer)  # not history cut off
+        sql = "DELETE FROM attr_instances WHERE tenant = ? AND entity_id = ?" + since
+        args: list[Any] = [tenant, entity_id, *since_args]
         if attr is not None:
             sql += " AND attr = ?"
             args.append(attr)
@@ -270,9 +282,11 @@ class TemporalTables:
             refused = _grants.history_refusal(conn, tenant, entity_id, writer)
             if refused is not None:
                 return refused
+            since, since_args = _history.since_sql(tenant, entity_id, writer)
             found = conn.execute("SELECT iid, doc FROM attr_instances WHERE tenant = ? AND "
-                                 "entity_id = ? AND attr = ? AND instance_id = ?",
-                                 (tenant, entity_id, attr, instance_id)).fetchone()
+                                 "entity_id = ? AND attr = ? AND instance_id = ?" + since,
+                                 (tenant, entity_id, attr, instance_id, *since_args)
+                                 ).fetchone()
             if found is None:
                 return False
             before = personal.loads(tenant, found[1]) or {}
