@@ -1,5 +1,6 @@
 """A security review's findings on a real `cityos serve` (attack_town): a refused write must
-leave no write record in the transparency log (F2)."""
+leave no write record in the transparency log (F2), and a family representative sees only the
+data categories of the mandate on every /personal/v1/me route (F4)."""
 
 from __future__ import annotations
 
@@ -74,3 +75,37 @@ def test_no_evidence_of_personal_data_the_company_may_not_read(town: Town) -> No
     assert own.status_code == 200, own.text
     assert {json.loads(x["leaf"])["org"] for x in own.json()["records"]} == {"company-C"}
     assert town.get("hanako", f"/trust/v1/evidence/{alpha['id']}").status_code in (403, 404)
+
+
+def test_a_representative_sees_only_the_categories_of_the_mandate(town: Town) -> None:
+    hanako, taro = town.residents["hanako"], town.residents["taro"]
+    r = town.post("hanako", "/personal/v1/me/representatives", json={
+        "representative": taro, "categories": ["location"], "actions": ["view", "consents"]})
+    assert r.status_code == 201, r.text
+    consent = town.consent("hanako", "B", "health")
+    located = town.consent("hanako", "B", "location")
+    hc = entity("HealthCheckup", "f4", refResident=f"urn:ngsi-ld:Resident:{hanako}",
+                bp="170/100")
+    assert town.post("B", f"{V1}/entities", json=hc).status_code == 201
+    assert town.get("B", f"{V1}/entities/{hc['id']}").status_code == 200
+    obo = {"Cityos-On-Behalf-Of": hanako}
+    time.sleep(1)
+    own = town.get("hanako", "/personal/v1/me/access-log")
+    assert any(e["category"] == "health" for e in own.json()["entries"]), own.text
+    log = town.get("taro", "/personal/v1/me/access-log", headers=obo)
+    assert log.status_code == 200 and '"health"' not in log.text, log.text
+    consents = town.get("taro", "/personal/v1/me/consents", headers=obo)
+    assert consents.status_code == 200, consents.text
+    assert {c["id"] for c in consents.json()} == {located}, consents.text
+    records = town.get("taro", f"/personal/v1/me/consents/{consent}/records", headers=obo)
+    assert records.status_code in (403, 404), records.text
+    assert town.get("taro", f"/personal/v1/me/consents/{located}/records",
+                    headers=obo).status_code == 200
+    withdraw = town.patch("taro", f"/personal/v1/me/consents/{consent}", headers=obo,
+                          json={"state": "WITHDRAWN"})
+    assert withdraw.status_code in (403, 404), withdraw.text
+    data = town.get("taro", "/personal/v1/me/data", headers=obo)
+    assert data.status_code == 200 and '"health"' not in data.text, data.text
+    for path in ("/personal/v1/me/export", "/personal/v1/me/links",
+                 "/personal/v1/me/representatives", "/personal/v1/me"):
+        assert town.get("taro", path, headers=obo).status_code == 403, path
