@@ -254,6 +254,35 @@ def test_a_view_only_representative_cannot_switch(platform: Platform) -> None:
     assert [c["state"] for c in mine] == ["REQUESTED"]
 
 
+def test_a_representative_sees_only_the_mandate_categories(platform: Platform) -> None:
+    """Review F4 on the pages: a location-only mandate shows no health consent, cannot switch
+    one, and never downloads the parent's export."""
+    client, res = platform.client, _resident_id(platform)
+    ids = {cat: client.post("/personal/v1/consents", headers=platform.auth("Reader"), json={
+        "resident": res, "category": cat, "purpose": "ServiceProvision"}).json()["id"]
+        for cat in ("location", "health")}
+
+    async def add_son(access):  # type: ignore[no-untyped-def]
+        return await access.residents.add_resident("saburo@example.jp", tenant="",
+                                                   password="saburo-no-himitsu-1")
+
+    son = platform.access(add_son)
+    r = client.post("/personal/v1/me/representatives", headers=platform.auth("resident"),
+                    json={"representative": son["id"], "categories": ["location"],
+                          "actions": ["view", "consents"]})
+    assert r.status_code == 201, r.text
+    sign_in(client, "saburo@example.jp", "saburo-no-himitsu-1")
+    post_form(client, "/app/family", "/app/family", {"subject": res})
+    page = get(client, "/app/mydata").text
+    assert f"consent-{ids['location']}" in page and f"consent-{ids['health']}" not in page
+    r = client.post(f"/app/mydata/consents/{ids['health']}",
+                    data={"on": "1", "csrf": csrf_of(page)}, headers=HTML)
+    assert r.status_code == 404
+    assert client.get("/app/mydata/export", headers=HTML).status_code == 403
+    mine = client.get("/personal/v1/me/consents", headers=platform.auth("resident")).json()
+    assert {c["state"] for c in mine if c["id"] == ids["health"]} == {"REQUESTED"}
+
+
 def test_a_switch_personal_link_refuses_says_why(platform: Platform) -> None:
     """An ended consent cannot be switched on from a page opened before it ended."""
     client, res = platform.client, _resident_id(platform)

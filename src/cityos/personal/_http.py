@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from starlette.requests import Request
@@ -53,24 +53,42 @@ def personal(request: Request) -> Personal:
     return personal_of(request.app)
 
 
-def acting(request: Request, action: str | None) -> tuple[str, str, str]:
-    """(tenant, subject, role) of a resident's request: the resident themselves, or — with
-    `Cityos-On-Behalf-Of` and an `action` their mandate allows — the person they represent.
-    The subject is named in the audit record."""
+class Acting(NamedTuple):
+    """Who a resident's request is about: `categories` are the data categories the caller may
+    see and decide on (None: all — the subject themselves, or a mandate without a list)."""
+
+    tenant: str
+    subject: str
+    role: str
+    categories: frozenset[str] | None
+
+    def covers(self, category: object) -> bool:
+        """Whether a consent, an access-log entry or an entity of `category` is the caller's
+        to see: every route a representative reaches filters by this one test."""
+        return self.categories is None or category in self.categories
+
+
+def acting(request: Request, action: str | None) -> Acting:
+    """(tenant, subject, role, categories) of a resident's request: the resident themselves,
+    or — with `Cityos-On-Behalf-Of` and an `action` their mandate allows — the person they
+    represent, within the mandate's categories. The subject is named in the audit record."""
     principal = principal_of(request)
     if principal.kind != "resident":
         raise BadRequestData("この操作は住民のアカウントで行います / this operation is for "
                              "residents' accounts")
     tenant, subject = tenant_of(request), principal.name
-    role = "data subject"
+    role, categories = "data subject", None
     other = request.headers.get(ON_BEHALF_HEADER)
     if other and other != subject:
-        if action is None or personal(request).family.allowed(tenant, subject, other,
-                                                              action) is None:
+        mandate = None if action is None else personal(request).family.allowed(
+            tenant, subject, other, action)
+        if mandate is None:
             raise Forbidden("この方の代理はできません / you may not act for this resident here")
         subject, role = other, "representative"
+        listed = mandate.get("categories")
+        categories = None if listed is None else frozenset(str(c) for c in listed)
     touch_subjects(request, subject)
-    return tenant, subject, role
+    return Acting(tenant, subject, role, categories)
 
 
 async def json_body(request: Request) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 representatives, export and erasure (`/personal/v1/me/…`).
 
 A family representative reaches the same routes with `Cityos-On-Behalf-Of: res_…` where the
-mandate allows (view: consents and the access log; consents: deciding on them).
+mandate allows (view: consents, the access log and the data; consents: deciding on them),
+and only within the mandate's data categories (`Acting.covers`).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ _ON_BEHALF = Param("Cityos-On-Behalf-Of", "header",
 
 async def my_summary(request: Request) -> Response:
     """Who I am in Personal-Link: account, linked IDs, representatives both ways."""
-    tenant, subject, _ = acting(request, None)
+    tenant, subject, _, _ = acting(request, None)
     p = personal(request)
     resident = await (await access_of(request.app)).residents.get(subject) or {}
     return plain_json({"account": account_view(resident),
@@ -59,20 +60,22 @@ async def my_summary(request: Request) -> Response:
 
 async def my_consents(request: Request) -> Response:
     """My consents, newest first (a representative with `view` sees the person's)."""
-    tenant, subject, _ = acting(request, "view")
+    who = acting(request, "view")
     state = request.query_params.get("state")
-    items = await personal(request).consents.list(tenant, subject=subject)
-    return plain_json([c for c in items if state is None or c["state"] == state])
+    items = await personal(request).consents.list(who.tenant, subject=who.subject)
+    return plain_json([c for c in items if (state is None or c["state"] == state)
+                       and who.covers(c.get("category"))])
 
 
 async def decide_consent(request: Request) -> Response:
     """Approve, decline or withdraw one of my consents (`{"state": "APPROVED"}`)."""
-    tenant, subject, role = acting(request, "consents")
+    who = acting(request, "consents")
+    tenant, subject, role = who.tenant, who.subject, who.role
     data = await json_body(request)
     p = personal(request)
     consent_id = request.path_params["consentId"]
     consent = await p.consents.get(tenant, consent_id)
-    if consent is None or consent["subject"] != subject:
+    if consent is None or consent["subject"] != subject or not who.covers(consent["category"]):
         raise error(404, f"同意 {consent_id} はありません / no consent {consent_id}")
     try:
         changed = await p.consents.decide(tenant, consent_id, str(data.get("state", "")),
@@ -85,23 +88,26 @@ async def decide_consent(request: Request) -> Response:
 
 async def consent_records(request: Request) -> Response:
     """The signed TS 27560 records of one of my consents, oldest first."""
-    tenant, subject, _ = acting(request, "view")
+    who = acting(request, "view")
     p = personal(request)
     consent_id = request.path_params["consentId"]
-    consent = await p.consents.get(tenant, consent_id)
-    if consent is None or consent["subject"] != subject:
+    consent = await p.consents.get(who.tenant, consent_id)
+    if consent is None or consent["subject"] != who.subject or \
+            not who.covers(consent["category"]):
         raise error(404, f"同意 {consent_id} はありません / no consent {consent_id}")
-    return plain_json(await p.consents.records(tenant, consent_id))
+    return plain_json(await p.consents.records(who.tenant, consent_id))
 
 
 async def access_log(request: Request) -> Response:
-    """Who received my data, when, why: one entry per release, newest first (paged)."""
-    tenant, subject, _ = acting(request, "view")
+    """Who received my data, when, why: one entry per release, newest first (paged; for a
+    representative only the mandate's categories, so a page may hold fewer than `limit`)."""
+    who = acting(request, "view")
     limit = int_param(request, "limit", 50, 1, 200)
     offset = int_param(request, "offset", 0, 0, 10_000_000)
-    entries = await personal(request).tracker.entries(tenant, subject, limit=limit,
+    entries = await personal(request).tracker.entries(who.tenant, who.subject, limit=limit,
                                                       offset=offset)
-    return plain_json({"entries": entries, "limit": limit, "offset": offset,
+    return plain_json({"entries": [e for e in entries if who.covers(e.get("category"))],
+                       "limit": limit, "offset": offset,
                        "next": offset + limit if len(entries) == limit else None})
 
 
@@ -122,24 +128,20 @@ def data_view(entity: dict[str, Any], category: str) -> dict[str, Any]:
 async def my_data(request: Request) -> Response:
     """My personal entities (a representative with `view`: the person's, of the mandate's
     categories), read as the platform and shown with short names."""
-    tenant, subject, role = acting(request, "view")
+    who = acting(request, "view")
     p = personal(request)
-    allowed = None
-    if role == "representative":
-        allowed = p.family.allowed(tenant, principal_of(request).name, subject,
-                                   "view")["categories"]  # type: ignore[index]
     out = []
-    for entity in await subject_entities(p, tenant, subject):
-        found = p.catalog.classify(tenant, entity)
+    for entity in await subject_entities(p, who.tenant, who.subject):
+        found = p.catalog.classify(who.tenant, entity)
         category = found[1] if found else ""
-        if allowed is None or category in allowed:
+        if who.covers(category):
             out.append(data_view(entity, category))
     return plain_json(out)
 
 
 async def export_me(request: Request) -> Response:
     """Everything the platform holds about me, as one JSON download."""
-    tenant, subject, _ = acting(request, None)
+    tenant, subject, _, _ = acting(request, None)
     access = await access_of(request.app)
     doc = await export_resident(personal(request), access.residents, tenant, subject)
     return Response(orjson.dumps(doc, option=orjson.OPT_NON_STR_KEYS | orjson.OPT_INDENT_2),
@@ -151,7 +153,7 @@ async def export_me(request: Request) -> Response:
 
 async def erase_me(request: Request) -> Response:
     """Erase me: `{"confirm": "ERASE"}` (or 消去). Irreversible."""
-    tenant, subject, _ = acting(request, None)
+    tenant, subject, _, _ = acting(request, None)
     data = await json_body(request)
     if data.get("confirm") not in ERASE_WORDS:
         raise BadRequestData('確認のため {"confirm": "消去"} を送ってください / send '
@@ -163,14 +165,14 @@ async def erase_me(request: Request) -> Response:
 
 
 async def my_links(request: Request) -> Response:
-    tenant, subject, _ = acting(request, None)
+    tenant, subject, _, _ = acting(request, None)
     return plain_json(await personal(request).links.of(tenant, subject))
 
 
 async def link_company(request: Request) -> Response:
     """Link an organisation's customer number to me (`{"org": name or client id,
     "customerId": …}`), so it can ask me for consent by the number it knows."""
-    tenant, subject, _ = acting(request, None)
+    tenant, subject, _, _ = acting(request, None)
     data = await json_body(request)
     access = await access_of(request.app)
     name = data.get("org")
@@ -189,7 +191,7 @@ async def link_company(request: Request) -> Response:
 
 
 async def unlink_company(request: Request) -> Response:
-    tenant, subject, _ = acting(request, None)
+    tenant, subject, _, _ = acting(request, None)
     client_id = request.query_params.get("clientId", "")
     customer = request.query_params.get("customerId", "")
     if not await personal(request).links.unlink_company(tenant, subject, client_id, customer):
@@ -221,7 +223,7 @@ async def appoint(request: Request, tenant: str, subject: str) -> dict[str, Any]
 
 
 async def my_representatives(request: Request) -> Response:
-    tenant, subject, _ = acting(request, None)
+    tenant, subject, _, _ = acting(request, None)
     p = personal(request)
     return plain_json({"actingForMe": await p.family.of_subject(tenant, subject),
                        "iActFor": p.family.represented(tenant, subject)})
@@ -230,12 +232,12 @@ async def my_representatives(request: Request) -> Response:
 async def add_representative(request: Request) -> Response:
     """Name a family representative: `{"representative": login or res_…, "categories":
     [..] (all when left out), "actions": ["view", "consents"], "until": ISO date-time}`."""
-    tenant, subject, _ = acting(request, None)
+    tenant, subject, _, _ = acting(request, None)
     return plain_json(await appoint(request, tenant, subject), status=201)
 
 
 async def remove_representative(request: Request) -> Response:
-    tenant, subject, _ = acting(request, None)
+    tenant, subject, _, _ = acting(request, None)
     if not await personal(request).family.revoke(tenant, subject,
                                                  request.path_params["residentId"]):
         raise error(404, "その代理人はいません / no such representative")

@@ -87,7 +87,7 @@ async def resident_oidc_login(request: Request) -> Response:
 async def link_identity(request: Request) -> Response:
     """Start linking a public ID to my account: answers the provider URL to open (the
     sign-in then completes at the callback, in the same browser)."""
-    tenant, subject, _ = acting(request, None)
+    tenant, subject, _, _ = acting(request, None)
     begun = await _begin(request)
     if isinstance(begun, Response):
         return begun

@@ -1,7 +1,7 @@
 """The trust part's one hook into the write path: every NGSI-LD / NGSI v2 write passes here
 after the gate. Writes are refused (503) while time-stamping is down (fail closed); an
 organisation's seal (header `CityOS-Seal`) is verified, or demanded by the seal policy; each
-accepted write becomes a leaf of the transparency log.
+accepted write becomes a leaf of the transparency log, naming the entities it changed.
 """
 
 from __future__ import annotations
@@ -72,6 +72,28 @@ async def _private(request: Request, ids: list[str], payload: bytes
                               tenant, ids, payload)
 
 
+def written(response: Response, sent: list[str]) -> list[str]:
+    """The entities a write changed, of the `sent` ones its body or path names: none for a
+    refusal; for a 207 only those its answer lists as done (a batch's `success`; a one-entity
+    partial update when it `updated` anything) — a refused item leaves no write record."""
+    status = response.status_code
+    if not 200 <= status < 300:
+        return []
+    if status != 207:
+        return sent
+    try:
+        answer = orjson.loads(bytes(getattr(response, "body", b"") or b"null"))
+    except orjson.JSONDecodeError:
+        return []
+    if not isinstance(answer, dict):
+        return []
+    if "success" in answer:
+        done = {s for s in answer["success"] if isinstance(s, str)} \
+            if isinstance(answer["success"], list) else set()
+        return [i for i in sent if i in done]
+    return sent[:1] if answer.get("updated") else []
+
+
 def with_trust(op: Operation) -> Operation:
     """`op` with its endpoint behind the trust checks (other operations are returned as is)."""
     if not is_data_write(op):
@@ -107,10 +129,13 @@ def with_trust(op: Operation) -> Operation:
         except SealError as exc:
             raise BadRequestData(exc.detail, extra={"sealError": exc.code}) from None
         response = await endpoint(request)
-        if response.status_code < 300:
-            path_id = request.path_params.get("entityId")
-            ids = entity_ids(data, None if path_id is None else str(path_id))
-            sealed = None if seal is None else await _private(request, ids, seal.payload)
+        path_id = request.path_params.get("entityId")
+        sent = entity_ids(data, None if path_id is None else str(path_id))
+        ids = written(response, sent)
+        if ids or (not sent and response.status_code in range(200, 300)
+                   and response.status_code != 207):  # a write whose body names no id
+            # a seal signs the whole body: its payload is boxed for every entity it names
+            sealed = None if seal is None else await _private(request, sent, seal.payload)
             trust.writes.record(write_leaf(
                 tenant=tenant, who=principal.sub if principal is not None else "anonymous",
                 org=org or "", op=op.operation_id, method=op.method, path=url_path(request),

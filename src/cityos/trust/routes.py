@@ -5,6 +5,7 @@ RFC 9162 §4 (log client messages) in JSON: hashes in hex, proofs leaf to root.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import orjson
@@ -14,10 +15,11 @@ from starlette.responses import Response
 from cityos.audit.trail import PRINCIPAL
 from cityos.jsonvalue import loads
 from cityos.ngsi.api.release import reader_of
+from cityos.ngsi.api.request import tenant_of
 from cityos.ngsi.api.respond import plain_json
 from cityos.ngsi.errors import BadRequestData, ResourceNotFound
 from cityos.operations import ADMIN, Operation, Param, Policy
-from cityos.tenant import tenant_of
+from cityos.storage.base import EVERYTHING
 from cityos.trust.evidence import EvidenceError, Reveal, build_bundle
 from cityos.trust.merkle import ProofError
 from cityos.trust.private import SEALED, reveal
@@ -148,17 +150,38 @@ _POLICY = {"type": "object", "properties": {
 async def evidence(request: Request) -> Response:
     """A self-contained evidence bundle for an entity: its write records with seals,
     certificate chain, CRL, inclusion proofs, the signed tree head and its time-stamp token.
-    An organisation gets the records of its own writes."""
+    An organisation gets the records of its own writes (a write-only one too), never of an
+    entity that is personal data it may not read now; a resident only of an entity it may
+    read now (the NGSI-LD read's consents and type grants): else 404, as for an entity never
+    written."""
     principal = request.scope.get(PRINCIPAL)
     org = principal.org if principal is not None and principal.kind == "org" else None
     entity_id = str(request.path_params["entityId"])
+    if principal is not None and principal.kind != "staff" and \
+            not await _may_see(request, entity_id, principal.kind == "org"):
+        raise ResourceNotFound(f"no write records of {entity_id[:200]} / 書き込み記録がありません")
     try:
         bundle = await build_bundle(trust_of(request.app),
-                                    tenant_of(request.scope), entity_id, org,
+                                    tenant_of(request), entity_id, org,
                                     reveal=_revealer(request))
     except EvidenceError as exc:
         raise ResourceNotFound(str(exc)) from None
     return plain_json(bundle)
+
+
+async def _may_see(request: Request, entity_id: str, writer: bool) -> bool:
+    """Whether the caller may have an entity's evidence: it may read the entity now, or — an
+    organisation, whose bundle holds its own writes only — the entity is gone (erased,
+    deleted) or not personal data withheld from it (a write-only grant's own writes)."""
+    store = request.app.state.broker.store
+    tenant, reader = tenant_of(request), reader_of(request)
+    if await store.get_entity(tenant, entity_id, reader) is not None:
+        return True
+    if not writer:
+        return False
+    consents = dataclasses.replace(reader, types=None)  # the personal-data test alone
+    return await store.get_entity(tenant, entity_id, EVERYTHING) is None or \
+        not await store.withheld(tenant, [entity_id], consents)
 
 
 OPERATIONS: list[Operation] = [

@@ -149,12 +149,19 @@ def purpose_words(purpose: str, lang: str) -> str:
 class Whose:
     """Whom a my-data request is about: the signed-in resident, or the one they act for."""
 
-    def __init__(self, tenant: str, me: str, subject: str) -> None:
+    def __init__(self, tenant: str, me: str, subject: str,
+                 categories: frozenset[str] | None = None) -> None:
         self.tenant, self.me, self.subject = tenant, me, subject
+        self.categories = categories  # the mandate's data categories (None: all)
 
     @property
     def acting(self) -> bool:
         return self.subject != self.me
+
+    def covers(self, category: object) -> bool:
+        """Whether a consent or access-log entry of `category` is within the mandate (as
+        `personal._http.Acting.covers` for the API)."""
+        return self.categories is None or category in self.categories
 
 
 def whose(request: Request, action: str = "view") -> Whose | None:
@@ -165,9 +172,14 @@ def whose(request: Request, action: str = "view") -> Whose | None:
     tenant, me = principal.tenant, principal.name
     session = session_of(request)
     subject = session.acting_for or me
-    if subject != me and not pv.may_act_for(request.app, tenant, me, subject, action):
-        subject = me
-    return Whose(tenant, me, subject)
+    categories = None
+    if subject != me:
+        mandate = pv.mandate(request.app, tenant, me, subject, action)
+        if mandate is None:
+            subject = me
+        elif mandate.get("categories") is not None:
+            categories = frozenset(str(c) for c in mandate["categories"])
+    return Whose(tenant, me, subject, categories)
 
 
 async def resident_name(app: Any, resident_id: str) -> str:
@@ -225,8 +237,10 @@ async def mydata_page(request: Request) -> Response:
     return render(request, "app/mydata.html", {
         "nav": "mydata", "who": who,
         "subject_name": await resident_name(request.app, who.subject) if who.acting else "",
-        "consents": None if consents is None else [_consent_view(c, lang) for c in consents],
-        "entries": None if log is None else [_entry_view(e, lang) for e in log],
+        "consents": None if consents is None else [_consent_view(c, lang) for c in consents
+                                                   if who.covers(c.get("category"))],
+        "entries": None if log is None else [_entry_view(e, lang) for e in log
+                                             if who.covers(e.get("category"))],
         "links": links, "export_ready": pv.personal_of(request.app) is not None})
 
 
@@ -243,6 +257,11 @@ async def consent_switch(request: Request) -> Response:
     on = (await form_of(request)).get("on") == "1"
     lang = prefs_of(request.scope).lang
     error = ""
+    mine = await pv.my_consent(request.app, who.tenant, who.subject,
+                               request.path_params["consentId"])
+    if mine is None or not who.covers(mine.get("category")):  # not within the mandate
+        return render(request, "error.html", {"status": 404, "message_key": "error.404"},
+                      status=404)
     try:
         consent = await pv.switch_consent(
             request.app, who.tenant, who.subject, request.path_params["consentId"], on,
@@ -264,6 +283,9 @@ async def export_download(request: Request) -> Response:
     who = whose(request)
     if who is None:
         return _residents_only(request)
+    if who.acting:  # export is never done on someone's behalf (as /personal/v1/me/export)
+        return render(request, "error.html", {"status": 403, "message_key":
+                                              "family.not_allowed"}, status=403)
     data = await pv.export_data(request.app, who.tenant, who.subject)
     if data is None:
         return render(request, "app/message.html", {"message_key": "soon"})

@@ -90,6 +90,13 @@ def may_act_for(app: Any, tenant: str, me: str, subject: str, action: str) -> bo
     return family is not None and family.allowed(tenant, me, subject, action) is not None
 
 
+def mandate(app: Any, tenant: str, me: str, subject: str,
+            action: str) -> dict[str, Any] | None:
+    """The live mandate letting `me` do `action` for `subject` (its `categories`), or None."""
+    family = _part(app, "family")
+    return None if family is None else family.allowed(tenant, me, subject, action)
+
+
 async def export_data(app: Any, tenant: str, subject: str) -> dict[str, Any] | None:
     """Everything about the subject as one JSON document (Personal-Link's export)."""
     personal = personal_of(app)
