@@ -203,12 +203,14 @@ def test_export_download_and_erasure_with_confirmation(platform: Platform) -> No
     assert r.json()["account"]["login"] == "hanako@example.jp"
     confirm = get(client, "/app/mydata/erase")
     assert "本当にデータを消しますか" in confirm.text
+    assert "アカウントも削除されるため" in confirm.text  # says what really happens
+    assert "法律で残すもの" in confirm.text and 'href="/app/mydata/export"' in confirm.text
     r = client.post("/app/mydata/erase", data={"csrf": csrf_of(confirm.text)}, headers=HTML)
     assert r.status_code == 400 and "確認のチェック" in r.text  # nothing erased yet
     assert get(client, "/app/mydata").status_code == 200
     r = client.post("/app/mydata/erase", data={"csrf": csrf_of(confirm.text), "confirm": "yes"},
                     headers=HTML)
-    assert r.status_code == 200 and "データを消しました" in r.text
+    assert r.status_code == 200 and "データとアカウントを消しました" in r.text
     assert get(client, "/app", follow_redirects=False).status_code == 303  # signed out
     r = post_form(client, "/app/signin", "/app/signin",
                   {"login": "hanako@example.jp", "password": RESIDENT_PASSWORD})
@@ -289,6 +291,8 @@ def test_a_view_only_representative_cannot_switch(platform: Platform) -> None:
     post_form(client, "/app/family", "/app/family", {"subject": res})
     page = get(client, "/app/mydata").text
     assert "許可を待っています" in page  # sees the consent
+    for path in ("/app", "/app/mydata", "/app/settings"):  # whose data: on every page
+        assert "いま hanako@example.jp さんの代わりに操作しています" in get(client, path).text
     r = client.post(f"/app/mydata/consents/{consent}", data={"on": "1", "csrf": csrf_of(page)},
                     headers=HTML)
     assert r.status_code == 403 and "この操作は頼まれていません" in r.text
