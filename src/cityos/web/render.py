@@ -72,5 +72,9 @@ def error_page(scope: Scope, status: int, session: Session) -> HTMLResponse:
     values = page_context(scope, session, prefs)
     key = f"error.{status}" if status in (400, 401, 403, 404) else "error.other"
     values.update(status=status, message_key=key)
-    html = templates.get_template("error.html").render(values)
+    name = "error.html"
+    if scope["path"] == "/console" or scope["path"].startswith("/console/"):
+        name = "console/error.html"  # in the console's own look, without its menu
+        values.update(staff="", nav=(), section="")
+    html = templates.get_template(name).render(values)
     return HTMLResponse(html, status_code=status, headers=HEADERS)
