@@ -96,12 +96,12 @@ def autonomy(pv_kw: pd.Series, storm: pd.Series, battery_kwh: float, backup_kw: 
         if soc >= need:
             soc -= need
             continue
-        hours = n + (soc / need if need else 0.0)
+        hours = float(n + (soc / need if need else 0.0))
         whole = False
         break
     cut = pd.Timestamp(index[start]) - pd.Timedelta(hours=1)  # start of that hour
     is_storm = bool(stormy.any())
-    return Autonomy(hours, whole, cut, is_storm, is_storm and hours < required_hours)
+    return Autonomy(float(hours), whole, cut, is_storm, bool(is_storm and hours < required_hours))
 
 
 def storm_hours(wind_speed: np.ndarray, warning: np.ndarray,

@@ -86,11 +86,13 @@ def load_measured(path: Path = DATA_FILE) -> tuple[pd.DataFrame, dict[str, objec
     return frame, meta
 
 
-def stand_in_cloud_forecast(cover: np.ndarray, horizon: int, seed: int = SEED) -> np.ndarray:
+def stand_in_cloud_forecast(cover: np.ndarray, horizon: int, seed: int = SEED,
+                            noise_scale: float = 1.0) -> np.ndarray:
     """The documented stand-in for an NWP cloud forecast issued `horizon` hours ahead."""
     rng = np.random.default_rng(seed + horizon)
     blurred = pd.Series(cover).rolling(3, center=True, min_periods=1).mean().to_numpy()
-    return np.clip(blurred + rng.normal(0.0, NOISE[horizon], len(cover)), 0.0, 100.0)
+    noise = rng.normal(0.0, NOISE[horizon] * noise_scale, len(cover))
+    return np.clip(blurred + noise, 0.0, 100.0)
 
 
 def _errors(truth: np.ndarray, guess: np.ndarray) -> tuple[float, float]:
@@ -98,7 +100,8 @@ def _errors(truth: np.ndarray, guess: np.ndarray) -> tuple[float, float]:
     return float(np.sqrt(np.mean(d ** 2))), float(np.mean(np.abs(d)))
 
 
-def evaluate(path: Path = DATA_FILE, seed: int = SEED) -> Evaluation:
+def evaluate(path: Path = DATA_FILE, seed: int = SEED, noise_scale: float = 1.0) -> Evaluation:
+    """Fit on the training days, score persistence, cloud model and blend on the rest."""
     frame, meta = load_measured(path)
     system = PVSystem(name="reference 10 kWp", latitude=float(meta["latitude"]),  # type: ignore[arg-type]
                       longitude=float(meta["longitude"]),  # type: ignore[arg-type]
@@ -118,7 +121,8 @@ def evaluate(path: Path = DATA_FILE, seed: int = SEED) -> Evaluation:
         pers = smart_persistence(kt, h)
         same_month = np.zeros(len(month), dtype=bool)
         same_month[h:] = month[h:] == month[:-h]
-        cloud = model.kt(stand_in_cloud_forecast(frame["cover"].to_numpy(), h, seed))
+        cloud = model.kt(stand_in_cloud_forecast(frame["cover"].to_numpy(), h, seed,
+                                                       noise_scale))
         use_train = train & scored & same_month & np.isfinite(pers)
         weights[h] = Blend.fit_weight(kt[use_train], pers[use_train], cloud[use_train])
         blend = Blend(weights).kt(h, pers, cloud)

@@ -82,4 +82,4 @@ class Blend:
         grid = np.linspace(0.0, 1.0, 21)
         errors = [float(np.mean((w * persistence[ok] + (1 - w) * cloud[ok] - truth[ok]) ** 2))
                   for w in grid]
-        return float(grid[int(np.argmin(errors))])
+        return round(float(grid[int(np.argmin(errors))]), 2)
