@@ -141,6 +141,12 @@ class Report:
             return None
         return roadmap(self.baseline_t, self.fiscal_year)
 
+    def path_months(self) -> float:
+        """The path's share for the months on file (a year in progress is compared with the
+        months it has, not with the whole year)."""
+        path = self.path_t()
+        return 0.0 if path is None else path * len(self.months) / 12
+
     def to_json(self) -> dict[str, object]:
         path = self.path_t()
         return {
@@ -158,10 +164,13 @@ class Report:
             "pv": {"generatedKWh": round(self.pv_kwh, 1), "selfConsumedKWh": round(self.pv_self_kwh, 1),
                    "avoidedTCO2": round(self.avoided_t, 4)},
             "facilities": {k: round(v, 4) for k, v in sorted(self.facilities.items())},
-            "roadmap": {"baseYear": BASE_YEAR, "baselineTCO2": self.baseline_t,
+            "roadmap": {"baseYear": BASE_YEAR,
+                        "baselineTCO2": None if self.baseline_t is None
+                        else round(self.baseline_t, 3),
                         "target2030": TARGET_2030, "netZeroYear": NET_ZERO_YEAR,
                         "pathTCO2": None if path is None else round(path, 3),
-                        "onTrack": None if path is None else self.total_t <= path},
+                        "pathForMonthsTCO2": None if path is None else round(self.path_months(), 3),
+                        "onTrack": None if path is None else self.total_t <= self.path_months()},
         }
 
 
@@ -208,3 +217,11 @@ def yearly_report(usages: list[Usage], year: int, factor: FactorChoice,
     return Report(year, sorted({u.month for u in rows}), lines, factor, pv,
                   sum(u.pv_self_kwh for u in rows), pv * factor.kg_per_kwh / 1000.0,
                   by_facility, baseline_t)
+
+
+def baseline_from(usages: list[Usage], utility: str = "関西電力", kind: str = "basic") -> float | None:
+    """FY2013's total from the ledger, when the ledger has all twelve months of it."""
+    months = {u.month for u in usages if _in_year(u.month, BASE_YEAR)}
+    if len(months) < 12:
+        return None
+    return yearly_report(usages, BASE_YEAR, grid_factor(BASE_YEAR, utility, kind)).total_t

@@ -64,8 +64,9 @@ def report_text(data: dict[str, Any]) -> str:
     road = data["roadmap"]
     if road["pathTCO2"] is not None:
         state = "達成 on track" if road["onTrack"] else "未達 above the path"
-        lines.append(f"  ロードマップ roadmap: path {road['pathTCO2']:.1f} t-CO2 "
-                     f"(FY2013 {road['baselineTCO2']} t, -50% by 2030, 0 by 2050): {state}")
+        lines.append(f"  ロードマップ roadmap: path {road['pathTCO2']:.1f} t-CO2 for the year, "
+                     f"{road['pathForMonthsTCO2']:.1f} for its {len(data['months'])} months "
+                     f"(FY2013 {road['baselineTCO2']:.1f} t, -50% by 2030, 0 by 2050): {state}")
     else:
         lines.append("  ロードマップ: 基準年度(2013)の排出量が未設定 / roadmap: no FY2013 "
                      "baseline set (services.options.energy.baseline_t_co2)")
@@ -100,9 +101,9 @@ def report_command(
         choice = carbon.grid_factor(year, options.get("utility", "関西電力"),
                                     options.get("factor_kind", "basic"),
                                     factor if factor is not None else options.get("grid_factor"))
-        rep = carbon.yearly_report(usages, year, choice,
-                                   baseline if baseline is not None
-                                   else options.get("baseline_t_co2"))
+        if baseline is None:
+            baseline = options.get("baseline_t_co2") or carbon.baseline_from(usages)
+        rep = carbon.yearly_report(usages, year, choice, baseline)
     except ValueError as exc:
         fail(f"排出係数または燃料が不明です: {exc}", f"unknown emission factor or fuel: {exc}")
     data = rep.to_json()
