@@ -34,10 +34,13 @@ def demo_week(now: datetime) -> Week:
     return simulate(today - timedelta(days=5), storm_day=6)
 
 
-def current_outlook(week: Week, now: datetime) -> list[SiteOutlook]:
+def current_outlook(week: Week, now: datetime, options: dict[str, Any] | None = None
+                    ) -> list[SiteOutlook]:
     """The forecast issued now: the rest of the week's day-ahead input."""
     ahead = week.forecast_weather[week.forecast_weather.index > pd.Timestamp(now)]
-    return outlook(FrameSource(ahead))
+    opts = options or {}
+    return outlook(FrameSource(ahead), required_hours=float(opts.get("required_hours") or 72.0),
+                   storm_wind=float(opts.get("storm_wind") or 20.0))
 
 
 def _month_usage(site: Site | None, month: date, pv: bool) -> tuple[str, Usage]:
@@ -101,7 +104,7 @@ async def load(ctx: Any) -> None:
     """Idempotent: the same entities are upserted at every start."""
     now = datetime.now(JST)
     week = demo_week(now)
-    views = current_outlook(week, now)
+    views = current_outlook(week, now, ctx.options)
     ctx.state.update(week=week, now=now, outlook=views, issued=now)
     try:
         await ctx.client.upsert(forecast_entities(views, now))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from cityos.services.energy.balance import REQUIRED_HOURS, Autonomy, autonomy
+from cityos.services.energy.balance import REQUIRED_HOURS, STORM_WIND, Autonomy, autonomy
 from cityos.services.energy.dayahead import WeatherSource
 from cityos.services.energy.sites import Site, town_sites
 from cityos.services.energy.town_forecast import Observation, forecast_system
@@ -39,12 +39,13 @@ class SiteOutlook:
 def outlook(source: WeatherSource, sites: tuple[Site, ...] | None = None,
             last: dict[str, Observation] | None = None,
             state_of_charge: dict[str, float] | None = None,
-            required_hours: float = REQUIRED_HOURS) -> list[SiteOutlook]:
+            required_hours: float = REQUIRED_HOURS,
+            storm_wind: float = STORM_WIND) -> list[SiteOutlook]:
     """Forecast every site and simulate a grid cut at the first storm hour (or now)."""
     out = []
     for site in sites or town_sites():
         s = site.system
-        fc = forecast_system(s, source, (last or {}).get(s.device))
+        fc = forecast_system(s, source, (last or {}).get(s.device), storm_wind)
         soc = (state_of_charge or {}).get(s.device, 1.0)
         aut = autonomy(fc["kw"], fc["storm"], s.battery_kwh, s.backup_kw, soc,
                        required_hours=required_hours)

@@ -14,7 +14,7 @@ from cityos.ngsi.api.respond import plain_json, problem_response
 from cityos.ngsi.errors import BadRequestData
 from cityos.operations import NGSI_READ, Operation, Param
 from cityos.services.energy import ledger, views
-from cityos.services.energy.balance import REQUIRED_HOURS
+from cityos.services.energy.balance import REQUIRED_HOURS, STORM_WIND
 from cityos.services.energy.carbon import fiscal_year
 from cityos.services.energy.dayahead import ForecastInputError, FrameSource, parse
 from cityos.services.energy.manifest import MANIFEST
@@ -128,7 +128,8 @@ async def api_forecast_input(request: Request) -> Response:
         return _bad("UTF-8 のCSVを送ってください", "send a UTF-8 CSV")
     except ForecastInputError as exc:
         return _bad(exc.ja, exc.en)
-    items = outlook(FrameSource(frame), required_hours=_required(ctx))
+    items = outlook(FrameSource(frame), required_hours=_required(ctx),
+                    storm_wind=float(ctx.options.get("storm_wind") or STORM_WIND))
     return plain_json({"issued": None, "sites": _outlook_json(items)})
 
 

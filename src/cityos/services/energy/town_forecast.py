@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cityos.services.energy.balance import storm_hours
+from cityos.services.energy.balance import STORM_WIND, storm_hours
 from cityos.services.energy.dayahead import WeatherSource
 from cityos.services.energy.forecast import KT_MAX, Blend, CloudModel
 from cityos.services.energy.pv import PVSystem, ac_power, clear_sky_ghi
@@ -35,7 +35,8 @@ class Observation:
 
 
 def forecast_system(system: PVSystem, source: WeatherSource,
-                    last: Observation | None = None) -> pd.DataFrame:
+                    last: Observation | None = None, storm_wind: float = STORM_WIND
+                    ) -> pd.DataFrame:
     """Hourly forecast rows: clear-sky GHI, forecast GHI and AC power (kW) per hour-ending."""
     weather = source.hourly()
     index = pd.DatetimeIndex(weather.index)
@@ -49,7 +50,8 @@ def forecast_system(system: PVSystem, source: WeatherSource,
             lead = (index - last.at).total_seconds().to_numpy() / 3600.0
             w = np.array([persistence_weight(max(h, 1.0)) for h in lead])
             kt = w * kt_obs + (1 - w) * kt
-    stormy = storm_hours(weather["wind_speed"].to_numpy(), weather["storm"].to_numpy())
+    stormy = storm_hours(weather["wind_speed"].to_numpy(), weather["storm"].to_numpy(),
+                         storm_wind)
     kt = np.where(stormy, np.minimum(kt, STORM_KT), kt)
     ghi = kt * clear
     kw = ac_power(system, index, ghi, weather["temp_air"], weather["wind_speed"])
