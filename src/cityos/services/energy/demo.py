@@ -5,6 +5,7 @@ service's own client."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -103,11 +104,12 @@ def forecast_entities(views: list[SiteOutlook], issued: datetime) -> list[dict[s
 async def load(ctx: Any) -> None:
     """Idempotent: the same entities are upserted at every start."""
     now = datetime.now(JST)
-    week = demo_week(now)
-    views = current_outlook(week, now, ctx.options)
+    # pvlib's arithmetic (a few seconds of CPU) off the event loop: the platform keeps serving
+    week = await asyncio.to_thread(demo_week, now)
+    views = await asyncio.to_thread(current_outlook, week, now, ctx.options)
     ctx.state.update(week=week, now=now, outlook=views, issued=now)
     try:
         await ctx.client.upsert(forecast_entities(views, now))
-        await ledger.write(ctx.client, demo_ledger(now.date()))
+        await ledger.write(ctx.client, await asyncio.to_thread(demo_ledger, now.date()))
     except Exception:  # the pages still show the week; the ledger waits for the next start
         log.exception("energy demo: could not write the forecasts and the ledger")
