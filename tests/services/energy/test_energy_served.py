@@ -86,3 +86,41 @@ def test_console_and_resident_pages(town) -> None:  # type: ignore[no-untyped-de
     assert app.status_code == 200 and "kWh" in app.text and "CO2" in app.text
     assert "urn:ngsi-ld" not in app.text
     assert httpx.get(f"{url}/console/energy", headers=resident).status_code in (401, 403)
+
+
+STORMY = ("time,cloud_cover,temp_air,wind_speed,storm\n"
+          + "".join(f"2026-12-08T{h:02d}:00+09:00,{30 if h < 12 else 100},8,"
+                    f"{2 if h < 12 else 26},0\n" for h in range(1, 24)))
+
+
+def test_a_town_without_the_demo_feeds_its_day_ahead_input(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "plain"
+    done = subprocess.run([CITYOS, "init", "--data-dir", str(data)], capture_output=True,
+                          text=True, check=True)
+    admin = {"Authorization": f"Bearer {done.stdout.strip().splitlines()[-1]}"}
+    (data / "dayahead.csv").write_text(STORMY, "utf-8")
+    (data / "cityos.toml").write_text('[services]\nenabled = ["energy"]\n\n'
+                                      '[services.options.energy]\n'
+                                      'forecast_file = "dayahead.csv"\n', "utf-8")
+    url = serve(data_dir=data).url
+    deadline = time.monotonic() + 60  # the file is read in the background at start
+    while not httpx.get(f"{url}{API}/autonomy", headers=admin).json()["shelters"]:
+        assert time.monotonic() < deadline, "the day-ahead file was not read"
+        time.sleep(0.5)
+    shelters = httpx.get(f"{url}{API}/autonomy", headers=admin).json()["shelters"]
+    assert all(s["flag"] for s in shelters)  # 26 m/s from noon: a storm by the wind alone
+    page = httpx.get(f"{url}/console/energy", headers=admin).text
+    assert "要対策" in page and "メーターのデータが届くと" in page
+    r = httpx.put(f"{url}{API}/weather", content=DAY_AHEAD,
+                  headers={**admin, "Content-Type": "text/csv"})
+    assert r.status_code == 200, r.text
+    shelters = httpx.get(f"{url}{API}/autonomy", headers=admin).json()["shelters"]
+    assert shelters and not any(s["flag"] for s in shelters)
+    r = httpx.put(f"{url}{API}/weather", content="time,cloud_cover\nyesterday,10\n",
+                  headers={**admin, "Content-Type": "text/csv"})
+    assert r.status_code == 400 and "時刻" in r.json()["detail"]
+    signup = httpx.post(f"{url}/auth/residents", data={"login": "taro",
+                                                       "password": "taro-no-himitsu-1"})
+    resident = {"Authorization": f"Bearer {signup.json()['access_token']}",
+                "Content-Type": "text/csv"}
+    assert httpx.put(f"{url}{API}/weather", content=STORMY, headers=resident).status_code == 403

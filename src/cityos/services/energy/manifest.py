@@ -28,6 +28,7 @@ MANIFEST = Manifest(
                      "公共施設の太陽光発電の予測 / the solar forecast of a public building"),
     ),
     settings={"utility": "関西電力", "factor_kind": "basic", "grid_factor": None,
-              "baseline_t_co2": None, "required_hours": 72.0, "storm_wind": 20.0},
+              "baseline_t_co2": None, "required_hours": 72.0, "storm_wind": 20.0,
+              "forecast_file": ""},
     audience="residents",
 )

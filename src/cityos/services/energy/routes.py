@@ -12,13 +12,14 @@ from starlette.responses import Response
 
 from cityos.ngsi.api.respond import plain_json, problem_response
 from cityos.ngsi.errors import BadRequestData
-from cityos.operations import NGSI_READ, Operation, Param
+from cityos.operations import NGSI_READ, STAFF_WRITE, Operation, Param
 from cityos.services.energy import ledger, views
 from cityos.services.energy.balance import REQUIRED_HOURS, STORM_WIND
 from cityos.services.energy.carbon import fiscal_year
 from cityos.services.energy.dayahead import ForecastInputError, FrameSource, parse
 from cityos.services.energy.manifest import MANIFEST
 from cityos.services.energy.outlook import SiteOutlook, outlook
+from cityos.services.energy.runtime import issue
 from cityos.services.runtime import ServiceContext, context_of
 from cityos.web.console._page import CONSOLE_READ, NAV, can_edit, staff_name
 from cityos.web.pages import RESIDENT_PAGE, page
@@ -81,11 +82,13 @@ async def console_energy(request: Request) -> Response:
     now = _now(ctx)
     values: dict[str, Any] = {"nav": NAV, "section": "", "staff": staff_name(request),
                               "can_edit": can_edit(request), "flash": "",
-                              "ready": week is not None, "required": _required(ctx)}
-    if week is not None:
+                              "ready": bool(_outlook(ctx)), "week_ready": week is not None,
+                              "required": _required(ctx)}
+    if _outlook(ctx):
         values.update(issued=views.time_label(ctx.state.get("issued", now), lang),
-                      shelters=views.shelters(_outlook(ctx), lang),
-                      days=views.week_days(week, now, lang), balance=views.balances(week, now),
+                      shelters=views.shelters(_outlook(ctx), lang))
+    if week is not None:
+        values.update(days=views.week_days(week, now, lang), balance=views.balances(week, now),
                       chart=views.chart(week, now))
     values["report"] = await _report(ctx, fiscal_year(now.date()))
     return _html(request, "console.html", values)
@@ -133,6 +136,24 @@ async def api_forecast_input(request: Request) -> Response:
     return plain_json({"issued": None, "sites": _outlook_json(items)})
 
 
+async def api_publish(request: Request) -> Response:
+    """Staff (or the town's weather feed under a staff account) make a day-ahead input the
+    current one: the forecast and the shelters' flags are issued from it."""
+    ctx = context_of(request, "energy")
+    raw = await request.body()
+    if len(raw) > MAX_INPUT:
+        return _bad("入力が大きすぎます（64 KB まで）", "the input is too large (64 KB at most)")
+    try:
+        text = raw.decode("utf-8")
+        parse(text)
+    except UnicodeDecodeError:
+        return _bad("UTF-8 のCSVを送ってください", "send a UTF-8 CSV")
+    except ForecastInputError as exc:
+        return _bad(exc.ja, exc.en)
+    items = await issue(ctx, text)
+    return plain_json({"issued": ctx.state["issued"].isoformat(), "sites": _outlook_json(items)})
+
+
 async def api_autonomy(request: Request) -> Response:
     ctx = context_of(request, "energy")
     return plain_json({"requiredHours": _required(ctx),
@@ -172,6 +193,11 @@ OPERATIONS: list[Operation] = [
               body=CSV_BODY, body_types=("text/csv",),
               responses={200: "forecast per PV system", 400: "bad input (ProblemDetails)"},
               policy=NGSI_READ),
+    Operation("PUT", f"{API}/weather", api_publish,
+              "Make a day-ahead input the current one: forecasts and shelter flags issued",
+              TAG, body=CSV_BODY, body_types=("text/csv",),
+              responses={200: "the issued forecast", 400: "bad input (ProblemDetails)"},
+              policy=STAFF_WRITE),
     Operation("GET", f"{API}/autonomy", api_autonomy,
               "Shelters' hours of backup power (PV + battery) and the storm flag", TAG,
               responses={200: "one row per shelter with PV"}, policy=NGSI_READ),
