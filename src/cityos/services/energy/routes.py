@@ -3,6 +3,7 @@ companies' API under /services/v1/energy (forecast, shelter autonomy, CO2 report
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ from starlette.responses import Response
 from cityos.ngsi.api.respond import plain_json, problem_response
 from cityos.ngsi.errors import BadRequestData
 from cityos.operations import NGSI_READ, STAFF_WRITE, Operation, Param
+from cityos.services.client import PlatformError
 from cityos.services.energy import ledger, views
 from cityos.services.energy.balance import REQUIRED_HOURS, STORM_WIND
 from cityos.services.energy.carbon import fiscal_year
@@ -25,6 +27,7 @@ from cityos.web.console._page import CONSOLE_READ, NAV, can_edit, staff_name
 from cityos.web.pages import RESIDENT_PAGE, page
 from cityos.web.render import prefs_of, render
 
+log = logging.getLogger("cityos.services.energy")
 JST = ZoneInfo("Asia/Tokyo")
 API = MANIFEST.api_path
 TAG = "services: energy"
@@ -60,6 +63,15 @@ async def _report(ctx: ServiceContext, year: int) -> dict[str, Any]:
     return views.co2(await ledger.read(ctx.client), year, ctx.options)
 
 
+async def _report_or_none(ctx: ServiceContext, year: int) -> dict[str, Any] | None:
+    """The report for a page: None (the page says so) when the ledger cannot be read."""
+    try:
+        return await _report(ctx, year)
+    except (PlatformError, ValueError):
+        log.exception("energy: the CO2 report could not be made")
+        return None
+
+
 def _bad(ja: str, en: str) -> Response:
     return problem_response(BadRequestData(f"{ja} / {en}"))
 
@@ -90,7 +102,7 @@ async def console_energy(request: Request) -> Response:
     if week is not None:
         values.update(days=views.week_days(week, now, lang), balance=views.balances(week, now),
                       chart=views.chart(week, now))
-    values["report"] = await _report(ctx, fiscal_year(now.date()))
+    values["report"] = await _report_or_none(ctx, fiscal_year(now.date()))
     return _html(request, "console.html", values)
 
 
@@ -102,7 +114,7 @@ async def app_energy(request: Request) -> Response:
     now = _now(ctx)
     summary = None
     if week is not None:
-        report = await _report(ctx, fiscal_year(now.date()))
+        report = await _report_or_none(ctx, fiscal_year(now.date()))
         summary = views.resident_summary(week, now, report, _outlook(ctx), _lang(request))
     return _html(request, "app.html", {"summary": summary, "nav": "home"})
 
@@ -169,6 +181,10 @@ async def api_report(request: Request) -> Response:
         return year
     try:
         return plain_json(await _report(ctx, year))
+    except PlatformError:
+        return plain_json({"type": "about:blank", "title": "Service Unavailable", "status": 503,
+                           "detail": "台帳を読めませんでした。しばらくしてからもう一度 / the "
+                                     "ledger could not be read; try again later"}, status=503)
     except ValueError:
         return _bad(f"{year}年度以前の排出係数がありません",
                     f"no emission factor for FY{year} or before")
@@ -203,6 +219,7 @@ OPERATIONS: list[Operation] = [
               responses={200: "one row per shelter with PV"}, policy=NGSI_READ),
     Operation("GET", f"{API}/report", api_report,
               "The fiscal year's CO2 report (Scope 1 fuels, Scope 2 electricity, PV)", TAG,
-              params=(YEAR,), responses={200: "the report", 400: "bad year (ProblemDetails)"},
+              params=(YEAR,), responses={200: "the report", 400: "bad year (ProblemDetails)",
+                         503: "the ledger cannot be read now"},
               policy=NGSI_READ),
 ]
