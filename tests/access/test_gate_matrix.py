@@ -72,7 +72,9 @@ RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    ("GET", "/app"), ("GET", "/app/services/{serviceId}"), ("GET", "/app/mydata"),
                    ("POST", "/app/mydata/consents/{consentId}"), ("GET", "/app/mydata/export"),
                    ("GET", "/app/mydata/erase"), ("POST", "/app/mydata/erase"),
-                   ("GET", "/app/family"), ("POST", "/app/family")}
+                   ("GET", "/app/family"), ("POST", "/app/family"),
+                   # town services' resident pages (each service's own policy, under its path)
+                   ("GET", "/app/energy")}
 class _Sample(dict[str, str]):
     """Path parameters: known ones get a fitting value, any new one an id-like value."""
 
