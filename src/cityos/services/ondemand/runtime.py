@@ -1,0 +1,129 @@
+"""The service running inside `cityos serve`: one dispatcher per service day (JST), the cars
+following the plan, the plan re-optimised in the background, bookings written through the
+platform as the residents' personal data (RideRequest, TripRecord with refResident)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import replace
+from typing import Any
+
+from cityos.services.ondemand.dispatch import DONE, Dispatcher, Ride
+from cityos.services.ondemand.fleet import demo_fleet
+from cityos.services.runtime import ServiceContext
+
+log = logging.getLogger("cityos.services.ondemand")
+JST = dt.timezone(dt.timedelta(hours=9))
+STATE = "dispatcher"
+
+
+def jst_now() -> dt.datetime:
+    return dt.datetime.now(JST)
+
+
+def minute_of_day(t: dt.datetime | None = None) -> float:
+    t = t or jst_now()
+    return t.hour * 60 + t.minute + t.second / 60
+
+
+def iso_of(day: dt.date, minute: float) -> str:
+    """An ISO time with the JST offset for a minute of the service day."""
+    start = dt.datetime.combine(day, dt.time(0), JST)
+    return (start + dt.timedelta(minutes=minute)).isoformat(timespec="seconds")
+
+
+def new_day(ctx: ServiceContext) -> Dispatcher:
+    """Today's dispatcher; in the demo (or with always_open) the cars work around the clock."""
+    fleet = demo_fleet()
+    if ctx.settings.services.demo or ctx.options.get("always_open"):
+        fleet = [replace(v, shift_start=0.0, shift_end=24 * 60.0) for v in fleet]
+    d = Dispatcher(fleet, now=minute_of_day())
+    ctx.state[STATE] = d
+    ctx.state["day"] = jst_now().date()
+    ctx.state["written"] = {}
+    return d
+
+
+def dispatcher(ctx: ServiceContext) -> Dispatcher:
+    """Today's dispatcher, moved on to now (a new one after midnight)."""
+    d: Dispatcher | None = ctx.state.get(STATE)
+    if d is None or ctx.state.get("day") != jst_now().date():
+        d = new_day(ctx)
+    before = {r.id: r.status for r in d.rides.values()}
+    d.advance(minute_of_day())
+    changed = [r for r in d.rides.values() if before.get(r.id) != r.status]
+    for ride in changed:
+        record(ctx, ride)
+    return d
+
+
+def _entity(ctx: ServiceContext, ride: Ride) -> dict[str, Any]:
+    day: dt.date = ctx.state.get("day") or jst_now().date()
+    p = {"type": "Property"}
+    body: dict[str, Any] = {
+        "id": f"urn:ngsi-ld:RideRequest:{day.isoformat()}-{ride.id}", "type": "RideRequest",
+        "refResident": {"type": "Relationship", "object": ride.resident},
+        "pickup": {**p, "value": ride.origin.name},
+        "dropoff": {**p, "value": ride.destination.name},
+        "passengers": {**p, "value": ride.passengers},
+        "wheelchair": {**p, "value": ride.wheelchair},
+        "status": {**p, "value": ride.status},
+    }
+    if ride.pickup_window:
+        body["pickupWindowStart"] = {**p, "value": iso_of(day, ride.pickup_window[0])}
+        body["pickupWindowEnd"] = {**p, "value": iso_of(day, ride.pickup_window[1])}
+    if ride.arrival_by is not None:
+        body["arrivalBy"] = {**p, "value": iso_of(day, ride.arrival_by)}
+    return body
+
+
+def record(ctx: ServiceContext, ride: Ride) -> None:
+    """Write the booking (and, once ridden, the trip) through the platform, in the
+    background: the resident's answer never waits for it."""
+    if not ride.resident or ride.status in ("pending", "refused"):
+        return
+    ctx.spawn(_write(ctx, ride))
+
+
+async def _write(ctx: ServiceContext, ride: Ride) -> None:
+    try:
+        await ctx.client.upsert([_entity(ctx, ride)])
+        if ride.status == DONE and ride.pickup_at is not None and ride.dropoff_at is not None:
+            day: dt.date = ctx.state.get("day") or jst_now().date()
+            p = {"type": "Property"}
+            await ctx.client.upsert([{
+                "id": f"urn:ngsi-ld:TripRecord:{day.isoformat()}-{ride.id}", "type": "TripRecord",
+                "refResident": {"type": "Relationship", "object": ride.resident},
+                "originArea": {**p, "value": ride.origin.area},
+                "destinationArea": {**p, "value": ride.destination.area},
+                "startTime": {**p, "value": iso_of(day, ride.pickup_at)},
+                "endTime": {**p, "value": iso_of(day, ride.dropoff_at)},
+                "passengers": {**p, "value": ride.passengers}}])
+    except Exception as error:  # the platform refused or restarts: the plan goes on
+        log.warning("ondemand: could not write ride %s: %r", ride.id, error)
+
+
+async def _loop(ctx: ServiceContext) -> None:
+    from cityos.services.ondemand.solver import warm_up
+
+    await asyncio.to_thread(warm_up)  # numba's compiled code, from its cache when it can
+    ticks = 0
+    tick = float(ctx.options.get("tick_seconds", 5.0))
+    budget = float(ctx.options.get("reopt_seconds", 1.0))
+    while True:
+        d = dispatcher(ctx)
+        ticks += 1
+        if budget > 0 and ticks % 6 == 0 and d.rides:
+            await asyncio.to_thread(d.reoptimise, budget, ticks)
+        await asyncio.sleep(tick)
+
+
+async def start(ctx: ServiceContext) -> None:
+    new_day(ctx)
+    ctx.spawn(_loop(ctx))
+
+
+async def stop(ctx: ServiceContext) -> None:
+    ctx.state.pop(STATE, None)
