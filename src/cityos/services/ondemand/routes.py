@@ -331,7 +331,9 @@ async def api_trips(request: Request) -> Response:
 
 async def api_kpis(request: Request) -> Response:
     d = _d(request)
-    return plain_json({**kpis(d), "demandByAreaHour": heat_map(list(d.rides.values()))})
+    ready = bool(context_of(request, MANIFEST.name).state.get("ready"))
+    return plain_json({**kpis(d), "demandByAreaHour": heat_map(list(d.rides.values())),
+                       "optimiserReady": ready})
 
 
 BOOKING = {"type": "object", "required": ["origin", "destination"], "properties": {

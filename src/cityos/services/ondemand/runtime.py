@@ -105,10 +105,21 @@ async def _write(ctx: ServiceContext, ride: Ride) -> None:
         log.warning("ondemand: could not write ride %s: %r", ride.id, error)
 
 
-async def _loop(ctx: ServiceContext) -> None:
+def warm() -> None:
+    """Compile (or load from numba's cache) every kernel an offer and a re-plan use."""
     from cityos.services.ondemand.solver import warm_up
+    from cityos.services.ondemand.stops import areas, destinations
 
-    await asyncio.to_thread(warm_up)  # numba's compiled code, from its cache when it can
+    warm_up()
+    d = Dispatcher(demo_fleet(), now=8 * 60.0)
+    for k in range(3):
+        d.offer(d.new_ride(areas()[k], destinations()[k]))
+    d.reoptimise(0.05)
+
+
+async def _loop(ctx: ServiceContext) -> None:
+    await asyncio.to_thread(warm)  # before it, the first offer would wait for the compiler
+    ctx.state["ready"] = True
     ticks = 0
     tick = float(ctx.options.get("tick_seconds", 5.0))
     budget = float(ctx.options.get("reopt_seconds", 1.0))
