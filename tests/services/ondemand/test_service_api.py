@@ -126,3 +126,29 @@ def test_her_booking_is_her_personal_data_written_by_the_service(town: TestClien
         time.sleep(0.1)
     entities = found.json()
     assert entities and entities[0]["refResident"]["object"] == f"urn:ngsi-ld:Resident:{me}"
+
+
+def test_the_demo_day_fills_the_console_at_once(town: TestClient) -> None:
+    from cityos.services.ondemand import demo
+
+    app: Any = town.app
+    ctx = app.state.services["ondemand"]
+    assert town.portal is not None
+    task = town.portal.call(lambda: _spawn(ctx, demo.load(ctx)))
+    staff = _staff(town)
+    for _ in range(300):
+        kpis = town.get(f"{API}/kpis", headers=staff).json()
+        if kpis["requests"]:
+            break
+        time.sleep(0.1)
+    assert kpis["requests"] > 20 and kpis["served"] + kpis["refused"] > 0
+    assert town.get("/console/ondemand", headers=staff).status_code == 200
+    town.portal.call(lambda: _cancel(task))
+
+
+async def _spawn(ctx: Any, coroutine: Any) -> Any:
+    return ctx.spawn(coroutine)
+
+
+async def _cancel(task: Any) -> None:
+    task.cancel()
