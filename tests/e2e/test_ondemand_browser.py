@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from a11y import axe_violations, describe
 
 from conftest import CITYOS, system_binary
 
@@ -60,7 +61,8 @@ def test_book_offer_driver_console_and_cancel(serve: Any, tmp_path: Path) -> Non
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=ARGS)
         try:
-            phone = browser.new_context(viewport={"width": 360, "height": 740}, locale="ja-JP")
+            phone = browser.new_context(viewport={"width": 360, "height": 740}, locale="ja-JP",
+                                        bypass_csp=True)  # axe-core is injected
             page = phone.new_page()
             page.goto(f"{url}/app/signin?next=/app/ondemand")
             page.fill("#login", "hanako")
@@ -68,6 +70,7 @@ def test_book_offer_driver_console_and_cancel(serve: Any, tmp_path: Path) -> Non
             page.click("button[type=submit]")
             page.wait_for_url(f"{url}/app/ondemand")
             expect(page.locator("h1")).to_have_text("AIオンデマンド交通")
+            found = {"/app/ondemand": axe_violations(page)}
             page.select_option("#origin", "area-001")
             page.select_option("#destination", "clinic-yono")
             page.select_option("#passengers", "2")
@@ -76,6 +79,7 @@ def test_book_offer_driver_console_and_cancel(serve: Any, tmp_path: Path) -> Non
             expect(page.locator(".offer-arrival")).to_contain_text("到着")
             assert page.evaluate("document.documentElement.scrollWidth") <= 360
             page.screenshot(path=str(tmp_path / "offer.png"), full_page=True)
+            found["offer"] = axe_violations(page)
             page.click("text=この内容で予約する")
             expect(page.locator("[role=status]")).to_have_text("予約しました。")
             card = page.locator("#my-rides .ride").first
@@ -83,7 +87,7 @@ def test_book_offer_driver_console_and_cancel(serve: Any, tmp_path: Path) -> Non
             ride = card.get_attribute("data-ride")
             assert ride
 
-            console = browser.new_context(locale="ja-JP").new_page()
+            console = browser.new_context(locale="ja-JP", bypass_csp=True).new_page()
             console.goto(f"{url}/console/ondemand/driver")
             console.fill("#username", "untenshu")
             console.fill("#password", password)
@@ -101,7 +105,10 @@ def test_book_offer_driver_console_and_cancel(serve: Any, tmp_path: Path) -> Non
                     break
             assert shown, "no driver's page shows her stop"
             console.screenshot(path=str(tmp_path / "driver.png"), full_page=True)
+            found["driver"] = axe_violations(console)
             console.goto(f"{url}/console/ondemand")
+            found["console"] = axe_violations(console)
+            assert not any(found.values()), describe(found)
             expect(console.locator(f"#trips tr[data-ride='{ride}']")).to_contain_text("予約済み")
 
             # the cars fill up: a booking like hers is refused
@@ -122,5 +129,6 @@ def test_book_offer_driver_console_and_cancel(serve: Any, tmp_path: Path) -> Non
             console.goto(f"{url}/console/ondemand")
             expect(console.locator(f"#trips tr[data-ride='{ride}']")).to_contain_text(
                 "取り消し済み")
+            console.screenshot(path=str(tmp_path / "console.png"), full_page=True)
         finally:
             browser.close()

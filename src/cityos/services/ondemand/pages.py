@@ -118,8 +118,11 @@ _OFFER = """
 {% endif %}
 """
 
+_HEAD = """{% block head %}{{ super() }}<link rel="stylesheet" href="/app/ondemand/ondemand.css">{% endblock %}
+"""
+
 _APP = """{% extends "app/layout.html" %}
-{% block title %}{{ tx('AIオンデマンド交通', 'On-demand transport') }}{% endblock %}
+""" + _HEAD + """{% block title %}{{ tx('AIオンデマンド交通', 'On-demand transport') }}{% endblock %}
 {% block main %}
 <h1>{{ tx('AIオンデマンド交通', 'On-demand transport') }}</h1>
 {% if flash %}<p class="notice notice-ok" role="status">{{ flash }}</p>{% endif %}
@@ -133,7 +136,7 @@ _APP = """{% extends "app/layout.html" %}
 """
 
 _CONSOLE = """{% extends "console/layout.html" %}
-{% block title %}{{ tx('オンデマンド交通', 'On-demand transport') }}{% endblock %}
+""" + _HEAD + """{% block title %}{{ tx('オンデマンド交通', 'On-demand transport') }}{% endblock %}
 {% block content %}
 <h1>{{ tx('オンデマンド交通', 'On-demand transport') }}</h1>
 {% if flash %}<p class="notice notice-ok" role="status">{{ flash }}</p>{% endif %}
@@ -170,7 +173,7 @@ _CONSOLE = """{% extends "console/layout.html" %}
 """
 
 _DRIVER = """{% extends "console/layout.html" %}
-{% block title %}{{ tx('運転手', 'Driver') }}{% endblock %}
+""" + _HEAD + """{% block title %}{{ tx('運転手', 'Driver') }}{% endblock %}
 {% block content %}
 <h1>{{ cars.get(car, car) }}</h1>
 {% if flash %}<p class="notice notice-ok" role="status">{{ flash }}</p>{% endif %}
@@ -209,6 +212,24 @@ _DRIVER = """{% extends "console/layout.html" %}
 </ol>
 {% else %}<p>{{ tx('次の停車はありません。', 'No stops ahead.') }}</p>{% endif %}
 {% endblock %}
+"""
+
+CSS = """
+.ondemand-book select, .ondemand-book input[type=text], .ondemand-book input:not([type]) {
+  font-size: 1.15rem; min-height: 48px; width: 100%; max-width: 28rem; }
+.offer-pickup, .offer-arrival { font-size: 1.5rem; margin: 0.5rem 0; }
+.car-near { display: inline-block; margin-left: 0.5rem; color: #8a3b00; font-size: 1.2rem; }
+.driver-stops .service-name { font-size: 1.6rem; }
+.driver-stops button { font-size: 1.3rem; min-height: 56px; padding: 0 1.25rem; }
+.heat-wrap { overflow-x: auto; max-width: 100%; }
+table.heat td { text-align: center; min-width: 2.2rem; }
+table.heat .heat-0 { background: #ffffff; color: #1a1a1a; }
+table.heat .heat-1 { background: #fde9d9; color: #1a1a1a; }
+table.heat .heat-2 { background: #f9b98f; color: #1a1a1a; }
+table.heat .heat-3 { background: #e0662a; color: #000000; }
+table.heat .heat-4 { background: #8a2a00; color: #ffffff; }
+table.kpis th { text-align: left; padding-right: 1rem; }
+table.kpis td { white-space: nowrap; text-align: right; }
 """
 
 env = Environment(

@@ -19,7 +19,7 @@ from cityos.services.ondemand.booking import STATUS_TEXT, ask, hm, trip_json
 from cityos.services.ondemand.dispatch import Dispatcher, Offer, Ride
 from cityos.services.ondemand.kpi import heat_map, kpis
 from cityos.services.ondemand.manifest import MANIFEST
-from cityos.services.ondemand.pages import show
+from cityos.services.ondemand.pages import CSS, show
 from cityos.services.ondemand.runtime import dispatcher, record
 from cityos.services.ondemand.stops import KINDS, all_stops, areas, destinations
 from cityos.services.runtime import context_of
@@ -105,6 +105,12 @@ def _common(d: Dispatcher, request: Request) -> dict[str, Any]:
     return {"areas": areas(), "places": destinations(), "times": _times(d),
             "kinds": {k: v[1 if lang == "en" else 0] for k, v in KINDS.items()},
             "status": _status(lang), "cars": _cars(d), "flash": _flash(request)}
+
+
+async def stylesheet(request: Request) -> Response:
+    return Response(CSS, media_type="text/css",
+                    headers={"Cache-Control": "public, max-age=3600",
+                             "X-Content-Type-Options": "nosniff"})
 
 
 # --- the resident's page ------------------------------------------------------------------
@@ -347,6 +353,9 @@ BOOKING = {"type": "object", "required": ["origin", "destination"], "properties"
 RIDE = (Param("ride", "path", required=True),)
 
 OPERATIONS: list[Operation] = [
+    Operation("GET", "/app/ondemand/ondemand.css", stylesheet,
+              "The service pages' stylesheet (large text, the heat map's shades)", "app",
+              responses={200: "text/css"}, public=True),
     page("GET", "/app/ondemand", app_page, "On-demand transport: book a car (resident)",
          RESIDENT_PAGE),
     page("POST", "/app/ondemand/offer", app_offer, "See the offered pickup and arrival",
