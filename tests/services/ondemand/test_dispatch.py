@@ -98,3 +98,14 @@ def test_a_no_show_frees_the_seats_after_the_pickup() -> None:
     assert d.offer(other).ok and d.confirm(other.id)
     d.advance(24 * 60.0)
     assert other.status == DONE and check_driven(d)[0]
+
+
+def test_an_offer_not_confirmed_is_withdrawn_and_its_seats_freed() -> None:
+    assert HOME and CLINIC
+    d = _one_car(seats=4)
+    held = d.new_ride(HOME, CLINIC, passengers=4, earliest=600, latest=610)
+    assert d.offer(held).ok
+    assert not d.offer(d.new_ride(HOME, CLINIC, passengers=1, earliest=600, latest=610)).ok
+    d.advance(d.now + 4)  # the resident never confirmed
+    assert held.status == "declined"
+    assert d.offer(d.new_ride(HOME, CLINIC, passengers=1, earliest=600, latest=610)).ok

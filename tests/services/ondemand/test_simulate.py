@@ -38,3 +38,10 @@ def test_the_simulate_command_prints_the_figures() -> None:
                 "detour_factor_mean", "occupancy", "km_per_passenger", "refused"):
         assert key in out
     assert out["feasible"] is True and out["requests"] == 40
+
+
+def test_after_a_no_show_the_car_goes_on_with_its_stops() -> None:
+    d, out = simulate(300, seed=2, reopt_seconds=0)
+    assert out["no_shows"] > 0 and out["feasible"]
+    for car in d.cars.values():  # by midnight every car made every stop it had planned
+        assert car.done == len(car.route), car.vehicle.id

@@ -166,7 +166,9 @@ class Dispatcher:
             ox, oy = project(r.origin.where)
             dx, dy = project(r.drop_point)
             picks.append((ox, oy, r.service, r.passengers, pe, pl))
-            drops.append((dx, dy, r.service, -r.passengers, de, dl))
+            # a no-show's drop-off is where the car waited: no time of its own
+            drops.append((dx, dy, 0.0 if r.status == NO_SHOW else r.service, -r.passengers,
+                          de, dl))
         return [*picks, *drops]
 
     def _instance(self, vehicles: list[Vehicle], rides: list[Ride], after: float) -> Instance:
@@ -183,18 +185,19 @@ class Dispatcher:
     def _nodes(route: list[Stopref], index: dict[str, int], n: int) -> list[int]:
         return [index[rid] + 1 + (n if kind == "d" else 0) for rid, kind in route]
 
-    def _car_view(self, car: Car, extra: Ride | None = None) -> tuple[Instance, list[Ride],
-                                                                      list[Stopref], float]:
+    def _car_view(self, car: Car, extra: Ride | None = None,
+                  at: float | None = None) -> tuple[Instance, list[Ride], list[Stopref], float]:
         """The car's own instance (pending stops after its free time), its rides and route."""
         route = self._kept(car)
         ids = list(dict.fromkeys(rid for rid, _ in route))
         rides = [self.rides[i] for i in ids] + ([extra] if extra else [])
-        free = self._free_at(car)
+        free = self._free_at(car, at)
         return self._instance([car.vehicle], rides, free), rides, route, free
 
-    def _free_at(self, car: Car) -> float:
-        """When the car can first change its plan: now, or when it reaches its pinned stop."""
-        t = self.now
+    def _free_at(self, car: Car, at: float | None = None) -> float:
+        """When the car can first change its plan: now (or `at`, the car's own time while it
+        makes its stops), or when it reaches its pinned stop."""
+        t = self.now if at is None else at
         if car.done:
             rid, kind = car.route[car.done - 1]
             t = max(t, self.rides[rid].pinned[kind] + self.rides[rid].service)
@@ -205,14 +208,16 @@ class Dispatcher:
         return t
 
     # --- schedule ------------------------------------------------------------------------
-    def _schedule(self, car: Car) -> None:
+    def _schedule(self, car: Car, at: float | None = None) -> None:
         """Store planned times of the car's pending stops (the plan the car follows)."""
-        inst, rides, route, _ = self._car_view(car)
+        inst, rides, route, _ = self._car_view(car, at=at)
         if not route:
             return
         index = {r.id: k for k, r in enumerate(rides)}
         nodes = self._nodes(route, index, len(rides))
         timed, _ = freeze(inst, [nodes], math.inf)
+        if not all(math.isfinite(float(timed.tw_start[v])) for v in nodes):
+            raise RuntimeError(f"{car.vehicle.id}: the plan has no schedule")  # never expected
         for (rid, kind), v in zip(route, nodes, strict=True):
             ride = self.rides[rid]
             t = float(timed.tw_start[v])
@@ -245,14 +250,14 @@ class Dispatcher:
         happened: list[Stopref] = []
         with self.lock:
             self.now = max(self.now, now)
-            for rid, ride in list(self.rides.items()):
-                if ride.status == OFFERED and ride.offered_at is not None and \
-                        self.now > ride.offered_at + HOLD:
-                    self._drop(rid, DECLINED)
-            for car in self.cars.values():
+            for car in self.cars.values():  # first what happened, then what changes the plan
                 happened += self._run(car, self.now, absent)
             if happened:
                 self.version += 1
+            for rid, ride in list(self.rides.items()):
+                if ride.status == OFFERED and ride.offered_at is not None and \
+                        self.now > ride.offered_at + HOLD and "p" not in ride.pinned:
+                    self._drop(rid, DECLINED)
         return happened
 
     def _run(self, car: Car, until: float, absent: Callable[[Ride], bool] | None,
@@ -276,6 +281,11 @@ class Dispatcher:
                     k = car.route.index((rid, "d"))
                     car.route.insert(car.done + 1, car.route.pop(k))
                     changed = True
+                    car.done += 1
+                    happened.append((rid, kind))
+                    # the stops after it are planned anew from the car's time, before they happen
+                    self._schedule(car, at=t)
+                    continue
                 else:
                     ride.status = ONBOARD
             else:
