@@ -22,7 +22,7 @@ from cityos.services.ondemand.manifest import MANIFEST
 from cityos.services.ondemand.pages import CSS, show
 from cityos.services.ondemand.runtime import dispatcher, record
 from cityos.services.ondemand.stops import KINDS, all_stops, areas, destinations
-from cityos.services.runtime import context_of
+from cityos.services.runtime import ServiceContext, context_of, contexts
 from cityos.web.console._page import NAV, staff_name
 from cityos.web.pages import RESIDENT_PAGE, form_of, page
 from cityos.web.prefs import Prefs
@@ -34,8 +34,16 @@ TAG = "ondemand"
 
 
 # --- helpers ------------------------------------------------------------------------------
+def _ctx(request: Request) -> ServiceContext:
+    """The running service; a town that has not enabled it answers 404 (not a server error)."""
+    if MANIFEST.name not in contexts(request.app):
+        raise ResourceNotFound("この町ではオンデマンド交通は有効ではありません / on-demand "
+                               "transport is not enabled in this town")
+    return context_of(request, MANIFEST.name)
+
+
 def _d(request: Request) -> Dispatcher:
-    return dispatcher(context_of(request, MANIFEST.name))
+    return dispatcher(_ctx(request))
 
 
 def _resident(request: Request) -> str | None:
@@ -126,7 +134,7 @@ async def app_page(request: Request) -> Response:
 
 async def app_offer(request: Request) -> Response:
     d = _d(request)
-    ctx = context_of(request, MANIFEST.name)
+    ctx = _ctx(request)
     try:
         ride = ask(d, _form_booking(await form_of(request)), _resident(request))
     except BadRequestData as error:
@@ -150,7 +158,7 @@ async def _decide(request: Request, confirm: bool, back: str) -> Response:
     except ResourceNotFound:
         return _redirect(back, "gone")
     ok = d.confirm(ride.id) if confirm else d.cancel(ride.id)
-    record(context_of(request, MANIFEST.name), ride)
+    record(_ctx(request), ride)
     return _redirect(back, ("confirmed" if confirm else "cancelled") if ok else "gone")
 
 
@@ -209,7 +217,7 @@ async def console_offer(request: Request) -> Response:
         values["flash"] = error.detail
         return show(request, "ondemand/console.html", values, status=400)
     offer = d.offer(ride)
-    record(context_of(request, MANIFEST.name), ride)
+    record(_ctx(request), ride)
     values = _console_values(d, request)
     values.update(offer=offer, ride=ride, trip=trip_json(d, ride))
     return show(request, "ondemand/console.html", values)
@@ -248,7 +256,7 @@ async def driver_mark(request: Request) -> Response:
     back = f"/console/ondemand/driver?car={quote(car)}&done="
     ok = ride is not None and d.mark(ride.id, form.get("kind", ""), form.get("absent") == "on")
     if ok and ride is not None:
-        record(context_of(request, MANIFEST.name), ride)
+        record(_ctx(request), ride)
     return RedirectResponse(back + ("marked" if ok else "gone"), status_code=303,
                             headers={"Cache-Control": "no-store"})
 
@@ -293,7 +301,7 @@ async def _api_offer(request: Request, confirm: bool) -> Response:
     offer = d.offer(ride)
     if confirm and offer.ok:
         d.confirm(ride.id)
-    record(context_of(request, MANIFEST.name), ride)
+    record(_ctx(request), ride)
     return plain_json(_offer_json(d, offer), status=201 if offer.ok else 409)
 
 
@@ -311,7 +319,7 @@ async def _api_decide(request: Request, confirm: bool) -> Response:
     ok = d.confirm(ride.id) if confirm else d.cancel(ride.id)
     if not ok:
         raise _Conflict("この予約は変更できません / this booking can no longer be changed")
-    record(context_of(request, MANIFEST.name), ride)
+    record(_ctx(request), ride)
     return plain_json(trip_json(d, ride))
 
 
@@ -337,7 +345,7 @@ async def api_trips(request: Request) -> Response:
 
 async def api_kpis(request: Request) -> Response:
     d = _d(request)
-    ready = bool(context_of(request, MANIFEST.name).state.get("ready"))
+    ready = bool(_ctx(request).state.get("ready"))
     return plain_json({**kpis(d), "demandByAreaHour": heat_map(list(d.rides.values())),
                        "optimiserReady": ready})
 
