@@ -152,3 +152,40 @@ async def _spawn(ctx: Any, coroutine: Any) -> Any:
 
 async def _cancel(task: Any) -> None:
     task.cancel()
+
+
+def test_her_trip_is_written_as_hers_and_her_consent_is_asked(town: TestClient) -> None:
+    from cityos.services.ondemand.runtime import STATE, _write
+
+    hanako = _resident(town, "hanako")
+    me = town.get("/auth/v1/me", headers=hanako).json()["id"]
+    app: Any = town.app
+    ctx = app.state.services["ondemand"]
+    assert town.portal is not None
+    ride_id = town.post(f"{API}/bookings", headers=hanako, json={
+        "origin": "area-001", "destination": "kofudai-station"}).json()["ride"]["id"]
+    staff = _staff(town)
+
+    def asked() -> list[dict[str, Any]]:
+        return [c for c in town.get("/personal/v1/consents", params={"resident": me},
+                                    headers=staff).json() if c["category"] == "mobility"]
+
+    for _ in range(50):  # asked in the background at her first booking
+        if asked():
+            break
+        time.sleep(0.1)
+    [consent] = asked()
+    assert consent["state"] == "REQUESTED" and consent["recipientName"] == "町のオンデマンド交通"
+    d = ctx.state[STATE]
+    ride = d.rides[ride_id]
+    d.advance(24 * 60.0 - 0.01)
+    assert ride.status == "done"
+
+    async def write() -> None:
+        await _write(ctx, ride)
+
+    town.portal.call(write)
+    [trip] = town.portal.call(lambda: ctx.client.query("TripRecord"))
+    assert trip["refResident"] == f"urn:ngsi-ld:Resident:{me}"
+    assert trip["originArea"] == "ときわ台五丁目"
+    assert len(asked()) == 1  # asked once, not at every write

@@ -10,6 +10,7 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from cityos.services.client import PlatformError
 from cityos.services.ondemand.dispatch import DONE, Dispatcher, Ride
 from cityos.services.ondemand.fleet import demo_fleet
 from cityos.services.runtime import ServiceContext
@@ -87,9 +88,31 @@ def record(ctx: ServiceContext, ride: Ride) -> None:
     ctx.spawn(_write(ctx, ride))
 
 
+PURPOSE = "ServiceProvision"
+
+
+async def _ask_consent(ctx: ServiceContext, resident: str) -> None:
+    """Ask, once, the manifest's mobility consent: with it the service may read her trips
+    back for the town's planning (the platform's consent filter decides every read)."""
+    asked: set[str] = ctx.state.setdefault("asked", set())
+    if resident in asked:
+        return
+    asked.add(resident)
+    ask = ctx.manifest.consents[0]
+    try:
+        await ctx.client.ask_consent(resident.rsplit(":", 1)[-1], "mobility", PURPOSE,
+                                     service=ctx.manifest.title.ja,
+                                     notice=f"{ask.purpose.ja} / {ask.purpose.en}")
+    except PlatformError as error:
+        if error.status != 409:  # 409: asked before (by an earlier run of the service)
+            raise
+
+
 async def _write(ctx: ServiceContext, ride: Ride) -> None:
     try:
         await ctx.client.upsert([_entity(ctx, ride)])
+        assert ride.resident is not None
+        await _ask_consent(ctx, ride.resident)
         if ride.status == DONE and ride.pickup_at is not None and ride.dropoff_at is not None:
             day: dt.date = ctx.state.get("day") or jst_now().date()
             p = {"type": "Property"}
