@@ -51,6 +51,10 @@ async def load(ctx: ServiceContext) -> None:
     if ctx.state.get("demo"):
         return
     ctx.state["demo"] = True
+    for _ in range(1200):  # the optimiser's compiled code first (runtime.warm), then the day
+        if ctx.state.get("ready"):
+            break
+        await asyncio.sleep(0.5)
     now = minute_of_day()
     offset = now - ANCHOR
     asks = [a for a in day(REQUESTS, seed=jst_now().date().toordinal())
