@@ -109,3 +109,19 @@ def test_an_offer_not_confirmed_is_withdrawn_and_its_seats_freed() -> None:
     d.advance(d.now + 4)  # the resident never confirmed
     assert held.status == "declined"
     assert d.offer(d.new_ride(HOME, CLINIC, passengers=1, earliest=600, latest=610)).ok
+
+
+def test_the_resident_is_told_when_her_car_is_near() -> None:
+    from cityos.services.ondemand.booking import NEAR_MINUTES, near
+
+    assert HOME and CLINIC
+    d = _one_car()
+    ride = d.new_ride(HOME, CLINIC, earliest=600, latest=620)
+    assert d.offer(ride).ok and d.confirm(ride.id)
+    pickup = ride.planned_pickup or 0.0
+    d.advance(pickup - NEAR_MINUTES - 10)
+    assert not near(d, ride)
+    d.advance(pickup - NEAR_MINUTES + 0.5)
+    assert near(d, ride)
+    d.advance(pickup + 0.5)
+    assert not near(d, ride) and ride.status == "onboard"
