@@ -110,6 +110,15 @@ def test_book_offer_driver_console_and_cancel(serve: Any, tmp_path: Path) -> Non
             found["console"] = axe_violations(console)
             assert not any(found.values()), describe(found)
             expect(console.locator(f"#trips tr[data-ride='{ride}']")).to_contain_text("予約済み")
+            # a caller on the phone: the operator books for her
+            console.select_option("#origin", "area-003")
+            console.select_option("#destination", "kofudai-station")
+            console.click("form.ondemand-book button[type=submit]")
+            expect(console.locator(".offer-pickup")).to_contain_text("お迎え")
+            console.click("text=この内容で予約する")
+            expect(console.locator("[role=status]")).to_have_text("予約しました。")
+            expect(console.locator("#trips tbody tr").first).to_contain_text("光風台駅")
+            expect(console.locator(f"#trips tr[data-ride='{ride}']")).to_contain_text("予約済み")
 
             # the cars fill up: a booking like hers is refused
             taken = 0

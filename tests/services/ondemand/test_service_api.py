@@ -190,3 +190,27 @@ def test_her_trip_is_written_as_hers_and_her_consent_is_asked(town: TestClient) 
     assert trip["refResident"] == f"urn:ngsi-ld:Resident:{me}"
     assert trip["originArea"] == "ときわ台五丁目"
     assert len(asked()) == 1  # asked once, not at every write
+
+
+def test_the_driver_marks_the_pickup_and_the_drop_off(town: TestClient) -> None:
+    from cityos.services.ondemand.runtime import STATE
+
+    hanako = _resident(town, "hanako")
+    ride = town.post(f"{API}/bookings", headers=hanako, json={
+        "origin": "area-001", "destination": "kofudai-station"}).json()["ride"]
+    staff = _staff(town)
+    page = town.get("/console/ondemand/driver", params={"car": ride["vehicle"]}, headers=staff)
+    assert page.status_code == 200 and f'data-ride="{ride["id"]}"' in page.text
+    mark = {"car": ride["vehicle"], "ride": ride["id"], "kind": "p"}
+    answer = town.post("/console/ondemand/driver/mark", data=mark, headers=staff,
+                       follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].endswith("done=marked")
+    app: Any = town.app
+    d = app.state.services["ondemand"].state[STATE]
+    assert d.rides[ride["id"]].status == "onboard"
+    assert town.post(f"{API}/rides/{ride['id']}/cancel", headers=hanako).status_code == 409
+    town.post("/console/ondemand/driver/mark", data={**mark, "kind": "d"}, headers=staff)
+    assert d.rides[ride["id"]].status == "done"
+    again = town.post("/console/ondemand/driver/mark", data={**mark, "kind": "d"},
+                      headers=staff, follow_redirects=False)
+    assert again.headers["location"].endswith("done=gone")  # nothing left to mark
