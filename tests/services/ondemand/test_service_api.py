@@ -214,3 +214,24 @@ def test_the_driver_marks_the_pickup_and_the_drop_off(town: TestClient) -> None:
     again = town.post("/console/ondemand/driver/mark", data={**mark, "kind": "d"},
                       headers=staff, follow_redirects=False)
     assert again.headers["location"].endswith("done=gone")  # nothing left to mark
+
+
+def test_the_demo_cars_gps_follows_the_plan(town: TestClient) -> None:
+    from cityos.services.ondemand.fleet import DEPOT
+    from cityos.services.ondemand.runtime import STATE, planned_position
+    from cityos.town.simulator import Simulator
+
+    assert planned_position("beacon-rx-shelter-1") is None  # not a car of the plan
+    assert planned_position("ondemand-car-1") == (*DEPOT, 0, 0.0)  # waiting at the depot
+    hanako = _resident(town, "hanako")
+    ride = town.post(f"{API}/bookings", headers=hanako, json={
+        "origin": "area-040", "destination": "clinic-yono", "passengers": 2}).json()["ride"]
+    app: Any = town.app
+    d = app.state.services["ondemand"].state[STATE]
+    r = d.rides[ride["id"]]
+    d.advance((r.planned_pickup or 0) + 0.5)  # just after her pickup: on the way, two aboard
+    lon, lat, aboard, speed = planned_position(ride["vehicle"]) or (0, 0, 0, 0)
+    assert aboard == 2 and (lon, lat) != DEPOT
+    car = {"id": ride["vehicle"], "type": "vehicle-gps", "location": DEPOT}
+    Simulator._drive(object.__new__(Simulator), car)  # the demo's simulator moves it there
+    assert car["position"] == (lon, lat, 2)

@@ -573,6 +573,15 @@ class Dispatcher:
                 out.append((r, kind, t if t is not None else math.nan))
             return out
 
+    def moving(self, vehicle_id: str) -> bool:
+        """Whether the car is driving now (it has left for its next stop)."""
+        with self.lock:
+            car = self.cars[vehicle_id]
+            if car.done >= len(car.route):
+                return False
+            rid, kind = car.route[car.done]
+            return kind in self.rides[rid].pinned
+
     def position(self, vehicle_id: str) -> tuple[Point, int]:
         """Where the car is now (following its plan) and how many people are aboard."""
         with self.lock:

@@ -13,6 +13,7 @@ from typing import Any
 from cityos.services.client import PlatformError
 from cityos.services.ondemand.dispatch import DONE, Dispatcher, Ride
 from cityos.services.ondemand.fleet import demo_fleet
+from cityos.services.ondemand.geo import SPEED_KMH
 from cityos.services.runtime import ServiceContext
 
 log = logging.getLogger("cityos.services.ondemand")
@@ -33,6 +34,22 @@ def iso_of(day: dt.date, minute: float) -> str:
     """An ISO time with the JST offset for a minute of the service day."""
     start = dt.datetime.combine(day, dt.time(0), JST)
     return (start + dt.timedelta(minutes=minute)).isoformat(timespec="seconds")
+
+
+_LIVE: dict[str, ServiceContext] = {}  # the running service, for the demo's GPS cars
+
+
+def planned_position(device_id: str) -> tuple[float, float, int, float] | None:
+    """Where the plan has the car with GPS device `device_id` now: (lon, lat, people aboard,
+    speed km/h), or None when no service in this process plans it (the demo's simulator
+    then drives it as before)."""
+    ctx = _LIVE.get("ctx")
+    d: Dispatcher | None = ctx.state.get(STATE) if ctx is not None else None
+    if d is None or device_id not in d.cars:
+        return None
+    (lon, lat), aboard = d.position(device_id)  # as of the service's last tick (5 s)
+    moving = d.moving(device_id)
+    return lon, lat, aboard, SPEED_KMH if moving else 0.0
 
 
 def new_day(ctx: ServiceContext) -> Dispatcher:
@@ -156,8 +173,11 @@ async def _loop(ctx: ServiceContext) -> None:
 
 async def start(ctx: ServiceContext) -> None:
     new_day(ctx)
+    _LIVE["ctx"] = ctx
     ctx.spawn(_loop(ctx))
 
 
 async def stop(ctx: ServiceContext) -> None:
     ctx.state.pop(STATE, None)
+    if _LIVE.get("ctx") is ctx:
+        _LIVE.pop("ctx")
