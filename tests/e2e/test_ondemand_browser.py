@@ -86,6 +86,7 @@ def test_book_offer_driver_console_and_cancel(serve: Any, tmp_path: Path) -> Non
             expect(card).to_contain_text("予約済み")
             ride = card.get_attribute("data-ride")
             assert ride
+            page.screenshot(path=str(tmp_path / "my-rides.png"), full_page=True)
 
             console = browser.new_context(locale="ja-JP", bypass_csp=True).new_page()
             console.goto(f"{url}/console/ondemand/driver")
