@@ -264,7 +264,6 @@ class Dispatcher:
              only: int | None = None) -> list[Stopref]:
         """The car makes its planned stops up to `until` (or just `only` of them)."""
         happened: list[Stopref] = []
-        changed = False
         while car.done < len(car.route) and (only is None or len(happened) < only):
             rid, kind = car.route[car.done]
             ride = self.rides[rid]
@@ -280,7 +279,6 @@ class Dispatcher:
                     ride.planned_dropoff = ride.dropoff_at
                     k = car.route.index((rid, "d"))
                     car.route.insert(car.done + 1, car.route.pop(k))
-                    changed = True
                     car.done += 1
                     happened.append((rid, kind))
                     # the stops after it are planned anew from the car's time, before they happen
@@ -295,8 +293,6 @@ class Dispatcher:
             car.done += 1
             happened.append((rid, kind))
         self._pin_next(car)
-        if changed:
-            self._schedule(car)
         return happened
 
     def _pin_next(self, car: Car) -> None:

@@ -69,7 +69,7 @@ def _cars(d: Dispatcher) -> dict[str, str]:
 
 def _times(d: Dispatcher) -> list[str]:
     start = (int(d.now) // 15 + 1) * 15 + 15
-    return [hm(m) .rjust(5, "0") for m in range(start, min(start + 12 * 60, 24 * 60 - 30), 15)]
+    return [hm(m).rjust(5, "0") for m in range(start, min(start + 12 * 60, 24 * 60 - 30), 15)]
 
 
 def _own(d: Dispatcher, request: Request, ride_id: str) -> Ride:
