@@ -141,6 +141,19 @@ def test_notices_editor(platform: Platform) -> None:
     assert [n["title"]["ja"] for n in seen] == ["断水のお知らせ"]
     bad = _post(c, "/console/notices", "/console/notices", {"title_ja": "", "until": "x"})
     assert bad.status_code == 400
+    bad = _post(c, "/console/notices", "/console/notices", {"title_ja": "t", "until": "来週"})
+    assert bad.status_code == 400 and "2026/12/31 17:00 のように" in bad.text
+    r = _post(c, "/console/notices", "/console/notices",  # as a clerk types it (issue #20)
+              {"title_ja": "年末の窓口", "severity": "info", "until": "2099/12/31 17:00"})
+    assert r.status_code == 303, r.text
+    page = c.get("/console/notices", headers=HTML).text
+    assert "– 2099/12/31 17:00" in page and "T17:00" not in page  # shown as typed, JST
+    seen = c.get("/catalog/v1/notices", headers=platform.auth("resident")).json()
+    year_end = next(n for n in seen if n["title"]["ja"] == "年末の窓口")
+    assert year_end["until"] == "2099-12-31T17:00:00+09:00"  # the data keeps ISO 8601
+    _post(c, "/console/notices", f"/console/notices/{year_end['id']}/delete", {})
+    seen = [n for n in c.get("/catalog/v1/notices", headers=platform.auth("resident")).json()
+            if n["title"]["ja"] == "断水のお知らせ"]
     withdraw = _post(c, "/console/notices", f"/console/notices/{seen[0]['id']}/delete", {})
     assert withdraw.status_code == 303
     assert c.get("/catalog/v1/notices", headers=platform.auth("resident")).json() == []

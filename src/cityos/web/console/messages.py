@@ -147,6 +147,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "console.reset.none": ("ログイン名 {login} の住民は見つかりません。",
                            "No resident with the login name {login}."),
     "console.reset.back": ("アカウントの一覧にもどる", "Back to accounts"),
+    "console.notices.until.hint": ("日本時間です。カレンダーから選ぶか、2026/12/31 17:00 のように入力"
+                                   "します。空欄なら取り下げるまで表示します。",
+                                   "Japan time. Pick it, or type it like 2026/12/31 17:00. Empty: "
+                                   "shown until withdrawn."),
     "form.link_verified": ("リンクを開いて確認しました", "I opened the link and it works"),
     "form.link_verified.hint": ("確認するまで、アプリには「開く」ではなく「準備中」と表示されます。",
                                 "Until checked, the app shows “Coming soon” instead of “Open”."),
