@@ -230,7 +230,7 @@ def test_the_demo_cars_gps_follows_the_plan(town: TestClient) -> None:
     d = app.state.services["ondemand"].state[STATE]
     r = d.rides[ride["id"]]
     d.advance((r.planned_pickup or 0) + 0.5)  # just after her pickup: on the way, two aboard
-    lon, lat, aboard, speed = planned_position(ride["vehicle"]) or (0, 0, 0, 0)
+    lon, lat, aboard, _ = planned_position(ride["vehicle"]) or (0, 0, 0, 0)
     assert aboard == 2 and (lon, lat) != DEPOT
     car = {"id": ride["vehicle"], "type": "vehicle-gps", "location": DEPOT}
     Simulator._drive(object.__new__(Simulator), car)  # the demo's simulator moves it there
