@@ -47,6 +47,8 @@ PARTS = {
                    "energy and net zero: solar forecasts, shelter power, CO2 report"),
     "darp": Part("cityos.services.ondemand.cli:darp_app",
                  "AI on-demand transport (dial-a-ride) solver"),
+    "ondemand": Part("cityos.services.ondemand.service_cli:ondemand_app",
+                     "AI on-demand transport service: day simulation, KPIs"),
 }
 
 app = typer.Typer(cls=lazy_group(PARTS), no_args_is_help=True, add_completion=False,
