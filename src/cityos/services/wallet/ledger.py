@@ -502,3 +502,8 @@ def day_totals(conn: sqlite3.Connection, day: str) -> dict[str, Any]:
     return {"day": day, "byKind": kinds,
             "closing": {"residents": closing.get("resident", 0),
                         "shops": closing.get("shop", 0)}}
+
+
+def ledger_path(data_dir: Path) -> Path:
+    """Where the service keeps its ledger: its own database under the platform's data dir."""
+    return data_dir / "services" / "wallet" / "ledger.db"
