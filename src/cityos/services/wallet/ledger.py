@@ -435,7 +435,45 @@ class Ledger:
             return totals
         return self._once(f"close:{day.isoformat()}", "close", {"day": day.isoformat()}, apply)
 
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on the service's own tables (payment requests, shop staff)."""
+        with self._write() as conn:
+            yield conn
+
+    def pseudonymise(self, resident: str) -> str:
+        """Erasure: the resident's account keeps its entries (accounting records are kept
+        for the statutory period) under a random pseudonym; returns the pseudonym."""
+        old = resident_account(resident)
+        new = "resident:erased-" + uuid.uuid4().hex[:16]
+        with self._write() as conn:
+            self._account(conn, old, "resident")
+            conn.execute("INSERT INTO accounts(id, role, name, local, opened, erased) "
+                         "SELECT ?, role, '', local, opened, ? FROM accounts WHERE id = ?",
+                         (new, self.clock().isoformat(), old))
+            for table, column in (("balances", "account"), ("postings", "account"),
+                                  ("transactions", "payer"), ("transactions", "payee")):
+                conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
+            conn.execute("UPDATE requests SET result = replace(result, ?, ?)",
+                         (f'"{old}"', f'"{new}"'))
+            conn.execute("DELETE FROM accounts WHERE id = ?", (old,))
+        return new
+
     # --- reading --------------------------------------------------------------------------
+    def history(self, account: str, limit: int = 50) -> list[dict[str, Any]]:
+        """The account's latest transactions, newest first, with the net effect on it."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT t.*, sum(p.amount) AS net, a.name AS other_name FROM postings p "
+                "JOIN transactions t ON t.seq = p.txn LEFT JOIN accounts a ON a.id = "
+                "(CASE WHEN t.payer = ? THEN t.payee ELSE t.payer END) "
+                "WHERE p.account = ? GROUP BY t.seq ORDER BY t.seq DESC LIMIT ?",
+                (account, account, limit)).fetchall()
+        return [{"id": r["id"], "kind": r["kind"], "status": r["status"], "at": r["at"],
+                 "day": r["day"], "amount": r["amount"], "net": r["net"], "memo": r["memo"],
+                 "other": r["payee"] if r["payer"] == account else r["payer"],
+                 "otherName": r["other_name"] or ""} for r in rows]
+
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A consistent read-only view (one SQLite read transaction)."""

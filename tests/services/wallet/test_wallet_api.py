@@ -1,0 +1,135 @@
+"""The wallet through the platform: a shop asks for a payment, a resident pays it once with
+her own token (a retry returns the same payment, another resident is refused), the API is in
+/openapi.json, bad input is ProblemDetails, and the pages answer in Japanese."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+from tests.conftest import LOOPBACK
+
+from cityos.app import create_app
+from cityos.settings import load_settings
+
+API = "/services/v1/wallet"
+
+
+def _resident(c: TestClient, login: str) -> dict[str, str]:
+    r = c.post("/auth/residents", data={"login": login, "password": f"{login}-no-himitsu-1"})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def _id(c: TestClient, auth: dict[str, str]) -> str:
+    return str(c.get("/auth/v1/me", headers=auth).json()["id"])
+
+
+@pytest.fixture
+def town(data_dir: Path) -> Iterator[tuple[TestClient, Any]]:
+    environ = {"CITYOS_EGRESS_ALLOW": LOOPBACK, "CITYOS_SERVICES_ENABLED": "wallet"}
+    with TestClient(create_app(load_settings(data_dir, environ=environ)),
+                    raise_server_exceptions=False) as c:
+        yield c, c.app.state.services["wallet"]  # type: ignore[attr-defined]
+
+
+def _staff(c: TestClient) -> dict[str, str]:
+    from cityos.access.service import staff_principal
+
+    async def token() -> str:
+        app: Any = c.app
+        member, _ = await app.state.access.book.add_staff("clerk", ["operator"], tenant="")
+        return str(await app.state.access.issue(staff_principal(member)))
+    assert c.portal is not None
+    return {"Authorization": f"Bearer {c.portal.call(token)}"}
+
+
+def test_a_qr_payment_is_paid_once(town: tuple[TestClient, Any]) -> None:
+    c, ctx = town
+    from cityos.services.wallet.runtime import counter_of
+
+    hanako, keeper, jiro = _resident(c, "hanako"), _resident(c, "yaoya"), _resident(c, "jiro")
+    counter = counter_of(ctx)
+    counter.ledger.open_shop("o1", "yaoya", "とよの八百屋")
+    counter.add_staff("yaoya", _id(c, keeper))
+    staff = _staff(c)
+    for who in (hanako, jiro):
+        r = c.post(f"{API}/issues", headers={**staff, "Idempotency-Key": f"i-{_id(c, who)}"},
+                   json={"resident": _id(c, who), "amount": 2000, "kind": "points",
+                         "expirationDateOfMoney": "2099-03-31", "memo": "ボランティア"})
+        assert r.status_code == 201, r.text
+
+    asked = c.post(f"{API}/payment-requests", headers=keeper, json={"shop": "yaoya",
+                                                                     "amount": 480})
+    assert asked.status_code == 201, asked.text
+    code = asked.json()["code"]
+    assert asked.json()["url"].endswith(f"/app/wallet/pay/{code}")
+    assert c.post(f"{API}/payment-requests", headers=hanako,
+                  json={"shop": "yaoya", "amount": 1}).status_code == 400  # not her shop
+
+    pay = {**hanako, "Idempotency-Key": "tap-1"}
+    first = c.post(f"{API}/payments", headers=pay, json={"code": code})
+    assert first.status_code == 201, first.text
+    again = c.post(f"{API}/payments", headers={**hanako, "Idempotency-Key": "tap-2"},
+                   json={"code": code.lower()})
+    assert again.json()["id"] == first.json()["id"]  # a double tap pays once
+    other = c.post(f"{API}/payments", headers={**jiro, "Idempotency-Key": "x"},
+                   json={"code": code})
+    assert other.status_code == 409
+    assert other.headers["content-type"].startswith("application/problem+json")
+    assert "別の依頼" in other.json()["detail"]
+    assert c.get(f"{API}/balance", headers=hanako).json()["byKind"] == {"money": 0,
+                                                                         "points": 1520}
+    assert c.get(f"{API}/payment-requests/{code}", headers=keeper).json()["state"] == "paid"
+    assert c.get(f"{API}/totals", headers=staff).json()["shops"] == 480
+
+
+def test_a_direct_payment_needs_an_idempotency_key(town: tuple[TestClient, Any]) -> None:
+    c, ctx = town
+    from cityos.services.wallet.runtime import counter_of
+
+    hanako = _resident(c, "hanako")
+    counter_of(ctx).ledger.open_shop("o1", "kissa", "喫茶とよの")
+    counter_of(ctx).ledger.issue("i1", _id(c, hanako), 1000, "money", None)
+    body = {"shop": "kissa", "amount": 300}
+    assert c.post(f"{API}/payments", headers=hanako, json=body).status_code == 400
+    keyed = {**hanako, "Idempotency-Key": "k1"}
+    first = c.post(f"{API}/payments", headers=keyed, json=body)
+    assert first.status_code == 201
+    assert c.post(f"{API}/payments", headers=keyed, json=body).json() == first.json()
+    assert c.post(f"{API}/payments", headers=keyed,
+                  json={**body, "amount": 301}).status_code == 409
+    assert c.post(f"{API}/payments", headers={**hanako, "Idempotency-Key": "k2"},
+                  json={**body, "amount": 5000}).status_code == 409  # not enough
+    assert c.post(f"{API}/payments", headers={**hanako, "Idempotency-Key": "k3"},
+                  content=b"{not json").status_code == 400
+    assert c.get(f"{API}/balance", headers=hanako).json()["total"] == 700
+
+
+def test_the_api_is_documented_and_closed_to_strangers(town: tuple[TestClient, Any]) -> None:
+    c, _ = town
+    paths = c.get("/openapi.json").json()["paths"]
+    for path in ("/payments", "/payment-requests", "/issues", "/balance", "/circulation"):
+        assert f"{API}{path}" in paths
+    hanako = _resident(c, "hanako")
+    assert c.get(f"{API}/balance").status_code == 401
+    assert c.get(f"{API}/totals", headers=hanako).status_code == 403
+    assert c.post(f"{API}/issues", headers={**hanako, "Idempotency-Key": "a"},
+                  json={"resident": "x", "amount": 1}).status_code == 403
+
+
+def test_the_resident_page_shows_the_balance_in_japanese(town: tuple[TestClient, Any]) -> None:
+    c, ctx = town
+    from cityos.services.wallet.runtime import counter_of
+
+    hanako = _resident(c, "hanako")
+    counter_of(ctx).ledger.issue("i1", _id(c, hanako), 1200, "points", None, "健康ポイント")
+    page = c.get("/app/wallet", headers=hanako)
+    assert page.status_code == 200, page.text
+    assert "町のデジタル通貨" in page.text and "1,200 円" in page.text
+    assert "健康ポイント" in page.text
+    bad = c.get("/app/wallet/pay", params={"code": "zz"}, headers=hanako)
+    assert bad.status_code == 400 and "8 文字" in bad.text
