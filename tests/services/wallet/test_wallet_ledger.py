@@ -163,3 +163,27 @@ def test_a_closed_day_keeps_its_totals(ledger: Ledger, clock: Clock) -> None:
     clock.now = NOW  # a clock set back cannot write into a closed day
     with pytest.raises(InvalidState):
         ledger.pay("p2", HANAKO, "yaoya", 1)
+
+
+def test_erasure_keeps_the_entries_under_a_pseudonym(ledger: Ledger) -> None:
+    paid = ledger.pay("p1", HANAKO, "yaoya", 700)
+    before = ledger.totals()
+    alias = ledger.pseudonymise("hanako")
+    assert alias.startswith("resident:erased-")
+    assert ledger.totals() == before  # the books still balance, amounts kept
+    with pytest.raises(UnknownAccount):
+        ledger.balance(HANAKO)
+    assert ledger.balance(alias)["total"] == 2800
+    kept = ledger.transaction(paid["id"])
+    assert kept["payer"] == alias and "hanako" not in str(kept)
+    with ledger.reading() as conn:
+        stored = " ".join(r[0] for r in conn.execute("SELECT result FROM requests"))
+    assert "resident:hanako" not in stored
+
+
+def test_erasure_also_renames_the_callers_idempotency_keys(ledger: Ledger) -> None:
+    ledger.pay(f"{HANAKO}|tap-1", HANAKO, "yaoya", 100)
+    alias = ledger.pseudonymise("hanako")
+    with ledger.reading() as conn:
+        keys = {r[0] for r in conn.execute("SELECT key FROM requests")}
+    assert f"{alias}|tap-1" in keys and not any("hanako" in k for k in keys)

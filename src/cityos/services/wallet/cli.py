@@ -96,3 +96,19 @@ def circulation_command(
             typer.echo(orjson.dumps(circulation(conn, month)).decode())
     finally:
         ledger.close()
+
+
+@wallet_app.command("pseudonymise")
+def pseudonymise_command(
+    data_dir: DataDir,
+    resident: Annotated[str, typer.Option("--resident", help="the resident's account id")],
+) -> None:
+    """Erasure: keep the resident's ledger entries (statutory records) under a pseudonym."""
+    ledger = _ledger(data_dir)
+    try:
+        typer.echo(ledger.pseudonymise(resident))
+    except WalletError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        ledger.close()

@@ -456,6 +456,13 @@ class Ledger:
                 conn.execute(f"UPDATE {table} SET {column} = ? WHERE {column} = ?", (new, old))
             conn.execute("UPDATE requests SET result = replace(result, ?, ?)",
                          (f'"{old}"', f'"{new}"'))
+            conn.execute("UPDATE requests SET key = ? || substr(key, ?) WHERE "
+                         "substr(key, 1, ?) = ?", (new + "|", len(old) + 2, len(old) + 1,
+                                                   old + "|"))  # the API's per-caller keys
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if "pay_requests" in tables:  # the counter's tables, in the same database
+                conn.execute("UPDATE pay_requests SET payer = ? WHERE payer = ?", (new, old))
+                conn.execute("DELETE FROM shop_staff WHERE resident = ?", (resident,))
             conn.execute("DELETE FROM accounts WHERE id = ?", (old,))
         return new
 

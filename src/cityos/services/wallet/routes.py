@@ -19,6 +19,7 @@ from cityos.operations import RESIDENT_ROLE, STAFF_READ, STAFF_WRITE, Operation,
 from cityos.services.runtime import ServiceContext, context_of
 from cityos.services.wallet import messages as _messages  # noqa: F401  (the words)
 from cityos.services.wallet.counter import Counter, normal_code
+from cityos.services.wallet.demo import welcome
 from cityos.services.wallet.errors import BadAmount, WalletError
 from cityos.services.wallet.export import export_beancount
 from cityos.services.wallet.ledger import (
@@ -101,6 +102,8 @@ async def wallet_page(request: Request) -> Response:
     counter = _counter(request)
     ledger = counter.ledger
     account = resident_account(me)
+    if _ctx(request).settings.services.demo:
+        await _run(welcome, counter, me)
     try:
         balance = await _run(ledger.balance, account)
     except WalletError:
