@@ -133,3 +133,30 @@ def test_the_resident_page_shows_the_balance_in_japanese(town: tuple[TestClient,
     assert "健康ポイント" in page.text
     bad = c.get("/app/wallet/pay", params={"code": "zz"}, headers=hanako)
     assert bad.status_code == 400 and "8 文字" in bad.text
+
+
+def test_a_settlement_statement_is_sealed_by_the_service(town: tuple[TestClient, Any]) -> None:
+    import rfc8785
+    from cryptography import x509
+
+    from cityos.services.wallet.runtime import counter_of
+    from cityos.trust.seal import SealError, parse_seal, verify_seal
+
+    c, ctx = town
+    hanako, keeper = _resident(c, "hanako"), _resident(c, "yaoya")
+    ledger = counter_of(ctx).ledger
+    ledger.open_shop("o1", "yaoya", "とよの八百屋")
+    counter_of(ctx).add_staff("yaoya", _id(c, keeper))
+    ledger.issue("i1", _id(c, hanako), 1000, "money", None)
+    ledger.pay("p1", f"resident:{_id(c, hanako)}", "yaoya", 640)
+    settled = ledger.settle("s1", "yaoya")
+    csv = c.get(f"{API}/statements/{settled['id']}.csv", headers=keeper)
+    assert csv.status_code == 200 and "640" in csv.text
+    assert c.get(f"{API}/statements/{settled['id']}.csv", headers=hanako).status_code == 400
+    doc = c.get(f"{API}/statements/{settled['id']}.json", headers=keeper).json()
+    cert = x509.load_pem_x509_certificate(doc["certificate"].encode())
+    assert "町の地域通貨" in cert.subject.rfc4514_string()  # the platform CA's subject: the org
+    verify_seal(parse_seal(doc["seal"]), rfc8785.dumps(doc["statement"]), cert)
+    doc["statement"]["amount"] = 6400
+    with pytest.raises(SealError):
+        verify_seal(parse_seal(doc["seal"]), rfc8785.dumps(doc["statement"]), cert)

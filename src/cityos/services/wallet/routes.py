@@ -20,7 +20,7 @@ from cityos.services.runtime import ServiceContext, context_of
 from cityos.services.wallet import messages as _messages  # noqa: F401  (the words)
 from cityos.services.wallet.counter import Counter, normal_code
 from cityos.services.wallet.demo import welcome
-from cityos.services.wallet.errors import BadAmount, WalletError
+from cityos.services.wallet.errors import BadAmount, UnknownTransaction, WalletError
 from cityos.services.wallet.export import export_beancount
 from cityos.services.wallet.ledger import (
     JST,
@@ -40,6 +40,7 @@ from cityos.services.wallet.reports import (
     statements_of,
 )
 from cityos.services.wallet.runtime import counter_of
+from cityos.services.wallet.statement_seal import sealed
 from cityos.web.console._page import NAV as CONSOLE_NAV
 from cityos.web.console._page import can_edit, staff_name
 from cityos.web.pages import form_of, page
@@ -233,7 +234,8 @@ async def shop_request_page(request: Request) -> Response:
 
 
 async def statement_download(request: Request) -> Response:
-    """A settlement statement as CSV: the shop's staff, or the town's staff."""
+    """A settlement statement as CSV, or sealed JSON (.json): the shop's staff, or the
+    town's staff."""
     principal = request.scope.get(PRINCIPAL)
     counter = _counter(request)
     try:
@@ -245,6 +247,10 @@ async def statement_download(request: Request) -> Response:
     if principal is not None and principal.kind == "resident" and shop not in {
             s["shop"] for s in await _run(counter.shops_of, principal.name)}:
         return _problem(BadAmount("お店の担当者ではありません", "not staff of this shop"))
+    if request.path_params.get("format") == "json":
+        return JSONResponse(await sealed(_ctx(request), st))
+    if request.path_params.get("format") != "csv":
+        return _problem(UnknownTransaction("形式は csv か json です", "format is csv or json"))
     return Response(statement_csv(st), media_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="statement-{st["id"]}.csv"'})
 
@@ -521,9 +527,11 @@ OPERATIONS: list[Operation] = [
     Operation("GET", f"{API}/export.beancount", _api(api_export),
               "The whole ledger as a beancount file", NAME, responses={200: "beancount"},
               policy=STAFF_READ),
-    Operation("GET", f"{API}/statements/{{statementId}}.csv", statement_download,
-              "A settlement statement (CSV)", NAME,
-              params=(Param("statementId", "path", required=True),),
+    Operation("GET", f"{API}/statements/{{statementId}}.{{format}}", statement_download,
+              "A settlement statement: CSV, or JSON sealed by the service (eシール)", NAME,
+              params=(Param("statementId", "path", required=True),
+                      Param("format", "path", {"type": "string", "enum": ["csv", "json"]},
+                            required=True)),
               responses={200: "CSV", **_API_ERR},
               policy=Policy(roles=("operator", "viewer", RESIDENT_ROLE))),
 ]
