@@ -99,3 +99,23 @@ def test_bean_check_catches_a_tampered_balance(tmp_path: Path) -> None:
     checked = subprocess.run([str(BEAN_CHECK), str(out)], capture_output=True, text=True)
     assert checked.returncode != 0
     assert "Balance failed" in checked.stdout + checked.stderr
+
+
+def test_the_commands_print_totals_circulation_and_close(tmp_path: Path) -> None:
+    import orjson
+
+    book = _busy_town(tmp_path)
+    expected = book.totals()
+    book.close()
+    run = CliRunner().invoke
+    totals = run(app, ["wallet", "totals", "--data-dir", str(tmp_path)])
+    assert totals.exit_code == 0 and orjson.loads(totals.output) == expected
+    month = run(app, ["wallet", "circulation", "--data-dir", str(tmp_path), "--month",
+                      "2027-05"])
+    assert 0 < orjson.loads(month.output)["share"] < 1
+    closed = run(app, ["wallet", "close", "--data-dir", str(tmp_path), "--day", "2026-11-02"])
+    assert closed.exit_code == 0 and orjson.loads(closed.output)["day"] == "2026-11-02"
+    again = run(app, ["wallet", "close", "--data-dir", str(tmp_path), "--day", "2026-11-01"])
+    assert again.exit_code == 1  # an earlier day than the last close
+    missing = run(app, ["wallet", "totals", "--data-dir", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2

@@ -89,6 +89,14 @@ def _qr_svg(url: str, label: str) -> str:
     return svg.replace("<svg ", f'<svg role="img" aria-label="{label}" ', 1)
 
 
+def _within(request: Request, amount: object) -> None:
+    """A payment request is at most the town's `max_amount` (a QR at a shop is for a till)."""
+    limit = int(_ctx(request).options["max_amount"])
+    if isinstance(amount, int) and amount > limit:
+        raise BadAmount(f"支払い依頼は {limit:,} 円までです", f"a payment request is at most "
+                        f"¥{limit:,}")
+
+
 async def _run(fn: Any, *args: Any, **kwargs: Any) -> Any:
     return await asyncio.to_thread(fn, *args, **kwargs)
 
@@ -208,6 +216,7 @@ async def shop_ask(request: Request) -> Response:
         return _page_error(request, BadAmount("金額を数字で入れてください",
                                               "enter the amount in figures"), f"{APP}/shop")
     try:
+        _within(request, amount)
         req = await _run(_counter(request).ask, shop["shop"], amount,
                          int(_ctx(request).options["request_minutes"]), form.get("memo", ""))
     except WalletError as exc:
@@ -410,6 +419,7 @@ async def api_ask(request: Request) -> Response:
     shop = str(body.get("shop", ""))
     if shop not in {s["shop"] for s in await _run(counter.shops_of, me)}:
         raise BadAmount("お店の担当者ではありません", "you are not staff of this shop")
+    _within(request, body.get("amount"))
     req = await _run(counter.ask, shop, body.get("amount"),
                      int(_ctx(request).options["request_minutes"]), str(body.get("memo", "")))
     req["url"] = f"{_ctx(request).settings.public_url}{APP}/pay/{req['code']}"
