@@ -160,3 +160,44 @@ def test_a_settlement_statement_is_sealed_by_the_service(town: tuple[TestClient,
     doc["statement"]["amount"] = 6400
     with pytest.raises(SealError):
         verify_seal(parse_seal(doc["seal"]), rfc8785.dumps(doc["statement"]), cert)
+
+
+def test_a_payment_reaches_the_platform_only_under_consent(
+        town: tuple[TestClient, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from cityos.services.wallet import platform_link
+    from cityos.services.wallet.runtime import counter_of
+
+    c, ctx = town
+    hanako = _resident(c, "hanako")
+    me = _id(c, hanako)
+    ledger = counter_of(ctx).ledger
+    ledger.open_shop("o1", "kissa", "喫茶とよの")
+    ledger.issue("i1", me, 1000, "money", None)
+    states = {me: "REQUESTED"}
+
+    async def state(_ctx: Any, resident: str) -> str:
+        return states.get(resident, "")
+    monkeypatch.setattr(platform_link, "consent_state", state)
+
+    def stored(payment: dict[str, Any]) -> Any:
+        """The Purchase in her own data export (written by a background task)."""
+        for _ in range(30):
+            mine = c.get("/app/mydata/export", headers=hanako).json()["entities"]
+            found = [e for e in mine if e["id"] == f"urn:ngsi-ld:Purchase:{payment['id']}"]
+            if found:
+                return {k.rsplit("/", 1)[-1]: v[0] for k, v in found[0]["attrs"].items()}
+            time.sleep(0.1)
+        return None
+
+    refused = c.post(f"{API}/payments", headers={**hanako, "Idempotency-Key": "a"},
+                     json={"shop": "kissa", "amount": 100}).json()
+    assert stored(refused) is None  # asked, not yet approved: nothing on the platform
+    states[me] = "APPROVED"
+    agreed = c.post(f"{API}/payments", headers={**hanako, "Idempotency-Key": "b"},
+                    json={"shop": "kissa", "amount": 250}).json()
+    entity = stored(agreed)
+    assert entity is not None, "the Purchase was not written"
+    assert entity["totalPrice"]["value"] == 250
+    assert entity["refResident"]["object"] == f"urn:ngsi-ld:Resident:{me}"
