@@ -201,3 +201,15 @@ def test_a_payment_reaches_the_platform_only_under_consent(
     assert entity is not None, "the Purchase was not written"
     assert entity["totalPrice"]["value"] == 250
     assert entity["refResident"]["object"] == f"urn:ngsi-ld:Resident:{me}"
+
+
+def test_the_wallet_is_one_tap_from_home(town: tuple[TestClient, Any]) -> None:
+    from cityos.catalog.seed import seed_catalog
+
+    c, _ = town
+    app: Any = c.app
+    assert c.portal is not None
+    c.portal.call(lambda: seed_catalog(app.state.broker.store))
+    home = c.get("/app", headers=_resident(c, "hanako"))
+    assert home.status_code == 200
+    assert 'href="/app/wallet"' in home.text
