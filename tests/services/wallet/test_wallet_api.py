@@ -213,3 +213,37 @@ def test_the_wallet_is_one_tap_from_home(town: tuple[TestClient, Any]) -> None:
     home = c.get("/app", headers=_resident(c, "hanako"))
     assert home.status_code == 200
     assert 'href="/app/wallet"' in home.text
+
+
+def test_the_resident_shows_her_code_and_confirms_what_the_shop_charged(
+        town: tuple[TestClient, Any]) -> None:
+    from cityos.services.wallet.runtime import counter_of
+
+    c, ctx = town
+    hanako, keeper, jiro = _resident(c, "hanako"), _resident(c, "yaoya"), _resident(c, "jiro")
+    counter = counter_of(ctx)
+    counter.ledger.open_shop("o1", "yaoya", "とよの八百屋")
+    counter.add_staff("yaoya", _id(c, keeper))
+    counter.ledger.issue("i1", _id(c, hanako), 1000, "points", None)
+    shown = c.post("/app/wallet/show", headers=hanako, follow_redirects=False)
+    assert shown.status_code == 303
+    code = shown.headers["location"].rsplit("/", 1)[-1]
+    assert "わたしの支払いコード" in c.get(shown.headers["location"], headers=hanako).text
+
+    charged = c.post("/app/wallet/shop/charge", headers=keeper, follow_redirects=False,
+                     data={"shop": "yaoya", "code": code, "amount": "300"})
+    assert charged.status_code == 303, charged.text
+    hold = charged.headers["location"].rsplit("/", 1)[-1]
+    assert c.post("/app/wallet/shop/charge", headers=keeper, data={
+        "shop": "yaoya", "code": code, "amount": "900"}).status_code == 409  # once per code
+    assert c.get(f"{API}/balance", headers=hanako).json()["total"] == 700  # held
+    page = c.get("/app/wallet", headers=hanako).text
+    assert "確かめてほしい支払い" in page and "とよの八百屋" in page
+
+    assert c.post(f"/app/wallet/holds/{hold}/post", headers=jiro).status_code == 400
+    done = c.post(f"/app/wallet/holds/{hold}/post", headers=hanako, follow_redirects=False)
+    assert done.status_code == 303
+    assert c.post(f"/app/wallet/holds/{hold}/void", headers=hanako).status_code == 409
+    assert 'data-state="posted"' in c.get(f"/app/wallet/shop/holds/{hold}", headers=keeper).text
+    assert c.get(f"{API}/balance", headers=hanako).json()["total"] == 700
+    assert counter.ledger.balance("shop:yaoya")["total"] == 300

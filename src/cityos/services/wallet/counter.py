@@ -26,6 +26,9 @@ CREATE TABLE IF NOT EXISTS pay_requests(
   code TEXT PRIMARY KEY, shop TEXT NOT NULL, amount INTEGER NOT NULL, memo TEXT NOT NULL,
   created TEXT NOT NULL, expires TEXT NOT NULL, payment TEXT, payer TEXT);
 CREATE INDEX IF NOT EXISTS pay_requests_shop ON pay_requests(shop, created);
+CREATE TABLE IF NOT EXISTS pay_tokens(  -- the code a resident shows for the shop to charge
+  code TEXT PRIMARY KEY, resident TEXT NOT NULL, created TEXT NOT NULL, expires TEXT NOT NULL,
+  hold TEXT);
 """
 
 
@@ -115,6 +118,46 @@ class Counter:
             conn.execute("UPDATE pay_requests SET payment = ?, payer = ? WHERE code = ? AND "
                          "payment IS NULL", (paid["id"], payer, req["code"]))
         return paid
+
+    def token(self, resident: str, minutes: int) -> dict[str, Any]:
+        """A code the resident shows; the shop charges it once, and she confirms."""
+        now = self.ledger.clock()
+        code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+        expires = now + dt.timedelta(minutes=minutes)
+        with self.ledger.writing() as conn:
+            conn.execute("INSERT INTO pay_tokens(code, resident, created, expires) "
+                         "VALUES (?,?,?,?)", (code, resident, now.isoformat(),
+                                              expires.isoformat()))
+        return {"code": code, "shownCode": shown_code(code), "expires": expires.isoformat()}
+
+    def charge(self, code: str, shop: str, amount: int, memo: str = "") -> dict[str, Any]:
+        """The shop charges a resident's shown code: a pending payment (hold) that she
+        confirms or cancels. The code's key makes it once only."""
+        code = normal_code(code)
+        with self.ledger.reading() as conn:
+            row = conn.execute("SELECT * FROM pay_tokens WHERE code = ?", (code,)).fetchone()
+        if row is None:
+            raise UnknownTransaction("このコードはありません", "no such code")
+        if row["hold"] is None and dt.datetime.fromisoformat(row["expires"]) < \
+                self.ledger.clock():
+            raise InvalidState("このコードは期限が切れました。お客さまにもう一度表示してもらって"
+                               "ください", "this code has lapsed; ask the customer again")
+        hold = self.ledger.hold(f"token:{code}", "resident:" + row["resident"], shop, amount,
+                                memo=memo)
+        with self.ledger.writing() as conn:
+            conn.execute("UPDATE pay_tokens SET hold = ? WHERE code = ? AND hold IS NULL",
+                         (hold["id"], code))
+        return hold
+
+    def pending(self, account: str) -> list[dict[str, Any]]:
+        """Payments waiting for `account`'s confirmation (holds it made), oldest first."""
+        with self.ledger.reading() as conn:
+            rows = conn.execute(
+                "SELECT t.id, t.amount, t.memo, t.at, a.name FROM transactions t JOIN accounts a "
+                "ON a.id = t.payee WHERE t.kind = 'hold' AND t.status = 'pending' AND "
+                "t.payer = ? ORDER BY t.seq", (account,)).fetchall()
+        return [{"id": r["id"], "amount": r["amount"], "memo": r["memo"], "at": r["at"],
+                 "shopName": r["name"]} for r in rows]
 
     def recent(self, shop: str, limit: int = 20) -> list[dict[str, Any]]:
         """The shop's latest payment requests, newest first."""

@@ -120,8 +120,10 @@ async def wallet_page(request: Request) -> Response:
     history = _history_rows(await _run(ledger.history, account, 20)) if balance["lots"] or \
         await _run(_has_account, counter, account) else []
     records = await ask_once(_ctx(request), me)
+    pending = [{**p, "when": _jst(p["at"])} for p in await _run(counter.pending, account)]
     return render(request, "wallet/app.html", {
-        "balance": balance, "history": history, "records": records,
+        "balance": balance, "history": history, "records": records, "pending": pending,
+        "flash": request.query_params.get("done", ""),
         "shops": await _run(counter.shops_of, me), "nav": "home"})
 
 
@@ -178,6 +180,56 @@ async def paid_page(request: Request) -> Response:
     return render(request, "wallet/paid.html", {"req": req, "balance": balance, "nav": "home"})
 
 
+async def show_code(request: Request) -> Response:
+    """The resident shows a code (and QR) for the shop to charge; she confirms after."""
+    me = _me(request)
+    token = await _run(_counter(request).token, me, int(_ctx(request).options["request_minutes"]))
+    return RedirectResponse(f"{APP}/show/{token['code']}", status_code=303)
+
+
+async def show_page(request: Request) -> Response:
+    me = _me(request)
+    code = request.path_params["code"]
+    with _counter(request).ledger.reading() as conn:
+        row = conn.execute("SELECT * FROM pay_tokens WHERE code = ? AND resident = ?",
+                           (code, me)).fetchone()
+    if row is None:
+        return _page_error(request, BadAmount("このコードはありません", "no such code"))
+    lang = getattr(request.scope.get("cityos.prefs"), "lang", "ja")
+    label = "My payment code" if lang == "en" else "わたしの支払いコード"
+    return render(request, "wallet/show.html", {
+        "code": code, "shown": f"{code[:4]}-{code[4:]}", "expires": _jst(row["expires"]),
+        "qr": _qr_svg(f"cityos-wallet:{code}", label), "nav": "home"})
+
+
+async def _decide(request: Request, kind: str) -> Response:
+    me = _me(request)
+    ledger = _counter(request).ledger
+    hold_id = request.path_params["holdId"]
+    try:
+        hold = await _run(ledger.transaction, hold_id)
+        if hold["kind"] != "hold" or hold["payer"] != resident_account(me):
+            raise BadAmount("この支払いは確かめられません", "this payment is not yours")
+        done = await _run(ledger.post if kind == "post" else ledger.void, f"{kind}:{hold_id}",
+                          hold_id)
+    except WalletError as exc:
+        return _page_error(request, exc)
+    if kind == "post":
+        names = {f"shop:{x['shop']}": x["name"] for x in await _run(_counter(request).shops)}
+        _ctx(request).spawn(record_purchase(_ctx(request), me, {**done, "id": hold_id},
+                                            names.get(hold["payee"], hold["payee"])))
+    flash = "支払いました / paid" if kind == "post" else "取り消しました / cancelled"
+    return RedirectResponse(f"{APP}?done={quote(flash)}", status_code=303)
+
+
+async def confirm_hold(request: Request) -> Response:
+    return await _decide(request, "post")
+
+
+async def cancel_hold(request: Request) -> Response:
+    return await _decide(request, "void")
+
+
 # --- the shop screen (residents who are a shop's staff) --------------------------------
 async def _my_shop(request: Request) -> dict[str, Any] | None:
     shops = await _run(_counter(request).shops_of, _me(request))
@@ -222,6 +274,43 @@ async def shop_ask(request: Request) -> Response:
     except WalletError as exc:
         return _page_error(request, exc, f"{APP}/shop")
     return RedirectResponse(f"{APP}/shop/requests/{req['code']}", status_code=303)
+
+
+async def shop_charge(request: Request) -> Response:
+    """The shop charges the code a customer shows: her confirmation is then awaited."""
+    shop = await _my_shop(request)
+    form = await form_of(request)
+    if shop is None or form.get("shop", shop["shop"]) != shop["shop"]:
+        return _page_error(request, BadAmount("お店の担当者ではありません",
+                                              "you are not staff of this shop"))
+    back = f"{APP}/shop?shop={shop['shop']}"
+    try:
+        amount = int(form.get("amount", "").strip().replace(",", ""))
+        _within(request, amount)
+        hold = await _run(_counter(request).charge, form.get("code", ""), shop["shop"], amount,
+                          form.get("memo", "")[:100])
+    except ValueError:
+        return _page_error(request, BadAmount("金額を数字で入れてください",
+                                              "enter the amount in figures"), back)
+    except WalletError as exc:
+        return _page_error(request, exc, back)
+    return RedirectResponse(f"{APP}/shop/holds/{hold['id']}", status_code=303)
+
+
+async def shop_hold_page(request: Request) -> Response:
+    me = _me(request)
+    counter = _counter(request)
+    try:
+        hold = await _run(counter.ledger.transaction, request.path_params["holdId"])
+    except WalletError as exc:
+        return _page_error(request, exc, f"{APP}/shop")
+    mine = {f"shop:{s['shop']}" for s in await _run(counter.shops_of, me)}
+    if hold["kind"] != "hold" or hold["payee"] not in mine:
+        return _page_error(request, BadAmount("お店の担当者ではありません",
+                                              "you are not staff of this shop"))
+    return render(request, "wallet/shop_hold.html", {"hold": hold, "when": _jst(hold["at"]),
+                                                     "shop": hold["payee"].split(":", 1)[1],
+                                                     "nav": "home"})
 
 
 async def shop_request_page(request: Request) -> Response:
@@ -468,6 +557,7 @@ async def api_export(request: Request) -> Response:
 
 
 _CODE = (Param("code", "path", required=True),)
+_HOLD = (Param("holdId", "path", required=True),)
 _KEY = (Param("Idempotency-Key", "header", required=True,
               description="the same key and body give the first result; another body: 409"),)
 _FORM = {303: "done: back to the page", 400: "HTML error page"}
@@ -495,6 +585,18 @@ OPERATIONS: list[Operation] = [
          responses={303: "paid", 404: "no such request", 409: "lapsed, paid, or not enough"},
          params=_CODE),
     page("GET", f"{APP}/paid/{{code}}", paid_page, "The payment done", RESIDENT, params=_CODE),
+    page("POST", f"{APP}/show", show_code, "Show my code for the shop to charge", RESIDENT,
+         responses=_FORM),
+    page("GET", f"{APP}/show/{{code}}", show_page, "My payment code (QR) for the shop",
+         RESIDENT, params=_CODE),
+    page("POST", f"{APP}/holds/{{holdId}}/post", confirm_hold,
+         "Confirm a payment the shop charged", RESIDENT, responses=_FORM, params=_HOLD),
+    page("POST", f"{APP}/holds/{{holdId}}/void", cancel_hold,
+         "Cancel a payment the shop charged", RESIDENT, responses=_FORM, params=_HOLD),
+    page("POST", f"{APP}/shop/charge", shop_charge,
+         "Shop: charge the code a customer shows (she confirms)", RESIDENT, responses=_FORM),
+    page("GET", f"{APP}/shop/holds/{{holdId}}", shop_hold_page,
+         "Shop: a charged payment, waiting for the customer", RESIDENT, params=_HOLD),
     page("GET", f"{APP}/shop", shop_page, "Shop screen: ask for a payment, sales, statements",
          RESIDENT, params=(Param("shop"),)),
     page("POST", f"{APP}/shop/requests", shop_ask, "Shop: a new payment request (QR)", RESIDENT,
