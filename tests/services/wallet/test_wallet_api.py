@@ -247,3 +247,27 @@ def test_the_resident_shows_her_code_and_confirms_what_the_shop_charged(
     assert 'data-state="posted"' in c.get(f"/app/wallet/shop/holds/{hold}", headers=keeper).text
     assert c.get(f"{API}/balance", headers=hanako).json()["total"] == 700
     assert counter.ledger.balance("shop:yaoya")["total"] == 300
+
+
+@pytest.mark.parametrize("who", ["admin", "resident"])
+def test_no_wallet_operation_answers_a_server_error(town: tuple[TestClient, Any], who: str,
+                                                    data_dir: Path) -> None:
+    from cityos.access.gate import create_admin_token
+    from cityos.services.wallet.routes import OPERATIONS
+
+    c, _ = town
+    auth = ({"Authorization": f"Bearer {create_admin_token(data_dir)}"} if who == "admin"
+            else _resident(c, "hanako"))
+    bodies: list[dict[str, Any]] = [
+        {"json": {"shop": 5, "amount": "x", "code": None, "kinds": 3, "resident": [],
+                  "expirationDateOfMoney": "someday"}},
+        {"content": b"\xff\xfe not json"},
+        {"data": {"shop": "", "amount": "-1", "code": "!!", "day": "x", "key": "",
+                  "login": "nobody", "kind": "gold"}},
+    ]
+    for op in OPERATIONS:
+        path = (op.path.replace("{code}", "ABCD2345").replace("{holdId}", "w-0")
+                .replace("{statementId}", "w-0").replace("{format}", "csv"))
+        for body in bodies if op.method == "POST" else [{}]:
+            r = c.request(op.method, path, headers={**auth, "Idempotency-Key": "k"}, **body)
+            assert r.status_code < 500, (op.method, path, body, r.status_code, r.text[:300])

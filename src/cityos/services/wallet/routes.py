@@ -457,6 +457,19 @@ async def _json(request: Request) -> dict[str, Any]:
     return body
 
 
+def _safe(fn: Any) -> Any:
+    """A page that answers a refusal (e.g. a staff admin on a resident's page) with the
+    wallet's error page, never a server error."""
+    async def endpoint(request: Request) -> Response:
+        try:
+            response: Response = await fn(request)
+            return response
+        except WalletError as exc:
+            return _page_error(request, exc)
+    endpoint.__name__ = fn.__name__
+    return endpoint
+
+
 def _api(fn: Any) -> Any:
     async def endpoint(request: Request) -> Response:
         try:
@@ -575,33 +588,33 @@ _ISSUE_BODY = {"type": "object", "properties": {
     "expirationDateOfMoney": {"type": "string", "format": "date"}, "memo": {"type": "string"}}}
 
 OPERATIONS: list[Operation] = [
-    page("GET", APP, wallet_page, "Town currency: balance, history, pay (デジタル通貨)", RESIDENT),
-    page("GET", f"{APP}/pay", pay_code, "Pay: the shop's code typed by hand", RESIDENT,
+    page("GET", APP, _safe(wallet_page), "Town currency: balance, history, pay (デジタル通貨)", RESIDENT),
+    page("GET", f"{APP}/pay", _safe(pay_code), "Pay: the shop's code typed by hand", RESIDENT,
          responses={303: "to the confirmation", 400: "not a code"},
          params=(Param("code"),)),
-    page("GET", f"{APP}/pay/{{code}}", confirm_page, "Confirm a payment request (the QR's link)",
+    page("GET", f"{APP}/pay/{{code}}", _safe(confirm_page), "Confirm a payment request (the QR's link)",
          RESIDENT, responses={200: "HTML page", 404: "no such request"}, params=_CODE),
-    page("POST", f"{APP}/pay/{{code}}", confirm, "Pay a payment request", RESIDENT,
+    page("POST", f"{APP}/pay/{{code}}", _safe(confirm), "Pay a payment request", RESIDENT,
          responses={303: "paid", 404: "no such request", 409: "lapsed, paid, or not enough"},
          params=_CODE),
-    page("GET", f"{APP}/paid/{{code}}", paid_page, "The payment done", RESIDENT, params=_CODE),
-    page("POST", f"{APP}/show", show_code, "Show my code for the shop to charge", RESIDENT,
+    page("GET", f"{APP}/paid/{{code}}", _safe(paid_page), "The payment done", RESIDENT, params=_CODE),
+    page("POST", f"{APP}/show", _safe(show_code), "Show my code for the shop to charge", RESIDENT,
          responses=_FORM),
-    page("GET", f"{APP}/show/{{code}}", show_page, "My payment code (QR) for the shop",
+    page("GET", f"{APP}/show/{{code}}", _safe(show_page), "My payment code (QR) for the shop",
          RESIDENT, params=_CODE),
-    page("POST", f"{APP}/holds/{{holdId}}/post", confirm_hold,
+    page("POST", f"{APP}/holds/{{holdId}}/post", _safe(confirm_hold),
          "Confirm a payment the shop charged", RESIDENT, responses=_FORM, params=_HOLD),
-    page("POST", f"{APP}/holds/{{holdId}}/void", cancel_hold,
+    page("POST", f"{APP}/holds/{{holdId}}/void", _safe(cancel_hold),
          "Cancel a payment the shop charged", RESIDENT, responses=_FORM, params=_HOLD),
-    page("POST", f"{APP}/shop/charge", shop_charge,
+    page("POST", f"{APP}/shop/charge", _safe(shop_charge),
          "Shop: charge the code a customer shows (she confirms)", RESIDENT, responses=_FORM),
-    page("GET", f"{APP}/shop/holds/{{holdId}}", shop_hold_page,
+    page("GET", f"{APP}/shop/holds/{{holdId}}", _safe(shop_hold_page),
          "Shop: a charged payment, waiting for the customer", RESIDENT, params=_HOLD),
-    page("GET", f"{APP}/shop", shop_page, "Shop screen: ask for a payment, sales, statements",
+    page("GET", f"{APP}/shop", _safe(shop_page), "Shop screen: ask for a payment, sales, statements",
          RESIDENT, params=(Param("shop"),)),
-    page("POST", f"{APP}/shop/requests", shop_ask, "Shop: a new payment request (QR)", RESIDENT,
+    page("POST", f"{APP}/shop/requests", _safe(shop_ask), "Shop: a new payment request (QR)", RESIDENT,
          responses=_FORM),
-    page("GET", f"{APP}/shop/requests/{{code}}", shop_request_page,
+    page("GET", f"{APP}/shop/requests/{{code}}", _safe(shop_request_page),
          "Shop: the payment request's QR code and state", RESIDENT, params=_CODE),
     page("GET", CONSOLE, console_page, "Console: the town currency (デジタル通貨)", STAFF_READ,
          tag="console"),
