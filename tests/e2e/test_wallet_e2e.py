@@ -2,7 +2,8 @@
 service, in headless Chromium: a clerk registers a shop, its staff member and volunteering
 points in the console; the shopkeeper shows a QR payment request on the shop screen; the
 resident on her phone types the request's code (a test browser has no camera), confirms,
-and both see it paid; the API's balances agree; axe-core finds nothing serious."""
+and both see it paid; then she shows her own code, the shop charges it and she confirms;
+the API's balances agree; axe-core finds nothing serious."""
 
 from __future__ import annotations
 
@@ -128,8 +129,27 @@ def test_a_qr_payment_between_a_phone_and_a_shop(town: dict[str, Any], browser: 
     shop.goto(f"{url}/app/wallet/shop")
     assert "480 円" in shop.inner_text("#shop-balance")
 
+    # the other way round: she shows her code, the shop charges it, she confirms
+    phone.goto(f"{url}/app/wallet")
+    phone.click("#wallet-show")
+    phone.wait_for_selector("svg.wallet-qr")
+    mine = phone.inner_text("#my-code")
+    found["my code"] = axe_violations(phone)
+    shop.fill("#charge-code", mine)
+    shop.fill("#charge-amount", "120")
+    shop.click("form[action^='/app/wallet/shop/charge'] button[type=submit]")
+    shop.wait_for_selector("#hold-state[data-state=pending]")
+    phone.goto(f"{url}/app/wallet")
+    assert "とよの八百屋" in phone.inner_text("#wallet-pending ~ ul")
+    found["to confirm"] = axe_violations(phone)
+    phone.click("button.wallet-hold-post")
+    phone.wait_for_selector("#wallet-flash")
+    assert "2,400 円" in phone.inner_text("#wallet-total")
+    shop.click("text=支払われたか確かめる")
+    shop.wait_for_selector("#hold-state[data-state=posted]")
+
     balance = httpx.get(f"{url}{API}/balance", headers=town["residents"]["hanako"]).json()
-    assert balance["byKind"] == {"money": 0, "points": 2520}
+    assert balance["byKind"] == {"money": 0, "points": 2400}
     totals = httpx.get(f"{url}{API}/totals", headers=town["admin"]).json()
-    assert (totals["issued"], totals["shops"], totals["residents"]) == (3000, 480, 2520)
+    assert (totals["issued"], totals["shops"], totals["residents"]) == (3000, 600, 2400)
     assert not any(found.values()), describe(found)
