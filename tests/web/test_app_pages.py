@@ -345,3 +345,25 @@ def test_a_switch_personal_link_refuses_says_why(platform: Platform) -> None:
     assert r.status_code == 200 and 'role="alert"' in r.text, r.text
     assert "変更できませんでした" in r.text and 'aria-checked="false"' in r.text
     assert "健康の記録" not in get(client, "/app/mydata").text  # ended: no longer listed
+
+
+def test_an_action_after_the_session_ran_out_says_so_and_returns(platform: Platform) -> None:
+    client = platform.client
+    sign_in(client)
+    page = get(client, "/app/mydata").text
+    client.cookies.clear()  # the session ran out while the page stayed open
+    htmx = {**HTML, "HX-Request": "true", "X-CSRF-Token": csrf_of(page),
+            "Referer": "http://testserver/app/mydata"}
+    r = client.post("/app/mydata/consents/cns_any", data={"on": "1"}, headers=htmx)
+    assert r.headers["hx-redirect"] == "/app/signin?expired=1&next=/app/mydata"
+    signin = get(client, r.headers["hx-redirect"]).text
+    assert "サインインが切れました" in signin and "まだ行われていません" in signin
+    r = post_form(client, "/app/signin?expired=1&next=/app/mydata", "/app/signin",
+                  {"login": "hanako@example.jp", "password": RESIDENT_PASSWORD,
+                   "next": "/app/mydata"}, follow_redirects=False)
+    assert r.headers["location"] == "/app/mydata"  # back where she was, not home
+    # a plain form post from another site's page is not sent back there
+    client.cookies.clear()
+    r = client.post("/app/mydata/erase", data={}, follow_redirects=False,
+                    headers={**HTML, "Referer": "https://evil.example/app/mydata"})
+    assert r.headers["location"] == "/app/signin?expired=1"
