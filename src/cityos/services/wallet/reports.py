@@ -12,6 +12,7 @@ import sqlite3
 from typing import Any
 
 from cityos.services.wallet.errors import UnknownTransaction
+from cityos.web.jst import shown
 
 _SALE = "('payment', 'capture')"
 
@@ -68,12 +69,12 @@ def statement_csv(st: dict[str, Any]) -> str:
     w.writerow(["精算書 Settlement statement", st["id"]])
     w.writerow(["店舗 Shop", st["shopName"], st["shop"]])
     w.writerow(["精算額 Amount settled (円)", st["amount"]])
-    w.writerow(["作成 Issued at (UTC)", st["at"]])
+    w.writerow(["作成 Issued at (JST)", shown(st["at"])])
     w.writerow([])
-    w.writerow(["営業日 Day (JST)", "種類 Kind", "取引番号 Transaction", "金額 Amount (円)"])
+    w.writerow(["日時 Time (JST)", "種類 Kind", "取引番号 Transaction", "金額 Amount (円)"])
     for line in st["lines"]:
-        w.writerow([line["day"], f"{_KIND_JA.get(line['kind'], line['kind'])} {line['kind']}",
-                    line["id"], line["amount"]])
+        w.writerow([shown(line["at"]), f"{_KIND_JA.get(line['kind'], line['kind'])} "
+                    f"{line['kind']}", line["id"], line["amount"]])
     w.writerow(["合計 Total", "", "", st["linesTotal"]])
     return out.getvalue()
 

@@ -43,6 +43,7 @@ from cityos.services.wallet.runtime import counter_of
 from cityos.services.wallet.statement_seal import sealed
 from cityos.web.console._page import NAV as CONSOLE_NAV
 from cityos.web.console._page import can_edit, staff_name
+from cityos.web.jst import shown
 from cityos.web.pages import form_of, page
 
 NAME = MANIFEST.name
@@ -81,7 +82,7 @@ def _page_error(request: Request, exc: WalletError, back: str = APP) -> Response
 
 
 def _jst(iso: str) -> str:
-    return dt.datetime.fromisoformat(iso).astimezone(JST).strftime("%Y年%m月%d日 %H:%M")
+    return shown(iso)  # Japan's clock, as every page shows times
 
 
 def _qr_svg(url: str, label: str) -> str:
