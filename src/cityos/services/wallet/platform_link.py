@@ -19,10 +19,13 @@ PURPOSE = "ServiceProvision"
 async def consent_state(ctx: ServiceContext, resident: str) -> str:
     """The state of the resident's purchase-records consent: "" when never asked, "UNKNOWN"
     when the platform does not tell the service (then nothing is written)."""
+    if ctx.state.get("consents_hidden"):
+        return "UNKNOWN"
     try:
         mine = await ctx.client.consents()
     except PlatformError as exc:  # GET /personal/v1/consents wants a read grant on '*'
         log.warning("wallet: consents not readable: %s", exc)
+        ctx.state["consents_hidden"] = exc.status == 403  # asked again after a restart
         return "UNKNOWN"
     states = [c.get("state", "") for c in mine
               if c.get("subject") == resident and c.get("category") == ASK.category]
@@ -33,9 +36,12 @@ async def consent_state(ctx: ServiceContext, resident: str) -> str:
 
 
 async def ask_once(ctx: ServiceContext, resident: str) -> str:
-    """Ask for the consent the first time she opens the wallet; its state."""
+    """Ask for the consent the first time she opens the wallet; its state. Asked once per
+    process at most (a page view must not add platform requests and audit entries)."""
+    asked: set[str] = ctx.state.setdefault("asked", set())
     state = await consent_state(ctx, resident)
-    if state in ("", "UNKNOWN"):
+    if state in ("", "UNKNOWN") and resident not in asked:
+        asked.add(resident)
         try:
             await ctx.client.ask_consent(resident, ASK.category, PURPOSE,
                                          service=MANIFEST.title.ja, notice=ASK.purpose.ja,
@@ -43,9 +49,9 @@ async def ask_once(ctx: ServiceContext, resident: str) -> str:
         except PlatformError as exc:
             if exc.status != 409:
                 raise
-            return state or "REQUESTED"
+            return "REQUESTED" if state in ("", "UNKNOWN") else state
         state = "REQUESTED"
-    return state
+    return "REQUESTED" if state == "UNKNOWN" else state
 
 
 def purchase_entity(resident: str, payment: dict[str, Any], shop_name: str) -> dict[str, Any]:
