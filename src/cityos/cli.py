@@ -49,6 +49,8 @@ PARTS = {
                  "AI on-demand transport (dial-a-ride) solver"),
     "ondemand": Part("cityos.services.ondemand.service_cli:ondemand_app",
                      "AI on-demand transport service: day simulation, KPIs"),
+    "wallet": Part("cityos.services.wallet.cli:wallet_app",
+                   "town digital currency: the ledger's export, totals and daily close"),
 }
 
 app = typer.Typer(cls=lazy_group(PARTS), no_args_is_help=True, add_completion=False,
