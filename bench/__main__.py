@@ -2,7 +2,8 @@
 
 `ngsi` is bench/ngsi.py (issue 2's figures); `darp` is bench/darp.py (dial-a-ride solver);
 `temporal` is bench/temporal.py (issue 3's temporal figures); `notify` is bench/notify.py
-(notification latency); `consent` is bench/consent.py (issue 6: a consent-filtered query
+(notification latency); `evacuation` is bench/evacuation.py (issue 21: evacuation re-plan
+time); `consent` is bench/consent.py (issue 6: a consent-filtered query
 against the same query unfiltered); any other name is bench/<name>.py.
 """
 
