@@ -45,6 +45,8 @@ PARTS = {
     "keys": Part("cityos.keys_cli:keys_app", "the key store: private keys and secrets (rotation)"),
     "darp": Part("cityos.services.ondemand.cli:darp_app",
                  "AI on-demand transport (dial-a-ride) solver"),
+    "evacuation": Part("cityos.services.evacuation.cli:evacuation_app",
+                       "evacuation guidance: the shelter plan (避難誘導)"),
 }
 
 app = typer.Typer(cls=lazy_group(PARTS), no_args_is_help=True, add_completion=False,

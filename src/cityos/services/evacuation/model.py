@@ -7,6 +7,11 @@ from typing import Any
 
 import numpy as np
 
+# the service's settings and their defaults (the manifest's; [services.options.evacuation])
+DEFAULTS: dict[str, Any] = {
+    "share": 0.25,  # the part of each area's people expected at shelters (想定避難率)
+    "hazard": "flood",  # the hazard the app shows first
+}
 # GSI's 指定緊急避難場所 hazard flags (the column names of the open data) → the names used here
 HAZARDS: dict[str, str] = {"洪水": "flood", "崖崩れ、土石流及び地滑り": "landslide",
                            "高潮": "stormSurge", "地震": "earthquake", "津波": "tsunami",
