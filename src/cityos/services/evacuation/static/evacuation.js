@@ -39,7 +39,7 @@
     L.circleMarker(ll(other), { radius: 6, color: "#4a4a4a", weight: 2, fillOpacity: 0.4 })
       .bindTooltip(other[2]).addTo(map);
   }
-  L.polyline([ll(data.area), ll(data.shelter)], { color: "#005a9c", weight: 5 }).addTo(map);
+  L.polyline([ll(data.area), ll(data.shelter)], { color: "#005a9c", weight: 5, className: "evac-line" }).addTo(map);
   L.circleMarker(ll(data.area), { radius: 10, color: "#1a1a1a", weight: 3, fillColor: "#ffbf47",
                                   fillOpacity: 1 }).bindTooltip(data.area[2], { permanent: true })
     .addTo(map);
