@@ -71,6 +71,8 @@ RUN = (
     ("docs/iot.md", "cityos device add shelter-pc-1", False),
     ("docs/trust.md", "curl -H 'Accept: application/x-pem-file'", False),
     ("docs/trust.md", "cityos trust export-checkpoint bundle.json", False),
+    ("docs/services/evacuation.md", "cityos evacuation plan --hazard", False),
+    ("docs/services/evacuation.md", "/services/v1/evacuation/plan?hazard=flood", False),
 )
 # README's with-the-demo-running block comes with the CLI work's README; until then it is absent
 OPTIONAL = {("README.md", "source .venv/bin/activate")}
