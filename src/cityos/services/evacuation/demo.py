@@ -10,7 +10,8 @@ EVENT = "豊能町 防災訓練 / Toyono evacuation drill"
 
 
 async def load(ctx: ServiceContext) -> None:
-    places = [e for t in PLACE_TYPES for e in await ctx.client.query(t, attrs=["status"])]
+    # (not `attrs=["status"]`: an NGSI-LD query with attrs leaves out entities without them)
+    places = [e for t in PLACE_TYPES for e in await ctx.client.query(t)]
     todo = [{"id": e["id"], "type": e["type"],
              "status": {"type": "Property", "value": "open"},
              "event": {"type": "Property", "value": EVENT}}
