@@ -10,6 +10,7 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,8 @@ PLAN = "/services/v1/evacuation/plan"
 
 
 @pytest.fixture(scope="module")
-def town(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, list[str]]]:
+def town(tmp_path_factory: pytest.TempPathFactory
+         ) -> Iterator[tuple[TestClient, list[str], Path]]:
     data = tmp_path_factory.mktemp("evacuation") / "var"
     subprocess.run([CITYOS, "init", "--data-dir", str(data)], check=True, capture_output=True)
     settings = load_settings(data, environ={"CITYOS_EGRESS_ALLOW": LOOPBACK,
@@ -33,7 +35,7 @@ def town(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient,
     asyncio.run(load_town(settings))
     staff = json.loads((data / "town" / "credentials.json").read_text())["staff"]
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
-        yield client, staff
+        yield client, staff, data
 
 
 def _csrf(html: str) -> str:
@@ -48,8 +50,8 @@ def _plan(client: TestClient, hazard: str = "flood") -> dict[str, Any]:
     return dict(r.json())
 
 
-def test_the_api_plan_and_its_problems(town: tuple[TestClient, list[str]]) -> None:
-    client, _ = town
+def test_the_api_plan_and_its_problems(town: tuple[TestClient, list[str], Path]) -> None:
+    client, _, _ = town
     by_name = _plan(client, "洪水")
     assert by_name["hazard"] == "flood" and by_name["distance"] == "great-circle"
     assert all("congestion" in s for s in by_name["shelters"])
@@ -61,16 +63,16 @@ def test_the_api_plan_and_its_problems(town: tuple[TestClient, list[str]]) -> No
     assert tsunami["assignment"] == [] and tsunami["unassigned"]
 
 
-def test_a_notification_without_the_secret_is_refused(town: tuple[TestClient, list[str]]
+def test_a_notification_without_the_secret_is_refused(town: tuple[TestClient, list[str], Path]
                                                       ) -> None:
-    client, _ = town
+    client, _, _ = town
     r = client.post("/services/v1/evacuation/notify", json={"data": []},
                     headers={"X-Cityos-Service-Token": "guess"})
     assert r.status_code == 401
 
 
-def test_the_resident_page_says_where_to_go(town: tuple[TestClient, list[str]]) -> None:
-    client, _ = town
+def test_the_resident_page_says_where_to_go(town: tuple[TestClient, list[str], Path]) -> None:
+    client, _, _ = town
     plan = _plan(client)
     area = plan["areas"][0]
     rows = sorted((r for r in plan["assignment"] if r["area"] == area["id"]),
@@ -86,8 +88,8 @@ def test_the_resident_page_says_where_to_go(town: tuple[TestClient, list[str]]) 
     assert "この災害に指定された避難場所がありません" in none.text
 
 
-def test_staff_close_a_shelter_and_count(town: tuple[TestClient, list[str]]) -> None:
-    client, (user, password) = town
+def test_staff_close_a_shelter_and_count(town: tuple[TestClient, list[str], Path]) -> None:
+    client, (user, password), data = town
     anonymous = client.get("/console/evacuation", headers=HTML, follow_redirects=False)
     assert anonymous.status_code in (302, 303, 401)
     token = _csrf(client.get("/console/signin", headers=HTML).text)
@@ -124,3 +126,8 @@ def test_staff_close_a_shelter_and_count(town: tuple[TestClient, list[str]]) -> 
                     data={"csrf": _csrf(count_page.text), "delta": "+1"})
     assert r.status_code == 303
     assert 'id="evac-count">1<' in client.get(r.headers["location"], headers=HTML).text
+    # the command reads the same platform through the service's client: closed, counted
+    out = subprocess.run([CITYOS, "evacuation", "plan", "--data-dir", str(data), "--hazard",
+                          "flood", "--json"], capture_output=True, text=True, check=True)
+    shelter = next(s for s in json.loads(out.stdout)["shelters"] if s["id"] == busiest)
+    assert shelter["open"] is False and shelter["occupancy"] == 1
