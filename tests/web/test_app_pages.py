@@ -125,8 +125,9 @@ def test_switch_a_consent_and_see_the_tracker(platform: Platform) -> None:
     consent = r.json()["id"]
     sign_in(client)
     page = get(client, "/app/mydata").text
-    assert "まだ決めていません" in page and "いる場所" in page
-    assert "見守りや避難の案内で、あなたの場所が使われなくなります" in page  # what off means
+    assert "許可を待っています" in page and "いる場所" in page
+    assert "許可する" in page and "断る" in page  # a request is decided, not switched
+    assert "「Reader」は、あなたのいる場所を受け取れなくなります" in page  # what refusing means
     token = csrf_of(page)
     htmx = {**HTML, "HX-Request": "true", "X-CSRF-Token": token}
     r = client.post(f"/app/mydata/consents/{consent}", data={"on": "1"}, headers=htmx)
@@ -150,6 +151,38 @@ def test_switch_a_consent_and_see_the_tracker(platform: Platform) -> None:
     # someone else's consent id is not found, not switched
     r = client.post("/app/mydata/consents/cns_nobody", data={"on": "1"}, headers=htmx)
     assert r.status_code == 404
+
+
+def test_a_waiting_request_can_be_refused_in_the_companys_words(platform: Platform) -> None:
+    client, res = platform.client, _resident_id(platform)
+    ask = {"resident": res, "category": "location", "purpose": "ServiceProvision",
+           "service": "健診の送迎", "notice": "健診会場への送迎に使います。",
+           "ifRefused": "送迎の車がご自宅に迎えに行けません。"}
+    first = client.post("/personal/v1/consents", json=ask, headers=platform.auth("Reader"))
+    assert first.status_code == 201, first.text
+    other = {"resident": res, "category": "health", "purpose": "ServiceProvision"}
+    assert client.post("/personal/v1/consents", json=other,
+                       headers=platform.auth("Reader")).status_code == 201
+    sign_in(client)
+    home = get(client, "/app").text
+    assert "許可を待っている会社が 2 件あります" in home and 'href="/app/mydata#consents"' in home
+    page = get(client, "/app/mydata").text
+    assert "サービス: 健診の送迎" in page and "健診会場への送迎に使います。" in page
+    assert "断ると: 送迎の車がご自宅に迎えに行けません。" in page  # its own words
+    assert "見守りや避難" not in page  # never a line guessed from the data type
+    order = re.findall(r'<li class="card consent[^"]*" id="consent-(cns_\w+)"', page)
+    assert order[0] == first.json()["id"] and len(order) == 2  # oldest request first
+    again = get(client, "/app/mydata").text
+    assert re.findall(r'<li class="card consent[^"]*" id="consent-(cns_\w+)"', again) == order
+    htmx = {**HTML, "HX-Request": "true", "X-CSRF-Token": csrf_of(page)}
+    r = client.post(f"/app/mydata/consents/{first.json()['id']}", data={"on": "0"},
+                    headers=htmx)
+    assert r.status_code == 200 and "断りました。" in r.text
+    assert 'aria-checked="false"' in r.text  # now an ordinary switch, off
+    mine = {c["id"]: c["state"] for c in
+            client.get("/personal/v1/me/consents", headers=platform.auth("resident")).json()}
+    assert mine[first.json()["id"]] == "DECLINED"
+    assert "許可を待っている会社が 1 件あります" in get(client, "/app").text
 
 
 def test_export_download_and_erasure_with_confirmation(platform: Platform) -> None:
@@ -246,7 +279,7 @@ def test_a_view_only_representative_cannot_switch(platform: Platform) -> None:
     sign_in(client, "jiro@example.jp", "jiro-no-himitsu-1")
     post_form(client, "/app/family", "/app/family", {"subject": res})
     page = get(client, "/app/mydata").text
-    assert "まだ決めていません" in page  # sees the consent
+    assert "許可を待っています" in page  # sees the consent
     r = client.post(f"/app/mydata/consents/{consent}", data={"on": "1", "csrf": csrf_of(page)},
                     headers=HTML)
     assert r.status_code == 403 and "この操作は頼まれていません" in r.text

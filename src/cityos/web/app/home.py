@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from cityos.audit.trail import PRINCIPAL
 from cityos.web.app.catalog_view import group_by_field, town_notices, town_service, town_services
+from cityos.web.app.personal_view import my_consents
 from cityos.web.i18n import add_messages
 from cityos.web.render import render
 
@@ -52,10 +53,20 @@ def _tenant(request: Request) -> str:
     return "" if tenant == "*" else tenant
 
 
+async def _waiting(request: Request, tenant: str) -> int:
+    """How many companies wait for this resident's answer to a consent request."""
+    principal = request.scope.get(PRINCIPAL)
+    if getattr(principal, "kind", "") != "resident":
+        return 0
+    consents = await my_consents(request.app, tenant, principal.name) or []  # type: ignore[union-attr]
+    return sum(1 for c in consents if c.get("state") == "REQUESTED")
+
+
 async def home(request: Request) -> Response:
     tenant = _tenant(request)
     services = await town_services(request.app, tenant)
     return render(request, "app/home.html", {
+        "waiting": await _waiting(request, tenant),
         "notices": await town_notices(request.app, tenant),
         "groups": group_by_field(services), "nav": "home",
         "staff": getattr(request.scope.get(PRINCIPAL), "kind", "") == "staff"})

@@ -35,9 +35,21 @@ add_messages({
     "mydata.consent.on": ("オン（渡してよい）", "On (may receive)"),
     "mydata.consent.off": ("オフ（渡さない）", "Off (does not receive)"),
     "mydata.consent.requested": ("まだ決めていません", "Not decided yet"),
-    "mydata.consent.label": ("{who} に {what} を渡す", "Give {what} to {who}"),
+    "mydata.consent.waiting": ("許可を待っています", "Waiting for your answer"),
+    "mydata.consent.approve": ("許可する", "Allow"),
+    "mydata.consent.decline": ("断る", "Refuse"),
+    "mydata.consent.label": ("「{who}」に{what}を渡す", "Give {what} to {who}"),
+    "mydata.consent.service": ("サービス: {service}", "Service: {service}"),
+    "mydata.consent.notice": ("会社からの説明: {notice}", "What the company says: {notice}"),
     "mydata.consent.purpose": ("使う目的: {purpose}", "Purpose: {purpose}"),
     "mydata.consent.off_means": ("オフにすると: {effect}", "If you turn it off: {effect}"),
+    "mydata.consent.refuse_means": ("断ると: {effect}", "If you refuse: {effect}"),
+    "mydata.consent.declined": ("断りました。", "Refused."),
+    "mydata.pending": ("許可を待っている会社が {count} 件あります",
+                       "{count} companies are waiting for your answer"),
+    "mydata.pending.one": ("許可を待っている会社が 1 件あります",
+                           "1 company is waiting for your answer"),
+    "mydata.pending.go": ("答える", "Answer"),
     "mydata.consent.changed.on": ("オンにしました。", "Turned on."),
     "mydata.consent.changed.off": ("オフにしました。すぐに止まります。",
                                    "Turned off. It stops at once."),
@@ -193,13 +205,32 @@ def _residents_only(request: Request) -> Response:
 
 
 def _consent_view(consent: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A consent in the resident's words: whose service asks, for what, and — in the
+    company's own words when it gave them — what refusing means (never a line that assumes
+    which service asks from the data type alone)."""
     words = category_words(consent["category"], lang)
+    who = consent.get("recipientName") or consent.get("service") or consent["recipient"]
+    effect = consent.get("ifRefused") or t_effect(lang, who, words["what"])
     return {"id": consent["id"], "on": consent["state"] == "APPROVED",
             "requested": consent["state"] == "REQUESTED",
-            "who": consent.get("recipientName") or consent.get("service") or consent["recipient"],
-            "what": words["what"], "off": words["off"],
+            "declined": consent["state"] == "DECLINED",
+            "who": who, "what": words["what"], "off": effect,
+            "service": consent.get("service", "") if consent.get("service") != who else "",
+            "notice": consent.get("notice", ""),
             "purpose": purpose_words(consent.get("purpose", ""), lang),
             "updated": consent.get("updated")}
+
+
+def t_effect(lang: str, who: str, what: str) -> str:
+    ja, en = "「{who}」は、あなたの{what}を受け取れなくなります。", "{who} no longer receives {what}."
+    return (en if lang == "en" else ja).format(who=who, what=what)
+
+
+def consent_order(consents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Waiting requests first (oldest first), then the others by when they were asked: the
+    same order at every visit."""
+    return sorted(consents, key=lambda c: (c.get("state") != "REQUESTED",
+                                           c.get("requested") or 0, c.get("id", "")))
 
 
 def _entry_view(entry: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -237,7 +268,8 @@ async def mydata_page(request: Request) -> Response:
     return render(request, "app/mydata.html", {
         "nav": "mydata", "who": who,
         "subject_name": await resident_name(request.app, who.subject) if who.acting else "",
-        "consents": None if consents is None else [_consent_view(c, lang) for c in consents
+        "consents": None if consents is None else [_consent_view(c, lang)
+                                                   for c in consent_order(consents)
                                                    if who.covers(c.get("category"))],
         "entries": None if log is None else [_entry_view(e, lang) for e in log
                                              if who.covers(e.get("category"))],
