@@ -141,7 +141,7 @@ def test_a_resident_sees_where_to_go_also_offline(town: dict[str, Any], browser:
     page.goto(f"{url}/app/settings?lang=en&size=xlarge&contrast=high")
     page.goto(f"{url}/app/evacuation")
     page.wait_for_selector("#evac-target")
-    assert "From ときわ台五丁目" in page.inner_text("#evac-go")
+    assert "Your shelter from ときわ台五丁目" in page.inner_text("#evac-go")
     found["en, large, high contrast"] = axe_violations(page)
     assert not any(found.values()), describe(found)
 

@@ -16,8 +16,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "evac.show": ("案内を見る", "Show the way"),
     "evac.remembered": ("選んだ地区はこの端末に保存され、次回も表示されます。",
                         "Your area is remembered on this device for next time."),
-    "evac.go": ("{area} からは", "From {area}, go to"),
-    "evac.go.tail": ("へ避難してください", ""),
+    "evac.go": ("{area} からは", "Your shelter from {area}:"),
+    "evac.go.tail": ("へ避難してください", "Go there now."),
     "evac.distance.great-circle": ("直線で約 {meters} m（歩いて約 {minutes} 分）",
                                    "About {meters} m in a straight line (about {minutes} min "
                                    "on foot)"),
