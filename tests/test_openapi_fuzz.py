@@ -31,6 +31,7 @@ APP = create_app(_SETTINGS)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 # every declared operation but the description itself (read above to load the schema)
 DECLARED = {(op.method, op.path) for op in all_operations()} - {("GET", "/openapi.json")}
+SERVICE_PATHS = ("/services/v1/", "/app/evacuation", "/console/evacuation")  # town services
 REACHED: dict[tuple[str, str], set[int]] = {}  # operation -> the statuses it answered
 
 
@@ -40,6 +41,10 @@ REACHED: dict[tuple[str, str], set[int]] = {}  # operation -> the statuses it an
 def test_no_server_errors(case: schemathesis.Case) -> None:
     response = case.call(headers=ADMIN)
     REACHED.setdefault((case.method.upper(), case.path), set()).add(response.status_code)
+    if response.status_code == 503 and case.path.startswith(SERVICE_PATHS):
+        # a town service not enabled in this platform answers 503 by design (docs/services)
+        assert "is not running" in response.text, response.text[:500]
+        return
     assert response.status_code < 500, (case.method, case.formatted_path, response.text[:500])
 
 
