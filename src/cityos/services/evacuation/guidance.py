@@ -2,7 +2,8 @@
 hazard, staff counts and open/closed changes written back, and the re-plan log.
 
 Notifications (occupancy, staff counts, open/closed, capacity) only mark the inputs stale;
-one worker re-reads and re-plans, so a burst of people-counter readings costs one re-plan.
+one worker waits `debounce` seconds for the rest of the burst, re-reads and re-plans, so a
+round of people-counter readings costs one re-plan.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class Replan:
 class Guidance:
     client: Client
     share: float
+    debounce: float = 1.0  # seconds to gather a burst of notifications into one re-plan
     areas: list[Area] = field(default_factory=list)
     shelters: list[Shelter] = field(default_factory=list)
     demo: bool = False
@@ -100,6 +102,7 @@ class Guidance:
         """Re-plan whenever marked stale (one re-plan for a burst of notifications)."""
         while True:
             await self._stale.wait()
+            await asyncio.sleep(self.debounce)  # the rest of the burst (a counters' round)
             self._stale.clear()
             reasons, self._reasons = list(dict.fromkeys(self._reasons))[:20], []
             try:

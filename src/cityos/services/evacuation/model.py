@@ -11,6 +11,7 @@ import numpy as np
 DEFAULTS: dict[str, Any] = {
     "share": 0.25,  # the part of each area's people expected at shelters (想定避難率)
     "hazard": "flood",  # the hazard the app shows first
+    "debounce": 1.0,  # seconds a re-plan waits to gather a burst of notifications
 }
 # GSI's 指定緊急避難場所 hazard flags (the column names of the open data) → the names used here
 HAZARDS: dict[str, str] = {"洪水": "flood", "崖崩れ、土石流及び地滑り": "landslide",

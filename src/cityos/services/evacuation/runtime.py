@@ -17,7 +17,8 @@ WATCHED = ["occupancy", "staffCount", "status", "capacity"]
 def guidance_of(ctx: ServiceContext) -> Guidance:
     found = ctx.state.get("guidance")
     if not isinstance(found, Guidance):
-        found = ctx.state["guidance"] = Guidance(ctx.client, share=float(ctx.options["share"]))
+        found = ctx.state["guidance"] = Guidance(ctx.client, share=float(ctx.options["share"]),
+                                                 debounce=float(ctx.options["debounce"]))
     return found
 
 
