@@ -43,6 +43,8 @@ PARTS = {
                     "the service catalog: import, export, seed"),
     "personal": Part("cityos.personal.cli:personal_app", "Personal-Link: residents' data keys"),
     "keys": Part("cityos.keys_cli:keys_app", "the key store: private keys and secrets (rotation)"),
+    "energy": Part("cityos.services.energy.cli:energy_app",
+                   "energy and net zero: solar forecasts, shelter power, CO2 report"),
     "darp": Part("cityos.services.ondemand.cli:darp_app",
                  "AI on-demand transport (dial-a-ride) solver"),
     "evacuation": Part("cityos.services.evacuation.cli:evacuation_app",

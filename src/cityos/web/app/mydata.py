@@ -77,18 +77,33 @@ add_messages({
     "mydata.erase.button": ("消す手続きへ進む", "Go on to erasure"),
     "mydata.erase.confirm.title": ("本当にデータを消しますか", "Do you really want to erase "
                                    "your data?"),
-    "mydata.erase.confirm.what": ("位置・健康・買い物などの記録が読めなくなり、会社にも渡らなくなります。"
-                                  "アカウントはサインアウトされます。",
-                                  "Your records of location, health, shopping and so on become "
-                                  "unreadable and no company receives them. You will be signed "
-                                  "out."),
+    "mydata.erase.confirm.what": ("消えるもの: 位置・健康・買い物などの記録、同意、つながっているID、"
+                                  "そしてアカウント（ログイン名とパスキー）。アカウントも削除されるため、"
+                                  "このあとはサインインできません。また使うときは、新しくアカウントを作って"
+                                  "ください。",
+                                  "What goes: your records of location, health, shopping and so on, "
+                                  "your consents, your linked IDs — and your account (login name "
+                                  "and passkeys). As the account is deleted you cannot sign in "
+                                  "afterwards; to use the app again, open a new account."),
+    "mydata.erase.confirm.kept": ("法律で残すもの: だれがいつデータを読んだか・消したかの記録（中身は"
+                                  "含みません）と、地域通貨などの会計の記録（あなたの名前を外して"
+                                  "法定の期間）。",
+                                  "What the law keeps: the record of who read or erased data and "
+                                  "when (without the data itself), and accounting records such as "
+                                  "local-currency payments (without your name, for the legal "
+                                  "period)."),
+    "mydata.erase.confirm.first": ("消す前に、データをダウンロードしておくことをおすすめします。",
+                                   "We recommend downloading your data before you erase it."),
     "mydata.erase.confirm.check": ("元にもどせないことを確認しました",
                                    "I understand this cannot be undone"),
     "mydata.erase.confirm.button": ("データを消す", "Erase my data"),
     "mydata.erase.confirm.cancel": ("やめる", "Cancel"),
     "mydata.erase.confirm.missing": ("確認のチェックを入れてください。",
                                      "Please tick the box to confirm."),
-    "mydata.erase.done": ("データを消しました。", "Your data was erased."),
+    "mydata.erase.done": ("データとアカウントを消しました。また使うときは、新しくアカウントを作って"
+                          "ください。",
+                          "Your data and your account were erased. To use the app again, "
+                          "open a new account."),
     "mydata.residents_only": ("このページは住民の方のためのページです。",
                               "This page is for residents."),
     "family.title": ("家族の代わりに使う", "Act for a family member"),
@@ -106,6 +121,9 @@ add_messages({
     "family.action.view": ("データを見る", "see data"),
     "family.action.consents": ("同意を切り替える", "switch consents"),
     "family.not_allowed": ("この操作は頼まれていません。", "You were not asked to do this."),
+    "family.banner": ("いま {name} さんの代わりに操作しています。表示されているのは {name} さんのデータです。",
+                      "You are acting for {name}. The data shown is {name}'s."),
+    "family.banner.back": ("自分にもどる", "Back to myself"),
 })
 
 CATEGORIES: dict[str, tuple[str, str, str, str]] = {
@@ -377,7 +395,8 @@ async def family_switch(request: Request) -> Response:
             return render(request, "error.html", {"status": 403, "message_key":
                                                   "family.not_allowed"}, status=403)
         session.acting_for = subject
+        session.acting_name = await resident_name(request.app, subject)
     else:
-        session.acting_for = ""
+        session.acting_for = session.acting_name = ""
     session.changed = True
     return RedirectResponse("/app/mydata", status_code=303)
