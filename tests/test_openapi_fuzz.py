@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, Phase, settings
 
 from cityos.access.gate import create_admin_token
 from cityos.app import all_operations, create_app
+from cityos.services import registry
 from cityos.settings import load_settings
 
 EXAMPLES = int(os.environ.get("CITYOS_FUZZ_EXAMPLES", "25"))  # more for a deeper search
@@ -31,7 +32,8 @@ APP = create_app(_SETTINGS)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 # every declared operation but the description itself (read above to load the schema)
 DECLARED = {(op.method, op.path) for op in all_operations()} - {("GET", "/openapi.json")}
-SERVICE_PATHS = ("/services/v1/", "/app/evacuation", "/console/evacuation")  # town services
+SERVICE_PATHS = tuple(p for m in registry.manifests()  # the town services' own paths
+                      for p in (m.app_path, m.console_path, m.api_path))
 REACHED: dict[tuple[str, str], set[int]] = {}  # operation -> the statuses it answered
 
 
