@@ -51,6 +51,8 @@ PARTS = {
                      "AI on-demand transport service: day simulation, KPIs"),
     "wallet": Part("cityos.services.wallet.cli:wallet_app",
                    "town digital currency: the ledger's export, totals and daily close"),
+    "evacuation": Part("cityos.services.evacuation.cli:evacuation_app",
+                       "evacuation guidance: the shelter plan (避難誘導)"),
 }
 
 app = typer.Typer(cls=lazy_group(PARTS), no_args_is_help=True, add_completion=False,

@@ -48,7 +48,13 @@ PUBLIC_ROUTES = {("GET", "/"), ("GET", "/version"), ("GET", "/healthz"), ("GET",
                  ("GET", "/personal/v1/oidc/login"), ("GET", "/personal/v1/oidc/callback"),
                  # the staff console's sign-in page and form
                  ("GET", "/console/signin"), ("POST", "/console/signin"),
-                 ("POST", "/console/signin/token")}
+                 ("POST", "/console/signin/token"),
+                 # evacuation guidance for anyone in an emergency (town data, no sign-in),
+                 # and its subscription's notifications (checked by their secret header)
+                 ("GET", "/app/evacuation"), ("GET", "/app/evacuation/evacuation.js"),
+                 ("GET", "/app/evacuation/evacuation.css"),
+                 ("GET", "/services/v1/evacuation/plan"),
+                 ("POST", "/services/v1/evacuation/notify")}
 RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    # the resident app shows the town's services and notices
                    ("GET", "/catalog/v1/services"), ("GET", "/catalog/v1/services/{serviceId}"),
