@@ -43,6 +43,12 @@ PARTS = {
                     "the service catalog: import, export, seed"),
     "personal": Part("cityos.personal.cli:personal_app", "Personal-Link: residents' data keys"),
     "keys": Part("cityos.keys_cli:keys_app", "the key store: private keys and secrets (rotation)"),
+    "backup": Part("cityos.backup.cli:backup_cmd",
+                   "Back up the platform while it serves (encrypted, with a manifest)."),
+    "restore": Part("cityos.backup.cli:restore_cmd",
+                    "Restore a backup into a new data dir, then verify it."),
+    "restore-drill": Part("cityos.backup.cli:drill_cmd",
+                          "Restore drill: restore into a temporary dir, verify, record."),
     "darp": Part("cityos.services.ondemand.cli:darp_app",
                  "AI on-demand transport (dial-a-ride) solver"),
 }
