@@ -49,6 +49,8 @@ PARTS = {
                     "Restore a backup into a new data dir, then verify it."),
     "restore-drill": Part("cityos.backup.cli:drill_cmd",
                           "Restore drill: restore into a temporary dir, verify, record."),
+    "compliance": Part("cityos.compliance.cli:compliance_app",
+                       "the security guideline self-check (55 items, live evidence)"),
     "darp": Part("cityos.services.ondemand.cli:darp_app",
                  "AI on-demand transport (dial-a-ride) solver"),
 }
