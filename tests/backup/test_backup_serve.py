@@ -119,15 +119,20 @@ def test_backup_while_writing_restore_verify(serve, tmp_path: Path,  # type: ign
     assert len(back) >= 20 and back <= {_shelter(n)["id"] for n in
                                         [*range(20), *acknowledged]}
     assert (new / "cityos.toml").read_text() == (data / "cityos.toml").read_text()
-    # the restore drill restores into a temporary place and notes the day
-    drill = _cityos("restore-drill", str(backup), "--data-dir", str(data),
-                    *(("--database-url", target_url) if target_url else ()), url=source_url)
-    if kind == "postgresql":  # the drill wants an EMPTY scratch database: the target is not
-        assert drill.returncode == 1 and "not empty" in drill.stderr
-    else:
-        assert drill.returncode == 0, drill.stderr
-        assert "restore drill passed" in drill.stdout
-        assert '"kind":"drill"' in (tmp_path / "town.backup" / "journal.jsonl").read_text()
+    # the restore drill restores into a temporary place (on PostgreSQL a scratch database
+    # beside the platform's) and notes the day
+    drill = _cityos("restore-drill", "--data-dir", str(data), url=source_url)
+    assert drill.returncode == 0, drill.stderr
+    assert "restore drill passed" in drill.stdout and backup.name in drill.stdout
+    assert '"kind":"drill"' in (tmp_path / "town.backup" / "journal.jsonl").read_text()
+    # into a database that is not empty: refused, and the database is left as it was
+    again.stop()
+    refused = _cityos("restore", str(backup), "--data-dir", str(tmp_path / "twice"),
+                      "--backup-home", str(tmp_path / "town.backup"),
+                      *(("--database-url", target_url) if target_url else ()))
+    if kind == "postgresql":
+        assert refused.returncode == 1 and "not empty" in refused.stderr
+        assert not (tmp_path / "twice").exists()
 
 
 def _tamper_leaf(data: Path) -> None:

@@ -19,7 +19,8 @@ Home = Annotated[Path | None, typer.Option(
     "--backup-home", help="the backup home: key, erasure ledger, journal (default: the "
     "setting backup.home, else DIR.backup beside the data dir)")]
 DatabaseUrl = Annotated[str | None, typer.Option(
-    "--database-url", help="PostgreSQL backups: an EMPTY database to restore into")]
+    "--database-url", help="PostgreSQL backups: an EMPTY database to restore into (a drill "
+    "without it makes a scratch database beside the platform's and drops it after)")]
 
 
 def _settings(data_dir: Path, home: Path | None) -> Settings:
@@ -127,7 +128,7 @@ def drill_cmd(backup: Annotated[Path | None, typer.Argument(
     if not backup.is_file():
         fail(f"{backup} がありません", f"no backup file {backup}")
     try:
-        done = drill(backup, home, database_url or "")
+        done = drill(backup, home, database_url or "", settings.storage.database_url)
     except RestoreError as exc:
         fail("復元訓練は失敗しました: " + _split(str(exc))[0],
              "the restore drill failed: " + _split(str(exc))[1], code=1)

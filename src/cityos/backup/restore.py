@@ -310,17 +310,50 @@ def scratch_dir() -> Iterator[Path]:
         yield Path(tmp) / "data"
 
 
-def drill(backup: Path, home: BackupHome, database_url: str = "") -> Restored:
-    """Restore `backup` into a temporary directory (and `database_url`, an empty scratch
-    database, for PostgreSQL), verify it, throw it away and note the drill in the journal."""
+async def _scratch(platform_url: str, drop: str = "") -> str:
+    """A new empty database beside the platform's (its URL), or `drop` that one."""
+    import secrets
+    from urllib.parse import urlsplit, urlunsplit
+
+    import asyncpg
+
+    conn = await asyncpg.connect(platform_url)
     try:
+        if drop:
+            name = urlsplit(drop).path.lstrip("/")
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return drop
+        name = f"cityos_drill_{secrets.token_hex(4)}"
+        try:
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.PostgresError as exc:
+            raise RestoreError("復元訓練用のデータベースを作れません。空のデータベースを --database-url "
+                               f"で指定してください / cannot create a scratch database ({exc}): "
+                               "give an empty one with --database-url") from None
+    finally:
+        await conn.close()
+    return urlunsplit(urlsplit(platform_url)._replace(path=f"/{name}"))
+
+
+def drill(backup: Path, home: BackupHome, database_url: str = "",
+          platform_url: str = "") -> Restored:
+    """Restore `backup` into a temporary directory (and for PostgreSQL into `database_url`, an
+    empty scratch database, or else a new one made beside `platform_url` and dropped after),
+    verify it, throw it away and note the drill in the journal."""
+    made = ""
+    try:
+        if not database_url and platform_url.startswith(("postgresql://", "postgres://")):
+            made = database_url = asyncio.run(_scratch(platform_url))
         with scratch_dir() as where:
             done = restore(backup, where, home, database_url)
-            if database_url:
+            if database_url and not made:
                 asyncio.run(_wipe(database_url))
     except RestoreError as exc:
         home.record("drill", ok=False, file=str(backup.resolve()), reason=str(exc)[:500])
         raise
+    finally:
+        if made:
+            asyncio.run(_scratch(platform_url, drop=made))
     head = done.manifest.get("treeHead") or {}
     home.record("drill", ok=True, file=str(backup.resolve()),
                 backupCreated=done.manifest.get("created"), engine=done.manifest.get("engine"),
