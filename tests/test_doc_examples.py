@@ -71,6 +71,8 @@ RUN = (
     ("docs/iot.md", "cityos device add shelter-pc-1", False),
     ("docs/trust.md", "curl -H 'Accept: application/x-pem-file'", False),
     ("docs/trust.md", "cityos trust export-checkpoint bundle.json", False),
+    ("docs/operations.md", "cityos backup --data-dir var --out-dir backups", False),
+    ("docs/operations.md", "cityos compliance --data-dir var --html", False),
 )
 # README's with-the-demo-running block comes with the CLI work's README; until then it is absent
 OPTIONAL = {("README.md", "source .venv/bin/activate")}
@@ -183,3 +185,5 @@ def test_the_shell_examples_work_against_a_real_demo(demo: Demo, tmp_path: Path)
     # what the examples say they make, made
     assert (tmp_path / "check" / "token.tst").is_file()
     assert (tmp_path / "platform-ca.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert len(list((tmp_path / "backups").glob("cityos-*.cityosbk"))) == 1
+    assert "自己点検報告書" in (tmp_path / "compliance.html").read_text("utf-8")
