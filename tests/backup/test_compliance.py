@@ -108,3 +108,38 @@ def test_backup_drill_permissions_and_evidence(town: Path) -> None:
     town.chmod(0o755)
     assert _check(_items(town)["都市OS②-3"], "permissions") == "ng"
     town.chmod(0o700)
+
+
+def test_sbom_and_an_offline_advisory_database(town: Path, tmp_path: Path) -> None:
+    from importlib.metadata import version
+
+    have = version("httpx")
+    vulns = tmp_path / "advisory-database" / "vulns"
+    (vulns / "httpx").mkdir(parents=True)
+    (vulns / "httpx" / "PYSEC-2099-1.yaml").write_text(  # affects the installed version
+        f"id: PYSEC-2099-1\naliases: [CVE-2099-0001]\nsummary: made up for the test\n"
+        f"affected:\n- package: {{ecosystem: PyPI, name: httpx}}\n  ranges:\n"
+        f"  - type: ECOSYSTEM\n    events: [{{introduced: '0'}}, {{fixed: '{have}9'}}]\n")
+    (vulns / "httpx" / "PYSEC-2000-1.yaml").write_text(  # fixed long ago
+        "id: PYSEC-2000-1\naffected:\n- package: {ecosystem: PyPI, name: httpx}\n  ranges:\n"
+        "  - type: ECOSYSTEM\n    events: [{introduced: '0'}, {fixed: '0.0.1'}]\n")
+    sbom = tmp_path / "sbom.json"
+    done = _cityos("compliance", "--data-dir", str(town), "--json", "--no-verify",
+                   "--advisories", str(tmp_path / "advisory-database"), "--sbom", str(sbom))
+    doc = orjson.loads(done.stdout[:done.stdout.rindex("}") + 1])
+    item = {i["id"]: i for i in doc["items"]}["都市OS②-2"]
+    found = next(c for c in item["checks"] if c["check"] == "software")
+    assert found["status"] == "ng" and "httpx" in found["detail"]
+    assert "PYSEC-2099-1" in found["detail"] and "PYSEC-2000-1" not in found["detail"]
+    bom = orjson.loads(sbom.read_bytes())
+    assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.5"
+    assert {"name": "httpx", "version": have} .items() <= next(
+        c for c in bom["components"] if c["name"] == "httpx").items()
+    # without the vulnerable advisory: checked, nothing found
+    (vulns / "httpx" / "PYSEC-2099-1.yaml").unlink()
+    clean = _items(town)  # and without a database at all: a task for people
+    assert _check(clean["都市OS②-2"], "software") == "task"
+    settings = load_settings(town, environ=engine_environ())
+    state = collect(settings, verify=False, advisories=tmp_path / "advisory-database")
+    checked = {i["id"]: i for i in assess(state)}["都市OS②-2"]
+    assert _check(checked, "software") == "ok" and "1件と照合" in checked["checks"][0]["detail"]

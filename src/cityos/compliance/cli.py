@@ -39,13 +39,27 @@ def check(ctx: typer.Context, data_dir: DataDir = Path("var"),
           = "",
           verify: Annotated[bool, typer.Option(
               "--verify/--no-verify", help="run `cityos verify` for the log items")] = True,
+          advisories: Annotated[Path | None, typer.Option(
+              "--advisories", help="an offline advisory database in the OSV format (e.g. a "
+              "copy of github.com/pypa/advisory-database) to check the installed packages")]
+          = None,
+          sbom: Annotated[Path | None, typer.Option(
+              "--sbom", help="write the SBOM of the installed packages (CycloneDX 1.5 JSON)")]
+          = None,
           ) -> None:
     """Check the platform against the guideline's 55 items; exit status 1 when an item needs
     action (要対応)."""
     if ctx.invoked_subcommand is not None:
         return
     settings = _settings(data_dir)
-    state = collect(settings, verify=verify)
+    if advisories is not None and not advisories.is_dir():
+        fail(f"--advisories {advisories} はディレクトリではありません",
+             f"--advisories {advisories} is not a directory")
+    state = collect(settings, verify=verify, advisories=advisories)
+    if sbom is not None:
+        from cityos.compliance.sbom import cyclonedx
+
+        sbom.write_bytes(orjson.dumps(cyclonedx(state.packages), option=orjson.OPT_INDENT_2))
     items = assess(state)
     tally = summary(items)
     append_jsonl(data_dir / HISTORY, {"at": state.now, "summary": tally})
@@ -63,6 +77,8 @@ def check(ctx: typer.Context, data_dir: DataDir = Path("var"),
         print("合計 / total: " + ", ".join(f"{STATUS_JA[s]} {n}" for s, n in tally.items() if n))
     if html is not None:
         print(f"報告書 / report: {html}", flush=True)
+    if sbom is not None:
+        print(f"SBOM (CycloneDX): {sbom}", flush=True)
     if tally["ng"]:
         raise typer.Exit(1)
 

@@ -276,8 +276,18 @@ def software(s: LiveState) -> Check:
 
     from cityos import __version__
 
-    return Check("software", "ソフトウェアの版", "task",
-                 f"cityos {__version__}、Python {platform.python_version()}。脆弱性情報の確認結果を証跡として添付")
+    base = (f"cityos {__version__}、Python {platform.python_version()}、依存パッケージ "
+            f"{len(s.packages)}個 (SBOM: cityos compliance --sbom)")
+    if s.advisories is None:
+        return Check("software", "ソフトウェアの版と脆弱性", "task",
+                     base + "。脆弱性情報と照合していません (--advisories に OSV 形式の脆弱性DB)")
+    if s.vulnerable:
+        found = "; ".join(f"{f.package} {f.version}: {f.advisory}"
+                          + (f" (修正版 {f.fixed})" if f.fixed else "") for f in s.vulnerable[:8])
+        return Check("software", "ソフトウェアの版と脆弱性", "ng",
+                     f"{base}。脆弱性のある版 {len(s.vulnerable)}件: {found}")
+    return Check("software", "ソフトウェアの版と脆弱性", "ok",
+                 f"{base}。脆弱性情報 {s.advisories}件と照合し該当なし")
 
 
 Rule = Callable[[LiveState], Check]

@@ -37,6 +37,9 @@ class LiveState:
     catalog_entries: int = 0
     devices: list[dict[str, Any]] = field(default_factory=list)
     evidence: dict[str, dict[str, Any]] = field(default_factory=dict)  # item id -> newest
+    packages: dict[str, str] = field(default_factory=dict)  # installed distributions
+    advisories: int | None = None  # advisories in the offline database (None: none given)
+    vulnerable: list[Any] = field(default_factory=list)  # sbom.Finding of installed versions
 
     def age_days(self, at: float | None) -> float | None:
         return None if at is None else (self.now - at) / DAY
@@ -98,9 +101,12 @@ async def _from_store(settings: Settings, state: LiveState) -> None:
         await store.close()
 
 
-def collect(settings: Settings, verify: bool = True) -> LiveState:
-    """The live state of the platform in `settings` (blocking)."""
+def collect(settings: Settings, verify: bool = True,
+            advisories: Path | None = None) -> LiveState:
+    """The live state of the platform in `settings` (blocking); `advisories`: an offline copy
+    of an OSV advisory database to check the installed packages against."""
     from cityos.backup.home import BackupHome
+    from cityos.compliance.sbom import audit, installed
     from cityos.keystore import KINDS, KeyStore, exposed
 
     state = LiveState(settings)
@@ -118,6 +124,9 @@ def collect(settings: Settings, verify: bool = True) -> LiveState:
         item = str(doc.get("item", ""))
         if item and float(doc.get("at", 0)) >= float(state.evidence.get(item, {}).get("at", -1)):
             state.evidence[item] = doc
+    state.packages = installed()
+    if advisories is not None:
+        state.advisories, state.vulnerable = audit(state.packages, advisories)
     if verify:
         state.verify_ok, state.verify_line = run_verify(settings)
     return state
