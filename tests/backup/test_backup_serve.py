@@ -185,3 +185,23 @@ def test_tampered_backups_are_refused(serve, tmp_path: Path) -> None:  # type: i
     # the genuine one restores
     done = _cityos("restore", str(backup), "--data-dir", str(tmp_path / "good"), *home)
     assert done.returncode == 0, done.stderr
+
+
+def test_backup_usage_errors_are_one_bilingual_line(tmp_path: Path) -> None:
+    data = tmp_path / "town"
+    none = _cityos("backup", "--data-dir", str(data), "--out", str(tmp_path / "b.cityosbk"))
+    assert none.returncode == 2 and "cityos init" in none.stderr  # no platform there
+    assert _cityos("init", "--data-dir", str(data)).returncode == 0
+    both = _cityos("backup", "--data-dir", str(data))
+    assert both.returncode == 2 and "--out-dir" in both.stderr and "どちらか" in both.stderr
+    inside = _cityos("backup", "--data-dir", str(data), "--out", str(tmp_path / "b.cityosbk"),
+                     "--key-file", str(data / "backup.key"))
+    assert inside.returncode == 1 and "must not be inside the data dir" in inside.stderr
+    assert not (data / "backup.key").exists()
+    into = _cityos("backup", "--data-dir", str(data), "--out", str(data / "b.cityosbk"))
+    assert into.returncode == 1 and "inside the data dir" in into.stderr
+    missing = _cityos("restore", str(tmp_path / "nothing.cityosbk"), "--data-dir",
+                      str(tmp_path / "new"))
+    assert missing.returncode == 2 and "no backup file" in missing.stderr
+    for result in (none, both, inside, into, missing):
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1

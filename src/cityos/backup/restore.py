@@ -80,6 +80,9 @@ def _unpack(archive: Path, staging: Path) -> dict[str, Any]:
             raise RestoreError("バックアップに目録 (manifest.json) がありません / the backup has "
                                "no manifest")
         manifest = orjson.loads(raw.read())
+        if not isinstance(manifest, dict) or manifest.get("format") != "cityos-backup/1":
+            raise RestoreError("このバックアップの形式には対応していません / this backup's format "
+                               "is not one this cityos restores")
         listed = {str(f["path"]): f for f in manifest.get("files", [])}
         seen: set[str] = set()
         for info in tar:
