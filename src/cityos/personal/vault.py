@@ -1,9 +1,12 @@
 """The vault: per-resident data keys (AES-256-GCM) wrapped by a master key; crypto-shredding.
 
 NIST SP 800-38D (GCM). Resident keys live in their own small database (`personal/keys.db`
-under the data dir), never in the main database nor its backups: erasing a resident deletes
+under the data dir), never in the main database nor copies of it: erasing a resident deletes
 their key row (SQLite `secure_delete`, rollback journal), so every copy of their sealed rows,
-backups taken earlier included, stays unreadable. Implements the storage `Sealer` (issue 6).
+database copies taken earlier included, stays unreadable. A whole-platform backup (`cityos
+backup`) holds keys.db too; each erasure is also told to `on_erase` (the erasure ledger
+outside the data dir), which `cityos restore` applies. Implements the storage `Sealer`
+(issue 6).
 """
 
 from __future__ import annotations
