@@ -13,11 +13,28 @@ import typer
 from cityos.cli_errors import existing_platform, fail
 from cityos.compliance.items import ITEMS, STATUS_JA, assess, summary
 from cityos.compliance.report import jst, render
-from cityos.compliance.state import EVIDENCE, HISTORY, append_jsonl, collect, read_jsonl
+from cityos.compliance.state import (
+    EVIDENCE,
+    HISTORY,
+    LATEST,
+    append_jsonl,
+    collect,
+    read_jsonl,
+)
 from cityos.settings import Settings, load_settings
 
 compliance_app = typer.Typer(help="the security guideline self-check (55 items)")
 DataDir = Annotated[Path, typer.Option("--data-dir", help="where the platform keeps its data")]
+
+
+def _write_private(path: Path, body: bytes) -> None:
+    import os
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(body)
+    os.replace(tmp, path)
 
 
 def _settings(data_dir: Path) -> Settings:
@@ -63,6 +80,8 @@ def check(ctx: typer.Context, data_dir: DataDir = Path("var"),
     items = assess(state)
     tally = summary(items)
     append_jsonl(data_dir / HISTORY, {"at": state.now, "summary": tally})
+    _write_private(data_dir / LATEST, orjson.dumps(
+        {"checkedAt": state.now, "summary": tally, "items": items}))  # the console shows it
     if html is not None:
         html.write_text(render(items, state.now, town or settings.public_url,
                                read_jsonl(data_dir / HISTORY)), "utf-8")

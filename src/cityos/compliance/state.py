@@ -19,6 +19,7 @@ from cityos.settings import Settings
 DAY = 86_400.0
 EVIDENCE = Path("compliance") / "evidence.jsonl"
 HISTORY = Path("compliance") / "history.jsonl"
+LATEST = Path("compliance") / "latest.json"  # the newest run, for the console
 
 
 @dataclass

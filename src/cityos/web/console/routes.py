@@ -5,6 +5,7 @@ from __future__ import annotations
 from cityos.operations import PUBLIC, Operation
 from cityos.web.console import (
     catalog_pages,
+    compliance_page,
     entities,
     geo,
     oidc,
@@ -65,4 +66,6 @@ OPERATIONS: list[Operation] = [
     console_page("GET", "/console/accounts", people.accounts_page,
                  "Organisations and accounts (事業者とアカウント)"),
     console_page("GET", "/console/alerts", people.alerts_page, "Alerts (アラート)"),
+    console_page("GET", "/console/compliance", compliance_page.compliance_page,
+                 "The security self-check and its history (セキュリティ自己点検)"),
 ]
