@@ -15,7 +15,7 @@ import pytest
 from cityos.compliance.items import assess
 from cityos.compliance.state import collect
 from cityos.settings import load_settings
-from conftest import CITYOS, REPO, engine_environ
+from conftest import CITYOS, REPO, engine_environ, system_binary
 
 CHECKLIST = REPO / "src/cityos/compliance/data/security_guideline_v2_checklist.tsv"
 
@@ -143,3 +143,17 @@ def test_sbom_and_an_offline_advisory_database(town: Path, tmp_path: Path) -> No
     state = collect(settings, verify=False, advisories=tmp_path / "advisory-database")
     checked = {i["id"]: i for i in assess(state)}["都市OS②-2"]
     assert _check(checked, "software") == "ok" and "1件と照合" in checked["checks"][0]["detail"]
+
+
+def test_the_report_as_pdf_reads_in_japanese(town: Path, tmp_path: Path) -> None:
+    system_binary("chromium")
+    pdftotext = system_binary("pdftotext")
+    pdf = tmp_path / "report.pdf"
+    done = _cityos("compliance", "--data-dir", str(town), "--no-verify", "--pdf", str(pdf),
+                   "--town", "豊能町")
+    assert done.returncode == 1 and "report PDF" in done.stdout, done.stderr
+    text = subprocess.run([pdftotext, "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "自己点検報告書" in text and "豊能町" in text and "点検日時" in text
+    assert "都市OS③-2" in text and "定期的にバックアップを取得する" in text
+    assert "証跡の添付が必要な項目" in text and "UTC" not in text

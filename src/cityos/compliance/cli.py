@@ -63,6 +63,9 @@ def check(ctx: typer.Context, data_dir: DataDir = Path("var"),
           sbom: Annotated[Path | None, typer.Option(
               "--sbom", help="write the SBOM of the installed packages (CycloneDX 1.5 JSON)")]
           = None,
+          pdf: Annotated[Path | None, typer.Option(
+              "--pdf", help="write the report as PDF too (printed by a headless Chromium)")]
+          = None,
           ) -> None:
     """Check the platform against the guideline's 55 items; exit status 1 when an item needs
     action (要対応)."""
@@ -82,9 +85,17 @@ def check(ctx: typer.Context, data_dir: DataDir = Path("var"),
     append_jsonl(data_dir / HISTORY, {"at": state.now, "summary": tally})
     _write_private(data_dir / LATEST, orjson.dumps(
         {"checkedAt": state.now, "summary": tally, "items": items}))  # the console shows it
+    page = render(items, state.now, town or settings.public_url, read_jsonl(data_dir / HISTORY))
     if html is not None:
-        html.write_text(render(items, state.now, town or settings.public_url,
-                               read_jsonl(data_dir / HISTORY)), "utf-8")
+        html.write_text(page, "utf-8")
+    if pdf is not None:
+        from cityos.compliance.pdf import PdfError, html_to_pdf
+
+        try:
+            html_to_pdf(page, pdf)
+        except PdfError as exc:
+            ja, _, en = str(exc).partition(" / ")
+            fail(ja, en or ja, code=1)
     if json:
         print(orjson.dumps({"checkedAt": state.now, "checked": jst(state.now),
                             "summary": tally, "items": items},
@@ -98,6 +109,8 @@ def check(ctx: typer.Context, data_dir: DataDir = Path("var"),
         print(f"報告書 / report: {html}", flush=True)
     if sbom is not None:
         print(f"SBOM (CycloneDX): {sbom}", flush=True)
+    if pdf is not None:
+        print(f"報告書 PDF / report PDF: {pdf}", flush=True)
     if tally["ng"]:
         raise typer.Exit(1)
 

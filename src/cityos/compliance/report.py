@@ -75,6 +75,8 @@ th, td {{ border: 1px solid #555; padding: .5rem; vertical-align: top; text-alig
           white-space: nowrap; }}
 ul {{ margin: 0; padding-left: 1.2rem; }}
 small {{ font-size: .95rem; color: #333; }}
+@page {{ size: A4; margin: 15mm; }}
+@media print {{ body {{ font-size: 10.5pt; max-width: none; }} tr {{ break-inside: avoid; }} }}
 </style></head><body>
 <h1>スマートシティセキュリティガイドライン(第2.0版) 自己点検報告書</h1>
 <p>{escape(town)} — 点検日時: {jst(at)}(cityos compliance による自動点検)</p>
