@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import secrets
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import orjson
 from cryptography.exceptions import InvalidTag
@@ -76,25 +77,79 @@ def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
     return prefix + struct.pack(">IB", index, 1 if last else 0)
 
 
+class Sealing(io.RawIOBase):
+    """A writable stream that seals what is written to it into `out`, chunk by chunk (for
+    tarfile's stream mode: the archive is never kept in plaintext); `close` seals the last."""
+
+    def __init__(self, out: BinaryIO, key: bytes) -> None:
+        super().__init__()
+        self._out, self._aead = out, AESGCM(key)
+        self._prefix = secrets.token_bytes(_PREFIX)
+        header = orjson.dumps({"format": "cityos-backup/1", "cipher": "AES-256-GCM",
+                               "keyId": key_id(key), "chunk": CHUNK,
+                               "prefix": self._prefix.hex()})
+        self._aad = MAGIC + header
+        out.write(MAGIC + struct.pack(">I", len(header)) + header)
+        self._buffer = bytearray()
+        self._index = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def _seal(self, chunk: bytes, last: bool) -> None:
+        sealed = self._aead.encrypt(_nonce(self._prefix, self._index, last), chunk, self._aad)
+        self._out.write(struct.pack(">I", len(sealed)) + sealed)
+        self._index += 1
+
+    def write(self, data: Any) -> int:
+        self._buffer += data
+        while len(self._buffer) > CHUNK:  # the last chunk is sealed only at close
+            self._seal(bytes(self._buffer[:CHUNK]), last=False)
+            del self._buffer[:CHUNK]
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._seal(bytes(self._buffer), last=True)
+            self._buffer.clear()
+        super().close()
+
+
 def encrypt(source: BinaryIO, out: BinaryIO, key: bytes) -> None:
     """Write `source` (read to its end) sealed under `key` to `out`."""
-    prefix = secrets.token_bytes(_PREFIX)
-    header = orjson.dumps({"format": "cityos-backup/1", "cipher": "AES-256-GCM",
-                           "keyId": key_id(key), "chunk": CHUNK,
-                           "prefix": prefix.hex()})
-    aad = MAGIC + header
-    out.write(MAGIC + struct.pack(">I", len(header)) + header)
-    aead = AESGCM(key)
-    index = 0
-    chunk = source.read(CHUNK)
-    while True:
-        following = source.read(CHUNK)
-        last = not following
-        sealed = aead.encrypt(_nonce(prefix, index, last), chunk, aad)
-        out.write(struct.pack(">I", len(sealed)) + sealed)
-        if last:
-            return
-        chunk, index = following, index + 1
+    with Sealing(out, key) as sink:
+        for block in iter(lambda: source.read(CHUNK), b""):
+            sink.write(block)
+
+
+class Opening(io.RawIOBase):
+    """A readable stream of an envelope's plaintext (for tarfile's stream mode); each chunk is
+    authenticated before any of it is read, and `drain` makes sure the envelope ended as
+    sealed (nothing cut off or appended) — call it before trusting what was read."""
+
+    def __init__(self, source: BinaryIO, key: bytes) -> None:
+        super().__init__()
+        self._chunks = decrypt(source, key)
+        self._buffer = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        while not self._buffer and not self._done:
+            try:
+                self._buffer = next(self._chunks)
+            except StopIteration:
+                self._done = True
+        size = min(len(target), len(self._buffer))
+        target[:size] = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return size
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
 
 
 def header_of(source: BinaryIO) -> tuple[dict[str, object], bytes]:

@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from cityos.backup.envelope import EnvelopeError, decrypt, read_key
+from cityos.backup.envelope import EnvelopeError, Opening, read_key
 from cityos.backup.home import BackupHome
 from cityos.backup.snapshot import MANIFEST, PG_DUMP, SQLITE_DB
 from cityos.settings import load_settings
@@ -50,18 +50,6 @@ class Restored:
     notes: list[str] = field(default_factory=list)
 
 
-def _open_archive(backup: Path, key: bytes, into: Path) -> Path:
-    """Decrypt `backup` into a tar file in `into`; authenticated to its end or refused."""
-    archive = into / "archive.tar"
-    try:
-        with backup.open("rb") as source, archive.open("wb") as sink:
-            for chunk in decrypt(source, key):
-                sink.write(chunk)
-    except EnvelopeError as exc:
-        raise RestoreError(str(exc)) from None
-    return archive
-
-
 def _safe(name: str) -> PurePosixPath:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or not path.parts:
@@ -70,12 +58,26 @@ def _safe(name: str) -> PurePosixPath:
     return path
 
 
-def _unpack(archive: Path, staging: Path) -> dict[str, Any]:
-    """The manifest, with every file of the archive written under `staging` and checked
-    against it (names, sizes, SHA-256; nothing more, nothing less)."""
-    with tarfile.open(archive, "r:") as tar:
-        member = tar.getmember(MANIFEST) if MANIFEST in tar.getnames() else None
-        raw = tar.extractfile(member) if member is not None else None
+def _unpack(backup: Path, key: bytes, staging: Path) -> dict[str, Any]:
+    """The manifest, with every file of the backup written under `staging` and checked
+    against it (names, sizes, SHA-256; nothing more, nothing less). The envelope is opened as
+    a stream — each chunk authenticated before use — and read to its sealed end."""
+    try:
+        with backup.open("rb") as source, Opening(source, key) as plain:
+            manifest = _unpack_tar(plain, staging)
+            plain.drain()  # a cut-off or extended file fails here, after the tar's end
+    except EnvelopeError as exc:
+        raise RestoreError(str(exc)) from None
+    except tarfile.TarError as exc:
+        raise RestoreError(f"バックアップの中身が壊れています / the backup's archive is damaged: "
+                           f"{exc}") from None
+    return manifest
+
+
+def _unpack_tar(plain: Any, staging: Path) -> dict[str, Any]:
+    with tarfile.open(fileobj=plain, mode="r|") as tar:
+        first = tar.next()
+        raw = tar.extractfile(first) if first is not None and first.name == MANIFEST else None
         if raw is None:
             raise RestoreError("バックアップに目録 (manifest.json) がありません / the backup has "
                                "no manifest")
@@ -85,8 +87,8 @@ def _unpack(archive: Path, staging: Path) -> dict[str, Any]:
                                "is not one this cityos restores")
         listed = {str(f["path"]): f for f in manifest.get("files", [])}
         seen: set[str] = set()
-        for info in tar:
-            if info.name == MANIFEST:
+        for info in tar:  # (the iteration starts again from the manifest, read already)
+            if info is first:
                 continue
             path = _safe(info.name)
             if path.parts[0] != "data" or not info.isfile():
@@ -94,7 +96,7 @@ def _unpack(archive: Path, staging: Path) -> dict[str, Any]:
                                    f"entry its manifest does not list: {info.name}")
             rel = PurePosixPath(*path.parts[1:]).as_posix()
             entry = listed.get(rel)
-            if entry is None:
+            if entry is None or rel in seen:
                 raise RestoreError(f"目録にないファイルがあります / a file the manifest does not "
                                    f"list: {rel}")
             target = staging.joinpath(*PurePosixPath(rel).parts)
@@ -247,7 +249,7 @@ def restore(backup: Path, target: Path, home: BackupHome, database_url: str = ""
         work = Path(tmp)
         staging = work / "data"
         staging.mkdir(mode=0o700)
-        manifest = _unpack(_open_archive(backup, key, work), staging)
+        manifest = _unpack(backup, key, staging)
         engine = manifest.get("engine")
         notes: list[str] = []
         if engine == "postgresql":

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import os
 import shutil
 import sqlite3
@@ -29,7 +30,7 @@ from typing import Any
 import orjson
 
 from cityos import __version__
-from cityos.backup.envelope import encrypt, ensure_key
+from cityos.backup.envelope import Sealing, ensure_key
 from cityos.backup.home import BackupHome
 from cityos.settings import Settings
 
@@ -206,20 +207,19 @@ def make_backup(settings: Settings, out: Path | None, out_dir: Path | None,
             "engine": engine_of(settings),
             "database": SQLITE_DB if engine_of(settings) == "sqlite" else PG_DUMP,
             "files": files, "treeHead": head}
-        archive = Path(tmp) / "archive.tar"
-        with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
-            body = orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
-            info = tarfile.TarInfo(MANIFEST)
-            info.size, info.mtime, info.mode = len(body), int(now), 0o600
-            tar.addfile(info, _bytes_reader(body))
-            for entry in files:
-                tar.add(staging / entry["path"], arcname="data/" + entry["path"],
-                        recursive=False)
         partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-        try:
+        try:  # the tar is sealed as it is written: no plaintext archive on disk
             fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with archive.open("rb") as source, os.fdopen(fd, "wb") as sink:
-                encrypt(source, sink, key)
+            with os.fdopen(fd, "wb") as sink:
+                with Sealing(sink, key) as sealing, tarfile.open(
+                        fileobj=sealing, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                    body = orjson.dumps(manifest, option=orjson.OPT_INDENT_2)
+                    info = tarfile.TarInfo(MANIFEST)  # first: a restore reads it first
+                    info.size, info.mtime, info.mode = len(body), int(now), 0o600
+                    tar.addfile(info, io.BytesIO(body))
+                    for entry in files:
+                        tar.add(staging / entry["path"], arcname="data/" + entry["path"],
+                                recursive=False)
                 sink.flush()
                 os.fsync(sink.fileno())
             os.replace(partial, target)
@@ -233,8 +233,3 @@ def make_backup(settings: Settings, out: Path | None, out_dir: Path | None,
                 treeSize=(head or {}).get("treeSize", 0))
     return Made(target, size, len(files), int((head or {}).get("treeSize", 0)), made, removed)
 
-
-def _bytes_reader(body: bytes) -> Any:
-    import io
-
-    return io.BytesIO(body)
