@@ -51,6 +51,8 @@ PARTS = {
                           "Restore drill: restore into a temporary dir, verify, record."),
     "compliance": Part("cityos.compliance.cli:compliance_app",
                        "the security guideline self-check (55 items, live evidence)"),
+    "incident": Part("cityos.compliance.incident_cli:incident_app",
+                     "the incident register: detect, report, contain, recover, lessons"),
     "darp": Part("cityos.services.ondemand.cli:darp_app",
                  "AI on-demand transport (dial-a-ride) solver"),
 }

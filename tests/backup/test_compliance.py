@@ -78,7 +78,7 @@ def test_settings_flip_statuses(town: Path) -> None:
     assert _check(after["都市OS①-3"], "second-factor") == "warn"
     assert after["都市OS①-3"]["status"] == "warn"
     assert _check(after["インシデント対応②"], "alerts") == "ok"
-    assert after["インシデント対応②"]["status"] == "task"  # the contact list is people's part
+    assert after["インシデント対応②"]["status"] == "ng"  # … but nobody to call yet
     assert after["データ連携⑥"]["status"] == "ng"  # the API without tokens
     assert _check(after["サービス④-1"], "tls") == "warn"  # HTTPS at a proxy: attach its setup
     assert _check(after["ガバナンス①-3"], "retention") == "ok"
@@ -157,3 +157,36 @@ def test_the_report_as_pdf_reads_in_japanese(town: Path, tmp_path: Path) -> None
     assert "自己点検報告書" in text and "豊能町" in text and "点検日時" in text
     assert "都市OS③-2" in text and "定期的にバックアップを取得する" in text
     assert "証跡の添付が必要な項目" in text and "UTC" not in text
+
+
+def test_the_incident_register_evidences_the_incident_items(town: Path) -> None:
+    before = _items(town)
+    assert _check(before["インシデント対応①"], "contacts") == "ng"
+    assert before["インシデント対応④"]["status"] == "ng"  # no drill in the past year
+    done = _cityos("incident", "contact", "豊能町 情報政策課", "--role", "責任者", "--reach",
+                   "072-000-0000 / joho@town.example.jp", "--data-dir", str(town))
+    assert done.returncode == 0, done.stderr
+    done = _cityos("incident", "open", "標的型メール訓練", "--drill", "--severity", "high",
+                   "--by", "情報政策課", "--data-dir", str(town))
+    assert done.returncode == 0 and "INC-" in done.stdout, done.stderr
+    ident = done.stdout.split(":")[0]
+    half = _items(town)["インシデント対応④"]
+    assert half["status"] == "ng"  # a drill counts once its lessons are recorded
+    for stage in ("report", "contain", "recover", "lessons"):
+        step = _cityos("incident", "step", ident, "--stage", stage, "--note",
+                       f"{stage} の手順を確認", "--data-dir", str(town))
+        assert step.returncode == 0, step.stderr
+    assert "closed" in step.stdout
+    after = _items(town)
+    assert after["インシデント対応④"]["status"] == "ok"
+    assert _check(after["インシデント対応①"], "contacts") == "ok"
+    listed = _cityos("incident", "list", "--json", "--data-dir", str(town))
+    doc = orjson.loads(listed.stdout)
+    assert doc["incidents"][0]["stage"] == "lessons" and doc["incidents"][0]["drill"]
+    assert [c["name"] for c in doc["contacts"]] == ["豊能町 情報政策課"]
+    bad = _cityos("incident", "step", ident, "--stage", "panic", "--note", "x",
+                  "--data-dir", str(town))
+    assert bad.returncode == 2 and "the stage is one of" in bad.stderr and "段階" in bad.stderr
+    unknown = _cityos("incident", "step", "INC-0-0", "--stage", "report", "--note", "x",
+                      "--data-dir", str(town))
+    assert unknown.returncode == 2 and "no incident INC-0-0" in unknown.stderr

@@ -27,7 +27,7 @@ AXE = REPO / "tests" / "fixtures" / "axe" / "axe-4.14.1.min.js"
 PAGES = ("/console", "/console/map", "/console/entities",
          "/console/entities?type=EvacuationShelter", "/console/services",
          "/console/services/new", "/console/notices", "/console/accounts", "/console/alerts",
-         "/console/compliance")
+         "/console/incidents", "/console/compliance")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ HTML = {"Accept": "text/html,application/xhtml+xml"}
 PAGES = ("/console", "/console/map", "/console/entities", "/console/entities?type=EvacuationShelter",
          "/console/entities/urn:ngsi-ld:EvacuationShelter:kofudai", "/console/services",
          "/console/services/new", "/console/notices", "/console/accounts", "/console/alerts",
-         "/console/compliance")
+         "/console/incidents", "/console/compliance")
 
 
 def _csrf(html: str) -> str:
@@ -275,3 +275,21 @@ def test_the_self_check_page_shows_the_newest_run_and_whether_it_got_better(
     assert page.count('<th scope="row">ガバナンス') == 13
     c.get("/app/settings?lang=en", headers=HTML)
     assert "Better than last time" in c.get("/console/compliance", headers=HTML).text
+
+
+def test_the_incident_page_shows_each_stage_and_the_contacts(platform: Platform) -> None:
+    from cityos.compliance.incidents import add_step, open_incident, set_contact
+
+    c = sign_in(platform)
+    assert "記録はありません" in c.get("/console/incidents", headers=HTML).text
+    data_dir = platform.settings.data_dir
+    made = open_incident(data_dir, "職員アカウントへの総当たり", "high", by="当番",
+                         note="アラート brute-force を確認")
+    add_step(data_dir, made.id, "contain", "該当IPを遮断、アカウントをロック", by="当番")
+    set_contact(data_dir, "委託先 SOC", "24時間監視", "soc@vendor.example.jp")
+    page = c.get("/console/incidents", headers=HTML).text
+    assert made.id in page and "職員アカウントへの総当たり" in page
+    assert "封じ込め" in page and "該当IPを遮断" in page and "高" in page
+    assert "委託先 SOC" in page and "soc@vendor.example.jp" in page
+    c.get("/app/settings?lang=en", headers=HTML)
+    assert "Contained" in c.get("/console/incidents", headers=HTML).text

@@ -290,6 +290,36 @@ def software(s: LiveState) -> Check:
                  f"{base}。脆弱性情報 {s.advisories}件と照合し該当なし")
 
 
+def contact_list(s: LiveState) -> Check:
+    roles = {str(c.get("role", "")) for c in s.contacts if c.get("role")}
+    if not s.contacts:
+        return Check("contacts", "インシデント時の連絡体制", "ng",
+                     "連絡先が登録されていません (cityos incident contact)")
+    return Check("contacts", "インシデント時の連絡体制", "ok",
+                 f"連絡先 {len(s.contacts)}件 (役割: {', '.join(sorted(roles)) or '未記入'})")
+
+
+def incident_register(s: LiveState) -> Check:
+    real = [i for i in s.incidents if not i.drill]
+    open_ = [i for i in real if not i.closed]
+    detail = f"インシデント記録 {len(real)}件 (対応中 {len(open_)}件)"
+    if [i for i in open_ if i.severity in ("high", "critical")]:
+        return Check("incidents", "インシデントの記録と対応", "warn",
+                     detail + "。重大度 高 以上が対応中")
+    return Check("incidents", "インシデントの記録と対応", "ok",
+                 detail + "。検知→報告→封じ込め→復旧→振り返りを記録 (cityos incident)")
+
+
+def incident_drill(s: LiveState) -> Check:
+    done = [i for i in s.incidents if i.drill and i.closed]
+    last = max((float(i.steps[-1]["at"]) for i in done), default=None)
+    if last is None or (s.age_days(last) or 0) > 365:
+        return Check("incident-drill", "インシデント対応訓練", "ng",
+                     "1年以内に振り返りまで終えた訓練がありません (cityos incident open --drill)")
+    return Check("incident-drill", "インシデント対応訓練", "ok",
+                 f"最後の訓練の振り返り: {_when(s, last)}")
+
+
 Rule = Callable[[LiveState], Check]
 
 # id -> (checks, what people must attach)
@@ -339,10 +369,10 @@ ITEMS: dict[str, tuple[tuple[Rule, ...], str]] = {
     "サプライチェーン①": ((), "委託先・再委託先を含むサプライチェーン・リスクの把握"),
     "サプライチェーン②": ((), "委託先のセキュリティ管理体制の評価結果 (チェックシート・第三者認証)"),
     "サプライチェーン③": ((software,), "脆弱性情報の提供を定めた契約・調達仕様"),
-    "インシデント対応①": ((), "責任範囲を明示したインシデント対応体制図"),
-    "インシデント対応②": ((alerts,), "連絡窓口・緊急連絡先の一覧 (関係者で共有)"),
+    "インシデント対応①": ((contact_list, incident_register), "責任範囲を明示したインシデント対応体制図"),
+    "インシデント対応②": ((alerts, contact_list), "連絡窓口・緊急連絡先を関係者で共有した記録"),
     "インシデント対応③": ((), "インシデント対応手順書"),
-    "インシデント対応④": ((), "インシデント対応訓練・演習の実施記録"),
+    "インシデント対応④": ((incident_drill,), ""),
     "データ連携①": ((), "データ連携元・連携先のセキュリティ評価結果"),
     "データ連携②": ((api_tokens, consent, secrets_age), ""),
     "データ連携③": ((verified, consent), ""),

@@ -41,6 +41,8 @@ class LiveState:
     packages: dict[str, str] = field(default_factory=dict)  # installed distributions
     advisories: int | None = None  # advisories in the offline database (None: none given)
     vulnerable: list[Any] = field(default_factory=list)  # sbom.Finding of installed versions
+    incidents: list[Any] = field(default_factory=list)  # incidents.Incident, drills included
+    contacts: list[dict[str, Any]] = field(default_factory=list)  # the contact list
 
     def age_days(self, at: float | None) -> float | None:
         return None if at is None else (self.now - at) / DAY
@@ -125,6 +127,9 @@ def collect(settings: Settings, verify: bool = True,
         item = str(doc.get("item", ""))
         if item and float(doc.get("at", 0)) >= float(state.evidence.get(item, {}).get("at", -1)):
             state.evidence[item] = doc
+    from cityos.compliance.incidents import contacts, incidents
+
+    state.incidents, state.contacts = incidents(settings.data_dir), contacts(settings.data_dir)
     state.packages = installed()
     if advisories is not None:
         state.advisories, state.vulnerable = audit(state.packages, advisories)

@@ -23,7 +23,7 @@ TAG = "console"
 NAV = (("overview", "/console"), ("map", "/console/map"), ("entities", "/console/entities"),
        ("services", "/console/services"), ("notices", "/console/notices"),
        ("accounts", "/console/accounts"), ("alerts", "/console/alerts"),
-       ("compliance", "/console/compliance"))
+       ("incidents", "/console/incidents"), ("compliance", "/console/compliance"))
 
 
 def tenant(request: Request) -> str:

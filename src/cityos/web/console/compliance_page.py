@@ -1,5 +1,6 @@
 """The console's security self-check page: the newest `cityos compliance` run, what needs
-action, the open evidence tasks, and whether it is getting better (the runs' history)."""
+action, the open evidence tasks, and whether it is getting better (the runs' history); and
+the incident register's page (incidents and drills with their stages, the contacts)."""
 
 from __future__ import annotations
 
@@ -63,3 +64,18 @@ async def compliance_page(request: Request) -> Response:
         "fix": [i for i in items if i.get("status") in ("ng", "warn")],
         "tasks": [i for i in items if i.get("task") and not i.get("evidence")],
         "items": items})
+
+
+async def incidents_page(request: Request) -> Response:
+    from cityos.compliance.incidents import contacts, incidents
+
+    data_dir = request.app.state.settings.data_dir
+    found = await asyncio.to_thread(incidents, data_dir)
+    people = await asyncio.to_thread(contacts, data_dir)
+    rows = [{"id": i.id, "title": i.title, "drill": i.drill, "severity": i.severity,
+             "stage": i.stage, "opened": _when(i.opened),
+             "steps": [{"stage": str(s["stage"]), "note": str(s.get("note") or ""),
+                        "by": str(s.get("by") or ""), "when": _when(float(s.get("at") or 0))}
+                       for s in i.steps]}
+            for i in reversed(found)]
+    return show(request, "incidents.html", "incidents", {"incidents": rows, "contacts": people})

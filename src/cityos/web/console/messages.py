@@ -14,6 +14,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "console.nav.accounts": ("事業者とアカウント", "Organisations and accounts"),
     "console.nav.alerts": ("アラート", "Alerts"),
     "console.nav.compliance": ("セキュリティ自己点検", "Security self-check"),
+    "console.nav.incidents": ("インシデント", "Incidents"),
     "console.signout": ("サインアウト", "Sign out"),
     "console.signed_in_as": ("{name} でサインイン中", "Signed in as {name}"),
     # sign-in
@@ -227,6 +228,38 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "console.compliance.s.attested": ("証跡登録済み", "Evidence registered"),
     "console.compliance.s.ok": ("適合", "Met"),
     "console.compliance.s.na": ("該当なし", "Not applicable"),
+    # the incident register (cityos incident)
+    "console.incidents.title": ("インシデント対応の記録", "Incident register"),
+    "console.incidents.lead": (
+        "インシデントと訓練を、検知・報告・封じ込め・復旧・振り返りの段階ごとに記録します。"
+        "記録はサーバーで `cityos incident open` と `cityos incident step` で行います。",
+        "Incidents and drills, stage by stage: detect, report, contain, recover, lessons. "
+        "Record them on the server with `cityos incident open` and `cityos incident step`."),
+    "console.incidents.none": ("記録はありません。", "Nothing recorded."),
+    "console.incidents.id": ("番号", "Id"),
+    "console.incidents.what": ("件名", "Title"),
+    "console.incidents.kind": ("種類", "Kind"),
+    "console.incidents.real": ("インシデント", "Incident"),
+    "console.incidents.drill": ("訓練", "Drill"),
+    "console.incidents.severity": ("重大度", "Severity"),
+    "console.incidents.stage": ("段階", "Stage"),
+    "console.incidents.opened": ("発生・検知", "Opened"),
+    "console.incidents.steps": ("経過", "Steps"),
+    "console.incidents.contacts": ("連絡体制", "Contacts"),
+    "console.incidents.no_contacts": ("連絡先が登録されていません (`cityos incident contact`)。",
+                                      "No contacts registered (`cityos incident contact`)."),
+    "console.incidents.name": ("名前", "Name"),
+    "console.incidents.role": ("役割", "Role"),
+    "console.incidents.reach": ("連絡方法", "How to reach"),
+    "console.incidents.stage.detect": ("検知", "Detected"),
+    "console.incidents.stage.report": ("報告", "Reported"),
+    "console.incidents.stage.contain": ("封じ込め", "Contained"),
+    "console.incidents.stage.recover": ("復旧", "Recovered"),
+    "console.incidents.stage.lessons": ("振り返り (完了)", "Lessons learnt (closed)"),
+    "console.incidents.sev.low": ("低", "Low"),
+    "console.incidents.sev.medium": ("中", "Medium"),
+    "console.incidents.sev.high": ("高", "High"),
+    "console.incidents.sev.critical": ("重大", "Critical"),
 }
 
 add_messages(MESSAGES)

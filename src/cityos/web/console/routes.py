@@ -66,6 +66,8 @@ OPERATIONS: list[Operation] = [
     console_page("GET", "/console/accounts", people.accounts_page,
                  "Organisations and accounts (事業者とアカウント)"),
     console_page("GET", "/console/alerts", people.alerts_page, "Alerts (アラート)"),
+    console_page("GET", "/console/incidents", compliance_page.incidents_page,
+                 "The incident register and contacts (インシデント対応の記録)"),
     console_page("GET", "/console/compliance", compliance_page.compliance_page,
                  "The security self-check and its history (セキュリティ自己点検)"),
 ]
