@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse
 from starlette.types import Scope
 
 from cityos import __version__
+from cityos.web import jst
 from cityos.web.i18n import translator
 from cityos.web.prefs import Prefs
 from cityos.web.session import Session, session_of
@@ -37,6 +38,9 @@ def static_url(name: str) -> str:
 
 
 templates.globals["static"] = static_url
+templates.filters["jst"] = jst.shown  # every time a person reads: Japan's clock, no ISO
+templates.filters["jst_date"] = lambda value: jst.shown(value, date_only=True)
+templates.filters["picker"] = jst.picker
 
 
 def prefs_of(scope: Scope) -> Prefs:
