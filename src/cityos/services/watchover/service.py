@@ -1,0 +1,351 @@
+"""The watch-over service at work: tags, consents, sightings in, notices out — all through
+the platform's API with the service's own identity (a `Client`, never the store).
+
+State in memory (rebuilt from the platform at start): the registered tags, whose consent is
+in force, the last-seen tracker and the notice rules' state, today's sightings per tag.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from cityos.services.watchover import entities as E
+from cityos.services.watchover.lastseen import Hysteresis
+from cityos.services.watchover.model import (
+    RECEIVER_KINDS,
+    SITES,
+    Notice,
+    Receiver,
+    SafeArea,
+    Sighting,
+    Tag,
+    jst,
+)
+from cityos.services.watchover.retention import Retention
+from cityos.services.watchover.rules import RuleSettings, Watcher
+from cityos.services.watchover.texts import notice_text
+
+log = logging.getLogger("cityos.services.watchover")
+CATEGORY = "location"
+PURPOSE = "ServiceProvision"
+CONSENT_TTL = 30.0  # seconds a consent answer is cached
+RECEIVER_TYPE = "BeaconReceiver"
+
+
+class Client(Protocol):
+    """What the service needs of `cityos.services.client.PlatformClient`."""
+
+    async def request(self, method: str, path: str, json: Any = None,
+                      params: dict[str, Any] | None = None,
+                      headers: dict[str, str] | None = None) -> Any: ...
+
+    async def query(self, type: str, q: str | None = None, attrs: list[str] | None = None,
+                    key_values: bool = True) -> list[dict[str, Any]]: ...
+
+    async def get(self, entity_id: str, key_values: bool = True) -> dict[str, Any] | None: ...
+
+    async def upsert(self, entities: list[dict[str, Any]]) -> None: ...
+
+    async def delete(self, entity_id: str) -> None: ...
+
+    async def ask_consent(self, resident_id: str, category: str,
+                          purpose: str) -> dict[str, Any]: ...
+
+
+class WatchError(ValueError):
+    """Bad input from a guardian or staff: (Japanese, English) and an HTTP status."""
+
+    def __init__(self, ja: str, en: str, status: int = 400) -> None:
+        super().__init__(f"{ja} / {en}")
+        self.ja, self.en, self.status = ja, en, status
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    hysteresis: Hysteresis = field(default_factory=Hysteresis)
+    rules: RuleSettings = field(default_factory=RuleSettings)
+    retention: Retention = field(default_factory=Retention)
+    search_hours_max: float = 24.0
+
+    @staticmethod
+    def of(options: dict[str, Any]) -> WatchSettings:
+        """From `[services.options.watchover]` (unknown keys ignored, bad values refused)."""
+        def num(key: str, default: float) -> float:
+            raw = options.get(key, default)
+            if isinstance(raw, bool) or not isinstance(raw, int | float) or raw < 0:
+                raise WatchError(f"設定 {key} は0以上の数です", f"setting {key} is a number ≥ 0")
+            return float(raw)
+
+        return WatchSettings(
+            Hysteresis(num("margin_db", 6.0), num("hold_s", 60.0), num("stale_s", 180.0)),
+            RuleSettings(gate_rssi=-num("gate_rssi_abs", 85.0),
+                         gate_gap_s=num("gate_gap_s", 1800.0),
+                         not_seen_hours=num("not_seen_hours", 3.0),
+                         day_from=int(num("day_from", 7)), day_to=int(num("day_to", 19)),
+                         night_from=int(num("night_from", 20)),
+                         night_to=int(num("night_to", 6))),
+            Retention(int(num("sightings_days", 7)), int(num("last_seen_days", 90))),
+            num("search_hours_max", 24.0))
+
+
+def receiver_of(entity: dict[str, Any]) -> Receiver:
+    """A BeaconReceiver entity (fed by an IoT device) as a receiver."""
+    rid = str(entity["id"])
+    kind = str(E.value(entity.get("receiverKind")) or "fixed")
+    site = str(E.value(entity.get("site")) or "street")
+    loc = E.value(entity.get("location"))
+    where = None
+    if isinstance(loc, dict) and isinstance(loc.get("coordinates"), list):
+        lon, lat = loc["coordinates"][:2]
+        where = (float(lon), float(lat))
+    name = str(E.value(entity.get("name")) or rid.rpartition(":")[2])
+    return Receiver(rid, name, kind if kind in RECEIVER_KINDS else "fixed",  # type: ignore[arg-type]
+                    site if site in SITES else "street", where)
+
+
+def sighting_of(entity: dict[str, Any]) -> Sighting | None:
+    """The sighting a BeaconReceiver notification carries (lastBeacon, rssi, location)."""
+    tag = E.value(entity.get("lastBeacon"))
+    rssi = E.value(entity.get("rssi"))
+    if not isinstance(tag, str) or isinstance(rssi, bool) or not isinstance(rssi, int | float):
+        return None
+    attr = entity.get("lastBeacon")
+    at = E.parse_time(attr.get("observedAt") if isinstance(attr, dict) else None) \
+        or dt.datetime.now(dt.UTC)
+    loc = E.value(entity.get("location"))
+    where = None
+    if isinstance(loc, dict) and isinstance(loc.get("coordinates"), list):
+        where = (float(loc["coordinates"][0]), float(loc["coordinates"][1]))
+    return Sighting(tag, str(entity["id"]), float(rssi), at, where)
+
+
+@dataclass
+class WatchService:
+    """One town's watch-over, driven by the runtime (notifications, a clock tick)."""
+
+    client: Client
+    settings: WatchSettings = field(default_factory=WatchSettings)
+    tags: dict[str, Tag] = field(default_factory=dict)
+    receivers: dict[str, Receiver] = field(default_factory=dict)
+    watcher: Watcher | None = None
+    approved: set[str] = field(default_factory=set)  # residents whose consent is in force
+    approved_at: float = 0.0
+    days: dict[tuple[str, dt.date], list[list[Any]]] = field(default_factory=dict)
+    moves: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    dropped: int = 0  # sightings of tags not registered or without consent (not kept)
+
+    def __post_init__(self) -> None:
+        self.watcher = Watcher(self.receivers, self.tags, self.settings.rules,
+                               self.settings.hysteresis)
+
+    @property
+    def w(self) -> Watcher:
+        assert self.watcher is not None
+        return self.watcher
+
+    # the platform's state -----------------------------------------------------------------
+    async def load(self) -> None:
+        """Receivers, tags and consents from the platform (at start and now and then)."""
+        for entity in await self.client.query(RECEIVER_TYPE, key_values=False):
+            receiver = receiver_of(entity)
+            self.receivers[receiver.id] = receiver
+        await self.refresh_consents(force=True)
+        seen = set()
+        for entity in await self.client.query("WatchTag"):
+            tag = E.tag_of(entity, consent=False)
+            if tag is None:
+                continue
+            seen.add(tag.id)
+            self.tags[tag.id] = replace(tag, consent=tag.person in self.approved)
+        for gone in set(self.tags) - seen:  # erased by the platform, or deregistered
+            self._forget(gone)
+
+    async def refresh_consents(self, force: bool = False) -> None:
+        """Which residents' location consent to this service is in force (cached 30 s);
+        a tag whose consent ended loses everything the service kept of it."""
+        if not force and time.monotonic() - self.approved_at < CONSENT_TTL:
+            return
+        response = await self.client.request("GET", "/personal/v1/consents",
+                                             params={"state": "APPROVED"})
+        items = response.json() if hasattr(response, "json") else response
+        now = time.time()
+        self.approved = {str(c["subject"]) for c in items if c.get("category") == CATEGORY
+                         and (c.get("until") is None or float(c["until"]) > now)}
+        self.approved_at = time.monotonic()
+        for tag in list(self.tags.values()):
+            consent = tag.person in self.approved
+            if tag.consent and not consent:
+                await self._drop_data(tag)
+            self.tags[tag.id] = replace(tag, consent=consent)
+
+    def _forget(self, tag_id: str) -> None:
+        self.tags.pop(tag_id, None)
+        self.w.forget(tag_id)
+        self.moves.pop(tag_id, None)
+        for key in [k for k in self.days if k[0] == tag_id]:
+            del self.days[key]
+
+    async def _drop_data(self, tag: Tag) -> None:
+        """Consent withdrawn: the sightings, last-seen place and notices are deleted."""
+        self.w.forget(tag.id)
+        self.moves.pop(tag.id, None)
+        for key in [k for k in self.days if k[0] == tag.id]:
+            del self.days[key]
+        for kind in ("BeaconSighting", "WatchLastSeen", "WatchNotice"):
+            for entity in await self.client.query(kind, q=f'tag=="{tag.id}"', attrs=["tag"]):
+                await self.client.delete(str(entity["id"]))
+
+    # guardians ----------------------------------------------------------------------------
+    async def register(self, guardian: str, person: str, tag_id: str, label: str = "",
+                       school_gates: tuple[str, ...] = (), safe_area: SafeArea | None = None,
+                       now: dt.datetime | None = None) -> Tag:
+        """A guardian registers a tag for a person; the person (or her representative) is
+        asked for consent in her app. Nothing is kept of the tag's sightings until then."""
+        if not E.TAG_ID.match(tag_id):
+            raise WatchError("タグIDは英数字3〜64文字です",
+                             "a tag id has 3 to 64 letters, digits, '.', '_' or '-'")
+        if not person.startswith("res_") and not person.startswith("resident-"):
+            raise WatchError("見守る方の住民IDを入れてください", "give the watched person's "
+                             "resident id")
+        known = self.tags.get(tag_id)
+        if known is not None and known.guardian != guardian:
+            raise WatchError("このタグは別の方が登録しています",
+                             "another guardian registered this tag", 409)
+        unknown = [g for g in school_gates if g not in self.receivers]
+        if unknown:
+            raise WatchError("校門の受信機が見つかりません", "no such school-gate receiver")
+        if len(label) > 40:
+            raise WatchError("呼び名は40文字までです", "a name has at most 40 characters")
+        try:
+            await self.client.ask_consent(person, CATEGORY, PURPOSE)
+        except Exception as exc:  # PlatformError: 409 an open consent exists already
+            status = getattr(exc, "status", None)
+            if status == 404:
+                raise WatchError("その住民は見つかりません", "no such resident", 404) from exc
+            if status != 409:
+                raise
+        tag = Tag(tag_id, person, guardian, label, school_gates, safe_area, False)
+        await self.client.upsert([E.tag_entity(tag, now or dt.datetime.now(dt.UTC))])
+        await self.refresh_consents(force=True)
+        tag = replace(tag, consent=person in self.approved)
+        self.tags[tag_id] = tag
+        return tag
+
+    def tags_of(self, guardian: str) -> list[Tag]:
+        return sorted((t for t in self.tags.values() if t.guardian == guardian),
+                      key=lambda t: t.label)
+
+    async def deregister(self, guardian: str, tag_id: str) -> None:
+        tag = self.tags.get(tag_id)
+        if tag is None or tag.guardian != guardian:
+            raise WatchError("そのタグは登録されていません", "no such tag", 404)
+        await self._drop_data(tag)
+        await self.client.delete(E.tag_entity_id(tag_id))
+        self._forget(tag_id)
+
+    # sightings in -------------------------------------------------------------------------
+    async def ingest(self, sightings: list[Sighting]) -> list[Notice]:
+        """Take in sightings (time order); keep those of consented tags, store the day's
+        rows, the last-seen place and the notices; the notices."""
+        await self.refresh_consents()
+        notices: list[Notice] = []
+        touched: set[str] = set()
+        for s in sorted(sightings, key=lambda s: s.at):
+            tag = self.tags.get(s.tag)
+            if tag is None or not tag.consent:
+                self.dropped += 1
+                continue
+            before = self.w.last_seen.place(s.tag)
+            notices += self.w.sighting(s)
+            after = self.w.last_seen.place(s.tag)
+            if after is not None and (before is None or before.receiver != after.receiver):
+                self._moved(s.tag, after.receiver, after.since, after.location)
+            E.compact(self.days.setdefault((s.tag, jst(s.at).date()), []), s)
+            touched.add(s.tag)
+        await self._store(touched, notices)
+        return notices
+
+    def _moved(self, tag: str, receiver: str, at: dt.datetime,
+               where: tuple[float, float] | None) -> None:
+        known = self.receivers.get(receiver)
+        row = {"at": E.iso(at), "receiver": receiver, "name": known.name if known else receiver,
+               "location": list(where or (known.location if known and known.location
+                                          else ())) or None}
+        day = jst(at).date().isoformat()
+        moves = [m for m in self.moves.get(tag, []) if m["at"][:10] == day]
+        self.moves[tag] = [*moves, row][-200:]
+
+    def where(self, receiver: str, location: tuple[float, float] | None
+              ) -> tuple[str, tuple[float, float] | None]:
+        known = self.receivers.get(receiver)
+        return (known.name if known else receiver.rpartition(":")[2],
+                location or (known.location if known else None))
+
+    async def _store(self, tags: set[str], notices: list[Notice]) -> None:
+        batch: list[dict[str, Any]] = []
+        for tag_id in tags:
+            tag = self.tags[tag_id]
+            for (t, day), rows in self.days.items():
+                if t == tag_id:
+                    batch.append(E.day_entity(tag, day, rows))
+            place = self.w.last_seen.place(tag_id)
+            if place is not None:
+                name, where = self.where(place.receiver, place.location)
+                batch.append(E.last_seen_entity(tag, place, name, where,
+                                                self.moves.get(tag_id, [])))
+        for notice in notices:
+            tag = self.tags[notice.tag]
+            name, _ = self.where(notice.receiver or "", None) if notice.receiver else ("", None)
+            batch.append(E.notice_entity(tag, notice, notice_text(notice, tag.label, name),
+                                         name))
+        if batch:
+            await self.client.upsert(batch)
+        for key in [k for k in self.days if k[1] < jst(dt.datetime.now(dt.UTC)).date()]:
+            del self.days[key]  # yesterday's rows are stored; today's stay in memory
+
+    async def tick(self, now: dt.datetime) -> list[Notice]:
+        """The clock's notices (no sighting in the daytime), stored."""
+        await self.refresh_consents()
+        notices = self.w.tick(now)
+        await self._store(set(), notices)
+        return notices
+
+    # reading back (for the guardian, never for a volunteer) --------------------------------
+    async def last_seen(self, tag_id: str) -> dict[str, Any] | None:
+        return await self.client.get(E.last_seen_id(tag_id))
+
+    async def day(self, tag_id: str, day: dt.date) -> dict[str, Any] | None:
+        return await self.client.get(E.day_entity_id(tag_id, day))
+
+    async def notices_for(self, guardian: str, limit: int = 50) -> list[dict[str, Any]]:
+        mine = {t.id for t in self.tags_of(guardian)}
+        if not mine:
+            return []
+        items = await self.client.query("WatchNotice", q=f'guardian=="{guardian}"')
+        items = [n for n in items if n.get("tag") in mine]
+        return sorted(items, key=lambda n: str(n.get("at")), reverse=True)[:limit]
+
+    # retention ------------------------------------------------------------------------------
+    async def purge(self, now: dt.datetime) -> int:
+        """Delete sightings older than `sightings_days`, last-seen places and notices older
+        than `last_seen_days`; how many entities were deleted."""
+        keep = self.settings.retention
+        cut_days = E.today(keep.sightings_cutoff(now))
+        cut_long = keep.last_seen_cutoff(now)
+        gone = 0
+        for entity in await self.client.query("BeaconSighting", attrs=["date", "tag"]):
+            date = str(entity.get("date") or "")
+            if date and date < cut_days.isoformat():
+                await self.client.delete(str(entity["id"]))
+                gone += 1
+        for kind, attr in (("WatchLastSeen", "seenAt"), ("WatchNotice", "at")):
+            for entity in await self.client.query(kind, attrs=[attr]):
+                at = E.parse_time(entity.get(attr))
+                if at is not None and at < cut_long:
+                    await self.client.delete(str(entity["id"]))
+                    gone += 1
+        return gone
