@@ -27,6 +27,7 @@ from cityos.services.watchover.model import (
 )
 from cityos.services.watchover.retention import Retention
 from cityos.services.watchover.rules import RuleSettings, Watcher
+from cityos.services.watchover.search import STAFF_NAME, SearchRequest, new_request, request_of
 from cityos.services.watchover.texts import notice_text
 
 log = logging.getLogger("cityos.services.watchover")
@@ -349,3 +350,69 @@ class WatchService:
                     await self.client.delete(str(entity["id"]))
                     gone += 1
         return gone
+
+    # search requests ----------------------------------------------------------------------
+    async def file_search(self, guardian: str, tag_id: str, staff: list[str], hours: float,
+                          now: dt.datetime, reason: str = "") -> SearchRequest:
+        """A guardian asks the town for help finding the person of her tag."""
+        tag = self.tags.get(tag_id)
+        if tag is None or tag.guardian != guardian:
+            raise WatchError("そのタグは登録されていません", "no such tag", 404)
+        staff = [s.strip() for s in staff if s.strip()]
+        if not staff or len(staff) > 5 or not all(STAFF_NAME.match(s) for s in staff):
+            raise WatchError("担当職員のIDを1〜5人分入れてください",
+                             "name one to five staff members (their ids)")
+        if not 0 < hours <= self.settings.search_hours_max:
+            raise WatchError(f"期間は{self.settings.search_hours_max:g}時間までです",
+                             f"a search request lasts at most "
+                             f"{self.settings.search_hours_max:g} hours")
+        request = new_request(tag_id, tag.person, guardian, staff, hours, now, reason)
+        await self.client.upsert([request.entity()])
+        return request
+
+    async def searches(self) -> list[tuple[SearchRequest, list[dict[str, Any]]]]:
+        out = []
+        for entity in await self.client.query("WatchSearchRequest"):
+            request = request_of(entity)
+            if request is not None:
+                opened = E.value(entity.get("opened"))
+                out.append((request, opened if isinstance(opened, list) else []))
+        return sorted(out, key=lambda r: r[0].filed, reverse=True)
+
+    async def open_search(self, request_id: str, staff: str,
+                          now: dt.datetime) -> dict[str, Any]:
+        """The person's last-seen place for a named staff member while the request is in
+        force (recorded in the request); WatchError 403 otherwise."""
+        entity = await self.client.get(request_id)
+        request = request_of(entity) if entity else None
+        if request is None:
+            raise WatchError("その捜索依頼はありません", "no such search request", 404)
+        if not request.open_to(staff, now):
+            raise WatchError("この捜索依頼では位置を見られません（担当外か期限切れ）",
+                             "this search request does not open the place to you "
+                             "(not named, or expired)", 403)
+        opened = E.value(entity.get("opened")) if entity else []
+        record = {"at": E.iso(now), "staff": staff}
+        await self.client.upsert([request.entity([*(opened or []), record][-100:])])
+        place = await self.last_seen(request.tag)
+        tag = self.tags.get(request.tag)
+        return {"request": request.id, "label": tag.label if tag else request.tag,
+                "until": E.iso(request.until), "lastSeen": place}
+
+    # receivers (staff: liveness and coverage, never individuals) ---------------------------
+    async def receiver_status(self, now: dt.datetime, quiet_s: float = 600.0
+                              ) -> list[dict[str, Any]]:
+        """Every receiver: where it is, what kind, when it last reported, whether it is live
+        (reported within `quiet_s`), how many sightings it reported — no tag ids."""
+        out = []
+        for entity in await self.client.query(RECEIVER_TYPE, key_values=False):
+            receiver = receiver_of(entity)
+            self.receivers[receiver.id] = receiver
+            seen_attr = entity.get("beaconsSeen") or entity.get("lastBeacon") or {}
+            at = E.parse_time(seen_attr.get("observedAt") if isinstance(seen_attr, dict)
+                              else None) or E.parse_time(entity.get("modifiedAt"))
+            out.append({"id": receiver.id, "name": receiver.name, "kind": receiver.kind,
+                        "site": receiver.site, "location": receiver.location,
+                        "lastReport": E.iso(at) if at else None,
+                        "live": at is not None and (now - at).total_seconds() <= quiet_s})
+        return sorted(out, key=lambda r: (r["kind"], r["name"]))
