@@ -8,11 +8,14 @@ in force, the last-seen tracker and the notice rules' state, today's sightings p
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import secrets
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
+from cityos.services.client import PlatformClient, PlatformError
 from cityos.services.watchover import entities as E
 from cityos.services.watchover.lastseen import Hysteresis
 from cityos.services.watchover.model import (
@@ -35,26 +38,16 @@ CATEGORY = "location"
 PURPOSE = "ServiceProvision"
 CONSENT_TTL = 30.0  # seconds a consent answer is cached
 RECEIVER_TYPE = "BeaconReceiver"
+NOTICE = ("見守りタグの検知を記録し、最後に確認された場所と、登校・下校、長時間見つからないとき、夜間に"
+          "安心エリアの外にいるときのお知らせを、タグを登録した保護者に届けます。同意しないと何も記録"
+          "されません。 / We record where your watch-over tag is seen and tell the guardian who "
+          "registered it the last-seen place, school arrival and leaving, long silences and "
+          "being outside the safe area at night. Without your consent nothing is recorded.")
 
 
-class Client(Protocol):
-    """What the service needs of `cityos.services.client.PlatformClient`."""
-
-    async def request(self, method: str, path: str, json: Any = None,
-                      params: dict[str, Any] | None = None,
-                      headers: dict[str, str] | None = None) -> Any: ...
-
-    async def query(self, type: str, q: str | None = None, attrs: list[str] | None = None,
-                    key_values: bool = True) -> list[dict[str, Any]]: ...
-
-    async def get(self, entity_id: str, key_values: bool = True) -> dict[str, Any] | None: ...
-
-    async def upsert(self, entities: list[dict[str, Any]]) -> None: ...
-
-    async def delete(self, entity_id: str) -> None: ...
-
-    async def ask_consent(self, resident_id: str, category: str,
-                          purpose: str) -> dict[str, Any]: ...
+def utcnow() -> dt.datetime:
+    """The wall clock (one place, so that tests can set it)."""
+    return dt.datetime.now(dt.UTC)
 
 
 class WatchError(ValueError):
@@ -93,9 +86,14 @@ class WatchSettings:
             num("search_hours_max", 24.0))
 
 
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def receiver_of(entity: dict[str, Any]) -> Receiver:
-    """A BeaconReceiver entity (fed by an IoT device) as a receiver."""
-    rid = str(entity["id"])
+    """A WatchReceiver (the service's register: name, kind, site) or a BeaconReceiver (fed
+    by an IoT device, named by its id) as a receiver; its key is what sightings name."""
+    rid = str(E.value(entity.get("receiver")) or entity["id"])
     kind = str(E.value(entity.get("receiverKind")) or "fixed")
     site = str(E.value(entity.get("site")) or "street")
     loc = E.value(entity.get("location"))
@@ -128,7 +126,7 @@ def sighting_of(entity: dict[str, Any]) -> Sighting | None:
 class WatchService:
     """One town's watch-over, driven by the runtime (notifications, a clock tick)."""
 
-    client: Client
+    client: PlatformClient
     settings: WatchSettings = field(default_factory=WatchSettings)
     tags: dict[str, Tag] = field(default_factory=dict)
     receivers: dict[str, Receiver] = field(default_factory=dict)
@@ -138,6 +136,10 @@ class WatchService:
     days: dict[tuple[str, dt.date], list[list[Any]]] = field(default_factory=dict)
     moves: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     dropped: int = 0  # sightings of tags not registered or without consent (not kept)
+    tokens: dict[str, str] = field(default_factory=dict)  # token hash -> receiver key
+    clock: str = "wall"  # "events": now is the latest sighting's time (the demo's fast clock)
+    event_time: dt.datetime | None = None
+    reported: dict[str, dt.datetime] = field(default_factory=dict)  # receiver -> last report
 
     def __post_init__(self) -> None:
         self.watcher = Watcher(self.receivers, self.tags, self.settings.rules,
@@ -149,11 +151,23 @@ class WatchService:
         return self.watcher
 
     # the platform's state -----------------------------------------------------------------
+    def now(self) -> dt.datetime:
+        wall = dt.datetime.now(dt.UTC)
+        if self.clock == "events" and self.event_time is not None:
+            return self.event_time
+        return wall
+
     async def load(self) -> None:
         """Receivers, tags and consents from the platform (at start and now and then)."""
         for entity in await self.client.query(RECEIVER_TYPE, key_values=False):
             receiver = receiver_of(entity)
+            self.receivers.setdefault(receiver.id, receiver)
+        for entity in await self.client.query("WatchReceiver"):
+            receiver = receiver_of(entity)
             self.receivers[receiver.id] = receiver
+            digest = E.value(entity.get("tokenHash"))
+            if isinstance(digest, str) and digest:
+                self.tokens[digest] = receiver.id
         await self.refresh_consents(force=True)
         seen = set()
         for entity in await self.client.query("WatchTag"):
@@ -172,7 +186,7 @@ class WatchService:
             return
         response = await self.client.request("GET", "/personal/v1/consents",
                                              params={"state": "APPROVED"})
-        items = response.json() if hasattr(response, "json") else response
+        items = response.json()
         now = time.time()
         self.approved = {str(c["subject"]) for c in items if c.get("category") == CATEGORY
                          and (c.get("until") is None or float(c["until"]) > now)}
@@ -209,7 +223,7 @@ class WatchService:
         if not E.TAG_ID.match(tag_id):
             raise WatchError("タグIDは英数字3〜64文字です",
                              "a tag id has 3 to 64 letters, digits, '.', '_' or '-'")
-        if not person.startswith("res_") and not person.startswith("resident-"):
+        if not person.startswith("res_"):
             raise WatchError("見守る方の住民IDを入れてください", "give the watched person's "
                              "resident id")
         known = self.tags.get(tag_id)
@@ -222,12 +236,12 @@ class WatchService:
         if len(label) > 40:
             raise WatchError("呼び名は40文字までです", "a name has at most 40 characters")
         try:
-            await self.client.ask_consent(person, CATEGORY, PURPOSE)
-        except Exception as exc:  # PlatformError: 409 an open consent exists already
-            status = getattr(exc, "status", None)
-            if status == 404:
+            await self.client.ask_consent(
+                person, CATEGORY, PURPOSE, service="見守り / Watch-over", notice=NOTICE)
+        except PlatformError as exc:  # 409: an open consent exists already
+            if exc.status == 404:
                 raise WatchError("その住民は見つかりません", "no such resident", 404) from exc
-            if status != 409:
+            if exc.status != 409:
                 raise
         tag = Tag(tag_id, person, guardian, label, school_gates, safe_area, False)
         await self.client.upsert([E.tag_entity(tag, now or dt.datetime.now(dt.UTC))])
@@ -248,6 +262,34 @@ class WatchService:
         await self.client.delete(E.tag_entity_id(tag_id))
         self._forget(tag_id)
 
+    # receivers ------------------------------------------------------------------------------
+    async def add_receiver(self, receiver: Receiver, with_token: bool,
+                           feeds: str | None = None) -> str | None:
+        """Register (or rename) a receiver; with `with_token` a new write-only token for it,
+        returned once (only its hash is kept)."""
+        if not receiver.name.strip() or len(receiver.name) > 60:
+            raise WatchError("受信機の名前は1〜60文字です", "a receiver's name has 1 to 60 "
+                             "characters")
+        token = ("wrt_" + secrets.token_urlsafe(24)) if with_token else None
+        entity: dict[str, Any] = {
+            "id": receiver.id if feeds is None else
+            f"{E.URN}WatchReceiver:{feeds.rpartition(':')[2]}",
+            "type": "WatchReceiver", "receiver": feeds or receiver.id, "name": receiver.name,
+            "receiverKind": receiver.kind, "site": receiver.site}
+        if receiver.location is not None:
+            entity["location"] = {"type": "Point", "coordinates": list(receiver.location)}
+        if token is not None:
+            entity["tokenHash"] = token_hash(token)
+            self.tokens = {h: r for h, r in self.tokens.items() if r != receiver.id}
+            self.tokens[token_hash(token)] = receiver.id
+        await self.client.upsert([entity])
+        self.receivers[feeds or receiver.id] = replace(receiver, id=feeds or receiver.id)
+        return token
+
+    def receiver_by_token(self, token: str) -> Receiver | None:
+        key = self.tokens.get(token_hash(token)) if token else None
+        return self.receivers.get(key) if key else None
+
     # sightings in -------------------------------------------------------------------------
     async def ingest(self, sightings: list[Sighting]) -> list[Notice]:
         """Take in sightings (time order); keep those of consented tags, store the day's
@@ -256,6 +298,10 @@ class WatchService:
         notices: list[Notice] = []
         touched: set[str] = set()
         for s in sorted(sightings, key=lambda s: s.at):
+            if self.event_time is None or s.at > self.event_time:
+                self.event_time = s.at
+            if s.receiver not in self.reported or s.at > self.reported[s.receiver]:
+                self.reported[s.receiver] = s.at
             tag = self.tags.get(s.tag)
             if tag is None or not tag.consent:
                 self.dropped += 1
@@ -403,16 +449,20 @@ class WatchService:
     async def receiver_status(self, now: dt.datetime, quiet_s: float = 600.0
                               ) -> list[dict[str, Any]]:
         """Every receiver: where it is, what kind, when it last reported, whether it is live
-        (reported within `quiet_s`), how many sightings it reported — no tag ids."""
-        out = []
+        (reported within `quiet_s`) — never a tag or a person."""
+        heard: dict[str, dt.datetime] = dict(self.reported)
         for entity in await self.client.query(RECEIVER_TYPE, key_values=False):
             receiver = receiver_of(entity)
-            self.receivers[receiver.id] = receiver
-            seen_attr = entity.get("beaconsSeen") or entity.get("lastBeacon") or {}
-            at = E.parse_time(seen_attr.get("observedAt") if isinstance(seen_attr, dict)
-                              else None) or E.parse_time(entity.get("modifiedAt"))
+            self.receivers.setdefault(receiver.id, receiver)
+            attr = entity.get("beaconsSeen") or entity.get("lastBeacon") or {}
+            at = E.parse_time(attr.get("observedAt") if isinstance(attr, dict) else None)
+            if at is not None and (receiver.id not in heard or at > heard[receiver.id]):
+                heard[receiver.id] = at
+        out = []
+        for receiver in self.receivers.values():
+            at = heard.get(receiver.id)
             out.append({"id": receiver.id, "name": receiver.name, "kind": receiver.kind,
                         "site": receiver.site, "location": receiver.location,
                         "lastReport": E.iso(at) if at else None,
-                        "live": at is not None and (now - at).total_seconds() <= quiet_s})
-        return sorted(out, key=lambda r: (r["kind"], r["name"]))
+                        "live": at is not None and abs((now - at).total_seconds()) <= quiet_s})
+        return sorted(out, key=lambda r: (RECEIVER_KINDS.index(r["kind"]), r["name"]))
