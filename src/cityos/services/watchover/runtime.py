@@ -29,13 +29,14 @@ async def start(ctx: ServiceContext) -> None:
     await service.load()
     ctx.state["subscription"] = await ctx.subscribe(["BeaconReceiver"], "notify",
                                                     watched=["lastBeacon"])
-    ctx.spawn(_clock(ctx, service, float(ctx.options.get("tick_s", 60.0))))
+    service.tick_s = float(ctx.options.get("tick_s", 60.0))
+    ctx.spawn(_clock(service))
 
 
-async def _clock(ctx: ServiceContext, service: WatchService, tick_s: float) -> None:
+async def _clock(service: WatchService) -> None:
     reloaded = purged = time.monotonic()
     while True:
-        await asyncio.sleep(tick_s)
+        await asyncio.sleep(service.tick_s)
         try:
             await service.tick(service.now())
             if time.monotonic() - reloaded >= RELOAD_S:

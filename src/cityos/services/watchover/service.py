@@ -138,6 +138,7 @@ class WatchService:
     dropped: int = 0  # sightings of tags not registered or without consent (not kept)
     tokens: dict[str, str] = field(default_factory=dict)  # token hash -> receiver key
     clock: str = "wall"  # "events": now is the latest sighting's time (the demo's fast clock)
+    tick_s: float = 60.0  # how often the runtime applies the clock's rules
     event_time: dt.datetime | None = None
     reported: dict[str, dt.datetime] = field(default_factory=dict)  # receiver -> last report
 
