@@ -84,9 +84,11 @@ class ServiceContext:
             log.error("service %s: a background task failed: %r", self.name, task.exception())
 
     async def subscribe(self, types: list[str], path: str = "notify", q: str | None = None,
-                        watched: list[str] | None = None, throttling: int = 0) -> str:
+                        watched: list[str] | None = None, throttling: int = 0,
+                        key_values: bool = True) -> str:
         """A real NGSI-LD subscription delivering to this service's `path` (replacing an
-        earlier one to the same endpoint); returns its id."""
+        earlier one to the same endpoint); returns its id. `key_values=False`: normalized
+        entities (with each attribute's observedAt, unitCode …)."""
         url = self.notify_url(path)
         mine = (await self.client.request("GET", f"{NGSI}/subscriptions",
                                           params={"limit": 1000})).json()
@@ -96,7 +98,8 @@ class ServiceContext:
                                           ok=(404,))
         body: dict[str, Any] = {
             "type": "Subscription", "entities": [{"type": t} for t in types],
-            "notification": {"format": "keyValues", "endpoint": {
+            "notification": {"format": "keyValues" if key_values else "normalized",
+                             "endpoint": {
                 "uri": url, "accept": "application/json",
                 "receiverInfo": [{"key": TOKEN_HEADER, "value": self.notify_secret}]}}}
         if q:
