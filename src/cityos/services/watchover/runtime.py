@@ -28,7 +28,7 @@ async def start(ctx: ServiceContext) -> None:
     ctx.state["service"] = service
     await service.load()
     ctx.state["subscription"] = await ctx.subscribe(["BeaconReceiver"], "notify",
-                                                    watched=["lastBeacon"])
+                                                    watched=["lastBeacon"], key_values=False)
     service.tick_s = float(ctx.options.get("tick_s", 60.0))
     ctx.spawn(_clock(service))
 
