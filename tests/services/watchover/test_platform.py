@@ -200,3 +200,20 @@ def test_bad_input_is_a_problem_in_both_languages(town: Town) -> None:
     answer = town.c.post(f"{API}/sightings", headers={routes.RECEIVER_HEADER: token},
                          content=b"{not json")
     assert answer.status_code == 400
+
+
+def test_a_restart_keeps_the_days_sightings_and_moves(town: Town) -> None:
+    token = town.receiver("phone-6")
+    town.register()
+    town.consent()
+    town.sight(token)
+    ctx = town.app.state.services["watchover"]
+    again = service.WatchService(ctx.client)  # the service as a restart makes it
+    town.run(again.load())
+    town.app.state.services["watchover"].state["service"] = again
+    town.sight(town.receiver("phone-7"), minutes=5)  # a second receiver, after the restart
+    [day] = town.stored("BeaconSighting")
+    assert [row[1] for row in day["sightings"]] == ["urn:ngsi-ld:WatchReceiver:phone-6",
+                                                     "urn:ngsi-ld:WatchReceiver:phone-7"]
+    [place] = town.stored("WatchLastSeen")
+    assert [m["name"] for m in place["moves"]] == ["受信機 phone-6", "受信機 phone-7"]

@@ -307,15 +307,29 @@ class WatchService:
             if tag is None or not tag.consent:
                 self.dropped += 1
                 continue
+            key = (s.tag, jst(s.at).date())
+            if key not in self.days:
+                await self._restore(*key)
             before = self.w.last_seen.place(s.tag)
             notices += self.w.sighting(s)
             after = self.w.last_seen.place(s.tag)
             if after is not None and (before is None or before.receiver != after.receiver):
                 self._moved(s.tag, after.receiver, after.since, after.location)
-            E.compact(self.days.setdefault((s.tag, jst(s.at).date()), []), s)
+            E.compact(self.days.setdefault(key, []), s)
             touched.add(s.tag)
         await self._store(touched, notices)
         return notices
+
+    async def _restore(self, tag: str, day: dt.date) -> None:
+        """After a restart: the day's rows and moves stored before (nothing is lost)."""
+        stored = await self.client.get(E.day_entity_id(tag, day))
+        rows = E.value((stored or {}).get("sightings"))
+        self.days[(tag, day)] = list(rows) if isinstance(rows, list) else []
+        if tag not in self.moves:
+            place = await self.client.get(E.last_seen_id(tag))
+            moves = E.value((place or {}).get("moves"))
+            self.moves[tag] = [m for m in moves if isinstance(m, dict)] \
+                if isinstance(moves, list) else []
 
     def _moved(self, tag: str, receiver: str, at: dt.datetime,
                where: tuple[float, float] | None) -> None:
@@ -352,7 +366,7 @@ class WatchService:
                                          name))
         if batch:
             await self.client.upsert(batch)
-        for key in [k for k in self.days if k[1] < jst(dt.datetime.now(dt.UTC)).date()]:
+        for key in [k for k in self.days if k[1] < jst(self.now()).date()]:
             del self.days[key]  # yesterday's rows are stored; today's stay in memory
 
     async def tick(self, now: dt.datetime) -> list[Notice]:
