@@ -36,7 +36,8 @@ from cityos.services.watchover.texts import notice_text
 log = logging.getLogger("cityos.services.watchover")
 CATEGORY = "location"
 PURPOSE = "ServiceProvision"
-CONSENT_TTL = 30.0  # seconds a consent answer is cached
+CONSENT_TTL = 5.0  # seconds a consent answer is cached (a withdrawal: what came in is deleted)
+WAITING_TTL = 0.0  # a registered tag waiting for consent is heard: ask again after this
 RECEIVER_TYPE = "BeaconReceiver"
 NOTICE = ("見守りタグの検知を記録し、最後に確認された場所と、登校・下校、長時間見つからないとき、夜間に"
           "安心エリアの外にいるときのお知らせを、タグを登録した保護者に届けます。同意しないと何も記録"
@@ -181,7 +182,7 @@ class WatchService:
             self._forget(gone)
 
     async def refresh_consents(self, force: bool = False) -> None:
-        """Which residents' location consent to this service is in force (cached 30 s);
+        """Which residents' location consent to this service is in force (cached 5 s);
         a tag whose consent ended loses everything the service kept of it."""
         if not force and time.monotonic() - self.approved_at < CONSENT_TTL:
             return
@@ -296,6 +297,9 @@ class WatchService:
         """Take in sightings (time order); keep those of consented tags, store the day's
         rows, the last-seen place and the notices; the notices."""
         await self.refresh_consents()
+        if any(s.tag in self.tags and not self.tags[s.tag].consent for s in sightings) and \
+                time.monotonic() - self.approved_at >= WAITING_TTL:
+            await self.refresh_consents(force=True)  # she may have just said yes
         notices: list[Notice] = []
         touched: set[str] = set()
         for s in sorted(sightings, key=lambda s: s.at):
