@@ -217,3 +217,15 @@ def test_a_restart_keeps_the_days_sightings_and_moves(town: Town) -> None:
                                                      "urn:ngsi-ld:WatchReceiver:phone-7"]
     [place] = town.stored("WatchLastSeen")
     assert [m["name"] for m in place["moves"]] == ["受信機 phone-6", "受信機 phone-7"]
+
+
+def test_staff_see_receivers_alive_or_quiet_never_a_tag(town: Town) -> None:
+    quiet, beating = town.receiver("phone-8"), town.receiver("phone-9")
+    assert quiet and town.c.post(f"{API}/sightings", headers={routes.RECEIVER_HEADER: beating},
+                                 json={"sightings": []}).json() == {"received": 0}
+    status = {r["id"].rpartition(":")[2]: r["live"] for r in
+              town.c.get(f"{API}/receivers", headers=town.as_(town.clerk)).json()}
+    assert status == {"phone-8": False, "phone-9": True}
+    page = town.c.get("/console/watchover", headers=town.as_(town.clerk))
+    assert page.status_code == 200
+    assert "受信機 phone-9" in page.text and "稼働中 1 / 2 台" in page.text

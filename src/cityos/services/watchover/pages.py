@@ -182,7 +182,9 @@ async def staff_page(request: Request) -> Response:
     dots = []
     for r in located:
         x, y = frame.xy(tuple(r["location"]))
-        dots.append({**r, "x": x, "y": y, "r": frame.px(COVERAGE_M[r["kind"]])})
+        dots.append({**r, "x": x, "y": y, "r": frame.px(COVERAGE_M[r["kind"]]),
+                     "anchor": "end" if x > svgmap.WIDTH * 0.6 else "start",
+                     "tx": x - 8 if x > svgmap.WIDTH * 0.6 else x + 8})
     me = staff_name(request)
     searches = [{"request": req, "opened": opened, "mine": me in req.staff,
                  "open": req.open_to(me, clock.utcnow()),

@@ -132,10 +132,13 @@ async def post_sightings(request: Request) -> Response:
         raise Unauthorized("受信機のトークンが違います / unknown receiver token")
     data = await json_body(request)
     items = data.get("sightings")
-    if not isinstance(items, list) or not 1 <= len(items) <= MAX_SIGHTINGS:
-        raise BadRequestData(f"sightings は1〜{MAX_SIGHTINGS}件の配列です / sightings is an array "
-                             f"of 1 to {MAX_SIGHTINGS}")
+    if not isinstance(items, list) or len(items) > MAX_SIGHTINGS:
+        raise BadRequestData(f"sightings は{MAX_SIGHTINGS}件までの配列です / sightings is an array "
+                             f"of up to {MAX_SIGHTINGS}")
     now = clock.utcnow()
+    if not items:  # a heartbeat: the receiver is alive and heard nobody
+        watch.reported[receiver.id] = watch.now() if watch.clock == "events" else now
+        return json({"received": 0}, 202)
     sightings = []
     for item in items:
         if not isinstance(item, dict):
