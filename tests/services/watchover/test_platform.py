@@ -229,3 +229,11 @@ def test_staff_see_receivers_alive_or_quiet_never_a_tag(town: Town) -> None:
     page = town.c.get("/console/watchover", headers=town.as_(town.clerk))
     assert page.status_code == 200
     assert "受信機 phone-9" in page.text and "稼働中 1 / 2 台" in page.text
+
+
+def test_the_api_is_in_openapi(town: Town) -> None:
+    paths = town.c.get("/openapi.json").json()["paths"]
+    for path in ("/sightings", "/tags", "/tags/{tag}/last-seen", "/tags/{tag}/day",
+                 "/notices", "/search-requests", "/search-requests/{requestId}/place",
+                 "/receivers"):
+        assert f"{API}{path}" in paths, path
