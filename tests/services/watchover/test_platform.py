@@ -237,3 +237,11 @@ def test_the_api_is_in_openapi(town: Town) -> None:
                  "/notices", "/search-requests", "/search-requests/{requestId}/place",
                  "/receivers"):
         assert f"{API}{path}" in paths, path
+
+
+def test_a_receiver_of_a_strange_shape_is_a_problem_not_a_crash(town: Town) -> None:
+    for body in ({"id": "rx-1", "name": "x", "kind": "fixed", "site": {}},
+                 {"id": "rx-1", "name": "x", "kind": ["fixed"]},
+                 {"id": "", "name": "", "kind": "fixed", "location": []}):
+        answer = town.c.post(f"{API}/receivers", json=body, headers=town.as_(town.clerk))
+        assert answer.status_code == 400, (body, answer.text)

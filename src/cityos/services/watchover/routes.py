@@ -114,6 +114,9 @@ def _point(raw: Any) -> tuple[float, float] | None:
 # receivers: write only --------------------------------------------------------------------
 async def notify(request: Request) -> Response:
     """BeaconReceiver notifications (the town's IoT receivers): one sighting each."""
+    data = await json_body(request)  # a body that is no notification: 400, before all else
+    if not isinstance(data.get("data"), list):
+        raise BadRequestData("通知の data がありません / the notification has no data")
     body = await notification_of(request, MANIFEST.name)
     found = [s for e in body.get("data", []) if isinstance(e, dict)
              and (s := sighting_of(e)) is not None]
@@ -126,15 +129,15 @@ async def post_sightings(request: Request) -> Response:
     """A receiver (a volunteer's phone, a postal bike, a gateway) reports sightings with its
     write-only `Receiver-Token`. The answer says how many were received — never whether a tag
     is known, whose it is or where it was seen before."""
-    watch = service(request)
-    receiver = watch.receiver_by_token(request.headers.get(RECEIVER_HEADER, ""))
-    if receiver is None:
-        raise Unauthorized("受信機のトークンが違います / unknown receiver token")
     data = await json_body(request)
     items = data.get("sightings")
     if not isinstance(items, list) or len(items) > MAX_SIGHTINGS:
         raise BadRequestData(f"sightings は{MAX_SIGHTINGS}件までの配列です / sightings is an array "
                              f"of up to {MAX_SIGHTINGS}")
+    watch = service(request)
+    receiver = watch.receiver_by_token(request.headers.get(RECEIVER_HEADER, ""))
+    if receiver is None:
+        raise Unauthorized("受信機のトークンが違います / unknown receiver token")
     now = clock.utcnow()
     if not items:  # a heartbeat: the receiver is alive and heard nobody
         watch.reported[receiver.id] = watch.now() if watch.clock == "events" else now
@@ -208,9 +211,9 @@ def _registration(data: dict[str, Any]) -> dict[str, Any]:
 async def register_tag(request: Request) -> Response:
     """A guardian registers a tag for a person; the person (or her representative) is asked
     for consent in her app."""
-    watch = service(request)
-    guardian = resident_id(request)
     fields = _registration(await json_body(request))
+    guardian = resident_id(request)
+    watch = service(request)
     touch_subjects(request, fields["person"])
     try:
         tag = await watch.register(guardian, **fields)
@@ -267,7 +270,6 @@ async def list_notices(request: Request) -> Response:
 
 
 async def file_search(request: Request) -> Response:
-    watch = service(request)
     data = await json_body(request)
     staff, hours = data.get("staff"), data.get("hours", 6)
     if isinstance(staff, str):
@@ -277,6 +279,7 @@ async def file_search(request: Request) -> Response:
             or not isinstance(data.get("tag"), str):
         raise BadRequestData("tag, staff（職員IDの配列）, hours（時間）を送ってください / send tag, "
                              "staff (staff ids) and hours")
+    watch = service(request)
     tag = watch.tags.get(data["tag"])
     if tag is not None:
         touch_subjects(request, tag.person)
@@ -297,11 +300,11 @@ async def list_receivers(request: Request) -> Response:
 async def add_receiver(request: Request) -> Response:
     """Register a receiver; a volunteer's phone or a mobile receiver gets its write-only
     token in this answer, once."""
-    watch = service(request)
     data = await json_body(request)
     kind, site, name = data.get("kind", "volunteer"), data.get("site"), data.get("name")
     rid = data.get("id")
-    if kind not in RECEIVER_KINDS or (site is not None and site not in SITES) or \
+    if not isinstance(kind, str) or kind not in RECEIVER_KINDS or \
+            (site is not None and (not isinstance(site, str) or site not in SITES)) or \
             not isinstance(name, str) or not isinstance(rid, str) or \
             not rid.replace("-", "").replace("_", "").isalnum() or not 3 <= len(rid) <= 40:
         raise BadRequestData("id（英数字3〜40）, name, kind (fixed|mobile|volunteer), site を送って"
@@ -310,6 +313,7 @@ async def add_receiver(request: Request) -> Response:
     receiver = Receiver(f"urn:ngsi-ld:WatchReceiver:{rid}", name, kind,
                         site or ("volunteer" if kind == "volunteer" else "street"),
                         _point(data.get("location")))
+    watch = service(request)
     try:
         token = await watch.add_receiver(receiver, with_token=True)
     except WatchError as exc:
