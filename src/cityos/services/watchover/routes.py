@@ -69,9 +69,9 @@ def service(request: Request) -> WatchService:
 
 def resident_id(request: Request) -> str:
     principal = request.scope.get(PRINCIPAL)
-    if principal is None or principal.kind != "resident":
-        raise Forbidden("この操作は住民のアカウントで行います / this operation is for residents' "
-                        "accounts")
+    if principal is None or principal.kind != "resident":  # staff admins pass the gate
+        raise BadRequestData("この操作は住民のアカウントで行います / this operation is for "
+                             "residents' accounts")
     return str(principal.name)
 
 
