@@ -43,8 +43,16 @@ PARTS = {
                     "the service catalog: import, export, seed"),
     "personal": Part("cityos.personal.cli:personal_app", "Personal-Link: residents' data keys"),
     "keys": Part("cityos.keys_cli:keys_app", "the key store: private keys and secrets (rotation)"),
+    "energy": Part("cityos.services.energy.cli:energy_app",
+                   "energy and net zero: solar forecasts, shelter power, CO2 report"),
     "darp": Part("cityos.services.ondemand.cli:darp_app",
                  "AI on-demand transport (dial-a-ride) solver"),
+    "ondemand": Part("cityos.services.ondemand.service_cli:ondemand_app",
+                     "AI on-demand transport service: day simulation, KPIs"),
+    "wallet": Part("cityos.services.wallet.cli:wallet_app",
+                   "town digital currency: the ledger's export, totals and daily close"),
+    "evacuation": Part("cityos.services.evacuation.cli:evacuation_app",
+                       "evacuation guidance: the shelter plan (避難誘導)"),
 }
 
 app = typer.Typer(cls=lazy_group(PARTS), no_args_is_help=True, add_completion=False,

@@ -38,6 +38,8 @@ PUBLIC_ROUTES = {("GET", "/"), ("GET", "/version"), ("GET", "/healthz"), ("GET",
                  # the resident app's sign-in, sign-up and sign-out pages and its PWA files
                  ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signin/token"),
                  ("GET", "/app/signup"), ("POST", "/app/signup"), ("POST", "/app/signout"),
+                 # a forgotten password: the counter's one-time code sets a new one
+                 ("GET", "/app/reset"), ("POST", "/app/reset"),
                  ("GET", "/app/signin/oidc"), ("GET", "/app/signin/oidc/callback"),
                  # staff sign in to the console through the municipality's provider
                  ("GET", "/console/signin/oidc"), ("GET", "/console/signin/oidc/callback"),
@@ -50,7 +52,13 @@ PUBLIC_ROUTES = {("GET", "/"), ("GET", "/version"), ("GET", "/healthz"), ("GET",
                  # watch-over: receivers report with a write-only Receiver-Token, and the
                  # platform's notifier delivers with the subscription's secret
                  ("POST", "/services/v1/watchover/sightings"),
-                 ("POST", "/services/v1/watchover/notify")}
+                 ("POST", "/services/v1/watchover/notify"),
+                 # evacuation guidance for anyone in an emergency (town data, no sign-in),
+                 # and its subscription's notifications (checked by their secret header)
+                 ("GET", "/app/evacuation"), ("GET", "/app/evacuation/evacuation.js"),
+                 ("GET", "/app/evacuation/evacuation.css"),
+                 ("GET", "/services/v1/evacuation/plan"),
+                 ("POST", "/services/v1/evacuation/notify")}
 RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    # the resident app shows the town's services and notices
                    ("GET", "/catalog/v1/services"), ("GET", "/catalog/v1/services/{serviceId}"),
@@ -83,7 +91,9 @@ RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    ("GET", "/services/v1/watchover/notices"),
                    ("POST", "/services/v1/watchover/search-requests"),
                    ("GET", "/app/watchover"), ("POST", "/app/watchover/tags"),
-                   ("POST", "/app/watchover/search")}
+                   ("POST", "/app/watchover/search"),
+                   # town services' resident pages (each service's own policy, under its path)
+                   ("GET", "/app/energy")}
 class _Sample(dict[str, str]):
     """Path parameters: known ones get a fitting value, any new one an id-like value."""
 

@@ -128,15 +128,12 @@ def contexts(app: Any) -> dict[str, ServiceContext]:
 
 
 def context_of(request: Request, name: str) -> ServiceContext:
-    """The running service `name` of this platform; 404 when the town did not enable it,
-    503 when it is enabled but not running (it failed to start, or is starting)."""
+    """The running service `name` of this platform; 404 when this town does not run it (the
+    town chose its services: services.enabled)."""
     ctx = contexts(request.app).get(name)
     if ctx is None:
-        if name not in {m.name for m in enabled(request.app.state.settings)}:
-            raise HTTPException(404, f"サービス {name} はこの町では使われていません / the service "
-                                     f"{name} is not enabled in this town")
-        raise HTTPException(503, f"サービス {name} は停止しています / the service {name} is not "
-                                 "running")
+        raise HTTPException(404, f"この町ではサービス {name} を使っていません / this town does "
+                                 f"not run the service {name}")
     return ctx
 
 

@@ -10,10 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.catalog.exchange import read_services
-from cityos.catalog.model import FIELDS, PRICES, SEVERITIES, STATUSES, CatalogError
+from cityos.catalog.model import AUDIENCES, FIELDS, PRICES, SEVERITIES, STATUSES, CatalogError
 from cityos.catalog.services import Notices, ServiceCatalog
 from cityos.ngsi.errors import ResourceNotFound
 from cityos.web.console._page import done, show, tenant
+from cityos.web.jst import parse_typed
 from cityos.web.pages import form_of
 
 EMPTY: dict[str, Any] = {"id": "", "name": {"ja": "", "en": ""}, "field": "disaster",
@@ -27,7 +28,8 @@ def _catalog(request: Request) -> ServiceCatalog:
 
 
 def _choices() -> dict[str, Any]:
-    return {"fields": FIELDS, "prices": list(PRICES), "statuses": list(STATUSES)}
+    return {"fields": FIELDS, "prices": list(PRICES), "statuses": list(STATUSES),
+            "audiences": list(AUDIENCES)}
 
 
 async def services_page(request: Request) -> Response:
@@ -70,6 +72,8 @@ def _from_form(form: dict[str, str]) -> dict[str, Any]:
         "dataCategories": [p.strip() for p in re.split(r"[,、]", form.get("dataCategories", ""))
                            if p.strip()],
         "status": form.get("status", ""),
+        "audience": form.get("audience", "") or "residents",
+        "linkVerified": form.get("linkVerified", ""),
     }
 
 
@@ -131,6 +135,12 @@ async def publish_notice(request: Request) -> Response:
             "body": {"ja": form.get("body_ja", ""), "en": form.get("body_en", "")},
             "severity": form.get("severity", "info"), "until": form.get("until", "").strip()}
     try:
+        until = form.get("until", "").strip()
+        if until:  # what the clerk picked or typed, in Japan's time
+            try:
+                data["until"] = parse_typed(until)
+            except ValueError as exc:
+                raise CatalogError(str(exc)) from None
         await _notices(request).publish(data)
     except CatalogError as exc:
         return await notices_page(request, str(exc), 400, form)
