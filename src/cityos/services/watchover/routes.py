@@ -310,7 +310,7 @@ async def add_receiver(request: Request) -> Response:
         raise BadRequestData("id（英数字3〜40）, name, kind (fixed|mobile|volunteer), site を送って"
                              "ください / send id (3 to 40 letters/digits), name, kind (fixed, "
                              "mobile or volunteer) and site")
-    receiver = Receiver(f"urn:ngsi-ld:WatchReceiver:{rid}", name, kind,
+    receiver = Receiver(f"urn:ngsi-ld:WatchReceiver:{rid}", name, kind,  # type: ignore[arg-type]
                         site or ("volunteer" if kind == "volunteer" else "street"),
                         _point(data.get("location")))
     watch = service(request)
