@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from tests.conftest import LOOPBACK
+from tests.conftest import LOOPBACK, database_url, stored_log
 
 from cityos.access.service import resident_principal, staff_principal
 from cityos.app import create_app
+from cityos.audit.trail import trail_of
 from cityos.services.watchover import routes, service
 from cityos.settings import load_settings
 
@@ -144,7 +145,7 @@ def test_the_volunteers_token_writes_and_reads_nothing_back(town: Town) -> None:
 
 
 def test_a_search_request_opens_the_place_to_named_staff_until_it_expires(
-        town: Town, monkeypatch: pytest.MonkeyPatch) -> None:
+        town: Town, monkeypatch: pytest.MonkeyPatch, data_dir: Path) -> None:
     token = town.receiver("phone-3")
     town.register()
     town.consent()
@@ -168,6 +169,10 @@ def test_a_search_request_opens_the_place_to_named_staff_until_it_expires(
     assert town.c.get(place, headers=town.as_(town.clerk)).status_code == 403
     [(_request, opened_by)] = town.run(town.watch.searches())
     assert [o["staff"] for o in opened_by] == ["clerk1"]  # recorded, once: the one opening
+    town.run(trail_of(town.app).flush())
+    looks = [(r["who"], r["status"]) for r in stored_log(database_url(data_dir), "audit")
+             if r["path"].endswith("/place") and town.child["id"] in r.get("subjects", [])]
+    assert looks == [("staff:clerk1", 200)]  # the audit trail names her for the opening
     # staff never see a place without a request: the receivers' list names no tag
     receivers = town.c.get(f"{API}/receivers", headers=town.as_(town.clerk)).text
     assert "bcn-kenta" not in receivers and town.child["id"] not in receivers
