@@ -16,6 +16,7 @@ from cityos.access.service import resident_principal, staff_principal
 from cityos.app import create_app
 from cityos.audit.trail import trail_of
 from cityos.services.watchover import routes, service
+from cityos.services.watchover.model import JST
 from cityos.settings import load_settings
 
 API = "/services/v1/watchover"
@@ -250,3 +251,20 @@ def test_a_receiver_of_a_strange_shape_is_a_problem_not_a_crash(town: Town) -> N
                  {"id": "", "name": "", "kind": "fixed", "location": []}):
         answer = town.c.post(f"{API}/receivers", json=body, headers=town.as_(town.clerk))
         assert answer.status_code == 400, (body, answer.text)
+
+
+def test_raw_sightings_are_kept_seven_days_the_last_seen_place_longer(town: Town) -> None:
+    town.receiver("phone-10")
+    town.register()
+    town.consent()
+    now = dt.datetime.now(dt.UTC)
+    rx = "urn:ngsi-ld:WatchReceiver:phone-10"
+    old = [service.Sighting("bcn-kenta", rx, -60.0, now - dt.timedelta(days=d)) for d in (9, 8)]
+    town.run(town.watch.ingest([*old, service.Sighting("bcn-kenta", rx, -60.0, now)]))
+    assert len(town.stored("BeaconSighting")) == 3  # three JST days
+    assert town.run(town.watch.purge(now)) == 2
+    [kept] = town.stored("BeaconSighting")
+    assert kept["date"] == now.astimezone(JST).date().isoformat()
+    assert len(town.stored("WatchLastSeen")) == 1  # 90 days: still here
+    assert town.run(town.watch.purge(now + dt.timedelta(days=91))) >= 2  # then it goes too
+    assert town.stored("WatchLastSeen") == [] and town.stored("BeaconSighting") == []
