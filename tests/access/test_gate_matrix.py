@@ -49,6 +49,10 @@ PUBLIC_ROUTES = {("GET", "/"), ("GET", "/version"), ("GET", "/healthz"), ("GET",
                  # the staff console's sign-in page and form
                  ("GET", "/console/signin"), ("POST", "/console/signin"),
                  ("POST", "/console/signin/token"),
+                 # watch-over: receivers report with a write-only Receiver-Token, and the
+                 # platform's notifier delivers with the subscription's secret
+                 ("POST", "/services/v1/watchover/sightings"),
+                 ("POST", "/services/v1/watchover/notify"),
                  # evacuation guidance for anyone in an emergency (town data, no sign-in),
                  # and its subscription's notifications (checked by their secret header)
                  ("GET", "/app/evacuation"), ("GET", "/app/evacuation/evacuation.js"),
@@ -79,6 +83,15 @@ RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    ("POST", "/app/mydata/consents/{consentId}"), ("GET", "/app/mydata/export"),
                    ("GET", "/app/mydata/erase"), ("POST", "/app/mydata/erase"),
                    ("GET", "/app/family"), ("POST", "/app/family"),
+                   # watch-over: a guardian's tags, places, notices and search requests
+                   ("GET", "/services/v1/watchover/tags"), ("POST", "/services/v1/watchover/tags"),
+                   ("DELETE", "/services/v1/watchover/tags/{tag}"),
+                   ("GET", "/services/v1/watchover/tags/{tag}/last-seen"),
+                   ("GET", "/services/v1/watchover/tags/{tag}/day"),
+                   ("GET", "/services/v1/watchover/notices"),
+                   ("POST", "/services/v1/watchover/search-requests"),
+                   ("GET", "/app/watchover"), ("POST", "/app/watchover/tags"),
+                   ("POST", "/app/watchover/search"),
                    # town services' resident pages (each service's own policy, under its path)
                    ("GET", "/app/energy")}
 class _Sample(dict[str, str]):
