@@ -45,6 +45,10 @@ PARTS = {
     "keys": Part("cityos.keys_cli:keys_app", "the key store: private keys and secrets (rotation)"),
     "darp": Part("cityos.services.ondemand.cli:darp_app",
                  "AI on-demand transport (dial-a-ride) solver"),
+    "health": Part("cityos.services.health.cli:health_app",
+                   "health (⑧): checkups and the onset-risk model"),
+    "privacy": Part("cityos.privacy.cli:privacy_app",
+                    "anonymised extracts (匿名加工情報) for research"),
 }
 
 app = typer.Typer(cls=lazy_group(PARTS), no_args_is_help=True, add_completion=False,
