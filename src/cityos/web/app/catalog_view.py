@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cityos.catalog.services import NotFound, Notices, ServiceCatalog
+from cityos.services.runtime import contexts
 
 # ①…⑬ as the plan numbers them (④ and ⑨ are unused there); the catalog has the same keys
 FIELD_LABELS: dict[str, tuple[str, str, str]] = {
@@ -50,14 +51,23 @@ def group_by_field(services: list[dict[str, Any]]) -> list[FieldGroup]:
     return groups
 
 
+def _opens(app: Any, service: dict[str, Any]) -> dict[str, Any]:
+    """The entry with `builtin`: the app page of the running town service that implements it
+    (its 「開く」 opens that page, one tap), when there is one."""
+    for ctx in contexts(app).values():
+        if service.get("id") in ctx.manifest.plan_rows and ctx.manifest.audience == "residents":
+            return {**service, "builtin": ctx.manifest.app_path}
+    return service
+
+
 async def town_services(app: Any, tenant: str) -> list[dict[str, Any]]:
     """The services residents can open (active and pilot; planned ones are not shown)."""
-    return await ServiceCatalog(app.state.broker.store, tenant).list()
+    return [_opens(app, s) for s in await ServiceCatalog(app.state.broker.store, tenant).list()]
 
 
 async def town_service(app: Any, tenant: str, service_id: str) -> dict[str, Any] | None:
     try:
-        return await ServiceCatalog(app.state.broker.store, tenant).get(service_id)
+        return _opens(app, await ServiceCatalog(app.state.broker.store, tenant).get(service_id))
     except NotFound:
         return None
 
