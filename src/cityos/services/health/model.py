@@ -175,6 +175,12 @@ class Fitted:
     def beats_baseline(self) -> bool:
         return beats(self.validation["model"], self.validation["baseline"])
 
+    @property
+    def served(self) -> Any:
+        """What answers residents: the model, or the baseline itself when the model did not
+        beat it (the CLI saves no such model; the demo's synthetic fit may fall back)."""
+        return self.model if self.beats_baseline else self.baseline
+
 
 def beats(model: Scores, baseline: Scores) -> bool:
     """No worse than the baseline on BOTH the AUC and the Brier score."""

@@ -11,6 +11,7 @@ import datetime as dt
 import io
 
 import numpy as np
+import pandas as pd
 
 from cityos.services.health.importer import COLUMNS, Checkup
 
@@ -33,6 +34,8 @@ def synthetic_checkups(residents: list[tuple[str, str, int, str]], years: int = 
         drinks = int(rng.choice([0, 1, 2], p=[0.45, 0.3, 0.25] if male else [0.65, 0.25, 0.1]))
         active = rng.random() < 0.35
         height = rng.normal(167 if male else 154, 6.0)
+        # a yearly HbA1c drift nobody measures, faster with obesity (above BMI 25)
+        sugar_drift = rng.normal(0.02 + 0.05 * max(base_bmi - 25, 0) / 5, 0.07)
         for k in range(years):
             year = last_year - (years - 1 - k)
             age = age_now - (last_year - year)
@@ -40,7 +43,7 @@ def synthetic_checkups(residents: list[tuple[str, str, int, str]], years: int = 
             weight = bmi * (height / 100) ** 2
             waist = bmi * (3.5 if male else 3.7) + rng.normal(0, 2.5)
             hba1c = 5.3 + 0.025 * (age - 50) + 0.05 * (bmi - 23) + 0.3 * glyc \
-                + 0.04 * k * max(glyc, 0) + rng.normal(0, 0.1)
+                + 0.04 * k * max(glyc, 0) + sugar_drift * k + rng.normal(0, 0.1)
             fpg = 18 * hba1c - 4 + rng.normal(0, 5)
             sbp = 118 + 0.45 * (age - 50) + 1.2 * (bmi - 23) + 9 * press + rng.normal(0, 6)
             dbp = 0.55 * sbp + 8 + rng.normal(0, 5)
@@ -89,3 +92,31 @@ def to_csv(checkups: list[Checkup]) -> str:
                 row.append(f"{value:g}")
         writer.writerow(row)
     return buf.getvalue()
+
+
+FEATURES = ("age", "sex", "bmi", "waist", "sbp", "dbp", "fpg", "hba1c", "tg", "hdl", "ldl",
+            "ast", "alt", "ggt", "egfr", "urine_protein", "smoking", "drinking", "exercise",
+            "walking")
+ONSET = "diabetes_3y"
+
+
+def onset_frame(people: int = 2000, seed: int = 1) -> pd.DataFrame:
+    """A synthetic cohort for the demo's risk model: each person's first checkup (features,
+    sex 1/2) and whether high blood sugar (HbA1c 6.0% or more, or fasting glucose 110 mg/dL
+    or more: 糖尿病予備群 or worse) appeared at the checkup three years later; people already
+    there at first are left out."""
+
+    rng = np.random.default_rng(seed)
+    who = [(f"p{i}", "MF"[int(rng.random() < 0.55)], int(rng.integers(43, 75)), "")
+           for i in range(people)]
+    rows = []
+    history = synthetic_checkups(who, years=4, last_year=2025, seed=seed)
+    for n in range(people):
+        first, last = history[4 * n], history[4 * n + 3]
+        if first.values["hba1c"] >= 6.0 or first.values["fpg"] >= 110:
+            continue
+        row: dict[str, float] = {"age": first.age, "sex": 1.0 if first.sex == "M" else 2.0}
+        row.update({k: first.values[k] for k in FEATURES if k not in row})
+        row[ONSET] = float(last.values["hba1c"] >= 6.0 or last.values["fpg"] >= 110)
+        rows.append(row)
+    return pd.DataFrame(rows)
