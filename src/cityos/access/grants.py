@@ -27,6 +27,8 @@ EVERY = "*"
 _FILTERED = ("/ngsi-ld/v1/entities", "/ngsi-ld/v1/entityOperations/",
              "/ngsi-ld/v1/temporal/entities", "/ngsi-ld/v1/temporal/entityOperations/",
              "/ngsi-ld/v1/subscriptions", "/v2/entities", "/v2/op/", "/v2/subscriptions")
+# an organisation's own records, no entity of any type: the consents it asked for
+_OWN = ("/personal/v1/consents",)
 
 
 def mode_of(op: Operation) -> str | None:
@@ -69,7 +71,7 @@ def refusal(op: Operation, grants: TypeGrants) -> str | None:
     """Why an organisation with `grants` may not call `op` at all (None: it may, and the
     store releases and accepts only the types it is granted)."""
     mode = mode_of(op)
-    if mode is None or op.path.startswith(_FILTERED):
+    if mode is None or op.path.startswith(_FILTERED) or op.path in _OWN:
         return None
     if (grants.reads if mode == "read" else grants.writes) is None:
         return None
