@@ -4,14 +4,16 @@ re-identification risk report and the public notice of its items, written side b
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cityos.cli_errors import fail
+from cityos.cli_errors import existing_platform, fail
 
 privacy_app = typer.Typer(no_args_is_help=True, add_completion=False,
                           help="anonymised extracts (匿名加工情報) for research")
@@ -44,6 +46,27 @@ def research_frame(frame: Any, one_per_resident: bool) -> Any:
     return frame
 
 
+async def _from_platform(data_dir: Path) -> tuple[Any, set[str]]:
+    """The health service's checkups and its research opt-outs, read under its identity."""
+    from cityos.privacy.platform import checkups_frame, opted_out
+    from cityos.services.runtime import open_platform
+    from cityos.settings import load_settings
+
+    async with open_platform(load_settings(data_dir), "health") as platform:
+        ctx = platform.context("health")
+        return await checkups_frame(ctx), await opted_out(ctx)
+
+
+async def _record(data_dir: Path, name: str, digests: dict[str, str],
+                  report: dict[str, Any]) -> str:
+    from cityos.privacy.platform import record
+    from cityos.services.runtime import open_platform
+    from cityos.settings import load_settings
+
+    async with open_platform(load_settings(data_dir), "health") as platform:
+        return await record(platform.context("health"), name, digests, report)
+
+
 @privacy_app.command("extract")
 def extract_command(
     out: Annotated[Path, typer.Option("--out", help="the extract (CSV); report and notice "
@@ -73,6 +96,8 @@ def extract_command(
                       ] = "暗号化した電子ファイルの手渡し / an encrypted file handed over",
     seed: Annotated[int | None, typer.Option("--seed", help="row-shuffle seed (tests only)")
                     ] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="the platform (with "
+                                                  "--dataset)")] = None,
 ) -> None:
     """Make an anonymised extract: identifiers deleted, quasi-identifiers generalised,
     k-anonymity and l-diversity met, opted-out residents left out."""
@@ -83,23 +108,30 @@ def extract_command(
     if (source is None) == (dataset is None):
         fail("--input か --dataset のどちらか一方を指定してください",
              "give either --input or --dataset")
-    if dataset is not None:
-        fail("--dataset checkups はプラットフォーム経由の読み出しが必要です（未実装）。"
-             "--input で健診CSVを指定してください",
-             "--dataset checkups needs the platform client (not built yet); use --input "
-             "with a checkup CSV")
-    assert source is not None
-    if not source.is_file():
-        fail(f"{source} がありません", f"{source} does not exist")
     if not 0 <= max_suppression < 1:
         fail("--max-suppression は 0 以上 1 未満です", "--max-suppression must be in [0, 1)")
-    frame = research_frame(pd.read_csv(source), one_per_resident=True)
-    out_of: list[str] = []
+    out_of: set[str] = set()
     if opted_out is not None:
-        out_of = [s.strip() for s in opted_out.read_text("utf-8").splitlines() if s.strip()]
+        out_of = {s.strip() for s in opted_out.read_text("utf-8").splitlines() if s.strip()}
+    if dataset is not None:
+        if dataset != "checkups":
+            fail("--dataset は checkups だけです", "--dataset must be checkups")
+        if data_dir is None:
+            fail("--dataset には --data-dir が必要です", "--dataset needs --data-dir")
+        existing_platform(data_dir, (data_dir / "cityos.db").exists())
+        raw, refused = asyncio.run(_from_platform(data_dir))
+        out_of |= refused
+    else:
+        assert source is not None
+        if not source.is_file():
+            fail(f"{source} がありません", f"{source} does not exist")
+        raw = pd.read_csv(source)
+    if raw.empty:
+        fail("健診の記録がありません", "there are no checkups")
+    frame = research_frame(raw, one_per_resident=True)
     try:
-        extract = anonymise(frame, _names(quasi), sensitive, k, l_div, _names(keep), out_of,
-                            max_suppression, seed=seed)
+        extract = anonymise(frame, _names(quasi), sensitive, k, l_div, _names(keep),
+                            sorted(out_of), max_suppression, seed=seed)
     except ExtractError as exc:
         fail(exc.ja, exc.en)
     report = risk_report(extract)
@@ -112,6 +144,12 @@ def extract_command(
         public_notice(report, list(extract.table.columns), creator, recipient, method,
                       dt.datetime.now(dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=9)))
                       .date()), "utf-8")
+    if data_dir is not None:
+        files = (out, Path(f"{base}.report.json"), Path(f"{base}.report.md"),
+                 Path(f"{base}.notice.md"))
+        digests = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
+        ident = asyncio.run(_record(data_dir, out.stem, digests, report))
+        typer.echo(f"記録 / recorded: {ident}")
     typer.echo(f"{report['records']['out']} 件 / records → {out} (k={report['achieved']['k']}, "
                f"l={report['achieved']['l']}, suppressed {report['records']['suppressed']}, "
                f"opted out {report['records']['optedOutRemoved']}); "

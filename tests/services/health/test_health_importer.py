@@ -26,7 +26,8 @@ def test_the_sample_becomes_one_entity_per_resident_and_day() -> None:
     assert first["type"] == "HealthCheckup"
     assert first["refResident"] == {"type": "Relationship",
                                     "object": "urn:ngsi-ld:Resident:resident-000"}
-    assert first["examDate"]["value"] == "2024-10-18"
+    assert first["examDate"]["value"] == "2024-06-02"
+    assert first["area"]["value"] == "切畑"
     assert first["hba1c"]["value"] == 5.6
     assert first["urine_protein"]["value"] == 0.0
     assert checkup_of(first).values["hba1c"] == 5.6

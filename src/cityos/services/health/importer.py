@@ -21,7 +21,7 @@ REQUIRED = ("resident_id", "exam_date", "sex", "age")
 OPTIONAL_NUMBERS = tuple(item.key for item in MEASURES)
 QUESTION_COLUMNS = ("smoking", "drinking", "exercise", "walking")
 COLUMNS = (*REQUIRED, "height", "weight", *OPTIONAL_NUMBERS, "urine_protein",
-           *QUESTION_COLUMNS)
+           *QUESTION_COLUMNS, "area")
 _RESIDENT = re.compile(r"^[A-Za-z0-9._@-]{1,128}$")
 _YES = {"1", "yes", "y", "true", "はい", "有"}
 _NO = {"0", "no", "n", "false", "いいえ", "無"}
@@ -51,6 +51,7 @@ class Checkup:
     sex: str  # "M" or "F"
     age: int
     values: dict[str, float] = field(default_factory=dict)  # measures, urine_protein, answers
+    area: str = ""  # the town area (町丁目) of her address, as the NHI system exports it
 
     @property
     def entity_id(self) -> str:
@@ -68,6 +69,8 @@ class Checkup:
         }
         for key, value in self.values.items():
             out[key] = {"type": "Property", "value": value}
+        if self.area:
+            out["area"] = {"type": "Property", "value": self.area}
         return out
 
 
@@ -83,7 +86,8 @@ def checkup_of(entity: dict[str, Any]) -> Checkup:
               if k in (*OPTIONAL_NUMBERS, "urine_protein", *QUESTION_COLUMNS, "height", "weight")
               and plain(v) is not None}
     return Checkup(ref.rsplit(":", 1)[-1], dt.date.fromisoformat(str(plain(entity["examDate"]))),
-                   str(plain(entity["sex"])), int(plain(entity["age"])), values)
+                   str(plain(entity["sex"])), int(plain(entity["age"])), values,
+                   str(plain(entity.get("area")) or ""))
 
 
 def _where(n: int, column: str) -> tuple[str, str]:
@@ -155,7 +159,10 @@ def _row(row: dict[str, str], n: int) -> Checkup:
         text = (row.get(column) or "").strip()
         if text:
             values[column] = _answer(text, n, column)
-    return Checkup(resident, date, sex, age, values)
+    area = (row.get("area") or "").strip()
+    if len(area) > 64:
+        raise CheckupFormatError(f"{n}行目の地域名が長すぎます", f"row {n}: the area is too long")
+    return Checkup(resident, date, sex, age, values, area)
 
 
 def read_checkups(text: str) -> list[Checkup]:

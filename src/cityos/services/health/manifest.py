@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cityos.personal.datacatalog import CatalogEntry
 from cityos.services.manifest import ConsentAsk, Manifest, Text, TypeUse
 
 MODEL = "town: docs/services/health.md (特定健診 items)"
@@ -21,7 +22,8 @@ MANIFEST = Manifest(
     plan_rows=("plan-09", "plan-12"),
     org="町の健康サービス",
     reads=(TypeUse("HealthObservation", "town: docs/services/health.md (wearables)"),),
-    writes=(TypeUse("HealthCheckup", MODEL),),
+    writes=(TypeUse("HealthCheckup", MODEL),
+            TypeUse("AnonymisedExtract", "town: docs/privacy.md (record of an extract)")),
     consents=(ConsentAsk(
         category="health", types=("HealthObservation",),
         purpose=Text(
@@ -31,7 +33,23 @@ MANIFEST = Manifest(
             "charts and health plan of your health page."),
         if_refused=Text(
             "健診の結果だけでグラフと健康プランを作ります。いつでも同意し直せます。",
-            "Your charts and plan use your checkups only; you can consent at any time.")),),
+            "Your charts and plan use your checkups only; you can consent at any time.")),
+        ConsentAsk(
+            category="health", types=("HealthCheckup",),
+            purpose=Text(
+                "健診の結果を、誰のものか分からないように加工（匿名加工情報）して、町と大学の"
+                "健康づくりの研究に使います。オフにすると、あなたの記録は加工した情報にも"
+                "含めません。",
+                "We use your checkups, processed so that no one can tell they are yours "
+                "(anonymised information), in the town's and the university's health "
+                "research. Turn it off and your records are left out even of that."),
+            if_refused=Text(
+                "あなたの記録は研究用の匿名加工情報に含めません。町の健診とサービスは"
+                "これまでどおりです。",
+                "Your records are left out of the anonymised research data; your checkups "
+                "and the town's services stay as they are."))),
+    catalog=(CatalogEntry("AnonymisedExtract", "non-personal", "", "",
+                          "匿名加工情報の作成記録 / the record of an anonymised extract"),),
     settings={
         "model": "",  # a model saved by `cityos health model fit` (empty: none; demo: synthetic)
         "small_cell": 10,  # no aggregate cell under this many people

@@ -20,11 +20,10 @@ _PROTEIN = ("-", "±", "+", "2+")
 
 def synthetic_checkups(residents: list[tuple[str, str, int, str]], years: int = 4,
                        last_year: int = 2026, seed: int = 0) -> list[Checkup]:
-    """`years` yearly checkups (June–October) for each (resident id, sex, age now, area) —
-    area unused here, kept for the extract's sample."""
+    """`years` yearly checkups (June–October) for each (resident id, sex, age now, area)."""
     rng = np.random.default_rng(seed)
     out = []
-    for resident, sex, age_now, _area in residents:
+    for resident, sex, age_now, area in residents:
         male = sex == "M"
         base_bmi = rng.normal(23.8 if male else 22.3, 3.2)
         drift = rng.normal(0.15, 0.25)  # BMI units per year
@@ -66,7 +65,8 @@ def synthetic_checkups(residents: list[tuple[str, str, int, str]], years: int = 
                 "smoking": float(smoker), "drinking": float(drinks), "exercise": float(active),
                 "walking": float(active or rng.random() < 0.3),
             }
-            out.append(Checkup(resident, day, sex, age, {k: float(v) for k, v in values.items()}))
+            out.append(Checkup(resident, day, sex, age, {k: float(v) for k, v in values.items()},
+                               area))
     return out
 
 
@@ -81,7 +81,7 @@ def to_csv(checkups: list[Checkup]) -> str:
     for c in checkups:
         row: list[object] = [c.resident, c.date.isoformat(), c.sex, c.age]
         for column in COLUMNS[4:]:
-            value = c.values.get(column)
+            value = c.values.get(column) if column != "area" else None
             if value is None:
                 row.append("")
             elif column == "urine_protein":
@@ -90,6 +90,7 @@ def to_csv(checkups: list[Checkup]) -> str:
                 row.append(int(value))
             else:
                 row.append(f"{value:g}")
+        row[-1] = c.area  # the last column
         writer.writerow(row)
     return buf.getvalue()
 
