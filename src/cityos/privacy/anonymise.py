@@ -91,7 +91,8 @@ def _code_extremes(table: pd.DataFrame, columns: Iterable[str], share: float
     for column in columns:
         if not pd.api.types.is_numeric_dtype(table[column]):
             continue
-        low, high = (float(q) for q in table[column].quantile([share, 1 - share]))
+        low = float(table[column].quantile(share, interpolation="lower"))
+        high = float(table[column].quantile(1 - share, interpolation="higher"))
         table[column] = table[column].clip(lower=low, upper=high)
         coded[column] = (low, high)
     return coded
@@ -132,7 +133,7 @@ def anonymise(frame: pd.DataFrame, quasi: list[str], sensitive: str, k: int = 5,
     for column, dated in dates.items():  # kept dates: the month only
         table[column] = dated.apply(table[column], 0)
     allowed = int(max_suppression * len(table))
-    best: tuple[tuple[int, int], tuple[int, ...], pd.DataFrame, pd.Series] | None = None
+    best: tuple[tuple[int, int, int], tuple[int, ...], pd.DataFrame, pd.Series] | None = None
     for levels in sorted(itertools.product(*(range(len(hierarchies[q].levels)) for q in quasi)),
                          key=lambda lv: (sum(lv), lv)):
         if best is not None and sum(levels) > best[0][0]:
@@ -142,12 +143,16 @@ def anonymise(frame: pd.DataFrame, quasi: list[str], sensitive: str, k: int = 5,
             general[q] = hierarchies[q].apply(table[q], level)
         failing = _failing(general, quasi, sensitive, k, l_div, people)
         lost = int(failing.sum())
-        if lost <= allowed and (best is None or lost < best[0][1]):
-            best = ((sum(levels), lost), levels, general, failing)
+        # among the least general: fewest columns removed outright, then fewest rows lost
+        removed_outright = sum(level == len(hierarchies[q].levels) - 1
+                               for q, level in zip(quasi, levels, strict=True))
+        rank = (sum(levels), removed_outright, lost)
+        if lost <= allowed and (best is None or rank < best[0]):
+            best = (rank, levels, general, failing)
     if best is None:
         raise ExtractError(f"k={k}, l={l_div} を満たせません（データが少なすぎます）",
                            f"k={k}, l={l_div} cannot be met (too few records)")
-    (_, lost), levels, general, failing = best
+    (_, _, lost), levels, general, failing = best
     kept = general[~failing]
     rng = np.random.default_rng(seed if seed is not None else secrets.randbits(64))
     kept = kept.iloc[rng.permutation(len(kept))].reset_index(drop=True)

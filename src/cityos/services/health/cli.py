@@ -193,3 +193,29 @@ def dataset_command(
     out.mkdir(parents=True, exist_ok=True)
     train, test = write_split(out, seed)
     typer.echo(f"{train} ({seed=}), {test}")
+
+
+@health_app.command("sample")
+def sample_command(
+    out: Annotated[Path, typer.Option("--out", help="the CSV to write")],
+    people: Annotated[int, typer.Option("--people", help="fictional residents")] = 400,
+    years: Annotated[int, typer.Option("--years", help="yearly checkups each")] = 3,
+    seed: Annotated[int, typer.Option("--seed", help="seed")] = 0,
+) -> None:
+    """Write synthetic checkups of fictional residents of Toyono's real town areas in the
+    documented CSV layout (no real person's data), to try the import and the extracts."""
+    import json as _json
+    import random
+    from importlib import resources
+
+    from cityos.services.health.synthetic import synthetic_checkups, to_csv
+    if not 1 <= people <= 100_000 or not 1 <= years <= 20:
+        fail("--people は1〜100000、--years は1〜20です",
+             "--people must be 1–100000 and --years 1–20")
+    areas = [a["town"] for a in _json.loads(resources.files("cityos.town").joinpath(
+        "data", "town_areas_centroids.json").read_text("utf-8"))]
+    rng = random.Random(seed)
+    who = [(f"resident-{n:05d}", "MF"[int(rng.random() < 0.55)], rng.randint(40, 74),
+            rng.choice(areas)) for n in range(people)]
+    out.write_text(to_csv(synthetic_checkups(who, years=years, seed=seed)), "utf-8")
+    typer.echo(f"{people * years} 件 / checkups → {out}")
