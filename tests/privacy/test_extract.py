@@ -86,7 +86,10 @@ def test_the_report_lists_the_generalisations(written: Path) -> None:
     report = json.loads((written / "extract.report.json").read_text("utf-8"))
     columns = {g["column"]: g for g in report["generalisations"]}
     assert set(columns) == {"age", "sex", "area", "exam_date"}
-    assert columns["age"]["ja"].startswith("5歳階級")
+    table = pd.read_csv(written / "extract.csv")
+    width = int(columns["age"]["ja"].split("歳階級")[0])  # the report says the bands' width
+    low, high = table["age"][table["age"] != "80+"].iloc[0].split("-")
+    assert int(high) - int(low) + 1 == width  # and the extract has bands of that width
     assert columns["exam_date"]["en"] == "month"
     assert report["achieved"]["k"] >= 5 and report["achieved"]["l"] >= 2
     assert "resident_id" in report["removedColumns"]
