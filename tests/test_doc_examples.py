@@ -71,6 +71,8 @@ RUN = (
     ("docs/iot.md", "cityos device add shelter-pc-1", False),
     ("docs/trust.md", "curl -H 'Accept: application/x-pem-file'", False),
     ("docs/trust.md", "cityos trust export-checkpoint bundle.json", False),
+    ("docs/services/health.md", "cityos health dataset --out acceptance", False),
+    ("docs/privacy.md", "cityos health sample --people 400", False),
 )
 # README's with-the-demo-running block comes with the CLI work's README; until then it is absent
 OPTIONAL = {("README.md", "source .venv/bin/activate")}
