@@ -110,7 +110,7 @@ def test_her_trend_and_reasons_on_a_phone_and_consent_off_hides_all(  # type: ig
             hba1c = page.locator("section.hl-item", has=page.locator("#hl-item-hba1c"))
             rows = hba1c.locator("tbody tr")
             assert rows.count() == 4
-            assert "5.5" in rows.nth(0).inner_text() and "6.1" in rows.nth(3).inner_text()
+            assert "5.4" in rows.nth(0).inner_text() and "5.8" in rows.nth(3).inner_text()
             assert "注意" in rows.nth(3).inner_text()
             assert "基準範囲" in hba1c.inner_text()
             reasons = page.locator(".hl-reasons li")

@@ -80,7 +80,7 @@ def test_she_sees_her_trend_her_risk_with_reasons_and_a_plan(
     assert page.status_code == 200
     html = page.text
     assert "HbA1c" in html and "2023年" in html and "2026年" in html
-    assert "5.5 %" in html and "6.1 %" in html  # four years of values
+    assert "5.4 %" in html and "5.8 %" in html  # four years of values
     assert "基準範囲: 5.6%未満" in html
     assert "注意（保健指導の目安）" in html
     assert re.search(r"可能性は、およそ \d+% です", html)
@@ -94,7 +94,7 @@ def test_another_resident_sees_none_of_it(town: tuple[TestClient, dict[str, str]
     _sign_in(c, "/app/signin", {"login": "ken", "password": PASSWORD, "next": "/app"})
     html = c.get("/app/health", headers=HTML).text
     assert "健診の結果はまだ届いていません" in html
-    assert "6.1 %" not in html
+    assert "5.8 %" not in html
 
 
 def test_consent_off_hides_everything_from_the_recipient_company(
@@ -151,4 +151,5 @@ def test_staff_see_aggregates_only_with_small_cells_suppressed(
     html = c.get("/console/health", headers=HTML).text
     assert re.search(r"男性 50〜59歳</th>\s*<td>14</td>", html)
     assert "10人未満のため表示しません" in html  # mio alone among women in her 60s
-    assert "6.1" not in html and "urn:ngsi-ld" not in html
+    assert "表示した区分の人数: 14人" in html  # a hidden group adds nothing to the total
+    assert "5.8" not in html and "urn:ngsi-ld" not in html

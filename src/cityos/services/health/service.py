@@ -15,7 +15,7 @@ from cityos.services.health.model import Fitted
 from cityos.services.runtime import ServiceContext
 
 _PROTEIN_TEXT = {v: k for k, v in URINE_PROTEIN.items() if k not in ("−", "1+")}
-AGE_BANDS = ((40, 49), (50, 59), (60, 69), (70, 74))
+AGE_BANDS = ((40, 49), (50, 59), (60, 69), (70, 74), (75, 130))  # 75+: 後期高齢者健診
 
 
 async def checkups_of(ctx: ServiceContext, resident: str) -> list[Checkup]:
@@ -145,6 +145,8 @@ def aggregates(checkups: list[Checkup], small_cell: int = 10) -> list[Cell]:
                 over = [c for c in with_value if by_key[key].level(c.values[key], c.sex) >= 1]
                 shares[key] = len(over) / len(with_value) if with_value else 0.0
             hidden = len(group) < small_cell
-            cells.append(Cell(f"{sex_ja} {low}〜{high}歳", f"{sex_en} {low}–{high}",
+            ja, en = (f"{low}歳以上", f"{low} and over") if high >= 130 else \
+                (f"{low}〜{high}歳", f"{low}–{high}")
+            cells.append(Cell(f"{sex_ja} {ja}", f"{sex_en} {en}",
                               0 if hidden else len(group), {} if hidden else shares, hidden))
     return cells
