@@ -153,11 +153,13 @@ class PlatformClient:
         await self.request("DELETE", f"{NGSI}/entities/{entity_id}", ok=(404,))
 
     async def ask_consent(self, resident_id: str, category: str, purpose: str, *,
-                          service: str = "", notice: str = "") -> dict[str, Any]:
-        """Ask a resident for consent (she decides in the app); the consent record."""
+                          service: str = "", notice: str = "", if_refused: str = ""
+                          ) -> dict[str, Any]:
+        """Ask a resident for consent (she decides in the app: the service's name, why, and
+        what she loses by refusing are shown as written); the consent record."""
         response = await self.request("POST", "/personal/v1/consents", json={
             "resident": resident_id, "category": category, "purpose": purpose,
-            "service": service, "notice": notice})
+            "service": service, "notice": notice, "ifRefused": if_refused})
         return dict(response.json())
 
     async def consents(self) -> list[dict[str, Any]]:

@@ -21,6 +21,12 @@ from cityos.web.session import session_of
 
 add_messages({
     "signin.title": ("サインイン", "Sign in"),
+    "signin.expired": ("しばらく操作がなかったため、サインインが切れました。さきほどの操作はまだ行われて"
+                       "いません。もう一度サインインすると元のページにもどりますので、やり直して"
+                       "ください。",
+                       "Your sign-in ran out after a while without use. What you just did has "
+                       "not been done yet. Sign in again to go back to the page, and do it "
+                       "again."),
     "signin.lead": ("まちのサービスと、あなたのデータの使われ方を見るために、サインインしてください。",
                     "Sign in to use the town's services and to see how your data is used."),
     "signin.login": ("ログイン名", "Login name"),
@@ -70,6 +76,7 @@ def _signin_form(request: Request, next_path: str, error: str = "", login: str =
     return render(request, "app/signin.html", {
         "next": safe_next(next_path), "error": error, "login": login,
         "signed_out": "signed_out" in request.query_params,
+        "expired": "expired" in request.query_params,
         "signup_open": access_settings.resident_signup,
         "oidc": bool(request.app.state.settings.personal.oidc_issuer)}, status=status)
 
