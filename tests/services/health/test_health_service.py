@@ -89,6 +89,26 @@ def test_she_sees_her_trend_her_risk_with_reasons_and_a_plan(
     assert "urn:ngsi-ld" not in html
 
 
+def test_research_use_is_asked_once_and_refusing_it_is_the_opt_out(
+        town: tuple[TestClient, dict[str, str]]) -> None:
+    from cityos.privacy.platform import opted_out
+
+    c, ids = town
+    app: Any = c.app
+    ctx = app.state.services["health"]
+    _sign_in(c, "/app/signin", {"login": "mio", "password": PASSWORD, "next": "/app"})
+    assert "健康づくりの研究に使われることがあります" in c.get("/app/health", headers=HTML).text
+    c.get("/app/health", headers=HTML)  # a second visit asks nothing more
+    asked = [x for x in _run(c, lambda: app.state.personal.consents.list("", subject=ids["mio"]))
+             if x["purpose"].endswith("ResearchAndDevelopment")]
+    assert [x["state"] for x in asked] == ["REQUESTED"]
+    assert _run(c, lambda: opted_out(ctx)) == set()  # unanswered: she stays in
+    _run(c, lambda: app.state.personal.consents.decide("", asked[0]["id"], "DECLINED",
+                                                        by=ids["mio"]))
+    assert "研究への利用はオフです" in c.get("/app/health", headers=HTML).text
+    assert _run(c, lambda: opted_out(ctx)) == {ids["mio"]}
+
+
 def test_another_resident_sees_none_of_it(town: tuple[TestClient, dict[str, str]]) -> None:
     c, _ = town
     _sign_in(c, "/app/signin", {"login": "ken", "password": PASSWORD, "next": "/app"})

@@ -51,6 +51,15 @@ MESSAGES = {
     "hl.change.up": ("前の年より {delta} 上がりました", "up {delta} from the year before"),
     "hl.change.down": ("前の年より {delta} 下がりました", "down {delta} from the year before"),
     "hl.change.same": ("前の年と同じです", "same as the year before"),
+    "hl.research": ("研究への協力", "Research"),
+    "hl.research.in": ("あなたの健診の結果は、誰のものか分からないように加工したうえで、町と大学の"
+                       "健康づくりの研究に使われることがあります。望まない場合は「わたしのデータ」で"
+                       "「健康づくりの研究」をオフにしてください。",
+                       "Your checkups may be used, processed so that no one can tell they are "
+                       "yours, in the town's and the university's health research. If you do "
+                       "not want this, turn “health research” off in “My data”."),
+    "hl.research.out": ("研究への利用はオフです。あなたの記録は研究用の情報に含めません。",
+                        "Research use is off: your records are left out of research data."),
     "hl.console.title": ("健康（集計）", "Health (aggregates)"),
     "hl.console.lead": ("町の国保健診の集計です。各人の最新の健診を、性別・年代ごとに数えています。"
                         "個人の結果は表示しません。{small}人未満の区分は数字を表示しません。",

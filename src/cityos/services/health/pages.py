@@ -13,6 +13,7 @@ from cityos.services.health import service
 from cityos.services.health.items import BY_KEY
 from cityos.services.health.manifest import MANIFEST
 from cityos.services.health.messages import MESSAGES  # noqa: F401 (registers the words)
+from cityos.services.health.research import research_state
 from cityos.services.health.runtime import model_of
 from cityos.services.runtime import ServiceContext, contexts
 from cityos.web.console._page import NAV, can_edit, staff_name
@@ -43,6 +44,7 @@ async def resident_page(request: Request) -> Response:
     threshold = fitted.threshold if fitted is not None else 1.0
     outcome = ctx.state.get("outcome", ("", ""))
     values.update({
+        "research": await research_state(ctx, me),
         "checkups": checkups,
         "lines": service.trend(checkups),
         "risk": None if found is None else {
