@@ -23,7 +23,8 @@ from cityos.settings import load_settings
 
 EXAMPLES = int(os.environ.get("CITYOS_FUZZ_EXAMPLES", "25"))  # more for a deeper search
 _DATA = Path(tempfile.mkdtemp(prefix="cityos-fuzz-"))
-_SETTINGS = load_settings(_DATA, environ={}, open_ngsi=True, max_body_bytes=65536)
+_SETTINGS = load_settings(_DATA, environ={"CITYOS_SERVICES_ENABLED": "all"}, open_ngsi=True,
+                          max_body_bytes=65536)
 _SETTINGS = replace(_SETTINGS, access=replace(_SETTINGS.access, rate_per_second=0.0),
                     ngsi=replace(_SETTINGS.ngsi, forward_timeout=0.2))
 ADMIN = {"Authorization": f"Bearer {create_admin_token(_DATA)}"}  # before the app reads it
