@@ -71,6 +71,11 @@ RUN = (
     ("docs/iot.md", "cityos device add shelter-pc-1", False),
     ("docs/trust.md", "curl -H 'Accept: application/x-pem-file'", False),
     ("docs/trust.md", "cityos trust export-checkpoint bundle.json", False),
+    ("docs/services/evacuation.md", "cityos evacuation plan --hazard", False),
+    ("docs/services/evacuation.md", "/services/v1/evacuation/plan?hazard=flood", False),
+    ("docs/services/energy.md", "/services/v1/energy/autonomy", False),
+    ("docs/services/energy.md", "cityos energy forecast dayahead.csv", False),
+    ("docs/services/energy.md", "cityos energy report --data-dir var", False),
     ("docs/services/health.md", "cityos health dataset --out acceptance", False),
     ("docs/privacy.md", "cityos health sample --people 400", False),
 )

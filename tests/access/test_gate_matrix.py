@@ -38,6 +38,8 @@ PUBLIC_ROUTES = {("GET", "/"), ("GET", "/version"), ("GET", "/healthz"), ("GET",
                  # the resident app's sign-in, sign-up and sign-out pages and its PWA files
                  ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signin/token"),
                  ("GET", "/app/signup"), ("POST", "/app/signup"), ("POST", "/app/signout"),
+                 # a forgotten password: the counter's one-time code sets a new one
+                 ("GET", "/app/reset"), ("POST", "/app/reset"),
                  ("GET", "/app/signin/oidc"), ("GET", "/app/signin/oidc/callback"),
                  # staff sign in to the console through the municipality's provider
                  ("GET", "/console/signin/oidc"), ("GET", "/console/signin/oidc/callback"),
@@ -46,7 +48,13 @@ PUBLIC_ROUTES = {("GET", "/"), ("GET", "/version"), ("GET", "/healthz"), ("GET",
                  ("GET", "/personal/v1/oidc/login"), ("GET", "/personal/v1/oidc/callback"),
                  # the staff console's sign-in page and form
                  ("GET", "/console/signin"), ("POST", "/console/signin"),
-                 ("POST", "/console/signin/token")}
+                 ("POST", "/console/signin/token"),
+                 # evacuation guidance for anyone in an emergency (town data, no sign-in),
+                 # and its subscription's notifications (checked by their secret header)
+                 ("GET", "/app/evacuation"), ("GET", "/app/evacuation/evacuation.js"),
+                 ("GET", "/app/evacuation/evacuation.css"),
+                 ("GET", "/services/v1/evacuation/plan"),
+                 ("POST", "/services/v1/evacuation/notify")}
 RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    # the resident app shows the town's services and notices
                    ("GET", "/catalog/v1/services"), ("GET", "/catalog/v1/services/{serviceId}"),
@@ -70,7 +78,9 @@ RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    ("GET", "/app"), ("GET", "/app/services/{serviceId}"), ("GET", "/app/mydata"),
                    ("POST", "/app/mydata/consents/{consentId}"), ("GET", "/app/mydata/export"),
                    ("GET", "/app/mydata/erase"), ("POST", "/app/mydata/erase"),
-                   ("GET", "/app/family"), ("POST", "/app/family")}
+                   ("GET", "/app/family"), ("POST", "/app/family"),
+                   # town services' resident pages (each service's own policy, under its path)
+                   ("GET", "/app/energy")}
 class _Sample(dict[str, str]):
     """Path parameters: known ones get a fitting value, any new one an id-like value."""
 

@@ -104,11 +104,12 @@ def contexts(app: Any) -> dict[str, ServiceContext]:
 
 
 def context_of(request: Request, name: str) -> ServiceContext:
-    """The running service `name` of this platform; 503 when it is not running."""
+    """The running service `name` of this platform; 404 when this town does not run it (the
+    town chose its services: services.enabled)."""
     ctx = contexts(request.app).get(name)
     if ctx is None:
-        raise HTTPException(503, f"サービス {name} は停止しています / the service {name} is not "
-                                 "running")
+        raise HTTPException(404, f"この町ではサービス {name} を使っていません / this town does "
+                                 f"not run the service {name}")
     return ctx
 
 

@@ -121,7 +121,15 @@ class Simulator:
 
     def _drive(self, car: dict[str, Any]) -> None:
         """Move an on-demand car toward its next stop (a town area), about 30 km/h simulated;
-        at a stop, passengers get on or off and the next stop is drawn."""
+        at a stop, passengers get on or off and the next stop is drawn. When the on-demand
+        service runs in this process, the car is where its plan says instead."""
+        from cityos.services.ondemand.runtime import planned_position
+
+        planned = planned_position(car["id"])
+        if planned is not None:
+            lon, lat, aboard, speed = planned
+            car["position"], car["speed"] = (lon, lat, aboard), speed
+            return
         lon, lat, passengers = car.get("position") or (*car["location"], 0)
         target = car.get("target") or self.rng.choice(self.stops)
         step = 30.0 * PERIOD * SPEED / 3600 / 91.0  # km per round → degrees (roughly, here)

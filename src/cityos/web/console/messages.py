@@ -128,6 +128,29 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "form.deep_link": ("ディープリンク (アプリの URL スキームか https://)",
                        "Deep link (an app URL scheme or https://)"),
     "form.web_fallback": ("Web 版 (https://)", "Web fallback (https://)"),
+    "console.reset.heading": ("住民の窓口: パスワードの再設定", "Help desk: resident password reset"),
+    "console.reset.lead": ("本人確認（マイナンバーカードなど）をしてから、再設定コードを発行してください。"
+                           "コードは24時間有効で、1回だけ使えます。",
+                           "Check who the resident is (e.g. My Number card) first. The code "
+                           "works once, for 24 hours."),
+    "console.reset.login": ("住民のログイン名", "The resident's login name"),
+    "console.reset.issue": ("再設定コードを発行する", "Issue a reset code"),
+    "console.reset.title": ("パスワード再設定コード", "Password reset code"),
+    "console.reset.for": ("{login} さんの再設定コード:", "Reset code for {login}:"),
+    "console.reset.code": ("再設定コード", "Reset code"),
+    "console.reset.hand": ("このコードを紙に書いてお渡しし、アプリの「パスワードを忘れたとき」で入力して"
+                           "もらってください。",
+                           "Write this code on paper for the resident, to enter on the app's "
+                           "“Forgot your password?” page."),
+    "console.reset.once": ("このコードはこの画面にだけ表示されます。発行したことは記録されています。",
+                           "The code is shown on this screen only. Issuing it is recorded."),
+    "console.reset.none": ("ログイン名 {login} の住民は見つかりません。",
+                           "No resident with the login name {login}."),
+    "console.reset.back": ("アカウントの一覧にもどる", "Back to accounts"),
+    "console.notices.until.hint": ("日本時間です。カレンダーから選ぶか、2026/12/31 17:00 のように入力"
+                                   "します。空欄なら取り下げるまで表示します。",
+                                   "Japan time. Pick it, or type it like 2026/12/31 17:00. Empty: "
+                                   "shown until withdrawn."),
     "form.link_verified": ("リンクを開いて確認しました", "I opened the link and it works"),
     "form.link_verified.hint": ("確認するまで、アプリには「開く」ではなく「準備中」と表示されます。",
                                 "Until checked, the app shows “Coming soon” instead of “Open”."),
