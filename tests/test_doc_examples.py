@@ -78,6 +78,8 @@ RUN = (
     ("docs/services/energy.md", "cityos energy report --data-dir var", False),
     ("docs/operations.md", "cityos backup --data-dir var --out-dir backups", False),
     ("docs/operations.md", "cityos compliance --data-dir var --html", False),
+    ("docs/services/health.md", "cityos health dataset --out acceptance", False),
+    ("docs/privacy.md", "cityos health sample --people 400", False),
 )
 # README's with-the-demo-running block comes with the CLI work's README; until then it is absent
 OPTIONAL = {("README.md", "source .venv/bin/activate")}

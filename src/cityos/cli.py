@@ -63,6 +63,10 @@ PARTS = {
                    "town digital currency: the ledger's export, totals and daily close"),
     "evacuation": Part("cityos.services.evacuation.cli:evacuation_app",
                        "evacuation guidance: the shelter plan (避難誘導)"),
+    "health": Part("cityos.services.health.cli:health_app",
+                   "health (⑧): checkups and the onset-risk model"),
+    "privacy": Part("cityos.privacy.cli:privacy_app",
+                    "anonymised extracts (匿名加工情報) for research"),
 }
 
 app = typer.Typer(cls=lazy_group(PARTS), no_args_is_help=True, add_completion=False,

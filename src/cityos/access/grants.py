@@ -27,10 +27,6 @@ EVERY = "*"
 _FILTERED = ("/ngsi-ld/v1/entities", "/ngsi-ld/v1/entityOperations/",
              "/ngsi-ld/v1/temporal/entities", "/ngsi-ld/v1/temporal/entityOperations/",
              "/ngsi-ld/v1/subscriptions", "/v2/entities", "/v2/op/", "/v2/subscriptions")
-# operations that answer an organisation about its own records only, whatever its type grants:
-# the consents it asked for (GET /personal/v1/consents lists the caller's, never another's)
-_OWN = ("/personal/v1/consents",)
-
 
 _ENTITY_APIS = ("/ngsi-ld/", "/v2/")  # operations that answer about entities of some type
 
@@ -79,7 +75,7 @@ def refusal(op: Operation, grants: TypeGrants) -> str | None:
     """Why an organisation with `grants` may not call `op` at all (None: it may, and the
     store releases and accepts only the types it is granted)."""
     mode = mode_of(op)
-    if mode is None or op.path.startswith(_FILTERED + _OWN):
+    if mode is None or op.path.startswith(_FILTERED):
         return None
     if (grants.reads if mode == "read" else grants.writes) is None:
         return None

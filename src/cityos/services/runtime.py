@@ -165,6 +165,16 @@ async def _context(app: Any, manifest: Manifest) -> ServiceContext:
                           notify_secret=notify)
 
 
+def _resident_of_login(app: Any) -> Any:
+    """Demo only (`ctx.state["resident_of_login"]` in a demo loader): the demo town's
+    resident id of a login, so that a service can make demo data about its fictional
+    residents. A real town links IDs with the resident's own consent instead."""
+    async def lookup(login: str) -> str | None:
+        found = await app.state.access.residents.by_login(login)
+        return None if found is None else str(found["id"])
+    return lookup
+
+
 async def start_services(app: Any, *, run_hooks: bool = True) -> None:
     """Make every enabled service's context; with `run_hooks`, start it (and its demo)."""
     app.state.services = {}
@@ -187,6 +197,7 @@ async def start_services(app: Any, *, run_hooks: bool = True) -> None:
         load = registry.hook(manifest.name, "demo", "load") if settings.services.demo else None
         if load is not None:
             ctx.demo = DemoTown(app)
+            ctx.state["resident_of_login"] = _resident_of_login(app)
             ctx.spawn(load(ctx))
 
 
