@@ -58,7 +58,9 @@ PUBLIC_ROUTES = {("GET", "/"), ("GET", "/version"), ("GET", "/healthz"), ("GET",
                  ("GET", "/app/evacuation"), ("GET", "/app/evacuation/evacuation.js"),
                  ("GET", "/app/evacuation/evacuation.css"),
                  ("GET", "/services/v1/evacuation/plan"),
-                 ("POST", "/services/v1/evacuation/notify")}
+                 ("POST", "/services/v1/evacuation/notify"),
+                 # a service's own stylesheet (no data)
+                 ("GET", "/app/ondemand/ondemand.css")}
 RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    # the resident app shows the town's services and notices
                    ("GET", "/catalog/v1/services"), ("GET", "/catalog/v1/services/{serviceId}"),
@@ -93,7 +95,42 @@ RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    ("GET", "/app/watchover"), ("POST", "/app/watchover/tags"),
                    ("POST", "/app/watchover/search"),
                    # town services' resident pages (each service's own policy, under its path)
-                   ("GET", "/app/energy")}
+                   ("GET", "/app/energy"),
+                   # on-demand transport: a resident books, confirms, cancels, sees her trips
+                   ("GET", "/app/ondemand"),
+                   ("POST", "/app/ondemand/cancel"),
+                   ("POST", "/app/ondemand/confirm"),
+                   ("POST", "/app/ondemand/offer"),
+                   ("POST", "/services/v1/ondemand/bookings"),
+                   ("POST", "/services/v1/ondemand/offers"),
+                   ("POST", "/services/v1/ondemand/rides/{ride}/cancel"),
+                   ("POST", "/services/v1/ondemand/rides/{ride}/confirm"),
+                   ("GET", "/services/v1/ondemand/stops"),
+                   ("GET", "/services/v1/ondemand/trips"),
+                   # the town currency: her wallet and, for shop counter staff (residents the town registered
+                   # to a shop), the shop screen; each checks the caller in the service
+                   ("GET", "/app/wallet"),
+                   ("POST", "/app/wallet/holds/{holdId}/post"),
+                   ("POST", "/app/wallet/holds/{holdId}/void"),
+                   ("GET", "/app/wallet/paid/{code}"),
+                   ("GET", "/app/wallet/pay"),
+                   ("GET", "/app/wallet/pay/{code}"),
+                   ("POST", "/app/wallet/pay/{code}"),
+                   ("GET", "/app/wallet/shop"),
+                   ("POST", "/app/wallet/shop/charge"),
+                   ("GET", "/app/wallet/shop/holds/{holdId}"),
+                   ("POST", "/app/wallet/shop/requests"),
+                   ("GET", "/app/wallet/shop/requests/{code}"),
+                   ("POST", "/app/wallet/show"),
+                   ("GET", "/app/wallet/show/{code}"),
+                   ("GET", "/services/v1/wallet/balance"),
+                   ("GET", "/services/v1/wallet/history"),
+                   ("POST", "/services/v1/wallet/payment-requests"),
+                   ("GET", "/services/v1/wallet/payment-requests/{code}"),
+                   ("POST", "/services/v1/wallet/payments"),
+                   ("GET", "/services/v1/wallet/statements/{statementId}.{format}"),
+                   # health: her own checkups, risk and plan
+                   ("GET", "/app/health")}
 class _Sample(dict[str, str]):
     """Path parameters: known ones get a fitting value, any new one an id-like value."""
 
