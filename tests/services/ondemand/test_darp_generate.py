@@ -16,6 +16,8 @@ import numpy as np
 from cityos.services.ondemand.checker import check_solution
 from cityos.services.ondemand.generate import generate
 from cityos.services.ondemand.loader import load_instance, parse_cordeau
+from cityos.services.ondemand.model import route_cost
+from cityos.services.ondemand.recombine import add_routes, recombine
 from cityos.services.ondemand.solver import search, solve
 
 GENERATED = Path(__file__).resolve().parents[2] / "fixtures" / "darp-generated"
@@ -89,3 +91,19 @@ def test_stored_best_solutions_pass_the_checker_at_their_stated_cost() -> None:
         assert check.feasible, (name, check.violations)
         assert check.served == check.requests
         assert abs(check.cost - cost) < 1e-3, name
+
+
+def test_recombination_picks_the_cheapest_partition_of_pooled_routes() -> None:
+    inst = load_instance(GENERATED.parent / "darp-cordeau" / "a2-16.txt")
+    one = search(inst, seed=0, iterations=30)
+    two = search(inst, seed=5, iterations=2000)
+    pool: dict[tuple[int, ...], float] = {}
+    for sol in (one, two):
+        add_routes(pool, sol.routes, [route_cost(inst, r) for r in sol.routes])
+    found = recombine(pool, inst.requests, inst.vehicles, time_limit=10.0)
+    assert found is not None
+    routes, cost = found
+    check = check_solution(inst, routes)
+    assert check.feasible and check.served == 16
+    assert abs(check.cost - cost) < 1e-6
+    assert cost <= min(one.cost, two.cost) + 1e-6

@@ -49,7 +49,7 @@ def test_kernels_share_one_stamp_over_all_kernel_sources() -> None:
 def test_no_writable_cache_falls_back_to_plain_compilation(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(caching._CacheImpl, "_locator_classes", [])
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])
 
     @_jit.kernel()
     def twice(x: int) -> int:

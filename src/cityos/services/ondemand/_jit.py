@@ -63,7 +63,7 @@ def _locators() -> list[type]:
 
 
 def _install() -> None:
-    impl = getattr(caching, "_CacheImpl", None)
+    impl = getattr(caching, "CacheImpl", None) or getattr(caching, "_CacheImpl", None)
     classes = getattr(impl, "_locator_classes", None)
     if isinstance(classes, list) and not any(issubclass(c, _KernelStamp) for c in classes):
         classes[:0] = _locators()
