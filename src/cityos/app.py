@@ -48,6 +48,8 @@ from cityos.operations import STAFF_READ, Endpoint, Operation
 from cityos.personal import routes as personal_routes
 from cityos.personal.service import install as install_personal
 from cityos.router import IndexedRouter
+from cityos.services import registry as services_registry
+from cityos.services.runtime import start_services, stop_services
 from cityos.settings import Settings
 from cityos.storage import open_store
 from cityos.storage.base import NotOwner
@@ -121,7 +123,7 @@ def all_operations() -> list[Operation]:
             *access_routes.OPERATIONS,
             *trust_routes.OPERATIONS, *cert_routes.OPERATIONS, *iot_routes.OPERATIONS,
             *web_routes.OPERATIONS, *catalog_routes.OPERATIONS, *console_routes.OPERATIONS,
-            *personal_routes.OPERATIONS]
+            *personal_routes.OPERATIONS, *services_registry.operations()]
 
 
 class TolerantPaths:
@@ -245,9 +247,11 @@ def create_app(settings: Settings) -> Starlette:
         if settings.ngsi.open_ngsi:
             log.warning("*** OPEN NGSI-LD: the NGSI-LD API accepts requests WITHOUT tokens "
                         "(conformance mode). Never run a town like this. ***")
+        await start_services(app, run_hooks=getattr(app.state, "services_run_hooks", True))
         try:
             yield {}
         finally:
+            await stop_services(app)  # first: they are clients of the rest
             await app.state.iot.aclose()
             await close_access(app)  # its exchange of counts with other processes
             await close_trail(app)

@@ -209,7 +209,7 @@ def demo(data_dir: DataDir = Path("var"), host: Host = None, port: Port = None) 
         console.print("  Admin token (shown once; use as 'Authorization: Bearer …') / 管理者トークン:")
         print(f"    {token}", flush=True)
     print_tour(console, settings, town)
-    settings = _demo_egress(settings)
+    settings = _demo_services(_demo_egress(settings))
     Simulator(town, settings).start()
     _run(settings, tls, sock)
 
@@ -224,6 +224,15 @@ def _demo_egress(settings: Settings) -> Settings:
     from cityos.egress import LOOPBACK
 
     return replace(settings, egress=replace(settings.egress, allow=LOOPBACK))
+
+
+def _demo_services(settings: Settings) -> Settings:
+    """The demo runs every town service (unless services.enabled chooses) and each loads its
+    demo data once it is up."""
+    from dataclasses import replace
+
+    enabled = settings.services.enabled or ("all",)
+    return replace(settings, services=replace(settings.services, demo=True, enabled=enabled))
 
 
 @app.command("version")

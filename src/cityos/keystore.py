@@ -2,7 +2,8 @@
 
 `DIR/keys/<kind>/<name>.json`, directories 0700 and files 0600, one file per key: the token
 signing keys (`tokens`), the transparency log's key (`log`), the built-in TSA's (`tsa`), the
-platform CA's (`ca`) and the session cookies' HMAC key (`session`). Whoever reads the database
+platform CA's (`ca`), the session cookies' HMAC key (`session`) and the town services'
+client secrets (`services`). Whoever reads the database
 (a backup, a copy of `cityos.db`, a PostgreSQL role) gets public keys at most; several `cityos
 serve` processes on one PostgreSQL database share the data directory and so the key store.
 Files are written whole (a temporary file, then rename) and a first key is added with a hard
@@ -25,7 +26,7 @@ import orjson
 from cityos.storage.base import Store
 
 KEY_DIR = "keys"
-KINDS = ("tokens", "log", "tsa", "ca", "session")
+KINDS = ("tokens", "log", "tsa", "ca", "session", "services")  # services: their client secrets
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 log = logging.getLogger("cityos.keys")
 

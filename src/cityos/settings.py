@@ -148,6 +148,19 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True)
+class ServicesSettings:
+    # the town services shipped in cityos.services (docs/services/): which run, as whom
+    # names of the services to run ("all": every shipped one); none by default, `cityos demo`
+    # runs all of them
+    enabled: tuple[str, ...] = ()
+    disabled: tuple[str, ...] = ()  # names never to run
+    corporate_number: str = ""  # 法人番号 of the services' operator; empty = a fictional one
+    demo: bool = False  # `cityos demo`: each service loads its demo data once it is up
+    # per-service settings over the manifest's defaults: [services.options.evacuation] …
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("var")
     host: str = "127.0.0.1"
@@ -163,6 +176,7 @@ class Settings:
     personal: PersonalSettings = field(default_factory=PersonalSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     egress: EgressSettings = field(default_factory=EgressSettings)
+    services: ServicesSettings = field(default_factory=ServicesSettings)
 
     @property
     def public_url(self) -> str:
@@ -176,7 +190,8 @@ class Settings:
 
 _SECTIONS = {"storage": StorageSettings, "ngsi": NgsiSettings, "access": AccessSettings,
              "trust": TrustSettings, "iot": IotSettings, "personal": PersonalSettings,
-             "console": ConsoleSettings, "egress": EgressSettings}
+             "console": ConsoleSettings, "egress": EgressSettings,
+             "services": ServicesSettings}
 
 
 def _coerce(kind: Any, raw: Any) -> Any:

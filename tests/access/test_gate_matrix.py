@@ -38,6 +38,8 @@ PUBLIC_ROUTES = {("GET", "/"), ("GET", "/version"), ("GET", "/healthz"), ("GET",
                  # the resident app's sign-in, sign-up and sign-out pages and its PWA files
                  ("GET", "/app/signin"), ("POST", "/app/signin"), ("POST", "/app/signin/token"),
                  ("GET", "/app/signup"), ("POST", "/app/signup"), ("POST", "/app/signout"),
+                 # a forgotten password: the counter's one-time code sets a new one
+                 ("GET", "/app/reset"), ("POST", "/app/reset"),
                  ("GET", "/app/signin/oidc"), ("GET", "/app/signin/oidc/callback"),
                  # staff sign in to the console through the municipality's provider
                  ("GET", "/console/signin/oidc"), ("GET", "/console/signin/oidc/callback"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -182,3 +183,39 @@ def test_failed_passkey_signatures_count_toward_the_lockout(platform: Platform) 
         return outcomes
 
     assert platform.access(scenario) == ["bad"] * 10 + ["locked"]
+
+
+def test_a_reset_code_works_once_and_five_wrong_tries_void_it(tmp_path: Path) -> None:
+    asyncio.run(_reset_code(tmp_path))
+
+
+async def _reset_code(tmp_path: Path) -> None:
+    from cityos.access.accounts import AccountBook, AccountError
+    from cityos.access.residents import RESET_SECONDS, ResidentBook
+
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    await store.open()
+    try:
+        book = ResidentBook(AccountBook(store))
+        mio = await book.add_resident("mio", tenant="", password="mio-no-himitsu-1")
+        code = await book.issue_reset_code(mio["id"], now=1000.0)
+        for _ in range(5):
+            with pytest.raises(BadCredentials):
+                await book.reset_password("mio", "ZZZZ-ZZZZ-ZZZZ", "new-password-12", now=1001.0)
+        with pytest.raises(BadCredentials):  # void after five wrong tries, even the right one
+            await book.reset_password("mio", code, "new-password-12", now=1002.0)
+        code = await book.issue_reset_code(mio["id"], now=2000.0)
+        with pytest.raises(BadCredentials):  # expired
+            await book.reset_password("mio", code, "new-password-12",
+                                      now=2000.0 + RESET_SECONDS + 1)
+        code = await book.issue_reset_code(mio["id"], now=3000.0)
+        with pytest.raises(AccountError):  # too short: the code stays usable
+            await book.reset_password("mio", code, "short", now=3001.0)
+        await book.reset_password("mio", code, "new-password-12", now=3002.0)
+        assert (await book.authenticate("mio", "new-password-12"))["id"] == mio["id"]
+        with pytest.raises(BadCredentials):
+            await book.authenticate("mio", "mio-no-himitsu-1")
+        with pytest.raises(BadCredentials):  # unknown login: the same answer
+            await book.reset_password("nobody", code, "new-password-12")
+    finally:
+        await store.close()

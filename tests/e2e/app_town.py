@@ -17,7 +17,8 @@ FALLBACK = "https://mimamori.example.jp/app"
 SERVICE = {"id": "watch-over", "name": {"ja": "見守りサービス", "en": "Watch-over"},
            "field": "safety", "provider": "とよの見守りネット",
            "deepLink": "toyono-mimamori://service/watch-over", "webFallback": FALLBACK,
-           "dataCategories": ["location"], "price": {"resident": "free"}, "status": "active"}
+           "dataCategories": ["location"], "price": {"resident": "free"}, "status": "active",
+           "linkVerified": True}
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
 

@@ -86,13 +86,19 @@ def test_sign_in_open_service_consent_and_tracker(serve, tmp_path: Path) -> None
             sync_api.expect(page.locator("h1")).to_have_text("見守りウェブ")
 
             page.goto(f"{town.url}/app/mydata")
-            switch = page.locator(".consent button[role=switch]")
-            sync_api.expect(switch).to_have_attribute("aria-checked", "false")
+            sync_api.expect(page.locator(".consent")).to_contain_text("許可を待っています")
             assert town.company_reads() == []  # asked, not yet allowed
-            switch.click()  # htmx posts the switch and swaps the row in place
-            sync_api.expect(page.locator(".consent button[role=switch]")).to_have_attribute(
-                "aria-checked", "true")
+            page.get_by_role("button", name="許可する").click()  # htmx swaps the row in place
+            switch = page.locator(".consent button[role=switch]")
+            sync_api.expect(switch).to_have_attribute("aria-checked", "true")
+            sync_api.expect(switch).to_be_focused()  # the focus stays on the card's control
             sync_api.expect(page.locator(".consent [role=status]")).to_have_text("オンにしました。")
+            size = page.viewport_size
+            assert size is not None
+            page.set_viewport_size({"width": size["width"] // 2, "height": size["height"]})
+            label = page.locator(".consent .switch-label").bounding_box()  # as at 200% zoom
+            assert label is not None and label["height"] < 80, label  # not a letter a line
+            page.set_viewport_size(size)
             assert town.company_reads() == ["urn:ngsi-ld:BeaconSighting:hanako-1"]
             _reload_until(page, lambda: _tracker_entries(page) == 1)
             entry = page.locator("#tracker .timeline-entry").first

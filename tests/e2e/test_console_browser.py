@@ -143,8 +143,17 @@ def test_staff_add_a_service_and_residents_see_it_without_a_restart(
     staff.wait_for_url(f"{url}/console/services?done=saved")
     assert staff.locator("#service-okaimono-bin").count() == 1
     resident.reload()
+    resident.locator("#field-logistics summary").click()  # 準備中: behind its field
     card = resident.locator("#service-okaimono-bin")
     assert card.count() == 1 and "とよのお買い物便" in card.inner_text()
+    assert card.locator("a.open").count() == 0  # not verified yet: 準備中, no dead link
+    assert "準備中" in card.inner_text()
+    staff.goto(f"{url}/console/services/okaimono-bin/edit")
+    staff.check("#linkVerified")  # the clerk opened the link and it works
+    staff.click("form.service-form button[type=submit]")
+    staff.wait_for_url(f"{url}/console/services?done=saved")
+    resident.reload()
+    card = resident.locator("#service-okaimono-bin")
     assert card.locator("a.open").get_attribute("href") == "nose-okaimono://order"
 
 

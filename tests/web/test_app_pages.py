@@ -17,7 +17,8 @@ SERVICE = {"id": "watch-over", "name": {"ja": "見守りサービス", "en": "Wa
            "field": "safety", "provider": "とよの見守りネット",
            "deepLink": "toyono-mimamori://service/watch-over",
            "webFallback": "https://mimamori.example.jp/app", "dataCategories": ["location"],
-           "price": {"resident": "free", "municipality": "paid"}, "status": "active"}
+           "price": {"resident": "free", "municipality": "paid"}, "status": "active",
+           "linkVerified": True}
 
 
 def _resident_id(platform: Platform) -> str:
@@ -85,7 +86,7 @@ def test_sign_up_with_a_password(platform: Platform) -> None:
     assert "わたしのデータ" in get(client, "/app/mydata").text
 
 
-def test_home_lists_services_by_field_with_deep_links_and_notices(platform: Platform) -> None:
+def test_home_opens_only_what_works_and_keeps_the_rest_behind_fields(platform: Platform) -> None:
     client, admin = platform.client, {"Authorization": f"Bearer {platform.admin_token}"}
     sign_in(client)
     assert "まだサービスが登録されていません" in get(client, "/app").text
@@ -94,21 +95,29 @@ def test_home_lists_services_by_field_with_deep_links_and_notices(platform: Plat
                "status": "planned"}
     assert client.post("/catalog/v1/services", json=planned, headers=admin).status_code == 201
     shelters = {**SERVICE, "id": "shelters", "name": {"ja": "避難所の混み具合", "en": "Shelters"},
-                "field": "disaster"}
+                "field": "disaster", "linkVerified": False}  # nobody checked its link yet
     assert client.post("/catalog/v1/services", json=shelters, headers=admin).status_code == 201
+    analysis = {**SERVICE, "id": "analysis", "name": {"ja": "利用履歴の行動分析", "en": "A"},
+                "audience": "town"}  # the town's back office
+    assert client.post("/catalog/v1/services", json=analysis, headers=admin).status_code == 201
     notice = {"title": {"ja": "避難所を開設しました", "en": "Shelters are open"},
               "severity": "emergency"}
     assert client.post("/catalog/v1/notices", json=notice, headers=admin).status_code == 201
     html = get(client, "/app").text  # no restart: the next page view shows them
-    assert "②見守り・安全" in html and "見守りサービス" in html
-    assert html.index("①防災") < html.index("②見守り・安全")  # the plan's order
-    assert '<a href="#field-disaster">①防災</a>' in html  # jump to a field
-    assert "将来の予定" not in html
+    assert "見守りサービス" in html and "避難所の混み具合" in html
+    assert "将来の予定" not in html and "利用履歴の行動分析" not in html
     assert "避難所を開設しました" in html and "緊急" in html
+    opens = re.findall(r'<a class="button open" href="([^"]+)"', html)
+    assert opens == [SERVICE["deepLink"]]  # only the verified link is offered as 開く
     link = re.search(r'<a class="button open" href="([^"]+)" data-fallback="([^"]+)"', html)
     assert link and link.groups() == (SERVICE["deepLink"], SERVICE["webFallback"])
+    soon = html[html.index('id="soon-heading"'):]
+    assert '<details class="field" id="field-disaster">' in soon and "避難所の混み具合" in soon
+    assert "準備中" in soon and "①" not in html  # no skipping plan numbers for residents
     detail = get(client, "/app/services/watch-over").text
     assert "とよの見守りネット" in detail and "無料" in detail and "location" in detail
+    detail = get(client, "/app/services/shelters").text
+    assert "準備中" in detail and "mimamori.example.jp" not in detail  # no dead link
     assert get(client, "/app/services/nope").status_code == 404
 
 
@@ -125,8 +134,9 @@ def test_switch_a_consent_and_see_the_tracker(platform: Platform) -> None:
     consent = r.json()["id"]
     sign_in(client)
     page = get(client, "/app/mydata").text
-    assert "まだ決めていません" in page and "いる場所" in page
-    assert "見守りや避難の案内で、あなたの場所が使われなくなります" in page  # what off means
+    assert "許可を待っています" in page and "いる場所" in page
+    assert "許可する" in page and "断る" in page  # a request is decided, not switched
+    assert "「Reader」は、あなたのいる場所を受け取れなくなります" in page  # what refusing means
     token = csrf_of(page)
     htmx = {**HTML, "HX-Request": "true", "X-CSRF-Token": token}
     r = client.post(f"/app/mydata/consents/{consent}", data={"on": "1"}, headers=htmx)
@@ -152,6 +162,38 @@ def test_switch_a_consent_and_see_the_tracker(platform: Platform) -> None:
     assert r.status_code == 404
 
 
+def test_a_waiting_request_can_be_refused_in_the_companys_words(platform: Platform) -> None:
+    client, res = platform.client, _resident_id(platform)
+    ask = {"resident": res, "category": "location", "purpose": "ServiceProvision",
+           "service": "健診の送迎", "notice": "健診会場への送迎に使います。",
+           "ifRefused": "送迎の車がご自宅に迎えに行けません。"}
+    first = client.post("/personal/v1/consents", json=ask, headers=platform.auth("Reader"))
+    assert first.status_code == 201, first.text
+    other = {"resident": res, "category": "health", "purpose": "ServiceProvision"}
+    assert client.post("/personal/v1/consents", json=other,
+                       headers=platform.auth("Reader")).status_code == 201
+    sign_in(client)
+    home = get(client, "/app").text
+    assert "許可を待っている会社が 2 件あります" in home and 'href="/app/mydata#consents"' in home
+    page = get(client, "/app/mydata").text
+    assert "サービス: 健診の送迎" in page and "健診会場への送迎に使います。" in page
+    assert "断ると: 送迎の車がご自宅に迎えに行けません。" in page  # its own words
+    assert "見守りや避難" not in page  # never a line guessed from the data type
+    order = re.findall(r'<li class="card consent[^"]*" id="consent-(cns_\w+)"', page)
+    assert order[0] == first.json()["id"] and len(order) == 2  # oldest request first
+    again = get(client, "/app/mydata").text
+    assert re.findall(r'<li class="card consent[^"]*" id="consent-(cns_\w+)"', again) == order
+    htmx = {**HTML, "HX-Request": "true", "X-CSRF-Token": csrf_of(page)}
+    r = client.post(f"/app/mydata/consents/{first.json()['id']}", data={"on": "0"},
+                    headers=htmx)
+    assert r.status_code == 200 and "断りました。" in r.text
+    assert 'aria-checked="false"' in r.text  # now an ordinary switch, off
+    mine = {c["id"]: c["state"] for c in
+            client.get("/personal/v1/me/consents", headers=platform.auth("resident")).json()}
+    assert mine[first.json()["id"]] == "DECLINED"
+    assert "許可を待っている会社が 1 件あります" in get(client, "/app").text
+
+
 def test_export_download_and_erasure_with_confirmation(platform: Platform) -> None:
     client = platform.client
     sign_in(client)
@@ -161,12 +203,14 @@ def test_export_download_and_erasure_with_confirmation(platform: Platform) -> No
     assert r.json()["account"]["login"] == "hanako@example.jp"
     confirm = get(client, "/app/mydata/erase")
     assert "本当にデータを消しますか" in confirm.text
+    assert "アカウントも削除されるため" in confirm.text  # says what really happens
+    assert "法律で残すもの" in confirm.text and 'href="/app/mydata/export"' in confirm.text
     r = client.post("/app/mydata/erase", data={"csrf": csrf_of(confirm.text)}, headers=HTML)
     assert r.status_code == 400 and "確認のチェック" in r.text  # nothing erased yet
     assert get(client, "/app/mydata").status_code == 200
     r = client.post("/app/mydata/erase", data={"csrf": csrf_of(confirm.text), "confirm": "yes"},
                     headers=HTML)
-    assert r.status_code == 200 and "データを消しました" in r.text
+    assert r.status_code == 200 and "データとアカウントを消しました" in r.text
     assert get(client, "/app", follow_redirects=False).status_code == 303  # signed out
     r = post_form(client, "/app/signin", "/app/signin",
                   {"login": "hanako@example.jp", "password": RESIDENT_PASSWORD})
@@ -246,7 +290,9 @@ def test_a_view_only_representative_cannot_switch(platform: Platform) -> None:
     sign_in(client, "jiro@example.jp", "jiro-no-himitsu-1")
     post_form(client, "/app/family", "/app/family", {"subject": res})
     page = get(client, "/app/mydata").text
-    assert "まだ決めていません" in page  # sees the consent
+    assert "許可を待っています" in page  # sees the consent
+    for path in ("/app", "/app/mydata", "/app/settings"):  # whose data: on every page
+        assert "いま hanako@example.jp さんの代わりに操作しています" in get(client, path).text
     r = client.post(f"/app/mydata/consents/{consent}", data={"on": "1", "csrf": csrf_of(page)},
                     headers=HTML)
     assert r.status_code == 403 and "この操作は頼まれていません" in r.text
@@ -299,3 +345,25 @@ def test_a_switch_personal_link_refuses_says_why(platform: Platform) -> None:
     assert r.status_code == 200 and 'role="alert"' in r.text, r.text
     assert "変更できませんでした" in r.text and 'aria-checked="false"' in r.text
     assert "健康の記録" not in get(client, "/app/mydata").text  # ended: no longer listed
+
+
+def test_an_action_after_the_session_ran_out_says_so_and_returns(platform: Platform) -> None:
+    client = platform.client
+    sign_in(client)
+    page = get(client, "/app/mydata").text
+    client.cookies.clear()  # the session ran out while the page stayed open
+    htmx = {**HTML, "HX-Request": "true", "X-CSRF-Token": csrf_of(page),
+            "Referer": "http://testserver/app/mydata"}
+    r = client.post("/app/mydata/consents/cns_any", data={"on": "1"}, headers=htmx)
+    assert r.headers["hx-redirect"] == "/app/signin?expired=1&next=/app/mydata"
+    signin = get(client, r.headers["hx-redirect"]).text
+    assert "サインインが切れました" in signin and "まだ行われていません" in signin
+    r = post_form(client, "/app/signin?expired=1&next=/app/mydata", "/app/signin",
+                  {"login": "hanako@example.jp", "password": RESIDENT_PASSWORD,
+                   "next": "/app/mydata"}, follow_redirects=False)
+    assert r.headers["location"] == "/app/mydata"  # back where she was, not home
+    # a plain form post from another site's page is not sent back there
+    client.cookies.clear()
+    r = client.post("/app/mydata/erase", data={}, follow_redirects=False,
+                    headers={**HTML, "Referer": "https://evil.example/app/mydata"})
+    assert r.headers["location"] == "/app/signin?expired=1"

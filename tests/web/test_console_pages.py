@@ -247,3 +247,43 @@ def test_a_role_that_needs_a_passkey_is_not_signed_in_by_password(
                         data={"csrf": token, "token": strict.tokens["viewer"]})
         assert viewer.status_code == 204
         assert c.get("/console", headers=HTML).status_code == 200
+
+
+def test_the_help_desk_resets_a_residents_password_with_a_one_time_code(
+        platform: Platform) -> None:
+    c = sign_in(platform)
+    page = c.get("/console/accounts", headers=HTML).text
+    assert "パスワードの再設定" in page
+    r = _post(c, "/console/accounts", "/console/accounts/residents/reset-code",
+              {"login": "nobody@example.jp"})
+    assert r.status_code == 404 and "見つかりません" in r.text
+    r = _post(c, "/console/accounts", "/console/accounts/residents/reset-code",
+              {"login": "hanako@example.jp"})
+    assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+    code = re.search(r"<strong>([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})</strong>", r.text)
+    assert code, r.text
+    c.post("/console/signout", data={"csrf": _csrf(c.get("/console", headers=HTML).text)},
+           headers=HTML)
+    form = c.get("/app/reset", headers=HTML).text
+    assert "役場の窓口" in form
+    new = {"csrf": _csrf(form), "login": "hanako@example.jp", "password": "atarashii-pass-1"}
+    r = c.post("/app/reset", data={**new, "code": "AAAA-BBBB-CCCC"}, headers=HTML)
+    assert r.status_code == 401 and "コードが違う" in r.text
+    typed = code.group(1).lower().replace("-", " ")  # as a person types it
+    r = c.post("/app/reset", data={**new, "code": typed}, headers=HTML, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app/signin?reset=1"
+    r = c.post("/app/reset", data={**new, "code": code.group(1)}, headers=HTML)
+    assert r.status_code == 401  # used once: void
+    signin = c.get("/app/signin", headers=HTML).text
+    r = c.post("/app/signin", data={"csrf": _csrf(signin), "login": "hanako@example.jp",
+                                    "password": "atarashii-pass-1", "next": "/app"},
+               headers=HTML, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/app"
+
+
+def test_a_viewer_cannot_issue_reset_codes(platform: Platform) -> None:
+    c = sign_in(platform, "viewer")
+    assert "パスワードの再設定" not in c.get("/console/accounts", headers=HTML).text
+    r = _post(c, "/console/accounts", "/console/accounts/residents/reset-code",
+              {"login": "hanako@example.jp"})
+    assert r.status_code == 403

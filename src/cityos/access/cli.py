@@ -254,6 +254,22 @@ def residents_enable(login: str, data_dir: DataDir = Path("var")) -> None:
     console.print(f"Resident {login} enabled.")
 
 
+@residents_app.command("reset-code")
+def residents_reset_code(login: str, data_dir: DataDir = Path("var")) -> None:
+    """Issue a one-time password-reset code for a resident (after checking who she is, at the
+    counter); she enters it on the app's 「パスワードを忘れたとき」 page within 24 hours."""
+    async def work(access: Access) -> str:
+        resident = await access.residents.by_login(login)
+        if resident is None:
+            raise AccountError(f"ログイン名 {login} の住民はいません / no resident with "
+                               f"login {login}")
+        return await access.residents.issue_reset_code(resident["id"])
+
+    code = run(data_dir, work)
+    console.print(f"Reset code for {login} (shown once, valid 24 h) / 再設定コード（24時間有効）:")
+    print(f"    {code}", flush=True)
+
+
 @accounts_app.command("review")
 def accounts_review(data_dir: DataDir = Path("var"),
                     json_out: Annotated[bool, typer.Option(

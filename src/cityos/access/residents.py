@@ -20,6 +20,9 @@ RESIDENTS = "access.residents"  # resident id -> resident
 LOGINS = "access.resident_logins"  # login name (lower case) -> resident id
 PASSKEYS = "access.passkeys"  # credential id (base64url) -> resident id
 MIN_PASSWORD = 12
+RESET_SECONDS = 24 * 3600.0  # a counter reset code works this long
+RESET_TRIES = 5  # wrong codes before the code is void
+_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I: read aloud, typed by hand
 _LOGIN = re.compile(r"^[\w.@+-]{3,100}$")
 
 __all__ = ["BadCredentials", "Locked", "ResidentBook"]
@@ -96,6 +99,53 @@ class ResidentBook:
                 raise BadCredentials()
             return await self.book.settle(RESIDENTS, resident["id"], resident, ok,
                                           "resident:" + resident["id"], now)
+
+    # password reset at the counter ----------------------------------------------------------
+    async def issue_reset_code(self, resident_id: str, now: float | None = None) -> str:
+        """A one-time code (12 characters in three groups) a clerk hands to the resident after
+        checking who she is; it sets a new password within RESET_SECONDS. Only its hash is
+        kept; a new code replaces the old one."""
+        now = time.time() if now is None else now
+        code = "-".join("".join(secrets.choice(_CODE_ALPHABET) for _ in range(4))
+                        for _ in range(3))
+        hashed = await asyncio.to_thread(hash_secret, code)
+        async with self.book.lock(f"{RESIDENTS}:{resident_id}"):
+            resident = await self.get(resident_id)
+            if resident is None or resident.get("disabled"):
+                raise AccountError("その住民はいません / no such resident")
+            resident["reset"] = {"hash": hashed, "expires": now + RESET_SECONDS, "tries": 0}
+            await self.store.kv_put(RESIDENTS, resident_id, resident)
+        return code
+
+    async def reset_password(self, login: str, code: str, password: str,
+                             now: float | None = None) -> dict[str, Any]:
+        """Set a new password with a counter code; BadCredentials for a wrong, used or
+        expired code (the same answer for an unknown login), AccountError for a short one."""
+        if len(password) < MIN_PASSWORD:
+            raise AccountError(f"パスワードは{MIN_PASSWORD}文字以上です / a password has at "
+                               f"least {MIN_PASSWORD} characters")
+        now = time.time() if now is None else now
+        typed = code.strip().upper().replace(" ", "").replace("-", "")
+        typed = "-".join(typed[i:i + 4] for i in range(0, len(typed), 4))
+        found = await self.by_login(login)
+        key = found["id"] if found else "unknown"
+        async with self.book.lock(f"{RESIDENTS}:{key}"):
+            resident = None if found is None else await self.get(found["id"])
+            reset = (resident or {}).get("reset") or {}
+            ok = await asyncio.to_thread(verify_secret, reset.get("hash"), typed)
+            if resident is None or resident.get("disabled") or not reset:
+                raise BadCredentials()
+            if not ok or reset.get("expires", 0) < now or reset.get("tries", 0) >= RESET_TRIES:
+                reset["tries"] = reset.get("tries", 0) + 1
+                if reset["tries"] >= RESET_TRIES or reset.get("expires", 0) < now:
+                    resident.pop("reset", None)  # void: the clerk issues a new one
+                await self.store.kv_put(RESIDENTS, resident["id"], resident)
+                raise BadCredentials()
+            resident["password"] = await asyncio.to_thread(hash_secret, password)
+            resident.pop("reset", None)
+            resident["failures"], resident["locked_until"] = 0, 0.0
+            await self.store.kv_put(RESIDENTS, resident["id"], resident)
+            return resident
 
     # passkeys ---------------------------------------------------------------------------
     async def add_passkey(self, resident: dict[str, Any], credential: dict[str, Any]) -> None:

@@ -45,6 +45,8 @@ FIELD_BY_KEY = {f.key: f for f in FIELDS}
 PRICES = {"free": ("無償", "free"), "paid": ("有償", "paid"), "undecided": ("未定", "undecided")}
 STATUSES = {"active": ("提供中", "active"), "pilot": ("実証中", "pilot"),
             "planned": ("予定", "planned")}
+AUDIENCES = {"residents": ("住民向け（アプリに表示）", "for residents (shown in the app)"),
+             "town": ("役場向け（コンソールのみ）", "for the town (console only)")}
 SEVERITIES = {"info": ("お知らせ", "notice"), "warning": ("注意", "warning"),
               "emergency": ("緊急", "emergency")}
 _PRICE_WORDS = {"無償": "free", "無料": "free", "有償": "paid", "有料": "paid", "未定": "undecided",
@@ -137,6 +139,16 @@ def _strings(value: Any, key: str) -> list[str]:
     return [v.strip()[:80] for v in value if v.strip()]
 
 
+def _flag(value: Any, key: str) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if value in ("on", "1", "true"):  # a form's checkbox
+        return True
+    if value in ("", "0", "false"):
+        return False
+    raise CatalogError(f"{key} は true か false です / {key} is true or false")
+
+
 def check_id(value: Any, what: str = "id") -> str:
     text = str(value or "")
     if not _ID.match(text):
@@ -165,6 +177,10 @@ def check_service(data: Any) -> dict[str, Any]:
                   "municipality": price_of(price.get("municipality"))},
         "dataCategories": _strings(data.get("dataCategories"), "dataCategories"),
         "status": _choice(data, "status", STATUSES, "active"),
+        # residents see it in the app; the town's back-office services only on the console
+        "audience": _choice(data, "audience", AUDIENCES, "residents"),
+        # staff opened the link and saw the service answer: only then the app shows 「開く」
+        "linkVerified": _flag(data.get("linkVerified"), "linkVerified"),
     }
     if not service["provider"]:
         raise CatalogError("provider (提供事業者) が必要です / provider is required")

@@ -205,7 +205,11 @@ SERVICE = {"type": "object", "required": ["id", "name", "field", "provider"], "p
         "resident": {"type": "string", "enum": ["free", "paid", "undecided"]},
         "municipality": {"type": "string", "enum": ["free", "paid", "undecided"]}}},
     "dataCategories": {"type": "array", "items": {"type": "string"}},
-    "status": {"type": "string", "enum": list(STATUSES)}}}
+    "status": {"type": "string", "enum": list(STATUSES)},
+    "audience": {"type": "string", "enum": ["residents", "town"],
+                 "description": "residents: shown in the app; town: console only"},
+    "linkVerified": {"type": "boolean", "description": "staff opened the link and it works: "
+                     "only then the app shows 開く (else 準備中)"}}}
 NOTICE = {"type": "object", "required": ["title"], "properties": {
     "title": _TEXT, "body": _TEXT,
     "severity": {"type": "string", "enum": ["info", "warning", "emergency"]},

@@ -28,6 +28,11 @@ SCHEMES = {"disaster": "toyono-bousai", "safety": "toyono-mimamori", "mobility":
            "logistics": "nose-okaimono", "payment": "toyono-coin", "infrastructure": "toyono-infra",
            "education": "toyono-manabi", "government": "toyono-town", "other": "toyono-town"}
 ACTIVE_ROWS = {1, 3, 21, 24, 27, 40, 44, 45}  # what the demo town shows running
+# the town's own work (analysis, planning, inspection): on the console, not in the app
+TOWN_ROWS = {31, 32, 34, 35, 36, 39, 48, 49, 52, 53, 54, 55, 57}
+# misprints in the plan's table, corrected for residents (the plan's wording otherwise)
+CORRECTIONS = {"ブッシュ・レコメンデーション": "プッシュ・レコメンデーション",
+               "移動販売カードの配備": "移動販売カーの配備"}
 _CLASS = re.compile(r"パーソナルデータ\((個人情報|匿名加工情報等)\)|非パーソナルデータ")
 FIRST_NOTICE = {
     "title": {"ja": "豊能町スマートシティのデモ環境へようこそ",
@@ -42,6 +47,12 @@ FIRST_NOTICE = {
 def _rows(name: str) -> list[dict[str, str]]:
     text = resources.files("cityos.catalog").joinpath("data", name).read_text("utf-8")
     return list(csv.DictReader(text.splitlines(), delimiter="\t"))
+
+
+def _corrected(text: str) -> str:
+    for wrong, right in CORRECTIONS.items():
+        text = text.replace(wrong, right)
+    return text
 
 
 def _status(row: int, linkage: str) -> str:
@@ -71,7 +82,7 @@ def plan_services() -> list[dict[str, Any]]:
         ident = f"plan-{n:02d}"
         services.append({
             "id": ident,
-            "name": {"ja": row["service"].strip(), "en": english.get(n, "")},
+            "name": {"ja": _corrected(row["service"].strip()), "en": english.get(n, "")},
             "field": field,
             "provider": PROVIDERS[field],
             "description": {"ja": row["service_group"].strip(), "en": ""},
@@ -80,6 +91,8 @@ def plan_services() -> list[dict[str, Any]]:
             "price": {"resident": price_of(resident), "municipality": price_of(municipality)},
             "dataCategories": _categories(row.get("data") or "", row.get("data_class") or ""),
             "status": _status(n, row.get("linkage") or ""),
+            "audience": "town" if n in TOWN_ROWS else "residents",
+            "linkVerified": False,  # fictional providers: nothing to open (built-ins open)
         })
     return services
 

@@ -104,8 +104,11 @@ class ConsentBook:
     # changing --------------------------------------------------------------------------------
     async def request(self, tenant: str, *, subject: str, recipient: str, category: str,
                       purpose: str, recipient_name: str = "", service: str = "",
-                      notice: str = "", until: float | None = None) -> dict[str, Any]:
-        """An organisation asks `subject` for consent; ConsentError 409 when one is open."""
+                      notice: str = "", until: float | None = None,
+                      if_refused: str = "") -> dict[str, Any]:
+        """An organisation asks `subject` for consent; ConsentError 409 when one is open.
+        `service` names its service, `notice` says why in its words, `if_refused` what the
+        resident loses by refusing (all shown to her as the company wrote them)."""
         if not _CATEGORY.match(category):
             raise ConsentError("category はデータ区分です (例: location) / category is a data "
                                "category such as location")
@@ -114,6 +117,9 @@ class ConsentBook:
                                "purpose is a DPV purpose such as ServiceProvision")
         if until is not None and until <= time.time():
             raise ConsentError("until は未来の時刻です / until must be in the future")
+        if len(if_refused) > 500:
+            raise ConsentError("ifRefused は500文字までです / ifRefused has at most 500 "
+                               "characters")
         if len(notice) > 2000 or len(service) > 200:
             raise ConsentError("notice は2000文字、service は200文字までです / notice has at "
                                "most 2000 characters, service 200")
@@ -129,6 +135,7 @@ class ConsentBook:
                 "id": "cns_" + secrets.token_hex(10), "tenant": tenant, "subject": subject,
                 "recipient": recipient, "recipientName": recipient_name, "service": service,
                 "category": category, "purpose": term, "notice": notice, "until": until,
+                "ifRefused": if_refused,
                 "state": "REQUESTED", "version": 1, "requested": now, "updated": now,
                 "records": []}
             return await self._save(consent, by=recipient, role="recipient", at=now)

@@ -88,7 +88,7 @@ async def request_consent(request: Request) -> Response:
         else None
     if resident is None or resident.get("disabled") or resident.get("tenant", "") != tenant:
         raise error(404, "その住民はいません / no such resident")
-    for name in ("category", "purpose", "notice", "service"):
+    for name in ("category", "purpose", "notice", "service", "ifRefused"):
         if not isinstance(data.get(name, ""), str):
             raise BadRequestData(f"{name} は文字列です / {name} is a string")
     try:
@@ -96,7 +96,7 @@ async def request_consent(request: Request) -> Response:
             tenant, subject=resident["id"], recipient=recipient, recipient_name=org["name"],
             category=data.get("category", ""), purpose=data.get("purpose", ""),
             notice=data.get("notice", ""), service=data.get("service", ""),
-            until=epoch(data.get("until")))
+            until=epoch(data.get("until")), if_refused=data.get("ifRefused", ""))
     except ConsentError as exc:
         raise error(exc.status, str(exc)) from exc
     return plain_json(consent, status=201)
@@ -195,6 +195,7 @@ _REQUEST = {"type": "object", "properties": {
     "resident": {"type": "string"}, "customerId": {"type": "string"},
     "category": {"type": "string"}, "purpose": {"type": "string"},
     "notice": {"type": "string"}, "service": {"type": "string"},
+    "ifRefused": {"type": "string", "maxLength": 500},
     "until": {"type": "string", "format": "date-time"}, "recipient": {"type": "string"}}}
 _J = ("application/json",)
 

@@ -107,6 +107,11 @@ class PageSession:
                     target = PAGE_AREAS[area]
                     if method == "GET" and not htmx:
                         target += "?next=" + quote(_here(scope), safe="/")
+                    else:  # an action whose session ran out: say so, come back to its page
+                        back = _page_of_referer(scope, area)
+                        query = ["expired=1"] if method != "GET" else []
+                        query += ["next=" + quote(back, safe="/")] if back else []
+                        target += ("?" + "&".join(query)) if query else ""
                     message = _redirect(target, htmx)
                 elif problem and status >= 400:
                     replaced = True
@@ -133,6 +138,21 @@ class PageSession:
 def _here(scope: Scope) -> str:
     query = scope.get("query_string", b"").decode("latin-1")
     return scope["path"] + ("?" + query if query else "")
+
+
+def _page_of_referer(scope: Scope, area: str) -> str:
+    """The same-site page (path and query) in `area` that a form or htmx request came from,
+    or "" (another site, another area, no Referer)."""
+    from urllib.parse import urlsplit
+
+    for name, value in scope["headers"]:
+        if name == b"referer":
+            parts = urlsplit(value.decode("latin-1"))
+            host = next((v.decode("latin-1") for n, v in scope["headers"] if n == b"host"), "")
+            if parts.netloc != host or page_area(parts.path) != area:
+                return ""
+            return parts.path + ("?" + parts.query if parts.query else "")
+    return ""
 
 
 def _redirect(target: str, htmx: bool) -> Message:

@@ -46,6 +46,7 @@ class Session:
     roles: tuple[str, ...] = ()
     until: float = 0.0  # end of the session (seconds since the epoch)
     acting_for: str = ""  # a family representative acts for this resident id
+    acting_name: str = ""  # … whose name every page shows in its banner
     pending: str = ""  # the state of a sign-in begun at an identity provider (OIDC)
     from_cookie: bool = False  # the request's credentials came from this cookie
     changed: bool = True
@@ -61,24 +62,26 @@ class Session:
         length = SESSION_SECONDS if principal.kind == "resident" else STAFF_SESSION_SECONDS
         self.until = (time.time() if now is None else now) + length
         self.csrf = secrets.token_urlsafe(24)
-        self.acting_for = ""
+        self.acting_for = self.acting_name = ""
         self.changed = True
 
     def sign_out(self) -> None:
-        self.token = self.sub = self.tenant = self.acting_for = ""
+        self.token = self.sub = self.tenant = self.acting_for = self.acting_name = ""
         self.roles, self.until = (), 0.0
         self.csrf = secrets.token_urlsafe(24)
         self.changed = True
 
     def to_payload(self) -> dict[str, Any]:
         return {"c": self.csrf, "t": self.token, "s": self.sub, "n": self.tenant,
-                "r": list(self.roles), "u": self.until, "a": self.acting_for, "p": self.pending}
+                "r": list(self.roles), "u": self.until, "a": self.acting_for, "an": self.acting_name,
+                "p": self.pending}
 
     @classmethod
     def from_payload(cls, data: dict[str, Any]) -> Session:
         return cls(csrf=str(data["c"]), token=str(data["t"]), sub=str(data["s"]),
                    tenant=str(data["n"]), roles=tuple(str(r) for r in data["r"]),
                    until=float(data["u"]), acting_for=str(data.get("a", "")),
+                   acting_name=str(data.get("an", "")),
                    pending=str(data.get("p", "")), changed=False)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cityos.catalog.services import NotFound, Notices, ServiceCatalog
+from cityos.services.runtime import contexts
 
 # ①…⑬ as the plan numbers them (④ and ⑨ are unused there); the catalog has the same keys
 FIELD_LABELS: dict[str, tuple[str, str, str]] = {
@@ -37,27 +38,45 @@ class FieldGroup:
     services: list[dict[str, Any]]
 
     def label(self, lang: str) -> str:
-        return f"{self.mark}{self.en if lang == 'en' else self.ja}"
+        """The field in words (the plan's ①…⑬ skip numbers: residents see none)."""
+        return self.en if lang == "en" else self.ja
 
 
-def group_by_field(services: list[dict[str, Any]]) -> list[FieldGroup]:
-    """Services in the plan's field order; a field without services is left out."""
+def group_by_field(services: list[dict[str, Any]], opens: bool | None = None
+                   ) -> list[FieldGroup]:
+    """Services in the plan's field order (only those that open, or only those that do not,
+    when `opens` says); a field without services is left out."""
     groups = []
     for key, (mark, ja, en) in FIELD_LABELS.items():
-        members = [s for s in services if s.get("field") == key and s.get("status") != "planned"]
+        members = [s for s in services if s.get("field") == key and s.get("status") != "planned"
+                   and (opens is None or bool(s.get("opens")) == opens)]
         if members:
             groups.append(FieldGroup(key, mark, ja, en, members))
     return groups
 
 
+def _opens(app: Any, service: dict[str, Any]) -> dict[str, Any]:
+    """The entry with what its 「開く」 opens: `builtin`, the app page of the running town
+    service that implements it (one tap), or `link`, the provider's link once staff verified
+    it; neither: the app says 準備中 (coming soon) instead of sending her to a dead page."""
+    for ctx in contexts(app).values():
+        if service.get("id") in ctx.manifest.plan_rows and ctx.manifest.audience == "residents":
+            return {**service, "builtin": ctx.manifest.app_path, "opens": True}
+    verified = bool(service.get("linkVerified")) and bool(service.get("deepLink")
+                                                           or service.get("webFallback"))
+    return {**service, "builtin": None, "opens": verified}
+
+
 async def town_services(app: Any, tenant: str) -> list[dict[str, Any]]:
-    """The services residents can open (active and pilot; planned ones are not shown)."""
-    return await ServiceCatalog(app.state.broker.store, tenant).list()
+    """The services for residents (active and pilot; planned ones and the town's own
+    back-office services are not shown), each with what it opens."""
+    return [_opens(app, s) for s in await ServiceCatalog(app.state.broker.store, tenant).list()
+            if s.get("audience", "residents") == "residents"]
 
 
 async def town_service(app: Any, tenant: str, service_id: str) -> dict[str, Any] | None:
     try:
-        return await ServiceCatalog(app.state.broker.store, tenant).get(service_id)
+        return _opens(app, await ServiceCatalog(app.state.broker.store, tenant).get(service_id))
     except NotFound:
         return None
 

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from cityos.audit.trail import PRINCIPAL
 from cityos.web.app.catalog_view import group_by_field, town_notices, town_service, town_services
+from cityos.web.app.personal_view import my_consents
 from cityos.web.i18n import add_messages
 from cityos.web.render import render
 
@@ -20,6 +21,13 @@ add_messages({
     "home.fields": ("分野から探す", "Find by field"),
     "home.services.lead": ("使いたいサービスの「開く」を押してください。",
                            "Press “Open” on the service you want to use."),
+    "home.soon": ("準備中のサービス", "Services coming soon"),
+    "home.soon.lead": ("分野を選ぶと、これから始まるサービスが見られます。",
+                       "Choose a field to see the services that are coming."),
+    "service.soon": ("準備中", "Coming soon"),
+    "service.soon.what": ("このサービスはまだ開けません。始まったら、ここから開けます。",
+                          "This service cannot be opened yet. Once it starts, you can open it "
+                          "here."),
     "home.no_services": ("まだサービスが登録されていません。", "No services are registered yet."),
     "home.staff": ("このページは住民の方のためのページです。職員の方はコンソールをお使いください。",
                    "This page is for residents. Staff, please use the console."),
@@ -52,12 +60,23 @@ def _tenant(request: Request) -> str:
     return "" if tenant == "*" else tenant
 
 
+async def _waiting(request: Request, tenant: str) -> int:
+    """How many companies wait for this resident's answer to a consent request."""
+    principal = request.scope.get(PRINCIPAL)
+    if getattr(principal, "kind", "") != "resident":
+        return 0
+    consents = await my_consents(request.app, tenant, principal.name) or []  # type: ignore[union-attr]
+    return sum(1 for c in consents if c.get("state") == "REQUESTED")
+
+
 async def home(request: Request) -> Response:
     tenant = _tenant(request)
     services = await town_services(request.app, tenant)
     return render(request, "app/home.html", {
+        "waiting": await _waiting(request, tenant),
         "notices": await town_notices(request.app, tenant),
-        "groups": group_by_field(services), "nav": "home",
+        "ready": [s for s in services if s.get("opens") and s.get("status") != "planned"],
+        "groups": group_by_field(services, opens=False), "nav": "home",
         "staff": getattr(request.scope.get(PRINCIPAL), "kind", "") == "staff"})
 
 

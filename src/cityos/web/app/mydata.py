@@ -35,9 +35,21 @@ add_messages({
     "mydata.consent.on": ("オン（渡してよい）", "On (may receive)"),
     "mydata.consent.off": ("オフ（渡さない）", "Off (does not receive)"),
     "mydata.consent.requested": ("まだ決めていません", "Not decided yet"),
-    "mydata.consent.label": ("{who} に {what} を渡す", "Give {what} to {who}"),
+    "mydata.consent.waiting": ("許可を待っています", "Waiting for your answer"),
+    "mydata.consent.approve": ("許可する", "Allow"),
+    "mydata.consent.decline": ("断る", "Refuse"),
+    "mydata.consent.label": ("「{who}」に{what}を渡す", "Give {what} to {who}"),
+    "mydata.consent.service": ("サービス: {service}", "Service: {service}"),
+    "mydata.consent.notice": ("会社からの説明: {notice}", "What the company says: {notice}"),
     "mydata.consent.purpose": ("使う目的: {purpose}", "Purpose: {purpose}"),
     "mydata.consent.off_means": ("オフにすると: {effect}", "If you turn it off: {effect}"),
+    "mydata.consent.refuse_means": ("断ると: {effect}", "If you refuse: {effect}"),
+    "mydata.consent.declined": ("断りました。", "Refused."),
+    "mydata.pending": ("許可を待っている会社が {count} 件あります",
+                       "{count} companies are waiting for your answer"),
+    "mydata.pending.one": ("許可を待っている会社が 1 件あります",
+                           "1 company is waiting for your answer"),
+    "mydata.pending.go": ("答える", "Answer"),
     "mydata.consent.changed.on": ("オンにしました。", "Turned on."),
     "mydata.consent.changed.off": ("オフにしました。すぐに止まります。",
                                    "Turned off. It stops at once."),
@@ -65,18 +77,33 @@ add_messages({
     "mydata.erase.button": ("消す手続きへ進む", "Go on to erasure"),
     "mydata.erase.confirm.title": ("本当にデータを消しますか", "Do you really want to erase "
                                    "your data?"),
-    "mydata.erase.confirm.what": ("位置・健康・買い物などの記録が読めなくなり、会社にも渡らなくなります。"
-                                  "アカウントはサインアウトされます。",
-                                  "Your records of location, health, shopping and so on become "
-                                  "unreadable and no company receives them. You will be signed "
-                                  "out."),
+    "mydata.erase.confirm.what": ("消えるもの: 位置・健康・買い物などの記録、同意、つながっているID、"
+                                  "そしてアカウント（ログイン名とパスキー）。アカウントも削除されるため、"
+                                  "このあとはサインインできません。また使うときは、新しくアカウントを作って"
+                                  "ください。",
+                                  "What goes: your records of location, health, shopping and so on, "
+                                  "your consents, your linked IDs — and your account (login name "
+                                  "and passkeys). As the account is deleted you cannot sign in "
+                                  "afterwards; to use the app again, open a new account."),
+    "mydata.erase.confirm.kept": ("法律で残すもの: だれがいつデータを読んだか・消したかの記録（中身は"
+                                  "含みません）と、地域通貨などの会計の記録（あなたの名前を外して"
+                                  "法定の期間）。",
+                                  "What the law keeps: the record of who read or erased data and "
+                                  "when (without the data itself), and accounting records such as "
+                                  "local-currency payments (without your name, for the legal "
+                                  "period)."),
+    "mydata.erase.confirm.first": ("消す前に、データをダウンロードしておくことをおすすめします。",
+                                   "We recommend downloading your data before you erase it."),
     "mydata.erase.confirm.check": ("元にもどせないことを確認しました",
                                    "I understand this cannot be undone"),
     "mydata.erase.confirm.button": ("データを消す", "Erase my data"),
     "mydata.erase.confirm.cancel": ("やめる", "Cancel"),
     "mydata.erase.confirm.missing": ("確認のチェックを入れてください。",
                                      "Please tick the box to confirm."),
-    "mydata.erase.done": ("データを消しました。", "Your data was erased."),
+    "mydata.erase.done": ("データとアカウントを消しました。また使うときは、新しくアカウントを作って"
+                          "ください。",
+                          "Your data and your account were erased. To use the app again, "
+                          "open a new account."),
     "mydata.residents_only": ("このページは住民の方のためのページです。",
                               "This page is for residents."),
     "family.title": ("家族の代わりに使う", "Act for a family member"),
@@ -94,6 +121,9 @@ add_messages({
     "family.action.view": ("データを見る", "see data"),
     "family.action.consents": ("同意を切り替える", "switch consents"),
     "family.not_allowed": ("この操作は頼まれていません。", "You were not asked to do this."),
+    "family.banner": ("いま {name} さんの代わりに操作しています。表示されているのは {name} さんのデータです。",
+                      "You are acting for {name}. The data shown is {name}'s."),
+    "family.banner.back": ("自分にもどる", "Back to myself"),
 })
 
 CATEGORIES: dict[str, tuple[str, str, str, str]] = {
@@ -193,13 +223,32 @@ def _residents_only(request: Request) -> Response:
 
 
 def _consent_view(consent: dict[str, Any], lang: str) -> dict[str, Any]:
+    """A consent in the resident's words: whose service asks, for what, and — in the
+    company's own words when it gave them — what refusing means (never a line that assumes
+    which service asks from the data type alone)."""
     words = category_words(consent["category"], lang)
+    who = consent.get("recipientName") or consent.get("service") or consent["recipient"]
+    effect = consent.get("ifRefused") or t_effect(lang, who, words["what"])
     return {"id": consent["id"], "on": consent["state"] == "APPROVED",
             "requested": consent["state"] == "REQUESTED",
-            "who": consent.get("recipientName") or consent.get("service") or consent["recipient"],
-            "what": words["what"], "off": words["off"],
+            "declined": consent["state"] == "DECLINED",
+            "who": who, "what": words["what"], "off": effect,
+            "service": consent.get("service", "") if consent.get("service") != who else "",
+            "notice": consent.get("notice", ""),
             "purpose": purpose_words(consent.get("purpose", ""), lang),
             "updated": consent.get("updated")}
+
+
+def t_effect(lang: str, who: str, what: str) -> str:
+    ja, en = "「{who}」は、あなたの{what}を受け取れなくなります。", "{who} no longer receives {what}."
+    return (en if lang == "en" else ja).format(who=who, what=what)
+
+
+def consent_order(consents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Waiting requests first (oldest first), then the others by when they were asked: the
+    same order at every visit."""
+    return sorted(consents, key=lambda c: (c.get("state") != "REQUESTED",
+                                           c.get("requested") or 0, c.get("id", "")))
 
 
 def _entry_view(entry: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -237,7 +286,8 @@ async def mydata_page(request: Request) -> Response:
     return render(request, "app/mydata.html", {
         "nav": "mydata", "who": who,
         "subject_name": await resident_name(request.app, who.subject) if who.acting else "",
-        "consents": None if consents is None else [_consent_view(c, lang) for c in consents
+        "consents": None if consents is None else [_consent_view(c, lang)
+                                                   for c in consent_order(consents)
                                                    if who.covers(c.get("category"))],
         "entries": None if log is None else [_entry_view(e, lang) for e in log
                                              if who.covers(e.get("category"))],
@@ -345,7 +395,8 @@ async def family_switch(request: Request) -> Response:
             return render(request, "error.html", {"status": 403, "message_key":
                                                   "family.not_allowed"}, status=403)
         session.acting_for = subject
+        session.acting_name = await resident_name(request.app, subject)
     else:
-        session.acting_for = ""
+        session.acting_for = session.acting_name = ""
     session.changed = True
     return RedirectResponse("/app/mydata", status_code=303)

@@ -21,6 +21,28 @@ from cityos.web.session import session_of
 
 add_messages({
     "signin.title": ("サインイン", "Sign in"),
+    "signin.expired": ("しばらく操作がなかったため、サインインが切れました。さきほどの操作はまだ行われて"
+                       "いません。もう一度サインインすると元のページにもどりますので、やり直して"
+                       "ください。",
+                       "Your sign-in ran out after a while without use. What you just did has "
+                       "not been done yet. Sign in again to go back to the page, and do it "
+                       "again."),
+    "reset.link": ("パスワードを忘れたとき", "Forgot your password?"),
+    "reset.title": ("パスワードを再設定する", "Set a new password"),
+    "reset.lead": ("役場の窓口で本人確認をすると、再設定コードを受け取れます（24時間有効・1回だけ）。"
+                   "そのコードと新しいパスワードを入力してください。",
+                   "At the town office counter, after checking who you are, staff give you a "
+                   "reset code (works once, for 24 hours). Enter it with a new password."),
+    "reset.code": ("再設定コード（例: ABCD-2345-WXYZ）", "Reset code (e.g. ABCD-2345-WXYZ)"),
+    "reset.new": ("新しいパスワード（12文字以上）", "New password (12 characters or more)"),
+    "reset.submit": ("パスワードを変える", "Change the password"),
+    "reset.wrong": ("ログイン名か再設定コードが違うか、コードの期限が切れています。窓口でもう一度"
+                    "発行してもらってください。",
+                    "The login name or the code is wrong, or the code has expired. Ask the "
+                    "counter for a new one."),
+    "reset.short": ("パスワードは12文字以上にしてください。", "Use at least 12 characters."),
+    "reset.done": ("パスワードを変えました。新しいパスワードでサインインしてください。",
+                   "Your password was changed. Sign in with the new password."),
     "signin.lead": ("まちのサービスと、あなたのデータの使われ方を見るために、サインインしてください。",
                     "Sign in to use the town's services and to see how your data is used."),
     "signin.login": ("ログイン名", "Login name"),
@@ -70,8 +92,33 @@ def _signin_form(request: Request, next_path: str, error: str = "", login: str =
     return render(request, "app/signin.html", {
         "next": safe_next(next_path), "error": error, "login": login,
         "signed_out": "signed_out" in request.query_params,
+        "expired": "expired" in request.query_params,
+        "reset_done": "reset" in request.query_params,
         "signup_open": access_settings.resident_signup,
         "oidc": bool(request.app.state.settings.personal.oidc_issuer)}, status=status)
+
+
+def reset_page(request: Request, error: str = "", login: str = "",
+               status: int = 200) -> Response:
+    """Set a new password with the code the counter gave (no e-mail needed)."""
+    return render(request, "app/reset.html", {"error": error, "login": login}, status=status)
+
+
+async def reset_form_page(request: Request) -> Response:
+    return reset_page(request)
+
+
+async def reset(request: Request) -> Response:
+    data = await form_of(request)
+    login = data.get("login", "").strip()
+    residents = (await access_of(request.app)).residents
+    try:
+        await residents.reset_password(login, data.get("code", ""), data.get("password", ""))
+    except AccountError:
+        return reset_page(request, "reset.short", login, 400)
+    except BadCredentials:
+        return reset_page(request, "reset.wrong", login, 401)
+    return RedirectResponse("/app/signin?reset=1", status_code=303)
 
 
 async def signin(request: Request) -> Response:

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cityos.catalog.exchange import read_services
-from cityos.catalog.model import FIELDS, PRICES, SEVERITIES, STATUSES, CatalogError
+from cityos.catalog.model import AUDIENCES, FIELDS, PRICES, SEVERITIES, STATUSES, CatalogError
 from cityos.catalog.services import Notices, ServiceCatalog
 from cityos.ngsi.errors import ResourceNotFound
 from cityos.web.console._page import done, show, tenant
@@ -27,7 +27,8 @@ def _catalog(request: Request) -> ServiceCatalog:
 
 
 def _choices() -> dict[str, Any]:
-    return {"fields": FIELDS, "prices": list(PRICES), "statuses": list(STATUSES)}
+    return {"fields": FIELDS, "prices": list(PRICES), "statuses": list(STATUSES),
+            "audiences": list(AUDIENCES)}
 
 
 async def services_page(request: Request) -> Response:
@@ -70,6 +71,8 @@ def _from_form(form: dict[str, str]) -> dict[str, Any]:
         "dataCategories": [p.strip() for p in re.split(r"[,、]", form.get("dataCategories", ""))
                            if p.strip()],
         "status": form.get("status", ""),
+        "audience": form.get("audience", "") or "residents",
+        "linkVerified": form.get("linkVerified", ""),
     }
 
 

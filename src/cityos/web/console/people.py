@@ -12,6 +12,7 @@ from cityos.access.service import access_of
 from cityos.catalog.routes import current_month
 from cityos.catalog.usage import usage_report
 from cityos.web.console._page import show, tenant
+from cityos.web.pages import form_of
 
 JST = timezone(timedelta(hours=9), "JST")
 MAX_ALERTS = 200
@@ -33,6 +34,22 @@ async def accounts_page(request: Request) -> Response:
     return show(request, "accounts.html", "accounts", {
         "orgs": sorted(orgs, key=lambda o: o["name"]),
         "staff_rows": sorted(staff, key=lambda s: s["name"]), "residents": residents})
+
+
+async def resident_reset_code(request: Request) -> Response:
+    """The help desk: a one-time code for a resident who forgot her password, shown once to
+    the clerk (who checked who she is) to hand over on paper. The request is audited."""
+    login = (await form_of(request)).get("login", "").strip()
+    access = await access_of(request.app)
+    resident = await access.residents.by_login(login) if login else None
+    if resident is None or resident.get("disabled") or \
+            (resident.get("tenant", "") != tenant(request) and tenant(request) != "*"):
+        return show(request, "reset_code.html", "accounts", {"login": login, "code": "",
+                                                             "error": True}, status=404)
+    code = await access.residents.issue_reset_code(resident["id"])
+    return show(request, "reset_code.html", "accounts", {"login": resident["login"],
+                                                         "code": code, "error": False},
+                headers={"Cache-Control": "no-store"})
 
 
 async def alerts_page(request: Request) -> Response:

@@ -64,5 +64,8 @@ OPERATIONS: list[Operation] = [
                  responses={303: "withdrawn", 404: "no such notice"}),
     console_page("GET", "/console/accounts", people.accounts_page,
                  "Organisations and accounts (事業者とアカウント)"),
+    console_page("POST", "/console/accounts/residents/reset-code", people.resident_reset_code,
+                 "Help desk: a one-time password-reset code for a resident (窓口)",
+                 CONSOLE_WRITE, responses={200: "the code, shown once", 404: "no such resident"}),
     console_page("GET", "/console/alerts", people.alerts_page, "Alerts (アラート)"),
 ]

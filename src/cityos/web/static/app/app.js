@@ -1,5 +1,6 @@
 // The resident app's own script (no framework): a service's deep link falls back to its
-// web page when no app answered, and the service worker is registered for the offline page.
+// web page when no app answered, a consent answered in place keeps the focus, and the service
+// worker is registered for the offline page.
 "use strict";
 (() => {
   document.addEventListener("click", (event) => {
@@ -15,6 +16,20 @@
       if (document.visibilityState === "hidden") stop();
     }, { once: true });
     window.addEventListener("pagehide", stop, { once: true });
+  });
+  // a consent card answered in place (htmx) keeps the keyboard and screen-reader focus on
+  // its own control instead of dropping it to the page body
+  let answered = "";
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const card = event.target.closest && event.target.closest("li.consent");
+    answered = card ? card.id : "";
+  });
+  document.addEventListener("htmx:afterSettle", () => {
+    if (!answered) return;
+    const card = document.getElementById(answered);
+    const control = card && card.querySelector("button");
+    if (control) control.focus();
+    answered = "";
   });
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/app/sw.js", { scope: "/app" }).catch(() => {});
