@@ -31,6 +31,7 @@ bench: $(BIN)/cityos
 	$(BIN)/python -m bench consent
 	$(BIN)/python -m bench iot
 	$(BIN)/python -m bench darp --time-limit $(DARP_LIMIT) --workers 2
+	$(BIN)/python -m bench energy
 
 lint: $(BIN)/cityos
 	$(BIN)/ruff check src tests bench

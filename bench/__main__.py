@@ -2,8 +2,10 @@
 
 `ngsi` is bench/ngsi.py (issue 2's figures); `darp` is bench/darp.py (dial-a-ride solver);
 `temporal` is bench/temporal.py (issue 3's temporal figures); `notify` is bench/notify.py
-(notification latency); `consent` is bench/consent.py (issue 6: a consent-filtered query
-against the same query unfiltered); any other name is bench/<name>.py.
+(notification latency); `evacuation` is bench/evacuation.py (issue 21: evacuation re-plan
+time); `consent` is bench/consent.py (issue 6: a consent-filtered query against the same
+query unfiltered); `energy` is bench/energy.py (solar forecast skill against smart
+persistence on measured data); any other name is bench/<name>.py.
 """
 
 from __future__ import annotations

@@ -292,9 +292,14 @@ def test_a_part_loads_when_used() -> None:
 
 
 def test_the_printed_address_leads_somewhere(client: TestClient) -> None:
-    """`make run` prints the platform's address: opened in a browser it goes on to the resident
-    app (a new user got a JSON 404 there); a program learns where things are."""
+    """`make run` prints the platform's address: opened in a browser it shows where residents,
+    staff and companies go (a new user got a JSON 404 there); a program learns the same."""
     page = client.get("/", headers={"Accept": "text/html,application/xhtml+xml"},
                       follow_redirects=False)
-    assert page.status_code == 303 and page.headers["location"] == "/app/"
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for link in ('href="/app"', 'href="/console"', 'href="/openapi.json"'):
+        assert link in page.text
+    assert "まちのアプリを開く" in page.text
+    lost = client.get("/console/nowhere", headers={"Accept": "text/html"})
+    assert lost.status_code == 404 and "console.css" in lost.text  # the console's own look
     assert client.get("/").json()["console"] == "/console/"

@@ -71,6 +71,15 @@ RUN = (
     ("docs/iot.md", "cityos device add shelter-pc-1", False),
     ("docs/trust.md", "curl -H 'Accept: application/x-pem-file'", False),
     ("docs/trust.md", "cityos trust export-checkpoint bundle.json", False),
+    ("docs/services/evacuation.md", "cityos evacuation plan --hazard", False),
+    ("docs/services/evacuation.md", "/services/v1/evacuation/plan?hazard=flood", False),
+    ("docs/services/energy.md", "/services/v1/energy/autonomy", False),
+    ("docs/services/energy.md", "cityos energy forecast dayahead.csv", False),
+    ("docs/services/energy.md", "cityos energy report --data-dir var", False),
+    ("docs/operations.md", "cityos backup --data-dir var --out-dir backups", False),
+    ("docs/operations.md", "cityos compliance --data-dir var --html", False),
+    ("docs/services/health.md", "cityos health dataset --out acceptance", False),
+    ("docs/privacy.md", "cityos health sample --people 400", False),
 )
 # README's with-the-demo-running block comes with the CLI work's README; until then it is absent
 OPTIONAL = {("README.md", "source .venv/bin/activate")}
@@ -183,3 +192,5 @@ def test_the_shell_examples_work_against_a_real_demo(demo: Demo, tmp_path: Path)
     # what the examples say they make, made
     assert (tmp_path / "check" / "token.tst").is_file()
     assert (tmp_path / "platform-ca.pem").read_text().startswith("-----BEGIN CERTIFICATE-----")
+    assert len(list((tmp_path / "backups").glob("cityos-*.cityosbk"))) == 1
+    assert "自己点検報告書" in (tmp_path / "compliance.html").read_text("utf-8")

@@ -78,10 +78,12 @@ async def version(request: Request) -> Response:
 
 
 async def home(request: Request) -> Response:
-    """The address `cityos demo` prints: a browser goes on to the resident app, a program gets
-    where everything is."""
+    """The address `cityos demo` prints: a browser gets a page pointing to the resident app,
+    the staff console and the API description; a program gets where everything is."""
     if "text/html" in request.headers.get("accept", ""):
-        return Response(status_code=303, headers={"Location": "/app/"})
+        from cityos.web.render import render
+
+        return render(request, "root.html", {})
     return plain_json({"name": "cityos", "app": "/app/", "console": "/console/",
                        "ngsi-ld": "/ngsi-ld/v1", "ngsi-v2": "/v2", "openapi": "/openapi.json"})
 
@@ -107,8 +109,8 @@ async def metrics(request: Request) -> Response:
 
 
 PLATFORM = [
-    Operation("GET", "/", home, "Where things are (a browser: to the resident app)", "platform",
-              public=True, responses={200: "links", 303: "to /app/"}),
+    Operation("GET", "/", home, "Where things are: the app, the console, the API", "platform",
+              public=True, responses={200: "links (HTML for a browser, JSON otherwise)"}),
     Operation("GET", "/version", version, "Describe this platform", "platform", public=True),
     Operation("GET", "/healthz", healthz, "Liveness and readiness", "platform", public=True,
               responses={200: "healthy", 503: "not ready"}),

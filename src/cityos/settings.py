@@ -148,6 +148,22 @@ class ConsoleSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    # where the backup key, the erasure ledger and the journal of backups and restore drills
+    # live, apart from the data dir (a backup never holds its own key); empty: beside the
+    # data dir, DIR.backup (e.g. /var/lib/cityos → /var/lib/cityos.backup)
+    home: str = ""
+    key_file: str = ""  # the AES-256 backup key; empty: HOME/backup.key, made by the first backup
+    keep: int = 7  # generations `cityos backup --out-dir` keeps (older ones are deleted)
+    max_age_hours: float = 26.0  # the self-check fails when the newest backup is older
+    drill_max_days: float = 92.0  # … or when the last restore drill is older than this
+
+    def __post_init__(self) -> None:
+        if self.keep < 1:
+            raise ValueError("backup.keep must be 1 or more")
+
+
+@dataclass(frozen=True)
 class ServicesSettings:
     # the town services shipped in cityos.services (docs/services/): which run, as whom
     # names of the services to run ("all": every shipped one); none by default, `cityos demo`
@@ -176,6 +192,7 @@ class Settings:
     personal: PersonalSettings = field(default_factory=PersonalSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
     egress: EgressSettings = field(default_factory=EgressSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
     services: ServicesSettings = field(default_factory=ServicesSettings)
 
     @property
@@ -191,7 +208,7 @@ class Settings:
 _SECTIONS = {"storage": StorageSettings, "ngsi": NgsiSettings, "access": AccessSettings,
              "trust": TrustSettings, "iot": IotSettings, "personal": PersonalSettings,
              "console": ConsoleSettings, "egress": EgressSettings,
-             "services": ServicesSettings}
+             "backup": BackupSettings, "services": ServicesSettings}
 
 
 def _coerce(kind: Any, raw: Any) -> Any:

@@ -48,7 +48,17 @@ PUBLIC_ROUTES = {("GET", "/"), ("GET", "/version"), ("GET", "/healthz"), ("GET",
                  ("GET", "/personal/v1/oidc/login"), ("GET", "/personal/v1/oidc/callback"),
                  # the staff console's sign-in page and form
                  ("GET", "/console/signin"), ("POST", "/console/signin"),
-                 ("POST", "/console/signin/token")}
+                 ("POST", "/console/signin/token"),
+                 # watch-over: receivers report with a write-only Receiver-Token, and the
+                 # platform's notifier delivers with the subscription's secret
+                 ("POST", "/services/v1/watchover/sightings"),
+                 ("POST", "/services/v1/watchover/notify"),
+                 # evacuation guidance for anyone in an emergency (town data, no sign-in),
+                 # and its subscription's notifications (checked by their secret header)
+                 ("GET", "/app/evacuation"), ("GET", "/app/evacuation/evacuation.js"),
+                 ("GET", "/app/evacuation/evacuation.css"),
+                 ("GET", "/services/v1/evacuation/plan"),
+                 ("POST", "/services/v1/evacuation/notify")}
 RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    # the resident app shows the town's services and notices
                    ("GET", "/catalog/v1/services"), ("GET", "/catalog/v1/services/{serviceId}"),
@@ -72,7 +82,18 @@ RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    ("GET", "/app"), ("GET", "/app/services/{serviceId}"), ("GET", "/app/mydata"),
                    ("POST", "/app/mydata/consents/{consentId}"), ("GET", "/app/mydata/export"),
                    ("GET", "/app/mydata/erase"), ("POST", "/app/mydata/erase"),
-                   ("GET", "/app/family"), ("POST", "/app/family")}
+                   ("GET", "/app/family"), ("POST", "/app/family"),
+                   # watch-over: a guardian's tags, places, notices and search requests
+                   ("GET", "/services/v1/watchover/tags"), ("POST", "/services/v1/watchover/tags"),
+                   ("DELETE", "/services/v1/watchover/tags/{tag}"),
+                   ("GET", "/services/v1/watchover/tags/{tag}/last-seen"),
+                   ("GET", "/services/v1/watchover/tags/{tag}/day"),
+                   ("GET", "/services/v1/watchover/notices"),
+                   ("POST", "/services/v1/watchover/search-requests"),
+                   ("GET", "/app/watchover"), ("POST", "/app/watchover/tags"),
+                   ("POST", "/app/watchover/search"),
+                   # town services' resident pages (each service's own policy, under its path)
+                   ("GET", "/app/energy")}
 class _Sample(dict[str, str]):
     """Path parameters: known ones get a fitting value, any new one an id-like value."""
 

@@ -114,6 +114,8 @@ def test_a_services_personal_reads_need_the_residents_consent(toy: None,
         consent = _run(c, lambda: ctx.client.ask_consent(resident, "location",
                                                          "ServiceProvision"))
         assert consent["state"] == "REQUESTED"
+        asked = _run(c, lambda: ctx.client.consents())  # the service reads back its answers
+        assert [(a["id"], a["state"]) for a in asked] == [(consent["id"], "REQUESTED")]
         assert _run(c, lambda: ctx.client.query("BeaconSighting")) == []  # asked, not given
         _run(c, lambda: app.state.personal.consents.decide("", consent["id"], "APPROVED",
                                                             by=resident))
@@ -149,3 +151,14 @@ def test_the_apps_open_button_goes_to_the_running_service(toy: None, data_dir: P
         assert opened["plan-02"] == "/app/toy"
         assert opened["plan-01"] is None  # not implemented here: its own link, or nothing
         assert _run(c, lambda: town_service(app, "", "plan-02"))["builtin"] == "/app/toy"
+
+
+def test_a_service_the_town_does_not_run_answers_404_not_5xx(toy: None, data_dir: Path) -> None:
+    from starlette.requests import Request
+
+    with _app(data_dir, CITYOS_SERVICES_DISABLED="toy") as c:
+        request = Request({"type": "http", "app": c.app, "headers": [], "method": "GET",
+                           "path": "/services/v1/toy/x"})
+        with pytest.raises(Exception) as refused:
+            runtime.context_of(request, "toy")
+        assert getattr(refused.value, "status_code", None) == 404

@@ -15,7 +15,8 @@ from access.secured import Platform  # the `platform` fixture comes from tests/w
 HTML = {"Accept": "text/html,application/xhtml+xml"}
 PAGES = ("/console", "/console/map", "/console/entities", "/console/entities?type=EvacuationShelter",
          "/console/entities/urn:ngsi-ld:EvacuationShelter:kofudai", "/console/services",
-         "/console/services/new", "/console/notices", "/console/accounts", "/console/alerts")
+         "/console/services/new", "/console/notices", "/console/accounts", "/console/alerts",
+         "/console/incidents", "/console/compliance")
 
 
 def _csrf(html: str) -> str:
@@ -141,6 +142,19 @@ def test_notices_editor(platform: Platform) -> None:
     assert [n["title"]["ja"] for n in seen] == ["断水のお知らせ"]
     bad = _post(c, "/console/notices", "/console/notices", {"title_ja": "", "until": "x"})
     assert bad.status_code == 400
+    bad = _post(c, "/console/notices", "/console/notices", {"title_ja": "t", "until": "来週"})
+    assert bad.status_code == 400 and "2026/12/31 17:00 のように" in bad.text
+    r = _post(c, "/console/notices", "/console/notices",  # as a clerk types it (issue #20)
+              {"title_ja": "年末の窓口", "severity": "info", "until": "2099/12/31 17:00"})
+    assert r.status_code == 303, r.text
+    page = c.get("/console/notices", headers=HTML).text
+    assert "– 2099/12/31 17:00" in page and "T17:00" not in page  # shown as typed, JST
+    seen = c.get("/catalog/v1/notices", headers=platform.auth("resident")).json()
+    year_end = next(n for n in seen if n["title"]["ja"] == "年末の窓口")
+    assert year_end["until"] == "2099-12-31T17:00:00+09:00"  # the data keeps ISO 8601
+    _post(c, "/console/notices", f"/console/notices/{year_end['id']}/delete", {})
+    seen = [n for n in c.get("/catalog/v1/notices", headers=platform.auth("resident")).json()
+            if n["title"]["ja"] == "断水のお知らせ"]
     withdraw = _post(c, "/console/notices", f"/console/notices/{seen[0]['id']}/delete", {})
     assert withdraw.status_code == 303
     assert c.get("/catalog/v1/notices", headers=platform.auth("resident")).json() == []
@@ -247,6 +261,51 @@ def test_a_role_that_needs_a_passkey_is_not_signed_in_by_password(
                         data={"csrf": token, "token": strict.tokens["viewer"]})
         assert viewer.status_code == 204
         assert c.get("/console", headers=HTML).status_code == 200
+
+
+def test_the_self_check_page_shows_the_newest_run_and_whether_it_got_better(
+        platform: Platform) -> None:
+    import os
+    import subprocess
+
+    from conftest import CITYOS
+
+    c = sign_in(platform)
+    page = c.get("/console/compliance", headers=HTML)
+    assert page.status_code == 200 and "まだ点検していません" in page.text
+    data_dir = platform.settings.data_dir
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYOS_")}
+    if platform.settings.storage.database_url:
+        env["CITYOS_DATABASE_URL"] = platform.settings.storage.database_url
+    for extra in ({}, {"CITYOS_ACCESS_ALERT_WEBHOOK": "https://alerts.example.jp/hook"}):
+        done = subprocess.run([CITYOS, "compliance", "--data-dir", str(data_dir), "--no-verify"],
+                              capture_output=True, text=True, env={**env, **extra})
+        assert done.returncode == 1, done.stderr  # items need action in a test platform
+    page = c.get("/console/compliance", headers=HTML).text
+    assert "前回より改善しました" in page  # the alert webhook took items off the list
+    assert "都市OS③-2" in page and "定期的にバックアップを取得する" in page
+    assert "証跡の添付が必要な項目" in page and "情報セキュリティ基本方針" in page
+    assert page.count('<th scope="row">ガバナンス') == 13
+    c.get("/app/settings?lang=en", headers=HTML)
+    assert "Better than last time" in c.get("/console/compliance", headers=HTML).text
+
+
+def test_the_incident_page_shows_each_stage_and_the_contacts(platform: Platform) -> None:
+    from cityos.compliance.incidents import add_step, open_incident, set_contact
+
+    c = sign_in(platform)
+    assert "記録はありません" in c.get("/console/incidents", headers=HTML).text
+    data_dir = platform.settings.data_dir
+    made = open_incident(data_dir, "職員アカウントへの総当たり", "high", by="当番",
+                         note="アラート brute-force を確認")
+    add_step(data_dir, made.id, "contain", "該当IPを遮断、アカウントをロック", by="当番")
+    set_contact(data_dir, "委託先 SOC", "24時間監視", "soc@vendor.example.jp")
+    page = c.get("/console/incidents", headers=HTML).text
+    assert made.id in page and "職員アカウントへの総当たり" in page
+    assert "封じ込め" in page and "該当IPを遮断" in page and "高" in page
+    assert "委託先 SOC" in page and "soc@vendor.example.jp" in page
+    c.get("/app/settings?lang=en", headers=HTML)
+    assert "Contained" in c.get("/console/incidents", headers=HTML).text
 
 
 def test_the_help_desk_resets_a_residents_password_with_a_one_time_code(

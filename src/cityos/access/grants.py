@@ -28,9 +28,15 @@ _FILTERED = ("/ngsi-ld/v1/entities", "/ngsi-ld/v1/entityOperations/",
              "/ngsi-ld/v1/temporal/entities", "/ngsi-ld/v1/temporal/entityOperations/",
              "/ngsi-ld/v1/subscriptions", "/v2/entities", "/v2/op/", "/v2/subscriptions")
 
+_ENTITY_APIS = ("/ngsi-ld/", "/v2/")  # operations that answer about entities of some type
+
 
 def mode_of(op: Operation) -> str | None:
-    """`read` or `write` for NGSI operations that organisations may call, else None."""
+    """`read` or `write` for NGSI operations that organisations may call, else None (another
+    part's operation with an equal policy, such as an organisation's own consents, answers
+    about no entity type)."""
+    if not op.path.startswith(_ENTITY_APIS):
+        return None
     policy = op.access
     return "read" if policy == NGSI_READ else "write" if policy == NGSI_WRITE else None
 

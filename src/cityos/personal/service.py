@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,6 +81,23 @@ async def _one_vault(store: Store, vault: Vault, data_dir: Any) -> None:
             "database must share personal/ (keys.db and master.key)")
 
 
+def _ledger(settings: Any) -> Callable[[str, str, float], None]:
+    """Write each erasure to the erasure ledger beside the backups, so that a restore of a
+    backup taken before it erases the resident again (cityos.backup.home)."""
+    from cityos.backup.home import BackupHome
+
+    home = BackupHome.of(settings)
+
+    def record(tenant: str, subject: str, at: float) -> None:
+        try:
+            home.record_erasures([(tenant, subject, at)])
+        except OSError as exc:  # the erasure itself stands; the next backup records it
+            log.error("cannot write the erasure ledger in %s (%s): the next `cityos backup` "
+                      "records the erasure / 消去台帳に書けません", home.directory, exc)
+
+    return record
+
+
 async def install(app: Any) -> Personal:
     """Open Personal-Link for `app` (store and trust open): classifier and sealer on the store,
     the tracker on `app.state.tracker`, the state on `app.state.personal`."""
@@ -89,6 +107,7 @@ async def install(app: Any) -> Personal:
     await catalog.load()
     vault = await asyncio.to_thread(Vault.at, settings.data_dir, settings.personal.master_key)
     await _one_vault(store, vault, settings.data_dir)
+    vault.on_erase = _ledger(settings)
     trust = app.state.trust
     consents = ConsentBook(store, vault, trust.log.key, trust.log)
     family = Family(store)

@@ -1,9 +1,12 @@
 """The vault: per-resident data keys (AES-256-GCM) wrapped by a master key; crypto-shredding.
 
 NIST SP 800-38D (GCM). Resident keys live in their own small database (`personal/keys.db`
-under the data dir), never in the main database nor its backups: erasing a resident deletes
+under the data dir), never in the main database nor copies of it: erasing a resident deletes
 their key row (SQLite `secure_delete`, rollback journal), so every copy of their sealed rows,
-backups taken earlier included, stays unreadable. Implements the storage `Sealer` (issue 6).
+database copies taken earlier included, stays unreadable. A whole-platform backup (`cityos
+backup`) holds keys.db too; each erasure is also told to `on_erase` (the erasure ledger
+outside the data dir), which `cityos restore` applies. Implements the storage `Sealer`
+(issue 6).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -85,6 +89,9 @@ class Vault:
         self._master = AESGCM(master)
         self._master_id = _key_id(master)
         self._lock = threading.Lock()
+        # told of each erasure (tenant, subject, time): the erasure ledger outside the data dir
+        # that a restore of an older backup applies (cityos.backup.home)
+        self.on_erase: Callable[[str, str, float], None] | None = None
         self._keys: dict[tuple[str, str], tuple[AESGCM, float]] = {}  # with when it was read
         directory.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(directory / KEYS_DB, check_same_thread=False,
@@ -189,13 +196,22 @@ class Vault:
     # erasure and rotation -------------------------------------------------------------------
     def erase(self, tenant: str, subject: str) -> bool:
         """Destroy the subject's key (crypto-shredding); True when there was one."""
+        at = time.time()
         with self._lock:
             self._keys.pop((tenant, subject), None)
             gone = self._db.execute("DELETE FROM subject_keys WHERE tenant = ? AND subject = ?",
                                     (tenant, subject)).rowcount
             self._db.execute("INSERT OR REPLACE INTO erased VALUES (?, ?, ?)",
-                             (tenant, subject, time.time()))
+                             (tenant, subject, at))
+        if self.on_erase is not None:
+            self.on_erase(tenant, subject, at)
         return bool(gone)
+
+    def erasures(self) -> list[tuple[str, str, float]]:
+        """Every (tenant, subject, time) whose key was erased."""
+        with self._lock:
+            rows = self._db.execute("SELECT tenant, subject, at FROM erased").fetchall()
+        return [(str(t), str(s), float(at)) for t, s, at in rows]
 
     def erased(self, tenant: str, subject: str) -> bool:
         with self._lock:

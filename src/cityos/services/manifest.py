@@ -1,4 +1,4 @@
-"""What a town service declares about itself (`../shared/SERVICES.md`, the shape).
+"""What a town service declares about itself (docs/services/README.md, the shape).
 
 Every service package `cityos.services.<name>` holds a `manifest.py` with `MANIFEST`: its
 names, the plan rows it implements, the entity types it reads and writes and the data model

@@ -32,6 +32,26 @@ TOKEN_HEADER = "X-Cityos-Service-Token"  # the receiverInfo header of a service'
 
 
 @dataclass
+class DemoTown:
+    """`cityos demo` only (None in a served town): what a service's demo loader may do for
+    the demo town's fictional residents, as the town's own demo loader does (town/story.py):
+    find one by login, and give her answer to a consent the service asked her for."""
+
+    app: Any
+
+    async def resident(self, login: str) -> str | None:
+        found = await self.app.state.access.residents.by_login(login)
+        return str(found["id"]) if found else None
+
+    async def answer(self, consent_id: str, resident: str, state: str = "APPROVED") -> None:
+        consents = self.app.state.personal.consents
+        consent = await consents.get("", consent_id)
+        if consent is not None and consent["subject"] == resident and \
+                consent["state"] == "REQUESTED":
+            await consents.decide("", consent_id, state, by=resident)
+
+
+@dataclass
 class ServiceContext:
     """What a running service has: its manifest, its own client, its settings and state."""
 
@@ -42,6 +62,7 @@ class ServiceContext:
     state: dict[str, Any] = field(default_factory=dict)
     notify_secret: str = ""
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    demo: DemoTown | None = None  # cityos demo only
 
     @property
     def name(self) -> str:
@@ -63,9 +84,11 @@ class ServiceContext:
             log.error("service %s: a background task failed: %r", self.name, task.exception())
 
     async def subscribe(self, types: list[str], path: str = "notify", q: str | None = None,
-                        watched: list[str] | None = None, throttling: int = 0) -> str:
+                        watched: list[str] | None = None, throttling: int = 0,
+                        key_values: bool = True) -> str:
         """A real NGSI-LD subscription delivering to this service's `path` (replacing an
-        earlier one to the same endpoint); returns its id."""
+        earlier one to the same endpoint); returns its id. `key_values=False`: normalized
+        entities (with each attribute's observedAt, unitCode …)."""
         url = self.notify_url(path)
         mine = (await self.client.request("GET", f"{NGSI}/subscriptions",
                                           params={"limit": 1000})).json()
@@ -75,7 +98,8 @@ class ServiceContext:
                                           ok=(404,))
         body: dict[str, Any] = {
             "type": "Subscription", "entities": [{"type": t} for t in types],
-            "notification": {"format": "keyValues", "endpoint": {
+            "notification": {"format": "keyValues" if key_values else "normalized",
+                             "endpoint": {
                 "uri": url, "accept": "application/json",
                 "receiverInfo": [{"key": TOKEN_HEADER, "value": self.notify_secret}]}}}
         if q:
@@ -104,11 +128,12 @@ def contexts(app: Any) -> dict[str, ServiceContext]:
 
 
 def context_of(request: Request, name: str) -> ServiceContext:
-    """The running service `name` of this platform; 503 when it is not running."""
+    """The running service `name` of this platform; 404 when this town does not run it (the
+    town chose its services: services.enabled)."""
     ctx = contexts(request.app).get(name)
     if ctx is None:
-        raise HTTPException(503, f"サービス {name} は停止しています / the service {name} is not "
-                                 "running")
+        raise HTTPException(404, f"この町ではサービス {name} を使っていません / this town does "
+                                 f"not run the service {name}")
     return ctx
 
 
@@ -140,6 +165,16 @@ async def _context(app: Any, manifest: Manifest) -> ServiceContext:
                           notify_secret=notify)
 
 
+def _resident_of_login(app: Any) -> Any:
+    """Demo only (`ctx.state["resident_of_login"]` in a demo loader): the demo town's
+    resident id of a login, so that a service can make demo data about its fictional
+    residents. A real town links IDs with the resident's own consent instead."""
+    async def lookup(login: str) -> str | None:
+        found = await app.state.access.residents.by_login(login)
+        return None if found is None else str(found["id"])
+    return lookup
+
+
 async def start_services(app: Any, *, run_hooks: bool = True) -> None:
     """Make every enabled service's context; with `run_hooks`, start it (and its demo)."""
     app.state.services = {}
@@ -161,6 +196,8 @@ async def start_services(app: Any, *, run_hooks: bool = True) -> None:
             log.exception("service %s: start failed", manifest.name)
         load = registry.hook(manifest.name, "demo", "load") if settings.services.demo else None
         if load is not None:
+            ctx.demo = DemoTown(app)
+            ctx.state["resident_of_login"] = _resident_of_login(app)
             ctx.spawn(load(ctx))
 
 

@@ -7,6 +7,8 @@ Runs in a daemon thread of `cityos demo`, as an outside client of the platform.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import math
 import random
@@ -18,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import orjson
 
+from cityos.services.watchover.walks import heard as walkers_heard
 from cityos.settings import Settings
 from cityos.town.loader import Town
 from cityos.town.places import town_areas
@@ -25,6 +28,7 @@ from cityos.town.places import town_areas
 log = logging.getLogger("cityos.town")
 SPEED = 60.0  # simulated seconds per real second
 START_HOUR = 6.0
+JST = dt.timezone(dt.timedelta(hours=9))
 PERIOD = 2.0  # real seconds between rounds (every device reports once a round)
 
 
@@ -33,10 +37,17 @@ class SimClock:
         self.speed = speed
         self.start_hour = start_hour
         self.started = time.monotonic()
+        self.day = dt.datetime.now(JST).date()  # the simulated day starts today
 
     def hour(self) -> float:
         """The simulated hour of the day, 0 ≤ h < 24."""
         return (self.start_hour + (time.monotonic() - self.started) * self.speed / 3600) % 24
+
+    def now(self) -> dt.datetime:
+        """The simulated time (JST): today at `start_hour`, then faster; days go on."""
+        start = dt.datetime.combine(self.day, dt.time(), JST)
+        hours = self.start_hour + (time.monotonic() - self.started) * self.speed / 3600
+        return start + dt.timedelta(hours=hours)
 
 
 def reading(device: dict[str, Any], hour: float, rng: random.Random, beacons: list[str]) -> str:
@@ -75,6 +86,8 @@ class Simulator:
         self.mqtt_url = settings.iot.mqtt_url
         self.prefix = settings.iot.mqtt_topic_prefix
         self.clock = SimClock()
+        self.sightings_url = settings.public_url.rstrip("/") + "/services/v1/watchover/sightings"
+        self.data_dir = settings.data_dir
         self.rng = random.Random(seed)
         self.sent = 0
         self.stops = [tuple(a["location"]["value"]["coordinates"]) for a in town_areas()]
@@ -109,19 +122,58 @@ class Simulator:
             send = self._mqtt_sender() if self.mqtt_url else self._http_sender(client)
             while not self._stop.is_set():
                 hour = self.clock.hour()
+                heard = walkers_heard(hour, self.rng)
+                stamp = "TimeInstant|" + self.clock.now().isoformat(timespec="seconds") + "|"
                 for device in self.town.devices.values():
                     if device["type"] == "vehicle-gps":
                         self._drive(device)
                     try:
-                        send(device, reading(device, hour, self.rng, self.town.beacons))
+                        payload = reading(device, hour, self.rng, self.town.beacons)
+                        if device["type"] == "beacon-receiver":  # the simulated time
+                            payload = stamp + payload
+                        send(device, payload)
+                        for receiver, tag, rssi, _ in heard:  # the watch-over walkers
+                            if receiver == device["id"]:
+                                send(device, f"{stamp}n|1|b|{tag}|r|{rssi}")
                         self.sent += 1
                     except Exception as exc:  # the platform is restarting: next round
                         log.warning("town simulator: %s could not report: %s", device["id"], exc)
+                self._phones(client, [h for h in heard if h[0] not in self.town.devices])
                 self._stop.wait(PERIOD)
+
+    def _phones(self, client: httpx.Client,
+                heard: list[tuple[str, str, float, tuple[float, float] | None]]) -> None:
+        """Sightings of the watch-over's mobile receivers and volunteers' phones: to the
+        service's write-only endpoint, with each receiver's token (demo.py keeps them)."""
+        if not heard:
+            return
+        path = self.data_dir / "town" / "watchover-receivers.json"
+        tokens = json.loads(path.read_text("utf-8")) if path.is_file() else {}
+        at = self.clock.now().isoformat(timespec="seconds")
+        for receiver, tag, rssi, where in heard:
+            token = tokens.get(receiver)
+            if not token:
+                continue
+            sighting: dict[str, Any] = {"tag": tag, "rssi": rssi, "at": at}
+            if where is not None:
+                sighting["location"] = list(where)
+            try:
+                client.post(self.sightings_url, json={"sightings": [sighting]},
+                            headers={"Receiver-Token": token})
+            except httpx.HTTPError as exc:
+                log.warning("town simulator: %s could not report: %s", receiver, exc)
 
     def _drive(self, car: dict[str, Any]) -> None:
         """Move an on-demand car toward its next stop (a town area), about 30 km/h simulated;
-        at a stop, passengers get on or off and the next stop is drawn."""
+        at a stop, passengers get on or off and the next stop is drawn. When the on-demand
+        service runs in this process, the car is where its plan says instead."""
+        from cityos.services.ondemand.runtime import planned_position
+
+        planned = planned_position(car["id"])
+        if planned is not None:
+            lon, lat, aboard, speed = planned
+            car["position"], car["speed"] = (lon, lat, aboard), speed
+            return
         lon, lat, passengers = car.get("position") or (*car["location"], 0)
         target = car.get("target") or self.rng.choice(self.stops)
         step = 30.0 * PERIOD * SPEED / 3600 / 91.0  # km per round → degrees (roughly, here)

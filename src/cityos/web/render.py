@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse
 from starlette.types import Scope
 
 from cityos import __version__
+from cityos.web import jst
 from cityos.web.i18n import translator
 from cityos.web.prefs import Prefs
 from cityos.web.session import Session, session_of
@@ -37,6 +38,9 @@ def static_url(name: str) -> str:
 
 
 templates.globals["static"] = static_url
+templates.filters["jst"] = jst.shown  # every time a person reads: Japan's clock, no ISO
+templates.filters["jst_date"] = lambda value: jst.shown(value, date_only=True)
+templates.filters["picker"] = jst.picker
 
 
 def prefs_of(scope: Scope) -> Prefs:
@@ -68,5 +72,9 @@ def error_page(scope: Scope, status: int, session: Session) -> HTMLResponse:
     values = page_context(scope, session, prefs)
     key = f"error.{status}" if status in (400, 401, 403, 404) else "error.other"
     values.update(status=status, message_key=key)
-    html = templates.get_template("error.html").render(values)
+    name = "error.html"
+    if scope["path"] == "/console" or scope["path"].startswith("/console/"):
+        name = "console/error.html"  # in the console's own look, without its menu
+        values.update(staff="", nav=(), section="")
+    html = templates.get_template(name).render(values)
     return HTMLResponse(html, status_code=status, headers=HEADERS)

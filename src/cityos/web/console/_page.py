@@ -22,7 +22,8 @@ CONSOLE_WRITE = STAFF_WRITE  # admins and operators change the catalog and notic
 TAG = "console"
 NAV = (("overview", "/console"), ("map", "/console/map"), ("entities", "/console/entities"),
        ("services", "/console/services"), ("notices", "/console/notices"),
-       ("accounts", "/console/accounts"), ("alerts", "/console/alerts"))
+       ("accounts", "/console/accounts"), ("alerts", "/console/alerts"),
+       ("incidents", "/console/incidents"), ("compliance", "/console/compliance"))
 
 
 def tenant(request: Request) -> str:

@@ -14,6 +14,7 @@ from cityos.catalog.model import AUDIENCES, FIELDS, PRICES, SEVERITIES, STATUSES
 from cityos.catalog.services import Notices, ServiceCatalog
 from cityos.ngsi.errors import ResourceNotFound
 from cityos.web.console._page import done, show, tenant
+from cityos.web.jst import parse_typed
 from cityos.web.pages import form_of
 
 EMPTY: dict[str, Any] = {"id": "", "name": {"ja": "", "en": ""}, "field": "disaster",
@@ -134,6 +135,12 @@ async def publish_notice(request: Request) -> Response:
             "body": {"ja": form.get("body_ja", ""), "en": form.get("body_en", "")},
             "severity": form.get("severity", "info"), "until": form.get("until", "").strip()}
     try:
+        until = form.get("until", "").strip()
+        if until:  # what the clerk picked or typed, in Japan's time
+            try:
+                data["until"] = parse_typed(until)
+            except ValueError as exc:
+                raise CatalogError(str(exc)) from None
         await _notices(request).publish(data)
     except CatalogError as exc:
         return await notices_page(request, str(exc), 400, form)

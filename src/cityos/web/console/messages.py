@@ -13,6 +13,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "console.nav.notices": ("お知らせ", "Notices"),
     "console.nav.accounts": ("事業者とアカウント", "Organisations and accounts"),
     "console.nav.alerts": ("アラート", "Alerts"),
+    "console.nav.compliance": ("セキュリティ自己点検", "Security self-check"),
+    "console.nav.incidents": ("インシデント", "Incidents"),
     "console.signout": ("サインアウト", "Sign out"),
     "console.signed_in_as": ("{name} でサインイン中", "Signed in as {name}"),
     # sign-in
@@ -147,6 +149,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "console.reset.none": ("ログイン名 {login} の住民は見つかりません。",
                            "No resident with the login name {login}."),
     "console.reset.back": ("アカウントの一覧にもどる", "Back to accounts"),
+    "console.notices.until.hint": ("日本時間です。カレンダーから選ぶか、2026/12/31 17:00 のように入力"
+                                   "します。空欄なら取り下げるまで表示します。",
+                                   "Japan time. Pick it, or type it like 2026/12/31 17:00. Empty: "
+                                   "shown until withdrawn."),
     "form.link_verified": ("リンクを開いて確認しました", "I opened the link and it works"),
     "form.link_verified.hint": ("確認するまで、アプリには「開く」ではなく「準備中」と表示されます。",
                                 "Until checked, the app shows “Coming soon” instead of “Open”."),
@@ -209,6 +215,80 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "console.alerts.at": ("日時", "When"),
     "console.alerts.details": ("詳細", "Details"),
     "console.alerts.none": ("アラートはありません。", "No alerts."),
+    # the security self-check (cityos compliance)
+    "console.compliance.title": ("セキュリティ自己点検", "Security self-check"),
+    "console.compliance.lead": (
+        "スマートシティセキュリティガイドライン(第2.0版)の55項目を、稼働中の状態から点検した結果です。"
+        "項目名はガイドラインの文言のままです。",
+        "The 55 items of the MIC smart city security guideline v2.0, checked against the "
+        "running platform. Item titles are in the guideline's own (Japanese) wording."),
+    "console.compliance.never": (
+        "まだ点検していません。サーバーで `cityos compliance --data-dir DIR` を実行してください"
+        "(毎日の自動実行を推奨)。",
+        "Not checked yet. Run `cityos compliance --data-dir DIR` on the server (daily, "
+        "ideally)."),
+    "console.compliance.checked": ("点検日時: {when}", "Checked: {when}"),
+    "console.compliance.trend_better": ("前回より改善しました(要対応・注意 {before} → {now} 項目)。",
+                                        "Better than last time (action/attention {before} → "
+                                        "{now} items)."),
+    "console.compliance.trend_worse": ("前回より悪化しました(要対応・注意 {before} → {now} 項目)。",
+                                       "Worse than last time (action/attention {before} → "
+                                       "{now} items)."),
+    "console.compliance.trend_same": ("前回と同じです(要対応・注意 {now} 項目)。",
+                                      "The same as last time (action/attention {now} items)."),
+    "console.compliance.fix": ("要対応・注意の項目", "Items needing action or attention"),
+    "console.compliance.none_to_fix": ("ありません。", "None."),
+    "console.compliance.tasks": ("証跡の添付が必要な項目 ({n} 件)", "Items needing evidence ({n})"),
+    "console.compliance.tasks_hint": (
+        "文書や記録を用意したら `cityos compliance attest 項目番号 --evidence \"内容\"` で登録します"
+        "(365日有効)。",
+        "When the document or record is ready, register it with `cityos compliance attest ITEM "
+        "--evidence \"what\"` (valid 365 days)."),
+    "console.compliance.history": ("これまでの点検", "Earlier checks"),
+    "console.compliance.all": ("全項目", "All items"),
+    "console.compliance.item": ("番号", "Item"),
+    "console.compliance.what": ("項目", "Title"),
+    "console.compliance.status": ("状態", "Status"),
+    "console.compliance.found": ("確認した内容", "What was found"),
+    "console.compliance.when": ("日時", "When"),
+    "console.compliance.s.ng": ("要対応", "Action needed"),
+    "console.compliance.s.warn": ("注意", "Attention"),
+    "console.compliance.s.task": ("要証跡", "Evidence needed"),
+    "console.compliance.s.attested": ("証跡登録済み", "Evidence registered"),
+    "console.compliance.s.ok": ("適合", "Met"),
+    "console.compliance.s.na": ("該当なし", "Not applicable"),
+    # the incident register (cityos incident)
+    "console.incidents.title": ("インシデント対応の記録", "Incident register"),
+    "console.incidents.lead": (
+        "インシデントと訓練を、検知・報告・封じ込め・復旧・振り返りの段階ごとに記録します。"
+        "記録はサーバーで `cityos incident open` と `cityos incident step` で行います。",
+        "Incidents and drills, stage by stage: detect, report, contain, recover, lessons. "
+        "Record them on the server with `cityos incident open` and `cityos incident step`."),
+    "console.incidents.none": ("記録はありません。", "Nothing recorded."),
+    "console.incidents.id": ("番号", "Id"),
+    "console.incidents.what": ("件名", "Title"),
+    "console.incidents.kind": ("種類", "Kind"),
+    "console.incidents.real": ("インシデント", "Incident"),
+    "console.incidents.drill": ("訓練", "Drill"),
+    "console.incidents.severity": ("重大度", "Severity"),
+    "console.incidents.stage": ("段階", "Stage"),
+    "console.incidents.opened": ("発生・検知", "Opened"),
+    "console.incidents.steps": ("経過", "Steps"),
+    "console.incidents.contacts": ("連絡体制", "Contacts"),
+    "console.incidents.no_contacts": ("連絡先が登録されていません (`cityos incident contact`)。",
+                                      "No contacts registered (`cityos incident contact`)."),
+    "console.incidents.name": ("名前", "Name"),
+    "console.incidents.role": ("役割", "Role"),
+    "console.incidents.reach": ("連絡方法", "How to reach"),
+    "console.incidents.stage.detect": ("検知", "Detected"),
+    "console.incidents.stage.report": ("報告", "Reported"),
+    "console.incidents.stage.contain": ("封じ込め", "Contained"),
+    "console.incidents.stage.recover": ("復旧", "Recovered"),
+    "console.incidents.stage.lessons": ("振り返り (完了)", "Lessons learnt (closed)"),
+    "console.incidents.sev.low": ("低", "Low"),
+    "console.incidents.sev.medium": ("中", "Medium"),
+    "console.incidents.sev.high": ("高", "High"),
+    "console.incidents.sev.critical": ("重大", "Critical"),
 }
 
 add_messages(MESSAGES)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cityos.operations import PUBLIC, Operation
 from cityos.web.console import (
     catalog_pages,
+    compliance_page,
     entities,
     geo,
     oidc,
@@ -68,4 +69,8 @@ OPERATIONS: list[Operation] = [
                  "Help desk: a one-time password-reset code for a resident (窓口)",
                  CONSOLE_WRITE, responses={200: "the code, shown once", 404: "no such resident"}),
     console_page("GET", "/console/alerts", people.alerts_page, "Alerts (アラート)"),
+    console_page("GET", "/console/incidents", compliance_page.incidents_page,
+                 "The incident register and contacts (インシデント対応の記録)"),
+    console_page("GET", "/console/compliance", compliance_page.compliance_page,
+                 "The security self-check and its history (セキュリティ自己点検)"),
 ]
