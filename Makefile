@@ -21,8 +21,8 @@ test: $(BIN)/cityos
 	$(BIN)/python -m pytest -q
 
 # The broker figures (issue 2), temporal and notification figures (issue 3), MQTT ingestion
-# (issue 9, needs mosquitto), then all 42 dial-a-ride instances (issue 11);
-# DARP_LIMIT seconds per instance (the published results use 60).
+# (issue 9, needs mosquitto), then the 42 a/b dial-a-ride instances (issue 11) and the 7
+# generated ones (issue 22); DARP_LIMIT seconds per instance (published results use 60).
 DARP_LIMIT ?= 10
 bench: $(BIN)/cityos
 	$(BIN)/python -m bench ngsi

@@ -6,8 +6,8 @@ Ropke & Pisinger (2006) ALNS insertion heuristics, with Cordeau-Laporte exact ro
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from cityos.services.ondemand._jit import kernel
 from cityos.services.ondemand._route import EPS, build_inserted, eval_path, remove_request
 
 INF = 1e18
@@ -31,7 +31,7 @@ def make_scratch(n_nodes: int) -> tuple:
     )
 
 
-@njit(cache=True)
+@kernel()
 def best_insertion(path, m, req, P, S, bound, amin):
     """Cheapest feasible insertion of `req` into `path` after position `amin`: (delta, a, b).
 
@@ -110,7 +110,7 @@ def best_insertion(path, m, req, P, S, bound, amin):
     return INF, -1, -1
 
 
-@njit(cache=True)
+@kernel()
 def _eval_cell(routes, rlen, r, req, P, S, ic, ia, ib, u, noise, maxd, empty_seen):
     if rlen[r] == 2 and empty_seen:
         ic[u, r] = INF
@@ -123,7 +123,7 @@ def _eval_cell(routes, rlen, r, req, P, S, ic, ia, ib, u, noise, maxd, empty_see
     ib[u, r] = b
 
 
-@njit(cache=True)
+@kernel()
 def repair(routes, rlen, rcost, where, bank, nbank, P, S, k_regret, noise):
     """Insert the requests in bank[:nbank] by regret-k (k=1: greedy); returns how many remain."""
     dist = P[0]
@@ -199,7 +199,7 @@ def repair(routes, rlen, rcost, where, bank, nbank, P, S, k_regret, noise):
     return nbank
 
 
-@njit(cache=True)
+@kernel()
 def relocate_descent(routes, rlen, rcost, where, P, S):
     """Move single requests to their best position while that shortens the plan (first improvement)."""
     dist, n, fixed = P[0], P[5], P[9]

@@ -6,13 +6,14 @@ Cordeau & Laporte (2003) "A tabu search heuristic for the static multi-vehicle D
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+
+from cityos.services.ondemand._jit import kernel
 
 EPS = 1e-7
 # P, the instance as the kernels see it: (dist, e, l, s, q, n, Q, L, T, fixed)
 
 
-@njit(cache=True)
+@kernel()
 def _forward(path, m, start, dist, e, s, B, W, D):
     for k in range(start + 1, m):
         u = path[k - 1]
@@ -27,7 +28,7 @@ def _forward(path, m, start, dist, e, s, B, W, D):
         D[k] = B[k] + s[v]
 
 
-@njit(cache=True)
+@kernel()
 def _slack(path, m, i, l, n, L, B, W, D, pos):
     """Forward time slack at position i: how far service there can move without violations."""
     best = 1e18
@@ -50,7 +51,7 @@ def _slack(path, m, i, l, n, L, B, W, D, pos):
     return best
 
 
-@njit(cache=True)
+@kernel()
 def _limits_ok(path, m, n, L, T, B, D, pos):
     for k in range(1, m - 1):
         v = path[k]
@@ -59,7 +60,7 @@ def _limits_ok(path, m, n, L, T, B, D, pos):
     return B[m - 1] - D[0] <= T + EPS
 
 
-@njit(cache=True)
+@kernel()
 def eval_path(path, m, P, B, W, D, pos):
     """True if the path (depot first and last) has a feasible schedule; B then holds it."""
     dist, e, l, s, q, n, Q, L, T, _ = P
@@ -112,7 +113,7 @@ def eval_path(path, m, P, B, W, D, pos):
     return _limits_ok(path, m, n, L, T, B, D, pos)
 
 
-@njit(cache=True)
+@kernel()
 def path_cost(path, m, dist):
     c = 0.0
     for k in range(m - 1):
@@ -120,7 +121,7 @@ def path_cost(path, m, dist):
     return c
 
 
-@njit(cache=True)
+@kernel()
 def build_inserted(path, m, p, d, a, b, out):
     """Write path with pickup p after position a and drop-off d after position b (b >= a)."""
     j = 0
@@ -136,7 +137,7 @@ def build_inserted(path, m, p, d, a, b, out):
     return j
 
 
-@njit(cache=True)
+@kernel()
 def remove_request(path, m, p, d):
     """Remove nodes p and d from path in place; returns the new length."""
     j = 0

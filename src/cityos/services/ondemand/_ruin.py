@@ -6,8 +6,8 @@ Ropke & Pisinger (2006) ALNS for the PDPTW; string removal of Christiaens & Vand
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from cityos.services.ondemand._jit import kernel
 from cityos.services.ondemand._route import remove_request
 
 
@@ -31,7 +31,7 @@ def relatedness_order(inst) -> np.ndarray:
     return np.argsort(rel, axis=1, kind="stable").astype(np.int64)
 
 
-@njit(cache=True)
+@kernel()
 def _take(routes, rlen, rcost, where, req, n, dist, bank, nbank):
     r = where[req]
     mm = remove_request(routes[r], rlen[r], req, req + n)
@@ -45,7 +45,7 @@ def _take(routes, rlen, rcost, where, req, n, dist, bank, nbank):
     return nbank + 1
 
 
-@njit(cache=True)
+@kernel()
 def _served(where, n, fixed):
     out = np.empty(n, dtype=np.int64)
     c = 0
@@ -56,7 +56,7 @@ def _served(where, n, fixed):
     return out[:c]
 
 
-@njit(cache=True)
+@kernel()
 def ruin_random(routes, rlen, rcost, where, bank, nbank, count, P):
     dist, n = P[0], P[5]
     served = _served(where, n, P[9])
@@ -66,7 +66,7 @@ def ruin_random(routes, rlen, rcost, where, bank, nbank, count, P):
     return nbank
 
 
-@njit(cache=True)
+@kernel()
 def ruin_related(routes, rlen, rcost, where, bank, nbank, count, P, order, power):
     dist, n = P[0], P[5]
     served = _served(where, n, P[9])
@@ -95,7 +95,7 @@ def ruin_related(routes, rlen, rcost, where, bank, nbank, count, P, order, power
     return nbank
 
 
-@njit(cache=True)
+@kernel()
 def ruin_worst(routes, rlen, rcost, where, bank, nbank, count, P, power):
     dist, n = P[0], P[5]
     for _ in range(count):
@@ -123,7 +123,7 @@ def ruin_worst(routes, rlen, rcost, where, bank, nbank, count, P, power):
     return nbank
 
 
-@njit(cache=True)
+@kernel()
 def ruin_strings(routes, rlen, rcost, where, bank, nbank, count, P, order):
     """Remove strings of consecutive visits from routes near a seed request (Christiaens 2020)."""
     dist, n = P[0], P[5]

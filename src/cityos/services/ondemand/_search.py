@@ -6,9 +6,9 @@ Ropke & Pisinger (2006) ALNS; roulette-wheel operator weights updated per segmen
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from cityos.services.ondemand._insert import relocate_descent, repair
+from cityos.services.ondemand._jit import kernel
 from cityos.services.ondemand._ruin import ruin_random, ruin_related, ruin_strings, ruin_worst
 
 PENALTY = 1e4  # per unserved request
@@ -17,12 +17,12 @@ N_REPAIR = 6  # (greedy, regret-2, regret-3) x (no noise, noise)
 SEGMENT = 100
 
 
-@njit(cache=True)
+@kernel()
 def seed_rng(seed):
     np.random.seed(seed)
 
 
-@njit(cache=True)
+@kernel()
 def objective(rcost, where, n):
     c = rcost.sum()
     for i in range(1, n + 1):
@@ -31,7 +31,7 @@ def objective(rcost, where, n):
     return c
 
 
-@njit(cache=True)
+@kernel()
 def construct(routes, rlen, rcost, where, P, S):
     """Regret-3 insertion of every request into empty routes."""
     n = P[5]
@@ -49,7 +49,7 @@ def construct(routes, rlen, rcost, where, P, S):
             rcost[r] = 0.0
 
 
-@njit(cache=True)
+@kernel()
 def _roulette(w):
     x = np.random.random() * w.sum()
     for i in range(w.shape[0]):
@@ -59,11 +59,47 @@ def _roulette(w):
     return w.shape[0] - 1
 
 
-@njit(cache=True, nogil=True)
-def run_chunk(cur, best, back, P, S, order, ops, st, iters, temp, qmin, qmax):
+def make_pool(rows: int, width: int) -> tuple:
+    """Buffer of routes met by the search: (routes, lengths, costs, [count])."""
+    return (
+        np.zeros((rows, width), dtype=np.int64),
+        np.zeros(rows, dtype=np.int64),
+        np.zeros(rows, dtype=np.float64),
+        np.zeros(1, dtype=np.int64),
+    )
+
+
+@kernel()
+def _record(routes, rlen, rcost, back, pool):
+    """Append to the pool every non-empty route that differs from the backup state."""
+    proutes, plen, pcost, pcount = pool
+    for r in range(routes.shape[0]):
+        m = rlen[r]
+        if m <= 2:
+            continue
+        same = m == back[1][r]
+        if same:
+            for k in range(m):
+                if routes[r, k] != back[0][r, k]:
+                    same = False
+                    break
+        if same:
+            continue
+        c = pcount[0]
+        if c >= plen.shape[0]:
+            return
+        proutes[c, :m] = routes[r, :m]
+        plen[c] = m
+        pcost[c] = rcost[r]
+        pcount[0] = c + 1
+
+
+@kernel(nogil=True)
+def run_chunk(cur, best, back, P, S, order, ops, st, iters, temp, qmin, qmax, pool):
     """Run `iters` ALNS iterations; `cur`, `best`, `back` are (routes, rlen, rcost, where).
 
     ops = (weights, scores, counts) over N_RUIN + N_REPAIR operators; st = [cur, best, iter].
+    Routes of every accepted solution are appended to `pool` (see make_pool) while it has room.
     """
     routes, rlen, rcost, where = cur
     n = P[5]
@@ -118,6 +154,11 @@ def run_chunk(cur, best, back, P, S, order, ops, st, iters, temp, qmin, qmax):
                 score = 13.0
             st[0] = new
         else:
+            score = -1.0
+        if score >= 0.0:
+            _record(routes, rlen, rcost, back, pool)
+        else:
+            score = 0.0
             routes[:, :] = back[0]
             rlen[:] = back[1]
             rcost[:] = back[2]

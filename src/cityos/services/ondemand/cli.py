@@ -12,6 +12,7 @@ import orjson
 import typer
 
 from cityos.services.ondemand.checker import check_solution
+from cityos.services.ondemand.generate import STYLES, write_instance
 from cityos.services.ondemand.loader import load_instance
 from cityos.services.ondemand.solver import solve
 
@@ -58,3 +59,20 @@ def solve_command(
             typer.echo(f"  violation {v}")
     if not check.feasible:
         raise typer.Exit(1)
+
+
+@darp_app.command("generate")
+def generate_command(
+    out: Annotated[Path, typer.Option("--out", help="instance file to write")],
+    requests: Annotated[int, typer.Option("--requests", help="number of requests")] = 120,
+    vehicles: Annotated[int, typer.Option("--vehicles", help="number of vehicles")] = 11,
+    seed: Annotated[int, typer.Option("--seed", help="random seed")] = 0,
+    style: Annotated[str, typer.Option("--style", help="pr (Cordeau-Laporte 2003), a or b")] = "pr",
+    window: Annotated[int, typer.Option("--window", help="tight time window width, min")] = 15,
+) -> None:
+    """Write a random instance in Cordeau's format (see generate.py for the recipe)."""
+    if style not in STYLES or requests < 2 or vehicles < 1:
+        typer.echo("need --style pr|a|b, --requests >= 2 and --vehicles >= 1", err=True)
+        raise typer.Exit(2)
+    path = write_instance(out, requests, vehicles, seed=seed, style=style, window=window)
+    typer.echo(f"{path}: {requests} requests, {vehicles} vehicles, style {style}, seed {seed}")
