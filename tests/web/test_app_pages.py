@@ -194,6 +194,29 @@ def test_a_waiting_request_can_be_refused_in_the_companys_words(platform: Platfo
     assert "許可を待っている会社が 1 件あります" in get(client, "/app").text
 
 
+def test_a_request_written_in_both_languages_shows_only_the_readers(platform: Platform) -> None:
+    """Companies write "日本語 / English" (the demo town's and the health service's requests
+    do): a resident reading Japanese sees no English sentence, and the other way round."""
+    client, res = platform.client, _resident_id(platform)
+    ask = {"resident": res, "category": "health", "purpose": "ServiceProvision",
+           "service": "健診サポート / checkup support",
+           "notice": "国保健診の結果から、生活習慣の改善をご提案します。 / We suggest lifestyle "
+                     "improvements from your checkup results.",
+           "ifRefused": "提案が届かなくなります。 / You no longer receive suggestions."}
+    assert client.post("/personal/v1/consents", json=ask,
+                       headers=platform.auth("Reader")).status_code == 201
+    sign_in(client)
+    page = get(client, "/app/mydata").text
+    assert "サービス: 健診サポート<" in page.replace("\n", "").replace(" <", "<")
+    assert "生活習慣の改善をご提案します。" in page and "断ると: 提案が届かなくなります。" in page
+    assert "checkup support" not in page and "We suggest" not in page
+    assert "no longer receive suggestions" not in page
+    get(client, "/app/settings?lang=en")
+    english = get(client, "/app/mydata").text
+    assert "checkup support" in english and "We suggest lifestyle improvements" in english
+    assert "You no longer receive suggestions." in english and "健診サポート" not in english
+
+
 def test_export_download_and_erasure_with_confirmation(platform: Platform) -> None:
     client = platform.client
     sign_in(client)

@@ -7,6 +7,7 @@ guideline: see the history of provision. Personal-Link (issue 6) keeps the recor
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -228,15 +229,32 @@ def _consent_view(consent: dict[str, Any], lang: str) -> dict[str, Any]:
     which service asks from the data type alone)."""
     words = category_words(consent["category"], lang)
     who = consent.get("recipientName") or consent.get("service") or consent["recipient"]
-    effect = consent.get("ifRefused") or t_effect(lang, who, words["what"])
+    effect = one_language(consent.get("ifRefused", ""), lang) or t_effect(lang, who,
+                                                                         words["what"])
     return {"id": consent["id"], "on": consent["state"] == "APPROVED",
             "requested": consent["state"] == "REQUESTED",
             "declined": consent["state"] == "DECLINED",
             "who": who, "what": words["what"], "off": effect,
-            "service": consent.get("service", "") if consent.get("service") != who else "",
-            "notice": consent.get("notice", ""),
+            "service": one_language(consent.get("service", ""), lang)
+            if consent.get("service") != who else "",
+            "notice": one_language(consent.get("notice", ""), lang),
             "purpose": purpose_words(consent.get("purpose", ""), lang),
             "updated": consent.get("updated")}
+
+
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
+
+
+def one_language(text: str, lang: str) -> str:
+    """A company's "日本語 / English" text in the reader's language only: split at the first
+    " / " with Japanese before it and none after; other text is shown as written."""
+    start = 0
+    while (at := text.find(" / ", start)) >= 0:
+        ja, en = text[:at].strip(), text[at + 3:].strip()
+        if ja and en and _JAPANESE.search(ja) and not _JAPANESE.search(en):
+            return en if lang == "en" else ja
+        start = at + 3
+    return text
 
 
 def t_effect(lang: str, who: str, what: str) -> str:
