@@ -132,6 +132,22 @@ def test_yaml_import_from_the_console(platform: Platform) -> None:
     assert r.status_code == 400 and "YAML" in r.text
 
 
+def test_the_catalog_download_works_for_a_signed_in_clerk(platform: Platform) -> None:
+    """The console's download link works with the browser's session (the API route it once
+    pointed at wants a bearer token: a clerk's download was cancelled)."""
+    c = sign_in(platform)
+    r = _post(c, "/console/services", "/console/services/import",
+              {"yaml": "- id: bousai\n  name: {ja: 防災マップ}\n  field: ①防災\n"
+                       "  provider: 豊能防災サービス\n  deepLink: toyono-bousai://map\n"})
+    assert r.status_code == 303, r.text
+    page = c.get("/console/services", headers=HTML).text
+    link = re.search(r'href="([^"]+)" download="catalog.yaml"', page)
+    assert link and link.group(1) == "/console/services/export"
+    r = c.get(link.group(1), headers=HTML)
+    assert r.status_code == 200 and "attachment" in r.headers["content-disposition"]
+    assert "防災マップ" in r.text and "id: bousai" in r.text
+
+
 def test_notices_editor(platform: Platform) -> None:
     c = sign_in(platform)
     r = _post(c, "/console/notices", "/console/notices",

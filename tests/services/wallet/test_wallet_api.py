@@ -271,3 +271,34 @@ def test_no_wallet_operation_answers_a_server_error(town: tuple[TestClient, Any]
         for body in bodies if op.method == "POST" else [{}]:
             r = c.request(op.method, path, headers={**auth, "Idempotency-Key": "k"}, **body)
             assert r.status_code < 500, (op.method, path, body, r.status_code, r.text[:300])
+
+
+def test_the_consoles_ledger_download_works_for_a_signed_in_clerk(
+        town: tuple[TestClient, Any]) -> None:
+    """The link on /console/wallet once pointed at the API's export.beancount, which wants a
+    bearer token: a clerk clicking it saw a 401 as raw JSON."""
+    import re
+
+    c, _ = town
+
+    async def clerk() -> str:
+        app: Any = c.app
+        _, password = await app.state.access.book.add_staff("desk", ["operator"], tenant="")
+        return str(password)
+    assert c.portal is not None
+    password = c.portal.call(clerk)
+    html = {"Accept": "text/html"}
+    form = c.get("/console/signin", headers=html).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert csrf
+    r = c.post("/console/signin", headers=html, follow_redirects=False,
+               data={"csrf": csrf.group(1), "username": "desk", "password": password,
+                     "next": "/console/wallet"})
+    assert r.status_code == 303, r.text
+    page = c.get("/console/wallet", headers=html)
+    assert page.status_code == 200
+    link = re.search(r'href="([^"]+)" download="town.beancount"', page.text)
+    assert link and link.group(1) == "/console/wallet/export.beancount"
+    ledger = c.get(link.group(1), headers=html)
+    assert ledger.status_code == 200 and "attachment" in ledger.headers["content-disposition"]
+    assert ledger.text.startswith('option "title"') and "Unauthorized" not in ledger.text

@@ -565,6 +565,14 @@ async def api_circulation(request: Request) -> Response:
         return JSONResponse(circulation(conn, month))
 
 
+async def console_export(request: Request) -> Response:
+    """The ledger as a beancount download for a signed-in clerk (the API's export.beancount
+    wants a bearer token, which a browser's link does not send)."""
+    text = await _run(export_beancount, _counter(request).ledger)
+    return Response(text, media_type="text/plain; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="town.beancount"'})
+
+
 async def api_export(request: Request) -> Response:
     text = await _run(export_beancount, _counter(request).ledger)
     return Response(text, media_type="text/plain; charset=utf-8")
@@ -619,6 +627,9 @@ OPERATIONS: list[Operation] = [
          "Shop: the payment request's QR code and state", RESIDENT, params=_CODE),
     page("GET", CONSOLE, console_page, "Console: the town currency (デジタル通貨)", STAFF_READ,
          tag="console"),
+    page("GET", f"{CONSOLE}/export.beancount", console_export,
+         "Console: download the ledger as a beancount file", STAFF_READ, tag="console",
+         responses={200: "beancount"}),
     *[page("POST", f"{CONSOLE}/{action}", _form_action(action), summary, STAFF_WRITE,
            tag="console", responses=_FORM)
       for action, summary in (("issue", "Issue vouchers or points to a resident"),

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cityos.catalog.exchange import read_services
+from cityos.catalog.exchange import read_services, write_services
 from cityos.catalog.model import AUDIENCES, FIELDS, PRICES, SEVERITIES, STATUSES, CatalogError
 from cityos.catalog.services import Notices, ServiceCatalog
 from cityos.ngsi.errors import ResourceNotFound
@@ -43,6 +43,14 @@ def _form(request: Request, service: dict[str, Any], *, new: bool, error: str = 
           status: int = 200) -> Response:
     return show(request, "service_form.html", "services",
                 {"service": service, "new": new, "error": error, **_choices()}, status=status)
+
+
+async def export_services(request: Request) -> Response:
+    """The catalog as a YAML download for a signed-in clerk (the API's /catalog/v1/export
+    wants a bearer token, which a browser's link does not send)."""
+    text = write_services(await _catalog(request).list())
+    return Response(text, media_type="application/yaml; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="catalog.yaml"'})
 
 
 async def new_service_page(request: Request) -> Response:
