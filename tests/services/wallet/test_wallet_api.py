@@ -4,6 +4,7 @@ her own token (a retry returns the same payment, another resident is refused), t
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -126,11 +127,14 @@ def test_the_resident_page_shows_the_balance_in_japanese(town: tuple[TestClient,
     from cityos.services.wallet.runtime import counter_of
 
     hanako = _resident(c, "hanako")
-    counter_of(ctx).ledger.issue("i1", _id(c, hanako), 1200, "points", None, "健康ポイント")
+    counter_of(ctx).ledger.issue("i1", _id(c, hanako), 1200, "points",
+                                 datetime.date(2027, 3, 31), "健康ポイント")
     page = c.get("/app/wallet", headers=hanako)
     assert page.status_code == 200, page.text
     assert "町のデジタル通貨" in page.text and "1,200 円" in page.text
     assert "健康ポイント" in page.text
+    assert "2027/03/31 まで" in page.text and "2027-03-31" not in page.text  # as the app writes dates
+    assert "Issued" not in page.text  # the town's issuing account has no English name in the history
     bad = c.get("/app/wallet/pay", params={"code": "zz"}, headers=hanako)
     assert bad.status_code == 400 and "8 文字" in bad.text
 
