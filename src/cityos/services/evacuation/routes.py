@@ -25,6 +25,7 @@ from cityos.services.evacuation.model import HAZARD_NAMES, Plan, Shelter, hazard
 from cityos.services.evacuation.render import render
 from cityos.services.evacuation.runtime import guidance_of
 from cityos.services.runtime import context_of, notification_of
+from cityos.town.area_order import area_key
 from cityos.web.console._page import CONSOLE_READ, CONSOLE_WRITE, can_edit, staff_name
 from cityos.web.console._page import NAV as CONSOLE_NAV
 from cityos.web.pages import form_of, page
@@ -162,7 +163,7 @@ async def resident_page(request: Request) -> Response:
                 if s.open]
     return render(request, "evacuation/app.html", {
         "nav": "evacuation", "plan": plan, "hazard": hazard or "any",
-        "hazards": HAZARD_CHOICES, "areas": sorted(plan.areas, key=lambda a: a.name),
+        "hazards": HAZARD_CHOICES, "areas": sorted(plan.areas, key=lambda a: area_key(a.name)),
         "view": view, "time": jst(guidance.planned_at), "demo": guidance.demo,
         "shelters": [x for x in shelters if not x["care"]],
         "care": [x for x in shelters if x["care"]],
@@ -221,7 +222,7 @@ async def console_page(request: Request) -> Response:
     raw = await _raw(guidance)
     names = {s.id: s.name for s in plan.shelters}
     per_area = []
-    for area in sorted(plan.areas, key=lambda a: a.name):
+    for area in sorted(plan.areas, key=lambda a: area_key(a.name)):
         goes = [(names[s], p) for a, s, p in plan.assignment if a == area.id]
         left = sum(p for a, p in plan.unassigned if a == area.id)
         per_area.append({"area": area, "goes": sorted(goes, key=lambda g: -g[1]), "left": left})

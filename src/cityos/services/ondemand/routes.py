@@ -23,6 +23,7 @@ from cityos.services.ondemand.pages import CSS, show
 from cityos.services.ondemand.runtime import dispatcher, record
 from cityos.services.ondemand.stops import KINDS, all_stops, areas, destinations
 from cityos.services.runtime import ServiceContext, context_of, contexts
+from cityos.town.area_order import area_key
 from cityos.web.console._page import NAV, staff_name
 from cityos.web.pages import RESIDENT_PAGE, form_of, page
 from cityos.web.prefs import Prefs
@@ -110,7 +111,7 @@ def _flash(request: Request) -> str:
 
 def _common(d: Dispatcher, request: Request) -> dict[str, Any]:
     lang = _lang(request)
-    return {"areas": areas(), "places": destinations(), "times": _times(d),
+    return {"areas": sorted(areas(), key=lambda s: area_key(s.name)), "places": destinations(), "times": _times(d),
             "kinds": {k: v[1 if lang == "en" else 0] for k, v in KINDS.items()},
             "status": _status(lang), "cars": _cars(d), "flash": _flash(request)}
 
