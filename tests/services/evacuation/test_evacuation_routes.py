@@ -98,6 +98,8 @@ def test_staff_close_a_shelter_and_count(town: tuple[TestClient, list[str], Path
     assert r.status_code == 303, r.text
     page = client.get("/console/evacuation", headers=HTML)
     assert page.status_code == 200 and page.text.count('id="shelter-') == 14
+    assert "収容人数と地区の人数はデモ用の架空の値です" in page.text  # the plan's note, in Japanese only
+    assert "demo figures" not in page.text
     before = _plan(client)
     busiest = max({r["shelter"] for r in before["assignment"]},
                   key=lambda s: sum(r["people"] for r in before["assignment"]
