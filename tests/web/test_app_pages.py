@@ -156,7 +156,7 @@ def test_switch_a_consent_and_see_the_tracker(platform: Platform) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/app/mydata#consents"
     assert client.get("/ngsi-ld/v1/entities", params={"type": "BeaconSighting"},
                       headers=platform.auth("Reader")).json() == []
-    assert "オフ（渡さない）" in get(client, "/app/mydata").text
+    assert 'class="switch-label">渡さない</span>' in get(client, "/app/mydata").text
     # someone else's consent id is not found, not switched
     r = client.post("/app/mydata/consents/cns_nobody", data={"on": "1"}, headers=htmx)
     assert r.status_code == 404
