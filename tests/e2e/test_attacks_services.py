@@ -6,6 +6,7 @@ one is a hole reported and not yet fixed (it fails loudly once fixed: then drop 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -101,3 +102,30 @@ def test_a_stranger_cannot_watch_a_person_on_her_guardian_s_consent(town: Town) 
     assert r.status_code in (201, 403, 409), r.text
     assert last.status_code == 404 or last.json().get("lastSeen") is None, last.text
     assert r.status_code != 201 or asked_after > asked_before, "Taro was never asked"
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def test_the_reset_code_form_is_throttled_like_sign_in(town: Town) -> None:
+    """An anonymous visitor hammering /app/reset: each try costs the server a password-hash
+    check (and five wrong ones void a resident's counter code). Before: never throttled,
+    every try answered 401; now the sign-in limit per address applies (429, in Japanese).
+    (Last in the module: the address stays throttled for a while.)"""
+    with httpx.Client(base_url=town.url, timeout=30,
+                      headers={"Accept": "text/html", "Accept-Language": "ja"}) as browser:
+        csrf = _csrf(browser.get("/app/reset").text)
+        statuses = []
+        for n in range(60):
+            r = browser.post("/app/reset", data={
+                "csrf": csrf, "login": f"nobody{n}@example.jp", "code": "AAAA-BBBB-CCCC",
+                "password": "atarashii-pass-1"})
+            statuses.append(r.status_code)
+            if r.status_code == 429:
+                assert "しばらく" in r.text, r.text[:500]
+                break
+    assert set(statuses) <= {401, 429}, statuses
+    assert statuses[-1] == 429, statuses
