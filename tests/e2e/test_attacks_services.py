@@ -5,6 +5,7 @@ one is a hole reported and not yet fixed (it fails loudly once fixed: then drop 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import shutil
@@ -14,7 +15,7 @@ from typing import Any
 import attack_town
 import httpx
 import pytest
-from attack_town import STORE_ENGINE, TOWN_EGRESS, Town, _sign_in
+from attack_town import STORE_ENGINE, TOWN_EGRESS, V1, Town, _sign_in, personal
 
 from conftest import Server, copy_platform
 
@@ -129,3 +130,40 @@ def test_the_reset_code_form_is_throttled_like_sign_in(town: Town) -> None:
                 break
     assert set(statuses) <= {401, 429}, statuses
     assert statuses[-1] == 429, statuses
+
+
+def test_a_company_cannot_pre_claim_a_service_s_personal_entity(town: Town) -> None:
+    """Company B (read and write grants on BeaconSighting, no consent from Taro) creates the
+    watch-over service's predictable day entity of a tag (BeaconSighting:<tag>-<yyyymmdd>;
+    the tag id is what the beacon broadcasts) before the service does. The platform refuses
+    the service's write into B's entity (207); before, that made every receiver report with
+    the tag answer 500 (the whole batch, other tags' notices too). Now the report is taken
+    (202) and B still reads nothing of Taro's sightings."""
+    taro = town.residents["taro"]
+    r = town.post("hanako", f"{W}/tags", json={"tag": "tag-pre-1", "person": taro,
+                                               "label": "taro"})
+    assert r.status_code == 201, r.text
+    _approve_all(town, "taro")
+    today = dt.datetime.now(dt.UTC).date()
+    days = {today + dt.timedelta(days=n) for n in (-1, 0, 1)}
+    for day in days:
+        r = town.post("B", f"{V1}/entities", json=personal(
+            "BeaconSighting", f"tag-pre-1-{day:%Y%m%d}", taro, note="claimed"))
+        assert r.status_code == 201, r.text
+    receiver = town.post("operator", f"{W}/receivers", json={
+        "id": "vol-pre", "name": "volunteer", "kind": "volunteer", "location": [139.7, 35.6]})
+    assert receiver.status_code == 201, receiver.text
+    seen = httpx.post(f"{town.url}{W}/sightings", timeout=30,
+                      headers={"Receiver-Token": receiver.json()["token"]},
+                      json={"sightings": [{"tag": "tag-pre-1", "rssi": -60,
+                                           "location": [139.71, 35.61]}]})
+    assert seen.status_code == 202, seen.text
+    day = town.get("hanako", f"{W}/tags/tag-pre-1/day")
+    assert day.status_code == 200 and day.json()["moves"], day.text  # the guardian sees it
+    leaked = []
+    for d in days:
+        got = town.get("B", f"{V1}/entities/urn:ngsi-ld:BeaconSighting:tag-pre-1-{d:%Y%m%d}",
+                       params={"options": "keyValues"})
+        if got.status_code == 200 and set(got.json()) - {"id", "type", "refResident", "note"}:
+            leaked.append(got.json())
+    assert not leaked, leaked
