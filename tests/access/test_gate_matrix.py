@@ -84,6 +84,7 @@ RESIDENT_ROUTES = {("GET", "/auth/v1/me"), ("POST", "/auth/v1/me/passkeys"),
                    ("GET", "/app"), ("GET", "/app/services/{serviceId}"), ("GET", "/app/mydata"),
                    ("POST", "/app/mydata/consents/{consentId}"), ("GET", "/app/mydata/export"),
                    ("GET", "/app/mydata/erase"), ("POST", "/app/mydata/erase"),
+                   ("GET", "/app/mydata/summary"),
                    ("GET", "/app/family"), ("POST", "/app/family"),
                    # watch-over: a guardian's tags, places, notices and search requests
                    ("GET", "/services/v1/watchover/tags"), ("POST", "/services/v1/watchover/tags"),

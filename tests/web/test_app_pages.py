@@ -156,7 +156,7 @@ def test_switch_a_consent_and_see_the_tracker(platform: Platform) -> None:
     assert r.status_code == 303 and r.headers["location"] == "/app/mydata#consents"
     assert client.get("/ngsi-ld/v1/entities", params={"type": "BeaconSighting"},
                       headers=platform.auth("Reader")).json() == []
-    assert "オフ（渡さない）" in get(client, "/app/mydata").text
+    assert 'class="switch-label">渡さない</span>' in get(client, "/app/mydata").text
     # someone else's consent id is not found, not switched
     r = client.post("/app/mydata/consents/cns_nobody", data={"on": "1"}, headers=htmx)
     assert r.status_code == 404
@@ -192,6 +192,27 @@ def test_a_waiting_request_can_be_refused_in_the_companys_words(platform: Platfo
             client.get("/personal/v1/me/consents", headers=platform.auth("resident")).json()}
     assert mine[first.json()["id"]] == "DECLINED"
     assert "許可を待っている会社が 1 件あります" in get(client, "/app").text
+
+
+def test_the_export_in_plain_words(platform: Platform) -> None:
+    client, res = platform.client, _resident_id(platform)
+    sighting = {**SIGHTING, "refResident": {"type": "Relationship",
+                                            "object": f"urn:ngsi-ld:Resident:{res}"}}
+    assert client.post("/ngsi-ld/v1/entities", json=sighting,
+                       headers=platform.auth("Writer")).status_code == 201
+    ask = {"resident": res, "category": "location", "purpose": "ServiceProvision"}
+    assert client.post("/personal/v1/consents", json=ask,
+                       headers=platform.auth("Reader")).status_code == 201
+    sign_in(client)
+    assert 'href="/app/mydata/summary"' in get(client, "/app/mydata").text
+    answer = get(client, "/app/mydata/summary")
+    page = answer.text
+    assert answer.status_code == 200 and "<h1>" in page, page[page.find("<main"):][:800]
+    assert "わたしのデータのまとめ" in page, page[page.find("<main"):][:800]
+    assert "見守りビーコンの検知" in page, page[page.find('id="s-data"'):][:900]  # the kind, in words
+    assert "返事を待っています" in page and "「Reader」にいる場所を渡す" in page
+    assert "urn:ngsi-ld" not in page and "https://uri.etsi.org" not in page  # no ids, no URLs
+    assert re.search(r"作成: \d{4}/\d{2}/\d{2} \d{2}:\d{2}", page)  # Japan time, one format
 
 
 def test_export_download_and_erasure_with_confirmation(platform: Platform) -> None:

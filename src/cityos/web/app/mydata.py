@@ -32,8 +32,8 @@ add_messages({
     "mydata.consents": ("データを渡してよい相手", "Who may receive your data"),
     "mydata.consents.none": ("まだ、データの利用を頼んできた会社はありません。",
                              "No company has asked to use your data yet."),
-    "mydata.consent.on": ("オン（渡してよい）", "On (may receive)"),
-    "mydata.consent.off": ("オフ（渡さない）", "Off (does not receive)"),
+    "mydata.consent.on": ("渡す", "Shared"),  # short: one line even at 200% zoom on a phone
+    "mydata.consent.off": ("渡さない", "Not shared"),
     "mydata.consent.requested": ("まだ決めていません", "Not decided yet"),
     "mydata.consent.waiting": ("許可を待っています", "Waiting for your answer"),
     "mydata.consent.approve": ("許可する", "Allow"),

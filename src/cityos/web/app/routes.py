@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cityos.operations import PUBLIC, Operation, Param
-from cityos.web.app import home, mydata, oidc, pwa, signin
+from cityos.web.app import home, mydata, oidc, pwa, signin, summary
 from cityos.web.pages import RESIDENT_PAGE, page
 
 _SERVICE = (Param("serviceId", "path", required=True),)
@@ -54,6 +54,9 @@ OPERATIONS: list[Operation] = [
     page("GET", "/app/mydata/export", mydata.export_download,
          "Download all my data (JSON)", RESIDENT_PAGE,
          responses={200: "JSON file or HTML page"}),
+    page("GET", "/app/mydata/summary", summary.summary_page,
+         "My data in plain words: what is held, who may use it, who did (printable)",
+         RESIDENT_PAGE),
     page("GET", "/app/mydata/erase", mydata.erase_page, "Erasure: the confirmation step",
          RESIDENT_PAGE),
     page("POST", "/app/mydata/erase", mydata.erase, "Erase my personal data", RESIDENT_PAGE,
