@@ -373,7 +373,12 @@ class WatchService:
             batch.append(E.notice_entity(tag, notice, notice_text(notice, tag.label, name),
                                          name))
         if batch:
-            await self.client.upsert(batch)
+            try:
+                await self.client.upsert(batch)
+            except PlatformError as exc:  # some refused (e.g. an id another org made first):
+                if exc.status != 207:  # the rest are stored; the receiver's report stands
+                    raise
+                log.warning("watch-over: entities not stored: %s", exc)
         for key in [k for k in self.days if k[1] < jst(self.now()).date()]:
             del self.days[key]  # yesterday's rows are stored; today's stay in memory
 
