@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+import re
 import secrets
 import time
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,9 @@ from cityos.services.watchover.retention import Retention
 from cityos.services.watchover.rules import RuleSettings, Watcher
 from cityos.services.watchover.search import STAFF_NAME, SearchRequest, new_request, request_of
 from cityos.services.watchover.texts import notice_text
+
+# a search request's id as new_request makes it: the URN, the tag, a random suffix
+SEARCH_ID = re.compile(r"^urn:ngsi-ld:WatchSearchRequest:[A-Za-z0-9][A-Za-z0-9_.-]{2,63}-[0-9a-f]{12}$")
 
 log = logging.getLogger("cityos.services.watchover")
 CATEGORY = "location"
@@ -369,7 +373,12 @@ class WatchService:
             batch.append(E.notice_entity(tag, notice, notice_text(notice, tag.label, name),
                                          name))
         if batch:
-            await self.client.upsert(batch)
+            try:
+                await self.client.upsert(batch)
+            except PlatformError as exc:  # some refused (e.g. an id another org made first):
+                if exc.status != 207:  # the rest are stored; the receiver's report stands
+                    raise
+                log.warning("watch-over: entities not stored: %s", exc)
         for key in [k for k in self.days if k[1] < jst(self.now()).date()]:
             del self.days[key]  # yesterday's rows are stored; today's stay in memory
 
@@ -448,7 +457,12 @@ class WatchService:
                           now: dt.datetime) -> dict[str, Any]:
         """The person's last-seen place for a named staff member while the request is in
         force (recorded in the request); WatchError 403 otherwise."""
-        entity = await self.client.get(request_id)
+        entity = None
+        if SEARCH_ID.match(request_id):  # anything else is no request (never a path to fetch)
+            try:
+                entity = await self.client.get(request_id)
+            except PlatformError:  # an id the broker refuses: no such request either
+                entity = None
         request = request_of(entity) if entity else None
         if request is None:
             raise WatchError("その捜索依頼はありません", "no such search request", 404)

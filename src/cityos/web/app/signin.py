@@ -111,7 +111,10 @@ async def reset_form_page(request: Request) -> Response:
 async def reset(request: Request) -> Response:
     data = await form_of(request)
     login = data.get("login", "").strip()
-    residents = (await access_of(request.app)).residents
+    access = await access_of(request.app)
+    residents = access.residents
+    if throttled(access, request) is not None:  # as sign-in: each try costs a hash check
+        return reset_page(request, "signin.locked", login, 429)
     try:
         await residents.reset_password(login, data.get("code", ""), data.get("password", ""))
     except AccountError:
