@@ -236,6 +236,14 @@ class WatchService:
         if known is not None and known.guardian != guardian:
             raise WatchError("このタグは別の方が登録しています",
                              "another guardian registered this tag", 409)
+        if person != guardian and any(t.person == person and t.guardian != guardian
+                                      for t in self.tags.values()):
+            # her consent is to be watched by the service, not by whoever asks: a second
+            # guardian would ride on the first one's consent (review-attack finding 4)
+            raise WatchError("この方は、すでに別の方が見守りに登録しています。ご家族で相談のうえ、"
+                             "役場の窓口にお問い合わせください",
+                             "another guardian watches this person already; please talk "
+                             "with your family and ask the town office", 409)
         unknown = [g for g in school_gates if g not in self.receivers]
         if unknown:
             raise WatchError("校門の受信機が見つかりません", "no such school-gate receiver")
